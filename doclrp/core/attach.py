@@ -1,0 +1,351 @@
+"""Attaching rules to an unmodified model: forward hooks that re-route the gradient.
+
+Inside ``attach(model, composite)`` every affine layer's output is passed through an
+autograd function whose forward returns the very values the layer computed and
+whose backward applies the layer's rule. Element-wise layers get the ``Pass`` rule,
+a BatchNorm right after an affine layer is folded into it (virtually: no parameter
+is touched), a final Softmax is skipped so that logits are explained. On exit every
+hook is removed: the model is as it was.
+
+>>> import torch
+>>> from torch import nn
+>>> from doclrp.core.composites import get_composite
+>>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+>>> with attach(net, get_composite("epsilon")) as session:
+...     y = net(session.float_input(torch.randn(5, 3)))
+>>> len(net[0]._forward_hooks)
+0
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ..errors import DoclrpError
+from .composites import Composite
+from .linear import AffineMap, batchnorm_affine, is_affine_layer
+from .rules import AffineRule, Gradient, InputRule, Pass, Rule
+
+__all__ = ["attach", "Session", "PASSIVE_MODULES"]
+
+# Parameter-free modules whose plain gradient already is LRP-0 (linear maps, max
+# selection) or the identity rule (ReLU family): relevance = input ⊙ gradient holds.
+PASSIVE_MODULES = (
+    nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Identity, nn.Flatten, nn.Unflatten,
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.Threshold,
+    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+    nn.ZeroPad1d, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
+    nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle,
+)
+_OUTPUT_NORMALIZERS = (nn.Softmax, nn.LogSoftmax, nn.Softmax2d)
+
+# Autograd nodes that only move values around: a layer whose input reaches the model
+# input through these alone reads the input directly (the "first layer").
+_SHAPE_NODES = {
+    "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "AliasBackward0",
+    "PermuteBackward0", "TransposeBackward0", "TransposeBackward1", "TBackward0",
+    "UnsqueezeBackward0", "SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2",
+    "SqueezeBackward3", "ExpandBackward0", "CloneBackward0", "SliceBackward0",
+    "ConstantPadNdBackward0", "NativeDropoutBackward0", "ToCopyBackward0",
+}
+
+
+class _AffineRuleFunction(torch.autograd.Function):
+    """Returns the layer's own output; its backward is the layer's rule."""
+
+    @staticmethod
+    def forward(ctx, x, z, layer, rule, session):
+        ctx.save_for_backward(x, z)
+        ctx.layer, ctx.rule, ctx.session = layer, rule, session
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, z = ctx.saved_tensors
+        if isinstance(ctx.rule, InputRule):
+            ctx.session.add_input_relevance(x, ctx.rule.relevance(ctx.layer, x, z, g, ctx.session.bounds))
+            return None, None, None, None, None
+        return ctx.rule.gradient(ctx.layer, x, z, g), None, None, None, None
+
+
+class _ElementwiseFunction(torch.autograd.Function):
+    """Returns ``y`` unchanged; its backward is ``backward(x, y, g)``."""
+
+    @staticmethod
+    def forward(ctx, x, y, backward):
+        ctx.save_for_backward(x, y)
+        ctx.rule_backward = backward
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return ctx.rule_backward(x, y, g), None, None
+
+
+@dataclass
+class _AffineRecord:
+    output: Tensor
+    x: Tensor
+    layer: AffineMap
+    rule: AffineRule
+
+
+class Session:
+    """What one attachment knows during its forward and backward pass."""
+
+    def __init__(self, composite: Composite):
+        self.composite = composite
+        self.leaf: Tensor | None = None
+        self.token_input = False
+        self.bounds: tuple = (None, None)
+        self.input_relevance: Tensor | None = None
+        self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
+        self.last_affine: _AffineRecord | None = None
+
+    # -- the input ----------------------------------------------------------------------
+    def float_input(self, inputs: Tensor) -> Tensor:
+        """Make ``inputs`` the leaf whose relevance is computed; returns the tensor to feed."""
+        self.leaf = inputs.detach().requires_grad_(True)
+        self.bounds = (self.leaf.detach().min(), self.leaf.detach().max())
+        return self.leaf
+
+    def expect_tokens(self) -> None:
+        """Relevance will be taken at the output of the first embedding the model runs."""
+        self.token_input = True
+
+    def take_embedding(self, embedded: Tensor, weight: Tensor) -> Tensor:
+        self.leaf = embedded.detach().requires_grad_(True)
+        self.bounds = (weight.detach().min(), weight.detach().max())
+        return self.leaf
+
+    def reads_input(self, x: Tensor) -> bool:
+        """Whether ``x`` is the input leaf or a pure reshuffling of it."""
+        if self.leaf is None:
+            return False
+        if x is self.leaf:
+            return True
+        stack, seen = [x.grad_fn], set()
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            if type(node).__name__ == "AccumulateGrad":
+                if node.variable is self.leaf:
+                    return True
+                continue
+            if type(node).__name__ not in _SHAPE_NODES:
+                continue
+            stack.extend(next_node for next_node, _ in node.next_functions)
+        return False
+
+    def add_input_relevance(self, x: Tensor, relevance: Tensor) -> None:
+        """Add relevance given in the layout of ``x`` (a reshuffling of the leaf) to the leaf."""
+        if x is not self.leaf:
+            # The shape operations between leaf and x are linear and only move values,
+            # so their transpose carries relevance back without changing any of it.
+            with torch.enable_grad():
+                relevance = torch.autograd.grad(x, self.leaf, relevance, retain_graph=True)[0]
+        self.input_relevance = relevance if self.input_relevance is None else self.input_relevance + relevance
+
+    # -- the output ---------------------------------------------------------------------
+    def logits_of(self, output) -> Tensor:
+        """The tensor to explain: the model output, before a final Softmax module if any."""
+        tensor = _output_tensor(output)
+        logits = tensor
+        for probabilities, inputs, name in self.softmax_outputs:
+            if probabilities is tensor:
+                logits = inputs
+            else:
+                raise DoclrpError(
+                    f"module '{name}' (Softmax) is inside the model, where LRP has no rule for it; "
+                    "only a Softmax whose output is the model output is supported (it is skipped so that "
+                    "logits are explained), or use an attention-aware composite"
+                )
+        return logits
+
+
+def _output_tensor(output) -> Tensor:
+    if isinstance(output, Tensor):
+        return output
+    if hasattr(output, "logits") and isinstance(output.logits, Tensor):
+        return output.logits
+    if isinstance(output, dict) and isinstance(output.get("logits"), Tensor):
+        return output["logits"]
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
+        return output[0]
+    raise DoclrpError(f"cannot find the output tensor in a {type(output).__name__}; return a tensor")
+
+
+def _module_path(name: str) -> str:
+    return name or "<model>"
+
+
+# -- hooks ---------------------------------------------------------------------------------
+def _affine_hook(session: Session, name: str):
+    def hook(module, args, output):
+        x = args[0]
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            return None  # a path the input does not reach carries no relevance
+        rule = session.composite.rule_for(name, module, first=session.reads_input(x))
+        if rule is None:
+            raise DoclrpError(
+                f"module '{_module_path(name)}' ({type(module).__name__}) has no rule in composite "
+                f"'{session.composite.name}'; add one, e.g. Composite({{{type(module).__name__}: Epsilon()}})"
+            )
+        if isinstance(rule, Gradient):
+            return None
+        if isinstance(rule, InputRule) and not session.reads_input(x):
+            raise DoclrpError(
+                f"rule {rule!r} on module '{_module_path(name)}' needs a layer that reads the model input; "
+                "use it as the composite's `first` rule or name an input layer"
+            )
+        if not isinstance(rule, (AffineRule, InputRule)):
+            raise DoclrpError(f"rule {rule!r} cannot be used on the affine layer '{_module_path(name)}'")
+        layer = AffineMap(module, module.weight.detach(), None if module.bias is None else module.bias.detach())
+        new = _AffineRuleFunction.apply(x, output.detach(), layer, rule, session)
+        session.last_affine = _AffineRecord(new, x, layer, rule)
+        return new
+
+    return hook
+
+
+def _batchnorm_hook(session: Session, name: str):
+    def hook(module, args, output):
+        x = args[0]
+        if not x.requires_grad:
+            return None
+        record = session.last_affine
+        if record is not None and record.output is x:
+            folded = record.layer.fold_batchnorm(module, x.detach())
+            if folded is not None:
+                # The affine layer's own node drops out of the graph: the pair is one layer.
+                new = _AffineRuleFunction.apply(record.x, output.detach(), folded, record.rule, session)
+                session.last_affine = _AffineRecord(new, record.x, folded, record.rule)
+                return new
+        scale, _ = batchnorm_affine(module, x.detach())
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        # Alone, BatchNorm is an affine map per channel: LRP-0 there is the scaled
+        # gradient (its shift leaks like a bias and shows in delta).
+        return _ElementwiseFunction.apply(x, output.detach(), lambda x_, y_, g: g * scale.view(shape))
+
+    return hook
+
+
+def _elementwise_hook(rule: Pass):
+    def hook(module, args, output):
+        x = args[0]
+        if not x.requires_grad:
+            return None
+        return _ElementwiseFunction.apply(x, output.detach(), rule.gradient_elementwise)
+
+    return hook
+
+
+def _embedding_hook(session: Session):
+    def hook(module, args, output):
+        if not session.token_input or session.leaf is not None:
+            return None
+        return session.take_embedding(output, module.weight)
+
+    return hook
+
+
+def _embedding_bag_hook(session: Session, name: str):
+    def hook(module, args, kwargs, output):
+        if not session.token_input or session.leaf is not None:
+            return None
+        ids = args[0]
+        offsets = args[1] if len(args) > 1 else kwargs.get("offsets")
+        weights = args[2] if len(args) > 2 else kwargs.get("per_sample_weights")
+        if ids.dim() != 2 or offsets is not None:
+            raise DoclrpError(
+                f"EmbeddingBag '{_module_path(name)}': per-token relevance needs 2-D (batch, seq) ids without offsets"
+            )
+        if module.mode == "max":
+            raise DoclrpError(f"EmbeddingBag '{_module_path(name)}': mode='max' is not supported; use 'sum' or 'mean'")
+        tokens = session.take_embedding(F.embedding(ids, module.weight), module.weight)
+        keep = torch.ones_like(ids, dtype=tokens.dtype) if module.padding_idx is None else (ids != module.padding_idx).to(tokens.dtype)
+        if weights is not None:
+            keep = keep * weights
+        bag = (tokens * keep.unsqueeze(-1)).sum(1)
+        if module.mode == "mean":
+            bag = bag / keep.sum(1, keepdim=True).clamp(min=1)
+        # The values stay those of the fused kernel; the gradient takes the per-token path.
+        return output.detach() + (bag - bag.detach())
+
+    return hook
+
+
+def _softmax_hook(session: Session, name: str):
+    def hook(module, args, output):
+        session.softmax_outputs.append((output, args[0], name))
+        return None
+
+    return hook
+
+
+def _refuse_hook(name: str, composite: Composite):
+    def hook(module, args, output):
+        kind = "has parameters but" if any(True for _ in module.parameters(recurse=False)) else "is unknown and"
+        raise DoclrpError(
+            f"module '{_module_path(name)}' ({type(module).__name__}) {kind} no rule of composite "
+            f"'{composite.name}' covers it; map it in a Composite, e.g. "
+            f"Composite({{'{name}': Pass()}}) for an element-wise layer or Gradient() for a linear, "
+            "parameter-free one"
+        )
+
+    return hook
+
+
+def _hook_for(name: str, module: nn.Module, session: Session, composite: Composite):
+    """The forward hook that ``module`` needs (and whether it wants kwargs), or None."""
+    if is_affine_layer(module):
+        return _affine_hook(session, name), False
+    if isinstance(module, nn.EmbeddingBag):
+        return _embedding_bag_hook(session, name), True
+    if isinstance(module, nn.Embedding):
+        return _embedding_hook(session), False
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return _batchnorm_hook(session, name), False
+    if isinstance(module, _OUTPUT_NORMALIZERS) and not composite.mentions(name, module):
+        return _softmax_hook(session, name), False
+    rule = composite.rule_for(name, module)
+    if isinstance(rule, Pass):
+        return _elementwise_hook(rule), False
+    if isinstance(rule, Gradient):
+        return None, False
+    if rule is not None:
+        raise DoclrpError(f"rule {rule!r} given for '{_module_path(name)}' needs a Linear/Conv layer")
+    if isinstance(module, PASSIVE_MODULES):
+        return None, False
+    has_params = any(True for _ in module.parameters(recurse=False))
+    is_leaf = next(module.children(), None) is None
+    if has_params or is_leaf:
+        return _refuse_hook(name, composite), False
+    return None, False
+
+
+@contextmanager
+def attach(model: nn.Module, composite: Composite):
+    """Attach ``composite`` to ``model`` for the duration of the block; yields the ``Session``."""
+    session = Session(composite)
+    handles = []
+    try:
+        for name, module in model.named_modules():
+            hook, with_kwargs = _hook_for(name, module, session, composite)
+            if hook is not None:
+                handles.append(module.register_forward_hook(hook, with_kwargs=with_kwargs))
+        yield session
+    finally:
+        for handle in handles:
+            handle.remove()

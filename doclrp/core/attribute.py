@@ -1,0 +1,105 @@
+"""``attribute()``: relevance of every input for a chosen output, in one forward and one backward pass.
+
+>>> import torch
+>>> from torch import nn
+>>> net = nn.Sequential(nn.Linear(4, 8, bias=False), nn.ReLU(), nn.Linear(8, 3, bias=False))
+>>> attr = attribute(net, torch.rand(2, 4), target=1, composite="zero")
+>>> attr.relevance.shape
+torch.Size([2, 4])
+>>> bool(attr.delta.abs().max() < 1e-5)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import DoclrpError
+from .attach import attach
+from .composites import Composite, get_composite
+from .targets import TargetSpec, target_weights
+
+__all__ = ["Attribution", "attribute"]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The result of ``attribute``; all tensors detached.
+
+    relevance: float inputs → same shape as the inputs; integer token ids
+        ``(batch, seq)`` → ``(batch, seq)``, taken at the first embedding's output and
+        summed over its dimension.
+    output: the model's output, exactly as without doclrp.
+    logits: what was explained: the output, or the input of a final Softmax module.
+    target: ``(batch, n_outputs)`` weights of the explained combination of outputs.
+    target_output: ``(batch,)`` the explained value, ``Σ_k target_k · logits_k``.
+    delta: ``(batch,)`` ``target_output − relevance summed per sample`` (what biases,
+        ε and unplaceable shares absorbed; ~0 where a rule conserves).
+    composite: the name of the composite used.
+    """
+
+    relevance: Tensor
+    output: object
+    logits: Tensor
+    target: Tensor
+    target_output: Tensor
+    delta: Tensor
+    composite: str
+
+
+def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
+              composite: str | Composite = "epsilon", *, forward_kwargs: dict | None = None) -> Attribution:
+    """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
+
+    ``target``: None (the largest output, or the only one), an output index, one
+    index per sample, a weight tensor ``(n,)`` or ``(batch, n)`` for any linear
+    combination of outputs (contrasts, several regression outputs), or a callable on
+    the logits returning one of these. ``forward_kwargs`` go to ``model`` unchanged
+    (an attention mask, say). The model is not modified; its mode (train/eval) is used as is.
+    """
+    if not isinstance(inputs, Tensor):
+        raise DoclrpError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
+    if inputs.dim() == 0 or inputs.shape[0] == 0:
+        raise DoclrpError("inputs must have a batch dimension with at least one sample")
+    composite = get_composite(composite)
+    with torch.enable_grad(), attach(model, composite) as session:
+        if inputs.is_floating_point():
+            output = model(session.float_input(inputs), **(forward_kwargs or {}))
+        else:
+            session.expect_tokens()
+            output = model(inputs, **(forward_kwargs or {}))
+            if session.leaf is None:
+                raise DoclrpError(
+                    "integer inputs, but the model ran no nn.Embedding or nn.EmbeddingBag on them; "
+                    "pass float inputs or embed the ids with one of these modules"
+                )
+        logits = session.logits_of(output)
+        if not logits.requires_grad:
+            raise DoclrpError("the model output does not depend on the inputs: nothing to explain")
+        weights = target_weights(target, logits)
+        explained = (logits.reshape(weights.shape) * weights).sum(1)
+        (gradient,) = torch.autograd.grad(explained, session.leaf, torch.ones_like(explained), allow_unused=True)
+        leaf = session.leaf.detach()
+        relevance = torch.zeros_like(leaf) if gradient is None else leaf * gradient
+        if session.input_relevance is not None:
+            relevance = relevance + session.input_relevance
+        if session.token_input:
+            relevance = relevance.sum(-1)
+    relevance = relevance.detach()
+    explained = explained.detach()
+    return Attribution(
+        relevance=relevance,
+        output=_detached(output),
+        logits=logits.detach(),
+        target=weights.detach(),
+        target_output=explained,
+        delta=explained - relevance.reshape(relevance.shape[0], -1).sum(1),
+        composite=composite.name,
+    )
+
+
+def _detached(output):
+    return output.detach() if isinstance(output, Tensor) else output

@@ -1,0 +1,141 @@
+"""Composites: which rule goes to which layer.
+
+A ``Composite`` maps module *names* (exact dotted paths), *predicates*
+``(name, module) -> bool`` and module *types* (matched with ``isinstance``, most
+specific class first) to rules, plus an optional ``first`` rule for every affine
+layer that reads the model input directly (found at run time, in execution order,
+so every parallel branch of a text CNN counts). Look-up order: name, predicate,
+first, type, then the built-in defaults (``Pass`` for element-wise activations).
+
+>>> from torch import nn
+>>> from doclrp.core.rules import Epsilon, ZBox
+>>> c = Composite({nn.Linear: Epsilon(1e-6), "features.0": ZBox(-1, 1)})
+>>> c.rule_for("classifier", nn.Linear(2, 2))
+Epsilon(eps=1e-06)
+>>> get_composite("epsilon-plus").name
+'epsilon-plus'
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from torch import nn
+
+from ..errors import DoclrpError
+from .rules import AlphaBeta, Epsilon, Gamma, Pass, Rule, ZBox, Zero, ZPlus
+
+__all__ = ["Composite", "get_composite", "register_composite", "COMPOSITES", "ELEMENTWISE"]
+
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+# Element-wise nonlinearities whose relevance passes unchanged (R_in = R_out).
+# ReLU, LeakyReLU and friends need no entry: their gradient already is y/x.
+ELEMENTWISE = (
+    nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Softplus, nn.Softsign, nn.Tanhshrink, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+    nn.LogSigmoid,
+)
+
+Key = type | str | Callable[[str, nn.Module], bool]
+
+
+class Composite:
+    """Rules by module name, predicate or type, and a rule for the input layers."""
+
+    def __init__(self, rules: Mapping[Key, Rule] | None = None, *, first: Rule | None = None,
+                 name: str = "custom"):
+        self.rules = dict(rules or {})
+        self.first = first
+        self.name = name
+        for key, rule in self.rules.items():
+            if not isinstance(rule, Rule):
+                raise DoclrpError(f"composite entry {key!r}: {rule!r} is not a doclrp rule")
+            if not isinstance(key, (str, type)) and not callable(key):
+                raise DoclrpError(f"composite key {key!r}: use a module name, a type or a predicate")
+
+    def __repr__(self) -> str:
+        return f"Composite(name={self.name!r}, rules={self.rules!r}, first={self.first!r})"
+
+    def rule_for(self, name: str, module: nn.Module, first: bool = False) -> Rule | None:
+        """The rule for ``module`` at path ``name``; ``first`` when it reads the model input."""
+        if name in self.rules:
+            return self.rules[name]
+        for key, rule in self.rules.items():
+            if not isinstance(key, (str, type)) and key(name, module):
+                return rule
+        if first and self.first is not None:
+            return self.first
+        for cls in type(module).__mro__:
+            if cls in self.rules:
+                return self.rules[cls]
+        if isinstance(module, ELEMENTWISE):
+            return Pass()
+        return None
+
+    def mentions(self, name: str, module: nn.Module) -> bool:
+        """Whether the user's map itself (not the defaults) names this module."""
+        if name in self.rules:
+            return True
+        if any(not isinstance(k, (str, type)) and k(name, module) for k in self.rules):
+            return True
+        return any(cls in self.rules for cls in type(module).__mro__)
+
+
+def _affine(rule_linear: Rule, rule_conv: Rule) -> dict:
+    return {nn.Linear: rule_linear, **{c: rule_conv for c in _CONV}}
+
+
+def zero() -> Composite:
+    """LRP-0 everywhere (equals gradient × input on ReLU nets)."""
+    return Composite(_affine(Zero(), Zero()), name="zero")
+
+
+def epsilon(eps: float = 1e-6) -> Composite:
+    """LRP-ε on every Linear and Conv layer."""
+    return Composite(_affine(Epsilon(eps), Epsilon(eps)), name="epsilon")
+
+
+def epsilon_plus(eps: float = 1e-6) -> Composite:
+    """LRP-ε on dense layers, z⁺ on convolutions."""
+    return Composite(_affine(Epsilon(eps), ZPlus()), name="epsilon-plus")
+
+
+def epsilon_gamma_box(low=None, high=None, gamma: float = 0.25, eps: float = 1e-6) -> Composite:
+    """z^B on the layers reading the input, γ on convolutions, ε on dense layers."""
+    return Composite(_affine(Epsilon(eps), Gamma(gamma)), first=ZBox(low, high), name="epsilon-gamma-box")
+
+
+def alpha2_beta1() -> Composite:
+    """LRP-α2β1 on every Linear and Conv layer."""
+    return Composite(_affine(AlphaBeta(2.0, 1.0), AlphaBeta(2.0, 1.0)), name="alpha2-beta1")
+
+
+COMPOSITES: dict[str, Callable[..., Composite]] = {
+    "zero": zero,
+    "epsilon": epsilon,
+    "epsilon-plus": epsilon_plus,
+    "epsilon-gamma-box": epsilon_gamma_box,
+    "alpha2-beta1": alpha2_beta1,
+}
+
+
+def register_composite(name: str, factory: Callable[..., Composite]) -> None:
+    """Make ``factory`` available by ``name`` (used by the transformer adapters)."""
+    COMPOSITES[name] = factory
+
+
+def get_composite(composite: str | Composite, **kwargs) -> Composite:
+    """A composite from its name (keyword arguments go to its factory) or as given."""
+    if isinstance(composite, Composite):
+        return composite
+    if isinstance(composite, Mapping):
+        return Composite(composite)
+    try:
+        factory = COMPOSITES[composite]
+    except (KeyError, TypeError):
+        raise DoclrpError(
+            f"unknown composite {composite!r}; choose one of {', '.join(sorted(COMPOSITES))} "
+            "or pass a doclrp.Composite"
+        ) from None
+    return factory(**kwargs)

@@ -1,0 +1,261 @@
+"""LRP rules: small immutable specs, each with the equation it implements.
+
+Notation (Montavon et al., "Layer-wise Relevance Propagation: An Overview", 2019):
+a layer maps inputs ``x_j`` to ``z_k = Σ_j x_j w_jk + b_k``; ``c_jk = x_j w_jk`` is
+the contribution of input j to output k; ``R_k`` is the relevance of output k and
+``R_j`` what the rule hands to input j. ``c⁺ = max(c, 0)``, ``c⁻ = min(c, 0)``.
+
+The engine runs every rule as a *modified gradient*: relevance is kept as
+``R = activation ⊙ gradient`` all the way down, so one backward pass computes it and
+plain tensor operations between layers (``x + y``, reshapes, pooling) conserve
+relevance for free. A rule for an affine layer therefore receives the layer input
+``x``, its output ``z`` and the incoming gradient ``g`` (so ``R_k = z_k g_k``) and
+returns the gradient at ``x`` (so that ``R_j = x_j · grad_j``).
+
+Rules that give relevance to inputs that are zero (``Flat``, ``WSquare``, ``ZBox``)
+cannot be written as ``x ⊙ grad``; they are *input rules*, allowed only on layers that
+read the model input, and return the relevance itself.
+
+>>> Epsilon(eps=0.25)
+Epsilon(eps=0.25)
+>>> AlphaBeta(alpha=2.0, beta=1.0).alpha - AlphaBeta(alpha=2.0, beta=1.0).beta
+1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..errors import DoclrpError
+from .linear import AffineMap
+
+__all__ = [
+    "Rule", "AffineRule", "InputRule",
+    "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox",
+    "Pass", "Gradient",
+]
+
+# Below this fraction of Σ|c_jk|, a signed partial sum obtained by cancellation is zero
+# (it differs from zero only by rounding): the fallback of αβ / z⁺ then applies.
+_CANCELLATION_TOLERANCE = 64
+
+
+def _safe_div(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den`` with 0 where ``den == 0`` (never NaN or Inf)."""
+    zero = den == 0
+    return torch.where(zero, torch.zeros_like(num), num / torch.where(zero, torch.ones_like(den), den))
+
+
+def _sign0(z: Tensor) -> Tensor:
+    """sign(z) with sign(0) = +1, so ``z + eps·sign0(z)`` is never 0."""
+    return torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
+
+
+class Rule:
+    """Base of all rules (immutable dataclasses)."""
+
+
+class AffineRule(Rule):
+    """A rule for Linear/Conv layers, run as a modified gradient."""
+
+    def gradient(self, layer: AffineMap, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class InputRule(Rule):
+    """A rule for layers that read the model input; returns the input relevance itself."""
+
+    def relevance(self, layer: AffineMap, x: Tensor, z: Tensor, g: Tensor, bounds) -> Tensor:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Zero(AffineRule):
+    """LRP-0: ``R_j = Σ_k c_jk / z_k · R_k`` (equals gradient × input).
+
+    Where ``z_k = 0`` the ratio ``z_k/z_k`` is taken as 1, which makes LRP-0 exactly
+    the gradient; ``R_k = z_k g_k = 0`` there, so nothing is invented.
+    """
+
+    def gradient(self, layer, x, z, g):
+        return layer.vjp(g, x)
+
+
+@dataclass(frozen=True)
+class Epsilon(AffineRule):
+    """LRP-ε: ``R_j = Σ_k c_jk / (z_k + ε·sign(z_k)) · R_k`` with sign(0)=+1.
+
+    ε absorbs the relevance of weak, contradictory outputs; the absorbed part (and
+    the bias share) is reported in ``Attribution.delta``.
+    """
+
+    eps: float = 1e-6
+
+    def __post_init__(self):
+        if not self.eps >= 0:
+            raise DoclrpError(f"Epsilon(eps={self.eps}): eps must be >= 0")
+
+    def gradient(self, layer, x, z, g):
+        if self.eps == 0:
+            return layer.vjp(g, x)
+        return layer.vjp(g * z / (z + self.eps * _sign0(z)), x)
+
+
+def _signed_parts(layer: AffineMap, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    """``(Σ_j c⁺_jk + b⁺_k, Σ_j c⁻_jk + b⁻_k)`` from one extra forward of ``|x|`` through ``|W|``.
+
+    ``c⁺ = (|x||w| + xw)/2`` and ``c⁻ = (xw − |x||w|)/2``, so both sums follow from
+    ``Σ|c|`` and the bias-free output already computed by the forward pass.
+    """
+    bias = layer.bias_like(z)
+    magnitude = layer.forward(x.abs(), layer.weight.abs())
+    signed = z - bias
+    positive = (magnitude + signed) / 2
+    negative = (signed - magnitude) / 2
+    tolerance = _CANCELLATION_TOLERANCE * torch.finfo(z.dtype).eps * magnitude
+    positive = torch.where(positive <= tolerance, torch.zeros_like(positive), positive)
+    negative = torch.where(-negative <= tolerance, torch.zeros_like(negative), negative)
+    return positive + bias.clamp(min=0), negative + bias.clamp(max=0)
+
+
+def _split_gradient(layer: AffineMap, x: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+    """Gradient at x of ``Σ_k c⁺_jk·positive_k + c⁻_jk·negative_k`` (per input j, divided by x_j).
+
+    ``c⁺_jk/x_j = (w_jk + sign(x_j)|w_jk|)/2`` and ``c⁻_jk/x_j = (w_jk − sign(x_j)|w_jk|)/2``.
+    """
+    plain = layer.vjp(positive + negative, x)
+    absolute = layer.vjp(positive - negative, x, layer.weight.abs())
+    return (plain + torch.sign(x) * absolute) / 2
+
+
+@dataclass(frozen=True)
+class Gamma(AffineRule):
+    """LRP-γ: favour the contributions that agree in sign with the output.
+
+    ``R_j = Σ_k (c_jk + γ c^σ_jk) / (z_k + γ z^σ_k) · R_k`` with σ = + where ``z_k ≥ 0``
+    and σ = − where ``z_k < 0`` (``z^σ_k = Σ_j c^σ_jk + b^σ_k``). For non-negative
+    inputs and positive outputs this is the classic ``w + γ w⁺`` rule.
+    """
+
+    gamma: float = 0.25
+
+    def __post_init__(self):
+        if not self.gamma >= 0:
+            raise DoclrpError(f"Gamma(gamma={self.gamma}): gamma must be >= 0")
+
+    def gradient(self, layer, x, z, g):
+        positive, negative = _signed_parts(layer, x, z)
+        up = z >= 0
+        s = _safe_div(z * g, z + self.gamma * torch.where(up, positive, negative))
+        plain = layer.vjp(s, x)
+        favoured = torch.where(up, s, torch.zeros_like(s))
+        opposed = s - favoured
+        absolute = layer.vjp(favoured - opposed, x, layer.weight.abs())
+        return (1 + self.gamma / 2) * plain + (self.gamma / 2) * torch.sign(x) * absolute
+
+
+@dataclass(frozen=True)
+class AlphaBeta(AffineRule):
+    """LRP-αβ: ``R_j = Σ_k (α c⁺_jk / z⁺_k − β c⁻_jk / z⁻_k) · R_k`` with α − β = 1.
+
+    ``z^±_k = Σ_j c^±_jk + b^±_k`` (the bias share stays in the bias: see delta).
+    Zeros: an output with no positive part (``z⁺_k = 0``) hands *all* of ``R_k`` to
+    its negative contributions, one with no negative part all of it to the positive
+    ones — so a bias-free layer conserves exactly instead of losing the α or β share.
+    """
+
+    alpha: float = 2.0
+    beta: float = 1.0
+
+    def __post_init__(self):
+        if abs(self.alpha - self.beta - 1) > 1e-12 or self.beta < 0:
+            raise DoclrpError(
+                f"AlphaBeta(alpha={self.alpha}, beta={self.beta}): need alpha - beta = 1 and beta >= 0"
+            )
+
+    def gradient(self, layer, x, z, g):
+        positive, negative = _signed_parts(layer, x, z)
+        relevance = z * g
+        has_pos, has_neg = positive > 0, negative < 0
+        both = has_pos & has_neg
+        alpha = torch.where(both, torch.full_like(z, self.alpha), has_pos.to(z.dtype))
+        beta = torch.where(both, torch.full_like(z, self.beta), -has_neg.to(z.dtype))
+        return _split_gradient(
+            layer, x, _safe_div(alpha * relevance, positive), -_safe_div(beta * relevance, negative)
+        )
+
+
+@dataclass(frozen=True)
+class ZPlus(AffineRule):
+    """LRP-z⁺: ``R_j = Σ_k c⁺_jk / z⁺_k · R_k`` (αβ with α=1, β=0; same zero handling).
+
+    For non-negative inputs this is the familiar ``w⁺`` rule of Deep Taylor Decomposition.
+    """
+
+    def gradient(self, layer, x, z, g):
+        return AlphaBeta(1.0, 0.0).gradient(layer, x, z, g)
+
+
+@dataclass(frozen=True)
+class Flat(InputRule):
+    """Flat: ``R_j = Σ_k 1 / N_k · R_k``, ``N_k`` the number of inputs connected to k."""
+
+    def relevance(self, layer, x, z, g, bounds):
+        ones = torch.ones_like(layer.weight)
+        count = layer.forward(torch.ones_like(x), ones)
+        return layer.vjp(_safe_div(z * g, count), x, ones)
+
+
+@dataclass(frozen=True)
+class WSquare(InputRule):
+    """w²: ``R_j = Σ_k w²_jk / Σ_j w²_jk · R_k`` (independent of the input values)."""
+
+    def relevance(self, layer, x, z, g, bounds):
+        square = layer.weight.square()
+        total = layer.forward(torch.ones_like(x), square)
+        return layer.vjp(_safe_div(z * g, total), x, square)
+
+
+@dataclass(frozen=True)
+class ZBox(InputRule):
+    """z^B for inputs bounded by ``low ≤ x ≤ high``:
+    ``R_j = Σ_k (x_j w_jk − l_j w⁺_jk − h_j w⁻_jk) / Σ_j(…) · R_k``.
+
+    ``low``/``high`` are numbers or tensors broadcastable to the layer input; ``None``
+    takes the bounds of the data: the min/max of the embedding matrix for token
+    inputs, else the min/max of the input batch.
+    """
+
+    low: float | Tensor | None = None
+    high: float | Tensor | None = None
+
+    def relevance(self, layer, x, z, g, bounds):
+        low = bounds[0] if self.low is None else self.low
+        high = bounds[1] if self.high is None else self.high
+        low = torch.as_tensor(low, dtype=x.dtype, device=x.device).expand_as(x)
+        high = torch.as_tensor(high, dtype=x.dtype, device=x.device).expand_as(x)
+        w_pos, w_neg = layer.weight.clamp(min=0), layer.weight.clamp(max=0)
+        z_box = layer.forward(x) - layer.forward(low, w_pos) - layer.forward(high, w_neg)
+        s = _safe_div(z * g, z_box)
+        return x * layer.vjp(s, x) - low * layer.vjp(s, x, w_pos) - high * layer.vjp(s, x, w_neg)
+
+
+@dataclass(frozen=True)
+class Pass(Rule):
+    """Identity for element-wise layers and norms: ``R_in = R_out`` (gradient ``g·y/x``).
+
+    Where the input is 0 the relevance of the output (``f(0)·g``, non-zero only for
+    functions such as sigmoid) cannot be placed and shows in delta.
+    """
+
+    def gradient_elementwise(self, x: Tensor, y: Tensor, g: Tensor) -> Tensor:
+        return _safe_div(y * g, x)
+
+
+@dataclass(frozen=True)
+class Gradient(Rule):
+    """Leave the layer's ordinary gradient: right for linear, parameter-free maps
+    (reshapes, padding, sums) where gradient × input is LRP-0."""
