@@ -70,12 +70,18 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
             output = model(session.float_input(inputs), **(forward_kwargs or {}))
         else:
             session.expect_tokens()
-            output = model(inputs, **(forward_kwargs or {}))
+            no_embedding = DoclrpError(
+                "integer inputs, but the model ran no nn.Embedding or nn.EmbeddingBag on them; "
+                "pass float inputs or embed the ids with one of these modules"
+            )
+            try:
+                output = model(inputs, **(forward_kwargs or {}))
+            except RuntimeError as error:
+                if session.leaf is None:
+                    raise no_embedding from error
+                raise
             if session.leaf is None:
-                raise DoclrpError(
-                    "integer inputs, but the model ran no nn.Embedding or nn.EmbeddingBag on them; "
-                    "pass float inputs or embed the ids with one of these modules"
-                )
+                raise no_embedding
         logits = session.logits_of(output)
         if not logits.requires_grad:
             raise DoclrpError("the model output does not depend on the inputs: nothing to explain")

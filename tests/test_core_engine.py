@@ -1,0 +1,331 @@
+"""Engine invariants: conservation, exact forward values, reversibility, canonizers, targets, errors."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import doclrp
+from doclrp.core.rules import Epsilon, Pass, ZPlus
+
+CONSERVATION_RTOL = 1e-10
+
+
+def relative_delta(attr):
+    return (attr.delta.abs() / attr.target_output.abs().clamp(min=1e-300)).max().item()
+
+
+def bias_free_mlp():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 16, bias=False), nn.ReLU(), nn.Linear(16, 16, bias=False), nn.ReLU(),
+                        nn.Linear(16, 4, bias=False)).double()
+    with torch.no_grad():
+        net[2].weight[:, :3] = 0.0          # zero weights
+        net[0].weight[5] = 0.0              # a neuron with no input at all
+    return net
+
+
+class MaxPoolCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.ReLU(), nn.AdaptiveMaxPool2d(2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(16, 3, bias=False))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def inputs_with_zeros_and_ties(shape):
+    torch.manual_seed(1)
+    x = torch.rand(*shape, dtype=torch.float64)
+    x.view(x.shape[0], -1)[:, ::3] = 0.0      # exact zeros
+    return x
+
+
+@pytest.mark.parametrize("composite", ["zero", "epsilon-plus", "alpha2-beta1",
+                                       doclrp.Composite({nn.Linear: ZPlus(), nn.Conv2d: ZPlus()})],
+                         ids=["zero", "eps-plus-tiny-eps", "alpha2-beta1", "zplus"])
+def test_bias_free_mlp_conserves(composite):
+    if composite == "epsilon-plus":
+        composite = doclrp.get_composite("epsilon-plus", eps=0.0)
+    net = bias_free_mlp()
+    x = inputs_with_zeros_and_ties((5, 6))
+    attr = doclrp.attribute(net, x, composite=composite)
+    assert torch.isfinite(attr.relevance).all()
+    assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+@pytest.mark.parametrize("composite", ["zero", "alpha2-beta1", "epsilon-plus"])
+def test_bias_free_cnn_with_tied_maxpool_conserves(composite):
+    if composite == "epsilon-plus":
+        composite = doclrp.get_composite("epsilon-plus", eps=0.0)
+    torch.manual_seed(2)
+    net = MaxPoolCNN().double()
+    x = inputs_with_zeros_and_ties((3, 1, 8, 8))
+    x[:, :, :4, :4] = 0.5                     # a plateau: every max-pool window there is a tie
+    with torch.no_grad():
+        net.features[0].weight[1] = 0.0       # a whole filter of zeros
+    attr = doclrp.attribute(net, x, target=[0, 1, 2], composite=composite)
+    assert torch.isfinite(attr.relevance).all()
+    assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+def test_all_zero_input_gives_no_nan():
+    net = MaxPoolCNN().double()
+    for name in ["zero", "epsilon", "epsilon-plus", "alpha2-beta1", "epsilon-gamma-box"]:
+        attr = doclrp.attribute(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64), target=0, composite=name)
+        assert torch.isfinite(attr.relevance).all(), name
+
+
+def test_lrp_zero_equals_gradient_times_input():
+    net = bias_free_mlp()
+    x = inputs_with_zeros_and_ties((5, 6)).requires_grad_(True)
+    out = net(x)
+    (grad,) = torch.autograd.grad(out[:, 2].sum(), x)
+    attr = doclrp.attribute(net, x.detach(), target=2, composite="zero")
+    torch.testing.assert_close(attr.relevance, x.detach() * grad, rtol=0, atol=1e-15)
+
+
+class ResidualNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(5, 5, bias=False)
+        self.relu = nn.ReLU()
+        self.b = nn.Linear(5, 2, bias=False)
+
+    def forward(self, x):
+        h = self.relu(self.a(x))
+        return self.b(h + x)           # residual add written plainly
+
+
+def test_plain_residual_add_conserves():
+    torch.manual_seed(4)
+    net = ResidualNet().double()
+    attr = doclrp.attribute(net, torch.rand(4, 5, dtype=torch.float64), composite="alpha2-beta1")
+    assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+def bn_cnn():
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(48, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    for bn in (net[1], net[5]):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        nn.init.uniform_(bn.weight, 0.5, 1.5)
+        nn.init.uniform_(bn.bias, -0.2, 0.2)
+    return net.eval()
+
+
+def snapshot(model):
+    return {
+        "params": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "hooks": [(len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks)) for m in model.modules()],
+        "flags": [p.requires_grad for p in model.parameters()],
+        "training": [m.training for m in model.modules()],
+        "grads": [p.grad for p in model.parameters()],
+    }
+
+
+@pytest.mark.parametrize("composite", ["zero", "epsilon", "epsilon-plus", "epsilon-gamma-box", "alpha2-beta1"])
+def test_outputs_exact_while_attached_and_model_unchanged_after(composite):
+    net = bn_cnn()
+    x = torch.rand(4, 1, 4, 4)
+    before = snapshot(net)
+    with torch.no_grad():
+        expected = net(x)
+    attr = doclrp.attribute(net, x, composite=composite)
+    assert torch.equal(attr.output, expected)
+    after = snapshot(net)
+    assert after["hooks"] == before["hooks"] and after["flags"] == before["flags"]
+    assert after["training"] == before["training"] and all(g is None for g in after["grads"])
+    for key, value in before["params"].items():
+        assert torch.equal(after["params"][key], value), key
+    with torch.no_grad():
+        assert torch.equal(net(x), expected)
+
+
+def merged_copy(net):
+    """The BN-free network with each BatchNorm folded into its preceding layer by hand."""
+    merged = copy.deepcopy(net)
+    for i in (1, 5):
+        layer, bn = merged[i - 1], merged[i]
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        with torch.no_grad():
+            layer.weight.mul_(scale.view(-1, *([1] * (layer.weight.dim() - 1))))
+            layer.bias.copy_(scale * (layer.bias - bn.running_mean) + bn.bias)
+        merged[i] = nn.Identity()
+    return merged
+
+
+@pytest.mark.parametrize("composite", ["epsilon", "epsilon-plus", "alpha2-beta1"])
+def test_batchnorm_is_folded_into_the_preceding_layer(composite):
+    net = bn_cnn().double()
+    merged = merged_copy(net)
+    x = torch.rand(4, 1, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(merged(x), net(x), rtol=1e-5, atol=1e-8)
+    got = doclrp.attribute(net, x, target=1, composite=composite)
+    want = doclrp.attribute(merged, x, target=1, composite=composite)
+    torch.testing.assert_close(got.relevance, want.relevance, rtol=1e-9, atol=1e-12)
+
+
+def test_softmax_at_output_explains_the_logit():
+    torch.manual_seed(6)
+    logits_net = nn.Sequential(nn.Linear(4, 3))
+    net = nn.Sequential(logits_net, nn.Softmax(dim=-1))
+    x = torch.rand(2, 4)
+    attr = doclrp.attribute(net, x, target=0, composite="epsilon")
+    torch.testing.assert_close(attr.output, net(x))
+    torch.testing.assert_close(attr.target_output, logits_net(x)[:, 0])
+    plain = doclrp.attribute(logits_net, x, target=0, composite="epsilon")
+    torch.testing.assert_close(attr.relevance, plain.relevance)
+
+
+def test_softmax_inside_the_model_is_refused_with_its_path():
+    net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=-1), nn.Linear(3, 2))
+    with pytest.raises(doclrp.DoclrpError, match=r"'1' \(Softmax\)"):
+        doclrp.attribute(net, torch.rand(2, 4))
+
+
+class Custom(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def test_unsupported_module_raises_with_path_and_fix():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Sequential(Custom()), nn.Linear(4, 2))
+    with pytest.raises(doclrp.DoclrpError, match=r"module '1\.0' \(Custom\) has parameters.*Composite"):
+        doclrp.attribute(net, torch.rand(2, 4))
+    assert all(len(m._forward_hooks) == 0 for m in net.modules())
+    # mapped explicitly, it works
+    attr = doclrp.attribute(net, torch.rand(2, 4), composite=doclrp.Composite(
+        {nn.Linear: Epsilon(), "1.0": doclrp.Gradient()}))
+    assert attr.relevance.shape == (2, 4)
+
+
+def test_elementwise_activations_pass_relevance():
+    torch.manual_seed(7)
+    acts = [nn.Tanh(), nn.ELU(), nn.SELU(), nn.GELU(), nn.LeakyReLU(0.1)]
+    layers = []
+    for act in acts:
+        layers += [nn.Linear(6, 6, bias=False), act]
+    net = nn.Sequential(*layers, nn.Linear(6, 2, bias=False)).double()
+    attr = doclrp.attribute(net, torch.randn(3, 6, dtype=torch.float64), composite="zero")
+    assert relative_delta(attr) < 1e-8
+
+
+class TokenCNN(nn.Module):
+    def __init__(self, bag=False):
+        super().__init__()
+        self.bag = bag
+        self.embedding = nn.EmbeddingBag(50, 8, mode="mean", padding_idx=0) if bag else nn.Embedding(50, 8, padding_idx=0)
+        self.convs = nn.ModuleList([nn.Conv1d(8, 5, w, bias=False) for w in (2, 3)])
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.out = nn.Linear(10 if not bag else 8, 3, bias=False)
+
+    def forward(self, ids):
+        e = self.embedding(ids)
+        if self.bag:
+            return self.out(e)
+        e = e.transpose(1, 2)
+        h = torch.cat([self.pool(self.relu(c(e))).squeeze(-1) for c in self.convs], 1)
+        return self.out(h)
+
+
+def test_token_inputs_give_relevance_per_token_and_conserve():
+    torch.manual_seed(8)
+    net = TokenCNN().double()
+    ids = torch.randint(1, 50, (4, 9))
+    attr = doclrp.attribute(net, ids, composite="zero")
+    assert attr.relevance.shape == (4, 9)
+    assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+def test_first_layer_rule_reaches_every_parallel_branch():
+    torch.manual_seed(9)
+    net = TokenCNN().double()
+    ids = torch.randint(1, 50, (3, 7))
+    seen = []
+    rule = doclrp.Flat()
+    composite = doclrp.Composite({nn.Linear: Epsilon(0.0), nn.Conv1d: ZPlus()}, first=rule)
+    original = composite.rule_for
+
+    def spy(name, module, first=False):
+        chosen = original(name, module, first)
+        seen.append((name, chosen))
+        return chosen
+
+    composite.rule_for = spy
+    attr = doclrp.attribute(net, ids, composite=composite)
+    assert ("convs.0", rule) in seen and ("convs.1", rule) in seen and ("out", Epsilon(0.0)) in seen
+    assert relative_delta(attr) < CONSERVATION_RTOL   # flat conserves, relevance mapped back through the transpose
+
+
+def test_embedding_bag_relevance_per_token_and_exact_output():
+    torch.manual_seed(10)
+    net = TokenCNN(bag=True).double()
+    ids = torch.randint(0, 50, (4, 6))
+    ids[0, 3:] = 0  # padding
+    attr = doclrp.attribute(net, ids, composite="zero")
+    assert torch.equal(attr.output, net(ids))
+    assert attr.relevance.shape == (4, 6)
+    assert torch.all(attr.relevance[0, 3:] == 0)
+    assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+def test_target_forms():
+    torch.manual_seed(11)
+    net = nn.Sequential(nn.Linear(4, 3, bias=False)).double()
+    x = torch.rand(2, 4, dtype=torch.float64)
+    out = net(x)
+    a = doclrp.attribute(net, x, target=[2, 0], composite="zero")
+    torch.testing.assert_close(a.target_output, torch.stack([out[0, 2], out[1, 0]]))
+    w = torch.tensor([1.0, -0.5, -0.5], dtype=torch.float64)
+    b = doclrp.attribute(net, x, target=w, composite="zero")
+    torch.testing.assert_close(b.target_output, out @ w)
+    assert relative_delta(b) < CONSERVATION_RTOL
+    c = doclrp.attribute(net, x, target=lambda logits: logits.argmin(1), composite="zero")
+    torch.testing.assert_close(c.target_output, out.min(1).values)
+    for bad in (3, [0], torch.zeros(5)):
+        with pytest.raises(doclrp.DoclrpError):
+            doclrp.attribute(net, x, target=bad)
+
+
+def test_regression_output_relevance_is_signed():
+    torch.manual_seed(12)
+    net = nn.Sequential(nn.Linear(5, 1, bias=False)).double()
+    x = torch.randn(3, 5, dtype=torch.float64)
+    attr = doclrp.attribute(net, x, composite="zero")
+    assert (attr.relevance < 0).any() and (attr.relevance > 0).any()
+    torch.testing.assert_close(attr.relevance.sum(1), net(x)[:, 0])
+
+
+def test_bad_inputs_and_names():
+    net = nn.Sequential(nn.Linear(4, 2))
+    with pytest.raises(doclrp.DoclrpError, match="unknown composite"):
+        doclrp.attribute(net, torch.rand(1, 4), composite="nope")
+    with pytest.raises(doclrp.DoclrpError, match="no nn.Embedding"):
+        doclrp.attribute(net, torch.ones(1, 4, dtype=torch.long))
+    with pytest.raises(doclrp.DoclrpError, match="torch.Tensor"):
+        doclrp.attribute(net, [[1.0, 2.0, 3.0, 4.0]])
+
+
+def test_pass_rule_on_custom_elementwise_module():
+    class Square(nn.Module):
+        def forward(self, x):
+            return x * x.abs()
+
+    torch.manual_seed(13)
+    net = nn.Sequential(nn.Linear(4, 4, bias=False), Square(), nn.Linear(4, 2, bias=False)).double()
+    with pytest.raises(doclrp.DoclrpError, match="is unknown"):
+        doclrp.attribute(net, torch.rand(2, 4, dtype=torch.float64))
+    composite = doclrp.Composite({nn.Linear: Epsilon(0.0), Square: Pass()})
+    attr = doclrp.attribute(net, torch.rand(2, 4, dtype=torch.float64), composite=composite)
+    assert relative_delta(attr) < CONSERVATION_RTOL
