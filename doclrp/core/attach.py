@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from ..errors import DoclrpError
 from .composites import Composite
 from .linear import AffineMap, batchnorm_affine, is_affine_layer
-from .rules import AffineRule, Gradient, InputRule, Pass, Rule
+from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES"]
 
@@ -105,6 +105,7 @@ class Session:
     def __init__(self, composite: Composite):
         self.composite = composite
         self.leaf: Tensor | None = None
+        self.other_leaves: dict[str, Tensor] = {}
         self.token_input = False
         self.bounds: tuple = (None, None)
         self.input_relevance: Tensor | None = None
@@ -251,11 +252,17 @@ def _elementwise_hook(rule: Pass):
     return hook
 
 
-def _embedding_hook(session: Session):
+def _embedding_hook(session: Session, name: str):
     def hook(module, args, output):
-        if not session.token_input or session.leaf is not None:
+        if not session.token_input:
             return None
-        return session.take_embedding(output, module.weight)
+        if session.leaf is None:
+            return session.take_embedding(output, module.weight)
+        # Later embeddings (positions, token types) are inputs too: their relevance is
+        # reported apart instead of vanishing.
+        leaf = output.detach().requires_grad_(True)
+        session.other_leaves[name] = leaf
+        return leaf
 
     return hook
 
@@ -314,12 +321,14 @@ def _hook_for(name: str, module: nn.Module, session: Session, composite: Composi
     if isinstance(module, nn.EmbeddingBag):
         return _embedding_bag_hook(session, name), True
     if isinstance(module, nn.Embedding):
-        return _embedding_hook(session), False
+        return _embedding_hook(session, name), False
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return _batchnorm_hook(session, name), False
     if isinstance(module, _OUTPUT_NORMALIZERS) and not composite.mentions(name, module):
         return _softmax_hook(session, name), False
     rule = composite.rule_for(name, module)
+    if isinstance(rule, ModuleRule):
+        return rule.forward_hook(session, name), True
     if isinstance(rule, Pass):
         return _elementwise_hook(rule), False
     if isinstance(rule, Gradient):

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -36,8 +36,10 @@ class Attribution:
     logits: what was explained: the output, or the input of a final Softmax module.
     target: ``(batch, n_outputs)`` weights of the explained combination of outputs.
     target_output: ``(batch,)`` the explained value, ``Σ_k target_k · logits_k``.
-    delta: ``(batch,)`` ``target_output − relevance summed per sample`` (what biases,
-        ε and unplaceable shares absorbed; ~0 where a rule conserves).
+    other_relevance: relevance that reached further embeddings run after the first
+        (position, token type), by module path, each ``(batch, seq)``.
+    delta: ``(batch,)`` ``target_output − relevance − other_relevance``, summed per
+        sample (what biases, ε and unplaceable shares absorbed; ~0 where a rule conserves).
     composite: the name of the composite used.
     """
 
@@ -48,6 +50,7 @@ class Attribution:
     target_output: Tensor
     delta: Tensor
     composite: str
+    other_relevance: dict = field(default_factory=dict)
 
 
 def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
@@ -87,24 +90,35 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
             raise DoclrpError("the model output does not depend on the inputs: nothing to explain")
         weights = target_weights(target, logits)
         explained = (logits.reshape(weights.shape) * weights).sum(1)
-        (gradient,) = torch.autograd.grad(explained, session.leaf, torch.ones_like(explained), allow_unused=True)
-        leaf = session.leaf.detach()
-        relevance = torch.zeros_like(leaf) if gradient is None else leaf * gradient
+        leaves = [session.leaf, *session.other_leaves.values()]
+        gradients = torch.autograd.grad(explained, leaves, torch.ones_like(explained), allow_unused=True)
+        relevance = _input_times_gradient(session.leaf, gradients[0])
         if session.input_relevance is not None:
             relevance = relevance + session.input_relevance
+        other = {name: _input_times_gradient(leaf, grad).sum(-1)
+                 for name, leaf, grad in zip(session.other_leaves, leaves[1:], gradients[1:])}
         if session.token_input:
             relevance = relevance.sum(-1)
     relevance = relevance.detach()
     explained = explained.detach()
+    unexplained = explained - relevance.reshape(relevance.shape[0], -1).sum(1)
+    for value in other.values():
+        unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
     return Attribution(
         relevance=relevance,
         output=_detached(output),
         logits=logits.detach(),
         target=weights.detach(),
         target_output=explained,
-        delta=explained - relevance.reshape(relevance.shape[0], -1).sum(1),
+        delta=unexplained,
         composite=composite.name,
+        other_relevance=other,
     )
+
+
+def _input_times_gradient(leaf: Tensor, gradient: Tensor | None) -> Tensor:
+    leaf = leaf.detach()
+    return torch.zeros_like(leaf) if gradient is None else leaf * gradient
 
 
 def _detached(output):

@@ -35,7 +35,7 @@ from .linear import AffineMap
 __all__ = [
     "Rule", "AffineRule", "InputRule",
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox",
-    "Pass", "Gradient",
+    "Pass", "Gradient", "ModuleRule",
 ]
 
 # Below this fraction of Σ|c_jk|, a signed partial sum obtained by cancellation is zero
@@ -259,3 +259,16 @@ class Pass(Rule):
 class Gradient(Rule):
     """Leave the layer's ordinary gradient: right for linear, parameter-free maps
     (reshapes, padding, sums) where gradient × input is LRP-0."""
+
+
+class ModuleRule(Rule):
+    """A rule that brings its own forward hook, for layers the engine does not know
+    (attention blocks, LayerNorm variants of other libraries).
+
+    ``forward_hook(session, name)`` returns ``hook(module, args, kwargs, output)``; it
+    must return the module's exact output values, re-routing only the gradient (for
+    example through a ``torch.autograd.Function`` whose forward returns the output).
+    """
+
+    def forward_hook(self, session, name: str):
+        raise NotImplementedError

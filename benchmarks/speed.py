@@ -1,0 +1,172 @@
+"""Speed and memory of doclrp LRP against plain gradient × input, measured in the same process.
+
+Models (as in the issue): a text CNN (vocab 20,000, embedding 300, seq 400, conv 3/4/5 × 100,
+max-pool over time, 20 classes, batch 64) and a bag-of-words MLP (20,000 → 500 → 500 → 20,
+batch 256). For each: median wall time of forward, gradient × input and doclrp with
+``epsilon`` and ``epsilon-plus``, and the peak memory each one adds, as ratios to
+gradient × input. Memory: on CUDA ``max_memory_allocated``; on CPU the rise of the
+process's peak resident size, each mode measured in a fresh subprocess.
+
+    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+
+import doclrp
+
+MODES = ["forward", "gradient_x_input", "lrp_epsilon", "lrp_epsilon_plus"]
+
+
+class KimCNN(nn.Module):
+    def __init__(self, vocab=20_000, dim=300, widths=(3, 4, 5), channels=100, classes=20):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(dim, channels, w) for w in widths)
+        self.relus = nn.ModuleList(nn.ReLU() for _ in widths)
+        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.out = nn.Linear(channels * len(widths), classes)
+
+    def forward(self, ids):
+        e = self.embedding(ids).transpose(1, 2)
+        return self.out(torch.cat([self.pool(r(c(e))).squeeze(-1) for c, r in zip(self.convs, self.relus)], 1))
+
+
+def build(model_name: str, device: str):
+    torch.manual_seed(0)
+    if model_name == "text-cnn":
+        model = KimCNN()
+        inputs = torch.randint(1, 20_000, (64, 400))
+    else:
+        model = nn.Sequential(nn.Linear(20_000, 500), nn.ReLU(), nn.Linear(500, 500), nn.ReLU(), nn.Linear(500, 20))
+        inputs = torch.rand(256, 20_000) * (torch.rand(256, 20_000) < 0.01)
+    return model.to(device).eval(), inputs.to(device)
+
+
+def gradient_x_input(model, inputs):
+    """The baseline: one forward, one backward, relevance = input ⊙ gradient (per token for ids)."""
+    captured = {}
+    if inputs.is_floating_point():
+        leaf = inputs.detach().requires_grad_(True)
+        out = model(leaf)
+    else:
+        def take(module, args, output):
+            captured["leaf"] = output.detach().requires_grad_(True)
+            return captured["leaf"]
+
+        handle = model.embedding.register_forward_hook(take)
+        try:
+            out = model(inputs)
+        finally:
+            handle.remove()
+        leaf = captured.pop("leaf")
+    selected = out.gather(1, out.argmax(1, keepdim=True)).sum()
+    (grad,) = torch.autograd.grad(selected, leaf)
+    relevance = leaf.detach() * grad
+    return relevance if inputs.is_floating_point() else relevance.sum(-1)
+
+
+def run_mode(mode: str, model, inputs):
+    if mode == "forward":
+        with torch.no_grad():
+            return model(inputs)
+    if mode == "gradient_x_input":
+        return gradient_x_input(model, inputs)
+    composite = "epsilon" if mode == "lrp_epsilon" else "epsilon-plus"
+    return doclrp.attribute(model, inputs, composite=composite).relevance
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_modes(model_name, device, repeats):
+    model, inputs = build(model_name, device)
+    times = {}
+    for mode in MODES:
+        run_mode(mode, model, inputs)  # warm-up
+        samples = []
+        for _ in range(repeats):
+            sync(device)
+            start = time.perf_counter()
+            result = run_mode(mode, model, inputs)
+            sync(device)
+            samples.append(time.perf_counter() - start)
+            del result
+        times[mode] = statistics.median(samples)
+    return times
+
+
+def live_tensors() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+
+
+def memory_of_mode(model_name, mode, device) -> dict:
+    """Peak memory added by one call, and tensors left alive after it (run in a fresh process on CPU)."""
+    model, inputs = build(model_name, device)
+    before_tensors = live_tensors()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        result = run_mode(mode, model, inputs)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        result = run_mode(mode, model, inputs)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    del result
+    return {"peak": peak, "leftover_tensors": live_tensors() - before_tensors}
+
+
+def memory_modes(model_name, device):
+    if device == "cuda":
+        return {mode: memory_of_mode(model_name, mode, device) for mode in MODES}
+    results = {}
+    for mode in MODES:
+        out = subprocess.run([sys.executable, __file__, "--memory-child", model_name, mode],
+                             capture_output=True, text=True, check=True)
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--models", nargs="+", default=["text-cnn", "bow-mlp"])
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_of_mode(*args.memory_child, "cpu")))
+        return
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}; torch {torch.__version__}; median of {args.repeats}")
+    for model_name in args.models:
+        times = time_modes(model_name, args.device, args.repeats)
+        memory = memory_modes(model_name, args.device)
+        base_t, base_m = times["gradient_x_input"], max(memory["gradient_x_input"]["peak"], 1)
+        print(f"\n{model_name}")
+        print(f"{'mode':<18}{'time ms':>10}{'× grad×in':>11}{'peak MiB':>10}{'× grad×in':>11}{'left alive':>12}")
+        for mode in MODES:
+            t, m = times[mode], memory[mode]
+            print(f"{mode:<18}{t * 1e3:>10.1f}{t / base_t:>11.2f}{m['peak'] / 2**20:>10.1f}"
+                  f"{m['peak'] / base_m:>11.2f}{m['leftover_tensors']:>12d}")
+
+
+if __name__ == "__main__":
+    main()
