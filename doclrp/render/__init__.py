@@ -1,0 +1,21 @@
+"""Pure rendering of explanations: escaped HTML strings and the shared colour scale.
+
+>>> from doclrp.render import diverging_color
+>>> diverging_color(0.0, vmax=1.0)
+'#ffffff'
+
+Nothing here prints or needs a notebook; callers write the strings where they like.
+"""
+
+from doclrp.render.colors import css_gradient, diverging_color, diverging_rgb, symmetric_vmax, text_color
+from doclrp.render.html import render_document, render_index
+
+__all__ = [
+    "css_gradient",
+    "diverging_color",
+    "diverging_rgb",
+    "render_document",
+    "render_index",
+    "symmetric_vmax",
+    "text_color",
+]

@@ -1,0 +1,303 @@
+"""Explanations as self-contained, escaped HTML pages (pure: strings in, a string out).
+
+>>> from doclrp.text import tokenize, build_explanation, Prediction
+>>> from doclrp.render import render_document
+>>> doc = tokenize("Goal!\\n\\nWhat a <b>match</b>.", pipeline="blank")
+>>> exp = build_explanation(
+...     doc, [(w.start, w.end) for w in doc.words], [1.0] + [0.1] * (len(doc) - 1),
+...     labels=["business", "sport"], task="classification",
+...     prediction=Prediction.from_logits([-1.0, 1.0], ["business", "sport"]),
+...     target="sport", target_value=1.0, delta=0.0)
+>>> page = render_document(exp, title="BBC sport 001")
+>>> page.startswith("<!DOCTYPE html>"), "<b>" in page, "&lt;b&gt;" in page
+(True, False, True)
+
+Pages need no script and no network: one inline style sheet. Every piece of
+text that comes from data (document, labels, titles, ids, token names) goes
+through `html.escape`; the document keeps its own whitespace (pre-wrap).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+from doclrp.errors import DoclrpError
+from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax, text_color
+from doclrp.text.explanation import Explanation
+
+__all__ = ["render_document", "render_index"]
+
+#: Words listed for and against the target on a document page and per index row.
+TOP_WORDS_PAGE = 10
+TOP_WORDS_INDEX = 5
+
+_STYLE = f"""
+body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+       max-width: 60rem; margin: 1.5rem auto; padding: 0 1rem; line-height: 1.5; }}
+h1 {{ font-size: 1.4rem; margin-bottom: .3rem; }}
+h2 {{ font-size: 1.1rem; margin: 1.4rem 0 .4rem; }}
+h3 {{ font-size: 1rem; margin: .4rem 0; }}
+.meta {{ color: #666; margin: 0; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: .15rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: left; vertical-align: top; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.predicted td {{ font-weight: 600; }}
+dl.facts {{ display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: 0; }}
+dl.facts dt {{ color: #666; }} dl.facts dd {{ margin: 0; font-variant-numeric: tabular-nums; }}
+.legend {{ display: flex; align-items: center; gap: .5rem; flex-wrap: wrap; font-size: .9rem; }}
+.legend .bar {{ display: inline-block; width: 16rem; height: .9rem; border: 1px solid #bbb;
+               background: {css_gradient()}; }}
+.doc {{ white-space: pre-wrap; overflow-wrap: anywhere; font-family: Georgia, "Times New Roman", serif;
+        font-size: 1.05rem; line-height: 1.9; border: 1px solid #ddd; border-radius: 4px; padding: 1rem; }}
+.w {{ border-radius: 3px; }}
+.sentence {{ white-space: pre-wrap; overflow-wrap: anywhere; padding: .25rem .5rem; margin: .2rem 0;
+             border-radius: 3px; }}
+.value {{ font-family: ui-monospace, monospace; font-size: .85rem; }}
+.sentence .value {{ display: inline-block; min-width: 6rem; }}
+.top {{ display: flex; gap: 3rem; flex-wrap: wrap; }}
+.top ol {{ margin: 0; padding-left: 1.5rem; }}
+.chip {{ border-radius: 3px; padding: 0 .25rem; margin-right: .2rem; white-space: pre; }}
+tr.miss td.label {{ color: #b2182b; font-weight: 600; }}
+"""
+
+
+def render_document(explanation: Explanation, title: str | None = None) -> str:
+    """A complete HTML5 page showing which words of the document made the prediction.
+
+    Words are shaded by relevance (red toward the target, blue against,
+    white zero) on a scale symmetric around zero that ends at the largest
+    |word relevance|; each word's tooltip holds its exact value.
+    """
+    exp = explanation
+    title = title if title is not None else (exp.id or "doclrp explanation")
+    vmax = symmetric_vmax(exp.relevance)
+    up, down = _directions(exp)
+    body = f"""<header>
+<h1>{_esc(title)}</h1>
+<p class="meta">{_esc(exp.task)}{" · id " + _esc(exp.id) if exp.id is not None else ""}</p>
+</header>
+<section class="prediction">
+<h2>Prediction</h2>
+{_prediction_html(exp)}
+</section>
+<section class="target">
+<h2>Explained</h2>
+<dl class="facts">
+<dt>target</dt><dd>{_esc(exp.target)}</dd>
+<dt>target value</dt><dd>{_num(exp.target_value)}</dd>
+<dt>total relevance</dt><dd>{_num(exp.total)} (words {_num(float(exp.relevance.sum()))}{_special_html(exp)})</dd>
+<dt>conservation delta</dt><dd>{_num(exp.delta)} (target value − total relevance)</dd>
+</dl>
+</section>
+<section class="legend-section">
+<h2>Legend</h2>
+<div class="legend"><span class="value">{_num(-vmax)}</span><span class="bar" role="img" aria-label="colour scale"></span><span class="value">{_num(vmax)}</span></div>
+<p class="meta">red: {_esc(up)} · blue: {_esc(down)} · white: no relevance. Scale ends at the largest |word relevance|; hover a word for its exact value.</p>
+</section>
+<section class="document">
+<h2>Document</h2>
+<div class="doc" id="document">{_document_html(exp, vmax)}</div>
+</section>
+<section class="sentences">
+<h2>Sentences</h2>
+<p class="meta">Each sentence shaded by its summed relevance, relative to the strongest sentence.</p>
+{_sentences_html(exp)}
+</section>
+<section class="top-words">
+<h2>Top words</h2>
+<div class="top">
+<div class="for"><h3>{_esc(up.capitalize())}</h3>{_top_list(exp, +1, TOP_WORDS_PAGE, vmax)}</div>
+<div class="against"><h3>{_esc(down.capitalize())}</h3>{_top_list(exp, -1, TOP_WORDS_PAGE, vmax)}</div>
+</div>
+</section>"""
+    return _page(title, body)
+
+
+def render_index(
+    entries: Iterable[tuple[str, Explanation] | tuple[str, Explanation, str | None]],
+    title: str = "doclrp explanations",
+) -> str:
+    """An HTML5 page with a table linking many explained documents.
+
+    ``entries``: ``(href, explanation)`` or ``(href, explanation, true_label)``.
+    Rows whose prediction differs from a given true label are marked.
+
+    >>> page = render_index([("doc1.html", exp, "sport")])  # doctest: +SKIP
+    """
+    rows = []
+    for n, entry in enumerate(entries, start=1):
+        if len(entry) not in (2, 3):
+            raise DoclrpError(f"index entry {n} must be (href, explanation) or (href, explanation, true_label)")
+        href, exp = entry[0], entry[1]
+        true_label = entry[2] if len(entry) == 3 else None
+        vmax = symmetric_vmax(exp.relevance)
+        predicted = exp.prediction.label
+        miss = true_label is not None and predicted is not None and str(true_label) != predicted
+        row_class = ' class="miss"' if miss else ""
+        rows.append(
+            f"<tr{row_class}>"
+            f'<td class="num">{n}</td>'
+            f'<td><a href="{_esc(_safe_href(href))}">{_esc(exp.id if exp.id is not None else href)}</a></td>'
+            f'<td class="label">{_esc(true_label) if true_label is not None else ""}</td>'
+            f"<td>{_prediction_short(exp)}</td>"
+            f'<td>{_esc(exp.target)} <span class="value">{_num(exp.target_value)}</span></td>'
+            f"<td>{_chips(exp.top_words(TOP_WORDS_INDEX, +1), vmax)}</td>"
+            f"<td>{_chips(exp.top_words(TOP_WORDS_INDEX, -1), vmax)}</td>"
+            "</tr>"
+        )
+    body = f"""<header>
+<h1>{_esc(title)}</h1>
+<p class="meta">{len(rows)} documents · red: toward the target · blue: against</p>
+</header>
+<table class="index">
+<thead><tr><th>#</th><th>document</th><th>true label</th><th>prediction</th><th>target</th><th>top words for</th><th>top words against</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+</table>"""
+    return _page(title, body)
+
+
+def _page(title: str, body: str) -> str:
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_esc(title)}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
+def _esc(text: object) -> str:
+    # html.escape leaves "\r" alone, and HTML parsers turn "\r\n" into "\n";
+    # a character reference keeps the original text exact.
+    return html.escape(str(text), quote=True).replace("\r", "&#13;")
+
+
+def _num(value: float) -> str:
+    return f"{value:+.4g}"
+
+
+def _exact(value: float) -> str:
+    # repr is the shortest string that reads back as the same float.
+    return repr(float(value))
+
+
+def _shade(value: float, vmax: float) -> str:
+    background = diverging_color(value, vmax)
+    return f"background-color:{background};color:{text_color(background)}"
+
+
+def _directions(exp: Explanation) -> tuple[str, str]:
+    """How to read red and blue for this explanation."""
+    if exp.task == "regression":
+        return f"raises {exp.target}", f"lowers {exp.target}"
+    return f"for {exp.target}", f"against {exp.target}"
+
+
+def _document_html(exp: Explanation, vmax: float) -> str:
+    text = exp.text
+    parts = []
+    position = 0
+    for word in sorted(exp.words, key=lambda w: w.start):
+        if word.start < position or word.end > len(text):
+            raise DoclrpError(
+                f"word {word.text!r} at {word.start}:{word.end} overlaps another or lies outside the text; "
+                "build explanations from the words of one tokenize() call"
+            )
+        # The gap is taken from the original text, so spaces, tabs and line
+        # breaks come out exactly as they were.
+        parts.append(_esc(text[position : word.start]))
+        parts.append(
+            f'<span class="w" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}">'
+            f"{_esc(text[word.start : word.end])}</span>"
+        )
+        position = word.end
+    parts.append(_esc(text[position:]))
+    return "".join(parts)
+
+
+def _sentences_html(exp: Explanation) -> str:
+    vmax = symmetric_vmax([s.relevance for s in exp.sentences])
+    return "\n".join(
+        f'<div class="sentence" style="{_shade(s.relevance, vmax)}" title="{_exact(s.relevance)}">'
+        f'<span class="value">{_num(s.relevance)}</span>{_esc(s.text)}</div>'
+        for s in exp.sentences
+    )
+
+
+def _top_list(exp: Explanation, sign: int, k: int, vmax: float) -> str:
+    words = exp.top_words(k, sign)
+    if not words:
+        return '<p class="meta">none</p>'
+    items = "".join(
+        f'<li><span class="chip" style="{_shade(w.relevance, vmax)}">{_esc(w.text)}</span>'
+        f'<span class="value" title="{_exact(w.relevance)}">{_num(w.relevance)}</span></li>'
+        for w in words
+    )
+    return f"<ol>{items}</ol>"
+
+
+def _chips(words: Sequence, vmax: float) -> str:
+    return "".join(
+        f'<span class="chip" style="{_shade(w.relevance, vmax)}" title="{_exact(w.relevance)}">{_esc(w.text)}</span>'
+        for w in words
+    )
+
+
+def _output_names(exp: Explanation, n: int) -> list[str]:
+    return [exp.labels[i] if i < len(exp.labels) else f"output {i}" for i in range(n)]
+
+
+def _prediction_html(exp: Explanation) -> str:
+    p = exp.prediction
+    probabilities = p.probabilities or []
+    n = max(len(p.values), len(probabilities))
+    names = _output_names(exp, n)
+    head = "<tr><th>output</th><th>value</th>" + ("<th>probability</th>" if probabilities else "") + "</tr>"
+    rows = []
+    for i, name in enumerate(names):
+        value = _num(p.values[i]) if i < len(p.values) else ""
+        probability = f'<td class="num">{probabilities[i]:.3f}</td>' if probabilities else ""
+        marked = ' class="predicted"' if i == p.index else ""
+        rows.append(f'<tr{marked}><td>{_esc(name)}</td><td class="num">{value}</td>{probability}</tr>')
+    lead = ""
+    if exp.task == "classification" and p.index is not None:
+        label = p.label if p.label is not None else names[p.index] if p.index < n else str(p.index)
+        lead = f'<p>predicted: <strong class="predicted-label">{_esc(label)}</strong></p>\n'
+    return f'{lead}<table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _prediction_short(exp: Explanation) -> str:
+    p = exp.prediction
+    if exp.task == "classification" and p.index is not None:
+        label = p.label if p.label is not None else str(p.index)
+        if p.probabilities and p.index < len(p.probabilities):
+            return f'{_esc(label)} <span class="value">{p.probabilities[p.index]:.2f}</span>'
+        return _esc(label)
+    names = _output_names(exp, len(p.values))
+    return ", ".join(f'{_esc(name)} <span class="value">{_num(v)}</span>' for name, v in zip(names, p.values))
+
+
+def _special_html(exp: Explanation) -> str:
+    return "".join(f", {_esc(name)} {_num(value)}" for name, value in exp.special.items())
+
+
+# Browsers ignore ASCII control characters and spaces inside a scheme
+# ("java\tscript:"), so they are removed before the check.
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20]")
+_UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:")
+
+
+def _safe_href(href: str) -> str:
+    if _IGNORED_IN_SCHEME.sub("", str(href)).lower().startswith(_UNSAFE_SCHEMES):
+        raise DoclrpError(f"refusing link {href!r}: index links must be paths or http(s) URLs")
+    return str(href)

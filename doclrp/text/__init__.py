@@ -1,0 +1,38 @@
+"""Text side of doclrp: words, vocabularies, alignment of model tokens, explanations.
+
+>>> from doclrp.text import tokenize, Vocabulary
+>>> doc = tokenize("Stocks fell sharply.", pipeline="blank")
+>>> Vocabulary().build([doc.word_texts]).encode(doc.word_texts)
+[5, 3, 4, 2]
+
+spaCy is imported only when text is first tokenized.
+"""
+
+from doclrp.text.align import Aggregated, aggregate, align
+from doclrp.text.explanation import (
+    Explanation,
+    Prediction,
+    SentenceRelevance,
+    WordRelevance,
+    build_explanation,
+)
+from doclrp.text.tokenize import Document, Span, Token, load_pipeline, tokenize, tokenize_many
+from doclrp.text.vocab import Vocabulary
+
+__all__ = [
+    "Aggregated",
+    "Document",
+    "Explanation",
+    "Prediction",
+    "SentenceRelevance",
+    "Span",
+    "Token",
+    "Vocabulary",
+    "WordRelevance",
+    "aggregate",
+    "align",
+    "build_explanation",
+    "load_pipeline",
+    "tokenize",
+    "tokenize_many",
+]

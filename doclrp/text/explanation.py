@@ -1,0 +1,234 @@
+"""`Explanation`: one document's words, their relevance and what was explained.
+
+>>> from doclrp.text import tokenize, build_explanation, Prediction
+>>> doc = tokenize("Great match. Poor ref.", pipeline="blank")
+>>> spans = [(w.start, w.end) for w in doc.words]  # a word-level model: one token per word
+>>> exp = build_explanation(
+...     doc, spans, [2.0, 0.5, 0.0, -1.0, 0.25, 0.0],
+...     labels=["business", "sport"], task="classification",
+...     prediction=Prediction.from_logits([0.0, 2.0], labels=["business", "sport"]),
+...     target="sport", target_value=2.0, delta=0.25)
+>>> [w.text for w in exp.top_words(2)], [w.text for w in exp.top_words(1, sign=-1)]
+(['Great', 'match'], ['Poor'])
+>>> [s.relevance for s in exp.sentences], exp.total
+([2.5, -0.75], 1.75)
+>>> Explanation.from_dict(exp.to_dict()) == exp
+True
+
+The JSON form (`to_dict`) is what corpora are written as and HTML is made from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from doclrp.errors import DoclrpError
+from doclrp.text.align import aggregate, align, as_vector
+from doclrp.text.tokenize import Document
+
+__all__ = [
+    "TASKS",
+    "Explanation",
+    "Prediction",
+    "SentenceRelevance",
+    "WordRelevance",
+    "build_explanation",
+]
+
+TASKS = ("classification", "regression")
+#: Key of `Explanation.special` for tokens that map to no word and have no name.
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True)
+class WordRelevance:
+    """A word, its character offsets in the text, its sentence and its relevance."""
+
+    text: str
+    start: int
+    end: int
+    sentence: int
+    relevance: float
+
+
+@dataclass(frozen=True)
+class SentenceRelevance:
+    """A sentence's offsets, text and summed relevance."""
+
+    start: int
+    end: int
+    text: str
+    relevance: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model said: raw output ``values`` and, for classification,
+    the predicted ``index``/``label`` and class ``probabilities``.
+
+    >>> Prediction.from_logits([1.0, 1.0, 1.0], labels=["a", "b", "c"]).probabilities
+    [0.3333333333333333, 0.3333333333333333, 0.3333333333333333]
+    """
+
+    label: str | None
+    index: int | None
+    probabilities: list[float] | None
+    values: list[float]
+
+    @classmethod
+    def from_logits(cls, logits: Any, labels: Sequence[str] | None = None, task: str = "classification") -> Prediction:
+        """The prediction for one sample's outputs before any softmax, (n_outputs,).
+
+        Classification: softmax probabilities and the argmax; a single output
+        is read as a binary logit (sigmoid; index 1 when p >= 0.5).
+        Regression: the values alone.
+        """
+        _check_task(task)
+        values = as_vector(logits).tolist()
+        if task == "regression":
+            return cls(None, None, None, values)
+        if len(values) == 1:
+            p = 1.0 / (1.0 + math.exp(-values[0]))
+            probabilities = [1.0 - p, p]
+        else:
+            shifted = np.exp(np.asarray(values) - max(values))
+            probabilities = (shifted / shifted.sum()).tolist()
+        index = int(np.argmax(probabilities))
+        label = labels[index] if labels is not None and index < len(labels) else None
+        return cls(label, index, probabilities, values)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Relevance of each word of ``text`` for the explained ``target``.
+
+    ``target_value``: the explained output (e.g. the class logit);
+    ``delta``: target_value − total relevance (conservation error);
+    ``special``: relevance of model tokens that map to no word, by name.
+    """
+
+    text: str
+    words: list[WordRelevance]
+    sentences: list[SentenceRelevance]
+    labels: list[str]
+    task: str
+    prediction: Prediction
+    target: str
+    target_value: float
+    delta: float
+    special: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_task(self.task)
+
+    @property
+    def relevance(self) -> np.ndarray:
+        """Word relevance as a float64 array, in word order."""
+        return np.array([w.relevance for w in self.words], dtype=np.float64)
+
+    @property
+    def total(self) -> float:
+        """All relevance the input received: words plus special tokens
+        (so ``target_value ≈ total + delta``)."""
+        return math.fsum([w.relevance for w in self.words] + list(self.special.values()))
+
+    def top_words(self, k: int = 10, sign: int = +1) -> list[WordRelevance]:
+        """The ``k`` words with the largest relevance for (``sign=+1``) or
+        against (``sign=-1``) the target; words of the other sign or zero never appear."""
+        if sign not in (1, -1):
+            raise DoclrpError(f"sign must be +1 (for the target) or -1 (against it), got {sign!r}")
+        chosen = [w for w in self.words if w.relevance * sign > 0]
+        chosen.sort(key=lambda w: (-w.relevance * sign, w.start))
+        return chosen[:k]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
+        """The `Explanation` that `to_dict` (possibly via JSON) described."""
+        try:
+            return cls(
+                text=data["text"],
+                words=[WordRelevance(**w) for w in data["words"]],
+                sentences=[SentenceRelevance(**s) for s in data["sentences"]],
+                labels=list(data["labels"]),
+                task=data["task"],
+                prediction=Prediction(**data["prediction"]),
+                target=data["target"],
+                target_value=data["target_value"],
+                delta=data["delta"],
+                special=dict(data.get("special") or {}),
+                id=data.get("id"),
+            )
+        except (KeyError, TypeError) as err:
+            raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err
+
+
+def build_explanation(
+    document: Document,
+    token_spans: Any,
+    token_relevance: Any,
+    *,
+    labels: Sequence[str],
+    task: str,
+    prediction: Prediction | Mapping[str, Any],
+    target: str,
+    target_value: float,
+    delta: float,
+    special: Sequence[str] | None = None,
+    id: str | None = None,
+) -> Explanation:
+    """Align model tokens to the words of ``document`` and sum their relevance.
+
+    ``token_spans``: (start, end) per model token (see `align`);
+    ``token_relevance``: (seq,) one number per token; ``special``: optional
+    token names, e.g. ``tokenizer.convert_ids_to_tokens(ids)``: a token that
+    maps to no word is reported under its name in ``Explanation.special``
+    (else under ``"unassigned"``), so no relevance is lost.
+    """
+    alignment = align(token_spans, document)
+    relevance = as_vector(token_relevance)
+    summed = aggregate(relevance, alignment, document)
+    if special is not None and len(special) != len(alignment):
+        raise DoclrpError(f"{len(special)} special names for {len(alignment)} tokens; give one name per token")
+    leftovers: dict[str, float] = {}
+    for i, word in enumerate(alignment):
+        if word is None:
+            name = UNASSIGNED if special is None else str(special[i])
+            leftovers[name] = leftovers.get(name, 0.0) + float(relevance[i])
+    words = [
+        WordRelevance(w.text, w.start, w.end, w.sentence, float(r))
+        for w, r in zip(document.words, summed.words)
+    ]
+    sentences = [
+        SentenceRelevance(s.start, s.end, document.text[s.start : s.end], float(r))
+        for s, r in zip(document.sentences, summed.sentences)
+    ]
+    if isinstance(prediction, Mapping):
+        prediction = Prediction(**prediction)
+    return Explanation(
+        text=document.text,
+        words=words,
+        sentences=sentences,
+        labels=list(labels),
+        task=task,
+        prediction=prediction,
+        target=str(target),
+        target_value=float(target_value),
+        delta=float(delta),
+        special=leftovers,
+        id=id,
+    )
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
