@@ -196,7 +196,8 @@ def test_pages_are_self_contained():
 
 def test_index_lists_documents():
     a, b = explain(TEXT, id="a-1"), explain("Tech news today.", id=None)
-    root = parse(render_index([("docs/a.html", a, "sport"), ("docs/b&c.html", b, "tech"), ("c.html", a)], title="Run")).root
+    entries = [("docs/a.html", a, "sport"), ("docs/b&c.html", b, "tech"), ("c.html", a)]
+    root = parse(render_index(entries, title="Run")).root
     rows = root.find("table", cls="index").find("tbody").find_all("tr")
     assert len(rows) == 3
     links = [r.find("a") for r in rows]

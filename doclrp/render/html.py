@@ -1,7 +1,7 @@
 """Explanations as self-contained, escaped HTML pages (pure: strings in, a string out).
 
 >>> from doclrp.text import tokenize, build_explanation, Prediction
->>> from doclrp.render import render_document
+>>> from doclrp.render import render_document, render_index
 >>> doc = tokenize("Goal!\\n\\nWhat a <b>match</b>.", pipeline="blank")
 >>> exp = build_explanation(
 ...     doc, [(w.start, w.end) for w in doc.words], [1.0] + [0.1] * (len(doc) - 1),
@@ -11,6 +11,9 @@
 >>> page = render_document(exp, title="BBC sport 001")
 >>> page.startswith("<!DOCTYPE html>"), "<b>" in page, "&lt;b&gt;" in page
 (True, False, True)
+>>> index = render_index([("001.html", exp, "sport")], title="BBC sport")
+>>> '<a href="001.html">' in index
+True
 
 Pages need no script and no network: one inline style sheet. Every piece of
 text that comes from data (document, labels, titles, ids, token names) goes
@@ -21,11 +24,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from doclrp.errors import DoclrpError
 from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax, text_color
-from doclrp.text.explanation import Explanation
+from doclrp.text.explanation import Explanation, WordRelevance
 
 __all__ = ["render_document", "render_index"]
 
@@ -93,8 +96,10 @@ def render_document(explanation: Explanation, title: str | None = None) -> str:
 </section>
 <section class="legend-section">
 <h2>Legend</h2>
-<div class="legend"><span class="value">{_num(-vmax)}</span><span class="bar" role="img" aria-label="colour scale"></span><span class="value">{_num(vmax)}</span></div>
-<p class="meta">red: {_esc(up)} · blue: {_esc(down)} · white: no relevance. Scale ends at the largest |word relevance|; hover a word for its exact value.</p>
+<div class="legend"><span class="value">{_num(-vmax or 0.0)}</span>
+<span class="bar" role="img" aria-label="colour scale"></span><span class="value">{_num(vmax)}</span></div>
+<p class="meta">red: {_esc(up)} · blue: {_esc(down)} · white: no relevance.
+Scale ends at the largest |word relevance|; hover a word for its exact value.</p>
 </section>
 <section class="document">
 <h2>Document</h2>
@@ -122,9 +127,8 @@ def render_index(
     """An HTML5 page with a table linking many explained documents.
 
     ``entries``: ``(href, explanation)`` or ``(href, explanation, true_label)``.
-    Rows whose prediction differs from a given true label are marked.
-
-    >>> page = render_index([("doc1.html", exp, "sport")])  # doctest: +SKIP
+    Rows whose prediction differs from a given true label are marked;
+    links with script schemes (``javascript:``, ``data:``) are refused.
     """
     rows = []
     for n, entry in enumerate(entries, start=1):
@@ -143,8 +147,8 @@ def render_index(
             f'<td class="label">{_esc(true_label) if true_label is not None else ""}</td>'
             f"<td>{_prediction_short(exp)}</td>"
             f'<td>{_esc(exp.target)} <span class="value">{_num(exp.target_value)}</span></td>'
-            f"<td>{_chips(exp.top_words(TOP_WORDS_INDEX, +1), vmax)}</td>"
-            f"<td>{_chips(exp.top_words(TOP_WORDS_INDEX, -1), vmax)}</td>"
+            f"<td>{''.join(_chip(w, vmax) for w in exp.top_words(TOP_WORDS_INDEX, +1))}</td>"
+            f"<td>{''.join(_chip(w, vmax) for w in exp.top_words(TOP_WORDS_INDEX, -1))}</td>"
             "</tr>"
         )
     body = f"""<header>
@@ -152,7 +156,8 @@ def render_index(
 <p class="meta">{len(rows)} documents · red: toward the target · blue: against</p>
 </header>
 <table class="index">
-<thead><tr><th>#</th><th>document</th><th>true label</th><th>prediction</th><th>target</th><th>top words for</th><th>top words against</th></tr></thead>
+<thead><tr><th>#</th><th>document</th><th>true label</th><th>prediction</th><th>target</th>
+<th>top words for</th><th>top words against</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
@@ -238,23 +243,24 @@ def _top_list(exp: Explanation, sign: int, k: int, vmax: float) -> str:
     words = exp.top_words(k, sign)
     if not words:
         return '<p class="meta">none</p>'
-    items = "".join(
-        f'<li><span class="chip" style="{_shade(w.relevance, vmax)}">{_esc(w.text)}</span>'
-        f'<span class="value" title="{_exact(w.relevance)}">{_num(w.relevance)}</span></li>'
-        for w in words
-    )
+    items = "".join(f'<li>{_chip(w, vmax)}<span class="value">{_num(w.relevance)}</span></li>' for w in words)
     return f"<ol>{items}</ol>"
 
 
-def _chips(words: Sequence, vmax: float) -> str:
-    return "".join(
-        f'<span class="chip" style="{_shade(w.relevance, vmax)}" title="{_exact(w.relevance)}">{_esc(w.text)}</span>'
-        for w in words
+def _chip(word: WordRelevance, vmax: float) -> str:
+    return (
+        f'<span class="chip" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}">'
+        f"{_esc(word.text)}</span>"
     )
 
 
 def _output_names(exp: Explanation, n: int) -> list[str]:
     return [exp.labels[i] if i < len(exp.labels) else f"output {i}" for i in range(n)]
+
+
+def _predicted_label(exp: Explanation) -> str:
+    p = exp.prediction
+    return p.label if p.label is not None else _output_names(exp, p.index + 1)[p.index]
 
 
 def _prediction_html(exp: Explanation) -> str:
@@ -271,18 +277,17 @@ def _prediction_html(exp: Explanation) -> str:
         rows.append(f'<tr{marked}><td>{_esc(name)}</td><td class="num">{value}</td>{probability}</tr>')
     lead = ""
     if exp.task == "classification" and p.index is not None:
-        label = p.label if p.label is not None else names[p.index] if p.index < n else str(p.index)
-        lead = f'<p>predicted: <strong class="predicted-label">{_esc(label)}</strong></p>\n'
+        lead = f'<p>predicted: <strong class="predicted-label">{_esc(_predicted_label(exp))}</strong></p>\n'
     return f'{lead}<table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _prediction_short(exp: Explanation) -> str:
     p = exp.prediction
     if exp.task == "classification" and p.index is not None:
-        label = p.label if p.label is not None else str(p.index)
+        label = _esc(_predicted_label(exp))
         if p.probabilities and p.index < len(p.probabilities):
-            return f'{_esc(label)} <span class="value">{p.probabilities[p.index]:.2f}</span>'
-        return _esc(label)
+            return f'{label} <span class="value">{p.probabilities[p.index]:.2f}</span>'
+        return label
     names = _output_names(exp, len(p.values))
     return ", ".join(f'{_esc(name)} <span class="value">{_num(v)}</span>' for name, v in zip(names, p.values))
 
