@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from ..errors import DoclrpError
 from .composites import Composite
-from .linear import AffineMap, batchnorm_affine, is_affine_layer
+from .linear import AffineMap, batchnorm_affine, is_affine_layer, restrict_to_nonzero
 from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES"]
@@ -70,10 +70,11 @@ class _AffineRuleFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x, z = ctx.saved_tensors
+        layer, z, g = restrict_to_nonzero(ctx.layer, x, z, g)
         if isinstance(ctx.rule, InputRule):
-            ctx.session.add_input_relevance(x, ctx.rule.relevance(ctx.layer, x, z, g, ctx.session.bounds))
+            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds))
             return None, None, None, None, None
-        return ctx.rule.gradient(ctx.layer, x, z, g), None, None, None, None
+        return ctx.rule.gradient(layer, x, z, g), None, None, None, None
 
 
 class _ElementwiseFunction(torch.autograd.Function):
@@ -111,6 +112,19 @@ class Session:
         self.input_relevance: Tensor | None = None
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: _AffineRecord | None = None
+
+    def close(self) -> None:
+        """Drop every tensor the session holds, so nothing outlives the attribution.
+
+        Autograd nodes keep a reference to the session (their backward needs it), and the
+        session keeps outputs whose ``grad_fn`` are those nodes: without this the cycle
+        would keep the whole graph's tensors alive after the call.
+        """
+        self.leaf = None
+        self.other_leaves = {}
+        self.input_relevance = None
+        self.softmax_outputs = []
+        self.last_affine = None
 
     # -- the input ----------------------------------------------------------------------
     def float_input(self, inputs: Tensor) -> Tensor:
@@ -358,3 +372,4 @@ def attach(model: nn.Module, composite: Composite):
     finally:
         for handle in handles:
             handle.remove()
+        session.close()

@@ -22,7 +22,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["AffineMap", "is_affine_layer", "AFFINE_LAYERS"]
+__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "is_affine_layer", "AFFINE_LAYERS"]
+
+# A Conv1d whose output gradient is nonzero at most at this fraction of its positions
+# (max-pool over time leaves one per channel) runs its rule on those positions alone.
+SPARSE_DENSITY = 1 / 32
+# Elements of the (positions, kernel, in_channels) blocks the sparse path builds at once.
+_SPARSE_CHUNK = 1 << 22
 
 AFFINE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -113,3 +119,80 @@ def batchnorm_affine(bn: nn.modules.batchnorm._BatchNorm, z: Tensor) -> tuple[Te
     if bn.bias is not None:
         shift = shift + bn.bias
     return scale.detach().to(z.dtype), shift.detach().to(z.dtype)
+
+
+class SparseConv1dMap:
+    """A Conv1d restricted to a set of output positions ``(batch, channel, time)``.
+
+    Same interface as ``AffineMap`` but ``forward`` returns, and ``vjp`` takes, one
+    value per selected position: each costs one dot product of an input patch with one
+    filter, so rules cost in proportion to the positions that carry relevance.
+    """
+
+    def __init__(self, layer: AffineMap, positions: Tensor):
+        self.module, self.weight, self.bias = layer.module, layer.weight, layer.bias
+        self.batch, self.channel, self.time = positions.unbind(1)
+        conv = layer.module
+        (self.stride,), (self.padding,), (self.dilation,) = conv.stride, conv.padding, conv.dilation
+        self.kernel = layer.weight.shape[-1]
+
+    def _chunks(self, x: Tensor):
+        """Yield (position slice, input row per position and tap, valid mask) in bounded chunks."""
+        length = x.shape[-1]
+        taps = torch.arange(self.kernel, device=x.device) * self.dilation
+        step = max(1, _SPARSE_CHUNK // (self.kernel * x.shape[1]))
+        for start in range(0, self.batch.numel(), step):
+            part = slice(start, start + step)
+            where = (self.time[part] * self.stride - self.padding).unsqueeze(1) + taps
+            valid = (where >= 0) & (where < length)
+            rows = self.batch[part].unsqueeze(1) * length + where.clamp(0, length - 1)
+            yield part, rows, None if bool(valid.all()) else valid.unsqueeze(-1)
+
+    def _filters(self, weight: Tensor | None, part: slice) -> Tensor:
+        """``(positions, kernel, in)``: the filter of each position's channel, taps first."""
+        weight = self.weight if weight is None else weight
+        return weight.permute(0, 2, 1)[self.channel[part]]
+
+    def forward(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        # (batch·length, in) rows: free when x is a transposed (batch, length, in) embedding
+        rows_of_x = x.transpose(1, 2).reshape(-1, x.shape[1])
+        out = x.new_empty(self.batch.numel())
+        for part, rows, valid in self._chunks(x):
+            patches = rows_of_x.index_select(0, rows.reshape(-1)).view(*rows.shape, -1)
+            if valid is not None:
+                patches = patches * valid   # taps in the zero padding read zeros
+            out[part] = (patches * self._filters(weight, part)).sum((1, 2))
+        return out
+
+    def vjp(self, grad: Tensor, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        batch_size, channels, length = x.shape
+        result = x.new_zeros(batch_size * length, channels)
+        for part, rows, valid in self._chunks(x):
+            spread = grad[part].view(-1, 1, 1) * self._filters(weight, part)
+            if valid is not None:
+                spread = spread * valid
+            result.index_put_((rows.reshape(-1),), spread.reshape(-1, channels), accumulate=True)
+        return result.view(batch_size, length, channels).transpose(1, 2)
+
+    def bias_like(self, z: Tensor) -> Tensor:
+        if self.bias is None:
+            return torch.zeros_like(z)
+        return self.bias[self.channel]
+
+
+def restrict_to_nonzero(layer: AffineMap, x: Tensor, z: Tensor, g: Tensor):
+    """``(layer, z, g)`` restricted to the positions where ``g`` is nonzero, when that pays.
+
+    Only for plain Conv1d layers (zero padding, one group) with a sparse output gradient.
+    """
+    conv = layer.module
+    eligible = (isinstance(conv, nn.Conv1d) and conv.groups == 1 and conv.padding_mode == "zeros"
+                and not isinstance(conv.padding, str) and x.dim() == 3)
+    if not eligible:
+        return layer, z, g
+    nonzero = g != 0
+    if int(nonzero.sum()) > SPARSE_DENSITY * g.numel():
+        return layer, z, g
+    positions = nonzero.nonzero()
+    index = tuple(positions.unbind(1))
+    return SparseConv1dMap(layer, positions), z[index], g[index]

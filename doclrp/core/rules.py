@@ -46,12 +46,7 @@ _CANCELLATION_TOLERANCE = 64
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
     """``num / den`` with 0 where ``den == 0`` (never NaN or Inf)."""
     zero = den == 0
-    return torch.where(zero, torch.zeros_like(num), num / torch.where(zero, torch.ones_like(den), den))
-
-
-def _sign0(z: Tensor) -> Tensor:
-    """sign(z) with sign(0) = +1, so ``z + eps·sign0(z)`` is never 0."""
-    return torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
+    return (num / den.masked_fill(zero, 1)).masked_fill_(zero, 0)
 
 
 class Rule:
@@ -101,7 +96,9 @@ class Epsilon(AffineRule):
     def gradient(self, layer, x, z, g):
         if self.eps == 0:
             return layer.vjp(g, x)
-        return layer.vjp(g * z / (z + self.eps * _sign0(z)), x)
+        # sign(0) = +1, so the denominator is never 0
+        stabilized = torch.where(z >= 0, z + self.eps, z - self.eps)
+        return layer.vjp(g * z / stabilized, x)
 
 
 def _signed_parts(layer: AffineMap, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
