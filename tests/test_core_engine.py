@@ -329,3 +329,22 @@ def test_pass_rule_on_custom_elementwise_module():
     composite = doclrp.Composite({nn.Linear: Epsilon(0.0), Square: Pass()})
     attr = doclrp.attribute(net, torch.rand(2, 4, dtype=torch.float64), composite=composite)
     assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+def test_reference_explains_the_deviation():
+    torch.manual_seed(14)
+    net = nn.Sequential(nn.Linear(5, 6, bias=False), nn.ReLU(), nn.Linear(6, 2, bias=False)).double()
+    x = torch.rand(3, 5, dtype=torch.float64)
+    reference = torch.tensor([0.2, -0.1], dtype=torch.float64)
+    plain = doclrp.attribute(net, x, target=0, composite="zero")
+    shifted = doclrp.attribute(net, x, target=0, composite="zero", reference=reference)
+    torch.testing.assert_close(shifted.target_output, plain.target_output - 0.2)
+    # LRP-0 leaves the words as they were; the offset is what the shifted bias absorbed
+    torch.testing.assert_close(shifted.relevance, plain.relevance)
+    torch.testing.assert_close(shifted.delta, torch.full((3,), -0.2, dtype=torch.float64))
+    # z+ shares the deviation out instead, conserving it where the deviation is covered
+    zplus = doclrp.attribute(net, x, target=0, composite=doclrp.Composite({nn.Linear: ZPlus()}),
+                             reference=torch.tensor([-0.3, 0.0], dtype=torch.float64))
+    assert torch.isfinite(zplus.relevance).all()
+    with pytest.raises(doclrp.DoclrpError, match="reference has 3 values"):
+        doclrp.attribute(net, x, reference=torch.zeros(3))

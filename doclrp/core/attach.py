@@ -70,7 +70,14 @@ class _AffineRuleFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x, z = ctx.saved_tensors
-        layer, z, g = restrict_to_nonzero(ctx.layer, x, z, g)
+        layer = ctx.layer
+        shift = getattr(ctx, "reference_shift", None)
+        if shift is not None:
+            # Explaining f(x) − reference: the output layer sees its bias as b − reference.
+            z = z - shift
+            bias = shift.new_zeros(()) if layer.bias is None else layer.bias
+            layer = AffineMap(layer.module, layer.weight, bias - shift)
+        layer, z, g = restrict_to_nonzero(layer, x, z, g)
         if isinstance(ctx.rule, InputRule):
             ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds))
             return None, None, None, None, None
@@ -173,6 +180,14 @@ class Session:
         self.input_relevance = relevance if self.input_relevance is None else self.input_relevance + relevance
 
     # -- the output ---------------------------------------------------------------------
+    @staticmethod
+    def shift_output(logits: Tensor, reference: Tensor) -> None:
+        """Make the affine layer that computed ``logits`` explain ``logits − reference``."""
+        node = logits.grad_fn
+        if node is None or type(node).__name__ != "_AffineRuleFunctionBackward":
+            raise DoclrpError("a reference needs the explained output to come straight from a Linear layer")
+        node.reference_shift = reference.expand_as(logits).to(logits.dtype)
+
     def logits_of(self, output) -> Tensor:
         """The tensor to explain: the model output, before a final Softmax module if any."""
         tensor = _output_tensor(output)

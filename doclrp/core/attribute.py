@@ -54,7 +54,8 @@ class Attribution:
 
 
 def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
-              composite: str | Composite = "epsilon", *, forward_kwargs: dict | None = None) -> Attribution:
+              composite: str | Composite = "epsilon", *, forward_kwargs: dict | None = None,
+              reference: Tensor | None = None) -> Attribution:
     """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
 
     ``target``: None (the largest output, or the only one), an output index, one
@@ -62,6 +63,12 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
     combination of outputs (contrasts, several regression outputs), or a callable on
     the logits returning one of these. ``forward_kwargs`` go to ``model`` unchanged
     (an attention mask, say). The model is not modified; its mode (train/eval) is used as is.
+
+    ``reference``: output values ``(n,)`` (e.g. the mean prediction over a corpus) to
+    explain ``f(x) − reference`` instead of ``f(x)``: the output layer then treats its bias
+    as ``b − reference``, so a constant offset is not handed to the words (rules that
+    distribute the bias, such as αβ and z⁺, share out only the deviation; under ε the
+    words' relevance is unchanged and the offset shows in delta).
     """
     if not isinstance(inputs, Tensor):
         raise DoclrpError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
@@ -89,7 +96,14 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
         if not logits.requires_grad:
             raise DoclrpError("the model output does not depend on the inputs: nothing to explain")
         weights = target_weights(target, logits)
-        explained = (logits.reshape(weights.shape) * weights).sum(1)
+        explained_logits = logits.reshape(weights.shape)
+        if reference is not None:
+            reference = torch.as_tensor(reference, dtype=logits.dtype, device=logits.device).reshape(-1)
+            if reference.numel() != weights.shape[1]:
+                raise DoclrpError(f"reference has {reference.numel()} values for {weights.shape[1]} outputs")
+            session.shift_output(logits, reference.view_as(logits[0]))
+            explained_logits = explained_logits - reference
+        explained = (explained_logits * weights).sum(1)
         leaves = [session.leaf, *session.other_leaves.values()]
         gradients = torch.autograd.grad(explained, leaves, torch.ones_like(explained), allow_unused=True)
         relevance = _input_times_gradient(session.leaf, gradients[0])

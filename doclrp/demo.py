@@ -1,0 +1,61 @@
+"""The embedded demo: the shipped BBC model explains one test document of each type.
+
+>>> from doclrp.demo import run_demo
+>>> index = run_demo("doclrp-demo")            # doctest: +SKIP
+>>> index.name
+'index.html'
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .corpus import read_bbc, train_test_split_fixed
+from .explain import explain
+from .models.loading import load_text_model, pretrained_path
+from .render import render_document, render_index
+
+__all__ = ["run_demo", "demo_documents"]
+
+
+def demo_documents(labels):
+    """The first test document (by id) of each label, from the fixed BBC split."""
+    _, test = train_test_split_fixed(list(read_bbc()))
+    chosen = {}
+    for record in sorted(test, key=lambda r: r.id):
+        chosen.setdefault(record.label, record)
+    return [chosen[label] for label in labels if label in chosen]
+
+
+def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, top: int = 8,
+             stream=sys.stdout) -> Path:
+    """Write ``out/index.html`` and one page per document; print the top words. Returns the index path."""
+    pipeline = load_text_model(model or pretrained_path())
+    records = demo_documents(pipeline.labels)
+    explanations = explain(pipeline, [r.text for r in records], ids=[r.id for r in records])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Build the whole folder aside, then swap it in: an interrupted run leaves the old one intact.
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        entries = []
+        for record, explanation in zip(records, explanations):
+            page = f"{record.id.replace('/', '-')}.html"
+            (staging / page).write_text(render_document(explanation, title=f"BBC {record.id}"), encoding="utf-8")
+            entries.append((page, explanation, record.label))
+            print(f"{record.id} (true {record.label}, predicted {explanation.prediction.label})", file=stream)
+            words = ", ".join(f"{w.text} {w.relevance:+.2f}" for w in explanation.top_words(top))
+            print(f"  for {explanation.target}: {words}", file=stream)
+        (staging / "index.html").write_text(render_index(entries, title="doclrp demo: BBC news types"),
+                                            encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return (out / "index.html").resolve()

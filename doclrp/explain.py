@@ -1,0 +1,288 @@
+"""``explain()``: word-level explanations of text pipelines.
+
+A pipeline is either a *bag of features* (tf-idf → MLP: relevance per feature is
+shared over the feature's occurrences in the document) or a *sequence* of model
+tokens (word ids, sub-word pieces). Sequences longer than the model takes are cut
+into overlapping windows; the document's output is the mean of the windows'
+outputs, so a word's relevance is the sum of its relevance in each window divided
+by the number of windows, and the words still sum to the explained output.
+
+>>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+>>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+>>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+>>> e = explain(pipe, "good fun, really")
+>>> [w.text for w in e.words]
+['good', 'fun', ',', 'really']
+>>> abs(sum(w.relevance for w in e.words) + sum(e.special.values()) + e.delta - e.target_value) < 1e-5
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .core import attribute, contrast_weights
+from .errors import DoclrpError
+from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
+
+__all__ = ["explain", "Explanation", "resolve_target", "ResolvedTarget", "window_starts"]
+
+CONTRAST_SUFFIX = "-vs-rest"
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """A text-level target as output weights; ``index`` None means "the predicted class"."""
+
+    weights: torch.Tensor | None
+    name: str | None
+
+
+def resolve_target(target, labels: Sequence[str], task: str) -> ResolvedTarget:
+    """Turn ``"predicted"``, a label, an index, ``"LABEL-vs-rest"`` or a weight mapping into weights.
+
+    >>> resolve_target("sport-vs-rest", ["business", "sport", "tech"], "classification").weights.tolist()
+    [-0.5, 1.0, -0.5]
+    >>> resolve_target({"pos": 1, "neg": -1}, ["neg", "pos"], "regression").weights.tolist()
+    [-1.0, 1.0]
+    """
+    labels = list(labels)
+    n = len(labels)
+    if target is None or target == "predicted":
+        if task == "regression" and n > 1:
+            raise DoclrpError(f"a regressor with {n} outputs needs a target: one of {', '.join(labels)}")
+        return ResolvedTarget(None, None if task == "classification" else labels[0])
+    if isinstance(target, dict):
+        weights = torch.zeros(n)
+        for key, weight in target.items():
+            weights[_index_of(key, labels)] = float(weight)
+        name = " ".join(f"{w:+g}·{k}" for k, w in target.items())
+        return ResolvedTarget(weights, name)
+    if isinstance(target, str) and target.endswith(CONTRAST_SUFFIX) and target not in labels:
+        index = _index_of(target[: -len(CONTRAST_SUFFIX)], labels)
+        return ResolvedTarget(contrast_weights(index, n), f"{labels[index]}{CONTRAST_SUFFIX}")
+    index = _index_of(target, labels)
+    weights = torch.zeros(n)
+    weights[index] = 1.0
+    return ResolvedTarget(weights, labels[index])
+
+
+def _index_of(key, labels: list[str]) -> int:
+    if isinstance(key, str) and key in labels:
+        return labels.index(key)
+    try:
+        index = int(key)
+    except (TypeError, ValueError):
+        raise DoclrpError(f"unknown target {key!r}; choose one of: {', '.join(labels)}, "
+                          f"an index, 'predicted' or 'LABEL{CONTRAST_SUFFIX}'") from None
+    if not 0 <= index < len(labels):
+        raise DoclrpError(f"target index {index} is out of range for {len(labels)} outputs")
+    return index
+
+
+def window_starts(length: int, size: int, overlap: int) -> list[int]:
+    """Start offsets of windows of ``size`` covering ``length`` tokens with ``overlap``.
+
+    >>> window_starts(10, 4, 1)
+    [0, 3, 6]
+    >>> window_starts(3, 4, 1)
+    [0]
+    """
+    if length <= size:
+        return [0]
+    step = max(1, size - overlap)
+    starts = list(range(0, length - size + 1, step))
+    if starts[-1] + size < length:
+        starts.append(length - size)
+    return starts
+
+
+# -- sequence pipelines (word ids) ----------------------------------------------------------------
+class _IdSequence:
+    """The sequence protocol for ``TextPipeline``s with an ``IdEncoder``."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.max_tokens = pipeline.encoder.max_len
+
+    def tokens(self, documents: Sequence[Document]):
+        vocabulary = self.pipeline.encoder.vocabulary
+        return [(vocabulary.encode([w.text for w in doc.words]), [(w.start, w.end) for w in doc.words])
+                for doc in documents]
+
+    def collate(self, windows: list[list[int]]):
+        ids = torch.zeros(len(windows), max(1, *map(len, windows)), dtype=torch.long)
+        for row, window in enumerate(windows):
+            ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
+        positions = [list(range(len(w))) for w in windows]
+        specials = [["[PAD]"] * (ids.shape[1] - len(w)) for w in windows]
+        return ids.to(self.pipeline.device), {}, positions, specials
+
+
+def _sequence_protocol(pipeline):
+    if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
+        return pipeline
+    encoder = getattr(pipeline, "encoder", None)
+    if encoder is not None and hasattr(encoder, "vocabulary"):
+        return _IdSequence(pipeline)
+    return None
+
+
+def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=None, *,
+            batch_size: int = 16, overlap: int | None = None, ids: Sequence[str] | None = None):
+    """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns a list).
+
+    ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
+    label name, an output index, ``"LABEL-vs-rest"`` (the class against the mean of the
+    others), or a mapping ``{label: weight}`` for a weighted combination of outputs.
+    ``composite``: a name or ``doclrp.Composite``; default the model's own.
+    ``overlap``: tokens shared by consecutive windows of long documents (default a quarter).
+    """
+    single = isinstance(texts, str)
+    texts = [texts] if single else list(texts)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DoclrpError(f"document {position} is a {type(text).__name__}, not text")
+        if not text.strip():
+            raise DoclrpError(f"document {ids[position] if ids else position} is empty: nothing to explain")
+    resolved = resolve_target(target, pipeline.labels, pipeline.task)
+    composite = composite or pipeline.default_composite
+    documents = tokenize_many(texts)
+    sequence = _sequence_protocol(pipeline)
+    was_training = pipeline.model.training
+    pipeline.model.eval()
+    try:
+        if sequence is None:
+            results = _explain_bag(pipeline, texts, documents, resolved, composite, batch_size)
+        else:
+            results = _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap)
+    finally:
+        pipeline.model.train(was_training)
+    explanations = [
+        _finish(pipeline, doc, resolved, composite, *parts, id=None if ids is None else str(ids[i]))
+        for i, (doc, parts) in enumerate(zip(documents, results))
+    ]
+    return explanations[0] if single else explanations
+
+
+def _target_for(resolved: ResolvedTarget):
+    if resolved.weights is None:
+        return None
+    return lambda logits: resolved.weights.to(device=logits.device, dtype=logits.dtype)
+
+
+def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size):
+    results = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        inputs = pipeline.inputs(chunk)
+        if not bool((inputs != 0).any(1).all()):
+            empty = start + int((inputs != 0).any(1).logical_not().nonzero()[0])
+            raise DoclrpError(f"document {empty} has no word the model knows: nothing to explain")
+        attr = attribute(pipeline.model, inputs, target=_target_for(resolved), composite=composite)
+        for row, text in enumerate(chunk):
+            tokens = pipeline.token_relevance(text, attr.relevance[row])
+            results.append((tokens.spans, np.asarray(tokens.relevance, float),
+                            {"unassigned": tokens.unassigned} if tokens.unassigned else {},
+                            attr.logits[row], attr.target[row], float(attr.target_output[row]),
+                            float(attr.delta[row])))
+    return results
+
+
+def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap):
+    size = sequence.max_tokens
+    overlap = size // 4 if overlap is None else overlap
+    if not 0 <= overlap < size:
+        raise DoclrpError(f"overlap must be in [0, {size}), got {overlap}")
+    encoded = sequence.tokens(documents)
+    windows = []  # (document, start, ids)
+    for doc_index, (token_ids, spans) in enumerate(encoded):
+        if not token_ids:
+            raise DoclrpError(f"document {doc_index} has no tokens: nothing to explain")
+        if _all_unknown(pipeline, token_ids):
+            raise DoclrpError(f"document {doc_index} has only words the model does not know: nothing to explain")
+        for start in window_starts(len(token_ids), size, overlap):
+            windows.append((doc_index, start, token_ids[start : start + size]))
+    per_doc = [dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0)
+               for ids, _ in encoded]
+    counts = np.bincount([w[0] for w in windows], minlength=len(encoded))
+    classes = _document_classes(pipeline, sequence, windows, batch_size) if resolved.weights is None else {}
+    for begin in range(0, len(windows), batch_size):
+        batch = windows[begin : begin + batch_size]
+        inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
+        attr = attribute(pipeline.model, inputs, target=_window_target(resolved, batch, classes),
+                         composite=composite, forward_kwargs=kwargs)
+        relevance = attr.relevance.double().cpu().numpy()
+        other = {name: value.double().cpu().numpy() for name, value in attr.other_relevance.items()}
+        for row, (doc_index, start, window) in enumerate(batch):
+            share = 1.0 / counts[doc_index]
+            acc = per_doc[doc_index]
+            columns = positions[row]
+            acc["relevance"][start : start + len(window)] += share * relevance[row, columns]
+            special_columns = [c for c in range(relevance.shape[1]) if c not in set(columns)]
+            for name, column in zip(specials[row], special_columns):
+                acc["special"][name] = acc["special"].get(name, 0.0) + share * float(relevance[row, column])
+            for name, value in other.items():
+                acc["special"][name] = acc["special"].get(name, 0.0) + share * float(value[row].sum())
+            acc["logits"] = acc["logits"] + share * attr.logits[row].double().cpu()
+            acc["weights"] = attr.target[row].double().cpu()
+            acc["value"] += share * float(attr.target_output[row])
+            acc["delta"] += share * float(attr.delta[row])
+    return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
+            for (_, spans), acc in zip(encoded, per_doc)]
+
+
+def _document_classes(pipeline, sequence, windows, batch_size) -> dict[int, int]:
+    """The predicted class of every document cut into several windows: the argmax of
+    the mean of its windows' outputs, so all its windows explain that same class."""
+    counts: dict[int, int] = {}
+    for doc_index, _, _ in windows:
+        counts[doc_index] = counts.get(doc_index, 0) + 1
+    multi = [w for w in windows if counts[w[0]] > 1]
+    sums: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        for begin in range(0, len(multi), batch_size):
+            batch = multi[begin : begin + batch_size]
+            inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
+            logits = _output_logits(pipeline.model(inputs, **kwargs))
+            for row, (doc_index, _, _) in enumerate(batch):
+                sums[doc_index] = sums.get(doc_index, 0) + logits[row].double().cpu()
+    return {doc_index: int(total.argmax()) for doc_index, total in sums.items()}
+
+
+def _output_logits(output) -> torch.Tensor:
+    return getattr(output, "logits", output)
+
+
+def _window_target(resolved: ResolvedTarget, batch, classes: dict[int, int]):
+    """Target weights for a batch of windows: the resolved target, or each document's class."""
+    if resolved.weights is not None or not classes:
+        return _target_for(resolved)
+
+    def weights(logits):
+        chosen = logits.reshape(logits.shape[0], -1).argmax(1).tolist()
+        chosen = [classes.get(doc_index, own) for (doc_index, _, _), own in zip(batch, chosen)]
+        return torch.tensor(chosen, device=logits.device)
+
+    return weights
+
+
+def _all_unknown(pipeline, token_ids) -> bool:
+    vocabulary = getattr(getattr(pipeline, "encoder", None), "vocabulary", None)
+    return vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids)
+
+
+def _finish(pipeline, document, resolved, composite, spans, relevance, special, logits, weights, value, delta, id):
+    prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
+    name = resolved.name
+    if name is None:
+        name = pipeline.labels[int(torch.as_tensor(weights).argmax())]
+    explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
+                                    prediction=prediction, target=name, target_value=value, delta=delta, id=id)
+    for key, amount in special.items():
+        explanation.special[key] = explanation.special.get(key, 0.0) + amount
+    return explanation

@@ -1,0 +1,51 @@
+"""One entry point for model folders: doclrp pipelines and Hugging Face folders alike.
+
+>>> from doclrp.models.loading import load_text_model, pretrained_path
+>>> load_text_model(pretrained_path()).labels   # doctest: +SKIP
+['business', 'entertainment', 'politics', 'sport', 'tech']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import DoclrpError
+from .io import load_pipeline
+
+__all__ = ["load_text_model", "pretrained_path", "PRETRAINED"]
+
+PRETRAINED = "bbc-cnn"
+
+
+def pretrained_path(name: str = PRETRAINED) -> Path:
+    """The folder of a model shipped inside the package."""
+    path = Path(__file__).resolve().parent.parent / "pretrained" / name
+    if not path.is_dir():
+        raise DoclrpError(f"the shipped model {name!r} is missing from the installation at {path}; reinstall doclrp")
+    return path
+
+
+def _is_hugging_face(folder: Path) -> bool:
+    config = folder / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "architectures" in data and data.get("format") != "doclrp-text-pipeline"
+
+
+def load_text_model(folder: str | Path, device: str = "cpu"):
+    """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``."""
+    folder = Path(folder)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
+    if not folder.is_dir():
+        raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
+    if _is_hugging_face(folder):
+        from .transformers import load_hf_pipeline
+
+        return load_hf_pipeline(folder, device=device)
+    return load_pipeline(folder, device=device)
