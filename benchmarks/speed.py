@@ -4,21 +4,20 @@ Models (as in the issue): a text CNN (vocab 20,000, embedding 300, seq 400, conv
 max-pool over time, 20 classes, batch 64) and a bag-of-words MLP (20,000 → 500 → 500 → 20,
 batch 256). For each: median wall time of forward, gradient × input and doclrp with
 ``epsilon`` and ``epsilon-plus``, and the peak memory each one adds, as ratios to
-gradient × input. Memory: on CUDA ``max_memory_allocated``; on CPU the rise of the
-process's peak resident size, each mode measured in a fresh subprocess.
+gradient × input. Memory: on CUDA ``max_memory_allocated``; on CPU the peak of the
+allocations PyTorch's profiler records during one call. "left alive" counts tensors that
+outlive the call (should be 0).
 
-    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7]
+    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7] [--dense]
+
+``--dense`` switches off the sparse Conv1d path (for comparison).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
-import resource
 import statistics
-import subprocess
-import sys
 import time
 
 import torch
@@ -114,9 +113,23 @@ def live_tensors() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
 
 
+def cpu_peak(fn):
+    """Peak bytes allocated by PyTorch during ``fn()`` (allocations minus frees, in time order)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    current = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        current += event.cpu_memory_usage if event.name == "[memory]" else event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
 def memory_of_mode(model_name, mode, device) -> dict:
-    """Peak memory added by one call, and tensors left alive after it (run in a fresh process on CPU)."""
+    """Peak memory added by one call, and tensors left alive after it."""
     model, inputs = build(model_name, device)
+    run_mode(mode, model, inputs)  # warm-up: lazy initialisations are not the call's memory
     before_tensors = live_tensors()
     if device == "cuda":
         torch.cuda.synchronize()
@@ -125,23 +138,14 @@ def memory_of_mode(model_name, mode, device) -> dict:
         result = run_mode(mode, model, inputs)
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
+        del result
     else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        result = run_mode(mode, model, inputs)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    del result
+        peak = cpu_peak(lambda: run_mode(mode, model, inputs))
     return {"peak": peak, "leftover_tensors": live_tensors() - before_tensors}
 
 
 def memory_modes(model_name, device):
-    if device == "cuda":
-        return {mode: memory_of_mode(model_name, mode, device) for mode in MODES}
-    results = {}
-    for mode in MODES:
-        out = subprocess.run([sys.executable, __file__, "--memory-child", model_name, mode],
-                             capture_output=True, text=True, check=True)
-        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    return results
+    return {mode: memory_of_mode(model_name, mode, device) for mode in MODES}
 
 
 def main():
@@ -149,13 +153,18 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--models", nargs="+", default=["text-cnn", "bow-mlp"])
-    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--dense", action="store_true", help="switch off the sparse Conv1d path")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
-    if args.memory_child:
-        print(json.dumps(memory_of_mode(*args.memory_child, "cpu")))
-        return
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.dense:
+        from doclrp.core import linear
+
+        linear.SPARSE_DENSITY = 0.0
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; median of {args.repeats}")
+    print(f"device: {name}; torch {torch.__version__}; median of {args.repeats}; "
+          f"sparse Conv1d path {'off' if args.dense else 'on'}")
     for model_name in args.models:
         times = time_modes(model_name, args.device, args.repeats)
         memory = memory_modes(model_name, args.device)

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from ..errors import DoclrpError
 from .composites import Composite
-from .linear import AffineMap, batchnorm_affine, is_affine_layer, restrict_to_nonzero
+from .linear import AffineMap, batchnorm_affine, is_affine_layer, keeps_output, restrict_to_nonzero
 from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES"]
@@ -63,21 +63,28 @@ class _AffineRuleFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, z, layer, rule, session):
-        ctx.save_for_backward(x, z)
+        ctx.keep_output = keeps_output(layer.module, x)
+        ctx.save_for_backward(*((x, z) if ctx.keep_output else (x,)))
         ctx.layer, ctx.rule, ctx.session = layer, rule, session
         return z
 
     @staticmethod
     def backward(ctx, g):
-        x, z = ctx.saved_tensors
+        x, *kept = ctx.saved_tensors
         layer = ctx.layer
         shift = getattr(ctx, "reference_shift", None)
         if shift is not None:
             # Explaining f(x) − reference: the output layer sees its bias as b − reference.
-            z = z - shift
             bias = shift.new_zeros(()) if layer.bias is None else layer.bias
             layer = AffineMap(layer.module, layer.weight, bias - shift)
-        layer, z, g = restrict_to_nonzero(layer, x, z, g)
+        layer, index = restrict_to_nonzero(layer, x, g)
+        if kept:
+            z = kept[0] if shift is None else kept[0] - shift
+            z = z if index is None else z[index]
+        else:
+            z = layer.forward(x)
+            z = z + layer.bias_like(z)
+        g = g if index is None else g[index]
         if isinstance(ctx.rule, InputRule):
             ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds))
             return None, None, None, None, None

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "is_affine_layer", "AFFINE_LAYERS"]
+__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "is_affine_layer",
+           "AFFINE_LAYERS"]
 
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
 # (max-pool over time leaves one per channel) runs its rule on those positions alone.
@@ -180,19 +181,30 @@ class SparseConv1dMap:
         return self.bias[self.channel]
 
 
-def restrict_to_nonzero(layer: AffineMap, x: Tensor, z: Tensor, g: Tensor):
-    """``(layer, z, g)`` restricted to the positions where ``g`` is nonzero, when that pays.
+def restrict_to_nonzero(layer: AffineMap, x: Tensor, g: Tensor):
+    """``(layer, index)``: the layer restricted to the positions where ``g`` is nonzero and
+    the index of those positions, or ``(layer, None)`` where the dense layer is better.
 
-    Only for plain Conv1d layers (zero padding, one group) with a sparse output gradient.
+    Only for plain Conv1d layers (zero padding, one group) on the CPU, where gathering the
+    active positions beats a full convolution (on GPUs the dense kernels win).
     """
     conv = layer.module
     eligible = (isinstance(conv, nn.Conv1d) and conv.groups == 1 and conv.padding_mode == "zeros"
-                and not isinstance(conv.padding, str) and x.dim() == 3)
+                and not isinstance(conv.padding, str) and x.dim() == 3 and x.device.type == "cpu")
     if not eligible:
-        return layer, z, g
+        return layer, None
     nonzero = g != 0
     if int(nonzero.sum()) > SPARSE_DENSITY * g.numel():
-        return layer, z, g
+        return layer, None
     positions = nonzero.nonzero()
-    index = tuple(positions.unbind(1))
-    return SparseConv1dMap(layer, positions), z[index], g[index]
+    return SparseConv1dMap(layer, positions), tuple(positions.unbind(1))
+
+
+def keeps_output(module: nn.Module, x: Tensor) -> bool:
+    """Whether a rule's backward should keep the layer output rather than recompute it.
+
+    A CPU Conv1d recomputes it: its backward mostly runs on the few positions that carry
+    relevance (see ``restrict_to_nonzero``), where recomputing costs little and saves
+    holding a whole ``(batch, channels, time)`` output until the backward pass.
+    """
+    return not (isinstance(module, nn.Conv1d) and x.device.type == "cpu")

@@ -1,0 +1,285 @@
+"""Attention-aware LRP for transformer encoders: the ``cp-lrp`` and ``attnlrp`` composites.
+
+>>> import torch
+>>> from doclrp.core.transformer_rules import LayerNormCP
+>>> norm = torch.nn.LayerNorm(4)
+>>> x = torch.randn(2, 4, requires_grad=True)
+>>> y = LayerNormCP().apply(norm, x, norm(x))
+>>> bool(torch.equal(y, norm(x)))
+True
+
+Two published ways through a transformer block, both run as modified gradients in
+the one backward pass of the engine (relevance = activation ⊙ gradient):
+
+* **CP-LRP** (Ali et al., "XAI for Transformers: Better Explanations through
+  Conservative Propagation", ICML 2022): the attention probabilities ``P`` and the
+  normalizer ``σ`` of LayerNorm are treated as constants. ``out = P V`` is then
+  linear in ``V``: relevance reaches the values only, and the block conserves it.
+* **AttnLRP** (Achtibat et al., "AttnLRP: Attention-Aware Layer-Wise Relevance
+  Propagation for Transformers", ICML 2024): softmax by its Taylor rule
+  ``R_i = x_i (R_i − s_i Σ_j R_j)`` (eq. 13; the part its bias term takes is not
+  redistributed) and the uniform rule for the bilinear products ``Q Kᵀ`` and
+  ``P V``: each operand gets half of the output relevance (eq. 7). LayerNorm as in
+  CP-LRP (identity rule on the normalizer, eq. 9 for the element-wise parts).
+
+Both need no change to the attention computation itself. With relevance kept as
+``x ⊙ grad``, the softmax rule *is* the softmax gradient (``s ⊙ (g − Σ s g)``
+multiplied by its input), and the uniform rule halves the gradient of each operand
+of a product. Chained through ``S = Q Kᵀ·c``, ``P = softmax(S + mask)``,
+``O = P V``, the gradients AttnLRP asks for are the plain gradients scaled by
+``¼`` at ``Q`` and ``K`` and ``½`` at ``V``; CP-LRP's are ``0`` at ``Q`` and ``K``
+and the plain one at ``V`` (the gradient at ``V`` does not depend on whether ``P``
+is held constant). So the rules sit on the query/key/value projections
+(:class:`AttentionOperand`: LRP-ε with the incoming gradient scaled) and the model's
+own attention kernel (eager, SDPA or flash) runs untouched: forward values are
+bit-identical and nothing global (``AttentionInterface``, config) is switched.
+
+The projections are found by their module path in Hugging Face models
+(``…attention.self.query/key/value`` for BERT, RoBERTa and their kin,
+``…attention.q_lin/k_lin/v_lin`` for DistilBERT); any other module that looks like
+attention (class name ending in ``Attention`` with Linear children) fails loudly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import DoclrpError
+from .attach import _ElementwiseFunction
+from .composites import Composite, register_composite
+from .rules import AffineRule, Epsilon, ModuleRule, Pass
+
+__all__ = [
+    "LayerNormCP", "AttentionOperand", "FirstTokenTanhHead", "AttentionCheck",
+    "cp_lrp", "attnlrp", "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS",
+]
+
+# Module paths (suffixes after a dot) of the attention projections, per model family.
+QUERY_PATHS = ("attention.self.query", "attention.q_lin")
+KEY_PATHS = ("attention.self.key", "attention.k_lin")
+VALUE_PATHS = ("attention.self.value", "attention.v_lin")
+_OUTPUT_NAMES = ("out_lin",)   # DistilBERT's output projection lives in its attention module
+
+# transformers' element-wise activation modules (transformers.activations), by class name:
+# looked up lazily so that doclrp does not import transformers unless it is there.
+_HF_ACTIVATIONS = (
+    "GELUActivation", "NewGELUActivation", "FastGELUActivation", "QuickGELUActivation",
+    "ClippedGELUActivation", "AccurateGELUActivation", "GELUTanh", "PytorchGELUTanh",
+    "SiLUActivation", "MishActivation", "LinearActivation", "LaplaceActivation",
+    "ReLUSquaredActivation",
+)
+
+
+def _path_matches(name: str, paths: tuple[str, ...]) -> bool:
+    return any(name == path or name.endswith("." + path) for path in paths)
+
+
+# -- LayerNorm -------------------------------------------------------------------------
+class _LayerNormFunction(torch.autograd.Function):
+    """Returns ``y``; backward is the gradient of LayerNorm with ``σ`` held constant."""
+
+    @staticmethod
+    def forward(ctx, x, y, rstd, weight, dims):
+        ctx.save_for_backward(rstd, weight)
+        ctx.dims = dims
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        rstd, weight = ctx.saved_tensors
+        scaled = g if weight is None else g * weight
+        # y = γ (x − mean x)/σ + β with σ fixed is linear in x; its transpose centres γ·g.
+        centred = scaled - scaled.mean(ctx.dims, keepdim=True)
+        return centred * rstd, None, None, None, None
+
+
+@dataclass(frozen=True)
+class LayerNormCP(ModuleRule):
+    """LayerNorm with its normalizer held constant (Ali et al. 2022, eq. 8; AttnLRP §3.3).
+
+    ``y = γ ⊙ (x − μ(x)) / σ + β`` with ``σ`` a constant is a linear map of ``x``:
+    ``R_j = x_j · Σ_i γ_i (δ_ij − 1/N) / σ · g_i``, so ``Σ_j R_j = Σ_i (y_i − β_i) g_i``:
+    only ``β`` leaks, like a bias (it shows in delta).
+    """
+
+    def apply(self, module: nn.LayerNorm, x: Tensor, y: Tensor) -> Tensor:
+        """``y`` (the module's output on ``x``) with the rule's gradient attached."""
+        dims = tuple(range(-len(module.normalized_shape), 0))
+        with torch.no_grad():
+            var = x.detach().to(torch.promote_types(x.dtype, torch.float32)).var(dims, unbiased=False, keepdim=True)
+            rstd = torch.rsqrt(var + module.eps).to(x.dtype)
+        weight = None if module.weight is None else module.weight.detach()
+        return _LayerNormFunction.apply(x, y.detach(), rstd, weight, dims)
+
+    def forward_hook(self, session, name):
+        def hook(module, args, kwargs, output):
+            x = args[0] if args else kwargs.get("input")
+            if not (isinstance(x, Tensor) and x.requires_grad):
+                return None
+            if not isinstance(module, nn.LayerNorm):
+                raise DoclrpError(f"LayerNormCP on '{name}' ({type(module).__name__}): needs a torch.nn.LayerNorm")
+            return self.apply(module, x, output)
+
+        return hook
+
+
+# -- attention -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AttentionOperand(AffineRule):
+    """LRP-ε on a query/key/value projection, with the gradient from the attention scaled by ``factor``.
+
+    ``R_j = Σ_k c_jk / (z_k + ε·sign(z_k)) · factor · R_k``. ``factor`` is what the
+    attention rule lets through to this operand (module docstring): AttnLRP ``¼``
+    for queries and keys (uniform rule on ``Q Kᵀ`` after the uniform rule on ``P V``),
+    ``½`` for values; CP-LRP ``0`` for queries and keys, ``1`` for values.
+    """
+
+    factor: float
+    eps: float = 1e-6
+
+    def __post_init__(self):
+        if not self.factor >= 0:
+            raise DoclrpError(f"AttentionOperand(factor={self.factor}): factor must be >= 0")
+        Epsilon(self.eps)  # validates eps
+
+    def gradient(self, layer, x, z, g):
+        if self.factor == 0:
+            return torch.zeros_like(x)
+        return Epsilon(self.eps).gradient(layer, x, z, g * self.factor)
+
+
+@dataclass(frozen=True)
+class AttentionCheck(ModuleRule):
+    """Refuses attention modules whose projections the composite does not know.
+
+    A module that looks like attention (class name ending in ``Attention``, with
+    Linear children) must have its query and key projections at one of
+    ``QUERY_PATHS``/``KEY_PATHS`` and no other Linear child but the value and output
+    projections; else its scores would get the plain gradient silently.
+    """
+
+    def forward_hook(self, session, name):
+        def hook(module, args, kwargs, output):
+            found = {"query": False, "key": False}
+            for child_name, child in module.named_children():
+                if not isinstance(child, nn.Linear):
+                    continue
+                path = f"{name}.{child_name}" if name else child_name
+                if _path_matches(path, QUERY_PATHS):
+                    found["query"] = True
+                elif _path_matches(path, KEY_PATHS):
+                    found["key"] = True
+                elif not (_path_matches(path, VALUE_PATHS) or child_name in _OUTPUT_NAMES):
+                    found = {}
+                    break
+            if not found or not all(found.values()):
+                raise DoclrpError(
+                    f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
+                    "at the paths doclrp's transformer composites know (BERT/RoBERTa 'attention.self.query|key|value', "
+                    "DistilBERT 'attention.q_lin|k_lin|v_lin'); map them with AttentionOperand rules by name in a Composite"
+                )
+            return None
+
+        return hook
+
+
+class _TanhPass(torch.autograd.Function):
+    """``tanh(z)`` whose backward is the identity rule (Pass): gradient ``g·tanh(z)/z``."""
+
+    @staticmethod
+    def forward(ctx, z):
+        y = torch.tanh(z)
+        ctx.save_for_backward(z, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        z, y = ctx.saved_tensors
+        return Pass().gradient_elementwise(z, y, g)
+
+
+@dataclass(frozen=True)
+class FirstTokenTanhHead(ModuleRule):
+    """RoBERTa-style classification heads ``out_proj(tanh(dense(features[:, 0])))``.
+
+    The head calls ``torch.tanh`` as a function, where no module hook can reach
+    it; its plain gradient ``(1 − tanh²)`` would break the identity rule the
+    BERT pooler's ``nn.Tanh`` gets. The hook runs the head once more on the
+    first token with the tanh as :class:`_TanhPass` (the Linear layers keep their
+    rules) and hands back the original output values with that path's gradient.
+    """
+
+    def forward_hook(self, session, name):
+        def hook(module, args, kwargs, output):
+            features = args[0] if args else kwargs.get("features")
+            if not (isinstance(features, Tensor) and features.requires_grad):
+                return None
+            for part in ("dense", "out_proj"):
+                if not isinstance(getattr(module, part, None), nn.Linear):
+                    raise DoclrpError(
+                        f"FirstTokenTanhHead on '{name}' ({type(module).__name__}): needs Linear 'dense' and 'out_proj'"
+                    )
+            dropout = getattr(module, "dropout", nn.Identity())
+            hidden = _TanhPass.apply(module.dense(dropout(features[:, 0, :])))
+            logits = module.out_proj(dropout(hidden))
+            # values exactly those of the module's own forward, gradient from the rule path
+            return output.detach() + (logits - logits.detach())
+
+        return hook
+
+
+# -- composites ------------------------------------------------------------------------
+def _looks_like_attention(name: str, module: nn.Module) -> bool:
+    return type(module).__name__.endswith("Attention") and any(
+        isinstance(child, nn.Linear) for child in module.children()
+    )
+
+
+def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
+    """Classes of ``transformers`` by name; none where transformers (or the class) is missing."""
+    try:
+        module = __import__(module_name, fromlist=list(names))
+    except ImportError:
+        return ()
+    return tuple(cls for cls in (getattr(module, n, None) for n in names) if isinstance(cls, type))
+
+
+def _transformer_composite(name: str, query_key: float, value: float, eps: float) -> Composite:
+    rules = {
+        lambda path, m: isinstance(m, nn.Linear) and _path_matches(path, QUERY_PATHS + KEY_PATHS):
+            AttentionOperand(query_key, eps),
+        lambda path, m: isinstance(m, nn.Linear) and _path_matches(path, VALUE_PATHS): AttentionOperand(value, eps),
+        _looks_like_attention: AttentionCheck(),
+        nn.Linear: Epsilon(eps),
+        nn.LayerNorm: LayerNormCP(),
+    }
+    for cls in _hf_types("transformers.activations", _HF_ACTIVATIONS):
+        rules[cls] = Pass()
+    for cls in _hf_types("transformers.models.roberta.modeling_roberta", ("RobertaClassificationHead",)):
+        rules[cls] = FirstTokenTanhHead()
+    return Composite(rules, name=name)
+
+
+def cp_lrp(eps: float = 1e-6) -> Composite:
+    """CP-LRP: attention probabilities and LayerNorm's σ constant, ε on Linear layers.
+
+    >>> cp_lrp().name
+    'cp-lrp'
+    """
+    return _transformer_composite("cp-lrp", query_key=0.0, value=1.0, eps=eps)
+
+
+def attnlrp(eps: float = 1e-6) -> Composite:
+    """AttnLRP: softmax Taylor rule and uniform rule on ``Q Kᵀ`` and ``P V``, LayerNorm's σ constant, ε on Linear.
+
+    >>> attnlrp(eps=1e-9).name
+    'attnlrp'
+    """
+    return _transformer_composite("attnlrp", query_key=0.25, value=0.5, eps=eps)
+
+
+register_composite("cp-lrp", cp_lrp)
+register_composite("attnlrp", attnlrp)
