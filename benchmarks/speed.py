@@ -154,14 +154,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--models", nargs="+", default=["text-cnn", "bow-mlp"])
     parser.add_argument("--dense", action="store_true", help="switch off the sparse Conv1d path")
+    parser.add_argument("--sparse-gpu", action="store_true", help="use the sparse Conv1d path on CUDA too")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.dense:
-        from doclrp.core import linear
+    from doclrp.core import linear
 
+    if args.dense:
         linear.SPARSE_DENSITY = 0.0
+    if args.sparse_gpu:
+        linear.SPARSE_DEVICES = ("cpu", "cuda")
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; torch {torch.__version__}; median of {args.repeats}; "
           f"sparse Conv1d path {'off' if args.dense else 'on'}")

@@ -28,6 +28,9 @@ __all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output"
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
 # (max-pool over time leaves one per channel) runs its rule on those positions alone.
 SPARSE_DENSITY = 1 / 32
+# Devices where gathering the active positions beats a full convolution (measured with
+# benchmarks/speed.py: on GPUs the dense kernels win).
+SPARSE_DEVICES = ("cpu",)
 # Elements of the (positions, kernel, in_channels) blocks the sparse path builds at once.
 _SPARSE_CHUNK = 1 << 22
 
@@ -190,7 +193,7 @@ def restrict_to_nonzero(layer: AffineMap, x: Tensor, g: Tensor):
     """
     conv = layer.module
     eligible = (isinstance(conv, nn.Conv1d) and conv.groups == 1 and conv.padding_mode == "zeros"
-                and not isinstance(conv.padding, str) and x.dim() == 3 and x.device.type == "cpu")
+                and not isinstance(conv.padding, str) and x.dim() == 3 and x.device.type in SPARSE_DEVICES)
     if not eligible:
         return layer, None
     nonzero = g != 0
@@ -207,4 +210,4 @@ def keeps_output(module: nn.Module, x: Tensor) -> bool:
     relevance (see ``restrict_to_nonzero``), where recomputing costs little and saves
     holding a whole ``(batch, channels, time)`` output until the backward pass.
     """
-    return not (isinstance(module, nn.Conv1d) and x.device.type == "cpu")
+    return not (isinstance(module, nn.Conv1d) and x.device.type in SPARSE_DEVICES)
