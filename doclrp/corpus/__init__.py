@@ -1,0 +1,32 @@
+"""Corpora: reading documents from folders, JSONL, CSV or the shipped BBC News
+corpus, and a fixed train/test split.
+
+>>> from doclrp.corpus import open_corpus, train_test_split_fixed
+>>> train, test = train_test_split_fixed(open_corpus("bbc"))
+>>> len(train), len(test)
+(1781, 444)
+"""
+
+from doclrp.corpus.readers import (
+    CorpusWarning,
+    Record,
+    bbc_folder,
+    open_corpus,
+    read_bbc,
+    read_csv,
+    read_folder,
+    read_jsonl,
+)
+from doclrp.corpus.split import train_test_split_fixed
+
+__all__ = [
+    "Record",
+    "CorpusWarning",
+    "read_folder",
+    "read_jsonl",
+    "read_csv",
+    "read_bbc",
+    "bbc_folder",
+    "open_corpus",
+    "train_test_split_fixed",
+]

