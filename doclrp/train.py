@@ -45,7 +45,11 @@ __all__ = ["train", "MODEL_DEFAULTS"]
 #: Per model kind: architecture arguments and training settings, chosen on
 #: BBC News validation accuracy within a few minutes on two CPU cores.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {"model": {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2}, "epochs": 40, "lr": 2e-3},
+    "cnn": {
+        "model": {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2},
+        "epochs": 40,
+        "lr": 2e-3,
+    },
     "bow": {"model": {"hidden": [256], "dropout": 0.5}, "epochs": 10, "lr": 1e-3},
     "bag": {"model": {"embed_dim": 64}, "epochs": 40, "lr": 5e-3},
 }
@@ -73,7 +77,9 @@ def _output_names(records: list[Record], task: str, target_columns: Sequence[str
     if task == "classification":
         missing = [r.id for r in records if r.label is None]
         if missing:
-            raise DoclrpError(f"{len(missing)} records have no label (e.g. {missing[0]!r}): classification needs labels")
+            raise DoclrpError(
+                f"{len(missing)} records have no label (e.g. {missing[0]!r}): classification needs labels"
+            )
         labels = sorted({r.label for r in records})
         if len(labels) < 2:
             raise DoclrpError(f"classification needs at least 2 labels, the corpus has {labels}")
@@ -266,8 +272,10 @@ def train(
         y_fit, y_val = (y_fit - mean) / std, (y_val - mean) / std
 
     say(f"training {model} ({type(net).__name__}) on {len(fit)} documents, validating on {len(val)}")
-    best_epoch = _fit(net, (x_fit, y_fit), (x_val, y_val), loss_fn, task, labels, device_, say,
-                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, progress=progress)  # fmt: skip
+    best_epoch = _fit(
+        net, (x_fit, y_fit), (x_val, y_val), loss_fn, task, labels, device_, say,
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, progress=progress,
+    )  # fmt: skip
 
     if task == "regression":
         # Fold the standardization into the head: outputs come in target units.

@@ -1,11 +1,11 @@
 """TextPipeline: prediction, save/load round trip, and every way loading can fail."""
 
 import json
+import os
 
 import pytest
 import torch
 
-import doclrp.models.io as io_module
 from doclrp.errors import DoclrpError
 from doclrp.models import (
     BowMLP,
@@ -151,12 +151,31 @@ def test_failed_save_leaves_old_pipeline_and_no_partial_folder(tmp_path, saved, 
     assert (saved / "model.safetensors").read_bytes() == before
 
 
+def test_failed_rename_restores_the_old_pipeline(tmp_path, saved, monkeypatch):
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".partial"):  # the staging folder moving into place
+            raise OSError("rename failed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("doclrp.models.io.os.replace", replace)
+    with pytest.raises(OSError, match="rename failed"):
+        save_pipeline(make_pipeline("bow"), saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    assert load_pipeline(saved).encoder.encoder_type == "ids"
+
+
 def test_save_replaces_a_pipeline_but_not_other_folders(tmp_path, saved):
     save_pipeline(make_pipeline("bow"), saved)
     assert (saved / "tfidf.json").is_file() and not (saved / "vocab.json").exists()
     assert load_pipeline(saved).encoder.encoder_type == "tfidf"
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.txt").write_text("mine")
-    with pytest.raises(DoclrpError, match="not a saved pipeline"):
-        save_pipeline(make_pipeline("bow"), tmp_path / "docs")
-    assert io_module.CONFIG == "config.json"
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text('{"architectures": ["BertModel"]}')
+    for other in ("docs", "hf"):
+        with pytest.raises(DoclrpError, match="not a saved doclrp pipeline"):
+            save_pipeline(make_pipeline("bow"), tmp_path / other)
+    assert (tmp_path / "docs" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "hf", "m"]

@@ -131,7 +131,7 @@ def read_folder(path: str | Path, *, fallback_encoding: str | None = None) -> It
 def _label(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, (int, bool)):
+    if isinstance(value, int):
         # JSON class ids such as 0/1 become names: labels are always strings.
         return str(int(value))
     raise TypeError(f"label must be a string or an integer, got {type(value).__name__}")

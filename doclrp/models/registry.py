@@ -80,7 +80,9 @@ def build_model(config: Mapping[str, Any]) -> nn.Module:
     try:
         return cls(**kwargs)
     except TypeError as error:
-        raise DoclrpError(f"bad config for model_type {name!r}: {error}; keys must be {cls.__name__}'s arguments") from None
+        raise DoclrpError(
+            f"bad config for model_type {name!r}: {error}; keys must be {cls.__name__}'s arguments"
+        ) from None
 
 
 def model_config(model: nn.Module) -> dict[str, Any]:
