@@ -16,9 +16,9 @@ the one backward pass of the engine (relevance = activation ⊙ gradient):
   normalizer ``σ`` of LayerNorm are treated as constants. ``out = P V`` is then
   linear in ``V``: relevance reaches the values only, and the block conserves it.
 * **AttnLRP** (Achtibat et al., "AttnLRP: Attention-Aware Layer-Wise Relevance
-  Propagation for Transformers", ICML 2024): softmax by its Taylor rule
-  ``R_i = x_i (R_i − s_i Σ_j R_j)`` (eq. 13; the part its bias term takes is not
-  redistributed) and the uniform rule for the bilinear products ``Q Kᵀ`` and
+  Propagation for Transformers", ICML 2024): softmax by its Taylor-decomposition rule
+  ``R_i = x_i (R_i − s_i Σ_j R_j)`` (the share its bias term takes is not
+  redistributed: it shows in delta) and the uniform rule for the bilinear products ``Q Kᵀ`` and
   ``P V``: each operand gets half of the output relevance (eq. 7). LayerNorm as in
   CP-LRP (identity rule on the normalizer, eq. 9 for the element-wise parts).
 
@@ -34,26 +34,32 @@ is held constant). So the rules sit on the query/key/value projections
 own attention kernel (eager, SDPA or flash) runs untouched: forward values are
 bit-identical and nothing global (``AttentionInterface``, config) is switched.
 
+Linear layers get LRP-ε; the composites' default ``eps=0`` is LRP-0, which in gradient
+form is the layer's own gradient: no division, so nothing to stabilize, and no cost over
+gradient × input (``get_composite("attnlrp", eps=1e-6)`` for ε > 0). Element-wise
+activations (``GELUActivation`` and kin, ``nn.GELU``, the pooler's ``nn.Tanh``) get the
+identity rule, dropout nothing.
+
 The projections are found by their module path in Hugging Face models
 (``…attention.self.query/key/value`` for BERT, RoBERTa and their kin,
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT); any other module that looks like
 attention (class name ending in ``Attention`` with Linear children) fails loudly.
+Tested with transformers 5.17 and 5.24 (these paths are unchanged since 4.x).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .attach import _ElementwiseFunction
 from .composites import Composite, register_composite
-from .rules import AffineRule, Epsilon, ModuleRule, Pass
+from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Zero
 
 __all__ = [
-    "LayerNormCP", "AttentionOperand", "FirstTokenTanhHead", "AttentionCheck",
+    "LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead", "AttentionCheck",
     "cp_lrp", "attnlrp", "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS",
 ]
 
@@ -74,7 +80,20 @@ _HF_ACTIVATIONS = (
 
 
 def _path_matches(name: str, paths: tuple[str, ...]) -> bool:
-    return any(name == path or name.endswith("." + path) for path in paths)
+    return name in paths or name.endswith(tuple("." + path for path in paths))
+
+
+_QK_SUFFIXES = tuple("." + p for p in QUERY_PATHS + KEY_PATHS)
+_V_SUFFIXES = tuple("." + p for p in VALUE_PATHS)
+
+
+# Looked up for every Linear at every forward: plain str.endswith on precomputed suffixes.
+def _is_query_or_key(path: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) and (path.endswith(_QK_SUFFIXES) or path in QUERY_PATHS + KEY_PATHS)
+
+
+def _is_value(path: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) and (path.endswith(_V_SUFFIXES) or path in VALUE_PATHS)
 
 
 # -- LayerNorm -------------------------------------------------------------------------
@@ -98,7 +117,7 @@ class _LayerNormFunction(torch.autograd.Function):
 
 @dataclass(frozen=True)
 class LayerNormCP(ModuleRule):
-    """LayerNorm with its normalizer held constant (Ali et al. 2022, eq. 8; AttnLRP §3.3).
+    """LayerNorm with its normalizer held constant (Ali et al. 2022; as in AttnLRP).
 
     ``y = γ ⊙ (x − μ(x)) / σ + β`` with ``σ`` a constant is a linear map of ``x``:
     ``R_j = x_j · Σ_i γ_i (δ_ij − 1/N) / σ · g_i``, so ``Σ_j R_j = Σ_i (y_i − β_i) g_i``:
@@ -126,6 +145,42 @@ class LayerNormCP(ModuleRule):
         return hook
 
 
+# -- element-wise activations ------------------------------------------------------------
+class _IdentityFunction(torch.autograd.Function):
+    """Returns ``y = f(x)``; backward is the identity rule, gradient ``g·y/x`` (0 where x = 0)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)   # both live on anyway: x is the Linear output, y the next input
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        # 0/0 and c/0 (an output the identity rule cannot place) become 0: they show in delta
+        return (g * y).div_(x).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0), None
+
+
+@dataclass(frozen=True)
+class Identity(ModuleRule):
+    """The identity rule for element-wise activations (AttnLRP eq. 9): ``R_in = R_out``.
+
+    Same equation as :class:`doclrp.core.rules.Pass`, for module activations such as
+    transformers' ``GELUActivation``, in three kernels on the backward pass.
+    """
+
+    def forward_hook(self, session, name):
+        def hook(module, args, kwargs, output):
+            x = args[0] if args else next(iter(kwargs.values()), None)
+            if not (isinstance(x, Tensor) and x.requires_grad and isinstance(output, Tensor)):
+                return None
+            if output.shape != x.shape:
+                raise DoclrpError(f"Identity on '{name}' ({type(module).__name__}): needs an element-wise module")
+            return _IdentityFunction.apply(x, output.detach())
+
+        return hook
+
+
 # -- attention -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AttentionOperand(AffineRule):
@@ -148,7 +203,9 @@ class AttentionOperand(AffineRule):
     def gradient(self, layer, x, z, g):
         if self.factor == 0:
             return torch.zeros_like(x)
-        return Epsilon(self.eps).gradient(layer, x, z, g * self.factor)
+        # the factor goes on the (small) weight rather than the (large) gradient
+        scaled = replace(layer, weight=layer.weight * self.factor)
+        return (Epsilon(self.eps) if self.eps else Zero()).gradient(scaled, x, z, g)
 
 
 @dataclass(frozen=True)
@@ -186,21 +243,6 @@ class AttentionCheck(ModuleRule):
         return hook
 
 
-class _TanhPass(torch.autograd.Function):
-    """``tanh(z)`` whose backward is the identity rule (Pass): gradient ``g·tanh(z)/z``."""
-
-    @staticmethod
-    def forward(ctx, z):
-        y = torch.tanh(z)
-        ctx.save_for_backward(z, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        z, y = ctx.saved_tensors
-        return Pass().gradient_elementwise(z, y, g)
-
-
 @dataclass(frozen=True)
 class FirstTokenTanhHead(ModuleRule):
     """RoBERTa-style classification heads ``out_proj(tanh(dense(features[:, 0])))``.
@@ -208,7 +250,7 @@ class FirstTokenTanhHead(ModuleRule):
     The head calls ``torch.tanh`` as a function, where no module hook can reach
     it; its plain gradient ``(1 − tanh²)`` would break the identity rule the
     BERT pooler's ``nn.Tanh`` gets. The hook runs the head once more on the
-    first token with the tanh as :class:`_TanhPass` (the Linear layers keep their
+    first token with the tanh under the identity rule (the Linear layers keep their
     rules) and hands back the original output values with that path's gradient.
     """
 
@@ -223,7 +265,8 @@ class FirstTokenTanhHead(ModuleRule):
                         f"FirstTokenTanhHead on '{name}' ({type(module).__name__}): needs Linear 'dense' and 'out_proj'"
                     )
             dropout = getattr(module, "dropout", nn.Identity())
-            hidden = _TanhPass.apply(module.dense(dropout(features[:, 0, :])))
+            z = module.dense(dropout(features[:, 0, :]))
+            hidden = _IdentityFunction.apply(z, torch.tanh(z.detach()))
             logits = module.out_proj(dropout(hidden))
             # values exactly those of the module's own forward, gradient from the rule path
             return output.detach() + (logits - logits.detach())
@@ -248,23 +291,28 @@ def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
 
 
 def _transformer_composite(name: str, query_key: float, value: float, eps: float) -> Composite:
+    if not eps >= 0:
+        raise DoclrpError(f"{name}: eps must be >= 0, got {eps}")
+    # LRP-0 in gradient form is the plain gradient (no division, nothing to stabilize):
+    # with eps=0 the Linear layers keep theirs and cost nothing over gradient × input.
+    linear = Epsilon(eps) if eps else Gradient()
     rules = {
-        lambda path, m: isinstance(m, nn.Linear) and _path_matches(path, QUERY_PATHS + KEY_PATHS):
-            AttentionOperand(query_key, eps),
-        lambda path, m: isinstance(m, nn.Linear) and _path_matches(path, VALUE_PATHS): AttentionOperand(value, eps),
+        _is_query_or_key: AttentionOperand(query_key, eps),
+        _is_value: AttentionOperand(value, eps),
         _looks_like_attention: AttentionCheck(),
-        nn.Linear: Epsilon(eps),
+        nn.Linear: linear,
         nn.LayerNorm: LayerNormCP(),
+        nn.GELU: Identity(),
     }
     for cls in _hf_types("transformers.activations", _HF_ACTIVATIONS):
-        rules[cls] = Pass()
+        rules[cls] = Identity()
     for cls in _hf_types("transformers.models.roberta.modeling_roberta", ("RobertaClassificationHead",)):
         rules[cls] = FirstTokenTanhHead()
     return Composite(rules, name=name)
 
 
-def cp_lrp(eps: float = 1e-6) -> Composite:
-    """CP-LRP: attention probabilities and LayerNorm's σ constant, ε on Linear layers.
+def cp_lrp(eps: float = 0.0) -> Composite:
+    """CP-LRP: attention probabilities and LayerNorm's σ constant, LRP-ε on Linear layers (``eps=0``: LRP-0).
 
     >>> cp_lrp().name
     'cp-lrp'
@@ -272,8 +320,9 @@ def cp_lrp(eps: float = 1e-6) -> Composite:
     return _transformer_composite("cp-lrp", query_key=0.0, value=1.0, eps=eps)
 
 
-def attnlrp(eps: float = 1e-6) -> Composite:
-    """AttnLRP: softmax Taylor rule and uniform rule on ``Q Kᵀ`` and ``P V``, LayerNorm's σ constant, ε on Linear.
+def attnlrp(eps: float = 0.0) -> Composite:
+    """AttnLRP: softmax Taylor rule, uniform rule on ``Q Kᵀ`` and ``P V``, LayerNorm's σ constant,
+    LRP-ε on Linear layers (``eps=0``: LRP-0).
 
     >>> attnlrp(eps=1e-9).name
     'attnlrp'

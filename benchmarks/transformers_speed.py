@@ -1,0 +1,148 @@
+"""Speed and memory of AttnLRP and CP-LRP on a BERT classifier against plain gradient × input.
+
+The model of the issue: a 4-layer, 256-hidden BERT sequence classifier (4 heads,
+intermediate 1024, vocabulary 30,522, 5 classes, random weights, eval mode) at batch
+16 × 256 tokens; the model's own attention kernel (SDPA) in every mode. Per mode,
+the median wall time of one call and the peak memory it adds, as ratios to
+gradient × input, all in one process (CUDA: ``max_memory_allocated``; CPU: the
+profiler's peak of PyTorch allocations).
+
+    python benchmarks/transformers_speed.py [--device cpu|cuda] [--repeats 7] [--dtype float32|bfloat16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
+
+import doclrp  # noqa: E402
+from doclrp.core import transformer_rules  # noqa: E402,F401  (registers the composites)
+
+MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]
+
+
+def build(device: str, dtype: torch.dtype, batch: int, length: int):
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+                        num_labels=5, max_position_embeddings=512)
+    model = BertForSequenceClassification(config).to(device=device, dtype=dtype).eval()
+    ids = torch.randint(1000, config.vocab_size, (batch, length), device=device)
+    kwargs = {"attention_mask": torch.ones_like(ids),
+              "position_ids": torch.arange(length, device=device).expand(batch, length)}
+    return model, ids, kwargs
+
+
+def gradient_x_input(model, ids, kwargs):
+    """The baseline: one forward, one backward, relevance = embedding ⊙ gradient, summed per token."""
+    captured = {}
+
+    def take(module, args, output):
+        captured["leaf"] = output.detach().requires_grad_(True)
+        return captured["leaf"]
+
+    handle = model.get_input_embeddings().register_forward_hook(take)
+    try:
+        logits = model(ids, **kwargs).logits
+    finally:
+        handle.remove()
+    leaf = captured.pop("leaf")
+    selected = logits.gather(1, logits.argmax(1, keepdim=True)).sum()
+    (grad,) = torch.autograd.grad(selected, leaf)
+    return (leaf.detach() * grad).sum(-1)
+
+
+EPS = 0.0
+
+
+def run_mode(mode, model, ids, kwargs):
+    if mode == "forward":
+        with torch.no_grad():
+            return model(ids, **kwargs).logits
+    if mode == "gradient_x_input":
+        return gradient_x_input(model, ids, kwargs)
+    composite = doclrp.get_composite("attnlrp" if mode == "lrp_attnlrp" else "cp-lrp", eps=EPS)
+    return doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs).relevance
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def cpu_peak(fn):
+    """Peak bytes allocated by PyTorch during ``fn()`` (allocations minus frees, in time order)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    current = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        current += event.cpu_memory_usage if event.name == "[memory]" else event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def measure(mode, model, ids, kwargs, device, repeats):
+    run_mode(mode, model, ids, kwargs)  # warm-up
+    samples = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        result = run_mode(mode, model, ids, kwargs)
+        sync(device)
+        samples.append(time.perf_counter() - start)
+        del result
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        result = run_mode(mode, model, ids, kwargs)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+        del result
+    else:
+        peak = cpu_peak(lambda: run_mode(mode, model, ids, kwargs))
+    return statistics.median(samples), peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--eps", type=float, default=0.0, help="ε of the Linear rules (0: LRP-0)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    global EPS
+    EPS = args.eps
+    dtype = getattr(torch, args.dtype)
+    model, ids, kwargs = build(args.device, dtype, args.batch, args.length)
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}; torch {torch.__version__}; transformers {transformers.__version__}; {args.dtype}; "
+          f"attention {model.config._attn_implementation}; eps {EPS}; batch {args.batch} x {args.length}; median of {args.repeats}")
+    results = {mode: measure(mode, model, ids, kwargs, args.device, args.repeats) for mode in MODES}
+    base_t, base_m = results["gradient_x_input"][0], max(results["gradient_x_input"][1], 1)
+    print(f"{'mode':<18}{'time ms':>10}{'x grad*in':>11}{'peak MiB':>10}{'x grad*in':>11}")
+    for mode in MODES:
+        t, m = results[mode]
+        print(f"{mode:<18}{t * 1e3:>10.1f}{t / base_t:>11.2f}{m / 2**20:>10.1f}{m / base_m:>11.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""A Hugging Face sequence classifier or regressor as a doclrp text pipeline.
+
+>>> from transformers import AutoModelForSequenceClassification, AutoTokenizer
+>>> from doclrp.models.hf import HFPipeline, minilm_path
+>>> folder = minilm_path()
+>>> model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)  # doctest: +SKIP
+>>> pipeline = HFPipeline(model, AutoTokenizer.from_pretrained(folder))              # doctest: +SKIP
+>>> [(ids, spans)] = pipeline.tokens(["Shares fell."])                               # doctest: +SKIP
+>>> inputs, kwargs, positions, specials = pipeline.collate([ids, ids[:1]])           # doctest: +SKIP
+>>> positions, specials                                                              # doctest: +SKIP
+([[1, 2, 3], [1]], [['[CLS]', '[SEP]'], ['[CLS]', '[SEP]', '[PAD]', '[PAD]']])
+
+``HFPipeline`` speaks the *sequence protocol* of ``doclrp.explain``: the texts'
+model tokens with their character spans (``tokens``, never truncated), windows of
+at most ``max_tokens`` tokens turned into a padded batch with the model's special
+tokens (``collate``), and the column of every content token so that relevance can
+be read back per token. Sub-word pieces are merged into words by the caller, via
+the spans. A folder written by :meth:`HFPipeline.save` (``save_pretrained`` of model
+and tokenizer, safetensors, plus ``doclrp.json`` with labels, task and metrics)
+loads with :func:`load_hf_pipeline`, or with ``transformers`` alone. Loading never
+touches the network.
+
+Supported: ``AutoModelForSequenceClassification`` encoders of the BERT family
+(BERT and MiniLM, DistilBERT, RoBERTa) with a fast tokenizer, transformers 4.48 to
+5.x (tested with 5.24 and 5.17).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from doclrp.errors import DoclrpError
+
+__all__ = ["HFPipeline", "load_hf_pipeline", "DOCLRP_JSON", "TASKS"]
+
+DOCLRP_JSON = "doclrp.json"
+FORMAT_VERSION = 1
+TASKS = ("classification", "regression")
+# tokenizers without a real limit report a huge model_max_length (int(1e30))
+_NO_LIMIT = 1_000_000
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise DoclrpError("Hugging Face models need the transformers package: pip install 'transformers>=4.48'") from None
+    return transformers
+
+
+@contextmanager
+def quiet(transformers):
+    """transformers without its info logs and progress bars, restored afterwards."""
+    verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
+
+
+def _probe_text(tokenizer) -> str:
+    return "hello" if tokenizer.unk_token is None or "hello" in tokenizer.get_vocab() else "a"
+
+
+@dataclass
+class HFPipeline:
+    """Tokenizer + ``AutoModelForSequenceClassification`` model + output names + task.
+
+    ``labels``: one name per model output (default: ``config.id2label``); ``task``:
+    ``"regression"`` where ``config.problem_type == "regression"`` (default), else
+    ``"classification"``. The model is put in eval mode.
+    """
+
+    model: nn.Module
+    tokenizer: Any
+    labels: list[str] | None = None
+    task: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    default_composite: str = "attnlrp"
+
+    def __post_init__(self) -> None:
+        config = getattr(self.model, "config", None)
+        if config is None or not hasattr(config, "num_labels"):
+            raise DoclrpError(
+                f"{type(self.model).__name__} is not a transformers model with a config; "
+                "load one with AutoModelForSequenceClassification.from_pretrained"
+            )
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise DoclrpError(
+                f"{type(self.tokenizer).__name__} is not a fast tokenizer: character offsets need one; "
+                "load it with AutoTokenizer.from_pretrained(folder) (use_fast=True)"
+            )
+        if self.labels is None:
+            self.labels = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
+        self.labels = [str(label) for label in self.labels]
+        if len(self.labels) != config.num_labels:
+            raise DoclrpError(
+                f"the model has {config.num_labels} outputs but {len(self.labels)} labels were given: one name per output"
+            )
+        if self.task is None:
+            self.task = "regression" if config.problem_type == "regression" else "classification"
+        if self.task not in TASKS:
+            raise DoclrpError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.tokenizer.pad_token_id is None:
+            raise DoclrpError(f"{type(self.tokenizer).__name__} has no pad token; set tokenizer.pad_token first")
+        self.model.eval()
+        # The single-sequence template ([CLS] … [SEP], <s> … </s>): read off by encoding
+        # one word with and without specials, which works the same in every transformers version.
+        probe = _probe_text(self.tokenizer)
+        bare = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
+        full = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
+        start = next((i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare), None)
+        if start is None:
+            raise DoclrpError(f"cannot find the special-token template of {type(self.tokenizer).__name__}")
+        self._prefix, self._suffix = full[:start], full[start + len(bare) :]
+
+    # -- what the model is -----------------------------------------------------------------
+    @property
+    def output_names(self) -> list[str]:
+        """Alias of ``labels``."""
+        return self.labels
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def max_tokens(self) -> int:
+        """Content tokens per window: the model's maximum length less its special tokens."""
+        config = self.model.config
+        limit = self.tokenizer.model_max_length
+        positions = getattr(config, "max_position_embeddings", None)
+        if positions is not None:
+            # RoBERTa-style position ids start after the padding index
+            offset = config.pad_token_id + 1 if self._padding_aware_positions() else 0
+            limit = min(limit, positions - offset)
+        if limit >= _NO_LIMIT:
+            raise DoclrpError("the tokenizer and model name no maximum length; set tokenizer.model_max_length")
+        return limit - len(self._prefix) - len(self._suffix)
+
+    def _padding_aware_positions(self) -> bool:
+        embeddings = getattr(getattr(self.model, "base_model", self.model), "embeddings", None)
+        return hasattr(embeddings, "create_position_ids_from_input_ids")
+
+    # -- the sequence protocol --------------------------------------------------------------
+    def tokens(self, texts: Sequence[Any]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """Per text: the model's token ids (no specials, not truncated) and their character spans.
+
+        ``texts``: strings, or objects with a ``.text`` (``doclrp.text.Document``).
+
+        >>> pipeline.tokens(["Shares fell."])  # doctest: +SKIP
+        [([6661, 3062, 1012], [(0, 6), (7, 11), (11, 12)])]
+        """
+        if isinstance(texts, str):
+            raise DoclrpError("expected a list of texts, got one str: wrap it in a list")
+        strings = [t if isinstance(t, str) else getattr(t, "text", None) for t in texts]
+        if any(not isinstance(s, str) for s in strings):
+            raise DoclrpError("tokens() takes strings or documents with a .text attribute")
+        if not strings:
+            return []
+        encoded = self.tokenizer(
+            strings, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
+        )
+        return [
+            (list(ids), [(int(a), int(b)) for a, b in spans])
+            for ids, spans in zip(encoded["input_ids"], encoded["offset_mapping"])
+        ]
+
+    def collate(self, windows: Sequence[Sequence[int]]) -> tuple[Tensor, dict, list[list[int]], list[list[str]]]:
+        """A padded batch ``(batch, seq)`` of ``windows`` (content token ids) with the special tokens added.
+
+        Returns ``(inputs, forward_kwargs, positions, special_names)``: ``positions[i][j]``
+        is the column of row ``i`` holding content token ``j``; ``special_names[i]`` names
+        the other columns of row ``i``, in column order ("[CLS]", "[SEP]", "[PAD]"…).
+        ``forward_kwargs`` holds the attention mask and, where the model would broadcast
+        one row of position ids over the batch, per-row position ids (so that the
+        relevance of position embeddings is per document).
+        """
+        if not windows:
+            raise DoclrpError("collate needs at least one window")
+        too_long = [len(w) for w in windows if len(w) > self.max_tokens]
+        if too_long:
+            raise DoclrpError(f"a window of {too_long[0]} tokens exceeds max_tokens={self.max_tokens}; split it")
+        rows = [self._prefix + [int(t) for t in w] + self._suffix for w in windows]
+        width = max(len(row) for row in rows)
+        pad = self.tokenizer.pad_token_id
+        inputs = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            inputs[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        start = len(self._prefix)
+        positions = [list(range(start, start + len(w))) for w in windows]
+        names = self.tokenizer.convert_ids_to_tokens(self._prefix), self.tokenizer.convert_ids_to_tokens(self._suffix)
+        pad_name = self.tokenizer.pad_token
+        special_names = [names[0] + names[1] + [pad_name] * (width - len(row)) for row in rows]
+        kwargs = {"attention_mask": mask.to(self.device)}
+        if not self._padding_aware_positions():
+            kwargs["position_ids"] = torch.arange(width, device=self.device).expand(len(rows), width)
+        return inputs.to(self.device), kwargs, positions, special_names
+
+    # -- predictions -----------------------------------------------------------------------
+    @torch.no_grad()
+    def outputs(self, texts: Sequence[str], batch_size: int = 32) -> Tensor:
+        """Model outputs ``(batch, n_outputs)`` on the first ``max_tokens`` tokens of each text.
+
+        (``doclrp.explain`` covers long texts with overlapping windows instead.)
+        """
+        encoded = [ids[: self.max_tokens] for ids, _ in self.tokens(texts)]
+        if not encoded:
+            return torch.zeros(0, len(self.labels))
+        parts = []
+        for i in range(0, len(encoded), batch_size):
+            inputs, kwargs, _, _ = self.collate(encoded[i : i + batch_size])
+            parts.append(self.model(inputs, **kwargs).logits.float().cpu())
+        return torch.cat(parts)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list:
+        """One :class:`doclrp.text.Prediction` per text (label, probabilities, values)."""
+        from doclrp.text import Prediction
+
+        return [Prediction.from_logits(row, self.labels, self.task) for row in self.outputs(texts, batch_size)]
+
+    # -- storage ---------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write model (safetensors), tokenizer and ``doclrp.json`` to ``folder``; returns its path."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = self.model.config
+        config.id2label = dict(enumerate(self.labels))
+        config.label2id = {label: i for i, label in enumerate(self.labels)}
+        if self.task == "regression":
+            config.problem_type = "regression"
+        with quiet(_transformers()):
+            self.model.save_pretrained(folder, safe_serialization=True)
+            self.tokenizer.save_pretrained(folder)
+        try:
+            version = metadata.version("doclrp")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        info = {
+            "format_version": FORMAT_VERSION, "doclrp_version": version, "kind": "transformers",
+            "labels": self.labels, "task": self.task, "default_composite": self.default_composite,
+            "metrics": self.metrics,
+        }
+        (folder / DOCLRP_JSON).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return folder
+
+
+def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> HFPipeline:
+    """An :class:`HFPipeline` from a local folder of ``save_pretrained`` files (no network).
+
+    ``doclrp.json``, where present, supplies labels, task and metrics; else they
+    come from the model's config.
+
+    >>> load_hf_pipeline("no/such/folder")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: no Hugging Face model folder at no/such/folder (config.json missing): check the path
+    """
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise DoclrpError(f"no Hugging Face model folder at {folder} (config.json missing): check the path")
+    transformers = _transformers()
+    info: dict[str, Any] = {}
+    if (folder / DOCLRP_JSON).is_file():
+        try:
+            info = json.loads((folder / DOCLRP_JSON).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DoclrpError(f"{folder / DOCLRP_JSON} is not valid JSON ({error}); remove or fix it") from None
+    try:
+        with quiet(transformers):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DoclrpError(f"cannot load the model in {folder}: {first}") from None
+    return HFPipeline(
+        model.to(device), tokenizer, labels=info.get("labels"), task=info.get("task"),
+        metrics=info.get("metrics", {}), default_composite=info.get("default_composite", "attnlrp"),
+    )

