@@ -123,10 +123,10 @@ def read_document(path: str | Path) -> str:
         raise DoclrpError(f"{path} is not UTF-8 text (byte {error.start}); convert it to UTF-8") from None
 
 
-def _print_top(explanation, top: int, out=sys.stdout) -> None:
+def _print_top(explanation, top: int) -> None:
     words = sorted(explanation.words, key=lambda w: -abs(w.relevance))[:top]
     shown = ", ".join(f"{w.text} {w.relevance:+.3f}" for w in words)
-    print(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}", file=out)
+    print(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}")
 
 
 def cmd_explain(args) -> int:
@@ -150,10 +150,17 @@ def cmd_train(args) -> int:
     if Path(args.out).exists() and any(Path(args.out).iterdir()):
         raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
     if args.model == "minilm":
-        from .models.transformers import train_hf
+        from .corpus import open_corpus
+        from .models.hf import train_hf
 
-        pipeline = train_hf(args.corpus, args.out, task=args.task, target_columns=args.target_columns,
-                            device=args.device, seed=args.seed, progress=not args.quiet, **options)
+        reader_options = {"target_columns": args.target_columns} if args.target_columns else {}
+        # CPU fine-tuning must stay feasible: shorter inputs and fewer epochs unless asked
+        on_cpu = args.device == "cpu"
+        options.setdefault("epochs", 2 if on_cpu else 3)
+        options.setdefault("max_len", 128 if on_cpu else 256)
+        pipeline = train_hf(open_corpus(args.corpus, **reader_options), args.out, task=args.task,
+                            target_names=args.target_columns, device=args.device, seed=args.seed,
+                            progress=not args.quiet, **options)
     else:
         from .train import train
 

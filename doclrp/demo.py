@@ -32,8 +32,9 @@ def demo_documents(labels):
 
 
 def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, top: int = 8,
-             stream=sys.stdout) -> Path:
+             stream=None) -> Path:
     """Write ``out/index.html`` and one page per document; print the top words. Returns the index path."""
+    stream = stream or sys.stdout
     pipeline = load_text_model(model or pretrained_path())
     records = demo_documents(pipeline.labels)
     explanations = explain(pipeline, [r.text for r in records], ids=[r.id for r in records])

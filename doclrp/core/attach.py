@@ -296,7 +296,12 @@ def _embedding_hook(session: Session, name: str):
             return session.take_embedding(output, module.weight)
         # Later embeddings (positions, token types) are inputs too: their relevance is
         # reported apart instead of vanishing.
-        leaf = output.detach().requires_grad_(True)
+        leaf = output.detach()
+        if leaf.shape[0] == 1 and session.leaf.shape[0] > 1:
+            # one row shared by the batch (position embeddings): give each sample its own
+            # copy so each one's relevance is its own; the sum broadcasts to the same values
+            leaf = leaf.expand(session.leaf.shape[0], *leaf.shape[1:]).contiguous()
+        leaf.requires_grad_(True)
         session.other_leaves[name] = leaf
         return leaf
 

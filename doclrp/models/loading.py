@@ -45,7 +45,7 @@ def load_text_model(folder: str | Path, device: str = "cpu"):
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
     if _is_hugging_face(folder):
-        from .transformers import load_hf_pipeline
+        from .hf import load_hf_pipeline
 
         return load_hf_pipeline(folder, device=device)
     return load_pipeline(folder, device=device)

@@ -1,0 +1,114 @@
+"""`doclrp explain` end to end on a tiny saved model, and every bad input: one line, exit 2, no file."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from doclrp.cli import main
+from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
+from doclrp.train import train
+
+TEXTS = {
+    "sport": ["the match ended with a late goal", "the team won the cup final", "a goal in the last minute"],
+    "tech": ["the new phone has a faster chip", "software update for the laptop", "the chip maker shows a phone"],
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    for label, texts in TEXTS.items():
+        (folder / label).mkdir()
+        for i, text in enumerate(texts * 4):
+            (folder / label / f"{i:03d}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    train(str(folder), model="bag", out=out, epochs=3, progress=False, min_freq=1,
+          model_options={"embed_dim": 8})
+    return out
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_explain_writes_page_and_prints_top_words(model_dir, tmp_path, capsys):
+    page = tmp_path / "page.html"
+    code, out, err = run(capsys, "explain", "--model", str(model_dir), "--text", "a late goal <script>alert(1)</script>",
+                         "--out", str(page))
+    assert code == 0, err
+    assert "top words" in out and "goal" in out
+    html = page.read_text(encoding="utf-8")
+    parser = _Tags()
+    parser.feed(html)
+    assert "script" not in parser.tags and "&lt;script&gt;" in html
+
+
+def test_explain_contrast_target(model_dir, tmp_path, capsys):
+    code, out, err = run(capsys, "explain", "--model", str(model_dir), "--text", "a new phone chip",
+                         "--target", "tech-vs-rest", "--out", str(tmp_path / "p.html"))
+    assert code == 0, err
+    assert "tech-vs-rest" in out
+
+
+def write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", ["empty", "whitespace", "unknown", "not-utf8", "bad-label", "no-model",
+                                  "corrupt-model", "missing-file", "out-is-folder"])
+def test_bad_input_one_line_exit_2_nothing_written(case, model_dir, tmp_path, capsys):
+    page = tmp_path / "page.html"
+    model = str(model_dir)
+    source = ["--text", "a late goal"]
+    target = []
+    if case == "empty":
+        source = ["--text", ""]
+    elif case == "whitespace":
+        source = ["--text", "  \n\t "]
+    elif case == "unknown":
+        source = ["--text", "zzzq xxyv"]
+    elif case == "not-utf8":
+        source = ["--file", str(write_bytes(tmp_path / "latin1.txt", "caf\xe9 goal".encode("latin-1")))]
+    elif case == "bad-label":
+        target = ["--target", "weather"]
+    elif case == "no-model":
+        model = str(tmp_path / "nowhere")
+    elif case == "corrupt-model":
+        broken = tmp_path / "broken"
+        broken.mkdir()
+        for item in model_dir.iterdir():
+            (broken / item.name).write_bytes(item.read_bytes())
+        weights = broken / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:50])
+        model = str(broken)
+    elif case == "missing-file":
+        source = ["--file", str(tmp_path / "absent.txt")]
+    elif case == "out-is-folder":
+        page = tmp_path
+    code, out, err = run(capsys, "explain", "--model", model, *source, *target, "--out", str(page))
+    assert code == 2
+    assert err.startswith("doclrp: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    if case != "out-is-folder":
+        assert not page.exists()
+    assert not list(tmp_path.glob(".page.html.tmp*"))
+
+
+def test_help_texts(capsys):
+    for command in ([], ["demo"], ["train"], ["explain"], ["corpus"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: doclrp" in capsys.readouterr().out
