@@ -29,7 +29,7 @@ from .core import attribute, contrast_weights
 from .errors import DoclrpError
 from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "resolve_target", "ResolvedTarget", "window_starts"]
+__all__ = ["explain", "Explanation", "resolve_target", "resolve_reference", "ResolvedTarget", "window_starts"]
 
 CONTRAST_SUFFIX = "-vs-rest"
 
@@ -84,6 +84,40 @@ def _index_of(key, labels: list[str]) -> int:
     return index
 
 
+def resolve_reference(reference, pipeline) -> tuple[torch.Tensor | None, str]:
+    """``(values (n_outputs,), name)`` for ``reference``: None, ``"mean"`` (the mean
+    prediction stored at training time) or one number per output.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["up", "down"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"], "regression",
+    ...                     metrics={"mean_prediction": {"neg": 0.25, "pos": 0.5}})
+    >>> values, name = resolve_reference("mean", pipe)
+    >>> values.tolist(), name
+    ([0.25, 0.5], 'mean')
+    """
+    labels = list(pipeline.labels)
+    if reference is None:
+        return None, ""
+    if isinstance(reference, str):
+        if reference != "mean":
+            raise DoclrpError(f"unknown reference {reference!r}: use 'mean' or one number per output")
+        stored = getattr(pipeline, "metrics", {}).get("mean_prediction")
+        if stored is None:
+            raise DoclrpError("this model stores no mean prediction (it was trained without one): retrain it, "
+                              "or pass reference as one number per output")
+        missing = [label for label in labels if label not in stored]
+        if missing:
+            raise DoclrpError(f"the stored mean prediction lacks outputs {missing}: retrain, or pass numbers")
+        return torch.tensor([float(stored[label]) for label in labels], dtype=torch.float64), "mean"
+    values = torch.as_tensor(reference, dtype=torch.float64).reshape(-1)
+    if values.numel() != len(labels):
+        raise DoclrpError(f"reference has {values.numel()} values for {len(labels)} outputs ({', '.join(labels)})")
+    if not bool(values.isfinite().all()):
+        raise DoclrpError(f"reference values must be finite numbers, got {values.tolist()}")
+    return values, "reference"
+
+
 def window_starts(length: int, size: int, overlap: int) -> list[int]:
     """Start offsets of windows of ``size`` covering ``length`` tokens with ``overlap``.
 
@@ -133,7 +167,8 @@ def _sequence_protocol(pipeline):
 
 
 def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=None, *,
-            batch_size: int = 16, overlap: int | None = None, ids: Sequence[str] | None = None):
+            batch_size: int = 16, overlap: int | None = None, ids: Sequence[str] | None = None,
+            reference=None):
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns a list).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
@@ -141,6 +176,12 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=
     others), or a mapping ``{label: weight}`` for a weighted combination of outputs.
     ``composite``: a name or ``doclrp.Composite``; default the model's own.
     ``overlap``: tokens shared by consecutive windows of long documents (default a quarter).
+    ``reference``: explain ``f(x) − reference`` instead of ``f(x)``: ``"mean"`` (the mean
+    prediction on the training texts, stored by ``doclrp.train``) or one number per
+    output. The output layer's bias becomes ``b − reference``: under LRP-0 and ε the
+    words keep their relevance and the offset moves into ``delta``; under z⁺ and αβ the
+    words share out the deviation instead of the whole score. ``target`` is then named
+    ``"<target> − mean"`` (or ``"− reference"``) and ``target_value`` is the deviation.
     """
     single = isinstance(texts, str)
     texts = [texts] if single else list(texts)
@@ -150,6 +191,7 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=
         if not text.strip():
             raise DoclrpError(f"document {ids[position] if ids else position} is empty: nothing to explain")
     resolved = resolve_target(target, pipeline.labels, pipeline.task)
+    reference, reference_name = resolve_reference(reference, pipeline)
     composite = composite or pipeline.default_composite
     documents = tokenize_many(texts)
     sequence = _sequence_protocol(pipeline)
@@ -157,13 +199,15 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(pipeline, texts, documents, resolved, composite, batch_size)
+            results = _explain_bag(pipeline, texts, documents, resolved, composite, batch_size, reference)
         else:
-            results = _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap)
+            results = _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap,
+                                        reference)
     finally:
         pipeline.model.train(was_training)
     explanations = [
-        _finish(pipeline, doc, resolved, composite, *parts, id=None if ids is None else str(ids[i]))
+        _finish(pipeline, doc, resolved, composite, *parts, id=None if ids is None else str(ids[i]),
+                reference_name=reference_name)
         for i, (doc, parts) in enumerate(zip(documents, results))
     ]
     return explanations[0] if single else explanations
@@ -175,7 +219,7 @@ def _target_for(resolved: ResolvedTarget):
     return lambda logits: resolved.weights.to(device=logits.device, dtype=logits.dtype)
 
 
-def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size):
+def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size, reference=None):
     results = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
@@ -183,7 +227,8 @@ def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size):
         if not bool((inputs != 0).any(1).all()):
             empty = start + int((inputs != 0).any(1).logical_not().nonzero()[0])
             raise DoclrpError(f"document {empty} has no word the model knows: nothing to explain")
-        attr = attribute(pipeline.model, inputs, target=_target_for(resolved), composite=composite)
+        attr = attribute(pipeline.model, inputs, target=_target_for(resolved), composite=composite,
+                         reference=reference)
         for row, text in enumerate(chunk):
             tokens = pipeline.token_relevance(text, attr.relevance[row])
             results.append((tokens.spans, np.asarray(tokens.relevance, float),
@@ -193,7 +238,7 @@ def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size):
     return results
 
 
-def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap):
+def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap, reference=None):
     size = sequence.max_tokens
     overlap = size // 4 if overlap is None else overlap
     if not 0 <= overlap < size:
@@ -215,7 +260,7 @@ def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_
         batch = windows[begin : begin + batch_size]
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
         attr = attribute(pipeline.model, inputs, target=_window_target(resolved, batch, classes),
-                         composite=composite, forward_kwargs=kwargs)
+                         composite=composite, forward_kwargs=kwargs, reference=reference)
         relevance = attr.relevance.double().cpu().numpy()
         other = {name: value.double().cpu().numpy() for name, value in attr.other_relevance.items()}
         for row, (doc_index, start, window) in enumerate(batch):
@@ -276,11 +321,14 @@ def _all_unknown(pipeline, token_ids) -> bool:
     return vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids)
 
 
-def _finish(pipeline, document, resolved, composite, spans, relevance, special, logits, weights, value, delta, id):
+def _finish(pipeline, document, resolved, composite, spans, relevance, special, logits, weights, value, delta, id,
+            reference_name=""):
     prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
     name = resolved.name
     if name is None:
         name = pipeline.labels[int(torch.as_tensor(weights).argmax())]
+    if reference_name:
+        name = f"{name} − {reference_name}"
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=name, target_value=value, delta=delta, id=id)
     for key, amount in special.items():
