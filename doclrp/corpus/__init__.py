@@ -1,5 +1,6 @@
 """Corpora: reading documents from folders, JSONL, CSV or the shipped BBC News
-corpus, and a fixed train/test split.
+corpus, a fixed train/test split, explaining whole corpora into resumable
+results (`explain_corpus`) and summarizing them (`summarize`).
 
 >>> from doclrp.corpus import open_corpus, train_test_split_fixed
 >>> train, test = train_test_split_fixed(open_corpus("bbc"))
@@ -18,6 +19,9 @@ from doclrp.corpus.readers import (
     read_jsonl,
 )
 from doclrp.corpus.split import train_test_split_fixed
+from doclrp.corpus.output import read_results, record_to_explanation
+from doclrp.corpus.run import RunReport, explain_corpus
+from doclrp.corpus.summarize import summarize, summarize_results
 
 __all__ = [
     "Record",
@@ -29,4 +33,10 @@ __all__ = [
     "bbc_folder",
     "open_corpus",
     "train_test_split_fixed",
+    "explain_corpus",
+    "RunReport",
+    "read_results",
+    "record_to_explanation",
+    "summarize",
+    "summarize_results",
 ]

@@ -1,0 +1,359 @@
+"""Explaining a whole corpus: streamed, batched by length, resumable, shardable.
+
+>>> import tempfile, pathlib
+>>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+>>> from doclrp.corpus import Record, explain_corpus, read_results
+>>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+>>> pipeline = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+>>> docs = [Record("a", "good fun"), Record("b", "  "), Record("c", "bad, dull")]
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "results.jsonl"
+>>> report = explain_corpus(pipeline, docs, out, progress=False)
+>>> report.explained, report.skipped
+(2, {'empty document': 1})
+>>> [(r["id"], r["skipped"]) for r in read_results(out)]
+[('b', 'empty document'), ('a', None), ('c', None)]
+
+How a run goes:
+
+1. The corpus is read once to check it (a malformed line fails here, before any
+   output exists, unless ``on_error="skip"``) and to count its documents.
+2. The results file is opened for resuming (see :mod:`doclrp.corpus.output`).
+3. The corpus is streamed again in buffers of ``buffer_size`` documents; each
+   buffer is sorted by text length and cut into batches of ``batch_size``, so a
+   batch pads little. The plan depends only on the corpus, the shard and the two
+   sizes, never on what is already done: a batch is written whole or not at all,
+   so a restarted run meets the same batches, skips the finished ones, and ends
+   with the records an uninterrupted run would have written.
+4. Each batch is explained (the ``local`` engine here, or Ray, see
+   :mod:`doclrp.corpus.ray_engine`) and appended; memory holds one buffer.
+
+Empty or whitespace-only documents, and documents the model cannot read (no
+word it knows), do not stop a long run: they get a record whose ``skipped``
+says why, and the report counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doclrp.corpus.output import explanation_record, model_fingerprint, open_results_writer, run_header, skipped_record
+from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
+from doclrp.errors import DoclrpError
+
+__all__ = ["RunReport", "explain_corpus", "explain_records", "parse_shard", "in_shard", "plan_batches", "ENGINES"]
+
+ENGINES = ("local", "ray")
+EMPTY = "empty document"
+#: Documents read, sorted by length and batched together (memory holds one such buffer).
+BUFFER_SIZE = 512
+
+
+@dataclass
+class RunReport:
+    """What a run did. ``resumed``: records that were already written before it started."""
+
+    path: Path
+    explained: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+    malformed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> int:
+        """Records this run added."""
+        return self.explained + sum(self.skipped.values())
+
+    @property
+    def total(self) -> int:
+        """Records in the results."""
+        return self.resumed + self.written
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        parts = [f"{self.total} records in {self.path}: {self.explained} explained now"]
+        if self.skipped:
+            parts.append("skipped " + ", ".join(f"{n} ({reason})" for reason, n in sorted(self.skipped.items())))
+        if self.resumed:
+            parts.append(f"{self.resumed} from an earlier run")
+        if self.malformed:
+            parts.append(f"{self.malformed} malformed corpus lines left out")
+        return "; ".join(parts) + f"; {self.seconds:.1f} s ({self.docs_per_second:.1f} docs/s)"
+
+
+def parse_shard(shard: str | Sequence[int] | None) -> tuple[int, int] | None:
+    """``"i/N"`` (0 ≤ i < N) → ``(i, N)``; None stays None.
+
+    >>> parse_shard("1/4"), parse_shard(None)
+    ((1, 4), None)
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+        if not match:
+            raise DoclrpError(f"--shard must look like i/N (e.g. 0/4), got {shard!r}")
+        shard = (int(match[1]), int(match[2]))
+    index, count = (int(x) for x in shard)
+    if count < 1 or not 0 <= index < count:
+        raise DoclrpError(f"shard {index}/{count}: N must be ≥ 1 and i one of 0..N-1")
+    return index, count
+
+
+def in_shard(id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether document ``id`` belongs to ``shard``: blake2b of the id, modulo N.
+
+    The same on every machine and Python (no ``hash()``), and every id is in exactly one shard.
+
+    >>> sum(in_shard("business/001", (i, 3)) for i in range(3))
+    1
+    """
+    if shard is None:
+        return True
+    digest = hashlib.blake2b(id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shard[1] == shard[0]
+
+
+def plan_batches(records: Iterable[Record], batch_size: int, buffer_size: int = BUFFER_SIZE) -> Iterator[list[Record]]:
+    """Batches of similar length: buffers of ``buffer_size`` records, each sorted by text length.
+
+    >>> docs = [Record(str(i), "x" * n) for i, n in enumerate([5, 1, 4, 2, 3])]
+    >>> [[r.id for r in b] for b in plan_batches(docs, batch_size=2, buffer_size=4)]
+    [['1', '3'], ['2', '0'], ['4']]
+    """
+    buffer_size = max(buffer_size, batch_size)
+    buffer: list[Record] = []
+
+    def batches():
+        buffer.sort(key=lambda r: len(r.text))  # stable: equal lengths keep corpus order
+        for start in range(0, len(buffer), batch_size):
+            yield buffer[start : start + batch_size]
+
+    for record in records:
+        buffer.append(record)
+        if len(buffer) == buffer_size:
+            yield from batches()
+            buffer = []
+    if buffer:
+        yield from batches()
+
+
+def _reason(error: DoclrpError) -> str:
+    # explain() names documents by their position in its call ("document 0 has ..."):
+    # meaningless here, where the record carries the id.
+    return re.sub(r"^document \S+ ", "", str(error))
+
+
+def explain_records(pipeline, records: Sequence[Record], *, target="predicted", composite=None,
+                    batch_size: int = 32, reference=None) -> list[dict[str, Any]]:
+    """One result record per document of ``records``, in their order (used by both engines).
+
+    A document that cannot be explained (empty, no word the model knows) gets a
+    ``skipped`` record; other errors propagate.
+    """
+    from doclrp.explain import explain
+
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for record in records:
+        if record.text.strip():
+            todo.append(record)
+        else:
+            results[record.id] = skipped_record(record.id, record.label, EMPTY, record.text, record.targets)
+    options = dict(target=target, composite=composite, batch_size=batch_size)
+    if reference is not None:
+        options["reference"] = reference
+    try:
+        explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []
+        pairs = list(zip(todo, explanations))
+    except DoclrpError:
+        # Some document of the batch is unreadable: find it, explain the others one by one.
+        pairs = []
+        for record in todo:
+            try:
+                pairs.append((record, explain(pipeline, record.text, ids=[record.id], **options)))
+            except DoclrpError as error:
+                results[record.id] = skipped_record(record.id, record.label, _reason(error), record.text,
+                                                    record.targets)
+    for record, explanation in pairs:
+        results[record.id] = explanation_record(explanation, record.label, record.targets)
+    return [results[r.id] for r in records]
+
+
+def _open_corpus(corpus, on_error: str) -> Iterable[Record]:
+    if not isinstance(corpus, (str, Path)):
+        return corpus
+    if (isinstance(corpus, str) and corpus.lower() == "bbc") or Path(corpus).is_dir():
+        return open_corpus(corpus)  # folders have no lines to skip
+    return open_corpus(corpus, on_error=on_error)
+
+
+def _input_name(corpus) -> str:
+    if isinstance(corpus, str) and corpus.lower() == "bbc":
+        return "bbc"
+    if isinstance(corpus, (str, Path)):
+        return str(Path(corpus).resolve())
+    return "records"
+
+
+def _check_corpus(corpus, on_error: str, shard) -> tuple[int | None, list[str]]:
+    """Read the corpus once: (documents in the shard, malformed-line messages).
+
+    An iterator of Records can be read only once: it is not checked (count None).
+    """
+    if not isinstance(corpus, (str, Path)) and iter(corpus) is corpus:
+        return None, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CorpusWarning)
+        count = sum(1 for r in _open_corpus(corpus, on_error) if in_shard(r.id, shard))
+    malformed = [str(w.message) for w in caught if issubclass(w.category, CorpusWarning)]
+    for w in caught:
+        if not issubclass(w.category, CorpusWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return count, malformed
+
+
+def _stream(corpus, on_error: str, shard) -> Iterator[Record]:
+    with warnings.catch_warnings():
+        # Malformed lines were reported by the check; seeing them again is noise.
+        warnings.simplefilter("ignore", CorpusWarning)
+        for record in _open_corpus(corpus, on_error):
+            if in_shard(record.id, shard):
+                yield record
+
+
+def _check_device(device: str, engine: str) -> None:
+    import torch
+
+    if engine == "local" and str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
+
+
+def _composite_name(composite, pipeline) -> str:
+    from doclrp.core import get_composite
+
+    if composite is None:
+        composite = pipeline.default_composite
+    if isinstance(composite, str):
+        get_composite(composite)  # an unknown name fails now, not as a skipped document per batch
+        return composite
+    # Custom composites: their repr, without the memory addresses of predicates.
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(composite))
+
+
+def explain_corpus(model, corpus, out, *, target="predicted", composite=None, batch_size: int = 32,
+                   reference=None, device: str = "cpu", shard: str | Sequence[int] | None = None,
+                   engine: str = "local", overwrite: bool = False, on_error: str = "raise",
+                   buffer_size: int = BUFFER_SIZE,
+                   progress: bool = True, ray_options: dict[str, Any] | None = None) -> RunReport:
+    """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
+
+    ``model``: a model folder (doclrp or Hugging Face), loaded on ``device``, or a loaded
+    pipeline (used where it is).
+    ``corpus``: ``"bbc"``, a folder of ``<class>/*.txt``, a .jsonl/.csv file, or Records.
+    ``out``: results path; Parquet when it ends in .parquet, JSONL otherwise.
+    ``shard``: ``"i/N"``: only documents whose id hashes to shard i of N.
+    ``reference``: explain the deviation from it (``"mean"`` or one number per output; see ``explain``).
+    ``engine``: ``"local"`` or ``"ray"`` (same records; see :mod:`doclrp.corpus.ray_engine`).
+    ``on_error``: ``"raise"`` stops at a malformed corpus line (before writing), ``"skip"``
+    leaves it out with a warning. Restarting the same call continues an interrupted run.
+    """
+    started = time.perf_counter()
+    shard = parse_shard(shard)
+    if engine not in ENGINES:
+        raise DoclrpError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if on_error not in ("raise", "skip"):
+        raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    for name, value in (("batch size", batch_size), ("buffer size", buffer_size)):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise DoclrpError(f"{name} must be at least 1, got {value!r}")
+    _check_device(device, engine)
+    count, malformed = _check_corpus(corpus, on_error, shard)
+    for message in malformed:
+        warnings.warn(message, CorpusWarning, stacklevel=2)
+
+    if isinstance(model, (str, Path)):
+        from doclrp.models.loading import load_text_model
+
+        pipeline = load_text_model(model, device="cpu" if engine == "ray" else device)
+        fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
+    else:
+        pipeline, fingerprint, model_path = model, model_fingerprint(model), None
+    from doclrp.explain import resolve_target
+
+    resolve_target(target, pipeline.labels, pipeline.task)  # a bad target fails before any output
+    if reference is not None:
+        from doclrp.explain import resolve_reference
+
+        resolve_reference(reference, pipeline)
+        reference = reference if isinstance(reference, str) else [float(v) for v in reference]
+    header = run_header(model_sha256=fingerprint, composite=_composite_name(composite, pipeline), target=target,
+                        reference=reference, input=_input_name(corpus), shard=shard, model=model_path,
+                        task=pipeline.task, labels=list(pipeline.labels))
+
+    report = RunReport(Path(out), malformed=len(malformed))
+    skipped: Counter[str] = Counter()
+    with open_results_writer(out, header, overwrite=overwrite) as writer:
+        report.resumed = len(writer.done_ids)
+        pending = _pending(plan_batches(_stream(corpus, on_error, shard), batch_size, buffer_size), writer.done_ids)
+        total = None if count is None else max(0, count - report.resumed)
+        bar = _progress(progress, total=total, resumed=report.resumed)
+
+        def write(records: list[dict[str, Any]]) -> None:
+            writer.write_batch(records)
+            for record in records:
+                if record["skipped"]:
+                    skipped[record["skipped"]] += 1
+                else:
+                    report.explained += 1
+            if bar is not None:
+                bar.update(len(records))
+
+        try:
+            options = dict(target=target, composite=composite, batch_size=batch_size, reference=reference)
+            if engine == "local":
+                for batch in pending:
+                    write(explain_records(pipeline, batch, **options))
+            else:
+                from doclrp.corpus.ray_engine import run_ray
+
+                run_ray(pending, model if model_path is None else model_path, write, device=device,
+                        **options, **(ray_options or {}))
+            writer.finish()
+        finally:
+            if bar is not None:
+                bar.close()
+    report.skipped = dict(skipped)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _pending(batches: Iterator[list[Record]], done: set[str]) -> Iterator[list[Record]]:
+    """The planned batches minus finished documents (whole batches, unless the batch size changed)."""
+    for batch in batches:
+        todo = [r for r in batch if r.id not in done]
+        if todo:
+            yield todo
+
+
+def _progress(enabled: bool, total: int | None, resumed: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="doc", desc="explaining", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    if resumed:
+        bar.set_postfix_str(f"{resumed} done before", refresh=False)
+    return bar
