@@ -228,15 +228,18 @@ def vader_corpus_path(name: str = "vader", *, cache: str | Path | None = None) -
 
 
 def read_vader_corpus(name: str = "vader", *, target_columns: Sequence[str] | None = None,
-                      cache: str | Path | None = None) -> Iterator[Record]:
+                      cache: str | Path | None = None, on_error: str = "raise") -> Iterator[Record]:
     """Records of the VADER corpus ``name`` (``"vader"`` or ``"vader-rt"``), with
     ``target_columns`` (default all of ``TARGETS``) as their targets.
 
     >>> next(iter(read_vader_corpus(target_columns=["compound"]))).targets
     (0.6808,)
+
+    ``on_error`` goes to :func:`read_jsonl` (which reads the cache file), so that
+    ``open_corpus`` takes the same options for every JSONL source.
     """
     columns = list(TARGETS if target_columns is None else target_columns)
     unknown = [c for c in columns if c not in TARGETS]
     if unknown or not columns:
         raise DoclrpError(f"VADER corpora have the targets {', '.join(TARGETS)}; got {columns}")
-    return read_jsonl(vader_corpus_path(name, cache=cache), target_columns=columns)
+    return read_jsonl(vader_corpus_path(name, cache=cache), target_columns=columns, on_error=on_error)
