@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a text model on a corpus",
                            description="Train a text model (cnn, bow, bag or minilm) with early stopping and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
-    train.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
+    train.add_argument("--corpus", default="bbc", help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
     train.add_argument("--model", default="cnn", choices=["cnn", "bow", "bag", "minilm"])
     train.add_argument("--out", required=True, help="output model folder")
     train.add_argument("--task", default="classification", choices=["classification", "regression"])
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", help="a UTF-8 text file")
     explain.add_argument("--out", required=True, help="the HTML page to write")
     explain.add_argument("--top", type=int, default=10, help="top words to print")
+    explain.add_argument("--reference", metavar="mean|V,V,...",
+                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
+                              "or one number per output")
 
     from .corpus.cli import add_corpus_parser
 
@@ -136,7 +139,10 @@ def cmd_explain(args) -> int:
 
     text = args.text if args.text is not None else read_document(args.file)
     pipeline = load_text_model(args.model, device=args.device)
-    explanation = explain(pipeline, text, target=_parse_target(args.target), composite=args.composite)
+    from .corpus.cli import _parse_reference
+
+    explanation = explain(pipeline, text, target=_parse_target(args.target), composite=args.composite,
+                          reference=_parse_reference(args.reference))
     page = write_text_atomic(args.out, render_document(explanation, title=Path(args.file).name if args.file else None))
     print(f"prediction: {explanation.prediction.label or explanation.prediction.values}")
     _print_top(explanation, args.top)

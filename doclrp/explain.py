@@ -268,7 +268,7 @@ def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_
             acc = per_doc[doc_index]
             columns = positions[row]
             acc["relevance"][start : start + len(window)] += share * relevance[row, columns]
-            special_columns = [c for c in range(relevance.shape[1]) if c not in set(columns)]
+            special_columns = sorted(set(range(relevance.shape[1])).difference(columns))
             for name, column in zip(specials[row], special_columns):
                 acc["special"][name] = acc["special"].get(name, 0.0) + share * float(relevance[row, column])
             for name, value in other.items():
