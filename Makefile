@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/doclrp demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
