@@ -43,6 +43,21 @@ def test_cnn_pads_short_inputs_like_padding_ids(seq):
     assert torch.allclose(model(ids), model(F.pad(ids, (0, 5 - seq))), atol=TOLERANCE)
 
 
+def test_cnn_output_does_not_depend_on_batch_neighbours():
+    # Biases make padded windows fire (ReLU(bias) > 0): without the padding mask a
+    # document's max-pool would pick them up once a longer neighbour pads its row.
+    torch.manual_seed(0)
+    model = TextCNN(vocab_size=30, embed_dim=4, widths=(2, 3), channels=6, n_outputs=3).eval()
+    with torch.no_grad():
+        for branch in model.branches:
+            branch[0].bias.fill_(2.0)
+    short, long = torch.randint(1, 30, (1, 4)), torch.randint(1, 30, (1, 40))
+    batch = torch.cat([F.pad(short, (0, 36)), long])
+    together = model(batch)
+    assert torch.allclose(together[0], model(short)[0], atol=TOLERANCE)
+    assert torch.allclose(together[1], model(long)[0], atol=TOLERANCE)
+
+
 def test_embedding_bag_ignores_padding():
     model = EmbeddingBagModel(vocab_size=30, embed_dim=4, n_outputs=2)
     ids = torch.tensor([[3, 7, 9]])

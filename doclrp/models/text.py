@@ -8,11 +8,12 @@ torch.Size([2, 3])
 
 Every activation, pooling and dropout is its own module (never ``F.relu`` in
 ``forward``) so the engine can find it by ``isinstance`` and attach a rule;
-the only functional operations left are reshapes, zero padding and ``cat``,
-which pass gradient (and so relevance) through unchanged. Each model ends in a
-Linear layer named ``head``: training folds the scale of regression targets
-into it. ``config`` holds the constructor keyword arguments as JSON-safe values,
-so ``type(model)(**model.config)`` rebuilds the architecture.
+the only functional operations left are reshapes, zero padding, ``cat`` and
+the TextCNN's 0/1 padding mask, which pass gradient (and so relevance) through
+unchanged. Each model ends in a Linear layer named ``head``: training folds the
+scale of regression targets into it. ``config`` holds the constructor keyword
+arguments as JSON-safe values, so ``type(model)(**model.config)`` rebuilds the
+architecture.
 """
 
 from __future__ import annotations
@@ -115,8 +116,25 @@ class TextCNN(nn.Module):
             # relevance per input id, so the embedding output must keep the
             # input's length. Zeros equal the (zero, frozen) padding row.
             x = F.pad(x, (0, self.min_len - x.shape[-1]))
-        pooled = torch.cat([branch(x).flatten(1) for branch in self.branches], dim=1)
-        return self.head(self.dropout(pooled))
+        valid_until = self._lengths(ids).clamp(min=self.min_len)
+        pooled = []
+        for branch in self.branches:
+            conv, relu, pool = branch
+            activations = relu(conv(x))
+            # Zero the positions whose window reaches into the batch's padding (after
+            # ReLU every kept value is >= 0, so zeros never win the max over a real one):
+            # a document's output must not depend on how long its batch neighbours are.
+            width = conv.kernel_size[0]
+            positions = torch.arange(activations.shape[-1], device=ids.device)
+            keep = positions < (valid_until - width + 1).unsqueeze(1)
+            pooled.append(pool(activations * keep.unsqueeze(1).to(activations.dtype)).flatten(1))
+        return self.head(self.dropout(torch.cat(pooled, dim=1)))
+
+    def _lengths(self, ids: torch.Tensor) -> torch.Tensor:
+        """(batch,) tokens up to and including the last non-padding id (padding trails)."""
+        real = ids != self.config["padding_idx"]
+        positions = torch.arange(1, ids.shape[1] + 1, device=ids.device)
+        return (real * positions).amax(1)
 
 
 class BowMLP(nn.Module):
