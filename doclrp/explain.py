@@ -255,9 +255,12 @@ def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_
     per_doc = [dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0)
                for ids, _ in encoded]
     counts = np.bincount([w[0] for w in windows], minlength=len(encoded))
-    classes = _document_classes(pipeline, sequence, windows, batch_size) if resolved.weights is None else {}
-    for begin in range(0, len(windows), batch_size):
-        batch = windows[begin : begin + batch_size]
+    batches = _window_batches(windows, counts, batch_size)
+    # Only documents whose windows span several batches need a forward pass of their
+    # own to find their class; the others find it inside their attribution batch.
+    split = [w for w in windows if counts[w[0]] > batch_size]
+    classes = _document_classes(pipeline, sequence, split, batch_size) if resolved.weights is None else {}
+    for batch in batches:
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
         attr = attribute(pipeline.model, inputs, target=_window_target(resolved, batch, classes),
                          composite=composite, forward_kwargs=kwargs, reference=reference)
@@ -281,17 +284,32 @@ def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_
             for (_, spans), acc in zip(encoded, per_doc)]
 
 
+def _window_batches(windows, counts, batch_size):
+    """Consecutive windows in batches of at most ``batch_size``, a document's windows kept
+    in one batch whenever they fit, so that the batch's own logits give its class.
+
+    >>> [[w[0] for w in b] for b in _window_batches([(0,), (1,), (1,), (2,)], [1, 2, 1], 2)]
+    [[0], [1, 1], [2]]
+    """
+    batches, batch = [], []
+    for window in windows:
+        keep_together = counts[window[0]] <= batch_size and window[0] != (batch[-1][0] if batch else None)
+        if batch and (len(batch) == batch_size or (keep_together and len(batch) + counts[window[0]] > batch_size)):
+            batches.append(batch)
+            batch = []
+        batch.append(window)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def _document_classes(pipeline, sequence, windows, batch_size) -> dict[int, int]:
-    """The predicted class of every document cut into several windows: the argmax of
-    the mean of its windows' outputs, so all its windows explain that same class."""
-    counts: dict[int, int] = {}
-    for doc_index, _, _ in windows:
-        counts[doc_index] = counts.get(doc_index, 0) + 1
-    multi = [w for w in windows if counts[w[0]] > 1]
+    """The predicted class of each document in ``windows`` (all its windows): the argmax
+    of the mean of its windows' outputs, so all its windows explain that same class."""
     sums: dict[int, torch.Tensor] = {}
     with torch.no_grad():
-        for begin in range(0, len(multi), batch_size):
-            batch = multi[begin : begin + batch_size]
+        for begin in range(0, len(windows), batch_size):
+            batch = windows[begin : begin + batch_size]
             inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
             logits = _output_logits(pipeline.model(inputs, **kwargs))
             for row, (doc_index, _, _) in enumerate(batch):
@@ -304,12 +322,19 @@ def _output_logits(output) -> torch.Tensor:
 
 
 def _window_target(resolved: ResolvedTarget, batch, classes: dict[int, int]):
-    """Target weights for a batch of windows: the resolved target, or each document's class."""
-    if resolved.weights is not None or not classes:
+    """Target weights for a batch of windows: the resolved target, or each document's
+    class: the argmax of the summed logits of its windows in this batch, unless
+    ``classes`` (documents spread over several batches) already names it."""
+    if resolved.weights is not None:
         return _target_for(resolved)
+    documents = torch.tensor([doc_index for doc_index, _, _ in batch])
 
     def weights(logits):
-        chosen = logits.reshape(logits.shape[0], -1).argmax(1).tolist()
+        logits = logits.detach().reshape(logits.shape[0], -1)
+        _, group = documents.unique_consecutive(return_inverse=True)
+        group = group.to(logits.device)
+        summed = logits.new_zeros(int(group.max()) + 1, logits.shape[1]).index_add_(0, group, logits)
+        chosen = summed.argmax(1)[group].tolist()
         chosen = [classes.get(doc_index, own) for (doc_index, _, _), own in zip(batch, chosen)]
         return torch.tensor(chosen, device=logits.device)
 

@@ -175,7 +175,8 @@ class SparseConv1dMap:
             spread = grad[part].view(-1, 1, 1) * self._filters(weight, part)
             if valid is not None:
                 spread = spread * valid
-            result.index_put_((rows.reshape(-1),), spread.reshape(-1, channels), accumulate=True)
+            # index_add_, not index_put_(accumulate=True): ~20x faster on the CPU (no sort)
+            result.index_add_(0, rows.reshape(-1), spread.reshape(-1, channels))
         return result.view(batch_size, length, channels).transpose(1, 2)
 
     def bias_like(self, z: Tensor) -> Tensor:

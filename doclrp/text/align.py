@@ -58,6 +58,10 @@ def align(token_spans: Any, words: Document | Sequence[Token]) -> list[int | Non
         raise DoclrpError("words must be sorted by offset and must not overlap; use the words of one tokenize() call")
     if hasattr(token_spans, "tolist"):  # numpy arrays and torch tensors
         token_spans = token_spans.tolist()
+    if isinstance(token_spans, list) and token_spans == list(zip(starts, ends)):
+        # One model token per word (word-id models): the common case, and a corpus
+        # run's hottest loop, answered by one list comparison.
+        return list(range(len(starts)))
     alignment: list[int | None] = []
     for span in token_spans:
         try:

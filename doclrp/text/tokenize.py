@@ -170,7 +170,10 @@ def _document(doc: Any) -> Document:
     from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 
     text = doc.text
-    has_sentences = doc.has_annotation("SENT_START")
+    array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START])
+    # What doc.has_annotation("SENT_START") answers, read from the array: spaCy's own
+    # check builds a Token object per word, which cost as much as the tokenizer itself.
+    has_sentences = bool((array[1:, 3] != 0).any())
     words: list[Token] = []
     sentences: list[Span] = []
     first = 0  # index in `words` of the first word of the open sentence
@@ -178,7 +181,7 @@ def _document(doc: Any) -> Document:
     # NamedTuple constructor: this loop runs once per word of a corpus, and
     # the two together halve its cost.
     new = tuple.__new__
-    rows = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).tolist()
+    rows = array.tolist()
     for start, length, is_space, sent_start in rows:
         if sent_start == 1 and has_sentences and len(words) > first:
             sentences.append(Span(words[first][1], words[-1][2]))
