@@ -2,7 +2,7 @@
 
 >>> from doclrp.demo import run_demo
 >>> index = run_demo("doclrp-demo")            # doctest: +SKIP
->>> index.name
+>>> index.name                                  # doctest: +SKIP
 'index.html'
 """
 

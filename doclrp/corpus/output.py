@@ -111,7 +111,7 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "targets": None if targets is None else [float(t) for t in targets],
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
-        "words": [[w.text, w.start, w.end, w.relevance] for w in explanation.words],
+        "words": [[text, start, end, relevance] for text, start, end, _, relevance in explanation.words],
     }
 
 

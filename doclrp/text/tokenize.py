@@ -139,7 +139,7 @@ def tokenize(text: str, nlp: Any = None, pipeline: str = "auto") -> Document:
     """
     _check_text(text)
     nlp = load_pipeline(pipeline) if nlp is None else nlp
-    return _document(nlp(text))
+    return _document(nlp(text), text)
 
 
 def tokenize_many(
@@ -156,8 +156,11 @@ def tokenize_many(
     [2, 3]
     """
     nlp = load_pipeline(pipeline) if nlp is None else nlp
-    checked = (_check_text(t) for t in texts)
-    return [_document(d) for d in nlp.pipe(checked, batch_size=batch_size, n_process=n_process)]
+    # Each text travels along as its doc's context: reading doc.text back would
+    # rebuild it from a Token object per word.
+    pairs = ((_check_text(t), t) for t in texts)
+    return [_document(doc, text) for doc, text in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size,
+                                                           n_process=n_process)]
 
 
 def _check_text(text: Any) -> str:
@@ -166,10 +169,10 @@ def _check_text(text: Any) -> str:
     return text
 
 
-def _document(doc: Any) -> Document:
+def _document(doc: Any, text: str) -> Document:
+    """The words and sentences of spaCy ``doc``, made from ``text``."""
     from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 
-    text = doc.text
     array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START])
     # What doc.has_annotation("SENT_START") answers, read from the array: spaCy's own
     # check builds a Token object per word, which cost as much as the tokenizer itself.
