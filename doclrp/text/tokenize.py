@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from doclrp.errors import DoclrpError
 
 __all__ = [
@@ -170,29 +172,32 @@ def _check_text(text: Any) -> str:
 
 
 def _document(doc: Any, text: str) -> Document:
-    """The words and sentences of spaCy ``doc``, made from ``text``."""
+    """The words and sentences of spaCy ``doc``, made from ``text``.
+
+    Read from one array of spaCy's token attributes, with numpy doing the sentence
+    bookkeeping and ``tuple.__new__`` making the words: a corpus run calls this once
+    per document, and spaCy Token objects or a Python loop per token would cost as
+    much as the tokenizer itself.
+    """
     from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 
-    array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START])
-    # What doc.has_annotation("SENT_START") answers, read from the array: spaCy's own
-    # check builds a Token object per word, which cost as much as the tokenizer itself.
-    has_sentences = bool((array[1:, 3] != 0).any())
-    words: list[Token] = []
-    sentences: list[Span] = []
-    first = 0  # index in `words` of the first word of the open sentence
-    # One array and tuple.__new__ instead of spaCy Token objects and the
-    # NamedTuple constructor: this loop runs once per word of a corpus, and
-    # the two together halve its cost.
+    array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).reshape(-1, 4).astype(np.int64)
+    is_word = array[:, 2] == 0
+    n_words = int(is_word.sum())
+    if not n_words:
+        return Document(text, [], [])
+    # A sentence opens at the first word after a sentence-start token; several starts
+    # with no word between them open one sentence. An unsegmented doc (spaCy's
+    # has_annotation("SENT_START") is False: no start flag past the first token) is one.
+    words_before = np.cumsum(is_word) - is_word
+    opens = np.unique(words_before[array[:, 3] == 1]) if (array[1:, 3] != 0).any() else np.empty(0, np.int64)
+    opens = opens[(opens > 0) & (opens < n_words)]
+    starts = array[is_word, 0]
+    ends = starts + array[is_word, 1]
+    sentence_of = np.zeros(n_words, np.int64)
+    sentence_of[opens] = 1
+    sentence_of = np.cumsum(sentence_of)
+    sentences = [Span(s, e) for s, e in zip(starts[np.r_[0, opens]].tolist(), ends[np.r_[opens - 1, n_words - 1]].tolist())]
     new = tuple.__new__
-    rows = array.tolist()
-    for start, length, is_space, sent_start in rows:
-        if sent_start == 1 and has_sentences and len(words) > first:
-            sentences.append(Span(words[first][1], words[-1][2]))
-            first = len(words)
-        if is_space:
-            continue
-        end = start + length
-        words.append(new(Token, (text[start:end], start, end, len(sentences))))
-    if len(words) > first:
-        sentences.append(Span(words[first][1], words[-1][2]))
+    words = [new(Token, (text[s:e], s, e, k)) for s, e, k in zip(starts.tolist(), ends.tolist(), sentence_of.tolist())]
     return Document(text, words, sentences)
