@@ -267,7 +267,7 @@ def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_
         relevance = attr.relevance.double().cpu().numpy()
         other = {name: value.double().cpu().numpy() for name, value in attr.other_relevance.items()}
         for row, (doc_index, start, window) in enumerate(batch):
-            share = 1.0 / counts[doc_index]
+            share = 1.0 / int(counts[doc_index])
             acc = per_doc[doc_index]
             columns = positions[row]
             acc["relevance"][start : start + len(window)] += share * relevance[row, columns]

@@ -50,6 +50,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
 
@@ -245,7 +247,14 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _dumps(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return _dumps_bytes(record).decode("utf-8")
+
+
+def _dumps_bytes(record: Mapping[str, Any]) -> bytes:
+    # orjson: compact UTF-8 JSON ten times faster than json.dumps, a tenth of a corpus
+    # run's time on BBC; the lines read back with any JSON reader. numpy scalars are
+    # floats to json.dumps (np.float64 subclasses float): to orjson only with the option.
+    return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _parquet():
@@ -356,7 +365,7 @@ class _JsonlWriter(ResultsWriter):
         if not self.partial.exists():
             temporary = self.partial.with_name(self.partial.name + ".new")
             with temporary.open("wb") as handle:
-                handle.write((_dumps(self.header) + "\n").encode())
+                handle.write(_dumps_bytes(self.header) + b"\n")
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.partial)
@@ -365,7 +374,7 @@ class _JsonlWriter(ResultsWriter):
 
     def _write(self, records):
         # One write of whole lines, then fsync: a kill leaves at worst a cut last line.
-        data = "".join(_dumps(r) + "\n" for r in records).encode()
+        data = b"".join(_dumps_bytes(r) + b"\n" for r in records)
         _write_all(self._fd, data)
         os.fsync(self._fd)
 
