@@ -153,9 +153,9 @@ def test_bad_results(tmp_path, capsys, content, message):
 REGRESSION = ["neg", "neu", "pos", "compound"]
 
 
-def regression_records():
+def regression_records(target="compound"):
     def r(id, words):
-        return record(id, None, None, None, words, target="compound", task="regression", labels=REGRESSION)
+        return record(id, None, None, None, words, target=target, task="regression", labels=REGRESSION)
 
     return [r("a", [("great", 0.5), ("awful", -0.75)]), r("b", [("great", 0.25), ("fine", 0.125)])]
 
@@ -188,6 +188,19 @@ def test_lexicon_hook_gets_mean_relevance_of_frequent_words(monkeypatch):
     summary = summarize_results(regression_records(), lexicon_min_count=2)
     assert summary.lexicon["result"][1] == 1  # only "great" is seen twice
     assert summary.lines()[-1].endswith("r undefined (1 words in the lexicon)")
+
+
+@pytest.mark.parametrize("target, checked", [("compound − mean", True), ("compound − reference", True),
+                                             ("pos", False), ("+1·compound -1·neg", False)])
+def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, checked):
+    fake = type(sys)("doclrp.corpus.lexicon")
+    fake.vader_correlation = lambda word_means: (0.5, len(word_means))
+    monkeypatch.setitem(sys.modules, "doclrp.corpus.lexicon", fake)
+    lexicon = summarize_results(regression_records(target), lexicon_min_count=2).lexicon
+    if checked:
+        assert lexicon["name"].startswith(f"VADER lexicon correlation ({target};") and lexicon["result"] == (0.5, 1)
+    else:
+        assert lexicon is None
 
 
 def test_lexicon_hook_falls_back_when_part_two_is_absent(monkeypatch):

@@ -21,10 +21,10 @@ its explained target (by default the predicted class), so the words "for" a
 class are the words that pushed the documents of that class toward what was
 explained.
 
-Lexicon check (Part 2 of issue 4): for regression results explaining ``compound``,
-the summary calls ``doclrp.corpus.lexicon.vader_correlation(word_means)`` when that
+Lexicon check (Part 2 of issue 4): for regression results explaining ``compound``
+(or its deviation from a reference, ``compound − mean``), the summary calls ``doclrp.corpus.lexicon.vader_correlation(word_means)`` when that
 module can be imported, with ``word_means`` the mean relevance per occurrence of each
-word of the ``compound`` group seen at least ``lexicon_min_count`` times, and shows
+word of that group seen at least ``lexicon_min_count`` times, and shows
 the ``(r, words)`` it returns.
 
 The report (:func:`render_report`, pure) is one self-contained page: all text
@@ -228,16 +228,20 @@ def _keep(heap: list, entry: tuple, size: int) -> None:
 
 
 def _lexicon(summary: CorpusSummary, min_count: int) -> dict[str, Any] | None:
-    """The VADER sanity check for regressors of ``compound``, if its module can be imported."""
-    if summary.task != "regression" or "compound" not in summary.groups:
+    """The VADER sanity check for regressors of ``compound``, if its module can be imported.
+
+    Results explaining the deviation from a reference (target ``"compound − mean"``)
+    qualify too: the reference moves the offset, not the words' relevance."""
+    group = next((g for g in summary.groups if g == "compound" or g.startswith("compound − ")), None)
+    if summary.task != "regression" or group is None:
         return None
-    name = f"VADER lexicon correlation (compound; words seen {min_count}+ times)"
+    name = f"VADER lexicon correlation ({group}; words seen {min_count}+ times)"
     try:
         from doclrp.corpus.lexicon import vader_correlation
     except ImportError as error:
         return {"name": name, "error": f"not available ({error})"}
     try:
-        means = {w: s.mean for w, s in summary.groups["compound"].items() if s.count >= min_count}
+        means = {w: s.mean for w, s in summary.groups[group].items() if s.count >= min_count}
         return {"name": name, "result": vader_correlation(means)}
     except DoclrpError as error:
         return {"name": name, "error": str(error)}
