@@ -122,7 +122,7 @@ class Session:
         self.leaf: Tensor | None = None
         self.other_leaves: dict[str, Tensor] = {}
         self.token_input = False
-        self.bounds: tuple = (None, None)
+        self._bounds_of: Tensor | None = None
         self.input_relevance: Tensor | None = None
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: _AffineRecord | None = None
@@ -135,6 +135,7 @@ class Session:
         would keep the whole graph's tensors alive after the call.
         """
         self.leaf = None
+        self._bounds_of = None
         self.other_leaves = {}
         self.input_relevance = None
         self.softmax_outputs = []
@@ -144,7 +145,7 @@ class Session:
     def float_input(self, inputs: Tensor) -> Tensor:
         """Make ``inputs`` the leaf whose relevance is computed; returns the tensor to feed."""
         self.leaf = inputs.detach().requires_grad_(True)
-        self.bounds = (self.leaf.detach().min(), self.leaf.detach().max())
+        self._bounds_of = inputs.detach()
         return self.leaf
 
     def expect_tokens(self) -> None:
@@ -153,8 +154,17 @@ class Session:
 
     def take_embedding(self, embedded: Tensor, weight: Tensor) -> Tensor:
         self.leaf = embedded.detach().requires_grad_(True)
-        self.bounds = (weight.detach().min(), weight.detach().max())
+        self._bounds_of = weight.detach()
         return self.leaf
+
+    @property
+    def bounds(self) -> tuple[Tensor | None, Tensor | None]:
+        """``(min, max)`` of the input data (of the embedding matrix for token input), for
+        ZBox without its own bounds. Computed on demand: two passes over a large
+        embedding matrix would cost every call, and only ZBox reads them."""
+        if self._bounds_of is None:
+            return None, None
+        return self._bounds_of.min(), self._bounds_of.max()
 
     def reads_input(self, x: Tensor) -> bool:
         """Whether ``x`` is the input leaf or a pure reshuffling of it."""
