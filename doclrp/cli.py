@@ -5,6 +5,7 @@
     doclrp explain --model DIR --text "..." --out page.html
     doclrp corpus --model DIR --input bbc --out results.jsonl
     doclrp corpus summarize results.jsonl --out report/
+    doclrp evaluate --model DIR --corpus bbc --methods epsilon,integrated-gradients,random
 
 User errors end with one line on stderr (``doclrp: error: ...``) and exit code 2,
 and leave no partial output behind.
@@ -29,7 +30,9 @@ def _add_model_options(parser):
     parser.add_argument("--target", default="predicted",
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
-    parser.add_argument("--composite", default=None, help="LRP composite (default: the model's own)")
+    parser.add_argument("--composite", default=None,
+                        help="LRP composite (default: the model's own) or a baseline: gradient-x-input, "
+                             "integrated-gradients, occlusion, random")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
@@ -78,6 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--reference", metavar="mean|V,V,...",
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                               "or one number per output")
+
+    evaluate = sub.add_parser("evaluate", help="score LRP and baseline methods by deleting relevant words",
+                              description="Explain held-out documents with each method and measure how much "
+                                          "the explained output falls when the most relevant words are deleted "
+                                          "(against random words), and the area over the deletion curve.")
+    evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
+    evaluate.add_argument("--split", default="test", choices=["test", "all"],
+                          help="documents: the held-out part of doclrp train's fixed split (default) or all")
+    evaluate.add_argument("--docs", type=int, default=100, help="documents to use (default 100)")
+    evaluate.add_argument("--methods", default="epsilon,gradient-x-input,integrated-gradients,occlusion,random",
+                          help="comma-separated LRP composites and baselines")
+    evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
+    evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
+    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
+    evaluate.add_argument("--device", default="cpu", help="cpu or cuda")
 
     from .corpus.cli import add_corpus_parser
 
@@ -178,6 +197,32 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .corpus import open_corpus, train_test_split_fixed
+    from .evaluate import compare_methods
+    from .models.loading import load_text_model
+
+    if args.docs < 1:
+        raise DoclrpError(f"--docs must be at least 1, got {args.docs}")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise DoclrpError("--methods names no method")
+    pipeline = load_text_model(args.model, device=args.device)
+    records = list(open_corpus(args.corpus))
+    if args.split == "test":
+        records = train_test_split_fixed(records)[1]
+    texts = [r.text for r in records if r.text.strip()][: args.docs]
+    if not texts:
+        raise DoclrpError(f"corpus {args.corpus} has no document with text")
+    scores = compare_methods(pipeline, texts, methods, k=args.k, steps=args.steps, target=_parse_target(args.target))
+    print(f"{len(texts)} documents ({args.split}); explained output lost when deleting words (mean):")
+    print(f"  {'method':24s} {'top ' + str(args.k):>9s} {'random ' + str(args.k):>10s} {'AOPC':>8s} {'seconds':>8s}")
+    for score in scores:
+        print(f"  {score.method:24s} {score.drop:9.3f} {score.random_drop:10.3f} {score.aopc:8.3f} "
+              f"{score.seconds:8.1f}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -189,7 +234,7 @@ def cmd_demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"demo": cmd_demo, "train": cmd_train, "explain": cmd_explain}
+    handlers = {"demo": cmd_demo, "train": cmd_train, "explain": cmd_explain, "evaluate": cmd_evaluate}
     try:
         if args.command == "corpus":
             from .corpus.cli import run_corpus_command

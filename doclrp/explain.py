@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .core import attribute, contrast_weights
+from .core import attribute, contrast_weights, get_composite
 from .errors import DoclrpError
 from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "resolve_target", "resolve_reference", "ResolvedTarget", "window_starts"]
+__all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "ResolvedTarget",
+           "window_starts"]
 
 CONTRAST_SUFFIX = "-vs-rest"
 
@@ -174,7 +175,9 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
     label name, an output index, ``"LABEL-vs-rest"`` (the class against the mean of the
     others), or a mapping ``{label: weight}`` for a weighted combination of outputs.
-    ``composite``: a name or ``doclrp.Composite``; default the model's own.
+    ``composite``: a name or ``doclrp.Composite``; default the model's own. A baseline
+    method of :mod:`doclrp.evaluate` works here too, by name (``"integrated-gradients"``)
+    or as an object, so that LRP and baselines are compared on the same words.
     ``overlap``: tokens shared by consecutive windows of long documents (default a quarter).
     ``reference``: explain ``f(x) − reference`` instead of ``f(x)``: ``"mean"`` (the mean
     prediction on the training texts, stored by ``doclrp.train``) or one number per
@@ -193,24 +196,37 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=
     resolved = resolve_target(target, pipeline.labels, pipeline.task)
     reference, reference_name = resolve_reference(reference, pipeline)
     composite = composite or pipeline.default_composite
+    attributor = _attributor(composite)
     documents = tokenize_many(texts)
     sequence = _sequence_protocol(pipeline)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(pipeline, texts, documents, resolved, composite, batch_size, reference)
+            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, reference)
         else:
-            results = _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap,
+            results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
                                         reference)
     finally:
         pipeline.model.train(was_training)
     explanations = [
-        _finish(pipeline, doc, resolved, composite, *parts, id=None if ids is None else str(ids[i]),
+        _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]),
                 reference_name=reference_name)
         for i, (doc, parts) in enumerate(zip(documents, results))
     ]
     return explanations[0] if single else explanations
+
+
+def _attributor(composite):
+    """``attribute(model, inputs, target, forward_kwargs=, reference=)`` for ``composite``:
+    an LRP composite (name or object) or a baseline method of :mod:`doclrp.evaluate`."""
+    from .evaluate import get_method  # evaluate builds on this module
+
+    method = get_method(composite)
+    if method is not None:
+        return method.attribute
+    composite = get_composite(composite)  # once, and an unknown name fails before any work
+    return lambda model, inputs, target, **kwargs: attribute(model, inputs, target, composite, **kwargs)
 
 
 def _target_for(resolved: ResolvedTarget):
@@ -219,7 +235,7 @@ def _target_for(resolved: ResolvedTarget):
     return lambda logits: resolved.weights.to(device=logits.device, dtype=logits.dtype)
 
 
-def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size, reference=None):
+def _explain_bag(pipeline, texts, resolved, attributor, batch_size, reference=None):
     results = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
@@ -227,8 +243,7 @@ def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size, re
         if not bool((inputs != 0).any(1).all()):
             empty = start + int((inputs != 0).any(1).logical_not().nonzero()[0])
             raise DoclrpError(f"document {empty} has no word the model knows: nothing to explain")
-        attr = attribute(pipeline.model, inputs, target=_target_for(resolved), composite=composite,
-                         reference=reference)
+        attr = attributor(pipeline.model, inputs, _target_for(resolved), reference=reference)
         for row, text in enumerate(chunk):
             tokens = pipeline.token_relevance(text, attr.relevance[row])
             results.append((tokens.spans, np.asarray(tokens.relevance, float),
@@ -238,20 +253,61 @@ def _explain_bag(pipeline, texts, documents, resolved, composite, batch_size, re
     return results
 
 
-def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_size, overlap, reference=None):
+def _windows(pipeline, sequence, encoded, overlap, strict=True):
+    """``(document, start, ids)`` of every window, in document order; ``strict``: a
+    document without tokens, or only unknown ones, is an error instead of one empty window."""
     size = sequence.max_tokens
     overlap = size // 4 if overlap is None else overlap
     if not 0 <= overlap < size:
         raise DoclrpError(f"overlap must be in [0, {size}), got {overlap}")
-    encoded = sequence.tokens(documents)
-    windows = []  # (document, start, ids)
-    for doc_index, (token_ids, spans) in enumerate(encoded):
-        if not token_ids:
+    windows = []
+    for doc_index, (token_ids, _) in enumerate(encoded):
+        if strict and not token_ids:
             raise DoclrpError(f"document {doc_index} has no tokens: nothing to explain")
-        if _all_unknown(pipeline, token_ids):
+        if strict and _all_unknown(pipeline, token_ids):
             raise DoclrpError(f"document {doc_index} has only words the model does not know: nothing to explain")
         for start in window_starts(len(token_ids), size, overlap):
             windows.append((doc_index, start, token_ids[start : start + size]))
+    return windows
+
+
+@torch.no_grad()
+def document_outputs(pipeline, texts: Sequence[str], *, batch_size: int = 16, overlap: int | None = None):
+    """Model outputs ``(n_texts, n_outputs)`` per document as ``explain`` sees them: the mean
+    of the outputs of its windows (``pipeline.outputs`` reads only the first window).
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["good fun", "bad dull"], max_len=2)
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+    >>> document_outputs(pipe, ["good fun bad dull", ""]).shape
+    torch.Size([2, 2])
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    sequence = _sequence_protocol(pipeline)
+    if sequence is None:
+        return pipeline.outputs(texts, batch_size=batch_size).double()
+    encoded = sequence.tokens(tokenize_many(texts, pipeline="blank"))
+    windows = _windows(pipeline, sequence, encoded, overlap, strict=False)
+    sums = torch.zeros(len(texts), len(pipeline.labels), dtype=torch.float64)
+    counts = torch.zeros(len(texts), 1, dtype=torch.float64)
+    was_training = pipeline.model.training
+    pipeline.model.eval()
+    try:
+        for begin in range(0, len(windows), batch_size):
+            batch = windows[begin : begin + batch_size]
+            inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
+            logits = _output_logits(pipeline.model(inputs, **kwargs)).reshape(len(batch), -1).double().cpu()
+            rows = torch.tensor([w[0] for w in batch])
+            sums.index_add_(0, rows, logits)
+            counts.index_add_(0, rows, torch.ones(len(batch), 1, dtype=torch.float64))
+    finally:
+        pipeline.model.train(was_training)
+    return sums / counts
+
+
+def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap, reference=None):
+    encoded = sequence.tokens(documents)
+    windows = _windows(pipeline, sequence, encoded, overlap)
     per_doc = [dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0)
                for ids, _ in encoded]
     counts = np.bincount([w[0] for w in windows], minlength=len(encoded))
@@ -262,8 +318,8 @@ def _explain_sequence(pipeline, sequence, documents, resolved, composite, batch_
     classes = _document_classes(pipeline, sequence, split, batch_size) if resolved.weights is None else {}
     for batch in batches:
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
-        attr = attribute(pipeline.model, inputs, target=_window_target(resolved, batch, classes),
-                         composite=composite, forward_kwargs=kwargs, reference=reference)
+        attr = attributor(pipeline.model, inputs, _window_target(resolved, batch, classes),
+                          forward_kwargs=kwargs, reference=reference)
         relevance = attr.relevance.double().cpu().numpy()
         other = {name: value.double().cpu().numpy() for name, value in attr.other_relevance.items()}
         for row, (doc_index, start, window) in enumerate(batch):
@@ -346,7 +402,7 @@ def _all_unknown(pipeline, token_ids) -> bool:
     return vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids)
 
 
-def _finish(pipeline, document, resolved, composite, spans, relevance, special, logits, weights, value, delta, id,
+def _finish(pipeline, document, resolved, spans, relevance, special, logits, weights, value, delta, id,
             reference_name=""):
     prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
     name = resolved.name

@@ -15,14 +15,19 @@ TEXTS = {
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def corpus_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
     for label, texts in TEXTS.items():
         (folder / label).mkdir()
         for i, text in enumerate(texts * 4):
             (folder / label / f"{i:03d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, corpus_dir):
     out = tmp_path_factory.mktemp("model") / "tiny"
-    train(str(folder), model="bag", out=out, epochs=3, progress=False, min_freq=1,
+    train(str(corpus_dir), model="bag", out=out, epochs=3, progress=False, min_freq=1,
           model_options={"embed_dim": 8})
     return out
 
@@ -107,7 +112,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, model_dir, tmp_path, ca
 
 
 def test_help_texts(capsys):
-    for command in ([], ["demo"], ["train"], ["explain"], ["corpus"]):
+    for command in ([], ["demo"], ["train"], ["explain"], ["corpus"], ["evaluate"]):
         with pytest.raises(SystemExit) as exit_info:
             main([*command, "--help"])
         assert exit_info.value.code == 0

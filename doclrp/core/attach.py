@@ -123,6 +123,9 @@ class Session:
         self.other_leaves: dict[str, Tensor] = {}
         self.token_input = False
         self._bounds_of: Tensor | None = None
+        # The model runs on input_scale · input (path methods such as integrated
+        # gradients); relevance stays input ⊙ gradient w.r.t. the unscaled input.
+        self.input_scale = 1.0
         self.input_relevance: Tensor | None = None
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: _AffineRecord | None = None
@@ -146,7 +149,7 @@ class Session:
         """Make ``inputs`` the leaf whose relevance is computed; returns the tensor to feed."""
         self.leaf = inputs.detach().requires_grad_(True)
         self._bounds_of = inputs.detach()
-        return self.leaf
+        return self._scaled(self.leaf)
 
     def expect_tokens(self) -> None:
         """Relevance will be taken at the output of the first embedding the model runs."""
@@ -155,7 +158,10 @@ class Session:
     def take_embedding(self, embedded: Tensor, weight: Tensor) -> Tensor:
         self.leaf = embedded.detach().requires_grad_(True)
         self._bounds_of = weight.detach()
-        return self.leaf
+        return self._scaled(self.leaf)
+
+    def _scaled(self, leaf: Tensor) -> Tensor:
+        return leaf if self.input_scale == 1.0 else leaf * self.input_scale
 
     @property
     def bounds(self) -> tuple[Tensor | None, Tensor | None]:
@@ -339,7 +345,7 @@ def _embedding_bag_hook(session: Session, name: str):
         if module.mode == "mean":
             bag = bag / keep.sum(1, keepdim=True).clamp(min=1)
         # The values stay those of the fused kernel; the gradient takes the per-token path.
-        return output.detach() + (bag - bag.detach())
+        return session.input_scale * output.detach() + (bag - bag.detach())
 
     return hook
 

@@ -55,7 +55,7 @@ class Attribution:
 
 def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
               composite: str | Composite = "epsilon", *, forward_kwargs: dict | None = None,
-              reference: Tensor | None = None) -> Attribution:
+              reference: Tensor | None = None, input_scale: float = 1.0) -> Attribution:
     """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
 
     ``target``: None (the largest output, or the only one), an output index, one
@@ -69,6 +69,11 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
     as ``b − reference``, so a constant offset is not handed to the words (rules that
     distribute the bias, such as αβ and z⁺, share out only the deviation; under ε the
     words' relevance is unchanged and the offset shows in delta).
+
+    ``input_scale``: run the model on ``input_scale · x`` (the input, or the output of the
+    first embedding for token ids), for path methods such as integrated gradients
+    (:mod:`doclrp.evaluate`); relevance is ``x ⊙`` the gradient w.r.t. ``x`` of that run.
+    Meant for gradient composites: a ``first`` rule finds no layer reading ``x`` itself.
     """
     if not isinstance(inputs, Tensor):
         raise DoclrpError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
@@ -76,6 +81,7 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
         raise DoclrpError("inputs must have a batch dimension with at least one sample")
     composite = get_composite(composite)
     with torch.enable_grad(), attach(model, composite) as session:
+        session.input_scale = float(input_scale)
         if inputs.is_floating_point():
             output = model(session.float_input(inputs), **(forward_kwargs or {}))
         else:

@@ -246,11 +246,13 @@ def _check_device(device: str, engine: str) -> None:
 
 def _composite_name(composite, pipeline) -> str:
     from doclrp.core import get_composite
+    from doclrp.evaluate import get_method
 
     if composite is None:
         composite = pipeline.default_composite
     if isinstance(composite, str):
-        get_composite(composite)  # an unknown name fails now, not as a skipped document per batch
+        if get_method(composite) is None:
+            get_composite(composite)  # an unknown name fails now, not as a skipped document per batch
         return composite
     # Custom composites: their repr, without the memory addresses of predicates.
     return re.sub(r" at 0x[0-9a-f]+", "", repr(composite))
