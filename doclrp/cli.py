@@ -31,7 +31,7 @@ def _add_model_options(parser):
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
     parser.add_argument("--composite", default=None,
-                        help="LRP composite (default: the model's own) or a baseline: gradient-x-input, "
+                        help="LRP composite (default: the model's own) or a baseline: gradient-x-input, saliency, "
                              "integrated-gradients, occlusion, random")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
 

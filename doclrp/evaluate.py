@@ -15,6 +15,7 @@ Baselines, usable wherever an LRP composite is (``explain(..., composite=NAME)``
 command line's ``--composite``, ``doclrp evaluate``), by name or as objects:
 
 - ``gradient-x-input`` (:class:`GradientXInput`): input ⊙ plain gradient, one backward pass.
+- ``saliency`` (:class:`Saliency`): the gradient's size per token (unsigned).
 - ``integrated-gradients`` (:class:`IntegratedGradients`): input ⊙ the mean gradient on
   the straight path from a zero input to it (Sundararajan et al. 2017); for token models
   the path scales the word embeddings, positions stay. The words then sum to
@@ -43,13 +44,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import Attribution, Composite, Gradient, attribute, target_weights
+from .core import Attribution, Composite, Gradient, attach, attribute, target_weights
 from .errors import DoclrpError
 from .explain import document_outputs, resolve_target
 from .text import Explanation
 
 __all__ = [
-    "GradientXInput", "IntegratedGradients", "Occlusion", "RandomRelevance", "METHODS", "get_method",
+    "GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance", "METHODS", "get_method",
     "deletion_drops", "deletion_curve", "aopc", "ORDERS", "compare_methods", "MethodScore",
 ]
 
@@ -75,6 +76,41 @@ class GradientXInput:
                   reference=None) -> Attribution:
         result = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         return _renamed(_shifted(result, reference), self.name)
+
+
+@dataclass(frozen=True)
+class Saliency:
+    """The size of the gradient alone (Simonyan et al. 2014): its L2 norm over the embedding
+    per token, its absolute value per feature. Unsigned: it says where the output is
+    sensitive, not in which direction a word pushed it, and sums to nothing in particular.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.tensor([[3.0, -4.0]]))
+    >>> Saliency().attribute(net, torch.ones(1, 2), 0).relevance.tolist()
+    [[3.0, 4.0]]
+    """
+
+    name: ClassVar[str] = "saliency"
+
+    def attribute(self, model: nn.Module, inputs: Tensor, target=None, *, forward_kwargs: dict | None = None,
+                  reference=None) -> Attribution:
+        with torch.enable_grad(), attach(model, GRADIENT_EVERYWHERE) as session:
+            if inputs.is_floating_point():
+                output = model(session.float_input(inputs), **(forward_kwargs or {}))
+            else:
+                session.expect_tokens()
+                output = model(inputs, **(forward_kwargs or {}))
+                if session.leaf is None:
+                    raise DoclrpError("integer inputs, but the model ran no nn.Embedding or nn.EmbeddingBag on them")
+            logits = session.logits_of(output)
+            weights = target_weights(target, logits)
+            values = (logits.reshape(weights.shape) * weights).sum(1)
+            (gradient,) = torch.autograd.grad(values.sum(), session.leaf)
+            relevance = gradient.norm(dim=-1) if session.token_input else gradient.abs()
+        logits = logits.detach()
+        return _shifted(_result(self.name, relevance, output, logits, weights.detach(), values.detach()), reference)
 
 
 @dataclass(frozen=True)
@@ -174,7 +210,7 @@ class RandomRelevance:
 
 
 #: Baseline methods by name (each built with its defaults).
-METHODS = {cls.name: cls for cls in (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance)}
+METHODS = {cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
 
 
 def get_method(method) -> Any | None:

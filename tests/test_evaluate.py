@@ -12,8 +12,8 @@ from torch import nn
 from doclrp import explain
 from doclrp.core import attribute
 from doclrp.errors import DoclrpError
-from doclrp.evaluate import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, aopc, deletion_curve,
-                             deletion_drops, get_method)
+from doclrp.evaluate import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency, aopc,
+                             deletion_curve, deletion_drops, get_method)
 from doclrp.explain import document_outputs
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder
 from test_transformers import batch, tiny_model
@@ -58,6 +58,14 @@ def test_gradient_x_input_equals_its_definition():
     e, gradient = embedding_gradients(model, ids, torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
     torch.testing.assert_close(result.relevance, (e * gradient).sum(-1), atol=EXACT, rtol=0)
     assert result.composite == "gradient-x-input"
+
+
+def test_saliency_is_the_gradient_norm_per_token():
+    model, ids = cnn(), ids_with_padding()
+    result = Saliency().attribute(model, ids, 0)
+    _, gradient = embedding_gradients(model, ids, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(result.relevance, gradient.norm(dim=-1), atol=EXACT, rtol=0)
+    assert result.composite == "saliency" and (result.relevance >= 0).all()
 
 
 def test_integrated_gradients_equals_the_midpoint_rule_and_is_complete():
@@ -134,7 +142,7 @@ def test_random_relevance_is_seeded_and_skips_padding():
 def test_reference_moves_only_the_explained_value():
     model, ids = cnn(), ids_with_padding()
     reference = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
-    for method in (GradientXInput(), Occlusion(), RandomRelevance()):
+    for method in (GradientXInput(), Saliency(), Occlusion(), RandomRelevance()):
         plain = method.attribute(model, ids, 1)
         shifted = method.attribute(model, ids, 1, reference=reference)
         torch.testing.assert_close(shifted.relevance, plain.relevance)
@@ -148,7 +156,7 @@ def pipeline():
     return TextPipeline(TextCNN(len(encoder.vocabulary), 6, (2, 3), 5, n_outputs=2), encoder, LABELS)
 
 
-@pytest.mark.parametrize("method", ["gradient-x-input", "integrated-gradients", "occlusion", "random"])
+@pytest.mark.parametrize("method", ["gradient-x-input", "saliency", "integrated-gradients", "occlusion", "random"])
 def test_explain_runs_every_baseline_by_name(pipeline, method):
     for explanation in explain(pipeline, TEXTS, composite=method, target="pos"):
         assert len(explanation.words) > 4
@@ -230,5 +238,5 @@ def test_lrp_and_baselines_share_the_engine_target():
     # A callable target is resolved once, at x, by every method.
     model, ids = cnn(), ids_with_padding()
     chosen = attribute(model, ids, None, "epsilon").target
-    for method in (GradientXInput(), IntegratedGradients(steps=2), Occlusion(), RandomRelevance()):
+    for method in (GradientXInput(), Saliency(), IntegratedGradients(steps=2), Occlusion(), RandomRelevance()):
         assert torch.equal(method.attribute(model, ids).target, chosen)
