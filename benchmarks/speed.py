@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
-import time
 
 import torch
 from torch import nn
 
 import doclrp
+from measure import median_seconds, peak_bytes
 
 MODES = ["forward", "gradient_x_input", "lrp_epsilon", "lrp_epsilon_plus"]
 
@@ -86,26 +85,9 @@ def run_mode(mode: str, model, inputs):
     return doclrp.attribute(model, inputs, composite=composite).relevance
 
 
-def sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_modes(model_name, device, repeats):
     model, inputs = build(model_name, device)
-    times = {}
-    for mode in MODES:
-        run_mode(mode, model, inputs)  # warm-up
-        samples = []
-        for _ in range(repeats):
-            sync(device)
-            start = time.perf_counter()
-            result = run_mode(mode, model, inputs)
-            sync(device)
-            samples.append(time.perf_counter() - start)
-            del result
-        times[mode] = statistics.median(samples)
-    return times
+    return {mode: median_seconds(lambda: run_mode(mode, model, inputs), device, repeats) for mode in MODES}
 
 
 def live_tensors() -> int:
@@ -113,34 +95,12 @@ def live_tensors() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
 
 
-def cpu_peak(fn):
-    """Peak bytes allocated by PyTorch during ``fn()`` (allocations minus frees, in time order)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    current = peak = 0
-    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        current += event.cpu_memory_usage if event.name == "[memory]" else event.self_cpu_memory_usage
-        peak = max(peak, current)
-    return peak
-
-
 def memory_of_mode(model_name, mode, device) -> dict:
     """Peak memory added by one call, and tensors left alive after it."""
     model, inputs = build(model_name, device)
     run_mode(mode, model, inputs)  # warm-up: lazy initialisations are not the call's memory
     before_tensors = live_tensors()
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        result = run_mode(mode, model, inputs)
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
-        del result
-    else:
-        peak = cpu_peak(lambda: run_mode(mode, model, inputs))
+    peak = peak_bytes(lambda: run_mode(mode, model, inputs), device)
     return {"peak": peak, "leftover_tensors": live_tensors() - before_tensors}
 
 

@@ -1,11 +1,12 @@
 """Deletion test on MiniLM fine-tuned on BBC News: do the most relevant words matter most?
 
 For each test document (the fixed split of ``doclrp train``), the predicted class's
-logit is explained with AttnLRP (and CP-LRP, gradient × input for comparison) on the
-first window of the text. Piece relevance is summed per word (whitespace-separated,
-via the tokenizer's character spans); then the 10 most relevant words are deleted from
-the text, or 10 random words, and the drop of the same logit is measured. A faithful
-explanation makes the first drop larger. Prints the mean drops.
+logit is explained with AttnLRP (and CP-LRP, and gradient × input of doclrp.evaluate for
+comparison) on the first window of the text. Piece relevance is summed per word
+(whitespace-separated, via the tokenizer's character spans); then the 10 most relevant
+words are deleted from the text, or 10 random words, and the drop of the same logit is
+measured. A faithful explanation makes the first drop larger. Prints the mean drops.
+(``doclrp evaluate`` measures the same on spaCy words over whole documents, for any model.)
 
     python benchmarks/transformers_faithfulness.py --folder minilm-bbc [--docs 200]
     python benchmarks/transformers_faithfulness.py --train --folder minilm-bbc [--epochs 3 --max-len 256]
@@ -27,9 +28,10 @@ import torch  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.corpus import open_corpus, read_folder, train_test_split_fixed  # noqa: E402
+from doclrp.evaluate import get_method  # noqa: E402
 from doclrp.models.hf import load_hf_pipeline, train_hf  # noqa: E402
 
-METHODS = ["attnlrp", "cp-lrp", "gradient_x_input"]
+METHODS = ["attnlrp", "cp-lrp", "gradient-x-input"]
 
 
 def words_of(text: str) -> list[tuple[int, int]]:
@@ -41,11 +43,12 @@ def word_relevance(pipeline, texts, method):
     encoded = pipeline.tokens(texts)
     windows = [ids[: pipeline.max_tokens] for ids, _ in encoded]
     inputs, kwargs, positions, _ = pipeline.collate(windows)
-    if method == "gradient_x_input":
-        relevance, logits = gradient_x_input(pipeline.model, inputs, kwargs)
+    baseline = get_method(method)
+    if baseline is not None:
+        attribution = baseline.attribute(pipeline.model, inputs, forward_kwargs=kwargs)
     else:
         attribution = doclrp.attribute(pipeline.model, inputs, composite=method, forward_kwargs=kwargs)
-        relevance, logits = attribution.relevance, attribution.logits
+    relevance, logits = attribution.relevance, attribution.logits
     results = []
     for row, (text, (_, spans)) in enumerate(zip(texts, encoded)):
         row_relevance = relevance[row, positions[row]].double().cpu().numpy()
@@ -58,26 +61,6 @@ def word_relevance(pipeline, texts, method):
             per_word[max(0, np.searchsorted(starts, start, side="right") - 1)] += value
         results.append((words, per_word))
     return results, logits.argmax(1).cpu()
-
-
-def gradient_x_input(model, ids, kwargs):
-    """The baseline: embedding ⊙ gradient of the predicted logit, summed per token."""
-    captured = {}
-
-    def take(module, args, output):
-        captured["leaf"] = output.detach().requires_grad_(True)
-        return captured["leaf"]
-
-    handle = model.get_input_embeddings().register_forward_hook(take)
-    try:
-        with torch.enable_grad():
-            logits = model(ids, **kwargs).logits
-            leaf = captured.pop("leaf")
-            selected = logits.gather(1, logits.argmax(1, keepdim=True)).sum()
-            (grad,) = torch.autograd.grad(selected, leaf)
-    finally:
-        handle.remove()
-    return (leaf.detach() * grad).sum(-1), logits.detach()
 
 
 def delete(text: str, spans) -> str:

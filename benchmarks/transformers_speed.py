@@ -13,11 +13,8 @@ profiler's peak of PyTorch allocations).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -28,6 +25,7 @@ from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.core import transformer_rules  # noqa: E402,F401  (registers the composites)
+from measure import median_seconds, peak_bytes  # noqa: E402
 
 MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]
 
@@ -75,46 +73,9 @@ def run_mode(mode, model, ids, kwargs):
     return doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs).relevance
 
 
-def sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def cpu_peak(fn):
-    """Peak bytes allocated by PyTorch during ``fn()`` (allocations minus frees, in time order)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    current = peak = 0
-    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        current += event.cpu_memory_usage if event.name == "[memory]" else event.self_cpu_memory_usage
-        peak = max(peak, current)
-    return peak
-
-
 def measure(mode, model, ids, kwargs, device, repeats):
-    run_mode(mode, model, ids, kwargs)  # warm-up
-    samples = []
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        result = run_mode(mode, model, ids, kwargs)
-        sync(device)
-        samples.append(time.perf_counter() - start)
-        del result
-    gc.collect()
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        result = run_mode(mode, model, ids, kwargs)
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
-        del result
-    else:
-        peak = cpu_peak(lambda: run_mode(mode, model, ids, kwargs))
-    return statistics.median(samples), peak
+    call = lambda: run_mode(mode, model, ids, kwargs)  # noqa: E731
+    return median_seconds(call, device, repeats), peak_bytes(call, device)
 
 
 def main():
