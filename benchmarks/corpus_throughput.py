@@ -9,7 +9,9 @@ measured in this process, corpus reading included in every line:
 
 - ``predict``: plain batched prediction (``pipeline.outputs``, no gradient), batched by
   length like the run. The encoder cuts each document to the model's ``max_len`` tokens.
-- ``predict, all windows``: the same forward pass over every window that the explanation
+  Once as called, once inside ``frozen_heap()`` as the corpus run itself works: the
+  ratios use the second, so that they measure LRP and not the garbage collector.
+- ``all windows``: the same forward pass over every window that the explanation
   covers (long documents are explained whole, in overlapping windows), so the ratio
   against it is the cost of relevance itself (its floor is about 2: forward + backward).
 - ``explain + write``: :func:`doclrp.corpus.explain_corpus` into a fresh results file.
@@ -18,18 +20,20 @@ measured in this process, corpus reading included in every line:
 building records, writing) from a cProfile run of the same job.
 Targets (issue 4): under 60 s and under 2.5x prediction on a 2-core CPU.
 
-Measured (2026-11-25, shipped BBC CNN, batch 32, JSONL, 2,225 documents; the host CPU of an
-H100 machine pinned to 2 cores with ``taskset -c 0,1`` and ``--threads 2``, nothing else running):
+Measured (2026-11-26, this project's 2-core CPU box while nothing else ran; shipped BBC
+CNN, batch 32, JSONL, 2,225 documents; medians of 3 rounds):
 
-    predict 8.6 s, predict all windows 8.4 s, explain + write 35.3 s (63 docs/s): 4.1x
-    the same with GPU (H100, --device cuda, 16 cores):   predict 7.0 s, explain + write 25.1 s: 3.6x
+    predict as called 5.75 s; predict with the frozen heap 3.76 s (all windows 4.37 s);
+    explain + write 9.19 s (242 docs/s): 2.44x prediction (2.11x over the same windows;
+    1.60x prediction as called). Other runs: 2.42x, 2.48x.
 
-Where the time goes (2 cores, cProfile): tokenizing (spaCy, explain's sentence-aware
-pipeline) 24 %, LRP passes 28 %, building words and sentences 24 %, explain()'s per-window
-bookkeeping (an O(seq²) membership test in ``_explain_sequence``) about a quarter before
-it is fixed, the extra forward that finds the class of multi-window documents 7 %; reading
-0.2 %, result records 6 %, writing 3 %. With that one-line fix in explain.py the run takes
-26.8 s (3.3x). The GPU barely helps: the work left is Python, not tensor arithmetic.
+Where the time goes (cProfile): tokenizing with spaCy's trained pipeline (words and the
+``senter`` sentence tagger) 42 %, LRP forward + backward 31 %, words and sentences 11 %,
+explain()'s per-window work (vocabulary look-up, batching) 9 %, records 2 %, writing 1 %.
+Earlier the run took 35 s (4.1x): Python's garbage collector walking the whole heap
+(models, spaCy's vocabulary) every few thousand new word tuples cost a third of it, and
+the rest went to spaCy Token objects, per-token alignment of word-id models and an extra
+forward pass for the class of multi-window documents; see ``frozen_heap`` and explain().
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch
     windows = _windows(pipeline, sequence, encoded, overlap)
     per_doc = [dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0)
                for ids, _ in encoded]
-    counts = np.bincount([w[0] for w in windows], minlength=len(encoded))
+    counts = np.bincount([w[0] for w in windows], minlength=len(encoded)).tolist()
     batches = _window_batches(windows, counts, batch_size)
     # Only documents whose windows span several batches need a forward pass of their
     # own to find their class; the others find it inside their attribution batch.
@@ -320,22 +320,29 @@ def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
         attr = attributor(pipeline.model, inputs, _window_target(resolved, batch, classes),
                           forward_kwargs=kwargs, reference=reference)
+        # Whole tensors to numpy once per batch: per-row tensor indexing costs more than the rows' sums.
         relevance = attr.relevance.double().cpu().numpy()
-        other = {name: value.double().cpu().numpy() for name, value in attr.other_relevance.items()}
+        logits, weights = attr.logits.double().cpu().numpy(), attr.target.double().cpu().numpy()
+        values, deltas = attr.target_output.double().cpu().tolist(), attr.delta.double().cpu().tolist()
+        other = {name: value.double().cpu().reshape(len(batch), -1).sum(1).tolist()
+                 for name, value in attr.other_relevance.items()}
         for row, (doc_index, start, window) in enumerate(batch):
-            share = 1.0 / int(counts[doc_index])
+            share = 1.0 / counts[doc_index]
             acc = per_doc[doc_index]
             columns = positions[row]
             acc["relevance"][start : start + len(window)] += share * relevance[row, columns]
-            special_columns = sorted(set(range(relevance.shape[1])).difference(columns))
-            for name, column in zip(specials[row], special_columns):
-                acc["special"][name] = acc["special"].get(name, 0.0) + share * float(relevance[row, column])
-            for name, value in other.items():
-                acc["special"][name] = acc["special"].get(name, 0.0) + share * float(value[row].sum())
-            acc["logits"] = acc["logits"] + share * attr.logits[row].double().cpu()
-            acc["weights"] = attr.target[row].double().cpu()
-            acc["value"] += share * float(attr.target_output[row])
-            acc["delta"] += share * float(attr.delta[row])
+            special = acc["special"]
+            if specials[row]:
+                is_special = np.ones(relevance.shape[1], dtype=bool)
+                is_special[columns] = False
+                for name, value in zip(specials[row], relevance[row, is_special].tolist()):
+                    special[name] = special.get(name, 0.0) + share * value
+            for name, sums in other.items():
+                special[name] = special.get(name, 0.0) + share * sums[row]
+            acc["logits"] = acc["logits"] + share * logits[row]
+            acc["weights"] = weights[row]
+            acc["value"] += share * values[row]
+            acc["delta"] += share * deltas[row]
     return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
             for (_, spans), acc in zip(encoded, per_doc)]
 
