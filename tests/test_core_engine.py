@@ -348,3 +348,37 @@ def test_reference_explains_the_deviation():
     assert torch.isfinite(zplus.relevance).all()
     with pytest.raises(doclrp.DoclrpError, match="reference has 3 values"):
         doclrp.attribute(net, x, reference=torch.zeros(3))
+
+
+def test_cached_hook_plan_follows_changes_to_the_model_and_composite():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = torch.rand(2, 4)
+    composite = doclrp.Composite({nn.Linear: Epsilon(1e-6)})
+    first = doclrp.attribute(model, x, 0, composite).relevance
+    torch.testing.assert_close(doclrp.attribute(model, x, 0, composite).relevance, first)  # from the cache
+    model[1] = nn.Tanh()  # replaced module: the plan is made again, Tanh gets Pass
+    with_tanh = doclrp.attribute(model, x, 0, composite)
+    assert not torch.allclose(with_tanh.relevance, first) and torch.allclose(with_tanh.output, model(x))
+    model.append(nn.Hardshrink())  # an unknown module joins: refused, not silently passed
+    with pytest.raises(doclrp.DoclrpError, match="Hardshrink"):
+        doclrp.attribute(model, x, 0, composite)
+    del model[3]
+    composite.rules[nn.Linear] = ZPlus()  # a composite changed in place takes effect
+    plus = doclrp.attribute(model, x, 0, composite).relevance
+    torch.testing.assert_close(plus, doclrp.attribute(model, x, 0, doclrp.Composite({nn.Linear: ZPlus()})).relevance)
+
+
+def test_cached_hook_plan_does_not_keep_models_alive():
+    import gc
+    import sys
+    import weakref
+
+    attach_module = sys.modules["doclrp.core.attach"]
+    model = nn.Sequential(nn.Linear(3, 2))
+    doclrp.attribute(model, torch.rand(1, 3), 0)
+    assert model in attach_module._PLANS
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

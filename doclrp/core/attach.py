@@ -19,6 +19,7 @@ hook is removed: the model is as it was.
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -244,12 +245,15 @@ def _module_path(name: str) -> str:
 
 
 # -- hooks ---------------------------------------------------------------------------------
-def _affine_hook(session: Session, name: str):
+def _affine_hook(session: Session, name: str, rules: dict):
     def hook(module, args, output):
         x = args[0]
         if not (isinstance(x, Tensor) and x.requires_grad):
             return None  # a path the input does not reach carries no relevance
-        rule = session.composite.rule_for(name, module, first=session.reads_input(x))
+        first = session.reads_input(x)
+        if first not in rules:  # kept with the hook plan: the composite's answer does not change
+            rules[first] = session.composite.rule_for(name, module, first=first)
+        rule = rules[first]
         if rule is None:
             raise DoclrpError(
                 f"module '{_module_path(name)}' ({type(module).__name__}) has no rule in composite "
@@ -371,23 +375,25 @@ def _refuse_hook(name: str, composite: Composite):
     return hook
 
 
-def _hook_for(name: str, module: nn.Module, session: Session, composite: Composite):
-    """The forward hook that ``module`` needs (and whether it wants kwargs), or None."""
+def _hook_for(name: str, module: nn.Module, composite: Composite):
+    """``(make_hook(session) -> forward hook, wants kwargs)`` for ``module``, or ``(None, False)``."""
     if is_affine_layer(module):
-        return _affine_hook(session, name), False
+        rules: dict = {}
+        return (lambda session: _affine_hook(session, name, rules)), False
     if isinstance(module, nn.EmbeddingBag):
-        return _embedding_bag_hook(session, name), True
+        return (lambda session: _embedding_bag_hook(session, name)), True
     if isinstance(module, nn.Embedding):
-        return _embedding_hook(session, name), False
+        return (lambda session: _embedding_hook(session, name)), False
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        return _batchnorm_hook(session, name), False
+        return (lambda session: _batchnorm_hook(session, name)), False
     if isinstance(module, _OUTPUT_NORMALIZERS) and not composite.mentions(name, module):
-        return _softmax_hook(session, name), False
+        return (lambda session: _softmax_hook(session, name)), False
     rule = composite.rule_for(name, module)
     if isinstance(rule, ModuleRule):
-        return rule.forward_hook(session, name), True
+        return (lambda session: rule.forward_hook(session, name)), True
     if isinstance(rule, Pass):
-        return _elementwise_hook(rule), False
+        hook = _elementwise_hook(rule)
+        return (lambda session: hook), False
     if isinstance(rule, Gradient):
         return None, False
     if rule is not None:
@@ -397,8 +403,36 @@ def _hook_for(name: str, module: nn.Module, session: Session, composite: Composi
     has_params = any(True for _ in module.parameters(recurse=False))
     is_leaf = next(module.children(), None) is None
     if has_params or is_leaf:
-        return _refuse_hook(name, composite), False
+        hook = _refuse_hook(name, composite)
+        return (lambda session: hook), False
     return None, False
+
+
+# model -> (composite's rules, its submodules by name, plan): which hook every module gets
+# depends only on those two, and working it out costs more than a small model's forward pass.
+# Weak keys: a cached plan never keeps a model alive (the submodule list leaves out the root).
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _hook_plan(model: nn.Module, composite: Composite) -> list:
+    """``[(module, make_hook, wants kwargs)]`` for ``model`` under ``composite``, cached while
+    the composite maps the same rules and no submodule is added, removed or replaced."""
+    named = list(model.named_modules())
+    layout = tuple(named[1:])
+    rules = (composite.name, composite.first, tuple(composite.rules.items()))
+    cached = _PLANS.get(model)
+    if cached is not None and cached[0] == rules and cached[1] == layout:
+        return cached[2]
+    plan = []
+    for name, module in named:
+        make_hook, with_kwargs = _hook_for(name, module, composite)
+        if make_hook is not None:
+            plan.append((module, make_hook, with_kwargs))
+    try:
+        _PLANS[model] = (rules, layout, plan)
+    except TypeError:  # a model that cannot be weakly referenced is planned every time
+        pass
+    return plan
 
 
 @contextmanager
@@ -407,10 +441,8 @@ def attach(model: nn.Module, composite: Composite):
     session = Session(composite)
     handles = []
     try:
-        for name, module in model.named_modules():
-            hook, with_kwargs = _hook_for(name, module, session, composite)
-            if hook is not None:
-                handles.append(module.register_forward_hook(hook, with_kwargs=with_kwargs))
+        for module, make_hook, with_kwargs in _hook_plan(model, composite):
+            handles.append(module.register_forward_hook(make_hook(session), with_kwargs=with_kwargs))
         yield session
     finally:
         for handle in handles:
