@@ -44,7 +44,7 @@ The projections are found by their module path in Hugging Face models
 (``…attention.self.query/key/value`` for BERT, RoBERTa and their kin,
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT); any other module that looks like
 attention (class name ending in ``Attention`` with Linear children) fails loudly.
-Tested with transformers 5.17 and 5.24 (these paths are unchanged since 4.x).
+Tested with transformers 4.48.3, 4.57.6, 5.17 and 5.24 (these paths are unchanged since 4.x).
 """
 
 from __future__ import annotations

@@ -22,11 +22,14 @@ touches the network.
 
 Supported: ``AutoModelForSequenceClassification`` encoders of the BERT family
 (BERT and MiniLM, DistilBERT, RoBERTa) with a fast tokenizer, transformers 4.48 to
-5.x (tested with 5.24 and 5.17).
+5.x: the test suite passes on 4.48.3, 4.57.6, 5.17 and 5.24 (on 4.x without the six
+rule-against-reference tests, which swap in a reference attention through the
+attention registry of transformers 5).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -40,13 +43,38 @@ from torch import Tensor, nn
 
 from doclrp.errors import DoclrpError
 
-__all__ = ["HFPipeline", "load_hf_pipeline", "DOCLRP_JSON", "TASKS"]
+__all__ = ["HFPipeline", "load_hf_pipeline", "takes_row_positions", "DOCLRP_JSON", "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
 FORMAT_VERSION = 1
 TASKS = ("classification", "regression")
 # tokenizers without a real limit report a huge model_max_length (int(1e30))
 _NO_LIMIT = 1_000_000
+
+
+def padding_aware_positions(model: nn.Module) -> bool:
+    """Whether ``model`` numbers positions from its padding id (RoBERTa and kin): its
+    embeddings make position ids from the input ids (a method in transformers 5, a
+    module function next to an embeddings ``padding_idx`` in 4.x)."""
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    return hasattr(embeddings, "create_position_ids_from_input_ids") or hasattr(embeddings, "padding_idx")
+
+
+def takes_row_positions(model: nn.Module) -> bool:
+    """Whether ``collate`` gives ``model`` position ids per row: where it would broadcast one
+    row over the batch and its ``forward`` takes ``position_ids`` (DistilBERT's does not
+    before transformers 5; there the engine copies the shared row per sample itself).
+
+    >>> import torch
+    >>> takes_row_positions(torch.nn.Linear(2, 2))
+    False
+    """
+    if padding_aware_positions(model):
+        return False
+    try:
+        return "position_ids" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _transformers():
@@ -153,8 +181,7 @@ class HFPipeline:
         return limit - len(self._prefix) - len(self._suffix)
 
     def _padding_aware_positions(self) -> bool:
-        embeddings = getattr(getattr(self.model, "base_model", self.model), "embeddings", None)
-        return hasattr(embeddings, "create_position_ids_from_input_ids")
+        return padding_aware_positions(self.model)
 
     # -- the sequence protocol --------------------------------------------------------------
     def tokens(self, texts: Sequence[Any]) -> list[tuple[list[int], list[tuple[int, int]]]]:
@@ -209,7 +236,7 @@ class HFPipeline:
         pad_name = self.tokenizer.pad_token
         special_names = [names[0] + names[1] + [pad_name] * (width - len(row)) for row in rows]
         kwargs = {"attention_mask": mask.to(self.device)}
-        if not self._padding_aware_positions():
+        if takes_row_positions(self.model):
             kwargs["position_ids"] = torch.arange(width, device=self.device).expand(len(rows), width)
         return inputs.to(self.device), kwargs, positions, special_names
 
