@@ -382,3 +382,20 @@ def test_cached_hook_plan_does_not_keep_models_alive():
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_reference_needs_the_output_layer_itself_when_its_rule_uses_the_bias():
+    class Reshaped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.out = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.out(x).reshape(-1, 2)
+
+    with pytest.raises(doclrp.DoclrpError, match="not reshaped after it"):
+        doclrp.attribute(Reshaped(), torch.rand(3, 4), 0, "epsilon", reference=torch.zeros(2))
+    # a plain-gradient head (LRP-0 in gradient form): the bias enters no rule, nothing to shift
+    plain = doclrp.Composite({nn.Linear: doclrp.Gradient()})
+    result = doclrp.attribute(Reshaped(), torch.rand(3, 4), 0, plain, reference=torch.tensor([1.0, 0.0]))
+    assert torch.allclose(result.target_output, result.logits[:, 0] - 1.0)

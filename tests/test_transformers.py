@@ -293,6 +293,22 @@ def test_regression_head_explained_per_output():
         assert (attribution.delta.abs() <= CONSERVATION_TOLERANCE * attribution.logits[:, output].abs()).all()
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reference_moves_only_the_explained_value(family):
+    # The heads keep their plain gradient (LRP-0): the output bias enters no rule, so a
+    # reference prediction changes the explained value and delta, never the relevance.
+    model = tiny_model(family, n_labels=2, problem_type="regression").double()
+    ids, kwargs = batch(model)
+    reference = torch.tensor([0.5, -0.25], dtype=torch.float64)
+    for composite in COMPOSITES:
+        plain = doclrp.attribute(model, ids, target=1, composite=composite, forward_kwargs=kwargs)
+        shifted = doclrp.attribute(model, ids, target=1, composite=composite, forward_kwargs=kwargs,
+                                   reference=reference)
+        assert torch.allclose(shifted.relevance, plain.relevance, rtol=0, atol=1e-15)
+        assert torch.allclose(shifted.target_output, plain.target_output + 0.25, rtol=0, atol=1e-12)
+        assert torch.allclose(shifted.delta, plain.delta + 0.25, rtol=0, atol=1e-12)
+
+
 # -- the sequence protocol ------------------------------------------------------------------------
 @pytest.mark.parametrize("style", ["bert", "roberta"])
 def test_tokens_and_collate(style):
@@ -392,6 +408,13 @@ def test_train_hf_classification_and_regression(tmp_path):
     assert regression.task == "regression" and regression.labels == ["score"]
     high, low = regression.outputs([good, bad])[:, 0].tolist()
     assert high > low and abs((high + low) / 2 - 0.5) < 0.2       # in the targets' units (0/1), not standardized
+    mean = regression.metrics["mean_prediction"]["score"]
+    assert abs(mean - 0.5) < 0.2
+    # explained as the deviation from the mean prediction, words and all
+    deviation = doclrp.explain(regression, good, reference="mean")
+    assert deviation.target == "score − mean" and deviation.target_value == pytest.approx(high - mean, abs=1e-5)
+    total = deviation.relevance.sum() + sum(deviation.special.values()) + deviation.delta
+    assert total == pytest.approx(deviation.target_value, abs=1e-5)
     with pytest.raises(DoclrpError, match="task must be"):
         train_hf(records, None, base, task="ranking")
 

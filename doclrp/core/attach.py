@@ -206,11 +206,21 @@ class Session:
     # -- the output ---------------------------------------------------------------------
     @staticmethod
     def shift_output(logits: Tensor, reference: Tensor) -> None:
-        """Make the affine layer that computed ``logits`` explain ``logits − reference``."""
+        """Make the affine layer that computed ``logits`` explain ``logits − reference``.
+
+        Where ``logits`` come from a layer that keeps its plain gradient (LRP-0 in gradient
+        form, as the transformer composites give their heads) or from no affine layer, the
+        output bias never enters a rule: the reference then only moves the explained value.
+        """
         node = logits.grad_fn
-        if node is None or type(node).__name__ != "_AffineRuleFunctionBackward":
-            raise DoclrpError("a reference needs the explained output to come straight from a Linear layer")
-        node.reference_shift = reference.expand_as(logits).to(logits.dtype)
+        if node is not None and type(node).__name__ == "_AffineRuleFunctionBackward":
+            node.reference_shift = reference.expand_as(logits).to(logits.dtype)
+            return
+        while node is not None and type(node).__name__ in _SHAPE_NODES:
+            node = node.next_functions[0][0] if node.next_functions else None
+        if node is not None and type(node).__name__ == "_AffineRuleFunctionBackward":
+            raise DoclrpError("a reference needs the explained output to come straight from its Linear layer, "
+                              "not reshaped after it")
 
     def logits_of(self, output) -> Tensor:
         """The tensor to explain: the model output, before a final Softmax module if any."""

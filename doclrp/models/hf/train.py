@@ -14,7 +14,8 @@ AdamW with linear warm-up (10 %) and decay, batches of similar lengths, texts
 truncated to ``max_len`` tokens. Regression targets are standardized for training
 and the scaling folded into the last Linear layer afterwards, so the saved model
 predicts in the targets' units and relevance sums to them. Test metrics and the
-training time go into ``pipeline.metrics`` and ``doclrp.json``.
+training time go into ``pipeline.metrics`` and ``doclrp.json``; a regressor also stores
+its mean prediction on the training texts (``explain(..., reference="mean")``).
 """
 
 from __future__ import annotations
@@ -206,13 +207,19 @@ def train_hf(
         _fold_scaling(model, len(labels), mean, std)
 
     model.eval()
-    with torch.no_grad():
+
+    @torch.no_grad()
+    def predict(rows: list[list[int]]) -> torch.Tensor:
         parts = []
-        for i in range(0, len(test_ids), 64):
-            ids, mask = _pad(test_ids[i : i + 64], pad, device)
-            parts.append(model(ids, attention_mask=mask).logits.float().cpu())
-    outputs = torch.cat(parts)
-    metrics = _metrics(task, outputs, test_y, labels)
+        for i in range(0, len(rows), 64):
+            ids, mask = _pad(rows[i : i + 64], pad, device)
+            parts.append(model(ids, attention_mask=mask).logits.double().cpu())
+        return torch.cat(parts)
+
+    metrics = _metrics(task, predict(test_ids).float(), test_y, labels)
+    if task == "regression":
+        # What explain(reference="mean") subtracts, as doclrp.train stores it for its models.
+        metrics["mean_prediction"] = dict(zip(labels, predict(train_ids).mean(0).tolist()))
     metrics.update({
         "train_seconds": round(seconds, 1), "epochs": epochs, "max_len": max_len, "lr": lr,
         "batch_size": batch_size, "device": str(device), "n_train": len(train), "n_test": len(test),
