@@ -211,17 +211,17 @@ def reference_attention():
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("composite", COMPOSITES)
-def test_attention_rules_equal_explicit_reference(family, composite, reference_attention):
+@pytest.mark.parametrize("eps", [0.0, 1e-6])  # the scaled plain gradient, and the scaled-ε rule function
+def test_attention_rules_equal_explicit_reference(family, composite, eps, reference_attention):
     model = tiny_model(family).double()
     ids, kwargs = batch(model)
-    # ε > 0 so that the scaled-ε path of the projections is compared too
-    ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=1e-6), forward_kwargs=kwargs)
+    ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=eps), forward_kwargs=kwargs)
     model.set_attn_implementation(reference_attention[composite])
     if model.config._attn_implementation != reference_attention[composite]:
         pytest.skip(f"{family} in transformers {transformers.__version__} computes attention outside the "
                     "AttentionInterface registry: no place to swap in the reference")
     try:
-        plain_projections = _transformer_composite("reference", query_key=1.0, value=1.0, eps=1e-6)
+        plain_projections = _transformer_composite("reference", query_key=1.0, value=1.0, eps=eps)
         reference = doclrp.attribute(model, ids, composite=plain_projections, forward_kwargs=kwargs)
     finally:
         model.set_attn_implementation("sdpa")

@@ -278,6 +278,17 @@ def _affine_hook(session: Session, name: str, rules: dict):
             )
         if not isinstance(rule, (AffineRule, InputRule)):
             raise DoclrpError(f"rule {rule!r} cannot be used on the affine layer '{_module_path(name)}'")
+        scale = rule.gradient_scale() if isinstance(rule, AffineRule) and isinstance(module, nn.Linear) else None
+        if scale is not None:
+            # The rule is the layer's own gradient, scaled: autograd runs it with no Python
+            # in the backward pass (what keeps AttnLRP near the cost of gradient × input).
+            # Conv layers keep the rule function: its sparse path beats their dense gradient.
+            session.last_affine = None
+            if scale == 0:
+                return output.detach()
+            if scale != 1:
+                output.register_hook(lambda g: g * scale)
+            return None
         layer = AffineMap(module, module.weight.detach(), None if module.bias is None else module.bias.detach())
         new = _AffineRuleFunction.apply(x, output.detach(), layer, rule, session)
         session.last_affine = _AffineRecord(new, x, layer, rule)

@@ -59,6 +59,12 @@ class AffineRule(Rule):
     def gradient(self, layer: AffineMap, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def gradient_scale(self) -> float | None:
+        """``c`` when the rule's modified gradient is ``c`` times the layer's own gradient
+        whatever the layer computes (LRP-0: 1), else None. Such a rule needs no backward
+        function of its own: the engine lets autograd run it, scaled."""
+        return None
+
 
 class InputRule(Rule):
     """A rule for layers that read the model input; returns the input relevance itself."""
@@ -77,6 +83,9 @@ class Zero(AffineRule):
 
     def gradient(self, layer, x, z, g):
         return layer.vjp(g, x)
+
+    def gradient_scale(self):
+        return 1.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,9 @@ class Epsilon(AffineRule):
         # sign(0) = +1, so the denominator is never 0
         stabilized = torch.where(z >= 0, z + self.eps, z - self.eps)
         return layer.vjp(g * z / stabilized, x)
+
+    def gradient_scale(self):
+        return 1.0 if self.eps == 0 else None
 
 
 def _signed_parts(layer: AffineMap, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:

@@ -207,6 +207,9 @@ class AttentionOperand(AffineRule):
         scaled = replace(layer, weight=layer.weight * self.factor)
         return (Epsilon(self.eps) if self.eps else Zero()).gradient(scaled, x, z, g)
 
+    def gradient_scale(self):
+        return self.factor if self.eps == 0 else None
+
 
 @dataclass(frozen=True)
 class AttentionCheck(ModuleRule):
