@@ -47,6 +47,15 @@ def _probability(value: float, name: str) -> float:
     return float(value)
 
 
+def _word_model_sizes(vocab_size: int, embed_dim: int, n_outputs: int, padding_idx: int) -> dict:
+    """The checked sizes every model over word ids has, as its config entries."""
+    vocab_size = _positive(vocab_size, "vocab_size")
+    if not 0 <= padding_idx < vocab_size:
+        raise DoclrpError(f"padding_idx must be in [0, {vocab_size}), got {padding_idx}")
+    return {"vocab_size": vocab_size, "embed_dim": _positive(embed_dim, "embed_dim"),
+            "n_outputs": _positive(n_outputs, "n_outputs"), "padding_idx": padding_idx}
+
+
 class TextCNN(nn.Module):
     """Kim (2014) convolutional classifier/regressor over word ids.
 
@@ -75,25 +84,14 @@ class TextCNN(nn.Module):
         embed_dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        vocab_size = _positive(vocab_size, "vocab_size")
-        embed_dim = _positive(embed_dim, "embed_dim")
+        sizes = _word_model_sizes(vocab_size, embed_dim, n_outputs, padding_idx)
+        vocab_size, embed_dim, n_outputs = sizes["vocab_size"], sizes["embed_dim"], sizes["n_outputs"]
         widths = _positives(widths, "widths")
         channels = _positive(channels, "channels")
-        n_outputs = _positive(n_outputs, "n_outputs")
         dropout = _probability(dropout, "dropout")
         embed_dropout = _probability(embed_dropout, "embed_dropout")
-        if not 0 <= padding_idx < vocab_size:
-            raise DoclrpError(f"padding_idx must be in [0, {vocab_size}), got {padding_idx}")
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "widths": widths,
-            "channels": channels,
-            "n_outputs": n_outputs,
-            "dropout": dropout,
-            "padding_idx": padding_idx,
-            "embed_dropout": embed_dropout,
-        }
+        self.config = {**sizes, "widths": widths, "channels": channels, "dropout": dropout,
+                       "embed_dropout": embed_dropout}
         self.min_len = max(widths)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
         # Lighter than the head's dropout: dropping half of every word vector
@@ -201,17 +199,8 @@ class EmbeddingBagModel(nn.Module):
         padding_idx: int = 0,
     ) -> None:
         super().__init__()
-        vocab_size = _positive(vocab_size, "vocab_size")
-        embed_dim = _positive(embed_dim, "embed_dim")
-        n_outputs = _positive(n_outputs, "n_outputs")
-        if not 0 <= padding_idx < vocab_size:
-            raise DoclrpError(f"padding_idx must be in [0, {vocab_size}), got {padding_idx}")
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "n_outputs": n_outputs,
-            "padding_idx": padding_idx,
-        }
+        self.config = _word_model_sizes(vocab_size, embed_dim, n_outputs, padding_idx)
+        vocab_size, embed_dim, n_outputs = (self.config[k] for k in ("vocab_size", "embed_dim", "n_outputs"))
         self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", padding_idx=padding_idx)
         self.head = nn.Linear(embed_dim, n_outputs)
 
