@@ -239,7 +239,7 @@ def deletion_drops(pipeline, explanations: Sequence[Explanation], k: int = 10, *
     picks = _word_orders(explanations, order, seed)
     if not picks:
         return np.zeros(0)
-    curves = _curves(pipeline, explanations, [[order[:k]] for order in picks], batch_size)
+    curves = _curves(pipeline, explanations, [[ranked[:k]] for ranked in picks], batch_size)
     return curves[:, 0] - curves[:, 1]
 
 
