@@ -14,6 +14,7 @@ and leave no partial output behind.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -199,7 +200,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .corpus import open_corpus, train_test_split_fixed
-    from .evaluate import compare_methods
+    from .evaluate import iter_method_scores
     from .models.loading import load_text_model
 
     if args.docs < 1:
@@ -214,12 +215,14 @@ def cmd_evaluate(args) -> int:
     texts = [r.text for r in records if r.text.strip()][: args.docs]
     if not texts:
         raise DoclrpError(f"corpus {args.corpus} has no document with text")
-    scores = compare_methods(pipeline, texts, methods, k=args.k, steps=args.steps, target=_parse_target(args.target))
+    scores = iter_method_scores(pipeline, texts, methods, k=args.k, steps=args.steps,
+                                target=_parse_target(args.target))
+    first = next(scores)  # bad methods and targets fail here, before the table starts
     print(f"{len(texts)} documents ({args.split}); explained output lost when deleting words (mean):")
     print(f"  {'method':24s} {'top ' + str(args.k):>9s} {'random ' + str(args.k):>10s} {'AOPC':>8s} {'seconds':>8s}")
-    for score in scores:
+    for score in itertools.chain([first], scores):  # each row as soon as its method is done
         print(f"  {score.method:24s} {score.drop:9.3f} {score.random_drop:10.3f} {score.aopc:8.3f} "
-              f"{score.seconds:8.1f}")
+              f"{score.seconds:8.1f}", flush=True)
     return 0
 
 

@@ -44,14 +44,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import Attribution, Composite, Gradient, attach, attribute, target_weights
+from .core import Attribution, Composite, Gradient, attach, attribute, get_composite, target_weights
 from .errors import DoclrpError
 from .explain import document_outputs, resolve_target
 from .text import Explanation
 
 __all__ = [
     "GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance", "METHODS", "get_method",
-    "deletion_drops", "deletion_curve", "aopc", "ORDERS", "compare_methods", "MethodScore",
+    "deletion_drops", "deletion_curve", "aopc", "ORDERS", "compare_methods", "iter_method_scores", "MethodScore",
 ]
 
 #: Plain autograd everywhere: every module, embeddings aside, keeps its gradient.
@@ -418,11 +418,20 @@ def compare_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] = ("e
     >>> [s.method for s in compare_methods(pipe, ["good fun", "bad, dull"], ["epsilon", "random"], k=1, steps=2)]
     ['epsilon', 'random']
     """
+    return list(iter_method_scores(pipeline, texts, methods, k=k, steps=steps, target=target,
+                                   batch_size=batch_size, seed=seed))
+
+
+def iter_method_scores(pipeline, texts: Sequence[str], methods: Sequence[Any], *, k: int = 10, steps: int = 10,
+                       target="predicted", batch_size: int = 16, seed: int = 0):
+    """:func:`compare_methods` one method at a time, each score as soon as it is known."""
     from .explain import explain
 
     _check_positive(k, "k")
     _check_positive(steps, "steps")
-    scores = []
+    for method in methods:  # an unknown name fails before the first, maybe long, method runs
+        if get_method(method) is None:
+            get_composite(method)
     random_drop = None
     for method in methods:
         started = time.perf_counter()
@@ -431,11 +440,10 @@ def compare_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] = ("e
         if random_drop is None:  # words and targets are the same for every method
             random_drop = float(deletion_drops(pipeline, explanations, k, order="random", seed=seed,
                                                batch_size=batch_size).mean())
-        scores.append(MethodScore(
+        yield MethodScore(
             method=method if isinstance(method, str) else getattr(method, "name", repr(method)),
             drop=float(deletion_drops(pipeline, explanations, k, batch_size=batch_size).mean()),
             random_drop=random_drop,
             aopc=aopc(deletion_curve(pipeline, explanations, steps, batch_size=batch_size)),
             seconds=seconds,
-        ))
-    return scores
+        )

@@ -28,6 +28,7 @@ def test_bad_input_one_line_exit_2(model_dir, corpus_dir, capsys, extra, message
     code, out, err = run(capsys, "evaluate", "--model", str(model_dir), "--corpus", str(corpus_dir), "--split", "all",
                          "--docs", "3", *extra)
     assert code == 2 and err.startswith("doclrp: error: ") and err.count("\n") == 1 and message in err, err
+    assert out == ""  # nothing printed before the error: no half table
 
 
 def test_missing_model_or_corpus(model_dir, corpus_dir, tmp_path, capsys):  # noqa: F811
