@@ -52,8 +52,7 @@ import torch
 
 from doclrp.corpus import explain_corpus, open_corpus
 from doclrp.corpus.run import frozen_heap, plan_batches
-from doclrp.explain import window_starts
-from doclrp.models.encoders import word_tokens
+from doclrp.explain import document_outputs
 from doclrp.models.loading import load_text_model, pretrained_path
 from doclrp.text import tokenize_many
 
@@ -81,26 +80,12 @@ def time_predict(pipeline, corpus, batch_size):
     return time.perf_counter() - started, len(records)
 
 
-@torch.no_grad()
 def time_predict_windows(pipeline, corpus, batch_size):
-    """Forward over the windows explain() covers (a quarter overlap, as explain's default)."""
+    """Prediction over the windows explain() covers: doclrp.explain.document_outputs."""
     started = time.perf_counter()
-    size = pipeline.encoder.max_len
-    vocabulary = pipeline.encoder.vocabulary
-    windows = 0
     for batch in plan_batches(_records(corpus), batch_size):
-        rows = []
-        for words in word_tokens([r.text for r in batch]):
-            ids = vocabulary.encode([w.text for w in words])
-            rows += [ids[s : s + size] for s in window_starts(len(ids), size, size // 4)]
-        windows += len(rows)
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            ids = torch.zeros(len(chunk), max(1, *map(len, chunk)), dtype=torch.long)
-            for i, row in enumerate(chunk):
-                ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            pipeline.model(ids.to(pipeline.device))
-    return time.perf_counter() - started, windows
+        document_outputs(pipeline, [r.text for r in batch], batch_size=batch_size)
+    return time.perf_counter() - started
 
 
 def time_explain(model, corpus, batch_size, device, fmt, profile=False):
@@ -172,7 +157,7 @@ def main():
         # ratios compare it with prediction that does the same, so they measure LRP, not GC.
         with frozen_heap():
             predict, _ = time_predict(pipeline, args.corpus, args.batch_size)
-            windows_time, windows = time_predict_windows(pipeline, args.corpus, args.batch_size)
+            windows_time = time_predict_windows(pipeline, args.corpus, args.batch_size)
         explained, report, size, _ = time_explain(model, args.corpus, args.batch_size, args.device, args.format)
         rounds.append((plain_predict, predict, windows_time, explained))
     plain_predict, predict, windows_time, explained = (statistics.median(column) for column in zip(*rounds))
@@ -180,7 +165,7 @@ def main():
     print(f"predict (as called)     {plain_predict:7.2f} s  ({documents} documents, "
           f"{documents / plain_predict:.0f} docs/s)")
     print(f"predict, frozen heap    {predict:7.2f} s  ({documents / predict:.0f} docs/s)")
-    print(f"  all windows           {windows_time:7.2f} s  ({windows} windows)")
+    print(f"  all windows           {windows_time:7.2f} s")
     print(f"explain + write         {explained:7.2f} s  ({report.total} records, {size / 1e6:.1f} MB "
           f"{args.format}, {report.total / explained:.0f} docs/s)")
     print(f"ratio explain / predict {explained / predict:7.2f}x;  explain / predict all windows "

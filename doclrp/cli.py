@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a text model on a corpus",
                            description="Train a text model (cnn, bow, bag or minilm) with early stopping and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
-    train.add_argument("--corpus", default="bbc", help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
+    train.add_argument("--corpus", default="bbc",
+                       help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
     train.add_argument("--model", default="cnn", choices=["cnn", "bow", "bag", "minilm"])
     train.add_argument("--out", required=True, help="output model folder")
     train.add_argument("--task", default="classification", choices=["classification", "regression"])

@@ -44,7 +44,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import Attribution, Composite, Gradient, attach, attribute, get_composite, target_weights
+from .core import (Attribution, Composite, Gradient, attach, attribute, get_composite, output_tensor,
+                   target_weights)
 from .errors import DoclrpError
 from .explain import document_outputs, resolve_target
 from .text import Explanation
@@ -345,9 +346,7 @@ def _forward(model, inputs, kwargs, target):
 
 
 def _logits_of(output) -> Tensor:
-    logits = getattr(output, "logits", output)
-    if isinstance(logits, (tuple, list)):
-        logits = logits[0]
+    logits = output_tensor(output)
     return logits.reshape(logits.shape[0], -1)
 
 

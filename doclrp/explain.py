@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .core import attribute, contrast_weights, get_composite
+from .core import attribute, contrast_weights, get_composite, output_tensor
 from .errors import DoclrpError
 from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
 
@@ -288,21 +288,29 @@ def document_outputs(pipeline, texts: Sequence[str], *, batch_size: int = 16, ov
         return pipeline.outputs(texts, batch_size=batch_size).double()
     encoded = sequence.tokens(tokenize_many(texts, pipeline="blank"))
     windows = _windows(pipeline, sequence, encoded, overlap, strict=False)
-    sums = torch.zeros(len(texts), len(pipeline.labels), dtype=torch.float64)
-    counts = torch.zeros(len(texts), 1, dtype=torch.float64)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
-        for begin in range(0, len(windows), batch_size):
-            batch = windows[begin : begin + batch_size]
-            inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
-            logits = _output_logits(pipeline.model(inputs, **kwargs)).reshape(len(batch), -1).double().cpu()
-            rows = torch.tensor([w[0] for w in batch])
-            sums.index_add_(0, rows, logits)
-            counts.index_add_(0, rows, torch.ones(len(batch), 1, dtype=torch.float64))
+        sums, counts = _window_output_sums(pipeline, sequence, windows, len(texts), batch_size)
     finally:
         pipeline.model.train(was_training)
     return sums / counts
+
+
+@torch.no_grad()
+def _window_output_sums(pipeline, sequence, windows, n_documents: int, batch_size: int):
+    """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
+    window outputs summed, and how many windows it has (float64, on the CPU)."""
+    sums = torch.zeros(n_documents, len(pipeline.labels), dtype=torch.float64)
+    counts = torch.zeros(n_documents, 1, dtype=torch.float64)
+    for begin in range(0, len(windows), batch_size):
+        batch = windows[begin : begin + batch_size]
+        inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
+        logits = output_tensor(pipeline.model(inputs, **kwargs)).reshape(len(batch), -1).double().cpu()
+        rows = torch.tensor([w[0] for w in batch])
+        sums.index_add_(0, rows, logits)
+        counts.index_add_(0, rows, torch.ones(len(batch), 1, dtype=torch.float64))
+    return sums, counts
 
 
 def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap, reference=None):
@@ -315,7 +323,8 @@ def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch
     # Only documents whose windows span several batches need a forward pass of their
     # own to find their class; the others find it inside their attribution batch.
     split = [w for w in windows if counts[w[0]] > batch_size]
-    classes = _document_classes(pipeline, sequence, split, batch_size) if resolved.weights is None else {}
+    classes = {} if resolved.weights is not None else _document_classes(pipeline, sequence, split, len(encoded),
+                                                                          batch_size)
     for batch in batches:
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
         attr = attributor(pipeline.model, inputs, _window_target(resolved, batch, classes),
@@ -366,22 +375,11 @@ def _window_batches(windows, counts, batch_size):
     return batches
 
 
-def _document_classes(pipeline, sequence, windows, batch_size) -> dict[int, int]:
+def _document_classes(pipeline, sequence, windows, n_documents, batch_size) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
-    sums: dict[int, torch.Tensor] = {}
-    with torch.no_grad():
-        for begin in range(0, len(windows), batch_size):
-            batch = windows[begin : begin + batch_size]
-            inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
-            logits = _output_logits(pipeline.model(inputs, **kwargs))
-            for row, (doc_index, _, _) in enumerate(batch):
-                sums[doc_index] = sums.get(doc_index, 0) + logits[row].double().cpu()
-    return {doc_index: int(total.argmax()) for doc_index, total in sums.items()}
-
-
-def _output_logits(output) -> torch.Tensor:
-    return getattr(output, "logits", output)
+    sums, counts = _window_output_sums(pipeline, sequence, windows, n_documents, batch_size)
+    return {doc_index: int(sums[doc_index].argmax()) for doc_index in counts[:, 0].nonzero()[:, 0].tolist()}
 
 
 def _window_target(resolved: ResolvedTarget, batch, classes: dict[int, int]):

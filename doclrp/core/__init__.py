@@ -3,7 +3,7 @@
 >>> from doclrp.core import attribute, Composite, Epsilon
 """
 
-from .attach import PASSIVE_MODULES, Session, attach
+from .attach import PASSIVE_MODULES, Session, attach, output_tensor
 from .attribute import Attribution, attribute
 from .composites import COMPOSITES, Composite, get_composite, register_composite
 from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule,
@@ -12,7 +12,7 @@ from .targets import contrast_weights, target_weights
 from . import transformer_rules  # noqa: E402,F401  registers "cp-lrp" and "attnlrp"
 
 __all__ = [
-    "attribute", "Attribution", "attach", "Session", "PASSIVE_MODULES",
+    "attribute", "Attribution", "attach", "Session", "PASSIVE_MODULES", "output_tensor",
     "Composite", "get_composite", "register_composite", "COMPOSITES",
     "Rule", "AffineRule", "InputRule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta",
     "Flat", "WSquare", "ZBox", "Pass", "Gradient",

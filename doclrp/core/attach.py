@@ -32,7 +32,7 @@ from .composites import Composite
 from .linear import AffineMap, batchnorm_affine, is_affine_layer, keeps_output, restrict_to_nonzero
 from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule
 
-__all__ = ["attach", "Session", "PASSIVE_MODULES"]
+__all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
 
 # Parameter-free modules whose plain gradient already is LRP-0 (linear maps, max
 # selection) or the identity rule (ReLU family): relevance = input ⊙ gradient holds.
@@ -224,7 +224,7 @@ class Session:
 
     def logits_of(self, output) -> Tensor:
         """The tensor to explain: the model output, before a final Softmax module if any."""
-        tensor = _output_tensor(output)
+        tensor = output_tensor(output)
         logits = tensor
         for probabilities, inputs, name in self.softmax_outputs:
             if probabilities is tensor:
@@ -238,7 +238,9 @@ class Session:
         return logits
 
 
-def _output_tensor(output) -> Tensor:
+def output_tensor(output) -> Tensor:
+    """The tensor of a model's output: itself, or its ``logits`` (Hugging Face outputs, dicts),
+    or the first element of a tuple."""
     if isinstance(output, Tensor):
         return output
     if hasattr(output, "logits") and isinstance(output.logits, Tensor):

@@ -22,10 +22,10 @@ class are the words that pushed the documents of that class toward what was
 explained.
 
 Lexicon check (Part 2 of issue 4): for regression results explaining ``compound``
-(or its deviation from a reference, ``compound − mean``), the summary calls ``doclrp.corpus.lexicon.vader_correlation(word_means)`` when that
-module can be imported, with ``word_means`` the mean relevance per occurrence of each
-word of that group seen at least ``lexicon_min_count`` times, and shows
-the ``(r, words)`` it returns.
+(or its deviation from a reference, ``compound − mean``), the summary calls
+``doclrp.corpus.lexicon.vader_correlation(word_means)`` when that module can be
+imported, with ``word_means`` the mean relevance per occurrence of each word of that
+group seen at least ``lexicon_min_count`` times, and shows the ``(r, words)`` it returns.
 
 The report (:func:`render_report`, pure) is one self-contained page: all text
 from data is escaped, bar charts are inline SVG, no script.

@@ -197,7 +197,9 @@ def _document(doc: Any, text: str) -> Document:
     sentence_of = np.zeros(n_words, np.int64)
     sentence_of[opens] = 1
     sentence_of = np.cumsum(sentence_of)
-    sentences = [Span(s, e) for s, e in zip(starts[np.r_[0, opens]].tolist(), ends[np.r_[opens - 1, n_words - 1]].tolist())]
+    first_words, last_words = np.r_[0, opens], np.r_[opens - 1, n_words - 1]
+    sentences = [Span(s, e) for s, e in zip(starts[first_words].tolist(), ends[last_words].tolist())]
     new = tuple.__new__
-    words = [new(Token, (text[s:e], s, e, k)) for s, e, k in zip(starts.tolist(), ends.tolist(), sentence_of.tolist())]
+    words = [new(Token, (text[s:e], s, e, k))
+             for s, e, k in zip(starts.tolist(), ends.tolist(), sentence_of.tolist())]
     return Document(text, words, sentences)
