@@ -1,6 +1,6 @@
 """Timing and memory helpers shared by the speed benchmarks (imported from the scripts' folder).
 
-    median_seconds(fn, device, repeats)   wall time of one call, after a warm-up call
+    median_seconds(calls, device, repeats)  wall time of one call of each, in interleaved rounds
     peak_bytes(fn, device)                memory one call adds at its peak
 """
 
@@ -18,18 +18,22 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def median_seconds(fn, device: str, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after one warm-up call (CUDA synchronized)."""
-    fn()
-    samples = []
+def median_seconds(calls: dict, device: str, repeats: int) -> dict:
+    """``{name: median wall time of calls[name]()}`` over ``repeats`` rounds, after one warm-up
+    call each (CUDA synchronized). Each round calls every function once, in turn, so that a
+    slow spell of a shared machine falls on all of them alike rather than on one."""
+    for fn in calls.values():
+        fn()
+    samples = {name: [] for name in calls}
     for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        result = fn()
-        sync(device)
-        samples.append(time.perf_counter() - start)
-        del result
-    return statistics.median(samples)
+        for name, fn in calls.items():
+            sync(device)
+            start = time.perf_counter()
+            result = fn()
+            sync(device)
+            samples[name].append(time.perf_counter() - start)
+            del result
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def cpu_peak(fn) -> int:

@@ -87,7 +87,8 @@ def run_mode(mode: str, model, inputs):
 
 def time_modes(model_name, device, repeats):
     model, inputs = build(model_name, device)
-    return {mode: median_seconds(lambda: run_mode(mode, model, inputs), device, repeats) for mode in MODES}
+    calls = {mode: (lambda mode=mode: run_mode(mode, model, inputs)) for mode in MODES}
+    return median_seconds(calls, device, repeats)
 
 
 def live_tensors() -> int:
@@ -126,7 +127,7 @@ def main():
     if args.sparse_gpu:
         linear.SPARSE_DEVICES = ("cpu", "cuda")
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; median of {args.repeats}; "
+    print(f"device: {name}; torch {torch.__version__}; median of {args.repeats} interleaved rounds; "
           f"sparse Conv1d path {'off' if args.dense else 'on'}")
     for model_name in args.models:
         times = time_modes(model_name, args.device, args.repeats)

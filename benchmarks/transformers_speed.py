@@ -73,9 +73,11 @@ def run_mode(mode, model, ids, kwargs):
     return doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs).relevance
 
 
-def measure(mode, model, ids, kwargs, device, repeats):
-    call = lambda: run_mode(mode, model, ids, kwargs)  # noqa: E731
-    return median_seconds(call, device, repeats), peak_bytes(call, device)
+def measure(model, ids, kwargs, device, repeats) -> dict:
+    """``{mode: (median seconds, peak bytes)}``, the times taken in interleaved rounds."""
+    calls = {mode: (lambda mode=mode: run_mode(mode, model, ids, kwargs)) for mode in MODES}
+    seconds = median_seconds(calls, device, repeats)
+    return {mode: (seconds[mode], peak_bytes(call, device)) for mode, call in calls.items()}
 
 
 def main():
@@ -96,8 +98,8 @@ def main():
     model, ids, kwargs = build(args.device, dtype, args.batch, args.length)
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; torch {torch.__version__}; transformers {transformers.__version__}; {args.dtype}; "
-          f"attention {model.config._attn_implementation}; eps {EPS}; batch {args.batch} x {args.length}; median of {args.repeats}")
-    results = {mode: measure(mode, model, ids, kwargs, args.device, args.repeats) for mode in MODES}
+          f"attention {model.config._attn_implementation}; eps {EPS}; batch {args.batch} x {args.length}; median of {args.repeats} interleaved rounds")
+    results = measure(model, ids, kwargs, args.device, args.repeats)
     base_t, base_m = results["gradient_x_input"][0], max(results["gradient_x_input"][1], 1)
     print(f"{'mode':<18}{'time ms':>10}{'x grad*in':>11}{'peak MiB':>10}{'x grad*in':>11}")
     for mode in MODES:

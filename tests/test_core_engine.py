@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
-from doclrp.core.rules import Epsilon, Pass, ZPlus
+from doclrp.core.rules import Epsilon, Pass, Zero, ZPlus
 
 CONSERVATION_RTOL = 1e-10
 
@@ -367,6 +367,25 @@ def test_cached_hook_plan_follows_changes_to_the_model_and_composite():
     composite.rules[nn.Linear] = ZPlus()  # a composite changed in place takes effect
     plus = doclrp.attribute(model, x, 0, composite).relevance
     torch.testing.assert_close(plus, doclrp.attribute(model, x, 0, doclrp.Composite({nn.Linear: ZPlus()})).relevance)
+
+
+def test_hook_plans_of_several_composites_are_kept_per_model():
+    import sys
+
+    plans = sys.modules["doclrp.core.attach"]._PLANS
+    model = nn.Sequential(nn.Linear(3, 2))
+    x = torch.rand(1, 3)
+    for eps in range(10):  # alternating composites do not evict each other, up to a bound
+        doclrp.attribute(model, x, 0, doclrp.Composite({nn.Linear: Epsilon(float(eps))}))
+    assert len(plans[model]) == 8
+    doclrp.attribute(model, x, 0, doclrp.Composite({nn.Linear: Epsilon(9.0)}))
+    assert len(plans[model]) == 8
+
+    class MutableZero(Zero):  # a rule that cannot be hashed: its composite is planned every time
+        __hash__ = None
+
+    unhashable = doclrp.attribute(model, x, 0, doclrp.Composite({nn.Linear: MutableZero()}))
+    torch.testing.assert_close(unhashable.relevance, doclrp.attribute(model, x, 0, "zero").relevance)
 
 
 def test_cached_hook_plan_does_not_keep_models_alive():

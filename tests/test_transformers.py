@@ -231,7 +231,8 @@ def test_attention_rules_equal_explicit_reference(family, composite, eps, refere
         assert torch.allclose(value, reference.other_relevance[name], rtol=REFERENCE_TOLERANCE, atol=1e-15)
 
 
-def test_layernorm_rule_equals_gradient_with_constant_sigma():
+@pytest.mark.parametrize("own_node", [True, False], ids=["sigma-saved-by-layernorm", "sigma-recomputed"])
+def test_layernorm_rule_equals_gradient_with_constant_sigma(own_node):
     torch.manual_seed(0)
     norm = nn.LayerNorm(6).double()
     with torch.no_grad():
@@ -239,7 +240,8 @@ def test_layernorm_rule_equals_gradient_with_constant_sigma():
         norm.bias.uniform_(-1, 1)
     x = torch.randn(4, 3, 6, dtype=torch.float64, requires_grad=True)
     g = torch.randn(4, 3, 6, dtype=torch.float64)
-    y = norm(x)
+    # the rule reads σ from LayerNorm's autograd node, or recomputes it where y has none
+    y = norm(x) if own_node else norm(x.detach())
     (ours,) = torch.autograd.grad(LayerNormCP().apply(norm, x, y), x, g)
     sigma = torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + norm.eps).detach()
     reference = (x - x.mean(-1, keepdim=True)) / sigma * norm.weight + norm.bias

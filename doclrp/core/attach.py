@@ -262,7 +262,8 @@ def _affine_hook(session: Session, name: str, rules: dict):
         x = args[0]
         if not (isinstance(x, Tensor) and x.requires_grad):
             return None  # a path the input does not reach carries no relevance
-        first = session.reads_input(x)
+        # without a `first` rule the answer does not depend on it: skip the graph walk
+        first = session.composite.first is not None and session.reads_input(x)
         if first not in rules:  # kept with the hook plan: the composite's answer does not change
             rules[first] = session.composite.rule_for(name, module, first=first)
         rule = rules[first]
@@ -401,6 +402,8 @@ def _refuse_hook(name: str, composite: Composite):
 def _hook_for(name: str, module: nn.Module, composite: Composite):
     """``(make_hook(session) -> forward hook, wants kwargs)`` for ``module``, or ``(None, False)``."""
     if is_affine_layer(module):
+        if composite.first is None and _keeps_own_gradient(module, composite.rule_for(name, module)):
+            return None, False  # no hook at all: nothing to do at run time
         rules: dict = {}
         return (lambda session: _affine_hook(session, name, rules)), False
     if isinstance(module, nn.EmbeddingBag):
@@ -413,6 +416,8 @@ def _hook_for(name: str, module: nn.Module, composite: Composite):
         return (lambda session: _softmax_hook(session, name)), False
     rule = composite.rule_for(name, module)
     if isinstance(rule, ModuleRule):
+        if not rule.plan(name, module):
+            return None, False
         return (lambda session: rule.forward_hook(session, name)), True
     if isinstance(rule, Pass):
         hook = _elementwise_hook(rule)
@@ -431,10 +436,19 @@ def _hook_for(name: str, module: nn.Module, composite: Composite):
     return None, False
 
 
-# model -> (composite's rules, its submodules by name, plan): which hook every module gets
+def _keeps_own_gradient(module: nn.Module, rule: Rule | None) -> bool:
+    """Whether ``rule`` on this affine layer is the layer's plain, unscaled gradient."""
+    if isinstance(rule, Gradient):
+        return True
+    return isinstance(module, nn.Linear) and isinstance(rule, AffineRule) and rule.gradient_scale() == 1
+
+
+# model -> {composite's rules: (its submodules by name, plan)}: which hook every module gets
 # depends only on those two, and working it out costs more than a small model's forward pass.
+# Several composites per model (evaluations alternate them), the oldest dropped past a few.
 # Weak keys: a cached plan never keeps a model alive (the submodule list leaves out the root).
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PLANS_PER_MODEL = 8
 
 
 def _hook_plan(model: nn.Module, composite: Composite) -> list:
@@ -443,18 +457,27 @@ def _hook_plan(model: nn.Module, composite: Composite) -> list:
     named = list(model.named_modules())
     layout = tuple(named[1:])
     rules = (composite.name, composite.first, tuple(composite.rules.items()))
-    cached = _PLANS.get(model)
-    if cached is not None and cached[0] == rules and cached[1] == layout:
-        return cached[2]
+    plans = _PLANS.get(model, {})
+    try:
+        cached = plans.get(rules)
+    except TypeError:  # a rule that cannot be hashed: planned every time
+        cached, rules = None, None
+    if cached is not None and cached[0] == layout:
+        return cached[1]
     plan = []
     for name, module in named:
         make_hook, with_kwargs = _hook_for(name, module, composite)
         if make_hook is not None:
             plan.append((module, make_hook, with_kwargs))
-    try:
-        _PLANS[model] = (rules, layout, plan)
-    except TypeError:  # a model that cannot be weakly referenced is planned every time
-        pass
+    if rules is not None:
+        plans.pop(rules, None)
+        plans[rules] = (layout, plan)
+        if len(plans) > _PLANS_PER_MODEL:
+            del plans[next(iter(plans))]
+        try:
+            _PLANS[model] = plans
+        except TypeError:  # a model that cannot be weakly referenced is planned every time
+            pass
     return plan
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..errors import DoclrpError
 from .linear import AffineMap
@@ -278,6 +278,12 @@ class ModuleRule(Rule):
     must return the module's exact output values, re-routing only the gradient (for
     example through a ``torch.autograd.Function`` whose forward returns the output).
     """
+
+    def plan(self, name: str, module: nn.Module) -> bool:
+        """Called once when the hooks of a model are planned (again whenever its submodules
+        change): raise ``DoclrpError`` to refuse ``module``; return False if the rule needs
+        no forward hook on it (a check that the plan already made, say)."""
+        return True
 
     def forward_hook(self, session, name: str):
         raise NotImplementedError

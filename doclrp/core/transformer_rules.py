@@ -115,6 +115,19 @@ class _LayerNormFunction(torch.autograd.Function):
         return centred * rstd, None, None, None, None
 
 
+def _saved_rstd(y: Tensor) -> Tensor | None:
+    """``1/σ`` as LayerNorm's own kernel computed it for ``y``, from the autograd node that
+    saved it for the backward pass; None where ``y`` did not come from that kernel.
+
+    Reading it costs nothing, where recomputing it costs three kernels per LayerNorm: on a
+    GPU, where a small transformer's call is bound by kernel launches, that was felt.
+    """
+    node = y.grad_fn
+    if node is None or type(node).__name__ != "NativeLayerNormBackward0":
+        return None
+    return getattr(node, "_saved_result2", None)
+
+
 @dataclass(frozen=True)
 class LayerNormCP(ModuleRule):
     """LayerNorm with its normalizer held constant (Ali et al. 2022; as in AttnLRP).
@@ -127,9 +140,12 @@ class LayerNormCP(ModuleRule):
     def apply(self, module: nn.LayerNorm, x: Tensor, y: Tensor) -> Tensor:
         """``y`` (the module's output on ``x``) with the rule's gradient attached."""
         dims = tuple(range(-len(module.normalized_shape), 0))
-        with torch.no_grad():
-            var = x.detach().to(torch.promote_types(x.dtype, torch.float32)).var(dims, unbiased=False, keepdim=True)
-            rstd = torch.rsqrt(var + module.eps).to(x.dtype)
+        rstd = _saved_rstd(y)
+        if rstd is None:
+            with torch.no_grad():
+                var = x.detach().to(torch.promote_types(x.dtype, torch.float32)).var(dims, unbiased=False, keepdim=True)
+                rstd = torch.rsqrt(var + module.eps)
+        rstd = rstd.to(x.dtype)
         weight = None if module.weight is None else module.weight.detach()
         return _LayerNormFunction.apply(x, y.detach(), rstd, weight, dims)
 
@@ -213,7 +229,8 @@ class AttentionOperand(AffineRule):
 
 @dataclass(frozen=True)
 class AttentionCheck(ModuleRule):
-    """Refuses attention modules whose projections the composite does not know.
+    """Refuses, once when the hooks are planned, attention modules whose projections the
+    composite does not know.
 
     A module that looks like attention (class name ending in ``Attention``, with
     Linear children) must have its query and key projections at one of
@@ -221,29 +238,26 @@ class AttentionCheck(ModuleRule):
     projections; else its scores would get the plain gradient silently.
     """
 
-    def forward_hook(self, session, name):
-        def hook(module, args, kwargs, output):
-            found = {"query": False, "key": False}
-            for child_name, child in module.named_children():
-                if not isinstance(child, nn.Linear):
-                    continue
-                path = f"{name}.{child_name}" if name else child_name
-                if _path_matches(path, QUERY_PATHS):
-                    found["query"] = True
-                elif _path_matches(path, KEY_PATHS):
-                    found["key"] = True
-                elif not (_path_matches(path, VALUE_PATHS) or child_name in _OUTPUT_NAMES):
-                    found = {}
-                    break
-            if not found or not all(found.values()):
-                raise DoclrpError(
-                    f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
-                    "at the paths doclrp's transformer composites know (BERT/RoBERTa 'attention.self.query|key|value', "
-                    "DistilBERT 'attention.q_lin|k_lin|v_lin'); map them with AttentionOperand rules by name in a Composite"
-                )
-            return None
-
-        return hook
+    def plan(self, name, module):
+        found = {"query": False, "key": False}
+        for child_name, child in module.named_children():
+            if not isinstance(child, nn.Linear):
+                continue
+            path = f"{name}.{child_name}" if name else child_name
+            if _path_matches(path, QUERY_PATHS):
+                found["query"] = True
+            elif _path_matches(path, KEY_PATHS):
+                found["key"] = True
+            elif not (_path_matches(path, VALUE_PATHS) or child_name in _OUTPUT_NAMES):
+                found = {}
+                break
+        if not found or not all(found.values()):
+            raise DoclrpError(
+                f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
+                "at the paths doclrp's transformer composites know (BERT/RoBERTa 'attention.self.query|key|value', "
+                "DistilBERT 'attention.q_lin|k_lin|v_lin'); map them with AttentionOperand rules by name in a Composite"
+            )
+        return False  # checked once per model layout: nothing to do at run time
 
 
 @dataclass(frozen=True)
