@@ -1,5 +1,7 @@
-"""The engine on CUDA gives what it gives on the CPU (skipped where there is no GPU)."""
+"""On CUDA doclrp gives what it gives on the CPU: the engine, the transformer composites, and the
+whole text path from explain() to corpus records (skipped where there is no GPU)."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -54,3 +56,49 @@ def test_cuda_float32_text_model_conserves_under_zero_rule():
     net.out.bias = None
     attr = doclrp.attribute(net, torch.randint(0, 100, (8, 40), device="cuda"), composite="zero")
     assert (attr.delta.abs() / attr.target_output.abs()).max() < 1e-4
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta"])
+@pytest.mark.parametrize("composite", ["cp-lrp", "attnlrp"])
+def test_cuda_equals_cpu_for_transformers(family, composite):
+    pytest.importorskip("transformers")
+    from test_transformers import batch, tiny_model
+
+    model = tiny_model(family).double()
+    ids, kwargs = batch(model)
+    cpu = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)
+    gpu = doclrp.attribute(model.cuda(), ids.cuda(), composite=composite,
+                           forward_kwargs={name: value.cuda() for name, value in kwargs.items()})
+    assert gpu.relevance.device.type == "cuda"
+    for ours, theirs in [(gpu.logits, cpu.logits), (gpu.relevance, cpu.relevance), (gpu.delta, cpu.delta),
+                         *((gpu.other_relevance[name], value) for name, value in cpu.other_relevance.items())]:
+        torch.testing.assert_close(ours.cpu(), theirs, rtol=1e-7, atol=1e-9)
+
+
+def test_shipped_model_explains_and_runs_a_corpus_on_cuda(tmp_path):
+    """The whole text path (windows, words, corpus records) on the GPU gives the CPU's words."""
+    import json
+
+    from doclrp.corpus import explain_corpus
+    from doclrp.explain import explain
+    from doclrp.models.loading import load_text_model, pretrained_path
+
+    texts = ["Shares in the bank fell sharply after profits missed forecasts. " * 30,
+             "The striker scored twice as the home side won the cup final."]
+    cpu = explain(load_text_model(pretrained_path(), device="cpu"), texts)
+    gpu_pipeline = load_text_model(pretrained_path(), device="cuda")
+    gpu = explain(gpu_pipeline, texts)
+    for ours, theirs in zip(gpu, cpu):
+        assert ours.target == theirs.target
+        assert [w.text for w in ours.words] == [w.text for w in theirs.words]
+        np.testing.assert_allclose([w.relevance for w in ours.words], [w.relevance for w in theirs.words],
+                                   rtol=1e-3, atol=1e-5)
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
+    report = explain_corpus(gpu_pipeline, str(corpus), str(tmp_path / "out.jsonl"), progress=False)
+    assert report.written == len(texts)
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    # after the run's header line, in the order of the run's length batches
+    records = sorted((line for line in lines if "id" in line), key=lambda r: int(r["id"]))
+    assert [r["target"] for r in records] == [e.target for e in cpu]
+    np.testing.assert_allclose([r["target_value"] for r in records], [e.target_value for e in cpu], rtol=1e-4)
