@@ -261,7 +261,8 @@ class Pass(Rule):
     """
 
     def gradient_elementwise(self, x: Tensor, y: Tensor, g: Tensor) -> Tensor:
-        return _safe_div(y * g, x)
+        # three kernels; 0/0 and c/0 (an output the rule cannot place) become 0
+        return (y * g).div_(x).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
 
 @dataclass(frozen=True)

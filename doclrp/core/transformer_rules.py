@@ -55,8 +55,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
+from .attach import _ElementwiseFunction
 from .composites import Composite, register_composite
-from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Zero
+from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Pass, Zero
 
 __all__ = [
     "LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead", "AttentionCheck",
@@ -162,27 +163,16 @@ class LayerNormCP(ModuleRule):
 
 
 # -- element-wise activations ------------------------------------------------------------
-class _IdentityFunction(torch.autograd.Function):
-    """Returns ``y = f(x)``; backward is the identity rule, gradient ``g·y/x`` (0 where x = 0)."""
-
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)   # both live on anyway: x is the Linear output, y the next input
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        # 0/0 and c/0 (an output the identity rule cannot place) become 0: they show in delta
-        return (g * y).div_(x).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0), None
+_PASS = Pass()
 
 
 @dataclass(frozen=True)
 class Identity(ModuleRule):
     """The identity rule for element-wise activations (AttnLRP eq. 9): ``R_in = R_out``.
 
-    Same equation as :class:`doclrp.core.rules.Pass`, for module activations such as
-    transformers' ``GELUActivation``, in three kernels on the backward pass.
+    :class:`doclrp.core.rules.Pass` (same equation and backward) for module activations such
+    as transformers' ``GELUActivation``, called with positional or keyword input, checked to
+    be element-wise.
     """
 
     def forward_hook(self, session, name):
@@ -192,7 +182,7 @@ class Identity(ModuleRule):
                 return None
             if output.shape != x.shape:
                 raise DoclrpError(f"Identity on '{name}' ({type(module).__name__}): needs an element-wise module")
-            return _IdentityFunction.apply(x, output.detach())
+            return _ElementwiseFunction.apply(x, output.detach(), _PASS.gradient_elementwise)
 
         return hook
 
@@ -283,7 +273,7 @@ class FirstTokenTanhHead(ModuleRule):
                     )
             dropout = getattr(module, "dropout", nn.Identity())
             z = module.dense(dropout(features[:, 0, :]))
-            hidden = _IdentityFunction.apply(z, torch.tanh(z.detach()))
+            hidden = _ElementwiseFunction.apply(z, torch.tanh(z.detach()), _PASS.gradient_elementwise)
             logits = module.out_proj(dropout(hidden))
             # values exactly those of the module's own forward, gradient from the rule path
             return output.detach() + (logits - logits.detach())

@@ -8,6 +8,7 @@ results (`explain_corpus`) and summarizing them (`summarize`).
 (1781, 444)
 """
 
+from doclrp.corpus import readers
 from doclrp.corpus.readers import (
     CorpusWarning,
     Record,
@@ -24,14 +25,7 @@ from doclrp.corpus.run import RunReport, explain_corpus
 from doclrp.corpus.summarize import summarize, summarize_results
 
 __all__ = [
-    "Record",
-    "CorpusWarning",
-    "read_folder",
-    "read_jsonl",
-    "read_csv",
-    "read_bbc",
-    "bbc_folder",
-    "open_corpus",
+    *readers.__all__,
     "train_test_split_fixed",
     "explain_corpus",
     "RunReport",
