@@ -58,7 +58,7 @@ def test_cuda_float32_text_model_conserves_under_zero_rule():
     assert (attr.delta.abs() / attr.target_output.abs()).max() < 1e-4
 
 
-@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta"])
+@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert"])
 @pytest.mark.parametrize("composite", ["cp-lrp", "attnlrp"])
 def test_cuda_equals_cpu_for_transformers(family, composite):
     pytest.importorskip("transformers")

@@ -41,10 +41,13 @@ activations (``GELUActivation`` and kin, ``nn.GELU``, the pooler's ``nn.Tanh``) 
 identity rule, dropout nothing.
 
 The projections are found by their module path in Hugging Face models
-(``…attention.self.query/key/value`` for BERT, RoBERTa and their kin,
-``…attention.q_lin/k_lin/v_lin`` for DistilBERT); any other module that looks like
-attention (class name ending in ``Attention`` with Linear children) fails loudly.
-Tested with transformers 4.48.3, 4.57.6, 5.17 and 5.24 (these paths are unchanged since 4.x).
+(``…attention.self.query/key/value`` for BERT, RoBERTa, ELECTRA and their kin,
+``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
+ALBERT); any other module that looks like attention (class name ending in ``Attention``
+with Linear children) fails loudly. RoBERTa's classification head and its copies in
+XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out of reach of a
+module hook: :class:`FirstTokenTanhHead` gives it the identity rule. Tested with
+transformers 4.57.6 and 5.24 (BERT, DistilBERT and RoBERTa also 4.48.3 and 5.17).
 """
 
 from __future__ import annotations
@@ -65,10 +68,20 @@ __all__ = [
 ]
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
-QUERY_PATHS = ("attention.self.query", "attention.q_lin")
-KEY_PATHS = ("attention.self.key", "attention.k_lin")
-VALUE_PATHS = ("attention.self.value", "attention.v_lin")
-_OUTPUT_NAMES = ("out_lin",)   # DistilBERT's output projection lives in its attention module
+# BERT, RoBERTa, ELECTRA and kin: attention.self.*; DistilBERT: attention.*_lin; ALBERT: attention.*
+QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query")
+KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key")
+VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value")
+# Output projections that live in the attention module itself (DistilBERT, ALBERT)
+_OUTPUT_NAMES = ("out_lin", "dense")
+
+# Classification heads that call torch.tanh as a function on the first token (RoBERTa's and
+# its copies in other families), by class name: no transformers import needed to match them.
+_TANH_HEADS = frozenset({
+    "RobertaClassificationHead", "XLMRobertaClassificationHead", "XLMRobertaXLClassificationHead",
+    "CamembertClassificationHead", "Data2VecTextClassificationHead", "RobertaPreLayerNormClassificationHead",
+    "XmodClassificationHead",
+})
 
 # transformers' element-wise activation modules (transformers.activations), by class name:
 # looked up lazily so that doclrp does not import transformers unless it is there.
@@ -244,8 +257,9 @@ class AttentionCheck(ModuleRule):
         if not found or not all(found.values()):
             raise DoclrpError(
                 f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
-                "at the paths doclrp's transformer composites know (BERT/RoBERTa 'attention.self.query|key|value', "
-                "DistilBERT 'attention.q_lin|k_lin|v_lin'); map them with AttentionOperand rules by name in a Composite"
+                "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA 'attention.self.query|key|value', "
+                "DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT 'attention.query|key|value'); map them with "
+                "AttentionOperand rules by name in a Composite"
             )
         return False  # checked once per model layout: nothing to do at run time
 
@@ -288,6 +302,10 @@ def _looks_like_attention(name: str, module: nn.Module) -> bool:
     )
 
 
+def _is_tanh_head(name: str, module: nn.Module) -> bool:
+    return type(module).__name__ in _TANH_HEADS
+
+
 def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
     """Classes of ``transformers`` by name; none where transformers (or the class) is missing."""
     try:
@@ -307,14 +325,13 @@ def _transformer_composite(name: str, query_key: float, value: float, eps: float
         _is_query_or_key: AttentionOperand(query_key, eps),
         _is_value: AttentionOperand(value, eps),
         _looks_like_attention: AttentionCheck(),
+        _is_tanh_head: FirstTokenTanhHead(),
         nn.Linear: linear,
         nn.LayerNorm: LayerNormCP(),
         nn.GELU: Identity(),
     }
     for cls in _hf_types("transformers.activations", _HF_ACTIVATIONS):
         rules[cls] = Identity()
-    for cls in _hf_types("transformers.models.roberta.modeling_roberta", ("RobertaClassificationHead",)):
-        rules[cls] = FirstTokenTanhHead()
     return Composite(rules, name=name)
 
 
