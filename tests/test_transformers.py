@@ -189,6 +189,9 @@ def _reference_attention(rule):
     the gradient of each bilinear product (uniform rule) and keeps softmax's gradient."""
 
     def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+        if key.shape[1] != query.shape[1]:  # grouped-query attention: a key/value head per group of queries
+            groups = query.shape[1] // key.shape[1]
+            key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
         scores = query @ key.transpose(2, 3)
         if rule == "attnlrp":
             scores = _Half.apply(scores)
@@ -239,7 +242,7 @@ def test_attention_rules_equal_explicit_reference(family, composite, eps, refere
         pytest.skip(f"{family} in transformers {transformers.__version__} computes attention outside the "
                     "AttentionInterface registry: no place to swap in the reference")
     try:
-        plain_projections = _transformer_composite("reference", query_key=1.0, value=1.0, eps=eps)
+        plain_projections = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
         reference = doclrp.attribute(model, ids, composite=plain_projections, forward_kwargs=kwargs)
     finally:
         model.set_attn_implementation("sdpa")

@@ -63,17 +63,21 @@ from .composites import Composite, register_composite
 from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Pass, Zero
 
 __all__ = [
-    "LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead", "AttentionCheck",
-    "cp_lrp", "attnlrp", "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS",
+    "LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead", "AttentionCheck", "GatedMLPCheck",
+    "cp_lrp", "attnlrp", "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS", "GATE_PATHS", "UP_PATHS",
 ]
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
-# BERT, RoBERTa, ELECTRA and kin: attention.self.*; DistilBERT: attention.*_lin; ALBERT: attention.*
-QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query")
-KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key")
-VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value")
-# Output projections that live in the attention module itself (DistilBERT, ALBERT)
-_OUTPUT_NAMES = ("out_lin", "dense")
+# BERT, RoBERTa, ELECTRA and kin: attention.self.*; DistilBERT: attention.*_lin; ALBERT:
+# attention.*; Llama, Mistral, Qwen, Gemma and kin: self_attn.*_proj.
+QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query", "self_attn.q_proj")
+KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key", "self_attn.k_proj")
+VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value", "self_attn.v_proj")
+# Output projections that live in the attention module itself (DistilBERT, ALBERT, Llama)
+_OUTPUT_NAMES = ("out_lin", "dense", "o_proj")
+# The two operands of a gated MLP, down_proj(act_fn(gate_proj(x)) * up_proj(x)) (Llama and kin)
+GATE_PATHS = ("mlp.gate_proj",)
+UP_PATHS = ("mlp.up_proj",)
 
 # Classification heads that call torch.tanh as a function on the first token (RoBERTa's and
 # its copies in other families), by class name: no transformers import needed to match them.
@@ -108,6 +112,14 @@ def _is_query_or_key(path: str, module: nn.Module) -> bool:
 
 def _is_value(path: str, module: nn.Module) -> bool:
     return isinstance(module, nn.Linear) and (path.endswith(_V_SUFFIXES) or path in VALUE_PATHS)
+
+
+def _is_gate(path: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) and _path_matches(path, GATE_PATHS)
+
+
+def _is_up(path: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) and _path_matches(path, UP_PATHS)
 
 
 # -- LayerNorm -------------------------------------------------------------------------
@@ -203,12 +215,15 @@ class Identity(ModuleRule):
 # -- attention -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AttentionOperand(AffineRule):
-    """LRP-ε on a query/key/value projection, with the gradient from the attention scaled by ``factor``.
+    """LRP-ε on a projection that feeds a product of two computed operands, with the gradient
+    from the product scaled by ``factor``.
 
     ``R_j = Σ_k c_jk / (z_k + ε·sign(z_k)) · factor · R_k``. ``factor`` is what the
-    attention rule lets through to this operand (module docstring): AttnLRP ``¼``
+    product's rule lets through to this operand (module docstring). Attention: AttnLRP ``¼``
     for queries and keys (uniform rule on ``Q Kᵀ`` after the uniform rule on ``P V``),
-    ``½`` for values; CP-LRP ``0`` for queries and keys, ``1`` for values.
+    ``½`` for values; CP-LRP ``0`` for queries and keys, ``1`` for values. Gated MLPs
+    (``act(gate) ⊙ up``): AttnLRP ``½`` for each; CP-LRP holds the gate constant, as it
+    holds the attention probabilities: ``0`` for the gate, ``1`` for up.
     """
 
     factor: float
@@ -258,8 +273,30 @@ class AttentionCheck(ModuleRule):
             raise DoclrpError(
                 f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
                 "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA 'attention.self.query|key|value', "
-                "DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT 'attention.query|key|value'); map them with "
-                "AttentionOperand rules by name in a Composite"
+                "DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT 'attention.query|key|value', Llama and kin "
+                "'self_attn.q_proj|k_proj|v_proj'); map them with AttentionOperand rules by name in a Composite"
+            )
+        return False  # checked once per model layout: nothing to do at run time
+
+
+@dataclass(frozen=True)
+class GatedMLPCheck(ModuleRule):
+    """Refuses, once when the hooks are planned, gated MLPs that are not laid out as Llama's.
+
+    The gate and up operands get their rules by path (``GATE_PATHS``, ``UP_PATHS``), which
+    assumes ``down_proj(act_fn(gate_proj(x)) * up_proj(x))``: a module with a ``gate_proj``
+    or ``up_proj`` Linear must be named ``mlp`` and have all three projections and an
+    ``act_fn``; else its product would be explained with the wrong shares silently.
+    """
+
+    def plan(self, name, module):
+        children = dict(module.named_children())
+        projections = all(isinstance(children.get(p), nn.Linear) for p in ("gate_proj", "up_proj", "down_proj"))
+        if not (projections and "act_fn" in children and _path_matches(name, ("mlp",))):
+            raise DoclrpError(
+                f"module '{name}' ({type(module).__name__}) has a gate or up projection but not the layout doclrp's "
+                "transformer composites know ('mlp' with gate_proj, up_proj, down_proj and act_fn, computing "
+                "down_proj(act_fn(gate_proj(x)) * up_proj(x))); map its projections with AttentionOperand rules by name"
             )
         return False  # checked once per model layout: nothing to do at run time
 
@@ -306,6 +343,22 @@ def _is_tanh_head(name: str, module: nn.Module) -> bool:
     return type(module).__name__ in _TANH_HEADS
 
 
+def _looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
+    return any(isinstance(getattr(module, "_modules", {}).get(p), nn.Linear) for p in ("gate_proj", "up_proj"))
+
+
+def _is_rotary_embedding(name: str, module: nn.Module) -> bool:
+    # cos/sin tables from position ids: constants for relevance (the rotation they drive is
+    # applied to queries and keys as a function, a linear map the plain gradient handles)
+    return type(module).__name__.endswith("RotaryEmbedding")
+
+
+def _is_rms_norm(name: str, module: nn.Module) -> bool:
+    # y = w ⊙ x / rms(x): with rms held constant (as LayerNorm's σ), a diagonal linear map,
+    # whose LRP-0 is the identity rule R_in = R_out (Gemma's (1 + w) scale included)
+    return type(module).__name__.endswith("RMSNorm")
+
+
 def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
     """Classes of ``transformers`` by name; none where transformers (or the class) is missing."""
     try:
@@ -315,7 +368,8 @@ def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
     return tuple(cls for cls in (getattr(module, n, None) for n in names) if isinstance(cls, type))
 
 
-def _transformer_composite(name: str, query_key: float, value: float, eps: float) -> Composite:
+def _transformer_composite(name: str, query_key: float, value: float, gate: float, up: float,
+                           eps: float) -> Composite:
     if not eps >= 0:
         raise DoclrpError(f"{name}: eps must be >= 0, got {eps}")
     # LRP-0 in gradient form is the plain gradient (no division, nothing to stabilize):
@@ -324,8 +378,13 @@ def _transformer_composite(name: str, query_key: float, value: float, eps: float
     rules = {
         _is_query_or_key: AttentionOperand(query_key, eps),
         _is_value: AttentionOperand(value, eps),
+        _is_gate: AttentionOperand(gate, eps),
+        _is_up: AttentionOperand(up, eps),
         _looks_like_attention: AttentionCheck(),
+        _looks_like_gated_mlp: GatedMLPCheck(),
         _is_tanh_head: FirstTokenTanhHead(),
+        _is_rms_norm: Identity(),
+        _is_rotary_embedding: Gradient(),
         nn.Linear: linear,
         nn.LayerNorm: LayerNormCP(),
         nn.GELU: Identity(),
@@ -341,7 +400,7 @@ def cp_lrp(eps: float = 0.0) -> Composite:
     >>> cp_lrp().name
     'cp-lrp'
     """
-    return _transformer_composite("cp-lrp", query_key=0.0, value=1.0, eps=eps)
+    return _transformer_composite("cp-lrp", query_key=0.0, value=1.0, gate=0.0, up=1.0, eps=eps)
 
 
 def attnlrp(eps: float = 0.0) -> Composite:
@@ -351,7 +410,7 @@ def attnlrp(eps: float = 0.0) -> Composite:
     >>> attnlrp(eps=1e-9).name
     'attnlrp'
     """
-    return _transformer_composite("attnlrp", query_key=0.25, value=0.5, eps=eps)
+    return _transformer_composite("attnlrp", query_key=0.25, value=0.5, gate=0.5, up=0.5, eps=eps)
 
 
 register_composite("cp-lrp", cp_lrp)

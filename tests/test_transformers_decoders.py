@@ -1,0 +1,157 @@
+"""Attention-aware LRP on Hugging Face decoder classifiers (Llama, Mistral, Qwen2, Qwen3, Gemma):
+exact forward, conservation under CP-LRP, and the attention and gated-MLP rules against
+explicit references. Tiny random-config models built from configs (no downloads).
+"""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+from torch import nn
+
+transformers = pytest.importorskip("transformers")
+
+import doclrp  # noqa: E402
+from doclrp.core.transformer_rules import _transformer_composite  # noqa: E402
+from doclrp.errors import DoclrpError  # noqa: E402
+from test_transformers import (  # noqa: E402,F401  (the fixture is used by name)
+    COMPOSITES,
+    CONSERVATION_TOLERANCE,
+    FORWARD_TOLERANCE,
+    REFERENCE_TOLERANCE,
+    _Half,
+    model_state,
+    reference_attention,
+    zero_biases,
+)
+
+# Qwen2 has biases on q/k/v; Mistral and Qwen3 use grouped-query attention here; Qwen3
+# normalizes queries and keys (RMSNorm per head); Gemma scales (1 + w) and gates with GELU.
+DECODERS = {
+    "llama": {},
+    "mistral": {"num_key_value_heads": 1},
+    "qwen2": {},
+    "qwen3": {"num_key_value_heads": 1},
+    "gemma": {},
+}
+
+
+def tiny_decoder(family: str, n_labels: int = 3, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    fields = {"vocab_size": 60, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32, "pad_token_id": 0,
+              "num_labels": n_labels, "initializer_range": 0.2}
+    config = transformers.AutoConfig.for_model(family, **{**fields, **DECODERS[family]})
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    with torch.no_grad():  # random biases, so that conservation tests see them zeroed, not absent
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.uniform_(-0.5, 0.5)
+    return model
+
+
+def decoder_batch(seed: int = 1):
+    """Ids (3, 9), right-padded in row 1 (the classifier reads the last token before padding)."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, 60, (3, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    ids[1, 6:] = 0
+    return ids, {"attention_mask": mask}
+
+
+@pytest.mark.parametrize("family", DECODERS)
+@pytest.mark.parametrize("composite", COMPOSITES)
+def test_forward_is_exact_and_model_unchanged(family, composite):
+    model = tiny_decoder(family)
+    ids, kwargs = decoder_batch()
+    before = model_state(model)
+    with torch.no_grad():
+        plain = model(ids, **kwargs).logits
+    attribution = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)
+    assert (attribution.logits - plain).abs().max() < FORWARD_TOLERANCE
+    hooks, params, implementation, training = model_state(model)
+    assert (hooks, implementation, training) == before[0:1] + before[2:]
+    for name, (value, flag) in params.items():
+        assert torch.equal(value, before[1][name][0]) and flag == before[1][name][1], name
+    assert torch.isfinite(attribution.relevance).all() and attribution.relevance.shape == ids.shape
+
+
+@pytest.mark.parametrize("family", DECODERS)
+def test_cp_lrp_conserves_without_biases(family):
+    model = zero_biases(tiny_decoder(family)).double()
+    ids, kwargs = decoder_batch()
+    attribution = doclrp.attribute(model, ids, composite="cp-lrp", forward_kwargs=kwargs)
+    assert not attribution.other_relevance  # rotary positions: no position embedding takes a share
+    assert (attribution.delta.abs() <= CONSERVATION_TOLERANCE * attribution.target_output.abs()).all()
+    # right padding: what the padded positions of row 1 get is nothing
+    assert attribution.relevance[1, 6:].abs().max() == 0
+
+
+def _reference_mlp(rule):
+    """The gated MLP of the rules, written out: CP-LRP holds the gate constant; AttnLRP halves
+    the gradient of each operand of the product (uniform rule)."""
+
+    def hook(mlp, args, output):
+        x = args[0]
+        gate, up = mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x)
+        if rule == "cp-lrp":
+            gate = gate.detach()
+        else:
+            gate, up = _Half.apply(gate), _Half.apply(up)
+        return mlp.down_proj(gate * up)
+
+    return hook
+
+
+@pytest.mark.parametrize("family", DECODERS)
+@pytest.mark.parametrize("composite", COMPOSITES)
+@pytest.mark.parametrize("eps", [0.0, 1e-6])
+def test_attention_and_gate_rules_equal_explicit_reference(family, composite, eps, reference_attention):
+    model = tiny_decoder(family).double()
+    ids, kwargs = decoder_batch()
+    ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=eps), forward_kwargs=kwargs)
+    model.set_attn_implementation(reference_attention[composite])
+    if model.config._attn_implementation != reference_attention[composite]:
+        pytest.skip(f"{family} in transformers {transformers.__version__} computes attention outside the "
+                    "AttentionInterface registry: no place to swap in the reference")
+    mlps = [m for n, m in model.named_modules() if n.endswith(".mlp")]
+    handles = [m.register_forward_hook(_reference_mlp(composite)) for m in mlps]
+    try:
+        plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
+        reference = doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.set_attn_implementation("sdpa")
+    assert len(mlps) == 2
+    assert torch.allclose(ours.logits, reference.logits, rtol=0, atol=1e-12)
+    assert torch.allclose(ours.relevance, reference.relevance, rtol=REFERENCE_TOLERANCE, atol=1e-15)
+
+
+def test_gated_mlp_of_unknown_layout_is_refused():
+    class Block(nn.Module):  # an up projection with no gate: not the product the rules assume
+        def __init__(self):
+            super().__init__()
+            self.up_proj, self.down_proj, self.act_fn = nn.Linear(4, 8), nn.Linear(8, 4), nn.SiLU()
+
+        def forward(self, x):
+            return self.down_proj(self.act_fn(self.up_proj(x)))
+
+    model = nn.Sequential()
+    model.add_module("mlp", Block())
+    with pytest.raises(DoclrpError, match="gate or up projection but not the layout"):
+        doclrp.attribute(model, torch.randn(2, 4), target=0, composite="attnlrp")
+
+
+def test_fused_or_conv1d_projections_are_refused():
+    for family, fields in [("phi3", {}), ("gpt2", {"n_embd": 16, "n_layer": 1, "n_head": 2})]:
+        base = {"vocab_size": 60, "num_labels": 2, "pad_token_id": 0}
+        if family == "phi3":
+            base.update(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+        config = transformers.AutoConfig.for_model(family, **base, **fields)
+        model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+        with pytest.raises(DoclrpError, match="looks like attention|Conv1D"):
+            doclrp.attribute(model, torch.randint(3, 60, (2, 5)), composite="cp-lrp")
