@@ -103,7 +103,7 @@ def zero_biases(model: nn.Module) -> nn.Module:
 
 
 def word_tokenizer(style: str = "bert", max_length: int = 12) -> PreTrainedTokenizerFast:
-    """A fast word-level tokenizer built in memory, with BERT or RoBERTa special tokens."""
+    """A fast word-level tokenizer built in memory, with BERT, RoBERTa or Llama (start token only) specials."""
     tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -111,6 +111,9 @@ def word_tokenizer(style: str = "bert", max_length: int = 12) -> PreTrainedToken
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
         specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
+    elif style == "llama":  # a start token only
+        tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 4)])
+        specials = dict(bos_token="<s>", pad_token="[PAD]")
     else:
         tokenizer.post_processor = processors.TemplateProcessing(
             single="<s> $A </s>", special_tokens=[("<s>", 4), ("</s>", 5)])

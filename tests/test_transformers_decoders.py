@@ -155,3 +155,26 @@ def test_fused_or_conv1d_projections_are_refused():
         model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
         with pytest.raises(DoclrpError, match="looks like attention|Conv1D"):
             doclrp.attribute(model, torch.randint(3, 60, (2, 5)), composite="cp-lrp")
+
+
+def test_decoder_pipeline_explains_long_documents_word_by_word():
+    from doclrp.explain import explain
+    from doclrp.models.hf import HFPipeline
+    from test_transformers import WORDS, word_tokenizer
+
+    torch.manual_seed(0)
+    config = transformers.AutoConfig.for_model(
+        "llama", vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, pad_token_id=WORDS.index("[PAD]"), num_labels=2, initializer_range=0.2)
+    model = transformers.AutoModelForSequenceClassification.from_config(config)
+    pipeline = HFPipeline(model, word_tokenizer("llama", max_length=8))
+    assert pipeline.max_tokens == 7  # the start token takes one place
+    text = "The cat sat on the mat and the dog ran very fast , the team won"
+    explanation = explain(pipeline, text, composite="cp-lrp")
+    assert [w.text for w in explanation.words][:4] == ["The", "cat", "sat", "on"]
+    assert len(explanation.words) == 16  # every word, over three windows
+    assert set(explanation.special) == {"<s>"}
+    # a document of one window: the words and <s> hold the whole logit (no biases, CP-LRP)
+    short = explain(pipeline, "the cat sat", composite="cp-lrp")
+    total = sum(w.relevance for w in short.words) + sum(short.special.values())
+    assert abs(total - short.target_value) <= 1e-4 * abs(short.target_value)

@@ -1,4 +1,4 @@
-"""Attention-aware LRP for transformer encoders: the ``cp-lrp`` and ``attnlrp`` composites.
+"""Attention-aware LRP for transformer encoders and decoders: the ``cp-lrp`` and ``attnlrp`` composites.
 
 >>> import torch
 >>> from doclrp.core.transformer_rules import LayerNormCP
@@ -40,13 +40,21 @@ gradient × input (``get_composite("attnlrp", eps=1e-6)`` for ε > 0). Element-w
 activations (``GELUActivation`` and kin, ``nn.GELU``, the pooler's ``nn.Tanh``) get the
 identity rule, dropout nothing.
 
+Decoders (Llama, Mistral, Qwen2/3, Gemma) add three parts. Their gated MLP
+``down(act(gate(x)) ⊙ up(x))`` is one more bilinear product: AttnLRP's uniform rule gives
+each operand half (``½`` at the gate and up projections); CP-LRP holds the gate constant as
+it holds ``P`` (``0`` at the gate, ``1`` at up), and so conserves. RMSNorm with its
+normalizer constant is a diagonal linear map, whose LRP-0 is the identity rule. Rotary
+position tables are constants; the rotation they drive is linear and needs no rule.
+
 The projections are found by their module path in Hugging Face models
 (``…attention.self.query/key/value`` for BERT, RoBERTa, ELECTRA and their kin,
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
-ALBERT); any other module that looks like attention (class name ending in ``Attention``
-with Linear children) fails loudly. RoBERTa's classification head and its copies in
-XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out of reach of a
-module hook: :class:`FirstTokenTanhHead` gives it the identity rule. Tested with
+ALBERT, ``…self_attn.q_proj/k_proj/v_proj`` and ``…mlp.gate_proj/up_proj`` for Llama and
+its kin); any other module that looks like attention (class name ending in ``Attention``
+with Linear children) or like a gated MLP fails loudly. RoBERTa's classification head and
+its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out of
+reach of a module hook: :class:`FirstTokenTanhHead` gives it the identity rule. Tested with
 transformers 4.57.6 and 5.24 (BERT, DistilBERT and RoBERTa also 4.48.3 and 5.17).
 """
 
