@@ -178,3 +178,20 @@ def test_decoder_pipeline_explains_long_documents_word_by_word():
     short = explain(pipeline, "the cat sat", composite="cp-lrp")
     total = sum(w.relevance for w in short.words) + sum(short.special.values())
     assert abs(total - short.target_value) <= 1e-4 * abs(short.target_value)
+
+
+def test_pad_token_comes_from_the_model_config_and_must_agree_with_it():
+    from doclrp.models.hf import HFPipeline
+    from test_transformers import WORDS, word_tokenizer
+
+    config = transformers.AutoConfig.for_model(
+        "llama", vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, pad_token_id=WORDS.index("</s>"), num_labels=2)
+    model = transformers.AutoModelForSequenceClassification.from_config(config)
+    tokenizer = word_tokenizer("llama")
+    tokenizer.pad_token = None  # as many decoder tokenizers come
+    pipeline = HFPipeline(model, tokenizer)
+    assert pipeline.tokenizer.pad_token == "</s>"
+    # a tokenizer padding with another id than the model skips would be read as text
+    with pytest.raises(DoclrpError, match=r"pads with id 0 but the model's config.pad_token_id is 5"):
+        HFPipeline(model, word_tokenizer("llama"))

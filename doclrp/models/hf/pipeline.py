@@ -143,8 +143,19 @@ class HFPipeline:
             self.task = "regression" if config.problem_type == "regression" else "classification"
         if self.task not in TASKS:
             raise DoclrpError(f"task must be one of {TASKS}, got {self.task!r}")
+        model_pad = getattr(config, "pad_token_id", None)
+        if self.tokenizer.pad_token_id is None and isinstance(model_pad, int):
+            # Decoder tokenizers often come without one; the config names the id the model was
+            # trained to skip (its classifier reads the last token before it).
+            self.tokenizer.pad_token = self.tokenizer.convert_ids_to_tokens(model_pad)
         if self.tokenizer.pad_token_id is None:
             raise DoclrpError(f"{type(self.tokenizer).__name__} has no pad token; set tokenizer.pad_token first")
+        if isinstance(model_pad, int) and model_pad != self.tokenizer.pad_token_id:
+            # A decoder's classifier would read a padding token's state, RoBERTa would shift positions
+            raise DoclrpError(
+                f"the tokenizer pads with id {self.tokenizer.pad_token_id} but the model's config.pad_token_id is "
+                f"{model_pad}: make them the same (tokenizer.pad_token or config.pad_token_id)"
+            )
         self.model.eval()
         # The single-sequence template ([CLS] … [SEP], <s> … </s>): read off by encoding
         # one word with and without specials, which works the same in every transformers version.
