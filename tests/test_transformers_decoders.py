@@ -173,10 +173,12 @@ def test_decoder_pipeline_explains_long_documents_word_by_word():
     explanation = explain(pipeline, text, composite="cp-lrp")
     assert [w.text for w in explanation.words][:4] == ["The", "cat", "sat", "on"]
     assert len(explanation.words) == 16  # every word, over three windows
-    assert set(explanation.special) == {"<s>"}
+    assert set(explanation.special) == {"<s>"}  # every piece is placed in a word
+    assert all(w.relevance != 0 for w in explanation.words)
     # a document of one window: the words and <s> hold the whole logit (no biases, CP-LRP)
     short = explain(pipeline, "the cat sat", composite="cp-lrp")
-    total = sum(w.relevance for w in short.words) + sum(short.special.values())
+    assert set(short.special) == {"<s>"}
+    total = sum(w.relevance for w in short.words) + short.special["<s>"]
     assert abs(total - short.target_value) <= 1e-4 * abs(short.target_value)
 
 
