@@ -10,6 +10,12 @@ import doclrp
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
+try:  # the transformer families of the CPU tests
+    from test_transformers import FAMILIES as ENCODERS
+    from test_transformers_decoders import DECODERS
+except pytest.skip.Exception:  # no transformers
+    ENCODERS, DECODERS = [], {}
+
 
 def text_cnn():
     torch.manual_seed(0)
@@ -58,14 +64,18 @@ def test_cuda_float32_text_model_conserves_under_zero_rule():
     assert (attr.delta.abs() / attr.target_output.abs()).max() < 1e-4
 
 
-@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert"])
+@pytest.mark.parametrize("family", [*ENCODERS, *DECODERS])
 @pytest.mark.parametrize("composite", ["cp-lrp", "attnlrp"])
 def test_cuda_equals_cpu_for_transformers(family, composite):
-    pytest.importorskip("transformers")
-    from test_transformers import batch, tiny_model
+    if family in DECODERS:
+        from test_transformers_decoders import decoder_batch, tiny_decoder
 
-    model = tiny_model(family).double()
-    ids, kwargs = batch(model)
+        model, (ids, kwargs) = tiny_decoder(family).double(), decoder_batch()
+    else:
+        from test_transformers import batch, tiny_model
+
+        model = tiny_model(family).double()
+        ids, kwargs = batch(model)
     cpu = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)
     gpu = doclrp.attribute(model.cuda(), ids.cuda(), composite=composite,
                            forward_kwargs={name: value.cuda() for name, value in kwargs.items()})

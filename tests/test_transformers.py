@@ -26,8 +26,9 @@ from transformers import (  # noqa: E402
 )
 
 import doclrp  # noqa: E402
-from doclrp.core import Composite, Epsilon  # noqa: E402
+from doclrp.core import Composite, Epsilon, Zero  # noqa: E402
 from doclrp.core.transformer_rules import (  # noqa: E402
+    QKV_PATHS,
     QUERY_PATHS,
     AttentionOperand,
     LayerNormCP,
@@ -42,7 +43,7 @@ from doclrp.models.hf.pipeline import takes_row_positions  # noqa: E402
 FORWARD_TOLERANCE = 1e-5        # float32, max abs difference of logits
 CONSERVATION_TOLERANCE = 1e-6   # float64, relative to the explained logit
 REFERENCE_TOLERANCE = 1e-10     # float64, rule vs explicit reference
-FAMILIES = ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert"]
+FAMILIES = ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert", "modernbert"]
 COMPOSITES = ["cp-lrp", "attnlrp"]
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "<s>", "</s>"] + (
     "the a cat dog sat ran on mat fast slow good bad very not stock market fell rose goal team won lost".split()
@@ -56,6 +57,9 @@ _MORE_FAMILIES = {
     "ernie": {},
     "xlm-roberta": {"pad_token_id": 1, "max_position_embeddings": 42},
     "camembert": {"pad_token_id": 1, "max_position_embeddings": 42},
+    # fused q|k|v and gate|up projections, rotary positions, a sliding-window layer
+    "modernbert": {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, "cls_token_id": 1, "sep_token_id": 2,
+                   "global_attn_every_n_layers": 2, "local_attention": 4},
 }
 
 
@@ -158,7 +162,8 @@ def test_cp_lrp_conserves_without_biases(family):
     assert (attribution.delta.abs() <= CONSERVATION_TOLERANCE * attribution.target_output.abs()).all()
     # padding is masked out of attention: it gets no relevance
     assert attribution.relevance[1, 6:].abs().max() == 0
-    assert any("position" in name for name in attribution.other_relevance)
+    # learned position embeddings take their share apart; ModernBERT's rotary positions none
+    assert any("position" in name for name in attribution.other_relevance) == (family != "modernbert")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -212,6 +217,43 @@ def _reference_attention(rule):
     return attention
 
 
+def _reference_mlp(rule):
+    """Gated MLPs written out: CP-LRP holds the activated operand (the gate) constant; AttnLRP
+    halves the gradient of each operand of the product (uniform rule). Llama's and ModernBERT's."""
+
+    def hook(mlp, args, output):
+        x = args[0]
+        if hasattr(mlp, "Wi"):
+            a, b = mlp.Wi(x).chunk(2, dim=-1)
+            gate, up, down = mlp.act(a), b, mlp.Wo
+        else:
+            gate, up, down = mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x), mlp.down_proj
+        if rule == "cp-lrp":
+            gate = gate.detach()
+        else:
+            gate, up = _Half.apply(gate), _Half.apply(up)
+        return down(gate * up)
+
+    return hook
+
+
+def reference_run(model, rule, attention_name, ids, kwargs, eps):
+    """Attribution with the attention and gated MLPs of the papers written out and plain
+    projections, or None where the model computes attention outside the registry."""
+    model.set_attn_implementation(attention_name)
+    gated = [m for n, m in model.named_modules() if n.endswith(".mlp") and (hasattr(m, "Wi") or hasattr(m, "gate_proj"))]
+    handles = [m.register_forward_hook(_reference_mlp(rule)) for m in gated]
+    try:
+        if model.config._attn_implementation != attention_name:
+            return None
+        plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
+        return doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.set_attn_implementation("sdpa")
+
+
 @pytest.fixture
 def reference_attention():
     # The reference is swapped in through transformers' attention registry, which the BERT
@@ -240,15 +282,10 @@ def test_attention_rules_equal_explicit_reference(family, composite, eps, refere
     model = tiny_model(family).double()
     ids, kwargs = batch(model)
     ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=eps), forward_kwargs=kwargs)
-    model.set_attn_implementation(reference_attention[composite])
-    if model.config._attn_implementation != reference_attention[composite]:
+    reference = reference_run(model, composite, reference_attention[composite], ids, kwargs, eps)
+    if reference is None:
         pytest.skip(f"{family} in transformers {transformers.__version__} computes attention outside the "
                     "AttentionInterface registry: no place to swap in the reference")
-    try:
-        plain_projections = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
-        reference = doclrp.attribute(model, ids, composite=plain_projections, forward_kwargs=kwargs)
-    finally:
-        model.set_attn_implementation("sdpa")
     assert torch.allclose(ours.logits, reference.logits, rtol=0, atol=1e-12)
     assert torch.allclose(ours.relevance, reference.relevance, rtol=REFERENCE_TOLERANCE, atol=1e-15)
     for name, value in ours.other_relevance.items():
@@ -284,8 +321,17 @@ def test_attention_operand_scales_epsilon():
     affine = AffineMap.of(layer)
     assert torch.allclose(AttentionOperand(0.25).gradient(affine, x, z, g), 0.25 * Epsilon().gradient(affine, x, z, g))
     assert AttentionOperand(0.0).gradient(affine, x, z, g).abs().max() == 0
+    # a fused projection: one factor per equal chunk of the outputs, here 2 + 2
+    chunked = g * torch.tensor([0.25, 0.25, 0.5, 0.5], dtype=torch.float64)
+    for eps in (0.0, 1e-6):
+        assert torch.allclose(AttentionOperand((0.25, 0.5), eps).gradient(affine, x, z, g),
+                              (Epsilon(eps) if eps else Zero()).gradient(affine, x, z, chunked))
     with pytest.raises(DoclrpError, match="factor"):
         AttentionOperand(-1.0)
+    with pytest.raises(DoclrpError, match="factor"):
+        AttentionOperand((0.5, -0.5))
+    with pytest.raises(DoclrpError, match="4 outputs do not split into 3 equal chunks"):
+        AttentionOperand((0.25, 0.25, 0.5)).gradient(affine, x, z, g)
 
 
 def test_unknown_attention_fails_loudly():
@@ -303,13 +349,11 @@ def test_unknown_attention_fails_loudly():
         doclrp.attribute(model, torch.randn(2, 3, 4), composite="attnlrp")
 
 
-@pytest.mark.parametrize("family", ["deberta-v2", "mpnet", "modernbert"])
+@pytest.mark.parametrize("family", ["deberta-v2", "mpnet"])
 def test_other_attention_layouts_are_refused(family):
-    # disentangled or relative-position attention, fused projections: no rule here yet
+    # disentangled or relative-position attention: no rule here yet
     fields = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
               "vocab_size": 60, "num_labels": 2}
-    if family == "modernbert":
-        fields.update(pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
     config = transformers.AutoConfig.for_model(family, **fields)
     model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
     ids = torch.randint(5, 60, (2, 7))
@@ -320,7 +364,8 @@ def test_other_attention_layouts_are_refused(family):
 def test_projection_paths_cover_the_supported_families():
     for family in FAMILIES:
         modules = list(tiny_model(family).named_modules())
-        queries = [n for n, m in modules if isinstance(m, nn.Linear) and n.endswith(tuple("." + p for p in QUERY_PATHS))]
+        queries = [n for n, m in modules
+                   if isinstance(m, nn.Linear) and n.endswith(tuple("." + p for p in QUERY_PATHS + QKV_PATHS))]
         attention = [n for n, m in modules if _looks_like_attention(n, m)]
         assert len(queries) == len(attention) > 0, family  # ALBERT shares one layer over its depth
 

@@ -14,16 +14,15 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 
 import doclrp  # noqa: E402
-from doclrp.core.transformer_rules import _transformer_composite  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from test_transformers import (  # noqa: E402,F401  (the fixture is used by name)
     COMPOSITES,
     CONSERVATION_TOLERANCE,
     FORWARD_TOLERANCE,
     REFERENCE_TOLERANCE,
-    _Half,
     model_state,
     reference_attention,
+    reference_run,
     zero_biases,
 )
 
@@ -90,22 +89,6 @@ def test_cp_lrp_conserves_without_biases(family):
     assert attribution.relevance[1, 6:].abs().max() == 0
 
 
-def _reference_mlp(rule):
-    """The gated MLP of the rules, written out: CP-LRP holds the gate constant; AttnLRP halves
-    the gradient of each operand of the product (uniform rule)."""
-
-    def hook(mlp, args, output):
-        x = args[0]
-        gate, up = mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x)
-        if rule == "cp-lrp":
-            gate = gate.detach()
-        else:
-            gate, up = _Half.apply(gate), _Half.apply(up)
-        return mlp.down_proj(gate * up)
-
-    return hook
-
-
 @pytest.mark.parametrize("family", DECODERS)
 @pytest.mark.parametrize("composite", COMPOSITES)
 @pytest.mark.parametrize("eps", [0.0, 1e-6])
@@ -113,20 +96,10 @@ def test_attention_and_gate_rules_equal_explicit_reference(family, composite, ep
     model = tiny_decoder(family).double()
     ids, kwargs = decoder_batch()
     ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=eps), forward_kwargs=kwargs)
-    model.set_attn_implementation(reference_attention[composite])
-    if model.config._attn_implementation != reference_attention[composite]:
+    reference = reference_run(model, composite, reference_attention[composite], ids, kwargs, eps)
+    if reference is None:
         pytest.skip(f"{family} in transformers {transformers.__version__} computes attention outside the "
                     "AttentionInterface registry: no place to swap in the reference")
-    mlps = [m for n, m in model.named_modules() if n.endswith(".mlp")]
-    handles = [m.register_forward_hook(_reference_mlp(composite)) for m in mlps]
-    try:
-        plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
-        reference = doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.set_attn_implementation("sdpa")
-    assert len(mlps) == 2
     assert torch.allclose(ours.logits, reference.logits, rtol=0, atol=1e-12)
     assert torch.allclose(ours.relevance, reference.relevance, rtol=REFERENCE_TOLERANCE, atol=1e-15)
 
@@ -142,7 +115,7 @@ def test_gated_mlp_of_unknown_layout_is_refused():
 
     model = nn.Sequential()
     model.add_module("mlp", Block())
-    with pytest.raises(DoclrpError, match="gate or up projection but not the layout"):
+    with pytest.raises(DoclrpError, match="gate or up projection but not a layout"):
         doclrp.attribute(model, torch.randn(2, 4), target=0, composite="attnlrp")
 
 

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from ..errors import DoclrpError
 from .composites import Composite
 from .linear import AffineMap, batchnorm_affine, is_affine_layer, keeps_output, restrict_to_nonzero
-from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule
+from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule, chunk_factors
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
 
@@ -287,9 +287,11 @@ def _affine_hook(session: Session, name: str, rules: dict):
             # in the backward pass (what keeps AttnLRP near the cost of gradient × input).
             # Conv layers keep the rule function: its sparse path beats their dense gradient.
             session.last_affine = None
-            if scale == 0:
+            if isinstance(scale, tuple):  # one factor per equal chunk of the outputs
+                scale = chunk_factors(scale, output.shape[-1], output)
+            elif scale == 0:
                 return output.detach()
-            if scale != 1:
+            if isinstance(scale, Tensor) or scale != 1:
                 output.register_hook(lambda g: g * scale)
             return None
         layer = AffineMap(module, module.weight.detach(), None if module.bias is None else module.bias.detach())

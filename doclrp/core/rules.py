@@ -35,12 +35,23 @@ from .linear import AffineMap
 __all__ = [
     "Rule", "AffineRule", "InputRule",
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox",
-    "Pass", "Gradient", "ModuleRule",
+    "Pass", "Gradient", "ModuleRule", "chunk_factors",
 ]
 
 # Below this fraction of Σ|c_jk|, a signed partial sum obtained by cancellation is zero
 # (it differs from zero only by rounding): the fallback of αβ / z⁺ then applies.
 _CANCELLATION_TOLERANCE = 64
+
+
+def chunk_factors(factors: tuple[float, ...], n_outputs: int, like: Tensor) -> Tensor:
+    """``(n_outputs,)``: ``factors[i]`` over the i-th of ``len(factors)`` equal chunks of the outputs.
+
+    >>> chunk_factors((0.25, 0.5), 4, torch.zeros(1)).tolist()
+    [0.25, 0.25, 0.5, 0.5]
+    """
+    if n_outputs % len(factors):
+        raise DoclrpError(f"{n_outputs} outputs do not split into {len(factors)} equal chunks for factors {factors}")
+    return torch.tensor(factors, dtype=like.dtype, device=like.device).repeat_interleave(n_outputs // len(factors))
 
 
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
@@ -59,10 +70,12 @@ class AffineRule(Rule):
     def gradient(self, layer: AffineMap, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def gradient_scale(self) -> float | None:
+    def gradient_scale(self) -> float | tuple[float, ...] | None:
         """``c`` when the rule's modified gradient is ``c`` times the layer's own gradient
-        whatever the layer computes (LRP-0: 1), else None. Such a rule needs no backward
-        function of its own: the engine lets autograd run it, scaled."""
+        whatever the layer computes (LRP-0: 1), else None; or ``(c_1, …, c_n)`` when it
+        scales each of n equal chunks of the layer's outputs by its own ``c_i`` (a fused
+        projection). Such a rule needs no backward function of its own: the engine lets
+        autograd run it, scaled."""
         return None
 
 

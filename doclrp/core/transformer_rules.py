@@ -51,7 +51,8 @@ The projections are found by their module path in Hugging Face models
 (``…attention.self.query/key/value`` for BERT, RoBERTa, ELECTRA and their kin,
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
 ALBERT, ``…self_attn.q_proj/k_proj/v_proj`` and ``…mlp.gate_proj/up_proj`` for Llama and
-its kin); any other module that looks like attention (class name ending in ``Attention``
+its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi`` for ModernBERT, whose factors go per
+output chunk); any other module that looks like attention (class name ending in ``Attention``
 with Linear children) or like a gated MLP fails loudly. RoBERTa's classification head and
 its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out of
 reach of a module hook: :class:`FirstTokenTanhHead` gives it the identity rule. Tested with
@@ -68,11 +69,12 @@ from torch import Tensor, nn
 from ..errors import DoclrpError
 from .attach import _ElementwiseFunction
 from .composites import Composite, register_composite
-from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Pass, Zero
+from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Pass, Zero, chunk_factors
 
 __all__ = [
     "LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead", "AttentionCheck", "GatedMLPCheck",
-    "cp_lrp", "attnlrp", "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS", "GATE_PATHS", "UP_PATHS",
+    "cp_lrp", "attnlrp", "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS", "QKV_PATHS", "GATE_PATHS", "UP_PATHS",
+    "GATE_UP_PATHS",
 ]
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
@@ -81,11 +83,15 @@ __all__ = [
 QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query", "self_attn.q_proj")
 KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key", "self_attn.k_proj")
 VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value", "self_attn.v_proj")
-# Output projections that live in the attention module itself (DistilBERT, ALBERT, Llama)
-_OUTPUT_NAMES = ("out_lin", "dense", "o_proj")
+# Query, key and value in one Linear, outputs q|k|v in equal chunks (ModernBERT)
+QKV_PATHS = ("attn.Wqkv",)
+# Output projections that live in the attention module itself (DistilBERT, ALBERT, Llama, ModernBERT)
+_OUTPUT_NAMES = ("out_lin", "dense", "o_proj", "Wo")
 # The two operands of a gated MLP, down_proj(act_fn(gate_proj(x)) * up_proj(x)) (Llama and kin)
 GATE_PATHS = ("mlp.gate_proj",)
 UP_PATHS = ("mlp.up_proj",)
+# Both operands of a gated MLP in one Linear, Wo(act(first half) * second half) (ModernBERT)
+GATE_UP_PATHS = ("mlp.Wi",)
 
 # Classification heads that call torch.tanh as a function on the first token (RoBERTa's and
 # its copies in other families), by class name: no transformers import needed to match them.
@@ -120,6 +126,14 @@ def _is_query_or_key(path: str, module: nn.Module) -> bool:
 
 def _is_value(path: str, module: nn.Module) -> bool:
     return isinstance(module, nn.Linear) and (path.endswith(_V_SUFFIXES) or path in VALUE_PATHS)
+
+
+def _is_fused_qkv(path: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) and _path_matches(path, QKV_PATHS)
+
+
+def _is_fused_gate_up(path: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) and _path_matches(path, GATE_UP_PATHS)
 
 
 def _is_gate(path: str, module: nn.Module) -> bool:
@@ -226,27 +240,36 @@ class AttentionOperand(AffineRule):
     """LRP-ε on a projection that feeds a product of two computed operands, with the gradient
     from the product scaled by ``factor``.
 
-    ``R_j = Σ_k c_jk / (z_k + ε·sign(z_k)) · factor · R_k``. ``factor`` is what the
+    ``R_j = Σ_k c_jk / (z_k + ε·sign(z_k)) · factor_k · R_k``. ``factor`` is what the
     product's rule lets through to this operand (module docstring). Attention: AttnLRP ``¼``
     for queries and keys (uniform rule on ``Q Kᵀ`` after the uniform rule on ``P V``),
     ``½`` for values; CP-LRP ``0`` for queries and keys, ``1`` for values. Gated MLPs
     (``act(gate) ⊙ up``): AttnLRP ``½`` for each; CP-LRP holds the gate constant, as it
-    holds the attention probabilities: ``0`` for the gate, ``1`` for up.
+    holds the attention probabilities: ``0`` for the gate, ``1`` for up. A fused projection
+    (``q|k|v`` in one Linear, ``gate|up`` in one) takes a tuple: one factor per equal chunk
+    of its outputs, in order.
     """
 
-    factor: float
+    factor: float | tuple[float, ...]
     eps: float = 1e-6
 
     def __post_init__(self):
-        if not self.factor >= 0:
-            raise DoclrpError(f"AttentionOperand(factor={self.factor}): factor must be >= 0")
+        if isinstance(self.factor, list):
+            object.__setattr__(self, "factor", tuple(self.factor))
+        factors = self.factor if isinstance(self.factor, tuple) else (self.factor,)
+        if not factors or not all(f >= 0 for f in factors):
+            raise DoclrpError(f"AttentionOperand(factor={self.factor}): factors must be >= 0")
         Epsilon(self.eps)  # validates eps
 
     def gradient(self, layer, x, z, g):
         if self.factor == 0:
             return torch.zeros_like(x)
         # the factor goes on the (small) weight rather than the (large) gradient
-        scaled = replace(layer, weight=layer.weight * self.factor)
+        scale = self.factor
+        if isinstance(scale, tuple):  # a fused projection: one factor per output chunk (rows of the weight)
+            scale = chunk_factors(scale, layer.weight.shape[0], layer.weight)
+            scale = scale.view(-1, *[1] * (layer.weight.dim() - 1))
+        scaled = replace(layer, weight=layer.weight * scale)
         return (Epsilon(self.eps) if self.eps else Zero()).gradient(scaled, x, z, g)
 
     def gradient_scale(self):
@@ -270,7 +293,9 @@ class AttentionCheck(ModuleRule):
             if not isinstance(child, nn.Linear):
                 continue
             path = f"{name}.{child_name}" if name else child_name
-            if _path_matches(path, QUERY_PATHS):
+            if _path_matches(path, QKV_PATHS):
+                found = {"query": True, "key": True}
+            elif _path_matches(path, QUERY_PATHS):
                 found["query"] = True
             elif _path_matches(path, KEY_PATHS):
                 found["key"] = True
@@ -282,29 +307,33 @@ class AttentionCheck(ModuleRule):
                 f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
                 "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA 'attention.self.query|key|value', "
                 "DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT 'attention.query|key|value', Llama and kin "
-                "'self_attn.q_proj|k_proj|v_proj'); map them with AttentionOperand rules by name in a Composite"
+                "'self_attn.q_proj|k_proj|v_proj', ModernBERT 'attn.Wqkv'); map them with AttentionOperand rules by name in a Composite"
             )
         return False  # checked once per model layout: nothing to do at run time
 
 
 @dataclass(frozen=True)
 class GatedMLPCheck(ModuleRule):
-    """Refuses, once when the hooks are planned, gated MLPs that are not laid out as Llama's.
+    """Refuses, once when the hooks are planned, gated MLPs not laid out as Llama's or ModernBERT's.
 
-    The gate and up operands get their rules by path (``GATE_PATHS``, ``UP_PATHS``), which
-    assumes ``down_proj(act_fn(gate_proj(x)) * up_proj(x))``: a module with a ``gate_proj``
-    or ``up_proj`` Linear must be named ``mlp`` and have all three projections and an
-    ``act_fn``; else its product would be explained with the wrong shares silently.
+    The gate and up operands get their rules by path (``GATE_PATHS``, ``UP_PATHS``,
+    ``GATE_UP_PATHS``), which assumes ``down_proj(act_fn(gate_proj(x)) * up_proj(x))`` or
+    ``Wo(act(a) * b)`` with ``a|b = Wi(x)``: a module with a ``gate_proj``, ``up_proj`` or
+    ``Wi`` Linear must be named ``mlp`` and have all of one layout's projections and its
+    activation; else its product would be explained with the wrong shares silently.
     """
+
+    _LAYOUTS = ((("gate_proj", "up_proj", "down_proj"), "act_fn"), (("Wi", "Wo"), "act"))
 
     def plan(self, name, module):
         children = dict(module.named_children())
-        projections = all(isinstance(children.get(p), nn.Linear) for p in ("gate_proj", "up_proj", "down_proj"))
-        if not (projections and "act_fn" in children and _path_matches(name, ("mlp",))):
+        known = any(all(isinstance(children.get(p), nn.Linear) for p in projections) and activation in children
+                    for projections, activation in self._LAYOUTS)
+        if not (known and _path_matches(name, ("mlp",))):
             raise DoclrpError(
-                f"module '{name}' ({type(module).__name__}) has a gate or up projection but not the layout doclrp's "
-                "transformer composites know ('mlp' with gate_proj, up_proj, down_proj and act_fn, computing "
-                "down_proj(act_fn(gate_proj(x)) * up_proj(x))); map its projections with AttentionOperand rules by name"
+                f"module '{name}' ({type(module).__name__}) has a gate or up projection but not a layout doclrp's "
+                "transformer composites know ('mlp' computing down_proj(act_fn(gate_proj(x)) * up_proj(x)), or "
+                "Wo(act(a) * b) with a|b = Wi(x)); map its projections with AttentionOperand rules by name"
             )
         return False  # checked once per model layout: nothing to do at run time
 
@@ -352,7 +381,7 @@ def _is_tanh_head(name: str, module: nn.Module) -> bool:
 
 
 def _looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
-    return any(isinstance(getattr(module, "_modules", {}).get(p), nn.Linear) for p in ("gate_proj", "up_proj"))
+    return any(isinstance(module._modules.get(p), nn.Linear) for p in ("gate_proj", "up_proj", "Wi"))
 
 
 def _is_rotary_embedding(name: str, module: nn.Module) -> bool:
@@ -386,8 +415,10 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
     rules = {
         _is_query_or_key: AttentionOperand(query_key, eps),
         _is_value: AttentionOperand(value, eps),
+        _is_fused_qkv: AttentionOperand((query_key, query_key, value), eps),
         _is_gate: AttentionOperand(gate, eps),
         _is_up: AttentionOperand(up, eps),
+        _is_fused_gate_up: AttentionOperand((gate, up), eps),
         _looks_like_attention: AttentionCheck(),
         _looks_like_gated_mlp: GatedMLPCheck(),
         _is_tanh_head: FirstTokenTanhHead(),
