@@ -53,11 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--top", type=int, default=8, help="top words to print per document")
 
     train = sub.add_parser("train", help="train a text model on a corpus",
-                           description="Train a text model (cnn, bow, bag or minilm) with early stopping and "
+                           description="Train a text model (cnn, bow, bag), or fine-tune minilm or any local "
+                                       "Hugging Face model folder, with early stopping (built-in models) and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
     train.add_argument("--corpus", default="bbc",
                        help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
-    train.add_argument("--model", default="cnn", choices=["cnn", "bow", "bag", "minilm"])
+    train.add_argument("--model", default="cnn", metavar="cnn|bow|bag|minilm|FOLDER",
+                       help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
+                            "to fine-tune (encoders and decoder classifiers; default cnn)")
     train.add_argument("--out", required=True, help="output model folder")
     train.add_argument("--task", default="classification", choices=["classification", "regression"])
     train.add_argument("--target-column", action="append", dest="target_columns", metavar="NAME",
@@ -176,7 +179,13 @@ def cmd_train(args) -> int:
                                      max_len=args.max_len).items() if v is not None}
     if Path(args.out).exists() and any(Path(args.out).iterdir()):
         raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
-    if args.model == "minilm":
+    built_in = ("cnn", "bow", "bag")
+    if args.model not in (*built_in, "minilm") and not (Path(args.model) / "config.json").is_file():
+        raise DoclrpError(f"--model {args.model!r}: give cnn, bow, bag, minilm or a Hugging Face model folder "
+                          "(one with a config.json)")
+    if args.glove and args.model not in built_in:
+        raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
+    if args.model not in built_in:
         from .corpus import open_corpus
         from .models.hf import train_hf
 
@@ -185,7 +194,8 @@ def cmd_train(args) -> int:
         on_cpu = args.device == "cpu"
         options.setdefault("epochs", 2 if on_cpu else 3)
         options.setdefault("max_len", 128 if on_cpu else 256)
-        pipeline = train_hf(open_corpus(args.corpus, **reader_options), args.out, task=args.task,
+        base = None if args.model == "minilm" else args.model
+        pipeline = train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
                             target_names=args.target_columns, device=args.device, seed=args.seed,
                             progress=not args.quiet, **options)
     else:

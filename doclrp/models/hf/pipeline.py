@@ -299,6 +299,14 @@ class HFPipeline:
         return folder
 
 
+def hf_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path, if it holds a Hugging Face model (its ``config.json``)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise DoclrpError(f"no Hugging Face model folder at {folder} (config.json missing): check the path")
+    return folder
+
+
 def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> HFPipeline:
     """An :class:`HFPipeline` from a local folder of ``save_pretrained`` files (no network).
 
@@ -309,9 +317,7 @@ def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> 
     Traceback (most recent call last):
     doclrp.errors.DoclrpError: no Hugging Face model folder at no/such/folder (config.json missing): check the path
     """
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise DoclrpError(f"no Hugging Face model folder at {folder} (config.json missing): check the path")
+    folder = hf_folder(folder)
     transformers = _transformers()
     info: dict[str, Any] = {}
     if (folder / DOCLRP_JSON).is_file():

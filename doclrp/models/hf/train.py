@@ -33,7 +33,7 @@ from torch import nn
 
 from doclrp.corpus import Record, train_test_split_fixed
 from doclrp.errors import DoclrpError
-from doclrp.models.hf.pipeline import TASKS, HFPipeline, _transformers, quiet
+from doclrp.models.hf.pipeline import TASKS, HFPipeline, _transformers, hf_folder, quiet
 
 __all__ = ["train_hf", "minilm_path", "MINILM_PACKAGE"]
 
@@ -144,7 +144,7 @@ def train_hf(
             raise DoclrpError(f"{len(labels)} target_names for {n} targets per record")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    base = minilm_path() if base is None else Path(base)
+    base = minilm_path() if base is None else hf_folder(base)
     torch.manual_seed(seed)
     rng = random.Random(seed)
 
@@ -157,6 +157,12 @@ def train_hf(
             problem_type="regression" if task == "regression" else "single_label_classification",
         )
     model.to(device=device, dtype=torch.float32)  # weights stored in half precision train in float32
+    if tokenizer.pad_token is None:  # decoder tokenizers: batches pad with the end token
+        if tokenizer.eos_token is None:
+            raise DoclrpError(f"the tokenizer in {base} has neither a pad nor an end token to pad batches with")
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None:  # a decoder's classifier reads the last token before padding
+        model.config.pad_token_id = tokenizer.pad_token_id
 
     train, test = train_test_split_fixed(records, test_fraction=test_fraction, seed=split_seed)
     if not train or not test:
