@@ -219,13 +219,16 @@ def _reference_attention(rule):
 
 def _reference_mlp(rule):
     """Gated MLPs written out: CP-LRP holds the activated operand (the gate) constant; AttnLRP
-    halves the gradient of each operand of the product (uniform rule). Llama's and ModernBERT's."""
+    halves the gradient of each operand of the product (uniform rule). Llama's, ModernBERT's, Phi-3's."""
 
     def hook(mlp, args, output):
         x = args[0]
         if hasattr(mlp, "Wi"):
             a, b = mlp.Wi(x).chunk(2, dim=-1)
             gate, up, down = mlp.act(a), b, mlp.Wo
+        elif hasattr(mlp, "gate_up_proj"):
+            a, b = mlp.gate_up_proj(x).chunk(2, dim=-1)
+            gate, up, down = mlp.activation_fn(a), b, mlp.down_proj
         else:
             gate, up, down = mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x), mlp.down_proj
         if rule == "cp-lrp":
@@ -241,7 +244,8 @@ def reference_run(model, rule, attention_name, ids, kwargs, eps):
     """Attribution with the attention and gated MLPs of the papers written out and plain
     projections, or None where the model computes attention outside the registry."""
     model.set_attn_implementation(attention_name)
-    gated = [m for n, m in model.named_modules() if n.endswith(".mlp") and (hasattr(m, "Wi") or hasattr(m, "gate_proj"))]
+    gated = [m for n, m in model.named_modules()
+             if n.endswith(".mlp") and any(hasattr(m, p) for p in ("Wi", "gate_proj", "gate_up_proj"))]
     handles = [m.register_forward_hook(_reference_mlp(rule)) for m in gated]
     try:
         if model.config._attn_implementation != attention_name:

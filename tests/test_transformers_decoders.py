@@ -1,4 +1,4 @@
-"""Attention-aware LRP on Hugging Face decoder classifiers (Llama, Mistral, Qwen2, Qwen3, Gemma):
+"""Attention-aware LRP on Hugging Face decoder classifiers (Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3):
 exact forward, conservation under CP-LRP, and the attention and gated-MLP rules against
 explicit references. Tiny random-config models built from configs (no downloads).
 """
@@ -34,6 +34,7 @@ DECODERS = {
     "qwen2": {},
     "qwen3": {"num_key_value_heads": 1},
     "gemma": {},
+    "phi3": {},  # fused q|k|v and gate|up projections
 }
 
 
@@ -119,15 +120,19 @@ def test_gated_mlp_of_unknown_layout_is_refused():
         doclrp.attribute(model, torch.randn(2, 4), target=0, composite="attnlrp")
 
 
-def test_fused_or_conv1d_projections_are_refused():
-    for family, fields in [("phi3", {}), ("gpt2", {"n_embd": 16, "n_layer": 1, "n_head": 2})]:
-        base = {"vocab_size": 60, "num_labels": 2, "pad_token_id": 0}
-        if family == "phi3":
-            base.update(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
-        config = transformers.AutoConfig.for_model(family, **base, **fields)
-        model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
-        with pytest.raises(DoclrpError, match="looks like attention|Conv1D"):
-            doclrp.attribute(model, torch.randint(3, 60, (2, 5)), composite="cp-lrp")
+def test_unequal_fused_or_conv1d_projections_are_refused():
+    # Phi-3 with fewer key/value heads than query heads: q|k|v are not three equal parts
+    config = transformers.AutoConfig.for_model(
+        "phi3", vocab_size=60, num_labels=2, pad_token_id=0, hidden_size=16, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=2, intermediate_size=32)
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    with pytest.raises(DoclrpError, match="does not split into three equal parts"):
+        doclrp.attribute(model, torch.randint(3, 60, (2, 5)), composite="cp-lrp")
+    config = transformers.AutoConfig.for_model("gpt2", vocab_size=60, num_labels=2, pad_token_id=0,
+                                               n_embd=16, n_layer=1, n_head=2)
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    with pytest.raises(DoclrpError, match="Conv1D"):
+        doclrp.attribute(model, torch.randint(3, 60, (2, 5)), composite="cp-lrp")
 
 
 def test_decoder_pipeline_explains_long_documents_word_by_word():

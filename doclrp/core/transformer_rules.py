@@ -51,9 +51,10 @@ The projections are found by their module path in Hugging Face models
 (``…attention.self.query/key/value`` for BERT, RoBERTa, ELECTRA and their kin,
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
 ALBERT, ``…self_attn.q_proj/k_proj/v_proj`` and ``…mlp.gate_proj/up_proj`` for Llama and
-its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi`` for ModernBERT, whose factors go per
-output chunk); any other module that looks like attention (class name ending in ``Attention``
-with Linear children) or like a gated MLP fails loudly. RoBERTa's classification head and
+its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi`` for ModernBERT and ``…self_attn.qkv_proj``
+and ``…mlp.gate_up_proj`` for Phi-3, whose factors go per output chunk); any other module
+that looks like attention (class name ending in ``Attention`` with Linear children) or like
+a gated MLP fails loudly. RoBERTa's classification head and
 its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out of
 reach of a module hook: :class:`FirstTokenTanhHead` gives it the identity rule. Tested with
 transformers 4.57.6 and 5.24 (BERT, DistilBERT and RoBERTa also 4.48.3 and 5.17).
@@ -83,15 +84,16 @@ __all__ = [
 QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query", "self_attn.q_proj")
 KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key", "self_attn.k_proj")
 VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value", "self_attn.v_proj")
-# Query, key and value in one Linear, outputs q|k|v in equal chunks (ModernBERT)
-QKV_PATHS = ("attn.Wqkv",)
+# Query, key and value in one Linear, outputs q|k|v in equal chunks (ModernBERT; Phi-3 where it
+# has as many key/value heads as query heads)
+QKV_PATHS = ("attn.Wqkv", "self_attn.qkv_proj")
 # Output projections that live in the attention module itself (DistilBERT, ALBERT, Llama, ModernBERT)
 _OUTPUT_NAMES = ("out_lin", "dense", "o_proj", "Wo")
 # The two operands of a gated MLP, down_proj(act_fn(gate_proj(x)) * up_proj(x)) (Llama and kin)
 GATE_PATHS = ("mlp.gate_proj",)
 UP_PATHS = ("mlp.up_proj",)
-# Both operands of a gated MLP in one Linear, Wo(act(first half) * second half) (ModernBERT)
-GATE_UP_PATHS = ("mlp.Wi",)
+# Both operands of a gated MLP in one Linear, act(first half) * second half (ModernBERT, Phi-3)
+GATE_UP_PATHS = ("mlp.Wi", "mlp.gate_up_proj")
 
 # Classification heads that call torch.tanh as a function on the first token (RoBERTa's and
 # its copies in other families), by class name: no transformers import needed to match them.
@@ -295,6 +297,7 @@ class AttentionCheck(ModuleRule):
             path = f"{name}.{child_name}" if name else child_name
             if _path_matches(path, QKV_PATHS):
                 found = {"query": True, "key": True}
+                _check_equal_chunks(name, module, child)
             elif _path_matches(path, QUERY_PATHS):
                 found["query"] = True
             elif _path_matches(path, KEY_PATHS):
@@ -305,25 +308,40 @@ class AttentionCheck(ModuleRule):
         if not found or not all(found.values()):
             raise DoclrpError(
                 f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
-                "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA 'attention.self.query|key|value', "
-                "DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT 'attention.query|key|value', Llama and kin "
-                "'self_attn.q_proj|k_proj|v_proj', ModernBERT 'attn.Wqkv'); map them with AttentionOperand rules by name in a Composite"
+                "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA "
+                "'attention.self.query|key|value', DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT "
+                "'attention.query|key|value', Llama and kin 'self_attn.q_proj|k_proj|v_proj', ModernBERT "
+                "'attn.Wqkv', Phi-3 'self_attn.qkv_proj'); map them with AttentionOperand rules by name in a Composite"
             )
         return False  # checked once per model layout: nothing to do at run time
 
 
+def _check_equal_chunks(name: str, attention: nn.Module, fused: nn.Linear) -> None:
+    """A fused q|k|v projection gets one factor per third of its outputs: right only where keys and
+    values are as wide as queries, i.e. as wide as the output projection's input."""
+    outputs = [c for n, c in attention.named_children() if n in _OUTPUT_NAMES and isinstance(c, nn.Linear)]
+    if not outputs or fused.out_features != 3 * outputs[0].in_features:
+        raise DoclrpError(
+            f"module '{name}' ({type(attention).__name__}): its fused query/key/value projection does not split "
+            "into three equal parts (grouped-query attention?); doclrp's composites need equal q|k|v chunks there"
+        )
+
+
 @dataclass(frozen=True)
 class GatedMLPCheck(ModuleRule):
-    """Refuses, once when the hooks are planned, gated MLPs not laid out as Llama's or ModernBERT's.
+    """Refuses, once when the hooks are planned, gated MLPs not laid out as Llama's, ModernBERT's
+    or Phi-3's.
 
     The gate and up operands get their rules by path (``GATE_PATHS``, ``UP_PATHS``,
-    ``GATE_UP_PATHS``), which assumes ``down_proj(act_fn(gate_proj(x)) * up_proj(x))`` or
-    ``Wo(act(a) * b)`` with ``a|b = Wi(x)``: a module with a ``gate_proj``, ``up_proj`` or
-    ``Wi`` Linear must be named ``mlp`` and have all of one layout's projections and its
-    activation; else its product would be explained with the wrong shares silently.
+    ``GATE_UP_PATHS``), which assumes ``down_proj(act_fn(gate_proj(x)) * up_proj(x))``, or
+    ``act(a) * b`` with ``a|b`` the two halves of ``Wi(x)`` or ``gate_up_proj(x)``: a module
+    with one of these Linear children must be named ``mlp`` and have all of one layout's
+    projections and its activation; else its product would be explained with the wrong
+    shares silently.
     """
 
-    _LAYOUTS = ((("gate_proj", "up_proj", "down_proj"), "act_fn"), (("Wi", "Wo"), "act"))
+    _LAYOUTS = ((("gate_proj", "up_proj", "down_proj"), "act_fn"), (("Wi", "Wo"), "act"),
+                (("gate_up_proj", "down_proj"), "activation_fn"))
 
     def plan(self, name, module):
         children = dict(module.named_children())
@@ -333,7 +351,8 @@ class GatedMLPCheck(ModuleRule):
             raise DoclrpError(
                 f"module '{name}' ({type(module).__name__}) has a gate or up projection but not a layout doclrp's "
                 "transformer composites know ('mlp' computing down_proj(act_fn(gate_proj(x)) * up_proj(x)), or "
-                "Wo(act(a) * b) with a|b = Wi(x)); map its projections with AttentionOperand rules by name"
+                "Wo(act(a) * b) with a|b = Wi(x) or gate_up_proj(x)); map its projections with AttentionOperand "
+                "rules by name"
             )
         return False  # checked once per model layout: nothing to do at run time
 
@@ -381,7 +400,7 @@ def _is_tanh_head(name: str, module: nn.Module) -> bool:
 
 
 def _looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
-    return any(isinstance(module._modules.get(p), nn.Linear) for p in ("gate_proj", "up_proj", "Wi"))
+    return any(isinstance(module._modules.get(p), nn.Linear) for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
 
 
 def _is_rotary_embedding(name: str, module: nn.Module) -> bool:

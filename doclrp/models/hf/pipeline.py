@@ -20,11 +20,12 @@ and tokenizer, safetensors, plus ``doclrp.json`` with labels, task and metrics)
 loads with :func:`load_hf_pipeline`, or with ``transformers`` alone. Loading never
 touches the network.
 
-Supported: ``AutoModelForSequenceClassification`` encoders of the BERT family
-(BERT and MiniLM, DistilBERT, RoBERTa, ALBERT, ELECTRA, ERNIE, XLM-RoBERTa, CamemBERT,
-ModernBERT) and decoder classifiers (Llama, Mistral, Qwen2, Qwen3, Gemma) with a fast tokenizer, transformers 4.48 to 5.x: the test suite passes on 4.57.6 and 5.24 (and on
-4.48.3 and 5.17 for BERT, DistilBERT and RoBERTa; on 4.x without the rule-against-reference
-tests, which swap in a reference attention through the attention registry of transformers 5).
+Supported: ``AutoModelForSequenceClassification`` encoders (BERT and MiniLM, DistilBERT,
+RoBERTa, ALBERT, ELECTRA, ERNIE, XLM-RoBERTa, CamemBERT, ModernBERT) and decoder classifiers
+(Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3) with a fast tokenizer, transformers 4.48 to 5.x:
+the test suite passes on 4.57.6 and 5.24 (and on 4.48.3 and 5.17 for BERT, DistilBERT and
+RoBERTa; on 4.x the encoders without the rule-against-reference tests, which swap in a
+reference attention through the attention registry of transformers 5).
 """
 
 from __future__ import annotations
