@@ -14,6 +14,7 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 
 import doclrp  # noqa: E402
+from doclrp.core.attach import attach  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from test_transformers import (  # noqa: E402,F401  (the fixture is used by name)
     COMPOSITES,
@@ -103,6 +104,32 @@ def test_attention_and_gate_rules_equal_explicit_reference(family, composite, ep
                     "AttentionInterface registry: no place to swap in the reference")
     assert torch.allclose(ours.logits, reference.logits, rtol=0, atol=1e-12)
     assert torch.allclose(ours.relevance, reference.relevance, rtol=REFERENCE_TOLERANCE, atol=1e-15)
+
+
+@pytest.mark.parametrize("norm", ["torch", "llama", "gemma"])
+def test_rms_norm_rule_equals_gradient_with_constant_rms(norm):
+    # identity rule (what the composites give RMSNorm) == LRP-0 of RMSNorm with its rms held constant
+    torch.manual_seed(0)
+    if norm == "torch":
+        module = nn.RMSNorm(6, eps=1e-6).double()
+    else:  # Gemma's scales by (1 + w)
+        name = "LlamaRMSNorm" if norm == "llama" else "GemmaRMSNorm"
+        module = getattr(__import__(f"transformers.models.{norm}.modeling_{norm}", fromlist=[name]), name)
+        module = module(6, eps=1e-6).double()
+    with torch.no_grad():
+        module.weight.uniform_(0.5, 1.5)
+    x = torch.randn(4, 3, 6, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 3, 6, dtype=torch.float64)
+    composite = doclrp.get_composite("cp-lrp")
+    rule = composite.rule_for("norm", module)
+    with attach(module, composite):
+        (ours,) = torch.autograd.grad(module(x), x, g)
+    y = module(x).detach()
+    scale = (y / x).detach()  # w / rms(x), per element, held constant
+    (expected,) = torch.autograd.grad(x * scale, x, g)
+    assert type(rule).__name__ == "Identity"
+    assert torch.allclose(ours, expected, rtol=1e-12, atol=1e-14)
+    assert torch.allclose((x * ours).sum(), (y * g).sum())  # R_in = R_out
 
 
 def test_gated_mlp_of_unknown_layout_is_refused():
