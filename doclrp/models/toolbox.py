@@ -1,0 +1,214 @@
+"""Models of the LRP Toolbox (Lapuschkin et al., JMLR 2016) in its plain-text format, read into
+an equivalent ``torch.nn.Sequential`` that every doclrp composite explains.
+
+>>> import pathlib, tempfile, torch
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "mlp.txt"
+>>> _ = path.write_text("Linear 2 3\\n1 0 -1 0 1 2\\n0 0 0.5\\nRect\\nLinear 3 1\\n1 1 1\\n0\\nSoftMax\\n")
+>>> model = read_toolbox_model(path)
+>>> model
+Sequential(
+  (0): Linear(in_features=2, out_features=3, bias=True)
+  (1): ReLU()
+  (2): Linear(in_features=3, out_features=1, bias=True)
+  (3): Softmax(dim=1)
+)
+>>> model[:3](torch.tensor([[1.0, 2.0]], dtype=torch.float64)).item()  # relu([1, 2, 3.5]) summed
+6.5
+
+The format, shared by the toolbox's Python and Matlab implementations, lists the layers in
+order, one header line each::
+
+    Linear m n                 + a line of m·n weights (W is m × n, y = x W + b) + a line of n biases
+    Convolution h w d n s0 s1  + a line of h·w·d·n weights W[h, w, d, n] + a line of n biases
+    SumPool h w s0 s1          window sums scaled by 1/sqrt(h·w)
+    MaxPool h w s0 s1
+    Flatten | Rect | Tanh | SoftMax
+
+(an older variant writes a Linear layer's weights as m lines of n values: read too). Windows
+have no padding. Only numbers are read: nothing is unpickled (the toolbox's pickled models
+are refused for that reason).
+
+The toolbox lays images out ``(batch, height, width, depth)``; the torch model takes
+``(batch, depth, height, width)`` like every torch layer: feed it ``x.permute(0, 3, 1, 2)``.
+A model with convolutions or pooling needs ``input_shape=(height, width, depth)`` to size
+its layers and to reorder the rows of the Linear layer after a Flatten (the toolbox flattens
+height, width, depth; torch depth, height, width), so that outputs match the toolbox's.
+SumPool becomes a depthwise ``Conv2d`` with constant weights and no bias: an affine layer,
+which the rules treat as the toolbox does (relevance in proportion to the inputs under LRP-0/ε).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from doclrp.errors import DoclrpError
+
+__all__ = ["read_toolbox_model"]
+
+_PARAMETERLESS = {"Flatten": nn.Flatten, "Rect": nn.ReLU, "Tanh": nn.Tanh, "SoftMax": lambda: nn.Softmax(dim=1)}
+_HEADER_SIZES = {"Linear": 2, "Convolution": 6, "SumPool": 4, "MaxPool": 4, **{name: 0 for name in _PARAMETERLESS}}
+
+
+class _Reader:
+    """Walks the file's lines, keeping track of the shape of what flows between layers."""
+
+    def __init__(self, path: Path, lines: list[str], input_shape, dtype: torch.dtype):
+        self.path, self.lines, self.dtype = path, lines, dtype
+        self.index = 0
+        # (depth, height, width) of an image, an int for a flat vector, None when unknown
+        self.shape: tuple[int, int, int] | int | None = None
+        if input_shape is not None:
+            height, width, depth = _positive(input_shape, 3, "input_shape (height, width, depth)")
+            self.shape = (depth, height, width)
+        self.flattened: tuple[int, int, int] | None = None  # the image a Flatten just flattened
+        self.header = 0  # line number of the layer being read
+
+    def fail(self, message: str, line: int | None = None):
+        """Stop with ``message`` at ``line`` (default: the line of numbers being read)."""
+        raise DoclrpError(f"{self.path}, line {self.index + 1 if line is None else line}: {message}")
+
+    def numbers(self, count: int, what: str) -> np.ndarray:
+        """The next line as exactly ``count`` numbers."""
+        if self.index >= len(self.lines):
+            self.fail(f"the file ends where {count} {what} should follow")
+        try:
+            values = np.array(self.lines[self.index].split(), dtype=np.float64)
+        except ValueError:
+            self.fail(f"{what}: expected numbers")
+        if values.size != count:
+            self.fail(f"{what}: expected {count} values, found {values.size}")
+        if not np.isfinite(values).all():
+            self.fail(f"{what}: NaN or infinite values")
+        self.index += 1
+        return values
+
+    def windows(self, layer: str, size: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int, int]:
+        """``(depth, height, width)`` of the image ``layer`` slides its windows over, and the
+        ``(height, width)`` of its output."""
+        if not isinstance(self.shape, tuple):
+            self.fail(f"{layer} works on images: read the model with input_shape=(height, width, depth)"
+                      if self.shape is None else f"{layer} after a flat layer: the toolbox applies it to images",
+                      self.header)
+        depth, height, width = self.shape
+        if size[0] > height or size[1] > width:
+            self.fail(f"{layer} window {size} is larger than its input {height} x {width}", self.header)
+        return depth, (height - size[0]) // stride[0] + 1, (width - size[1]) // stride[1] + 1
+
+    # -- layers -------------------------------------------------------------------------------
+    def linear(self, m: int, n: int) -> nn.Linear:
+        if self.index < len(self.lines) and len(self.lines[self.index].split()) == n and m > 1:
+            weight = np.stack([self.numbers(n, f"row {row + 1} of the weights") for row in range(m)])  # legacy
+        else:
+            weight = self.numbers(m * n, "weights").reshape(m, n)
+        bias = self.numbers(n, "biases")
+        if isinstance(self.shape, tuple):
+            self.fail("Linear after an image layer: the toolbox needs a Flatten between them", self.header)
+        if self.shape is not None and self.shape != m:
+            self.fail(f"Linear takes {m} inputs but receives {self.shape}", self.header)
+        if self.flattened is not None:
+            depth, height, width = self.flattened
+            # rows in the toolbox's (height, width, depth) order → torch's (depth, height, width)
+            weight = weight.reshape(height, width, depth, n).transpose(2, 0, 1, 3).reshape(m, n)
+        layer = nn.Linear(m, n, dtype=self.dtype)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(weight.T.copy()))
+            layer.bias.copy_(torch.from_numpy(bias))
+        self.shape, self.flattened = n, None
+        return layer
+
+    def convolution(self, h: int, w: int, d: int, n: int, s0: int, s1: int) -> nn.Conv2d:
+        weight = self.numbers(h * w * d * n, "filter weights").reshape(h, w, d, n)
+        bias = self.numbers(n, "biases")
+        depth, *out = self.windows("Convolution", (h, w), (s0, s1))
+        if depth != d:
+            self.fail(f"Convolution filters have depth {d} but the input has depth {depth}", self.header)
+        layer = nn.Conv2d(d, n, (h, w), stride=(s0, s1), dtype=self.dtype)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(weight.transpose(3, 2, 0, 1).copy()))
+            layer.bias.copy_(torch.from_numpy(bias))
+        self.shape = (n, *out)
+        return layer
+
+    def pool(self, kind: str, h: int, w: int, s0: int, s1: int) -> nn.Module:
+        depth, *out = self.windows(kind, (h, w), (s0, s1))
+        self.shape = (depth, *out)
+        if kind == "MaxPool":
+            return nn.MaxPool2d((h, w), stride=(s0, s1))
+        layer = nn.Conv2d(depth, depth, (h, w), stride=(s0, s1), groups=depth, bias=False, dtype=self.dtype)
+        with torch.no_grad():
+            layer.weight.fill_(1 / math.sqrt(h * w))
+        return layer
+
+    def flatten(self) -> nn.Module:
+        if isinstance(self.shape, tuple):
+            self.flattened = self.shape
+            self.shape = math.prod(self.shape)
+        return nn.Flatten()
+
+    def read(self) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        while self.index < len(self.lines):
+            words = self.lines[self.index].split()
+            self.index += 1
+            self.header = self.index
+            if not words:
+                continue
+            name, arguments = words[0], words[1:]
+            if name not in _HEADER_SIZES:
+                self.fail(f"unknown layer {name!r}; the toolbox format has {', '.join(_HEADER_SIZES)}", self.header)
+            if len(arguments) != _HEADER_SIZES[name]:
+                self.fail(f"{name} takes {_HEADER_SIZES[name]} sizes on its line, found {len(arguments)}", self.header)
+            try:
+                sizes = _positive(arguments, len(arguments), f"{name} sizes")
+            except DoclrpError as error:
+                self.fail(str(error), self.header)
+            if name == "Linear":
+                layers.append(self.linear(*sizes))
+            elif name == "Convolution":
+                layers.append(self.convolution(*sizes))
+            elif name in ("SumPool", "MaxPool"):
+                layers.append(self.pool(name, *sizes))
+            elif name == "Flatten":
+                layers.append(self.flatten())
+            else:
+                layers.append(_PARAMETERLESS[name]())
+        if not layers:
+            raise DoclrpError(f"{self.path} describes no layers")
+        return nn.Sequential(*layers).eval()
+
+
+def _positive(values: Sequence, count: int, what: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise DoclrpError(f"{what} must be whole numbers, got {list(values)}") from None
+    if len(sizes) != count or min(sizes, default=1) < 1:
+        raise DoclrpError(f"{what} must be {count} positive whole numbers, got {list(values)}")
+    return sizes
+
+
+def read_toolbox_model(path: str | Path, input_shape: Sequence[int] | None = None,
+                       dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """The LRP Toolbox model in the plain-text file ``path`` as a ``torch.nn.Sequential``.
+
+    ``input_shape``: ``(height, width, depth)`` of the input images, needed when the model
+    convolves or pools. ``dtype``: of the parameters; float64 by default, as the toolbox
+    computes (``.float()`` the model for speed).
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".pickle", ".pickled", ".nn", ""):
+        raise DoclrpError(f"{path}: pickled toolbox models are not read (unpickling runs code); "
+                          "save the model as plain text with the toolbox's model_io.write(model, 'model.txt')")
+    if not path.is_file():
+        raise DoclrpError(f"no toolbox model file at {path}")
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except UnicodeDecodeError:
+        raise DoclrpError(f"{path} is not a plain-text toolbox model (non-ASCII bytes)") from None
+    return _Reader(path, lines, input_shape, dtype).read()
