@@ -24,7 +24,7 @@ import transformers  # noqa: E402
 from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
 import doclrp  # noqa: E402
-from doclrp.core import transformer_rules  # noqa: E402,F401  (registers the composites)
+from doclrp.core import transformer_composites  # noqa: E402,F401  (registers the composites)
 from measure import median_seconds, peak_bytes  # noqa: E402
 
 MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]

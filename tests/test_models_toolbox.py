@@ -93,7 +93,8 @@ def cnn_layers(rng):
     ]
 
 
-# 11 x 9 x 2 input: conv 3x3 → 9 x 7, sum-pool 2/2 → 4 x 3, conv 2x3 stride (1, 2) → 3 x 1, max-pool 2x1 → 2 x 1 (x 5)
+# 11 x 9 x 2 input: conv 3x3 → 9 x 7, sum-pool 2/2 → 4 x 3, conv 2x3 stride (1, 2) → 3 x 1,
+# max-pool 2x1 → 2 x 1 (x 5 channels)
 INPUT_SHAPE = (11, 9, 2)
 
 

@@ -27,14 +27,13 @@ from transformers import (  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.core import Composite, Epsilon, Zero  # noqa: E402
-from doclrp.core.transformer_rules import (  # noqa: E402
+from doclrp.core.transformer_composites import (  # noqa: E402
     QKV_PATHS,
     QUERY_PATHS,
-    AttentionOperand,
-    LayerNormCP,
     _looks_like_attention,
     _transformer_composite,
 )
+from doclrp.core.transformer_rules import AttentionOperand, LayerNormCP  # noqa: E402
 from doclrp.corpus import Record  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.hf import HFPipeline, load_hf_pipeline, minilm_path, train_hf  # noqa: E402

@@ -6,11 +6,11 @@
 'attnlrp'
 
 Importing this package registers the attention-aware composites ``"cp-lrp"`` and
-``"attnlrp"`` (:mod:`doclrp.core.transformer_rules`); ``transformers`` itself is
+``"attnlrp"`` (:mod:`doclrp.core.transformer_composites`); ``transformers`` itself is
 imported only when a model is loaded or trained.
 """
 
-from doclrp.core import transformer_rules as _transformer_rules  # noqa: F401  (registers the composites)
+from doclrp.core import transformer_composites as _transformer_composites  # noqa: F401  (registers the composites)
 from doclrp.models.hf.pipeline import DOCLRP_JSON, HFPipeline, load_hf_pipeline
 from doclrp.models.hf.train import MINILM_PACKAGE, minilm_path, train_hf
 
