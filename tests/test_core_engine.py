@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
-from doclrp.core.rules import Epsilon, Pass, Zero, ZPlus
+from doclrp.core.rules import Epsilon, Gradient, Pass, Zero, ZPlus
 
 CONSERVATION_RTOL = 1e-10
 
@@ -278,6 +278,28 @@ def test_embedding_bag_relevance_per_token_and_exact_output():
     assert attr.relevance.shape == (4, 6)
     assert torch.all(attr.relevance[0, 3:] == 0)
     assert relative_delta(attr) < CONSERVATION_RTOL
+
+
+def test_later_embeddings_are_inputs_unless_the_composite_makes_them_constants():
+    class WithPositions(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words, self.positions = nn.Embedding(20, 4), nn.Embedding(6, 4)
+            self.out = nn.Linear(4, 2, bias=False)
+
+        def forward(self, ids):
+            return self.out((self.words(ids) + self.positions(torch.arange(ids.shape[1])[None])).sum(1))
+
+    torch.manual_seed(12)
+    net, ids = WithPositions().double(), torch.randint(0, 20, (3, 6))
+    reported = doclrp.attribute(net, ids, target=0, composite="zero")
+    assert set(reported.other_relevance) == {"positions"} and reported.other_relevance["positions"].shape == (3, 6)
+    assert relative_delta(reported) < CONSERVATION_RTOL
+    # Gradient() on an embedding: a table of constants (as a relative position bias is), no input
+    constant = doclrp.attribute(net, ids, target=0, composite=doclrp.Composite({"positions": Gradient(), nn.Linear: Zero()}))
+    assert not constant.other_relevance
+    torch.testing.assert_close(constant.relevance, reported.relevance)
+    torch.testing.assert_close(constant.delta, reported.other_relevance["positions"].sum(1))
 
 
 def test_target_forms():

@@ -408,6 +408,10 @@ def _hook_for(name: str, module: nn.Module, composite: Composite):
             return None, False  # no hook at all: nothing to do at run time
         rules: dict = {}
         return (lambda session: _affine_hook(session, name, rules)), False
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) and composite.singles_out(name, module) \
+            and isinstance(composite.rule_for(name, module), Gradient):
+        # named Gradient(): a table of constants (a relative position bias), not an input
+        return None, False
     if isinstance(module, nn.EmbeddingBag):
         return (lambda session: _embedding_bag_hook(session, name)), True
     if isinstance(module, nn.Embedding):

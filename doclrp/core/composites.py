@@ -75,11 +75,11 @@ class Composite:
 
     def mentions(self, name: str, module: nn.Module) -> bool:
         """Whether the user's map itself (not the defaults) names this module."""
-        if name in self.rules:
-            return True
-        if any(not isinstance(k, (str, type)) and k(name, module) for k in self.rules):
-            return True
-        return any(cls in self.rules for cls in type(module).__mro__)
+        return self.singles_out(name, module) or any(cls in self.rules for cls in type(module).__mro__)
+
+    def singles_out(self, name: str, module: nn.Module) -> bool:
+        """Whether the map names this very module, by its path or a predicate (not by type)."""
+        return name in self.rules or any(not isinstance(k, (str, type)) and k(name, module) for k in self.rules)
 
 
 def _affine(rule_linear: Rule, rule_conv: Rule) -> dict:

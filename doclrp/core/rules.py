@@ -281,7 +281,9 @@ class Pass(Rule):
 @dataclass(frozen=True)
 class Gradient(Rule):
     """Leave the layer's ordinary gradient: right for linear, parameter-free maps
-    (reshapes, padding, sums) where gradient × input is LRP-0."""
+    (reshapes, padding, sums) where gradient × input is LRP-0. Given to an embedding by
+    its path or a predicate, it marks a table of constants that is no input (a relative
+    position bias): no relevance is reported for it, its share shows in delta."""
 
 
 class ModuleRule(Rule):

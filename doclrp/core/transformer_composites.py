@@ -9,15 +9,17 @@ The rules themselves and their equations are :mod:`doclrp.core.transformer_rules
 Their operands are found by module path in Hugging Face models
 (``…attention.self.query/key/value`` for BERT, RoBERTa, ELECTRA and their kin,
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
-ALBERT, ``…self_attn.q_proj/k_proj/v_proj`` and ``…mlp.gate_proj/up_proj`` for Llama and
-its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi`` for ModernBERT and ``…self_attn.qkv_proj``
-and ``…mlp.gate_up_proj`` for Phi-3, whose factors go per output chunk); any other module
+ALBERT, ``…attention.attn.q/k/v`` for MPNet, ``…self_attn.q_proj/k_proj/v_proj`` and
+``…mlp.gate_proj/up_proj`` for Llama and its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi``
+for ModernBERT and ``…self_attn.qkv_proj`` and ``…mlp.gate_up_proj`` for Phi-3, whose
+factors go per output chunk); any other module
 that looks like attention (class name ending in ``Attention`` with Linear children) or like
 a gated MLP fails loudly, once, when the hooks are planned. RoBERTa's classification head
 and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out
 of reach of a module hook: they get :class:`~doclrp.core.transformer_rules.FirstTokenTanhHead`.
 RMSNorm modules and rotary position tables are matched by class name (``…RMSNorm``,
-``…RotaryEmbedding``), which needs no import of transformers. Tested with transformers
+``…RotaryEmbedding``), which needs no import of transformers. MPNet's table of relative
+position biases is a constant, not an input: what it takes in the softmax shows in delta. Tested with transformers
 4.57.6 and 5.24 (BERT, DistilBERT and RoBERTa also 4.48.3 and 5.17).
 """
 
@@ -40,15 +42,15 @@ __all__ = [
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
 # BERT, RoBERTa, ELECTRA and kin: attention.self.*; DistilBERT: attention.*_lin; ALBERT:
-# attention.*; Llama, Mistral, Qwen, Gemma and kin: self_attn.*_proj.
-QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query", "self_attn.q_proj")
-KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key", "self_attn.k_proj")
-VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value", "self_attn.v_proj")
+# attention.*; MPNet: attention.attn.*; Llama, Mistral, Qwen, Gemma and kin: self_attn.*_proj.
+QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query", "attention.attn.q", "self_attn.q_proj")
+KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key", "attention.attn.k", "self_attn.k_proj")
+VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value", "attention.attn.v", "self_attn.v_proj")
 # Query, key and value in one Linear, outputs q|k|v in equal chunks (ModernBERT; Phi-3 where it
 # has as many key/value heads as query heads)
 QKV_PATHS = ("attn.Wqkv", "self_attn.qkv_proj")
-# Output projections that live in the attention module itself (DistilBERT, ALBERT, Llama, ModernBERT)
-_OUTPUT_NAMES = ("out_lin", "dense", "o_proj", "Wo")
+# Output projections that live in the attention module itself (DistilBERT, ALBERT, MPNet, Llama, ModernBERT)
+_OUTPUT_NAMES = ("out_lin", "dense", "o", "o_proj", "Wo")
 # The two operands of a gated MLP, down_proj(act_fn(gate_proj(x)) * up_proj(x)) (Llama and kin)
 GATE_PATHS = ("mlp.gate_proj",)
 UP_PATHS = ("mlp.up_proj",)
@@ -60,7 +62,7 @@ GATE_UP_PATHS = ("mlp.Wi", "mlp.gate_up_proj")
 _TANH_HEADS = frozenset({
     "RobertaClassificationHead", "XLMRobertaClassificationHead", "XLMRobertaXLClassificationHead",
     "CamembertClassificationHead", "Data2VecTextClassificationHead", "RobertaPreLayerNormClassificationHead",
-    "XmodClassificationHead",
+    "XmodClassificationHead", "MPNetClassificationHead",
 })
 
 # transformers' element-wise activation modules (transformers.activations), by class name:
@@ -134,8 +136,9 @@ class AttentionCheck(ModuleRule):
                 f"module '{name}' ({type(module).__name__}) looks like attention but its projections are not "
                 "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA "
                 "'attention.self.query|key|value', DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT "
-                "'attention.query|key|value', Llama and kin 'self_attn.q_proj|k_proj|v_proj', ModernBERT "
-                "'attn.Wqkv', Phi-3 'self_attn.qkv_proj'); map them with AttentionOperand rules by name in a Composite"
+                "'attention.query|key|value', MPNet 'attention.attn.q|k|v', Llama and kin "
+                "'self_attn.q_proj|k_proj|v_proj', ModernBERT 'attn.Wqkv', Phi-3 'self_attn.qkv_proj'); "
+                "map them with AttentionOperand rules by name in a Composite"
             )
         return False  # checked once per model layout: nothing to do at run time
 
@@ -202,6 +205,12 @@ def _is_rotary_embedding(name: str, module: nn.Module) -> bool:
     return type(module).__name__.endswith("RotaryEmbedding")
 
 
+def _is_relative_position_bias(name: str, module: nn.Module) -> bool:
+    # MPNet's (and T5's) table of attention-score biases by relative position: no input reaches it,
+    # so it is no input either; the relevance it takes in the softmax shows in delta
+    return isinstance(module, nn.Embedding) and _path_matches(name, ("relative_attention_bias",))
+
+
 def _is_rms_norm(name: str, module: nn.Module) -> bool:
     # y = w ⊙ x / rms(x): with rms held constant (as LayerNorm's σ), a diagonal linear map,
     # whose LRP-0 is the identity rule R_in = R_out (Gemma's (1 + w) scale included)
@@ -236,6 +245,7 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
         _is_tanh_head: FirstTokenTanhHead(),
         _is_rms_norm: Identity(),
         _is_rotary_embedding: Gradient(),
+        _is_relative_position_bias: Gradient(),
         nn.Linear: linear,
         nn.LayerNorm: LayerNormCP(),
         nn.GELU: Identity(),
