@@ -197,26 +197,32 @@ class _Half(torch.autograd.Function):
         return g / 2
 
 
+def _rule_attention(rule, query, key, value, scaling, *biases):
+    """``softmax(Q Kᵀ · scaling + biases) V`` with the papers' rules written out: CP-LRP holds
+    P constant; AttnLRP halves the gradient of each bilinear product (uniform rule) and keeps
+    softmax's gradient. Returns the output and P."""
+    scores = query @ key.transpose(-1, -2)
+    if rule == "attnlrp":
+        scores = _Half.apply(scores)
+    scores = scores * scaling
+    for bias in biases:
+        if bias is not None:
+            scores = scores + bias
+    probabilities = torch.softmax(scores, dim=-1)
+    if rule == "cp-lrp":
+        probabilities = probabilities.detach()
+    out = probabilities @ value
+    return (_Half.apply(out) if rule == "attnlrp" else out), probabilities
+
+
 def _reference_attention(rule):
-    """The attention of the papers, written out: CP-LRP holds P constant; AttnLRP halves
-    the gradient of each bilinear product (uniform rule) and keeps softmax's gradient."""
+    """The registry's attention function, by the rules."""
 
     def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
         if key.shape[1] != query.shape[1]:  # grouped-query attention: a key/value head per group of queries
             groups = query.shape[1] // key.shape[1]
             key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
-        scores = query @ key.transpose(2, 3)
-        if rule == "attnlrp":
-            scores = _Half.apply(scores)
-        scores = scores * scaling
-        if attention_mask is not None:
-            scores = scores + attention_mask
-        probabilities = torch.softmax(scores, dim=-1)
-        if rule == "cp-lrp":
-            probabilities = probabilities.detach()
-        out = probabilities @ value
-        if rule == "attnlrp":
-            out = _Half.apply(out)
+        out, probabilities = _rule_attention(rule, query, key, value, scaling, attention_mask)
         return out.transpose(1, 2).contiguous(), probabilities
 
     return attention
@@ -246,7 +252,7 @@ def _reference_mlp(rule):
 
 
 def _reference_mpnet_attention(rule):
-    """MPNet's attention (outside the registry, with its relative position bias) written out as above."""
+    """MPNet's attention (outside the registry, with its relative position bias), by the rules."""
 
     def forward(self, *args, **kwargs):
         # the arguments as the model's own forward names them (transformers 4 passes a head mask too)
@@ -255,20 +261,8 @@ def _reference_mpnet_attention(rule):
                                                                                 "position_bias"))
         shape = (*hidden_states.shape[:-1], -1, self.attention_head_size)
         query, key, value = (proj(hidden_states).view(shape).transpose(1, 2) for proj in (self.q, self.k, self.v))
-        scores = query @ key.transpose(-1, -2)
-        if rule == "attnlrp":
-            scores = _Half.apply(scores)
-        scores = scores / math.sqrt(self.attention_head_size)
-        if position_bias is not None:
-            scores = scores + position_bias
-        if attention_mask is not None:
-            scores = scores + attention_mask
-        probabilities = torch.softmax(scores, dim=-1)
-        if rule == "cp-lrp":
-            probabilities = probabilities.detach()
-        out = probabilities @ value
-        if rule == "attnlrp":
-            out = _Half.apply(out)
+        out, _ = _rule_attention(rule, query, key, value, 1 / math.sqrt(self.attention_head_size),
+                                 position_bias, attention_mask)
         return (self.o(out.permute(0, 2, 1, 3).reshape(*hidden_states.shape[:-1], -1)),)
 
     return forward
