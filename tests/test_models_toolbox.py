@@ -125,6 +125,15 @@ def test_both_linear_layouts_read_the_same(tmp_path):
 CONSERVATION = {"zero": 1e-10, "alpha2-beta1": 1e-10, "epsilon": 1e-4, "epsilon-plus": 1e-4}
 
 
+def test_flat_inputs_through_a_flatten_keep_their_order(tmp_path):
+    rng = np.random.default_rng(4)
+    layers = [("Flatten",), ("Linear", rng.normal(size=(6, 2)), rng.normal(size=2))]
+    model = read_toolbox_model(write_model(tmp_path / "flat.txt", layers), input_shape=(1, 6, 1))
+    x = rng.normal(size=(3, 6))
+    np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), reference_forward(layers, x),
+                               rtol=0, atol=TOLERANCE)
+
+
 @pytest.mark.parametrize("composite", [*CONSERVATION, "epsilon-gamma-box"])
 def test_imported_model_is_explained_by_every_composite(tmp_path, composite):
     rng = np.random.default_rng(2)
@@ -155,6 +164,7 @@ def bad_file(tmp_path, case):
         "negative-size": "MaxPool 2 -2 1 1\n",
         "size-mismatch": "Linear 2 3\n1 2 3 4 5 6\n0 0 0\nLinear 2 1\n1 1\n0\n",
         "empty": "\n\n",
+        "flatten-without-shape": "Flatten\nLinear 4 1\n1 2 3 4\n0\n",
     }.get(case)
     path = tmp_path / ("model.pickle" if case == "pickled" else "model.txt")
     if case == "non-ascii":
@@ -180,6 +190,7 @@ BAD = {
     "size-mismatch": ("line 4", "Linear takes 2 inputs but receives 3", None),
     "empty": ("", "describes no layers", None),
     "conv-without-shape": ("line 1", "input_shape=(height, width, depth)", None),
+    "flatten-without-shape": ("line 1", "Flatten on an input of unknown shape", None),
     "depth-mismatch": ("line 1", "filters have depth 1 but the input has depth 3", (3, 3, 3)),
     "window-too-large": ("line 1", "larger than its input 1 x 3", (1, 3, 1)),
     "linear-after-conv": ("line 4", "needs a Flatten between them", (3, 3, 1)),

@@ -30,8 +30,9 @@ are refused for that reason).
 
 The toolbox lays images out ``(batch, height, width, depth)``; the torch model takes
 ``(batch, depth, height, width)`` like every torch layer: feed it ``x.permute(0, 3, 1, 2)``.
-A model with convolutions or pooling needs ``input_shape=(height, width, depth)`` to size
-its layers and to reorder the rows of the Linear layer after a Flatten (the toolbox flattens
+A model with convolutions, pooling or a Flatten needs ``input_shape=(height, width, depth)``
+(``(1, n, 1)`` for flat inputs of n values) to size its layers and to reorder the rows of
+the Linear layer after a Flatten (the toolbox flattens
 height, width, depth; torch depth, height, width), so that outputs match the toolbox's.
 SumPool becomes a depthwise ``Conv2d`` with constant weights and no bias: an affine layer,
 which the rules treat as the toolbox does (relevance in proportion to the inputs under LRP-0/ε).
@@ -146,6 +147,11 @@ class _Reader:
         return layer
 
     def flatten(self) -> nn.Module:
+        if self.shape is None:
+            # the toolbox flattens (height, width, depth), torch (depth, height, width): without
+            # the image's shape the Linear layer after it cannot be put in torch's order
+            self.fail("Flatten on an input of unknown shape: read the model with input_shape=(height, width, "
+                      "depth), or (1, n, 1) for flat inputs of n values", self.header)
         if isinstance(self.shape, tuple):
             self.flattened = self.shape
             self.shape = math.prod(self.shape)
@@ -198,7 +204,7 @@ def read_toolbox_model(path: str | Path, input_shape: Sequence[int] | None = Non
     """The LRP Toolbox model in the plain-text file ``path`` as a ``torch.nn.Sequential``.
 
     ``input_shape``: ``(height, width, depth)`` of the input images, needed when the model
-    convolves or pools. ``dtype``: of the parameters; float64 by default, as the toolbox
+    convolves, pools or flattens (``(1, n, 1)`` for flat inputs of n values). ``dtype``: of the parameters; float64 by default, as the toolbox
     computes (``.float()`` the model for speed).
     """
     path = Path(path)
