@@ -302,6 +302,35 @@ def test_later_embeddings_are_inputs_unless_the_composite_makes_them_constants()
     torch.testing.assert_close(constant.delta, reported.other_relevance["positions"].sum(1))
 
 
+class Conv1D(nn.Module):
+    """transformers' Conv1D (GPT-2): a Linear whose weight is stored (in, out)."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf, self.nx = nf, nx
+        self.weight, self.bias = nn.Parameter(torch.randn(nx, nf)), nn.Parameter(torch.randn(nf))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight).view(*x.shape[:-1], self.nf)
+
+
+@pytest.mark.parametrize("composite", ["zero", "epsilon", "alpha2-beta1", "epsilon-gamma-box"])
+def test_transposed_linear_layers_get_the_linear_rules(composite):
+    torch.manual_seed(13)
+    transposed = nn.Sequential(Conv1D(5, 4), nn.ReLU(), Conv1D(3, 5)).double()
+    plain = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).double()
+    with torch.no_grad():
+        for ours, theirs in ((transposed[0], plain[0]), (transposed[2], plain[2])):
+            theirs.weight.copy_(ours.weight.t())
+            theirs.bias.copy_(ours.bias)
+    x = torch.randn(6, 4, dtype=torch.float64)
+    rules = {"epsilon-gamma-box": doclrp.get_composite(composite)}.get(composite, composite)
+    a = doclrp.attribute(transposed, x, target=1, composite=rules)
+    b = doclrp.attribute(plain, x, target=1, composite=rules)
+    torch.testing.assert_close(a.relevance, b.relevance, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(a.delta, b.delta, rtol=1e-12, atol=1e-12)
+
+
 def test_target_forms():
     torch.manual_seed(11)
     net = nn.Sequential(nn.Linear(4, 3, bias=False)).double()

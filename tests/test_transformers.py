@@ -36,6 +36,7 @@ from doclrp.core.transformer_composites import (  # noqa: E402
     _looks_like_attention,
     _transformer_composite,
 )
+from doclrp.core.linear import is_dense  # noqa: E402
 from doclrp.core.transformer_rules import AttentionOperand, LayerNormCP  # noqa: E402
 from doclrp.corpus import Record  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
@@ -106,7 +107,7 @@ def batch(model: nn.Module, seed: int = 1):
 def zero_biases(model: nn.Module) -> nn.Module:
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.LayerNorm)) and module.bias is not None:
+            if (isinstance(module, nn.LayerNorm) or is_dense(module)) and module.bias is not None:
                 module.bias.zero_()
     return model
 
@@ -222,6 +223,8 @@ def _reference_attention(rule):
         if key.shape[1] != query.shape[1]:  # grouped-query attention: a key/value head per group of queries
             groups = query.shape[1] // key.shape[1]
             key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
+        if scaling is None:  # GPT-2 in transformers 4 leaves its default scale to the function
+            scaling = query.shape[-1] ** -0.5
         out, probabilities = _rule_attention(rule, query, key, value, scaling, attention_mask)
         return out.transpose(1, 2).contiguous(), probabilities
 

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from ..errors import DoclrpError
 from .composites import Composite
-from .linear import AffineMap, batchnorm_affine, is_affine_layer, keeps_output, restrict_to_nonzero
+from .linear import AffineMap, batchnorm_affine, is_affine_layer, is_dense, keeps_output, restrict_to_nonzero
 from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule, chunk_factors
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
@@ -281,7 +281,7 @@ def _affine_hook(session: Session, name: str, rules: dict):
             )
         if not isinstance(rule, (AffineRule, InputRule)):
             raise DoclrpError(f"rule {rule!r} cannot be used on the affine layer '{_module_path(name)}'")
-        scale = rule.gradient_scale() if isinstance(rule, AffineRule) and isinstance(module, nn.Linear) else None
+        scale = rule.gradient_scale() if isinstance(rule, AffineRule) and is_dense(module) else None
         if scale is not None:
             # The rule is the layer's own gradient, scaled: autograd runs it with no Python
             # in the backward pass (what keeps AttnLRP near the cost of gradient × input).
@@ -294,7 +294,7 @@ def _affine_hook(session: Session, name: str, rules: dict):
             if isinstance(scale, Tensor) or scale != 1:
                 output.register_hook(lambda g: g * scale)
             return None
-        layer = AffineMap(module, module.weight.detach(), None if module.bias is None else module.bias.detach())
+        layer = AffineMap.of(module, detach=True)
         new = _AffineRuleFunction.apply(x, output.detach(), layer, rule, session)
         session.last_affine = _AffineRecord(new, x, layer, rule)
         return new
@@ -446,7 +446,7 @@ def _keeps_own_gradient(module: nn.Module, rule: Rule | None) -> bool:
     """Whether ``rule`` on this affine layer is the layer's plain, unscaled gradient."""
     if isinstance(rule, Gradient):
         return True
-    return isinstance(module, nn.Linear) and isinstance(rule, AffineRule) and rule.gradient_scale() == 1
+    return is_dense(module) and isinstance(rule, AffineRule) and rule.gradient_scale() == 1
 
 
 # model -> {composite's rules: (its submodules by name, plan)}: which hook every module gets

@@ -5,7 +5,8 @@ A ``Composite`` maps module *names* (exact dotted paths), *predicates*
 specific class first) to rules, plus an optional ``first`` rule for every affine
 layer that reads the model input directly (found at run time, in execution order,
 so every parallel branch of a text CNN counts). Look-up order: name, predicate,
-first, type, then the built-in defaults (``Pass`` for element-wise activations).
+first, type (a Linear stored transposed, as GPT-2's ``Conv1D``, takes the ``nn.Linear``
+rule), then the built-in defaults (``Pass`` for element-wise activations).
 
 >>> from torch import nn
 >>> from doclrp.core.rules import Epsilon, ZBox
@@ -23,6 +24,7 @@ from typing import Callable, Mapping
 from torch import nn
 
 from ..errors import DoclrpError
+from .linear import is_dense
 from .rules import AlphaBeta, Epsilon, Gamma, Pass, Rule, ZBox, Zero, ZPlus
 
 __all__ = ["Composite", "get_composite", "register_composite", "COMPOSITES", "ELEMENTWISE"]
@@ -69,6 +71,8 @@ class Composite:
         for cls in type(module).__mro__:
             if cls in self.rules:
                 return self.rules[cls]
+        if nn.Linear in self.rules and is_dense(module):  # a Linear stored transposed (GPT-2's Conv1D)
+            return self.rules[nn.Linear]
         if isinstance(module, ELEMENTWISE):
             return Pass()
         return None

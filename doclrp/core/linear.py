@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 __all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "is_affine_layer",
-           "AFFINE_LAYERS"]
+           "is_dense", "AFFINE_LAYERS"]
 
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
 # (max-pool over time leaves one per channel) runs its rule on those positions alone.
@@ -38,8 +38,22 @@ AFFINE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def is_affine_layer(module: nn.Module) -> bool:
-    """True for the layers whose rules need an explicit weight (Linear, Conv1d/2d/3d)."""
-    return isinstance(module, AFFINE_LAYERS)
+    """True for the layers whose rules need an explicit weight (Linear, Conv1d/2d/3d, and
+    Linear layers stored transposed)."""
+    return isinstance(module, AFFINE_LAYERS) or _is_transposed_linear(module)
+
+
+def is_dense(module: nn.Module) -> bool:
+    """``nn.Linear``, or a Linear stored transposed (see ``_is_transposed_linear``)."""
+    return isinstance(module, nn.Linear) or _is_transposed_linear(module)
+
+
+def _is_transposed_linear(module: nn.Module) -> bool:
+    # transformers' Conv1D (GPT-2 and its kin): y = x W + b with W of shape (in, out), despite
+    # its name a dense layer; matched by name and shape so that transformers need not be imported
+    weight = getattr(module, "weight", None)
+    return type(module).__name__ == "Conv1D" and isinstance(weight, Tensor) and weight.dim() == 2 \
+        and weight.shape[1] == getattr(module, "nf", None)
 
 
 @dataclass(frozen=True)
@@ -51,21 +65,27 @@ class AffineMap:
     bias: Tensor | None
 
     @classmethod
-    def of(cls, module: nn.Module) -> "AffineMap":
-        return cls(module, module.weight, module.bias)
+    def of(cls, module: nn.Module, detach: bool = False) -> "AffineMap":
+        """The module's own weight (``(out, in, …)``, a transposed Linear's turned round) and bias."""
+        weight, bias = module.weight, module.bias
+        if _is_transposed_linear(module):
+            weight = weight.t()
+        if detach:
+            weight, bias = weight.detach(), None if bias is None else bias.detach()
+        return cls(module, weight, bias)
 
     # -- forward and its transpose -------------------------------------------------
     def forward(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
         """The layer without bias, with ``weight`` in place of its own."""
         weight = self.weight if weight is None else weight
-        if isinstance(self.module, nn.Linear):
+        if is_dense(self.module):
             return F.linear(x, weight)
         return self.module._conv_forward(x, weight, None)
 
     def vjp(self, grad: Tensor, x: Tensor, weight: Tensor | None = None) -> Tensor:
         """``(∂ forward(x, weight) / ∂x)ᵀ · grad``: the transposed layer applied to ``grad``."""
         weight = self.weight if weight is None else weight
-        if isinstance(self.module, nn.Linear):
+        if is_dense(self.module):
             return grad.matmul(weight)
         conv = self.module
         if conv.padding_mode == "zeros" and not isinstance(conv.padding, str):
@@ -83,7 +103,7 @@ class AffineMap:
         """The bias broadcast to the layout of the output ``z`` (zeros if there is none)."""
         if self.bias is None:
             return torch.zeros_like(z)
-        if isinstance(self.module, nn.Linear):
+        if is_dense(self.module):
             return self.bias.expand_as(z)
         shape = [1, -1] + [1] * (z.dim() - 2)
         return self.bias.view(shape).expand_as(z)
@@ -99,7 +119,7 @@ class AffineMap:
         out_channels = self.weight.shape[0]
         if bn.num_features != out_channels or z.dim() < 2 or z.shape[1] != out_channels:
             return None
-        if isinstance(self.module, nn.Linear) and z.dim() != 2:
+        if is_dense(self.module) and z.dim() != 2:
             return None
         scale, shift = batchnorm_affine(bn, z)
         weight = self.weight * scale.view([-1] + [1] * (self.weight.dim() - 1))

@@ -11,8 +11,8 @@ Their operands are found by module path in Hugging Face models
 ``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
 ALBERT, ``…attention.attn.q/k/v`` for MPNet, ``…self_attn.q_proj/k_proj/v_proj`` and
 ``…mlp.gate_proj/up_proj`` for Llama and its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi``
-for ModernBERT and ``…self_attn.qkv_proj`` and ``…mlp.gate_up_proj`` for Phi-3, whose
-factors go per output chunk); any other module
+for ModernBERT, ``…self_attn.qkv_proj`` and ``…mlp.gate_up_proj`` for Phi-3 and
+``…attn.c_attn`` for GPT-2, whose factors go per output chunk); any other module
 that looks like attention (class name ending in ``Attention`` with Linear children) or like
 a gated MLP fails loudly, once, when the hooks are planned. RoBERTa's classification head
 and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out
@@ -32,6 +32,7 @@ from torch import nn
 
 from ..errors import DoclrpError
 from .composites import Composite, register_composite
+from .linear import AffineMap, is_dense
 from .rules import Epsilon, Gradient, ModuleRule
 from .transformer_rules import AttentionOperand, FirstTokenTanhHead, Identity, LayerNormCP
 
@@ -46,11 +47,12 @@ __all__ = [
 QUERY_PATHS = ("attention.self.query", "attention.q_lin", "attention.query", "attention.attn.q", "self_attn.q_proj")
 KEY_PATHS = ("attention.self.key", "attention.k_lin", "attention.key", "attention.attn.k", "self_attn.k_proj")
 VALUE_PATHS = ("attention.self.value", "attention.v_lin", "attention.value", "attention.attn.v", "self_attn.v_proj")
-# Query, key and value in one Linear, outputs q|k|v in equal chunks (ModernBERT; Phi-3 where it
-# has as many key/value heads as query heads)
-QKV_PATHS = ("attn.Wqkv", "self_attn.qkv_proj")
-# Output projections that live in the attention module itself (DistilBERT, ALBERT, MPNet, Llama, ModernBERT)
-_OUTPUT_NAMES = ("out_lin", "dense", "o", "o_proj", "Wo")
+# Query, key and value in one Linear, outputs q|k|v in equal chunks (ModernBERT, GPT-2; Phi-3
+# where it has as many key/value heads as query heads)
+QKV_PATHS = ("attn.Wqkv", "self_attn.qkv_proj", "attn.c_attn")
+# Output projections that live in the attention module itself (DistilBERT, ALBERT, MPNet, Llama,
+# ModernBERT, GPT-2)
+_OUTPUT_NAMES = ("out_lin", "dense", "o", "o_proj", "Wo", "c_proj")
 # The two operands of a gated MLP, down_proj(act_fn(gate_proj(x)) * up_proj(x)) (Llama and kin)
 GATE_PATHS = ("mlp.gate_proj",)
 UP_PATHS = ("mlp.up_proj",)
@@ -80,27 +82,27 @@ def _path_matches(name: str, paths: tuple[str, ...]) -> bool:
 
 
 def _is_query_or_key(path: str, module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) and _path_matches(path, QUERY_PATHS + KEY_PATHS)
+    return is_dense(module) and _path_matches(path, QUERY_PATHS + KEY_PATHS)
 
 
 def _is_value(path: str, module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) and _path_matches(path, VALUE_PATHS)
+    return is_dense(module) and _path_matches(path, VALUE_PATHS)
 
 
 def _is_fused_qkv(path: str, module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) and _path_matches(path, QKV_PATHS)
+    return is_dense(module) and _path_matches(path, QKV_PATHS)
 
 
 def _is_fused_gate_up(path: str, module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) and _path_matches(path, GATE_UP_PATHS)
+    return is_dense(module) and _path_matches(path, GATE_UP_PATHS)
 
 
 def _is_gate(path: str, module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) and _path_matches(path, GATE_PATHS)
+    return is_dense(module) and _path_matches(path, GATE_PATHS)
 
 
 def _is_up(path: str, module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) and _path_matches(path, UP_PATHS)
+    return is_dense(module) and _path_matches(path, UP_PATHS)
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -118,7 +120,7 @@ class AttentionCheck(ModuleRule):
     def plan(self, name, module):
         found = {"query": False, "key": False}
         for child_name, child in module.named_children():
-            if not isinstance(child, nn.Linear):
+            if not is_dense(child):
                 continue
             path = f"{name}.{child_name}" if name else child_name
             if _path_matches(path, QKV_PATHS):
@@ -137,17 +139,24 @@ class AttentionCheck(ModuleRule):
                 "at the paths doclrp's transformer composites know (BERT/RoBERTa/ELECTRA "
                 "'attention.self.query|key|value', DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT "
                 "'attention.query|key|value', MPNet 'attention.attn.q|k|v', Llama and kin "
-                "'self_attn.q_proj|k_proj|v_proj', ModernBERT 'attn.Wqkv', Phi-3 'self_attn.qkv_proj'); "
+                "'self_attn.q_proj|k_proj|v_proj', ModernBERT 'attn.Wqkv', Phi-3 'self_attn.qkv_proj', GPT-2 "
+                "'attn.c_attn'); "
                 "map them with AttentionOperand rules by name in a Composite"
             )
         return False  # checked once per model layout: nothing to do at run time
 
 
-def _check_equal_chunks(name: str, attention: nn.Module, fused: nn.Linear) -> None:
+def _sizes(dense: nn.Module) -> tuple[int, int]:
+    """``(in, out)`` features of a Linear, or of a Linear stored transposed."""
+    out_features, in_features = AffineMap.of(dense).weight.shape
+    return in_features, out_features
+
+
+def _check_equal_chunks(name: str, attention: nn.Module, fused: nn.Module) -> None:
     """A fused q|k|v projection gets one factor per third of its outputs: right only where keys and
     values are as wide as queries, i.e. as wide as the output projection's input."""
-    outputs = [c for n, c in attention.named_children() if n in _OUTPUT_NAMES and isinstance(c, nn.Linear)]
-    if not outputs or fused.out_features != 3 * outputs[0].in_features:
+    outputs = [c for n, c in attention.named_children() if n in _OUTPUT_NAMES and is_dense(c)]
+    if not outputs or _sizes(fused)[1] != 3 * _sizes(outputs[0])[0]:
         raise DoclrpError(
             f"module '{name}' ({type(attention).__name__}): its fused query/key/value projection does not split "
             "into three equal parts (grouped-query attention?); doclrp's composites need equal q|k|v chunks there"
@@ -172,7 +181,7 @@ class GatedMLPCheck(ModuleRule):
 
     def plan(self, name, module):
         children = dict(module.named_children())
-        known = any(all(isinstance(children.get(p), nn.Linear) for p in projections) and activation in children
+        known = any(all(is_dense(children.get(p)) for p in projections) and activation in children
                     for projections, activation in self._LAYOUTS)
         if not (known and _path_matches(name, ("mlp",))):
             raise DoclrpError(
@@ -187,7 +196,7 @@ class GatedMLPCheck(ModuleRule):
 # -- composites ------------------------------------------------------------------------
 def _looks_like_attention(name: str, module: nn.Module) -> bool:
     return type(module).__name__.endswith("Attention") and any(
-        isinstance(child, nn.Linear) for child in module.children()
+        is_dense(child) for child in module.children()
     )
 
 
@@ -196,7 +205,7 @@ def _is_tanh_head(name: str, module: nn.Module) -> bool:
 
 
 def _looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
-    return any(isinstance(module._modules.get(p), nn.Linear) for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
+    return any(is_dense(module._modules.get(p)) for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
 
 
 def _is_rotary_embedding(name: str, module: nn.Module) -> bool:

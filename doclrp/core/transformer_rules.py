@@ -40,7 +40,7 @@ gradient × input (``get_composite("attnlrp", eps=1e-6)`` for ε > 0). Element-w
 activations (``GELUActivation`` and kin, ``nn.GELU``, the pooler's ``nn.Tanh``) get the
 identity rule, dropout nothing.
 
-Decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3) add three parts. Their gated MLP (which
+Decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3) add three parts (GPT-2 none of them). Their gated MLP (which
 ModernBERT has too), ``down(act(gate(x)) ⊙ up(x))``, is one more bilinear product: AttnLRP's
 uniform rule gives each operand half (``½`` at the gate and up projections); CP-LRP holds
 the gate constant as it holds ``P`` (``0`` at the gate, ``1`` at up), and so conserves. RMSNorm with its

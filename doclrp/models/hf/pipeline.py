@@ -22,7 +22,7 @@ touches the network.
 
 Supported: ``AutoModelForSequenceClassification`` encoders (BERT and MiniLM, DistilBERT,
 RoBERTa, ALBERT, ELECTRA, ERNIE, XLM-RoBERTa, CamemBERT, MPNet, ModernBERT) and decoder classifiers
-(Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3) with a fast tokenizer, transformers 4.48 to 5.x:
+(Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3, GPT-2) with a fast tokenizer, transformers 4.48 to 5.x:
 the test suite passes on 4.57.6 and 5.24 (and on 4.48.3 and 5.17 for BERT, DistilBERT and
 RoBERTa; on 4.x the encoders without the rule-against-reference tests, which swap in a
 reference attention through the attention registry of transformers 5).
