@@ -2,12 +2,14 @@
 
 The model of the issue: a 4-layer, 256-hidden BERT sequence classifier (4 heads,
 intermediate 1024, vocabulary 30,522, 5 classes, random weights, eval mode) at batch
-16 × 256 tokens; the model's own attention kernel (SDPA) in every mode. Per mode,
+16 × 256 tokens; the model's own attention kernel (SDPA) in every mode. ``--family llama``
+builds a decoder classifier of the same size instead (RMSNorm, gated MLP, rotary positions). Per mode,
 the median wall time of one call and the peak memory it adds, as ratios to
 gradient × input, all in one process (CUDA: ``max_memory_allocated``; CPU: the
 profiler's peak of PyTorch allocations).
 
     python benchmarks/transformers_speed.py [--device cpu|cuda] [--repeats 7] [--dtype float32|bfloat16]
+                                            [--family bert|llama]
 """
 
 from __future__ import annotations
@@ -30,12 +32,17 @@ from measure import median_seconds, peak_bytes  # noqa: E402
 MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]
 
 
-def build(device: str, dtype: torch.dtype, batch: int, length: int):
+def build(device: str, dtype: torch.dtype, batch: int, length: int, family: str = "bert"):
     torch.manual_seed(0)
-    config = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
-                        num_labels=5, max_position_embeddings=512)
-    model = BertForSequenceClassification(config).to(device=device, dtype=dtype).eval()
-    ids = torch.randint(1000, config.vocab_size, (batch, length), device=device)
+    size = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, num_labels=5)
+    if family == "bert":
+        model = BertForSequenceClassification(BertConfig(**size, max_position_embeddings=512))
+    else:  # a decoder of the same size (its tokens are the BERT vocabulary's ids: only the size matters)
+        config = transformers.AutoConfig.for_model(family, **size, vocab_size=30522, num_key_value_heads=4,
+                                                   pad_token_id=0)
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
+    model = model.to(device=device, dtype=dtype).eval()
+    ids = torch.randint(1000, model.config.vocab_size, (batch, length), device=device)
     kwargs = {"attention_mask": torch.ones_like(ids),
               "position_ids": torch.arange(length, device=device).expand(batch, length)}
     return model, ids, kwargs
@@ -89,15 +96,16 @@ def main():
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--eps", type=float, default=0.0, help="ε of the Linear rules (0: LRP-0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--family", default="bert", choices=["bert", "llama"])
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     global EPS
     EPS = args.eps
     dtype = getattr(torch, args.dtype)
-    model, ids, kwargs = build(args.device, dtype, args.batch, args.length)
+    model, ids, kwargs = build(args.device, dtype, args.batch, args.length, args.family)
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; transformers {transformers.__version__}; {args.dtype}; "
+    print(f"device: {name}; torch {torch.__version__}; transformers {transformers.__version__}; {args.family}; {args.dtype}; "
           f"attention {model.config._attn_implementation}; eps {EPS}; batch {args.batch} x {args.length}; median of {args.repeats} interleaved rounds")
     results = measure(model, ids, kwargs, args.device, args.repeats)
     base_t, base_m = results["gradient_x_input"][0], max(results["gradient_x_input"][1], 1)
