@@ -24,6 +24,7 @@ Epsilon(eps=0.25)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -51,7 +52,13 @@ def chunk_factors(factors: tuple[float, ...], n_outputs: int, like: Tensor) -> T
     """
     if n_outputs % len(factors):
         raise DoclrpError(f"{n_outputs} outputs do not split into {len(factors)} equal chunks for factors {factors}")
-    return torch.tensor(factors, dtype=like.dtype, device=like.device).repeat_interleave(n_outputs // len(factors))
+    return _chunk_factors(tuple(factors), n_outputs, like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_factors(factors: tuple[float, ...], n_outputs: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    # made once per layout: building it per call would copy to a GPU, and wait for it, every forward
+    return torch.tensor(factors, dtype=dtype).repeat_interleave(n_outputs // len(factors)).to(device)
 
 
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
