@@ -559,8 +559,10 @@ def test_train_hf_classification_and_regression(tmp_path):
 
 
 # -- faithfulness ------------------------------------------------------------------------------------
-def test_planted_tokens_get_top_relevance():
-    """Label = which of two planted tokens a document holds; both rules must find it."""
+@pytest.mark.parametrize("family", ["bert", "llama"])
+def test_planted_tokens_get_top_relevance(family):
+    """Label = which of two planted tokens a document holds; both rules must find it, in an
+    encoder and in a decoder classifier (which reads the last token)."""
     vocab, length, planted = 40, 16, torch.tensor([4, 5])
     g = torch.Generator().manual_seed(0)
 
@@ -572,7 +574,14 @@ def test_planted_tokens_get_top_relevance():
         ids[torch.arange(n), where] = planted[labels]
         return ids, labels, where
 
-    model = tiny_model("bert", n_labels=2, vocab=vocab, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    if family == "bert":
+        model = tiny_model("bert", n_labels=2, vocab=vocab, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    else:
+        torch.manual_seed(0)
+        config = transformers.AutoConfig.for_model(family, vocab_size=vocab, hidden_size=16, num_hidden_layers=2,
+                                                   num_attention_heads=2, intermediate_size=32, num_labels=2,
+                                                   pad_token_id=0)
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
     model.train()
     ids, labels, _ = documents(2000)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
