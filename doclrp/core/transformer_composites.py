@@ -140,8 +140,7 @@ class AttentionCheck(ModuleRule):
                 "'attention.self.query|key|value', DistilBERT 'attention.q_lin|k_lin|v_lin', ALBERT "
                 "'attention.query|key|value', MPNet 'attention.attn.q|k|v', Llama and kin "
                 "'self_attn.q_proj|k_proj|v_proj', ModernBERT 'attn.Wqkv', Phi-3 'self_attn.qkv_proj', GPT-2 "
-                "'attn.c_attn'); "
-                "map them with AttentionOperand rules by name in a Composite"
+                "'attn.c_attn'); map them with AttentionOperand rules by name in a Composite"
             )
         return False  # checked once per model layout: nothing to do at run time
 
@@ -193,7 +192,7 @@ class GatedMLPCheck(ModuleRule):
         return False  # checked once per model layout: nothing to do at run time
 
 
-# -- composites ------------------------------------------------------------------------
+# -- which module is which ----------------------------------------------------------------
 def _looks_like_attention(name: str, module: nn.Module) -> bool:
     return type(module).__name__.endswith("Attention") and any(
         is_dense(child) for child in module.children()
@@ -215,8 +214,8 @@ def _is_rotary_embedding(name: str, module: nn.Module) -> bool:
 
 
 def _is_relative_position_bias(name: str, module: nn.Module) -> bool:
-    # MPNet's (and T5's) table of attention-score biases by relative position: no input reaches it,
-    # so it is no input either; the relevance it takes in the softmax shows in delta
+    # MPNet's table of attention-score biases by relative position: no input reaches it, so it
+    # is no input either; the relevance it takes in the softmax shows in delta
     return isinstance(module, nn.Embedding) and _path_matches(name, ("relative_attention_bias",))
 
 
@@ -235,6 +234,7 @@ def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
     return tuple(cls for cls in (getattr(module, n, None) for n in names) if isinstance(cls, type))
 
 
+# -- composites ------------------------------------------------------------------------
 def _transformer_composite(name: str, query_key: float, value: float, gate: float, up: float,
                            eps: float) -> Composite:
     if not eps >= 0:
