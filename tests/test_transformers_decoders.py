@@ -199,3 +199,21 @@ def test_pad_token_comes_from_the_model_config_and_must_agree_with_it():
     # a tokenizer padding with another id than the model skips would be read as text
     with pytest.raises(DoclrpError, match=r"pads with id 0 but the model's config.pad_token_id is 5"):
         HFPipeline(model, word_tokenizer("llama"))
+
+
+@pytest.mark.parametrize("family", ["bert", "llama"])
+@pytest.mark.parametrize("composite", COMPOSITES)
+def test_bfloat16_models_are_explained_like_float32_ones(family, composite):
+    from test_transformers import batch, tiny_model
+
+    model = tiny_model(family) if family == "bert" else tiny_decoder(family)
+    ids, kwargs = batch(model) if family == "bert" else decoder_batch()
+    full = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)
+    half = model.to(torch.bfloat16)
+    with torch.no_grad():
+        plain = half(ids, **kwargs).logits
+    attribution = doclrp.attribute(half, ids, composite=composite, forward_kwargs=kwargs)
+    assert attribution.relevance.dtype == torch.bfloat16 and torch.equal(attribution.logits, plain)
+    # bfloat16 keeps 8 bits of mantissa: the relevance follows the float32 one to a few percent
+    error = (attribution.relevance.float() - full.relevance).norm() / full.relevance.norm()
+    assert error < 0.05, float(error)
