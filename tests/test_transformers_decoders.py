@@ -217,3 +217,54 @@ def test_bfloat16_models_are_explained_like_float32_ones(family, composite):
     # bfloat16 keeps 8 bits of mantissa: the relevance follows the float32 one to a few percent
     error = (attribution.relevance.float() - full.relevance).norm() / full.relevance.norm()
     assert error < 0.05, float(error)
+
+
+def _trained_tokenizer(style: str):
+    """A BPE tokenizer trained in memory: GPT-2's byte level (spaces as 'Ġ', offsets trimmed) or
+    SentencePiece's metaspace (spaces as '▁' inside the pieces' offsets), with a start token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = ["The striker scored twice as the home side won the cup final.",
+             "Shares in the chip maker rose after strong results."] * 20
+    if style == "byte-level":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        alphabet = []
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=300, initial_alphabet=alphabet,
+                                                             special_tokens=["<unk>", "<pad>", "<s>"]))
+    tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True)] * (style == "byte-level")
+                                                   + [processors.TemplateProcessing(single="<s> $A",
+                                                                                    special_tokens=[("<s>", 2)])])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                   model_max_length=16)
+
+
+@pytest.mark.parametrize("style", ["byte-level", "metaspace"])
+def test_bpe_pieces_of_decoder_tokenizers_are_summed_into_words(style):
+    from doclrp.explain import explain
+    from doclrp.models.hf import HFPipeline
+
+    tokenizer = _trained_tokenizer(style)
+    torch.manual_seed(0)
+    config = transformers.AutoConfig.for_model(
+        "llama", vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, num_labels=2, pad_token_id=tokenizer.pad_token_id, initializer_range=0.2)
+    pipeline = HFPipeline(transformers.AutoModelForSequenceClassification.from_config(config), tokenizer)
+    text = "The  striker scored twice, as the home side won the final."   # two spaces: a piece of its own
+    pieces = tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert any(p in ("Ġ", "▁") for p in pieces) and len(pieces) > 12   # words split into pieces
+    explanation = explain(pipeline, text, composite="cp-lrp")
+    assert [w.text for w in explanation.words][:4] == ["The", "striker", "scored", "twice"]
+    # a piece is never split: a word inside another word's piece ('.' of '▁final.') holds nothing
+    assert all(w.relevance != 0 for w in explanation.words[:-1])
+    # what no word holds: the start token and the lone-space piece, reported apart, nothing lost
+    assert set(explanation.special) <= {"<s>", "unassigned"}
+    total = sum(w.relevance for w in explanation.words) + sum(explanation.special.values())
+    assert total == pytest.approx(explanation.target_value - explanation.delta, rel=1e-5, abs=1e-7)
