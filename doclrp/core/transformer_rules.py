@@ -53,6 +53,7 @@ Which module gets which rule in each Hugging Face family, and the composites the
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, replace
 
 import torch
@@ -62,7 +63,8 @@ from ..errors import DoclrpError
 from .attach import _ElementwiseFunction
 from .rules import AffineRule, Epsilon, ModuleRule, Pass, Zero, chunk_factors
 
-__all__ = ["LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead"]
+__all__ = ["LayerNormCP", "AttentionOperand", "Identity", "FirstTokenTanhHead", "FirstTokenPooler",
+           "DisentangledAttention"]
 
 
 # -- LayerNorm -------------------------------------------------------------------------
@@ -226,3 +228,99 @@ class FirstTokenTanhHead(ModuleRule):
             return output.detach() + (logits - logits.detach())
 
         return hook
+
+
+@dataclass(frozen=True)
+class FirstTokenPooler(ModuleRule):
+    """DeBERTa's ``ContextPooler``: ``act(dense(features[:, 0]))`` with the activation built
+    inside ``forward`` (from ``config.pooler_hidden_act``), where no module hook reaches it.
+    As :class:`FirstTokenTanhHead`: the pooler runs once more with the identity rule on the
+    activation, and hands back its own output values with that path's gradient.
+    """
+
+    def forward_hook(self, session, name):
+        def hook(module, args, kwargs, output):
+            features = args[0] if args else kwargs.get("hidden_states")
+            if not (isinstance(features, Tensor) and features.requires_grad):
+                return None
+            config = getattr(module, "config", None)
+            if not isinstance(getattr(module, "dense", None), nn.Linear) or config is None:
+                raise DoclrpError(f"FirstTokenPooler on '{name}' ({type(module).__name__}): needs a Linear "
+                                  "'dense' and a config with pooler_hidden_act")
+            from transformers.activations import ACT2FN
+
+            z = module.dense(module.dropout(features[:, 0]))
+            pooled = _ElementwiseFunction.apply(z, ACT2FN[config.pooler_hidden_act](z.detach()),
+                                                _PASS.gradient_elementwise)
+            return output.detach() + (pooled - pooled.detach())
+
+        return hook
+
+
+@dataclass(frozen=True)
+class DisentangledAttention(ModuleRule):
+    """DeBERTa's disentangled self-attention (``DisentangledSelfAttention``) by the rules.
+
+    Its scores add to ``Q Kᵀ`` a content-to-position term ``Q K_rᵀ`` and a position-to-content
+    term ``K Q_rᵀ``, where ``K_r`` and ``Q_r`` project the relative position embeddings: constants.
+    Those two terms are linear in ``Q`` and in ``K``, so the bilinear rule applies to ``Q Kᵀ``
+    alone, and no scaling of the projections' gradients can express that. The hook computes
+    the attention once more from the module's own projections and helper, with the rule on
+    each product: ``product_factor`` on the gradient of ``Q Kᵀ`` and of ``P V`` (AttnLRP
+    ``½``: the uniform rule), ``P`` held constant where ``constant_probabilities`` (CP-LRP).
+    It hands back the module's own output values (checked equal to the recomputation, so a
+    change in transformers' DeBERTa fails loudly) with the recomputation's gradient.
+    """
+
+    product_factor: float
+    constant_probabilities: bool
+
+    def forward_hook(self, session, name):
+        def hook(module, args, kwargs, output):
+            call = inspect.signature(type(module).forward).bind(module, *args, **kwargs)
+            call.apply_defaults()
+            hidden = call.arguments["hidden_states"]
+            if not (isinstance(hidden, Tensor) and hidden.requires_grad):
+                return None
+            if module.training:
+                raise DoclrpError(f"'{name}' ({type(module).__name__}) is in training mode: its dropout makes the "
+                                  "recomputed attention differ; call model.eval() first")
+            context = self._context(module, call.arguments, hidden)
+            own = output[0]
+            tolerance = 1e-4 if own.dtype in (torch.float16, torch.bfloat16) else 1e-5
+            if not torch.allclose(context, own, rtol=tolerance, atol=tolerance * own.abs().max().item()):
+                raise DoclrpError(f"'{name}' ({type(module).__name__}): recomputing the attention did not give the "
+                                  "module's output; this transformers version computes DeBERTa's attention "
+                                  "differently from the one doclrp knows")
+            return (own.detach() + (context - context.detach()), *output[1:])
+
+        return hook
+
+    def _context(self, module, arguments: dict, hidden: Tensor) -> Tensor:
+        heads = module.num_attention_heads
+        query_states = hidden if arguments.get("query_states") is None else arguments["query_states"]
+        query = module.transpose_for_scores(module.query_proj(query_states), heads)
+        key = module.transpose_for_scores(module.key_proj(hidden), heads)
+        value = module.transpose_for_scores(module.value_proj(hidden), heads)
+        scale_factor = 1 + sum(kind in module.pos_att_type for kind in ("c2p", "p2c"))
+        # the scale as the model computes it (in float32): bit for bit the module's own scores
+        scale = torch.sqrt(torch.tensor(query.size(-1), dtype=torch.float) * scale_factor).to(query.dtype)
+        scores = self._product(torch.bmm(query, key.transpose(-1, -2) / scale))
+        if module.relative_attention:
+            # position embeddings are constants: the position terms are linear in Q and in K
+            scores = scores + module.disentangled_attention_bias(
+                query, key, arguments.get("relative_pos"), arguments["rel_embeddings"].detach(), scale_factor)
+        scores = scores.view(-1, heads, scores.size(-2), scores.size(-1))
+        mask = arguments["attention_mask"].bool()
+        probabilities = torch.softmax(scores.masked_fill(~mask, torch.finfo(query.dtype).min), dim=-1)
+        if self.constant_probabilities:
+            probabilities = probabilities.detach()
+        context = self._product(torch.bmm(probabilities.view(-1, *probabilities.shape[-2:]), value))
+        context = context.view(-1, heads, *context.shape[-2:]).permute(0, 2, 1, 3).contiguous()
+        return context.view(*context.shape[:-2], -1)
+
+    def _product(self, product: Tensor) -> Tensor:
+        if self.product_factor != 1 and product.requires_grad:
+            factor = self.product_factor
+            product.register_hook(lambda g: g * factor)
+        return product

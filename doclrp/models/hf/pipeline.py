@@ -21,11 +21,11 @@ loads with :func:`load_hf_pipeline`, or with ``transformers`` alone. Loading nev
 touches the network.
 
 Supported: ``AutoModelForSequenceClassification`` encoders (BERT and MiniLM, DistilBERT,
-RoBERTa, ALBERT, ELECTRA, ERNIE, XLM-RoBERTa, CamemBERT, MPNet, ModernBERT) and decoder classifiers
-(Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3, GPT-2) with a fast tokenizer, transformers 4.48 to 5.x:
-the test suite passes on 4.57.6 and 5.24 (and on 4.48.3 and 5.17 for BERT, DistilBERT and
-RoBERTa; on 4.x the encoders without the rule-against-reference tests, which swap in a
-reference attention through the attention registry of transformers 5).
+RoBERTa, ALBERT, ELECTRA, ERNIE, XLM-RoBERTa, CamemBERT, MPNet, ModernBERT, DeBERTa v2/v3)
+and decoder classifiers (Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3, GPT-2) with a fast
+tokenizer, transformers 4.48 to 5.x: the test suite passes on 4.57.6 and 5.24 (and on 4.48.3
+and 5.17 for BERT, DistilBERT and RoBERTa; on 4.x the encoders whose reference attention goes
+through transformers 5's attention registry skip their rule-against-reference tests).
 """
 
 from __future__ import annotations
