@@ -3,13 +3,14 @@
 The model of the issue: a 4-layer, 256-hidden BERT sequence classifier (4 heads,
 intermediate 1024, vocabulary 30,522, 5 classes, random weights, eval mode) at batch
 16 × 256 tokens; the model's own attention kernel (SDPA) in every mode. ``--family llama``
-builds a decoder classifier of the same size instead (RMSNorm, gated MLP, rotary positions). Per mode,
+builds a decoder classifier of the same size instead (RMSNorm, gated MLP, rotary positions),
+``--family deberta-v2`` a DeBERTa v3-style encoder (disentangled attention, recomputed by its rule). Per mode,
 the median wall time of one call and the peak memory it adds, as ratios to
 gradient × input, all in one process (CUDA: ``max_memory_allocated``; CPU: the
 profiler's peak of PyTorch allocations).
 
     python benchmarks/transformers_speed.py [--device cpu|cuda] [--repeats 7] [--dtype float32|bfloat16]
-                                            [--family bert|llama]
+                                            [--family bert|llama|deberta-v2]
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def build(device: str, dtype: torch.dtype, batch: int, length: int, family: str 
     size = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, num_labels=5)
     if family == "bert":
         model = BertForSequenceClassification(BertConfig(**size, max_position_embeddings=512))
-    else:  # a decoder of the same size (its tokens are the BERT vocabulary's ids: only the size matters)
-        config = transformers.AutoConfig.for_model(family, **size, vocab_size=30522, num_key_value_heads=4,
-                                                   pad_token_id=0)
+    else:  # the same size (tokens are the BERT vocabulary's ids: only the size matters)
+        extra = {"num_key_value_heads": 4} if family == "llama" else {
+            "relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_buckets": 256,
+            "share_att_key": True, "position_biased_input": False, "norm_rel_ebd": "layer_norm", "type_vocab_size": 0}
+        config = transformers.AutoConfig.for_model(family, **size, vocab_size=30522, pad_token_id=0, **extra)
         model = transformers.AutoModelForSequenceClassification.from_config(config)
     model = model.to(device=device, dtype=dtype).eval()
     ids = torch.randint(1000, model.config.vocab_size, (batch, length), device=device)
@@ -96,7 +99,7 @@ def main():
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--eps", type=float, default=0.0, help="ε of the Linear rules (0: LRP-0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--family", default="bert", choices=["bert", "llama"])
+    parser.add_argument("--family", default="bert", choices=["bert", "llama", "deberta-v2"])
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
