@@ -441,6 +441,35 @@ def test_unknown_attention_fails_loudly():
         doclrp.attribute(model, torch.randn(2, 3, 4), composite="attnlrp")
 
 
+def test_custom_attention_mapped_by_name_gets_the_rules():
+    """The fix the refusal names: the projections' factors by name, and the attention module
+    itself named (the user vouches for its layout), against the attention written out."""
+
+    class FusedAttention(nn.Module):
+        def __init__(self, written_out=False):
+            super().__init__()
+            self.qkv, self.written_out = nn.Linear(4, 12), written_out
+
+        def forward(self, x):
+            q, k, v = self.qkv(x).chunk(3, -1)
+            scores = q @ k.transpose(1, 2)
+            out = torch.softmax(_Half.apply(scores) if self.written_out else scores, -1) @ v
+            return _Half.apply(out) if self.written_out else out
+
+    torch.manual_seed(0)
+    model = nn.Sequential(FusedAttention(), nn.Flatten(), nn.Linear(12, 2)).double()
+    reference = nn.Sequential(FusedAttention(written_out=True), nn.Flatten(), nn.Linear(12, 2)).double()
+    reference.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 4, dtype=torch.float64)
+    attnlrp = doclrp.get_composite("attnlrp").rules
+    ours = doclrp.attribute(model, x, target=0, composite=doclrp.Composite(
+        {**attnlrp, "0": Gradient(), "0.qkv": AttentionOperand((0.25, 0.25, 0.5), eps=0.0)}))
+    plain = doclrp.attribute(reference, x, target=0, composite=doclrp.Composite({**attnlrp, "0": Gradient()}))
+    assert torch.allclose(ours.relevance, plain.relevance, rtol=REFERENCE_TOLERANCE, atol=1e-15)
+    assert not torch.allclose(ours.relevance, doclrp.attribute(
+        model, x, target=0, composite="zero").relevance)   # the rules changed something
+
+
 def test_deberta_attention_is_recomputed_only_where_it_matches_the_module():
     model = tiny_model("deberta-v2").double()
     ids, kwargs = batch(model)
