@@ -108,6 +108,23 @@ def test_rule_matches_explicit_equation(rule, kind, bias):
     torch.testing.assert_close(attr.relevance, expected, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("kind", ["linear", "conv1d", "conv2d"])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("dead_unit", [False, True], ids=["all-units-positive", "a-unit-without-positive-part"])
+def test_zplus_on_nonnegative_inputs_matches_explicit_equation(kind, bias, dead_unit):
+    # non-negative inputs take z+'s short path (W+ only); a unit with no positive part, αβ's
+    layer, x = make_layer(kind, bias)
+    x = x.abs()
+    if dead_unit:
+        with torch.no_grad():
+            layer.weight[0] = -layer.weight[0].abs()
+            if bias:
+                layer.bias[0] = -layer.bias[0].abs()
+    g = torch.randn_like(layer(x))
+    attr = doclrp.attribute(layer, x, target=g.reshape(x.shape[0], -1), composite=doclrp.Composite({type(layer): ZPlus()}))
+    torch.testing.assert_close(attr.relevance, reference(ZPlus(), layer, x, g), rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("rule", [Zero(), ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
 def test_rules_without_bias_conserve_on_one_layer(rule):
     layer, x = make_layer("conv1d", bias=False)

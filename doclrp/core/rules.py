@@ -225,6 +225,16 @@ class ZPlus(AffineRule):
     """
 
     def gradient(self, layer, x, z, g):
+        if bool((x >= 0).all()):
+            # Non-negative inputs (after ReLU or pooling, pixels): c⁺_jk = x_j w⁺_jk, so one
+            # forward with W⁺ and one transposed pass give the rule, where the signed split of
+            # αβ takes three passes. Exact wherever every output with relevance has a positive
+            # part; else αβ's zero handling is needed and it runs instead.
+            w_pos = layer.weight.clamp(min=0)
+            positive = layer.forward(x, w_pos) + layer.bias_like(z).clamp(min=0)
+            relevance = z * g
+            if bool(((positive > 0) | (relevance == 0)).all()):
+                return layer.vjp(_safe_div(relevance, positive), x, w_pos)
         return AlphaBeta(1.0, 0.0).gradient(layer, x, z, g)
 
 
