@@ -5,7 +5,6 @@ from html.parser import HTMLParser
 import pytest
 
 from doclrp.cli import main
-from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
 from doclrp.train import train
 
 TEXTS = {

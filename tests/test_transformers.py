@@ -31,7 +31,7 @@ from transformers import (  # noqa: E402
 )
 
 import doclrp  # noqa: E402
-from doclrp.core import Composite, Epsilon, Gradient, Zero  # noqa: E402
+from doclrp.core import Epsilon, Gradient, Zero  # noqa: E402
 from doclrp.core.transformer_composites import (  # noqa: E402
     QKV_PATHS,
     QUERY_PATHS,

@@ -96,7 +96,7 @@ def test_cp_lrp_conserves_without_biases(family):
 @pytest.mark.parametrize("family", DECODERS)
 @pytest.mark.parametrize("composite", COMPOSITES)
 @pytest.mark.parametrize("eps", [0.0, 1e-6])
-def test_attention_and_gate_rules_equal_explicit_reference(family, composite, eps, reference_attention):
+def test_attention_and_gate_rules_equal_explicit_reference(family, composite, eps, reference_attention):  # noqa: F811
     model = tiny_decoder(family).double()
     ids, kwargs = decoder_batch()
     ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=eps), forward_kwargs=kwargs)

@@ -1,5 +1,6 @@
 """Which rule goes where in Hugging Face transformers, and the ``cp-lrp`` and ``attnlrp`` composites.
 
+>>> import torch
 >>> from doclrp.core import get_composite
 >>> composite = get_composite("attnlrp")
 >>> composite.rule_for("bert.encoder.layer.0.attention.self.query", torch.nn.Linear(4, 4))
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ..errors import DoclrpError
