@@ -234,7 +234,8 @@ class ZPlus(AffineRule):
             positive = layer.forward(x, w_pos) + layer.bias_like(z).clamp(min=0)
             relevance = z * g
             if bool(((positive > 0) | (relevance == 0)).all()):
-                return layer.vjp(_safe_div(relevance, positive), x, w_pos)
+                # in place: where z⁺ is 0 the relevance is too, and 0/1 puts nothing there
+                return layer.vjp(relevance.div_(positive.masked_fill_(positive == 0, 1)), x, w_pos)
         return AlphaBeta(1.0, 0.0).gradient(layer, x, z, g)
 
 
