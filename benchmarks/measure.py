@@ -1,6 +1,7 @@
 """Timing and memory helpers shared by the speed benchmarks (imported from the scripts' folder).
 
     median_seconds(calls, device, repeats)  wall time of one call of each, in interleaved rounds
+    gradient_x_input(model, inputs, …)      the baseline every ratio is taken against
     peak_bytes(fn, device)                memory one call adds at its peak
 """
 
@@ -62,3 +63,31 @@ def peak_bytes(fn, device: str) -> int:
     torch.cuda.synchronize()
     del result
     return torch.cuda.max_memory_allocated() - base
+
+
+def gradient_x_input(model, inputs, embedding=None, forward_kwargs=None):
+    """The baseline: one forward, one backward, relevance = input ⊙ gradient of the largest output.
+
+    With ``embedding`` (a module of ``model``) the relevance is taken at its output and summed
+    per token, as doclrp does for token ids; without, at ``inputs`` themselves.
+    """
+    if embedding is None:
+        leaf = inputs.detach().requires_grad_(True)
+        out = model(leaf, **(forward_kwargs or {}))
+    else:
+        captured = {}
+
+        def take(module, args, output):
+            captured["leaf"] = output.detach().requires_grad_(True)
+            return captured["leaf"]
+
+        handle = embedding.register_forward_hook(take)
+        try:
+            out = model(inputs, **(forward_kwargs or {}))
+        finally:
+            handle.remove()
+        leaf = captured.pop("leaf")
+    logits = getattr(out, "logits", out)
+    (grad,) = torch.autograd.grad(logits.gather(1, logits.argmax(1, keepdim=True)).sum(), leaf)
+    relevance = leaf.detach() * grad
+    return relevance if embedding is None else relevance.sum(-1)

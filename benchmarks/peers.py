@@ -32,7 +32,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import doclrp  # noqa: E402
-from measure import median_seconds, peak_bytes  # noqa: E402
+from measure import gradient_x_input, median_seconds, peak_bytes  # noqa: E402
 
 
 def bias_free(model: nn.Module) -> nn.Module:
@@ -54,13 +54,6 @@ def image_cnn() -> nn.Module:
     ).eval())
 
 
-def gradient_x_input(model, x, target):
-    x = x.detach().requires_grad_(True)
-    out = model(x)
-    (grad,) = torch.autograd.grad(out[torch.arange(len(x)), target].sum(), x)
-    return x.detach() * grad
-
-
 def agreement(ours: torch.Tensor, theirs: torch.Tensor) -> tuple[float, float]:
     """(relative L2 distance, Pearson correlation) over all entries, each sample's relevance
     first divided by its sum (Zennit starts from the one-hot target, doclrp from the logit:
@@ -75,13 +68,17 @@ def agreement(ours: torch.Tensor, theirs: torch.Tensor) -> tuple[float, float]:
     return distance, correlation
 
 
-def report(title: str, calls: dict, relevance: dict, reference: str, device: str, repeats: int) -> None:
-    seconds = median_seconds(calls, device, repeats)
-    memory = {name: peak_bytes(call, device) for name, call in calls.items()}
+def measured(calls: dict, repeats: int) -> tuple[dict, dict]:
+    """``({name: median seconds}, {name: peak bytes})`` of one call each, on the CPU."""
+    return median_seconds(calls, "cpu", repeats), {name: peak_bytes(call, "cpu") for name, call in calls.items()}
+
+
+def report(title: str, seconds: dict, memory: dict, relevance: dict, reference: str) -> None:
+    """One row per method: time and memory as ratios to gradient × input, peers' agreement with ``reference``."""
     base_t, base_m = seconds["gradient x input"], max(memory["gradient x input"], 1)
     print(f"\n{title}")
     print(f"{'method':<28}{'ms':>9}{'x grad*in':>11}{'MiB':>8}{'x grad*in':>11}{'L2 vs doclrp':>14}{'corr':>8}")
-    for name in calls:
+    for name in seconds:
         distance, correlation = ("", "")
         if name in relevance and name.split()[0] in ("zennit", "captum", "lxt"):
             d, c = agreement(relevance[reference], relevance[name])
@@ -107,12 +104,12 @@ def image_section(repeats: int) -> None:
             return attributor(x, one_hot)[1]
 
     calls = {
-        "gradient x input": lambda: gradient_x_input(model, x, target),
+        "gradient x input": lambda: gradient_x_input(model, x),
         "doclrp epsilon-plus": lambda: doclrp.attribute(model, x, target, "epsilon-plus").relevance,
         "zennit EpsilonPlus": zennit,
     }
     relevance = {name: call() for name, call in calls.items()}
-    report("image CNN, batch 64 x 1 x 28 x 28", calls, relevance, "doclrp epsilon-plus", "cpu", repeats)
+    report("image CNN, batch 64 x 1 x 28 x 28", *measured(calls, repeats), relevance, "doclrp epsilon-plus")
     model[6].rule = IdentityRule()  # Captum has no rule of its own for nn.Flatten
     try:
         LRP(model).attribute(x, target=target)
@@ -126,13 +123,13 @@ def image_section(repeats: int) -> None:
     flat = torch.rand(256, 784)
     mlp_target = mlp(flat).argmax(1)
     calls = {
-        "gradient x input": lambda: gradient_x_input(mlp, flat, mlp_target),
+        "gradient x input": lambda: gradient_x_input(mlp, flat),
         "doclrp epsilon (1e-9)": lambda: doclrp.attribute(mlp, flat, mlp_target,
                                                           doclrp.get_composite("epsilon", eps=1e-9)).relevance,
         "captum LRP": lambda: LRP(mlp).attribute(flat, target=mlp_target),
     }
     relevance = {name: call() for name, call in calls.items()}
-    report("MLP 784-256-128-10, batch 256", calls, relevance, "doclrp epsilon (1e-9)", "cpu", repeats)
+    report("MLP 784-256-128-10, batch 256", *measured(calls, repeats), relevance, "doclrp epsilon (1e-9)")
 
 
 def bert_section(repeats: int) -> None:
@@ -147,17 +144,10 @@ def bert_section(repeats: int) -> None:
     kwargs = {"attention_mask": torch.ones_like(ids)}
     target = model(ids, **kwargs).logits.argmax(1)
 
-    def bert_gradient_x_input():
-        embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
-        logits = model(inputs_embeds=embeds, **kwargs).logits
-        (grad,) = torch.autograd.grad(logits[torch.arange(len(ids)), target].sum(), embeds)
-        return (embeds.detach() * grad).sum(-1)
-
-    ours = {"gradient x input": bert_gradient_x_input,
+    ours = {"gradient x input": lambda: gradient_x_input(model, ids, model.get_input_embeddings(), kwargs),
             "doclrp attnlrp": lambda: doclrp.attribute(model, ids, target, "attnlrp", forward_kwargs=kwargs).relevance}
     relevance = {name: call() for name, call in ours.items()}
-    seconds = median_seconds(ours, "cpu", repeats)
-    memory = {name: peak_bytes(call, "cpu") for name, call in ours.items()}
+    seconds, memory = measured(ours, repeats)
 
     # LXT last: it patches transformers' BERT module and torch's LayerNorm and Dropout for good
     from lxt.efficient import monkey_patch
@@ -174,20 +164,10 @@ def bert_section(repeats: int) -> None:
         return (embeds.grad * embeds.detach()).sum(-1)
 
     relevance["lxt AttnLRP"] = lxt()
-    seconds.update(median_seconds({"lxt AttnLRP": lxt}, "cpu", repeats))
-    memory["lxt AttnLRP"] = peak_bytes(lxt, "cpu")
-    calls = {**ours, "lxt AttnLRP": lxt}
-    print(f"\nBERT 4 x 256, batch 16 x 256, transformers {transformers.__version__} "
-          "(LXT timed after the others, in its own rounds)")
-    base_t, base_m = seconds["gradient x input"], max(memory["gradient x input"], 1)
-    print(f"{'method':<28}{'ms':>9}{'x grad*in':>11}{'MiB':>8}{'x grad*in':>11}{'L2 vs doclrp':>14}{'corr':>8}")
-    for name in calls:
-        distance, correlation = ("", "")
-        if name == "lxt AttnLRP":
-            d, c = agreement(relevance["doclrp attnlrp"], relevance[name])
-            distance, correlation = f"{d:.2e}", f"{c:.6f}"
-        print(f"{name:<28}{seconds[name] * 1e3:>9.1f}{seconds[name] / base_t:>11.2f}{memory[name] / 2**20:>8.1f}"
-              f"{memory[name] / base_m:>11.2f}{distance:>14}{correlation:>8}")
+    lxt_seconds, lxt_memory = measured({"lxt AttnLRP": lxt}, repeats)
+    report(f"BERT 4 x 256, batch 16 x 256, transformers {transformers.__version__} "
+           "(LXT timed after the others, in its own rounds)",
+           {**seconds, **lxt_seconds}, {**memory, **lxt_memory}, relevance, "doclrp attnlrp")
 
 
 def main():

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 import doclrp
-from measure import median_seconds, peak_bytes
+from measure import gradient_x_input, median_seconds, peak_bytes
 
 MODES = ["forward", "gradient_x_input", "lrp_epsilon", "lrp_epsilon_plus"]
 
@@ -52,35 +52,12 @@ def build(model_name: str, device: str):
     return model.to(device).eval(), inputs.to(device)
 
 
-def gradient_x_input(model, inputs):
-    """The baseline: one forward, one backward, relevance = input ⊙ gradient (per token for ids)."""
-    captured = {}
-    if inputs.is_floating_point():
-        leaf = inputs.detach().requires_grad_(True)
-        out = model(leaf)
-    else:
-        def take(module, args, output):
-            captured["leaf"] = output.detach().requires_grad_(True)
-            return captured["leaf"]
-
-        handle = model.embedding.register_forward_hook(take)
-        try:
-            out = model(inputs)
-        finally:
-            handle.remove()
-        leaf = captured.pop("leaf")
-    selected = out.gather(1, out.argmax(1, keepdim=True)).sum()
-    (grad,) = torch.autograd.grad(selected, leaf)
-    relevance = leaf.detach() * grad
-    return relevance if inputs.is_floating_point() else relevance.sum(-1)
-
-
 def run_mode(mode: str, model, inputs):
     if mode == "forward":
         with torch.no_grad():
             return model(inputs)
     if mode == "gradient_x_input":
-        return gradient_x_input(model, inputs)
+        return gradient_x_input(model, inputs, None if inputs.is_floating_point() else model.embedding)
     composite = "epsilon" if mode == "lrp_epsilon" else "epsilon-plus"
     return doclrp.attribute(model, inputs, composite=composite).relevance
 

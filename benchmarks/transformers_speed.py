@@ -28,7 +28,7 @@ from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.core import transformer_composites  # noqa: E402,F401  (registers the composites)
-from measure import median_seconds, peak_bytes  # noqa: E402
+from measure import gradient_x_input, median_seconds, peak_bytes  # noqa: E402
 
 MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]
 
@@ -51,25 +51,6 @@ def build(device: str, dtype: torch.dtype, batch: int, length: int, family: str 
     return model, ids, kwargs
 
 
-def gradient_x_input(model, ids, kwargs):
-    """The baseline: one forward, one backward, relevance = embedding ⊙ gradient, summed per token."""
-    captured = {}
-
-    def take(module, args, output):
-        captured["leaf"] = output.detach().requires_grad_(True)
-        return captured["leaf"]
-
-    handle = model.get_input_embeddings().register_forward_hook(take)
-    try:
-        logits = model(ids, **kwargs).logits
-    finally:
-        handle.remove()
-    leaf = captured.pop("leaf")
-    selected = logits.gather(1, logits.argmax(1, keepdim=True)).sum()
-    (grad,) = torch.autograd.grad(selected, leaf)
-    return (leaf.detach() * grad).sum(-1)
-
-
 EPS = 0.0
 
 
@@ -78,7 +59,7 @@ def run_mode(mode, model, ids, kwargs):
         with torch.no_grad():
             return model(ids, **kwargs).logits
     if mode == "gradient_x_input":
-        return gradient_x_input(model, ids, kwargs)
+        return gradient_x_input(model, ids, model.get_input_embeddings(), kwargs)
     composite = doclrp.get_composite("attnlrp" if mode == "lrp_attnlrp" else "cp-lrp", eps=EPS)
     return doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs).relevance
 

@@ -426,16 +426,22 @@ def test_attention_operand_scales_epsilon():
         AttentionOperand((0.25, 0.25, 0.5)).gradient(affine, x, z, g)
 
 
+class FusedAttention(nn.Module):
+    """An attention module of no known layout (q|k|v in one Linear named ``qkv``); ``written_out``
+    halves the gradient of its two products in the module itself: AttnLRP by hand."""
+
+    def __init__(self, written_out=False):
+        super().__init__()
+        self.qkv, self.written_out = nn.Linear(4, 12), written_out
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, -1)
+        scores = q @ k.transpose(1, 2)
+        out = torch.softmax(_Half.apply(scores) if self.written_out else scores, -1) @ v
+        return _Half.apply(out) if self.written_out else out
+
+
 def test_unknown_attention_fails_loudly():
-    class FusedAttention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.qkv = nn.Linear(4, 12)
-
-        def forward(self, x):
-            q, k, v = self.qkv(x).chunk(3, -1)
-            return torch.softmax(q @ k.transpose(1, 2), -1).detach() @ v
-
     model = nn.Sequential(FusedAttention(), nn.Flatten(), nn.Linear(12, 2))
     with pytest.raises(DoclrpError, match="looks like attention"):
         doclrp.attribute(model, torch.randn(2, 3, 4), composite="attnlrp")
@@ -444,18 +450,6 @@ def test_unknown_attention_fails_loudly():
 def test_custom_attention_mapped_by_name_gets_the_rules():
     """The fix the refusal names: the projections' factors by name, and the attention module
     itself named (the user vouches for its layout), against the attention written out."""
-
-    class FusedAttention(nn.Module):
-        def __init__(self, written_out=False):
-            super().__init__()
-            self.qkv, self.written_out = nn.Linear(4, 12), written_out
-
-        def forward(self, x):
-            q, k, v = self.qkv(x).chunk(3, -1)
-            scores = q @ k.transpose(1, 2)
-            out = torch.softmax(_Half.apply(scores) if self.written_out else scores, -1) @ v
-            return _Half.apply(out) if self.written_out else out
-
     torch.manual_seed(0)
     model = nn.Sequential(FusedAttention(), nn.Flatten(), nn.Linear(12, 2)).double()
     reference = nn.Sequential(FusedAttention(written_out=True), nn.Flatten(), nn.Linear(12, 2)).double()

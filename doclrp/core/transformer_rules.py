@@ -53,6 +53,7 @@ Which module gets which rule in each Hugging Face family, and the composites the
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, replace
 
@@ -136,6 +137,16 @@ class LayerNormCP(ModuleRule):
 _PASS = Pass()
 
 
+def _identity_rule(x: Tensor, y: Tensor) -> Tensor:
+    """``y = f(x)``, its values as given, with the identity rule's gradient ``g·y/x`` (Pass's)."""
+    return _ElementwiseFunction.apply(x, y.detach(), _PASS.gradient_elementwise)
+
+
+def _with_gradient_of(values: Tensor, path: Tensor) -> Tensor:
+    """``values`` exactly, with the gradient of ``path``: a recomputation of them by the rules."""
+    return values.detach() + (path - path.detach())
+
+
 @dataclass(frozen=True)
 class Identity(ModuleRule):
     """The identity rule for element-wise activations (AttnLRP eq. 9): ``R_in = R_out``.
@@ -152,7 +163,7 @@ class Identity(ModuleRule):
                 return None
             if output.shape != x.shape:
                 raise DoclrpError(f"Identity on '{name}' ({type(module).__name__}): needs an element-wise module")
-            return _ElementwiseFunction.apply(x, output.detach(), _PASS.gradient_elementwise)
+            return _identity_rule(x, output)
 
         return hook
 
@@ -222,10 +233,9 @@ class FirstTokenTanhHead(ModuleRule):
                     )
             dropout = getattr(module, "dropout", nn.Identity())
             z = module.dense(dropout(features[:, 0, :]))
-            hidden = _ElementwiseFunction.apply(z, torch.tanh(z.detach()), _PASS.gradient_elementwise)
-            logits = module.out_proj(dropout(hidden))
+            logits = module.out_proj(dropout(_identity_rule(z, torch.tanh(z.detach()))))
             # values exactly those of the module's own forward, gradient from the rule path
-            return output.detach() + (logits - logits.detach())
+            return _with_gradient_of(output, logits)
 
         return hook
 
@@ -250,11 +260,13 @@ class FirstTokenPooler(ModuleRule):
             from transformers.activations import ACT2FN
 
             z = module.dense(module.dropout(features[:, 0]))
-            pooled = _ElementwiseFunction.apply(z, ACT2FN[config.pooler_hidden_act](z.detach()),
-                                                _PASS.gradient_elementwise)
-            return output.detach() + (pooled - pooled.detach())
+            return _with_gradient_of(output, _identity_rule(z, ACT2FN[config.pooler_hidden_act](z.detach())))
 
         return hook
+
+
+# the forward's signature, once per class: binding the call's arguments by name runs every forward
+_signature = functools.lru_cache(maxsize=None)(inspect.signature)
 
 
 @dataclass(frozen=True)
@@ -277,7 +289,7 @@ class DisentangledAttention(ModuleRule):
 
     def forward_hook(self, session, name):
         def hook(module, args, kwargs, output):
-            call = inspect.signature(type(module).forward).bind(module, *args, **kwargs)
+            call = _signature(type(module).forward).bind(module, *args, **kwargs)
             call.apply_defaults()
             hidden = call.arguments["hidden_states"]
             if not (isinstance(hidden, Tensor) and hidden.requires_grad):
@@ -292,7 +304,7 @@ class DisentangledAttention(ModuleRule):
                 raise DoclrpError(f"'{name}' ({type(module).__name__}): recomputing the attention did not give the "
                                   "module's output; this transformers version computes DeBERTa's attention "
                                   "differently from the one doclrp knows")
-            return (own.detach() + (context - context.detach()), *output[1:])
+            return (_with_gradient_of(own, context), *output[1:])
 
         return hook
 
