@@ -31,9 +31,12 @@ def _add_model_options(parser):
     parser.add_argument("--target", default="predicted",
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
-    parser.add_argument("--composite", default=None,
-                        help="LRP composite (default: the model's own) or a baseline: gradient-x-input, saliency, "
-                             "integrated-gradients, occlusion, random")
+    parser.add_argument("--method", "--composite", dest="method", default=None,
+                        help="LRP composite (default: the model's own: zero, epsilon, epsilon-plus, "
+                             "epsilon-gamma-box, alpha2-beta1, cp-lrp, attnlrp) or a baseline: gradient-x-input, "
+                             "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
@@ -123,6 +126,33 @@ def _parse_target(value: str):
     return weights
 
 
+def _parse_params(values: list[str]) -> dict:
+    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers).
+
+    >>> _parse_params(["eps=0.01", "steps=8"])
+    {'eps': 0.01, 'steps': 8}
+    """
+    params = {}
+    for value in values:
+        name, sep, raw = value.partition("=")
+        if not sep or not name.strip():
+            raise DoclrpError(f"bad --param {value!r}: write NAME=VALUE, e.g. eps=0.01")
+        try:
+            number = float(raw)
+        except ValueError:
+            raise DoclrpError(f"bad --param {value!r}: the value must be a number") from None
+        params[name.strip()] = int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() \
+            else number
+    return params
+
+
+def resolve_cli_method(args, pipeline):
+    """The attributor that ``--method``/``--composite`` and ``--param`` name (default: the model's own)."""
+    from .core import resolve_method
+
+    return resolve_method(args.method or pipeline.default_composite, **_parse_params(args.param))
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file: never a half-written page."""
     path = Path(path)
@@ -165,7 +195,7 @@ def cmd_explain(args) -> int:
     pipeline = load_text_model(args.model, device=args.device)
     from .corpus.cli import _parse_reference
 
-    explanation = explain(pipeline, text, target=_parse_target(args.target), composite=args.composite,
+    explanation = explain(pipeline, text, target=_parse_target(args.target), method=resolve_cli_method(args, pipeline),
                           reference=_parse_reference(args.reference))
     page = write_text_atomic(args.out, render_document(explanation, title=Path(args.file).name if args.file else None))
     print(f"prediction: {explanation.prediction.label or explanation.prediction.values}")

@@ -20,69 +20,39 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .core import attribute, contrast_weights, get_composite, output_tensor
+from .core import Target, describe, output_tensor, resolve_method
 from .errors import DoclrpError
 from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "ResolvedTarget",
-           "window_starts"]
-
-CONTRAST_SUFFIX = "-vs-rest"
+__all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts"]
 
 
-@dataclass(frozen=True)
-class ResolvedTarget:
-    """A text-level target as output weights; ``index`` None means "the predicted class"."""
+def resolve_target(target, pipeline, reference=None) -> Target:
+    """The :class:`~doclrp.core.targets.Target` for ``target`` on ``pipeline``'s outputs,
+    explaining the deviation from ``reference`` when one is given (see :func:`resolve_reference`).
 
-    weights: torch.Tensor | None
-    name: str | None
+    Resolved once per call of :func:`explain`, per corpus run and per evaluation, and
+    carried from there into every ``Explanation`` and corpus record.
 
-
-def resolve_target(target, labels: Sequence[str], task: str) -> ResolvedTarget:
-    """Turn ``"predicted"``, a label, an index, ``"LABEL-vs-rest"`` or a weight mapping into weights.
-
-    >>> resolve_target("sport-vs-rest", ["business", "sport", "tech"], "classification").weights.tolist()
-    [-0.5, 1.0, -0.5]
-    >>> resolve_target({"pos": 1, "neg": -1}, ["neg", "pos"], "regression").weights.tolist()
-    [-1.0, 1.0]
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["up", "down"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 3), encoder, ["business", "sport", "tech"])
+    >>> resolve_target("sport-vs-rest", pipe).weights
+    (-0.5, 1.0, -0.5)
+    >>> str(resolve_target({"sport": 1, "tech": -1}, pipe, reference=[0.0, 1.0, 2.0]))
+    '+1·sport -1·tech − reference'
     """
-    labels = list(labels)
-    n = len(labels)
-    if target is None or target == "predicted":
-        if task == "regression" and n > 1:
-            raise DoclrpError(f"a regressor with {n} outputs needs a target: one of {', '.join(labels)}")
-        return ResolvedTarget(None, None if task == "classification" else labels[0])
-    if isinstance(target, dict):
-        weights = torch.zeros(n)
-        for key, weight in target.items():
-            weights[_index_of(key, labels)] = float(weight)
-        name = " ".join(f"{w:+g}·{k}" for k, w in target.items())
-        return ResolvedTarget(weights, name)
-    if isinstance(target, str) and target.endswith(CONTRAST_SUFFIX) and target not in labels:
-        index = _index_of(target[: -len(CONTRAST_SUFFIX)], labels)
-        return ResolvedTarget(contrast_weights(index, n), f"{labels[index]}{CONTRAST_SUFFIX}")
-    index = _index_of(target, labels)
-    weights = torch.zeros(n)
-    weights[index] = 1.0
-    return ResolvedTarget(weights, labels[index])
-
-
-def _index_of(key, labels: list[str]) -> int:
-    if isinstance(key, str) and key in labels:
-        return labels.index(key)
-    try:
-        index = int(key)
-    except (TypeError, ValueError):
-        raise DoclrpError(f"unknown target {key!r}; choose one of: {', '.join(labels)}, "
-                          f"an index, 'predicted' or 'LABEL{CONTRAST_SUFFIX}'") from None
-    if not 0 <= index < len(labels):
-        raise DoclrpError(f"target index {index} is out of range for {len(labels)} outputs")
-    return index
+    resolved = Target.resolve(target, pipeline.labels, pipeline.task)
+    if reference is None:
+        return resolved
+    if resolved.reference is not None:
+        raise DoclrpError("the target already subtracts a reference: give reference= once")
+    values, name = resolve_reference(reference, pipeline)
+    return resolved.with_reference(values, name)
 
 
 def resolve_reference(reference, pipeline) -> tuple[torch.Tensor | None, str]:
@@ -167,20 +137,22 @@ def _sequence_protocol(pipeline):
     return None
 
 
-def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=None, *,
-            batch_size: int = 16, overlap: int | None = None, ids: Sequence[str] | None = None,
+def explain(pipeline, texts: str | Sequence[str], target="predicted", method=None, *,
+            composite=None, batch_size: int = 16, overlap: int | None = None, ids: Sequence[str] | None = None,
             reference=None):
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns a list).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
     label name, an output index, ``"LABEL-vs-rest"`` (the class against the mean of the
     others), or a mapping ``{label: weight}`` for a weighted combination of outputs.
-    ``composite``: a name or ``doclrp.Composite``; default the model's own. A baseline
-    method of :mod:`doclrp.evaluate` works here too, by name (``"integrated-gradients"``)
-    or as an object, so that LRP and baselines are compared on the same words.
+    A :class:`~doclrp.core.targets.Target` (from :func:`resolve_target`) is used as it is.
+    ``method``: an LRP composite or a baseline, by name (``"epsilon"``,
+    ``"integrated-gradients"``), as a ``doclrp.Composite`` or as an attributor from
+    :func:`~doclrp.core.methods.resolve_method`; default the model's own.
+    ``composite``: the older name of ``method`` (give one of the two).
     ``overlap``: tokens shared by consecutive windows of long documents (default a quarter).
     ``reference``: explain ``f(x) − reference`` instead of ``f(x)``: ``"mean"`` (the mean
-    prediction on the training texts, stored by ``doclrp.train``) or one number per
+    prediction on the training texts, stored by ``doclrp.training``) or one number per
     output. The output layer's bias becomes ``b − reference``: under LRP-0 and ε the
     words keep their relevance and the offset moves into ``delta``; under z⁺ and αβ the
     words share out the deviation instead of the whole score. ``target`` is then named
@@ -193,49 +165,36 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", composite=
             raise DoclrpError(f"document {position} is a {type(text).__name__}, not text")
         if not text.strip():
             raise DoclrpError(f"document {ids[position] if ids else position} is empty: nothing to explain")
-    resolved = resolve_target(target, pipeline.labels, pipeline.task)
-    reference, reference_name = resolve_reference(reference, pipeline)
-    composite = composite or pipeline.default_composite
-    attributor = _attributor(composite)
+    resolved = resolve_target(target, pipeline, reference)
+    attributor = _method_of(method, composite, pipeline)
+    described = describe(attributor)
     documents = tokenize_many(texts)
     sequence = _sequence_protocol(pipeline)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, reference)
+            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size)
         else:
-            results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
-                                        reference)
+            results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap)
     finally:
         pipeline.model.train(was_training)
     explanations = [
-        _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]),
-                reference_name=reference_name)
+        _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]), method=described)
         for i, (doc, parts) in enumerate(zip(documents, results))
     ]
     return explanations[0] if single else explanations
 
 
-def _attributor(composite):
-    """``attribute(model, inputs, target, forward_kwargs=, reference=)`` for ``composite``:
-    an LRP composite (name or object) or a baseline method of :mod:`doclrp.evaluate`."""
-    from .evaluate import get_method  # evaluate builds on this module
-
-    method = get_method(composite)
-    if method is not None:
-        return method.attribute
-    composite = get_composite(composite)  # once, and an unknown name fails before any work
-    return lambda model, inputs, target, **kwargs: attribute(model, inputs, target, composite, **kwargs)
+def _method_of(method, composite, pipeline):
+    """The attributor for ``method`` (or its older name ``composite``), default the model's own."""
+    if method is not None and composite is not None:
+        raise DoclrpError("give method= or its older name composite=, not both")
+    return resolve_method(method if method is not None else composite if composite is not None
+                          else pipeline.default_composite)
 
 
-def _target_for(resolved: ResolvedTarget):
-    if resolved.weights is None:
-        return None
-    return lambda logits: resolved.weights.to(device=logits.device, dtype=logits.dtype)
-
-
-def _explain_bag(pipeline, texts, resolved, attributor, batch_size, reference=None):
+def _explain_bag(pipeline, texts, target, attributor, batch_size):
     results = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
@@ -243,7 +202,7 @@ def _explain_bag(pipeline, texts, resolved, attributor, batch_size, reference=No
         if not bool((inputs != 0).any(1).all()):
             empty = start + int((inputs != 0).any(1).logical_not().nonzero()[0])
             raise DoclrpError(f"document {empty} has no word the model knows: nothing to explain")
-        attr = attributor(pipeline.model, inputs, _target_for(resolved), reference=reference)
+        attr = attributor.attribute(pipeline.model, inputs, target)
         for row, text in enumerate(chunk):
             tokens = pipeline.token_relevance(text, attr.relevance[row])
             results.append((tokens.spans, np.asarray(tokens.relevance, float),
@@ -313,7 +272,7 @@ def _window_output_sums(pipeline, sequence, windows, n_documents: int, batch_siz
     return sums, counts
 
 
-def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap, reference=None):
+def _explain_sequence(pipeline, sequence, documents, target, attributor, batch_size, overlap):
     encoded = sequence.tokens(documents)
     windows = _windows(pipeline, sequence, encoded, overlap)
     per_doc = [dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0)
@@ -323,12 +282,12 @@ def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch
     # Only documents whose windows span several batches need a forward pass of their
     # own to find their class; the others find it inside their attribution batch.
     split = [w for w in windows if counts[w[0]] > batch_size]
-    classes = {} if resolved.weights is not None else _document_classes(pipeline, sequence, split, len(encoded),
-                                                                          batch_size)
+    classes = {} if not target.is_predicted else _document_classes(pipeline, sequence, split, len(encoded),
+                                                                    batch_size)
     for batch in batches:
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
-        attr = attributor(pipeline.model, inputs, _window_target(resolved, batch, classes),
-                          forward_kwargs=kwargs, reference=reference)
+        attr = attributor.attribute(pipeline.model, inputs, _window_target(target, batch, classes, pipeline.labels),
+                                    forward_kwargs=kwargs)
         # Whole tensors to numpy once per batch: per-row tensor indexing costs more than the rows' sums.
         relevance = attr.relevance.double().cpu().numpy()
         logits, weights = attr.logits.double().cpu().numpy(), attr.target.double().cpu().numpy()
@@ -357,16 +316,22 @@ def _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch
 
 
 def _window_batches(windows, counts, batch_size):
-    """Consecutive windows in batches of at most ``batch_size``, a document's windows kept
-    in one batch whenever they fit, so that the batch's own logits give its class.
+    """Consecutive windows in batches of at most ``batch_size``: a document's windows kept
+    in one batch whenever they fit, so that the batch's own logits give its class; a
+    document with more windows than that fills batches of its own.
 
     >>> [[w[0] for w in b] for b in _window_batches([(0,), (1,), (1,), (2,)], [1, 2, 1], 2)]
     [[0], [1, 1], [2]]
+    >>> [[w[0] for w in b] for b in _window_batches([(0,), (1,), (1,), (1,), (2,)], [1, 3, 1], 2)]
+    [[0], [1, 1], [1], [2]]
     """
     batches, batch = [], []
     for window in windows:
-        keep_together = counts[window[0]] <= batch_size and window[0] != (batch[-1][0] if batch else None)
-        if batch and (len(batch) == batch_size or (keep_together and len(batch) + counts[window[0]] > batch_size)):
+        document = window[0]
+        new_document = bool(batch) and batch[-1][0] != document
+        apart = counts[document] > batch_size or counts[batch[-1][0]] > batch_size if batch else False
+        if batch and (len(batch) == batch_size
+                      or (new_document and (apart or len(batch) + counts[document] > batch_size))):
             batches.append(batch)
             batch = []
         batch.append(window)
@@ -382,24 +347,16 @@ def _document_classes(pipeline, sequence, windows, n_documents, batch_size) -> d
     return {doc_index: int(sums[doc_index].argmax()) for doc_index in counts[:, 0].nonzero()[:, 0].tolist()}
 
 
-def _window_target(resolved: ResolvedTarget, batch, classes: dict[int, int]):
-    """Target weights for a batch of windows: the resolved target, or each document's
-    class: the argmax of the summed logits of its windows in this batch, unless
-    ``classes`` (documents spread over several batches) already names it."""
-    if resolved.weights is not None:
-        return _target_for(resolved)
-    documents = torch.tensor([doc_index for doc_index, _, _ in batch])
-
-    def weights(logits):
-        logits = logits.detach().reshape(logits.shape[0], -1)
-        _, group = documents.unique_consecutive(return_inverse=True)
-        group = group.to(logits.device)
-        summed = logits.new_zeros(int(group.max()) + 1, logits.shape[1]).index_add_(0, group, logits)
-        chosen = summed.argmax(1)[group].tolist()
-        chosen = [classes.get(doc_index, own) for (doc_index, _, _), own in zip(batch, chosen)]
-        return torch.tensor(chosen, device=logits.device)
-
-    return weights
+def _window_target(target: Target, batch, classes: dict[int, int], labels) -> Target:
+    """The target of a batch of windows: the resolved target; or, for the predicted output,
+    the class of a document spread over several batches (``classes``), else the argmax of
+    the summed outputs of each document's windows in this batch."""
+    if not target.is_predicted:
+        return target
+    first = batch[0][0]
+    if first in classes:  # such a document fills its batches alone (_window_batches)
+        return target.for_output(classes[first], labels)
+    return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
 def _all_unknown(pipeline, token_ids) -> bool:
@@ -407,16 +364,11 @@ def _all_unknown(pipeline, token_ids) -> bool:
     return vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids)
 
 
-def _finish(pipeline, document, resolved, spans, relevance, special, logits, weights, value, delta, id,
-            reference_name=""):
+def _finish(pipeline, document, target, spans, relevance, special, logits, weights, value, delta, id, method):
     prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
-    name = resolved.name
-    if name is None:
-        name = pipeline.labels[int(torch.as_tensor(weights).argmax())]
-    if reference_name:
-        name = f"{name} − {reference_name}"
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
-                                    prediction=prediction, target=name, target_value=value, delta=delta, id=id)
+                                    prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),
+                                    target_value=value, delta=delta, id=id, method=method)
     for key, amount in special.items():
         explanation.special[key] = explanation.special.get(key, 0.0) + amount
     return explanation

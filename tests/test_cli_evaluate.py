@@ -20,7 +20,7 @@ def test_evaluate_prints_a_row_per_method(model_dir, corpus_dir, capsys):  # noq
 @pytest.mark.parametrize("extra, message", [
     (["--docs", "0"], "--docs must be at least 1"),
     (["--methods", " , "], "--methods names no method"),
-    (["--methods", "epsilon,sailency"], "unknown composite 'sailency'"),
+    (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--k", "0"], "k must be a positive integer"),
     (["--target", "weather"], "unknown target 'weather'"),
 ])

@@ -249,7 +249,7 @@ def test_finished_results_grow_with_the_corpus(model_dir, tmp_path):
 
 def test_writer_keeps_complete_lines_only(tmp_path):
     out = tmp_path / "r.jsonl"
-    header = run_header(model_sha256="x", composite="epsilon", target="predicted", input="c")
+    header = run_header(model_sha256="x", method={"name": "epsilon"}, target={"name": None}, input="c")
     record = {"id": "a", "skipped": "empty document"}
     with open_results_writer(out, header) as writer:
         writer.write_batch([record])
@@ -317,7 +317,7 @@ def test_output_of_another_model_is_refused_unless_overwrite(model_dir, other_mo
 
 def test_unfinished_run_of_another_model_is_refused(model_dir, other_model_dir, corpus, tmp_path, capsys):
     out = tmp_path / "r.jsonl"
-    header = run_header(model_sha256="old", composite="epsilon", target="predicted", input=str(corpus))
+    header = run_header(model_sha256="old", method={"name": "epsilon", "params": {"eps": 1e-6}}, target={"name": None, "weights": None, "reference": None, "reference_name": ""}, input=str(corpus))
     with open_results_writer(out, header) as writer:
         writer.write_batch([{"id": "d00", "skipped": "empty document"}])
     err = fails(capsys, "--model", model_dir, "--input", corpus, "--out", out)
@@ -344,7 +344,7 @@ def test_cuda_absent(model_dir, corpus, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--target", "weather"], "unknown target"),
-    (["--composite", "nonsense"], "unknown composite"),
+    (["--composite", "nonsense"], "unknown method"),
     (["--shard", "2/2"], "shard"),
     (["--batch-size", "0"], "batch size"),
 ])

@@ -41,7 +41,8 @@ RECORDS = [
 
 
 def write_results(path, records, target="predicted"):
-    header = run_header(model_sha256="f" * 64, composite="epsilon", target=target, input="tiny")
+    header = run_header(model_sha256="f" * 64, method={"name": "epsilon", "params": {}}, target={"name": target},
+                        input="tiny")
     with open_results_writer(path, header) as writer:
         writer.write_batch(records)
         writer.finish()

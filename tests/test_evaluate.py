@@ -12,8 +12,9 @@ from torch import nn
 from doclrp import explain
 from doclrp.core import attribute
 from doclrp.errors import DoclrpError
-from doclrp.evaluate import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency, aopc,
-                             deletion_curve, deletion_drops, get_method)
+from doclrp.core import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency,
+                         resolve_method)
+from doclrp.evaluate import aopc, deletion_curve, deletion_drops
 from doclrp.explain import document_outputs
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder
 from test_transformers import batch, tiny_model
@@ -57,7 +58,7 @@ def test_gradient_x_input_equals_its_definition():
     result = GradientXInput().attribute(model, ids, 2)
     e, gradient = embedding_gradients(model, ids, torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
     torch.testing.assert_close(result.relevance, (e * gradient).sum(-1), atol=EXACT, rtol=0)
-    assert result.composite == "gradient-x-input"
+    assert result.method == "gradient-x-input"
 
 
 def test_saliency_is_the_gradient_norm_per_token():
@@ -65,7 +66,7 @@ def test_saliency_is_the_gradient_norm_per_token():
     result = Saliency().attribute(model, ids, 0)
     _, gradient = embedding_gradients(model, ids, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
     torch.testing.assert_close(result.relevance, gradient.norm(dim=-1), atol=EXACT, rtol=0)
-    assert result.composite == "saliency" and (result.relevance >= 0).all()
+    assert result.method == "saliency" and (result.relevance >= 0).all()
 
 
 def test_integrated_gradients_equals_the_midpoint_rule_and_is_complete():
@@ -158,7 +159,8 @@ def pipeline():
 
 @pytest.mark.parametrize("method", ["gradient-x-input", "saliency", "integrated-gradients", "occlusion", "random"])
 def test_explain_runs_every_baseline_by_name(pipeline, method):
-    for explanation in explain(pipeline, TEXTS, composite=method, target="pos"):
+    for explanation in explain(pipeline, TEXTS, method=method, target="pos"):
+        assert explanation.method["name"] == method
         assert len(explanation.words) > 4
         total = explanation.relevance.sum() + sum(explanation.special.values()) + explanation.delta
         assert total == pytest.approx(explanation.target_value, abs=TOLERANCE)
@@ -170,7 +172,8 @@ def test_explain_accepts_method_objects_and_bag_models():
     bag = TextPipeline(BowMLP(encoder.n_features, hidden=(4,), n_outputs=2), encoder, LABELS)
     explanation = explain(bag, TEXTS[0], composite=Occlusion(batch_size=3), target="neg")
     assert {w.text for w in explanation.words if w.relevance != 0} <= set(TEXTS[0].split())
-    assert get_method("epsilon") is None and get_method(IntegratedGradients(4)) == IntegratedGradients(4)
+    assert explanation.method == {"name": "occlusion", "params": {"batch_size": 3}}
+    assert resolve_method(IntegratedGradients(4)) == IntegratedGradients(4)
 
 
 def test_deletion_drops_equal_hand_cut_texts(pipeline):
@@ -184,6 +187,20 @@ def test_deletion_drops_equal_hand_cut_texts(pipeline):
         before, after = document_outputs(pipeline, [explanation.text, text])[:, 1]
         assert drop == pytest.approx(float(before - after), abs=TOLERANCE)
     assert not np.allclose(deletion_drops(pipeline, explanations, k=2, order="random", seed=1), drops)
+
+
+def test_weighted_targets_are_re_measured_by_their_weights(pipeline):
+    # A weighted target (here with a reference subtracted too) is carried as weights, not as a name to parse.
+    explanations = explain(pipeline, TEXTS, target={"pos": 1, "neg": -1}, reference=[0.5, -0.5])
+    drops = deletion_drops(pipeline, explanations, k=2)
+    for explanation, drop in zip(explanations, drops):
+        assert str(explanation.target) == "+1·pos -1·neg − reference"
+        top = sorted(explanation.words, key=lambda w: -w.relevance)[:2]
+        text = explanation.text
+        for word in sorted(top, key=lambda w: -w.start):
+            text = text[: word.start] + text[word.end :]
+        before, after = document_outputs(pipeline, [explanation.text, text]) @ torch.tensor([-1.0, 1.0]).double()
+        assert drop == pytest.approx(float(before - after), abs=TOLERANCE)
 
 
 def test_document_outputs_are_what_explain_explains(pipeline):
@@ -216,11 +233,11 @@ def test_faithful_explanations_beat_random_words():
     (lambda p, e: deletion_drops(p, e, k=0), "k must be a positive integer"),
     (lambda p, e: deletion_curve(p, e, steps=1.5), "steps must be a positive integer"),
     (lambda p, e: deletion_drops(p, e, order="worst"), "order must be one of relevance, random"),
-    (lambda p, e: deletion_drops(p, explain(p, TEXTS[:1], target={"pos": 1, "neg": -1})),
-     "deletion needs explanations of one output"),
     (lambda p, e: aopc(np.zeros((2, 1))), "steps >= 1"),
     (lambda p, e: IntegratedGradients(steps=0), "steps must be a positive integer"),
-    (lambda p, e: explain(p, TEXTS[0], composite="integrated-gradient"), "unknown composite"),
+    (lambda p, e: explain(p, TEXTS[0], composite="integrated-gradient"),
+     "unknown method 'integrated-gradient' .did you mean 'integrated-gradients'.."),
+    (lambda p, e: explain(p, TEXTS[0], method="epsilon", composite="zero"), "not both"),
 ])
 def test_bad_requests_name_the_fix(pipeline, call, message):
     explanations = explain(pipeline, TEXTS[:1], target="pos")

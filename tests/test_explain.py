@@ -60,7 +60,7 @@ def test_long_documents_explain_the_class_of_their_mean_output(pipeline, batch_s
     assert sum(windows_disagree(pipeline, t) for t in texts) >= 3  # the class of the mean output matters
     for text, explanation in zip(texts, explain(pipeline, texts, batch_size=batch_size, overlap=OVERLAP)):
         label, value, relevance = by_hand(pipeline, text)
-        assert explanation.target == LABELS[label] == explanation.prediction.label
+        assert str(explanation.target) == LABELS[label] == explanation.prediction.label
         assert explanation.target_value == pytest.approx(value, abs=TOLERANCE)
         np.testing.assert_allclose(explanation.relevance, relevance, atol=TOLERANCE)
         total = explanation.relevance.sum() + sum(explanation.special.values()) + explanation.delta

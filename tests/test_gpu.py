@@ -110,5 +110,5 @@ def test_shipped_model_explains_and_runs_a_corpus_on_cuda(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     # after the run's header line, in the order of the run's length batches
     records = sorted((line for line in lines if "id" in line), key=lambda r: int(r["id"]))
-    assert [r["target"] for r in records] == [e.target for e in cpu]
+    assert [r["target"] for r in records] == [str(e.target) for e in cpu]
     np.testing.assert_allclose([r["target_value"] for r in records], [e.target_value for e in cpu], rtol=1e-4)

@@ -54,7 +54,7 @@ def test_one_output_by_name_or_index(kind):
     by_name = explain(pipeline, TEXTS, target="compound")
     by_index = explain(pipeline, TEXTS, target=3)
     for row, (a, b) in enumerate(zip(by_name, by_index)):
-        assert a.target == b.target == "compound"
+        assert a.target == b.target and str(a.target) == "compound"
         assert a.target_value == pytest.approx(float(outputs[row, 3]), abs=TOLERANCE)
         assert a.prediction.values == pytest.approx(outputs[row].tolist(), abs=TOLERANCE)
         np.testing.assert_array_equal(a.relevance, b.relevance)
@@ -67,7 +67,7 @@ def test_weighted_outputs_are_the_weighted_explanations(kind):
     outputs = pipeline.outputs(TEXTS)
     pos, neg = explain(pipeline, TEXTS, target="pos"), explain(pipeline, TEXTS, target="neg")
     for row, mixed in enumerate(explain(pipeline, TEXTS, target={"pos": 1, "neg": -1})):
-        assert mixed.target == "+1·pos -1·neg"
+        assert str(mixed.target) == "+1·pos -1·neg"
         assert mixed.target_value == pytest.approx(float(outputs[row, 2] - outputs[row, 0]), abs=TOLERANCE)
         # Every rule is linear in the output weights for a fixed forward pass.
         np.testing.assert_allclose(mixed.relevance, pos[row].relevance - neg[row].relevance, atol=TOLERANCE)
@@ -81,7 +81,7 @@ def test_reference_mean_explains_the_deviation(kind):
     plain = explain(pipeline, TEXTS, target="compound")
     shifted = explain(pipeline, TEXTS, target="compound", reference="mean")
     for row, (a, b) in enumerate(zip(plain, shifted)):
-        assert b.target == "compound − mean"
+        assert str(b.target) == "compound − mean"
         assert b.target_value == pytest.approx(float(outputs[row, 3]) - MEAN["compound"], abs=TOLERANCE)
         assert b.prediction.values == a.prediction.values  # the prediction itself is not shifted
         # ε keeps the offset out of the words (up to ε's own share, which depends on the
@@ -113,7 +113,7 @@ def test_reference_is_exact_in_a_bias_free_model(kind):
     assert abs(plain.delta) < 1e-10
     assert shifted.delta == pytest.approx(-offset, abs=1e-10)
     assert shifted.target_value == pytest.approx(plain.target_value - offset, abs=1e-10)
-    assert shifted.target == "+1·pos -1·neg +0.5·compound − reference"
+    assert str(shifted.target) == "+1·pos -1·neg +0.5·compound − reference"
     np.testing.assert_allclose(shifted.relevance, plain.relevance, atol=1e-12)
 
 

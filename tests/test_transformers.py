@@ -642,7 +642,7 @@ def test_train_hf_classification_and_regression(tmp_path):
     assert abs(mean - 0.5) < 0.2
     # explained as the deviation from the mean prediction, words and all
     deviation = doclrp.explain(regression, good, reference="mean")
-    assert deviation.target == "score − mean" and deviation.target_value == pytest.approx(high - mean, abs=1e-5)
+    assert str(deviation.target) == "score − mean" and deviation.target_value == pytest.approx(high - mean, abs=1e-5)
     total = deviation.relevance.sum() + sum(deviation.special.values()) + deviation.delta
     assert total == pytest.approx(deviation.target_value, abs=1e-5)
     with pytest.raises(DoclrpError, match="task must be"):

@@ -1,6 +1,6 @@
-"""The model-agnostic LRP engine: rules, composites, attachment, targets, ``attribute``.
+"""The model-agnostic LRP engine: rules, composites, attachment, targets, methods, ``attribute``.
 
->>> from doclrp.core import attribute, Composite, Epsilon
+>>> from doclrp.core import attribute, resolve_method, Target, Composite, Epsilon
 """
 
 from .attach import PASSIVE_MODULES, Session, attach, output_tensor
@@ -8,7 +8,9 @@ from .attribute import Attribution, attribute
 from .composites import COMPOSITES, Composite, get_composite, register_composite
 from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule,
                     WSquare, ZBox, Zero, ZPlus)
-from .targets import contrast_weights, target_weights
+from .targets import Target, contrast_weights, target_weights
+from .baselines import BASELINES, GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency
+from .methods import LRP, Attributor, describe, method_names, resolve_method
 from . import transformer_composites  # noqa: E402,F401  registers "cp-lrp" and "attnlrp"
 
 __all__ = [
@@ -16,5 +18,7 @@ __all__ = [
     "Composite", "get_composite", "register_composite", "COMPOSITES",
     "Rule", "AffineRule", "InputRule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta",
     "Flat", "WSquare", "ZBox", "Pass", "Gradient",
-    "target_weights", "contrast_weights",
+    "Target", "target_weights", "contrast_weights",
+    "Attributor", "LRP", "resolve_method", "describe", "method_names",
+    "BASELINES", "GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance",
 ]

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..errors import DoclrpError
 from .attach import attach
 from .composites import Composite, get_composite
-from .targets import TargetSpec, target_weights
+from .targets import Target, TargetSpec, target_weights
 
 __all__ = ["Attribution", "attribute"]
 
@@ -40,7 +40,7 @@ class Attribution:
         (position, token type), by module path, each ``(batch, seq)``.
     delta: ``(batch,)`` ``target_output − relevance − other_relevance``, summed per
         sample (what biases, ε and unplaceable shares absorbed; ~0 where a rule conserves).
-    composite: the name of the composite used.
+    method: the name of the method (LRP composite or baseline) that made it.
     """
 
     relevance: Tensor
@@ -49,7 +49,7 @@ class Attribution:
     target: Tensor
     target_output: Tensor
     delta: Tensor
-    composite: str
+    method: str
     other_relevance: dict = field(default_factory=dict)
 
 
@@ -58,7 +58,8 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
               reference: Tensor | None = None, input_scale: float = 1.0) -> Attribution:
     """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
 
-    ``target``: None (the largest output, or the only one), an output index, one
+    ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is
+    subtracted as ``reference=`` would be), None (the largest output, or the only one), an output index, one
     index per sample, a weight tensor ``(n,)`` or ``(batch, n)`` for any linear
     combination of outputs (contrasts, several regression outputs), or a callable on
     the logits returning one of these. ``forward_kwargs`` go to ``model`` unchanged
@@ -79,6 +80,10 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
         raise DoclrpError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
     if inputs.dim() == 0 or inputs.shape[0] == 0:
         raise DoclrpError("inputs must have a batch dimension with at least one sample")
+    if isinstance(target, Target) and target.reference is not None:
+        if reference is not None:
+            raise DoclrpError("give the reference once: in the Target or as reference=, not both")
+        target, reference = target.with_reference(None), target.reference
     composite = get_composite(composite)
     with torch.enable_grad(), attach(model, composite) as session:
         session.input_scale = float(input_scale)
@@ -131,7 +136,7 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
         target=weights.detach(),
         target_output=explained,
         delta=unexplained,
-        composite=composite.name,
+        method=composite.name,
         other_relevance=other,
     )
 

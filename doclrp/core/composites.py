@@ -27,7 +27,8 @@ from ..errors import DoclrpError
 from .linear import is_dense
 from .rules import AlphaBeta, Epsilon, Gamma, Pass, Rule, ZBox, Zero, ZPlus
 
-__all__ = ["Composite", "get_composite", "register_composite", "COMPOSITES", "ELEMENTWISE"]
+__all__ = ["Composite", "get_composite", "register_composite", "composite_factory", "composite_names", "COMPOSITES",
+           "ELEMENTWISE"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -127,6 +128,16 @@ COMPOSITES: dict[str, Callable[..., Composite]] = {
 def register_composite(name: str, factory: Callable[..., Composite]) -> None:
     """Make ``factory`` available by ``name`` (used by the transformer adapters)."""
     COMPOSITES[name] = factory
+
+
+def composite_factory(name: str) -> Callable[..., Composite] | None:
+    """The factory registered under ``name``, or None."""
+    return COMPOSITES.get(name) if isinstance(name, str) else None
+
+
+def composite_names() -> list[str]:
+    """The names of all registered composites, in registration order."""
+    return list(COMPOSITES)
 
 
 def get_composite(composite: str | Composite, **kwargs) -> Composite:

@@ -1,6 +1,6 @@
 """The ``doclrp corpus`` command: explain a corpus, or summarize results.
 
-    doclrp corpus --model DIR --input CORPUS --out RESULTS [--target T] [--composite C]
+    doclrp corpus --model DIR --input CORPUS --out RESULTS [--target T] [--method M [--param NAME=V]]
                   [--reference mean|V,...] [--batch-size N] [--device cpu|cuda] [--shard i/N]
                   [--engine local|ray] [--overwrite] [--on-error raise|skip] [--quiet]
     doclrp corpus summarize RESULTS --out REPORT_DIR [--top K] [--pages K] [--min-df N]
@@ -101,12 +101,17 @@ def run_corpus_command(args) -> int:
     if missing:
         raise DoclrpError(f"doclrp corpus needs {', '.join(missing)} "
                           "(or: doclrp corpus summarize RESULTS --out DIR)")
-    from doclrp.cli import _parse_target
+    from doclrp.cli import _parse_params, _parse_target
+    from doclrp.core import resolve_method
     from doclrp.corpus.run import explain_corpus
 
+    params = _parse_params(args.param)
+    if params and not args.method:
+        raise DoclrpError("--param needs --method: the parameters belong to a named method")
+    method = resolve_method(args.method, **params) if args.method else None
     with _warnings_as_lines():
         report = explain_corpus(args.model, args.input, args.out, target=_parse_target(args.target),
-                                composite=args.composite, reference=_parse_reference(args.reference),
+                                method=method, reference=_parse_reference(args.reference),
                                 batch_size=args.batch_size, device=args.device,
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                 on_error=args.on_error, progress=not args.quiet)

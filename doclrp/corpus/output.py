@@ -2,23 +2,26 @@
 
 >>> import tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "results.jsonl"
->>> header = run_header(model_sha256="ab12", composite="epsilon", target="predicted", input="bbc")
+>>> header = run_header(model_sha256="ab12", method={"name": "epsilon", "params": {"eps": 1e-6}},
+...                     target={"name": None, "weights": None}, input="bbc")
 >>> with open_results_writer(out, header) as writer:
 ...     writer.write_batch([skipped_record("a", None, "empty document")])
 ...     path = writer.finish()
 >>> results = read_results(out)
->>> results.header["composite"], [r["id"] for r in results]
+>>> results.header["method"]["name"], [r["id"] for r in results]
 ('epsilon', ['a'])
 
 **Records.** One per document, the same keys in JSONL and Parquet::
 
-    id, label, skipped, task, labels, target, target_value, delta,
+    id, label, skipped, task, labels, target, target_weights, target_value, delta,
     prediction {label, index, probabilities, values}, special {name: relevance},
     targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...]
 
 ``skipped`` is None for an explained document and the reason otherwise (then
 everything after ``skipped`` but ``targets`` and ``text`` is None). Offsets are
-characters of ``text``; ``targets`` are the corpus's regression targets, if read.
+characters of ``text``; ``targets`` are the corpus's regression targets, if read;
+``target`` is the explained target's name and ``target_weights`` its weight per output
+(the run header holds the method, with its parameters, and the target as given).
 :func:`record_to_explanation` gives back the full :class:`~doclrp.text.Explanation`
 (for HTML pages).
 
@@ -52,6 +55,7 @@ from typing import Any
 
 import orjson
 
+from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
 
@@ -71,11 +75,11 @@ __all__ = [
     "skipped_record",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER_TAG = "corpus-results"
 #: Header entries that must match for a restart to continue an output.
-HEADER_KEYS = ("format_version", "model_sha256", "composite", "target", "reference", "input", "shard")
-RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_value", "delta", "prediction",
+HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "shard")
+RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
                "special", "targets", "text", "sentences", "words")
 PARTIAL_SUFFIX = ".partial"
 #: Records per Parquet row group of finished results (memory holds one while merging).
@@ -105,7 +109,8 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "skipped": None,
         "task": explanation.task,
         "labels": list(explanation.labels),
-        "target": explanation.target,
+        "target": str(explanation.target),
+        "target_weights": None if explanation.target.weights is None else list(explanation.target.weights),
         "target_value": explanation.target_value,
         "delta": explanation.delta,
         "prediction": {"label": p.label, "index": p.index, "probabilities": p.probabilities, "values": p.values},
@@ -142,10 +147,16 @@ def record_to_explanation(record: Mapping[str, Any]) -> Explanation:
         sentences = [SentenceRelevance(s, e, text[s:e], r) for s, e, r in record["sentences"]]
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
-                           target=record["target"], target_value=record["target_value"], delta=record["delta"],
+                           target=_record_target(record), target_value=record["target_value"], delta=record["delta"],
                            special=dict(record["special"] or {}), id=record["id"])
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"record {record.get('id')!r} is not a doclrp corpus record ({error!r})") from None
+
+
+def _record_target(record: Mapping[str, Any]) -> Target:
+    """The explained target of a record: its name and, where recorded, its output weights."""
+    weights = record.get("target_weights")
+    return Target(None if weights is None else tuple(float(w) for w in weights), record["target"])
 
 
 # -- header ---------------------------------------------------------------------------------------
@@ -156,15 +167,14 @@ def _version() -> str:
         return "unknown"
 
 
-def run_header(*, model_sha256: str, composite: str, target: Any, input: str,
-               shard: tuple[int, int] | None = None, reference: Any = None, **extra: Any) -> dict[str, Any]:
+def run_header(*, model_sha256: str, method: Mapping[str, Any], target: Mapping[str, Any], input: str,
+               shard: tuple[int, int] | None = None, **extra: Any) -> dict[str, Any]:
     """What a run explained, stored with its results; :data:`HEADER_KEYS` must match to resume.
 
     ``extra`` (e.g. the model's path, task and labels) is stored for readers, not compared.
     """
     header = {"doclrp": HEADER_TAG, "format_version": FORMAT_VERSION, "doclrp_version": _version(),
-              "model_sha256": model_sha256, "composite": composite, "target": target, "reference": reference,
-              "input": input,
+              "model_sha256": model_sha256, "method": dict(method), "target": dict(target), "input": input,
               "shard": None if shard is None else list(shard)}
     header.update(extra)
     # Round-trip once so the header compares equal to the one read back (tuples → lists).
@@ -270,7 +280,8 @@ def _parquet_schema(pa):
     doubles = pa.list_(pa.float64())
     return pa.schema([
         ("id", pa.string()), ("label", pa.string()), ("skipped", pa.string()), ("task", pa.string()),
-        ("labels", pa.list_(pa.string())), ("target", pa.string()), ("target_value", pa.float64()),
+        ("labels", pa.list_(pa.string())), ("target", pa.string()), ("target_weights", doubles),
+        ("target_value", pa.float64()),
         ("delta", pa.float64()),
         ("prediction", pa.struct([("label", pa.string()), ("index", pa.int64()),
                                   ("probabilities", doubles), ("values", doubles)])),

@@ -91,7 +91,7 @@ def _windows(batches: Iterator[list[Record]], docs: int) -> Iterator[list[list[R
 
 
 def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[str, Any]]], None], *,
-            device: str = "cpu", target="predicted", composite=None, batch_size: int = 32, reference=None,
+            device: str = "cpu", target="predicted", method=None, batch_size: int = 32,
             replicas: int | None = None, window_docs: int = WINDOW_DOCS) -> None:
     """Explain ``batches`` on Ray and pass each batch's records to ``write``, in plan order.
 
@@ -127,7 +127,7 @@ def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[s
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        options = dict(target=target, composite=composite, batch_size=batch_size, reference=reference)
+        options = dict(target=target, method=method, batch_size=batch_size)
         settings = {"model": model if isinstance(model, str) else ray.put(model), "device": replica_device,
                     "options": options, "threads": threads}
         for number, window in enumerate(itertools.chain([first], windows)):

@@ -49,7 +49,9 @@ from typing import Any
 
 from doclrp.corpus.output import explanation_record, model_fingerprint, open_results_writer, run_header, skipped_record
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
+from doclrp.core import describe, resolve_method
 from doclrp.errors import DoclrpError
+from doclrp.explain import explain, resolve_target
 
 __all__ = ["RunReport", "explain_corpus", "explain_records", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
            "ENGINES"]
@@ -159,15 +161,16 @@ def _reason(error: DoclrpError) -> str:
     return re.sub(r"^document \S+ ", "", str(error))
 
 
-def explain_records(pipeline, records: Sequence[Record], *, target="predicted", composite=None,
-                    batch_size: int = 32, reference=None) -> list[dict[str, Any]]:
+def explain_records(pipeline, records: Sequence[Record], *, target="predicted", method=None,
+                    batch_size: int = 32) -> list[dict[str, Any]]:
     """One result record per document of ``records``, in their order (used by both engines).
+
+    ``target`` and ``method``: as :func:`doclrp.explain` takes them; a corpus run passes
+    the ``Target`` and attributor it resolved once.
 
     A document that cannot be explained (empty, no word the model knows) gets a
     ``skipped`` record; other errors propagate.
     """
-    from doclrp.explain import explain
-
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for record in records:
@@ -175,9 +178,7 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
             todo.append(record)
         else:
             results[record.id] = skipped_record(record.id, record.label, EMPTY, record.text, record.targets)
-    options = dict(target=target, composite=composite, batch_size=batch_size)
-    if reference is not None:
-        options["reference"] = reference
+    options = dict(target=target, method=method, batch_size=batch_size)
     try:
         explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []
         pairs = list(zip(todo, explanations))
@@ -237,6 +238,13 @@ def _stream(corpus, on_error: str, shard) -> Iterator[Record]:
                 yield record
 
 
+def _method_of(method, composite, pipeline):
+    if method is not None and composite is not None:
+        raise DoclrpError("give method= or its older name composite=, not both")
+    return resolve_method(method if method is not None else composite if composite is not None
+                          else pipeline.default_composite)
+
+
 def _check_device(device: str, engine: str) -> None:
     import torch
 
@@ -244,21 +252,7 @@ def _check_device(device: str, engine: str) -> None:
         raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
 
 
-def _composite_name(composite, pipeline) -> str:
-    from doclrp.core import get_composite
-    from doclrp.evaluate import get_method
-
-    if composite is None:
-        composite = pipeline.default_composite
-    if isinstance(composite, str):
-        if get_method(composite) is None:
-            get_composite(composite)  # an unknown name fails now, not as a skipped document per batch
-        return composite
-    # Custom composites: their repr, without the memory addresses of predicates.
-    return re.sub(r" at 0x[0-9a-f]+", "", repr(composite))
-
-
-def explain_corpus(model, corpus, out, *, target="predicted", composite=None, batch_size: int = 32,
+def explain_corpus(model, corpus, out, *, target="predicted", method=None, composite=None, batch_size: int = 32,
                    reference=None, device: str = "cpu", shard: str | Sequence[int] | None = None,
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
                    buffer_size: int = BUFFER_SIZE,
@@ -269,6 +263,8 @@ def explain_corpus(model, corpus, out, *, target="predicted", composite=None, ba
     pipeline (used where it is).
     ``corpus``: ``"bbc"``, a folder of ``<class>/*.txt``, a .jsonl/.csv file, or Records.
     ``out``: results path; Parquet when it ends in .parquet, JSONL otherwise.
+    ``method``: an LRP composite or baseline (name or object; ``composite``: its older name),
+    default the model's own; resolved once, with ``target``, before anything is written.
     ``shard``: ``"i/N"``: only documents whose id hashes to shard i of N.
     ``reference``: explain the deviation from it (``"mean"`` or one number per output; see ``explain``).
     ``engine``: ``"local"`` or ``"ray"`` (same records; see :mod:`doclrp.corpus.ray_engine`).
@@ -296,16 +292,11 @@ def explain_corpus(model, corpus, out, *, target="predicted", composite=None, ba
         fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
     else:
         pipeline, fingerprint, model_path = model, model_fingerprint(model), None
-    from doclrp.explain import resolve_target
-
-    resolve_target(target, pipeline.labels, pipeline.task)  # a bad target fails before any output
-    if reference is not None:
-        from doclrp.explain import resolve_reference
-
-        resolve_reference(reference, pipeline)
-        reference = reference if isinstance(reference, str) else [float(v) for v in reference]
-    header = run_header(model_sha256=fingerprint, composite=_composite_name(composite, pipeline), target=target,
-                        reference=reference, input=_input_name(corpus), shard=shard, model=model_path,
+    # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
+    target = resolve_target(target, pipeline, reference)
+    method = _method_of(method, composite, pipeline)
+    header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
+                        input=_input_name(corpus), shard=shard, model=model_path,
                         task=pipeline.task, labels=list(pipeline.labels))
 
     report = RunReport(Path(out), malformed=len(malformed))
@@ -331,7 +322,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", composite=None, ba
                 bar.update(len(records))
 
         try:
-            options = dict(target=target, composite=composite, batch_size=batch_size, reference=reference)
+            options = dict(target=target, method=method, batch_size=batch_size)
             if engine == "local":
                 for batch in pending:
                     write(explain_records(pipeline, batch, **options))

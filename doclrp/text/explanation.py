@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.align import aggregate, align, as_vector
 from doclrp.text.tokenize import Document
@@ -110,9 +111,12 @@ class Prediction:
 class Explanation:
     """Relevance of each word of ``text`` for the explained ``target``.
 
+    ``target``: what was explained, a :class:`~doclrp.core.targets.Target` with its
+    weights over the outputs (``str(target)`` is its name: ``"sport"``, ``"sport-vs-rest"``);
     ``target_value``: the explained output (e.g. the class logit);
     ``delta``: target_value − total relevance (conservation error);
-    ``special``: relevance of model tokens that map to no word, by name.
+    ``special``: relevance of model tokens that map to no word, by name;
+    ``method``: the method that made it, ``{"name": …, "params": {…}}``.
     """
 
     text: str
@@ -121,11 +125,12 @@ class Explanation:
     labels: list[str]
     task: str
     prediction: Prediction
-    target: str
+    target: Target
     target_value: float
     delta: float
     special: dict[str, float] = field(default_factory=dict)
     id: str | None = None
+    method: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_task(self.task)
@@ -152,7 +157,8 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = asdict(replace(self, words=[]))
+        data = asdict(replace(self, words=[], target=None))
+        data["target"] = self.target.to_dict()
         data["words"] = [word._asdict() for word in self.words]
         return data
 
@@ -167,11 +173,12 @@ class Explanation:
                 labels=list(data["labels"]),
                 task=data["task"],
                 prediction=Prediction(**data["prediction"]),
-                target=data["target"],
+                target=_target_of(data["target"], data["labels"]),
                 target_value=data["target_value"],
                 delta=data["delta"],
                 special=dict(data.get("special") or {}),
                 id=data.get("id"),
+                method=dict(data.get("method") or {}),
             )
         except (KeyError, TypeError) as err:
             raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err
@@ -185,11 +192,12 @@ def build_explanation(
     labels: Sequence[str],
     task: str,
     prediction: Prediction | Mapping[str, Any],
-    target: str,
+    target: Target | str,
     target_value: float,
     delta: float,
     special: Sequence[str] | None = None,
     id: str | None = None,
+    method: Mapping[str, Any] | None = None,
 ) -> Explanation:
     """Align model tokens to the words of ``document`` and sum their relevance.
 
@@ -224,12 +232,25 @@ def build_explanation(
         labels=list(labels),
         task=task,
         prediction=prediction,
-        target=str(target),
+        target=_target_of(target, labels),
         target_value=float(target_value),
         delta=float(delta),
         special=leftovers,
         id=id,
+        method=dict(method or {}),
     )
+
+
+def _target_of(target: Target | Mapping[str, Any] | str, labels: Sequence[str]) -> Target:
+    """A ``Target`` from itself, its ``to_dict`` form, or a label name (one output)."""
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, Mapping):
+        return Target.from_dict(target)
+    labels = [str(label) for label in labels]
+    if target in labels:
+        return Target.output(labels.index(target), labels)
+    return Target(name=str(target))
 
 
 def _check_task(task: str) -> None:
