@@ -29,7 +29,8 @@ import torch  # noqa: E402
 import doclrp  # noqa: E402
 from doclrp.corpus import open_corpus, read_folder, train_test_split_fixed  # noqa: E402
 from doclrp.evaluate import get_method  # noqa: E402
-from doclrp.models.hf import load_hf_pipeline, train_hf  # noqa: E402
+from doclrp.models.hf import load_hf_pipeline  # noqa: E402
+from doclrp.training import train_hf  # noqa: E402
 
 METHODS = ["attnlrp", "cp-lrp", "gradient-x-input"]
 

