@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from ._atomic import staged_folder, write_text
 from .corpus import read_bbc, train_test_split_fixed
 from .explain import explain
 from .models.loading import load_text_model, pretrained_path
@@ -40,23 +38,15 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
     explanations = explain(pipeline, [r.text for r in records], ids=[r.id for r in records])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Build the whole folder aside, then swap it in: an interrupted run leaves the old one intact.
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    # Built aside and swapped in whole: an interrupted run leaves the old folder intact.
+    with staged_folder(out) as staging:
         entries = []
         for record, explanation in zip(records, explanations):
             page = f"{record.id.replace('/', '-')}.html"
-            (staging / page).write_text(render_document(explanation, title=f"BBC {record.id}"), encoding="utf-8")
+            write_text(staging / page, render_document(explanation, title=f"BBC {record.id}"))
             entries.append((page, explanation, record.label))
             print(f"{record.id} (true {record.label}, predicted {explanation.prediction.label})", file=stream)
             words = ", ".join(f"{w.text} {w.relevance:+.2f}" for w in explanation.top_words(top))
             print(f"  for {explanation.target}: {words}", file=stream)
-        (staging / "index.html").write_text(render_index(entries, title="doclrp demo: BBC news types"),
-                                            encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        write_text(staging / "index.html", render_index(entries, title="doclrp demo: BBC news types"))
     return (out / "index.html").resolve()
