@@ -132,10 +132,21 @@ def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
     try:
         os.chmod(staging, FOLDER_MODE)
         yield staging
+        _fsync_tree(staging)
         _swap_in(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    # The files inside were written plainly; flush them before the rename makes
+    # them visible, or a crash could show a whole folder of empty files.
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as written:
+                os.fsync(written.fileno())
+        fsync_folder(folder)
 
 
 def _swap_in(staging: Path, out: Path) -> None:

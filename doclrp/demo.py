@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._atomic import staged_folder, write_text
+from ._atomic import staged_folder
 from .corpus import read_bbc, train_test_split_fixed
 from .explain import explain
 from .models.loading import load_text_model, pretrained_path
@@ -43,10 +43,11 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
         entries = []
         for record, explanation in zip(records, explanations):
             page = f"{record.id.replace('/', '-')}.html"
-            write_text(staging / page, render_document(explanation, title=f"BBC {record.id}"))
+            (staging / page).write_text(render_document(explanation, title=f"BBC {record.id}"), encoding="utf-8")
             entries.append((page, explanation, record.label))
             print(f"{record.id} (true {record.label}, predicted {explanation.prediction.label})", file=stream)
             words = ", ".join(f"{w.text} {w.relevance:+.2f}" for w in explanation.top_words(top))
             print(f"  for {explanation.target}: {words}", file=stream)
-        write_text(staging / "index.html", render_index(entries, title="doclrp demo: BBC news types"))
+        index = render_index(entries, title="doclrp demo: BBC news types")
+        (staging / "index.html").write_text(index, encoding="utf-8")
     return (out / "index.html").resolve()

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from doclrp._atomic import staged_folder, write_text
+from doclrp._atomic import staged_folder
 from doclrp.corpus.sources import target_check
 from doclrp.errors import DoclrpError
 from doclrp.render.html import render_document
@@ -357,11 +357,12 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
                 continue
             name = _page_name(len(hrefs) + 1, record["id"])
             page = render_document(record_to_explanation(record), title=f"{record['id']} ({record['target']})")
-            write_text(staging / name, page)
+            (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
-        write_text(staging / "index.html", render_report(report_data(summary, top, min_df), hrefs))
-        write_text(staging / "words.csv", _words_csv(summary))
-        write_text(staging / "summary.json", _summary_json(summary, top, min_df))
+        page = render_report(report_data(summary, top, min_df), hrefs)
+        (staging / "index.html").write_text(page, encoding="utf-8")
+        (staging / "words.csv").write_text(_words_csv(summary), encoding="utf-8")
+        (staging / "summary.json").write_text(_summary_json(summary, top, min_df), encoding="utf-8")
     summary.report = out / "index.html"
     return summary
 
