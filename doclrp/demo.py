@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from ._atomic import staged_folder
 from .corpus import read_bbc, train_test_split_fixed
 from .explain import explain
 from .models.loading import load_text_model, pretrained_path
@@ -40,9 +38,8 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
     explanations = explain(pipeline, [r.text for r in records], ids=[r.id for r in records])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Build the whole folder aside, then swap it in: an interrupted run leaves the old one intact.
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    # Built aside and swapped in whole: an interrupted run leaves the old folder intact.
+    with staged_folder(out) as staging:
         entries = []
         for record, explanation in zip(records, explanations):
             page = f"{record.id.replace('/', '-')}.html"
@@ -51,12 +48,6 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
             print(f"{record.id} (true {record.label}, predicted {explanation.prediction.label})", file=stream)
             words = ", ".join(f"{w.text} {w.relevance:+.2f}" for w in explanation.top_words(top))
             print(f"  for {explanation.target}: {words}", file=stream)
-        (staging / "index.html").write_text(render_index(entries, title="doclrp demo: BBC news types"),
-                                            encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        index = render_index(entries, title="doclrp demo: BBC news types")
+        (staging / "index.html").write_text(index, encoding="utf-8")
     return (out / "index.html").resolve()

@@ -51,4 +51,4 @@ def test_demo_output_folder_is_replaced_whole(tmp_path, capsys):
     (out / "stale.html").write_text("old", encoding="utf-8")
     assert main(["demo", "--out", str(out)]) == 0
     assert not (out / "stale.html").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".demo-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".demo")]

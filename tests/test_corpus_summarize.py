@@ -9,8 +9,9 @@ import pytest
 from doclrp.cli import main
 from doclrp.corpus import explain_corpus, read_results
 from doclrp.corpus.output import open_results_writer, run_header, skipped_record
-from doclrp.corpus.summarize import bar_chart_svg, summarize, summarize_results
+from doclrp.corpus.summarize import summarize, summarize_results
 from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
+from doclrp.render.report import bar_chart_svg
 
 LABELS = ["neg", "pos"]
 
@@ -162,15 +163,15 @@ def regression_records(target="compound"):
 
 
 def test_regression_words_up_and_down_and_the_lexicon_hook(tmp_path, monkeypatch, capsys):
-    fake = type(sys)("doclrp.corpus.lexicon")
+    fake = type(sys)("doclrp.corpus.sources.lexicon")
     seen = {}
 
-    def vader_correlation(word_means):  # doclrp.corpus.lexicon's contract: word → mean, returns (r, words)
+    def vader_correlation(word_means):  # doclrp.corpus.sources.lexicon's contract: word → mean, returns (r, words)
         seen.update(word_means)
         return 0.42, 3
 
     fake.vader_correlation = vader_correlation
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.lexicon", fake)
+    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
     results = write_results(tmp_path / "r.jsonl", regression_records(), target="compound")
     assert main(["corpus", "summarize", str(results), "--out", str(tmp_path / "report"), "--min-df", "1"]) == 0
     printed = capsys.readouterr().out
@@ -183,9 +184,9 @@ def test_regression_words_up_and_down_and_the_lexicon_hook(tmp_path, monkeypatch
 
 
 def test_lexicon_hook_gets_mean_relevance_of_frequent_words(monkeypatch):
-    fake = type(sys)("doclrp.corpus.lexicon")
+    fake = type(sys)("doclrp.corpus.sources.lexicon")
     fake.vader_correlation = lambda word_means: (float("nan"), len(word_means))
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.lexicon", fake)
+    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
     summary = summarize_results(regression_records(), lexicon_min_count=2)
     assert summary.lexicon["result"][1] == 1  # only "great" is seen twice
     assert summary.lines()[-1].endswith("r undefined (1 words in the lexicon)")
@@ -194,9 +195,9 @@ def test_lexicon_hook_gets_mean_relevance_of_frequent_words(monkeypatch):
 @pytest.mark.parametrize("target, checked", [("compound − mean", True), ("compound − reference", True),
                                              ("pos", False), ("+1·compound -1·neg", False)])
 def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, checked):
-    fake = type(sys)("doclrp.corpus.lexicon")
+    fake = type(sys)("doclrp.corpus.sources.lexicon")
     fake.vader_correlation = lambda word_means: (0.5, len(word_means))
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.lexicon", fake)
+    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
     lexicon = summarize_results(regression_records(target), lexicon_min_count=2).lexicon
     if checked:
         assert lexicon["name"].startswith(f"VADER lexicon correlation ({target};") and lexicon["result"] == (0.5, 1)
@@ -205,7 +206,7 @@ def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, c
 
 
 def test_lexicon_hook_falls_back_when_part_two_is_absent(monkeypatch):
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.lexicon", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", None)  # import fails as if not installed
     summary = summarize_results(regression_records())
     assert summary.lexicon["name"].startswith("VADER") and "not available" in summary.lexicon["error"]
     assert summarize_results(RECORDS).lexicon is None  # classification: no lexicon check

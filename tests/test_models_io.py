@@ -159,7 +159,7 @@ def test_failed_rename_restores_the_old_pipeline(tmp_path, saved, monkeypatch):
             raise OSError("rename failed")
         real_replace(src, dst)
 
-    monkeypatch.setattr("doclrp.models.io.os.replace", replace)
+    monkeypatch.setattr("doclrp._atomic.os.replace", replace)
     with pytest.raises(OSError, match="rename failed"):
         save_pipeline(make_pipeline("bow"), saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

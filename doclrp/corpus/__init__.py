@@ -10,6 +10,7 @@ results (`explain_corpus`) and summarizing them (`summarize`).
 
 from doclrp.corpus import readers
 from doclrp.corpus.readers import *  # noqa: F401,F403  (the readers' names, readers.__all__, are ours too)
+from doclrp.corpus.sources.bbc import bbc_folder, read_bbc
 from doclrp.corpus.split import train_test_split_fixed
 from doclrp.corpus.output import read_results, record_to_explanation
 from doclrp.corpus.run import RunReport, explain_corpus
@@ -17,6 +18,8 @@ from doclrp.corpus.summarize import summarize, summarize_results
 
 __all__ = [
     *readers.__all__,
+    "read_bbc",
+    "bbc_folder",
     "train_test_split_fixed",
     "explain_corpus",
     "RunReport",

@@ -55,6 +55,7 @@ from typing import Any
 
 import orjson
 
+from doclrp._atomic import fsync_folder, staged_file, write_bytes, write_text
 from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
@@ -235,20 +236,6 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
-def _fsync_folder(folder: Path) -> None:
-    # A rename is durable only once the folder's entry is on disk.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -374,13 +361,7 @@ class _JsonlWriter(ResultsWriter):
 
     def _open_partial(self):
         if not self.partial.exists():
-            temporary = self.partial.with_name(self.partial.name + ".new")
-            with temporary.open("wb") as handle:
-                handle.write(_dumps_bytes(self.header) + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.partial)
-            _fsync_folder(self.partial.parent)
+            write_bytes(self.partial, _dumps_bytes(self.header) + b"\n")
         self._fd = os.open(self.partial, os.O_WRONLY | os.O_APPEND)
 
     def _write(self, records):
@@ -392,7 +373,7 @@ class _JsonlWriter(ResultsWriter):
     def _publish(self):
         self.close()
         os.replace(self.partial, self.path)
-        _fsync_folder(self.path.parent)
+        fsync_folder(self.path.parent)
 
     def _reopen(self):
         os.replace(self.path, self.partial)
@@ -416,10 +397,7 @@ class _ParquetWriter(ResultsWriter):
     def _open_partial(self):
         if not (self.partial / "header.json").is_file():
             self.partial.mkdir(exist_ok=True)
-            temporary = self.partial / "header.json.new"
-            temporary.write_text(_dumps(self.header), encoding="utf-8")
-            os.replace(temporary, self.partial / "header.json")
-            _fsync_folder(self.partial)
+            write_text(self.partial / "header.json", _dumps(self.header))
 
     def _parts(self) -> list[Path]:
         return sorted(self.partial.glob("part-*.parquet"))
@@ -428,18 +406,13 @@ class _ParquetWriter(ResultsWriter):
         parts = self._parts()
         number = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
         final = self.partial / f"part-{number:08d}.parquet"
-        temporary = final.with_suffix(".tmp")
         table = self.pa.Table.from_pylist([_to_parquet_row(r) for r in records], schema=self.schema)
-        self.pq.write_table(table, temporary)
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
-        _fsync_folder(self.partial)
+        with staged_file(final) as temporary:
+            self.pq.write_table(table, temporary)
 
     def _publish(self):
         schema = self.schema.with_metadata({"doclrp": _dumps(self.header)})
-        temporary = self.path.with_name(f".{self.path.name}.merging")
-        with self.pq.ParquetWriter(temporary, schema) as out:
+        with staged_file(self.path) as temporary, self.pq.ParquetWriter(temporary, schema) as out:
             pending, rows = [], 0
             for part in self._parts():
                 table = self.pq.read_table(part, schema=self.schema)
@@ -450,16 +423,12 @@ class _ParquetWriter(ResultsWriter):
                     pending, rows = [], 0
             if pending:
                 out.write_table(self.pa.concat_tables(pending).replace_schema_metadata(schema.metadata))
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        _fsync_folder(self.path.parent)
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def _reopen(self):
         self._open_partial()  # the header first: a part in a folder without one would not be resumable
         os.replace(self.path, self.partial / "part-00000000.parquet")
-        _fsync_folder(self.partial)
+        fsync_folder(self.partial)
         self.complete = False
 
 

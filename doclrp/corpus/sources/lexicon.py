@@ -1,6 +1,6 @@
 """The VADER sentiment lexicon, and how well word relevance agrees with it.
 
->>> from doclrp.corpus.lexicon import vader_lexicon, vader_correlation
+>>> from doclrp.corpus.sources.lexicon import vader_lexicon, vader_correlation
 >>> lexicon = vader_lexicon()
 >>> lexicon["good"], lexicon["terrible"]
 (1.9, -2.1)

@@ -40,7 +40,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from doclrp.corpus.readers import Record, read_bbc, read_jsonl
+from doclrp._atomic import write_text
+from doclrp.corpus.readers import Record, read_jsonl
+from doclrp.corpus.sources.bbc import read_bbc
 from doclrp.errors import DoclrpError
 
 __all__ = [
@@ -183,14 +185,7 @@ def write_vader_corpus(path: str | Path, name: str = "vader") -> Path:
     rows = build_vader_rows(name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with temporary.open("w", encoding="utf-8", newline="\n") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     return path
 
 
