@@ -9,7 +9,6 @@ from .composites import COMPOSITES, Composite, get_composite, register_composite
 from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule,
                     WSquare, ZBox, Zero, ZPlus)
 from .targets import contrast_weights, target_weights
-from . import transformer_composites  # noqa: E402,F401  registers "cp-lrp" and "attnlrp"
 
 __all__ = [
     "attribute", "Attribution", "attach", "Session", "PASSIVE_MODULES", "output_tensor",
