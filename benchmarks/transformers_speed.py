@@ -27,7 +27,6 @@ import transformers  # noqa: E402
 from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
 import doclrp  # noqa: E402
-from doclrp.core import transformer_composites  # noqa: E402,F401  (registers the composites)
 from measure import gradient_x_input, median_seconds, peak_bytes  # noqa: E402
 
 MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]

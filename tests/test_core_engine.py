@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
+from doclrp.core.linear import DenseAdapter, register_dense_adapter
 from doclrp.core.rules import Epsilon, Gradient, Pass, Zero, ZPlus
 
 CONSERVATION_RTOL = 1e-10
@@ -312,6 +313,10 @@ class Conv1D(nn.Module):
 
     def forward(self, x):
         return torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight).view(*x.shape[:-1], self.nf)
+
+
+# declared dense as doclrp.models.hf.layouts declares transformers' own
+register_dense_adapter(Conv1D, DenseAdapter(weight=lambda module: module.weight.t()))
 
 
 @pytest.mark.parametrize("composite", ["zero", "epsilon", "alpha2-beta1", "epsilon-gamma-box"])

@@ -32,15 +32,15 @@ from transformers import (  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.core import Epsilon, Gradient, Zero  # noqa: E402
-from doclrp.core.transformer_composites import (  # noqa: E402
+from doclrp.core.attention_rules import AttentionOperand, LayerNormCP  # noqa: E402
+from doclrp.core.linear import is_dense  # noqa: E402
+from doclrp.models.hf.composites import _transformer_composite  # noqa: E402
+from doclrp.models.hf.layouts import (  # noqa: E402
     QKV_PATHS,
     QUERY_PATHS,
-    _is_disentangled_attention,
-    _looks_like_attention,
-    _transformer_composite,
+    is_disentangled_attention,
+    looks_like_attention,
 )
-from doclrp.core.linear import is_dense  # noqa: E402
-from doclrp.core.transformer_rules import AttentionOperand, LayerNormCP  # noqa: E402
 from doclrp.corpus import Record  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.hf import HFPipeline, load_hf_pipeline, minilm_path  # noqa: E402
@@ -330,7 +330,7 @@ def reference_run(model, rule, attention_name, ids, kwargs, eps):
     handles = [m.register_forward_hook(_reference_mlp(rule)) for m in gated]
     plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
     # DeBERTa: its own module code runs the rules (above), not doclrp's recomputation
-    plain_products.rules[_is_disentangled_attention] = Gradient()
+    plain_products.rules[is_disentangled_attention] = Gradient()
     try:
         with _deberta_by_the_rules(model, rule) as deberta:
             if not (own or deberta):
@@ -498,8 +498,8 @@ def test_projection_paths_cover_the_supported_families():
         modules = list(tiny_model(family).named_modules())
         queries = [n for n, m in modules
                    if isinstance(m, nn.Linear) and n.endswith(tuple("." + p for p in QUERY_PATHS + QKV_PATHS))]
-        attention = [n for n, m in modules if _looks_like_attention(n, m) and not _is_disentangled_attention(n, m)]
-        recomputed = [n for n, m in modules if _is_disentangled_attention(n, m)]   # DeBERTa: its own rule
+        attention = [n for n, m in modules if looks_like_attention(n, m) and not is_disentangled_attention(n, m)]
+        recomputed = [n for n, m in modules if is_disentangled_attention(n, m)]   # DeBERTa: its own rule
         assert len(queries) == len(attention) and len(attention) + len(recomputed) > 0, family
         # (ALBERT shares one layer over its depth: one attention module)
 

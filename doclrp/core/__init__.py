@@ -11,7 +11,6 @@ from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, Input
 from .targets import Target, contrast_weights, target_weights
 from .baselines import BASELINES, GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency
 from .methods import LRP, Attributor, describe, method_names, resolve_method
-from . import transformer_composites  # noqa: E402,F401  registers "cp-lrp" and "attnlrp"
 
 __all__ = [
     "attribute", "Attribution", "attach", "Session", "PASSIVE_MODULES", "output_tensor",

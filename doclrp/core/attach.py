@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from ..errors import DoclrpError
 from .composites import Composite
 from .linear import AffineMap, batchnorm_affine, is_affine_layer, is_dense, keeps_output, restrict_to_nonzero
-from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule, chunk_factors
+from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule, _ElementwiseFunction, chunk_factors
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
 
@@ -90,21 +90,6 @@ class _AffineRuleFunction(torch.autograd.Function):
             ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds))
             return None, None, None, None, None
         return ctx.rule.gradient(layer, x, z, g), None, None, None, None
-
-
-class _ElementwiseFunction(torch.autograd.Function):
-    """Returns ``y`` unchanged; its backward is ``backward(x, y, g)``."""
-
-    @staticmethod
-    def forward(ctx, x, y, backward):
-        ctx.save_for_backward(x, y)
-        ctx.rule_backward = backward
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        return ctx.rule_backward(x, y, g), None, None
 
 
 @dataclass
@@ -324,12 +309,15 @@ def _batchnorm_hook(session: Session, name: str):
     return hook
 
 
-def _elementwise_hook(rule: Pass):
-    def hook(module, args, output):
-        x = args[0]
-        if not x.requires_grad:
+def _elementwise_hook(rule: Pass, name: str):
+    def hook(module, args, kwargs, output):
+        x = args[0] if args else next(iter(kwargs.values()), None)
+        if not (isinstance(x, Tensor) and x.requires_grad and isinstance(output, Tensor)):
             return None
-        return _ElementwiseFunction.apply(x, output.detach(), rule.gradient_elementwise)
+        if output.shape != x.shape:
+            raise DoclrpError(f"{rule!r} on '{_module_path(name)}' ({type(module).__name__}): "
+                              "needs an element-wise module")
+        return rule.apply(x, output)
 
     return hook
 
@@ -426,8 +414,8 @@ def _hook_for(name: str, module: nn.Module, composite: Composite):
             return None, False
         return (lambda session: rule.forward_hook(session, name)), True
     if isinstance(rule, Pass):
-        hook = _elementwise_hook(rule)
-        return (lambda session: hook), False
+        hook = _elementwise_hook(rule, name)
+        return (lambda session: hook), True
     if isinstance(rule, Gradient):
         return None, False
     if rule is not None:

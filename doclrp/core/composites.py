@@ -5,8 +5,12 @@ A ``Composite`` maps module *names* (exact dotted paths), *predicates*
 specific class first) to rules, plus an optional ``first`` rule for every affine
 layer that reads the model input directly (found at run time, in execution order,
 so every parallel branch of a text CNN counts). Look-up order: name, predicate,
-first, type (a Linear stored transposed, as GPT-2's ``Conv1D``, takes the ``nn.Linear``
-rule), then the built-in defaults (``Pass`` for element-wise activations).
+first, type (a layer declared dense by a :class:`~doclrp.core.linear.DenseAdapter` takes
+the ``nn.Linear`` rule), then the built-in defaults (``Pass`` for element-wise activations).
+
+Composites are named in :data:`COMPOSITES`; those defined outside the core (``cp-lrp`` and
+``attnlrp``, in :mod:`doclrp.models.hf.composites`) are listed there by location and imported
+on first use, so that no import registers anything.
 
 >>> from torch import nn
 >>> from doclrp.core.rules import Epsilon, ZBox
@@ -19,6 +23,8 @@ Epsilon(eps=1e-06)
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
 from typing import Callable, Mapping
 
 from torch import nn
@@ -72,7 +78,7 @@ class Composite:
         for cls in type(module).__mro__:
             if cls in self.rules:
                 return self.rules[cls]
-        if nn.Linear in self.rules and is_dense(module):  # a Linear stored transposed (GPT-2's Conv1D)
+        if nn.Linear in self.rules and is_dense(module):  # a layer declared dense by an adapter
             return self.rules[nn.Linear]
         if isinstance(module, ELEMENTWISE):
             return Pass()
@@ -116,17 +122,67 @@ def alpha2_beta1() -> Composite:
     return Composite(_affine(AlphaBeta(2.0, 1.0), AlphaBeta(2.0, 1.0)), name="alpha2-beta1")
 
 
-COMPOSITES: dict[str, Callable[..., Composite]] = {
+# Composites defined outside the core: name -> "module:factory", imported on first use.
+_LOCATIONS = {
+    "cp-lrp": "doclrp.models.hf.composites:cp_lrp",
+    "attnlrp": "doclrp.models.hf.composites:attnlrp",
+}
+
+
+class _Composites(MutableMapping):
+    """Name → composite factory: the core's own, those registered, and those known by location
+    (imported on first look-up)."""
+
+    def __init__(self, factories: dict[str, Callable[..., Composite]], locations: dict[str, str]) -> None:
+        self._factories = factories
+        self._locations = locations
+
+    def __getitem__(self, name: str) -> Callable[..., Composite]:
+        if name not in self._factories and name in self._locations:
+            module, attribute = self._locations[name].split(":")
+            self._factories[name] = getattr(importlib.import_module(module), attribute)
+        return self._factories[name]
+
+    def __setitem__(self, name: str, factory: Callable[..., Composite]) -> None:
+        self._factories[name] = factory
+
+    def __delitem__(self, name: str) -> None:
+        found = name in self
+        self._factories.pop(name, None)
+        self._locations.pop(name, None)
+        if not found:
+            raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._factories, **self._locations})
+
+    def __len__(self) -> int:
+        return len(self._factories.keys() | self._locations.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories or name in self._locations
+
+    def __repr__(self) -> str:
+        return f"COMPOSITES({sorted(self)})"
+
+
+COMPOSITES: MutableMapping[str, Callable[..., Composite]] = _Composites({
     "zero": zero,
     "epsilon": epsilon,
     "epsilon-plus": epsilon_plus,
     "epsilon-gamma-box": epsilon_gamma_box,
     "alpha2-beta1": alpha2_beta1,
-}
+}, _LOCATIONS)
 
 
 def register_composite(name: str, factory: Callable[..., Composite]) -> None:
-    """Make ``factory`` available by ``name`` (used by the transformer adapters)."""
+    """Make ``factory`` available by ``name`` (for composites of your own).
+
+    >>> register_composite("epsilon-big", lambda: epsilon(eps=0.25))
+    >>> get_composite("epsilon-big").rules[nn.Linear]
+    Epsilon(eps=0.25)
+    >>> del COMPOSITES["epsilon-big"]
+    """
     COMPOSITES[name] = factory
 
 

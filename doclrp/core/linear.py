@@ -16,14 +16,16 @@ True
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 __all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "is_affine_layer",
-           "is_dense", "AFFINE_LAYERS"]
+           "is_dense", "AFFINE_LAYERS", "DenseAdapter", "register_dense_adapter", "dense_adapter"]
 
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
 # (max-pool over time leaves one per channel) runs its rule on those positions alone.
@@ -37,23 +39,93 @@ _SPARSE_CHUNK = 1 << 22
 AFFINE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
+def _any_module(module: nn.Module) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class DenseAdapter:
+    """How to read a layer of another library that computes ``x Wᵀ + b`` as ``nn.Linear`` does,
+    with its weight stored some other way: ``weight(module)`` gives it as ``(out, in)``;
+    ``accepts(module)`` says whether this instance is laid out so.
+
+    A layer declared so is dense to the engine: it gets the ``nn.Linear`` rule of a composite.
+
+    >>> from torch import nn
+    >>> class Transposed(nn.Module):  # y = x W + b, W stored (in, out)
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.weight, self.bias = nn.Parameter(torch.ones(3, 2)), nn.Parameter(torch.zeros(2))
+    >>> register_dense_adapter(Transposed, DenseAdapter(weight=lambda m: m.weight.t()))
+    >>> is_dense(Transposed()), AffineMap.of(Transposed()).weight.shape
+    (True, torch.Size([2, 3]))
+    """
+
+    weight: Callable[[nn.Module], Tensor]
+    accepts: Callable[[nn.Module], bool] = _any_module
+
+
+# Qualified class name ("package.module.Class") -> its adapter.
+_DENSE_ADAPTERS: dict[str, DenseAdapter] = {}
+# "module:attribute" of mappings {qualified class name: DenseAdapter} declared outside the
+# core, read on the first layer that is not torch's: the core itself imports no other
+# library, and a model of one is explained with its layers declared whatever the composite.
+_DENSE_ADAPTER_SOURCES = ["doclrp.models.hf.layouts:DENSE_ADAPTERS"]
+_sources_read = False
+# class -> its adapter or None: one look-up per layer and call, on the hot path
+_ADAPTER_OF_TYPE: dict[type, DenseAdapter | None] = {}
+
+
+def register_dense_adapter(cls: type | str, adapter: DenseAdapter) -> None:
+    """Declare ``cls`` (a class, or its qualified name ``"package.module.Class"``, which needs no
+    import of its library) a dense layer read through ``adapter``; before attaching rules to a
+    model that has it."""
+    name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+    _DENSE_ADAPTERS[name] = adapter
+    _ADAPTER_OF_TYPE.clear()
+
+
+def _read_sources() -> None:
+    global _sources_read
+    _sources_read = True
+    for source in _DENSE_ADAPTER_SOURCES:
+        module, attribute = source.split(":")
+        for name, adapter in getattr(importlib.import_module(module), attribute).items():
+            _DENSE_ADAPTERS.setdefault(name, adapter)
+    _ADAPTER_OF_TYPE.clear()
+
+
+def _adapter_of_type(cls: type) -> DenseAdapter | None:
+    try:
+        return _ADAPTER_OF_TYPE[cls]
+    except KeyError:
+        pass
+    if not _sources_read and not cls.__module__.startswith("torch."):
+        _read_sources()
+    names = (f"{base.__module__}.{base.__qualname__}" for base in cls.__mro__)
+    adapter = next((_DENSE_ADAPTERS[n] for n in names if n in _DENSE_ADAPTERS), None)
+    _ADAPTER_OF_TYPE[cls] = adapter
+    return adapter
+
+
+def dense_adapter(module: nn.Module) -> DenseAdapter | None:
+    """The declared adapter that reads ``module`` as a Linear layer, or None (also for
+    ``nn.Linear`` itself, which needs none)."""
+    if not isinstance(module, nn.Module) or isinstance(module, AFFINE_LAYERS):
+        return None
+    adapter = _adapter_of_type(type(module))
+    return adapter if adapter is not None and adapter.accepts(module) else None
+
+
 def is_affine_layer(module: nn.Module) -> bool:
     """True for the layers whose rules need an explicit weight (Linear, Conv1d/2d/3d, and
-    Linear layers stored transposed)."""
-    return isinstance(module, AFFINE_LAYERS) or _is_transposed_linear(module)
+    layers declared dense by a :class:`DenseAdapter`)."""
+    return isinstance(module, AFFINE_LAYERS) or dense_adapter(module) is not None
 
 
 def is_dense(module: nn.Module) -> bool:
-    """``nn.Linear``, or a Linear stored transposed (see ``_is_transposed_linear``)."""
-    return isinstance(module, nn.Linear) or _is_transposed_linear(module)
-
-
-def _is_transposed_linear(module: nn.Module) -> bool:
-    # transformers' Conv1D (GPT-2 and its kin): y = x W + b with W of shape (in, out), despite
-    # its name a dense layer; matched by name and shape so that transformers need not be imported
-    weight = getattr(module, "weight", None)
-    return type(module).__name__ == "Conv1D" and isinstance(weight, Tensor) and weight.dim() == 2 \
-        and weight.shape[1] == getattr(module, "nf", None)
+    """``nn.Linear``, or a layer declared dense by a :class:`DenseAdapter`."""
+    return isinstance(module, nn.Linear) or dense_adapter(module) is not None
 
 
 @dataclass(frozen=True)
@@ -66,10 +138,9 @@ class AffineMap:
 
     @classmethod
     def of(cls, module: nn.Module, detach: bool = False) -> "AffineMap":
-        """The module's own weight (``(out, in, …)``, a transposed Linear's turned round) and bias."""
-        weight, bias = module.weight, module.bias
-        if _is_transposed_linear(module):
-            weight = weight.t()
+        """The module's own weight (``(out, in, …)``, a declared dense layer's as its adapter reads it) and bias."""
+        adapter = dense_adapter(module)
+        weight, bias = module.weight if adapter is None else adapter.weight(module), module.bias
         if detach:
             weight, bias = weight.detach(), None if bias is None else bias.detach()
         return cls(module, weight, bias)

@@ -283,13 +283,41 @@ class ZBox(InputRule):
         return x * layer.vjp(s, x) - low * layer.vjp(s, x, w_pos) - high * layer.vjp(s, x, w_neg)
 
 
+class _ElementwiseFunction(torch.autograd.Function):
+    """Returns ``y`` unchanged; its backward is ``backward(x, y, g)``."""
+
+    @staticmethod
+    def forward(ctx, x, y, backward):
+        ctx.save_for_backward(x, y)
+        ctx.rule_backward = backward
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return ctx.rule_backward(x, y, g), None, None
+
+
 @dataclass(frozen=True)
 class Pass(Rule):
-    """Identity for element-wise layers and norms: ``R_in = R_out`` (gradient ``g·y/x``).
+    """The identity rule for element-wise layers and norms (AttnLRP eq. 9): ``R_in = R_out``
+    (gradient ``g·y/x``).
 
-    Where the input is 0 the relevance of the output (``f(0)·g``, non-zero only for
+    On a module it takes the input given by position or by keyword (activation modules of
+    other libraries are called either way) and refuses one whose output is not shaped as its
+    input. Where the input is 0 the relevance of the output (``f(0)·g``, non-zero only for
     functions such as sigmoid) cannot be placed and shows in delta.
+
+    >>> x = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> y = Pass().apply(x, torch.tanh(x))
+    >>> (g,) = torch.autograd.grad(y.sum(), x)
+    >>> bool(torch.allclose(x * g, torch.tanh(x)))
+    True
     """
+
+    def apply(self, x: Tensor, y: Tensor) -> Tensor:
+        """``y = f(x)``, its values as given, with the rule's gradient at ``x``."""
+        return _ElementwiseFunction.apply(x, y.detach(), self.gradient_elementwise)
 
     def gradient_elementwise(self, x: Tensor, y: Tensor, g: Tensor) -> Tensor:
         # three kernels; 0/0 and c/0 (an output the rule cannot place) become 0

@@ -5,13 +5,14 @@
 >>> pipeline.default_composite                       # doctest: +SKIP
 'attnlrp'
 
-Importing this package registers the attention-aware composites ``"cp-lrp"`` and
-``"attnlrp"`` (:mod:`doclrp.core.transformer_composites`); ``transformers`` itself is
-imported only when a model is loaded. Fine-tuning lives in :mod:`doclrp.training.hf`
-(``train_hf``), which imports from here, never the reverse.
+The attention-aware composites ``"cp-lrp"`` and ``"attnlrp"`` are
+:mod:`doclrp.models.hf.composites` (the core imports it by name on first use), where
+each module of a family is :mod:`doclrp.models.hf.layouts`, the family-specific rules
+:mod:`doclrp.models.hf.rules`; ``transformers`` itself is imported only when a model is
+loaded. Fine-tuning lives in :mod:`doclrp.training.hf` (``train_hf``), which imports
+from here, never the reverse.
 """
 
-from doclrp.core import transformer_composites as _transformer_composites  # noqa: F401  (registers the composites)
 from doclrp.models.hf.minilm import MINILM_PACKAGE, minilm_path
 from doclrp.models.hf.pipeline import DOCLRP_JSON, HFPipeline, load_hf_pipeline
 

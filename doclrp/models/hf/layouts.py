@@ -1,50 +1,59 @@
-"""Which rule goes where in Hugging Face transformers, and the ``cp-lrp`` and ``attnlrp`` composites.
+"""Where the parts of Hugging Face models are: module paths of the attention and gated-MLP
+projections per family, the checks that refuse layouts the composites do not know, the
+predicates that tell which module is which, and GPT-2's ``Conv1D`` declared a dense layer.
 
->>> import torch
->>> from doclrp.core import get_composite
->>> composite = get_composite("attnlrp")
->>> composite.rule_for("bert.encoder.layer.0.attention.self.query", torch.nn.Linear(4, 4))
-AttentionOperand(factor=0.25, eps=0.0)
+>>> from torch import nn
+>>> is_query_or_key("bert.encoder.layer.0.attention.self.query", nn.Linear(4, 4))
+True
+>>> is_query_or_key("bert.encoder.layer.0.attention.output.dense", nn.Linear(4, 4))
+False
 
-The rules themselves and their equations are :mod:`doclrp.core.transformer_rules`.
-Their operands are found by module path in Hugging Face models
-(``…attention.self.query/key/value`` for BERT, RoBERTa, ELECTRA and their kin,
-``…attention.q_lin/k_lin/v_lin`` for DistilBERT, ``…attention.query/key/value`` for
-ALBERT, ``…attention.attn.q/k/v`` for MPNet, ``…self_attn.q_proj/k_proj/v_proj`` and
-``…mlp.gate_proj/up_proj`` for Llama and its kin, the fused ``…attn.Wqkv`` and ``…mlp.Wi``
-for ModernBERT, ``…self_attn.qkv_proj`` and ``…mlp.gate_up_proj`` for Phi-3 and
-``…attn.c_attn`` for GPT-2, whose factors go per output chunk); any other module
-that looks like attention (class name ending in ``Attention`` with Linear children) or like
-a gated MLP fails loudly, once, when the hooks are planned. RoBERTa's classification head
-and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh`` as a function, out
-of reach of a module hook: they get :class:`~doclrp.core.transformer_rules.FirstTokenTanhHead`.
-RMSNorm modules and rotary position tables are matched by class name (``…RMSNorm``,
-``…RotaryEmbedding``), which needs no import of transformers. MPNet's table of relative
-position biases is a constant, not an input: what it takes in the softmax shows in delta.
-DeBERTa v2/v3's disentangled attention and its ``ContextPooler`` (whose activation is built
-inside ``forward``) are recomputed by their own rules,
-:class:`~doclrp.core.transformer_rules.DisentangledAttention` and
-:class:`~doclrp.core.transformer_rules.FirstTokenPooler`. Tested with transformers
-4.57.6 and 5.24 (BERT, DistilBERT and RoBERTa also 4.48.3 and 5.17).
+Projections are found by path (``…attention.self.query/key/value`` for BERT, RoBERTa,
+ELECTRA and their kin, ``…attention.q_lin/k_lin/v_lin`` for DistilBERT,
+``…attention.query/key/value`` for ALBERT, ``…attention.attn.q/k/v`` for MPNet,
+``…self_attn.q_proj/k_proj/v_proj`` and ``…mlp.gate_proj/up_proj`` for Llama and its kin,
+the fused ``…attn.Wqkv`` and ``…mlp.Wi`` for ModernBERT, ``…self_attn.qkv_proj`` and
+``…mlp.gate_up_proj`` for Phi-3 and ``…attn.c_attn`` for GPT-2); other modules by class
+name, which needs no import of transformers. Which rule each gets is
+:mod:`doclrp.models.hf.composites`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
+from torch import Tensor, nn
 
-from ..errors import DoclrpError
-from .composites import Composite, register_composite
-from .linear import AffineMap, is_dense
-from .rules import Epsilon, Gradient, ModuleRule
-from .transformer_rules import (AttentionOperand, DisentangledAttention, FirstTokenPooler, FirstTokenTanhHead,
-                                Identity, LayerNormCP)
+from doclrp.core.linear import AffineMap, DenseAdapter, is_dense
+from doclrp.core.rules import ModuleRule
+from doclrp.errors import DoclrpError
 
 __all__ = [
-    "cp_lrp", "attnlrp", "AttentionCheck", "GatedMLPCheck",
     "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS", "QKV_PATHS", "GATE_PATHS", "UP_PATHS", "GATE_UP_PATHS",
+    "AttentionCheck", "GatedMLPCheck", "DENSE_ADAPTERS", "HF_ACTIVATIONS",
+    "is_query_or_key", "is_value", "is_fused_qkv", "is_fused_gate_up", "is_gate", "is_up",
+    "looks_like_attention", "is_disentangled_attention", "is_context_pooler", "is_tanh_head",
+    "looks_like_gated_mlp", "is_rotary_embedding", "is_relative_position_bias", "is_rms_norm", "hf_types",
 ]
+
+
+# -- GPT-2's Conv1D ----------------------------------------------------------------------
+def _conv1d_weight(module: nn.Module) -> Tensor:
+    return module.weight.t()  # stored (in, out)
+
+
+def _is_conv1d_layout(module: nn.Module) -> bool:
+    weight = getattr(module, "weight", None)
+    return isinstance(weight, Tensor) and weight.dim() == 2 and weight.shape[1] == getattr(module, "nf", None)
+
+
+# transformers' Conv1D (GPT-2 and its kin): y = x W + b with W of shape (in, out), despite its
+# name a dense layer. Declared by qualified name, so that transformers need not be imported;
+# the core reads this table (by its location) on the first layer that is not torch's.
+DENSE_ADAPTERS = {
+    "transformers.pytorch_utils.Conv1D": DenseAdapter(weight=_conv1d_weight, accepts=_is_conv1d_layout),
+}
+
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
 # BERT, RoBERTa, ELECTRA and kin: attention.self.*; DistilBERT: attention.*_lin; ALBERT:
@@ -74,7 +83,7 @@ _TANH_HEADS = frozenset({
 
 # transformers' element-wise activation modules (transformers.activations), by class name:
 # looked up lazily so that doclrp does not import transformers unless it is there.
-_HF_ACTIVATIONS = (
+HF_ACTIVATIONS = (
     "GELUActivation", "NewGELUActivation", "FastGELUActivation", "QuickGELUActivation",
     "ClippedGELUActivation", "AccurateGELUActivation", "GELUTanh", "PytorchGELUTanh",
     "SiLUActivation", "MishActivation", "LinearActivation", "LaplaceActivation",
@@ -86,27 +95,27 @@ def _path_matches(name: str, paths: tuple[str, ...]) -> bool:
     return name in paths or name.endswith(tuple("." + path for path in paths))
 
 
-def _is_query_or_key(path: str, module: nn.Module) -> bool:
+def is_query_or_key(path: str, module: nn.Module) -> bool:
     return is_dense(module) and _path_matches(path, QUERY_PATHS + KEY_PATHS)
 
 
-def _is_value(path: str, module: nn.Module) -> bool:
+def is_value(path: str, module: nn.Module) -> bool:
     return is_dense(module) and _path_matches(path, VALUE_PATHS)
 
 
-def _is_fused_qkv(path: str, module: nn.Module) -> bool:
+def is_fused_qkv(path: str, module: nn.Module) -> bool:
     return is_dense(module) and _path_matches(path, QKV_PATHS)
 
 
-def _is_fused_gate_up(path: str, module: nn.Module) -> bool:
+def is_fused_gate_up(path: str, module: nn.Module) -> bool:
     return is_dense(module) and _path_matches(path, GATE_UP_PATHS)
 
 
-def _is_gate(path: str, module: nn.Module) -> bool:
+def is_gate(path: str, module: nn.Module) -> bool:
     return is_dense(module) and _path_matches(path, GATE_PATHS)
 
 
-def _is_up(path: str, module: nn.Module) -> bool:
+def is_up(path: str, module: nn.Module) -> bool:
     return is_dense(module) and _path_matches(path, UP_PATHS)
 
 
@@ -198,107 +207,52 @@ class GatedMLPCheck(ModuleRule):
 
 
 # -- which module is which ----------------------------------------------------------------
-def _looks_like_attention(name: str, module: nn.Module) -> bool:
+def looks_like_attention(name: str, module: nn.Module) -> bool:
     return type(module).__name__.endswith("Attention") and any(
         is_dense(child) for child in module.children()
     )
 
 
-def _is_disentangled_attention(name: str, module: nn.Module) -> bool:
+def is_disentangled_attention(name: str, module: nn.Module) -> bool:
     # DeBERTa v2/v3: recomputed by its own rule (its parts are looked up when the hook runs)
     return type(module).__name__ == "DisentangledSelfAttention" and all(
         hasattr(module, part) for part in ("query_proj", "key_proj", "value_proj", "disentangled_attention_bias"))
 
 
-def _is_context_pooler(name: str, module: nn.Module) -> bool:
+def is_context_pooler(name: str, module: nn.Module) -> bool:
     return type(module).__name__ == "ContextPooler"
 
 
-def _is_tanh_head(name: str, module: nn.Module) -> bool:
+def is_tanh_head(name: str, module: nn.Module) -> bool:
     return type(module).__name__ in _TANH_HEADS
 
 
-def _looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
+def looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
     return any(is_dense(module._modules.get(p)) for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
 
 
-def _is_rotary_embedding(name: str, module: nn.Module) -> bool:
+def is_rotary_embedding(name: str, module: nn.Module) -> bool:
     # cos/sin tables from position ids: constants for relevance (the rotation they drive is
     # applied to queries and keys as a function, a linear map the plain gradient handles)
     return type(module).__name__.endswith("RotaryEmbedding")
 
 
-def _is_relative_position_bias(name: str, module: nn.Module) -> bool:
+def is_relative_position_bias(name: str, module: nn.Module) -> bool:
     # MPNet's table of attention-score biases by relative position: no input reaches it, so it
     # is no input either; the relevance it takes in the softmax shows in delta
     return isinstance(module, nn.Embedding) and _path_matches(name, ("relative_attention_bias",))
 
 
-def _is_rms_norm(name: str, module: nn.Module) -> bool:
+def is_rms_norm(name: str, module: nn.Module) -> bool:
     # y = w ⊙ x / rms(x): with rms held constant (as LayerNorm's σ), a diagonal linear map,
     # whose LRP-0 is the identity rule R_in = R_out (Gemma's (1 + w) scale included)
     return type(module).__name__.endswith("RMSNorm")
 
 
-def _hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
+def hf_types(module_name: str, names: tuple[str, ...]) -> tuple[type, ...]:
     """Classes of ``transformers`` by name; none where transformers (or the class) is missing."""
     try:
         module = __import__(module_name, fromlist=list(names))
     except ImportError:
         return ()
     return tuple(cls for cls in (getattr(module, n, None) for n in names) if isinstance(cls, type))
-
-
-# -- composites ------------------------------------------------------------------------
-def _transformer_composite(name: str, query_key: float, value: float, gate: float, up: float,
-                           eps: float) -> Composite:
-    if not eps >= 0:
-        raise DoclrpError(f"{name}: eps must be >= 0, got {eps}")
-    # LRP-0 in gradient form is the plain gradient (no division, nothing to stabilize):
-    # with eps=0 the Linear layers keep theirs and cost nothing over gradient × input.
-    linear = Epsilon(eps) if eps else Gradient()
-    rules = {
-        _is_query_or_key: AttentionOperand(query_key, eps),
-        _is_value: AttentionOperand(value, eps),
-        _is_fused_qkv: AttentionOperand((query_key, query_key, value), eps),
-        _is_gate: AttentionOperand(gate, eps),
-        _is_up: AttentionOperand(up, eps),
-        _is_fused_gate_up: AttentionOperand((gate, up), eps),
-        _is_disentangled_attention: DisentangledAttention(product_factor=value, constant_probabilities=query_key == 0),
-        _looks_like_attention: AttentionCheck(),
-        _looks_like_gated_mlp: GatedMLPCheck(),
-        _is_tanh_head: FirstTokenTanhHead(),
-        _is_context_pooler: FirstTokenPooler(),
-        _is_rms_norm: Identity(),
-        _is_rotary_embedding: Gradient(),
-        _is_relative_position_bias: Gradient(),
-        nn.Linear: linear,
-        nn.LayerNorm: LayerNormCP(),
-        nn.GELU: Identity(),
-    }
-    for cls in _hf_types("transformers.activations", _HF_ACTIVATIONS):
-        rules[cls] = Identity()
-    return Composite(rules, name=name)
-
-
-def cp_lrp(eps: float = 0.0) -> Composite:
-    """CP-LRP: attention probabilities and LayerNorm's σ constant, LRP-ε on Linear layers (``eps=0``: LRP-0).
-
-    >>> cp_lrp().name
-    'cp-lrp'
-    """
-    return _transformer_composite("cp-lrp", query_key=0.0, value=1.0, gate=0.0, up=1.0, eps=eps)
-
-
-def attnlrp(eps: float = 0.0) -> Composite:
-    """AttnLRP: softmax Taylor rule, uniform rule on ``Q Kᵀ`` and ``P V``, LayerNorm's σ constant,
-    LRP-ε on Linear layers (``eps=0``: LRP-0).
-
-    >>> attnlrp(eps=1e-9).name
-    'attnlrp'
-    """
-    return _transformer_composite("attnlrp", query_key=0.25, value=0.5, gate=0.5, up=0.5, eps=eps)
-
-
-register_composite("cp-lrp", cp_lrp)
-register_composite("attnlrp", attnlrp)
