@@ -52,8 +52,8 @@ import torch
 
 from doclrp.corpus import explain_corpus, open_corpus
 from doclrp.corpus.run import frozen_heap, plan_batches
-from doclrp.explain import document_outputs
-from doclrp.models.loading import load_text_model, pretrained_path
+from doclrp._explain import document_outputs
+from doclrp.models.loading import load_model, pretrained_path
 from doclrp.text import tokenize_many
 
 #: Functions whose cumulative time the profile reports, by what they stand for.
@@ -134,7 +134,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model or str(pretrained_path())
-    pipeline = load_text_model(model, device=args.device)
+    pipeline = load_model(model, device=args.device)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"model {model}; corpus {args.corpus}; batch {args.batch_size}; device {args.device}; "
           f"torch threads {torch.get_num_threads()}; {cpus} CPUs usable; {platform.machine()}")

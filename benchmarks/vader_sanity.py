@@ -25,7 +25,7 @@ import torch
 
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.sources.lexicon import vader_correlation, vader_lexicon
-from doclrp.explain import explain
+from doclrp import explain
 from doclrp.models import TextPipeline, load_pipeline
 from doclrp.training import train
 

@@ -36,7 +36,7 @@ import torch
 
 from .core import resolve_method
 from .errors import DoclrpError
-from .explain import document_outputs, explain, resolve_target
+from ._explain import document_outputs, explain, resolve_target
 from .text import Explanation
 
 __all__ = [

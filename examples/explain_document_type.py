@@ -9,9 +9,9 @@ With no MODEL_DIR it uses the BBC text CNN shipped inside doclrp (pass a folder 
 import sys
 from pathlib import Path
 
-from doclrp.explain import explain
-from doclrp.models.loading import load_text_model, pretrained_path
-from doclrp.render import render_document
+from doclrp import explain
+from doclrp.models.loading import load_model, pretrained_path
+from doclrp.render import to_html
 
 ARTICLE = """Chip maker posts record profit
 
@@ -22,7 +22,7 @@ Analysts said the results beat market expectations."""
 model_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else pretrained_path()
 out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("explained-article.html")
 
-pipeline = load_text_model(model_dir)
+pipeline = load_model(model_dir)
 # target="predicted" explains the class the model chose; try target="tech" or "business-vs-rest".
 explanation = explain(pipeline, ARTICLE, target="predicted")
 
@@ -33,5 +33,5 @@ print("words against it:", [(w.text, round(w.relevance, 3)) for w in explanation
 # Conservation: the words (plus padding/special tokens) and delta add up to the explained logit.
 print(f"logit {explanation.target_value:.3f} = words {explanation.total:.3f} + delta {explanation.delta:.3f}")
 
-out.write_text(render_document(explanation, title="Why this type?"), encoding="utf-8")
+out.write_text(to_html(explanation, title="Why this type?"), encoding="utf-8")
 print("wrote", out.resolve())

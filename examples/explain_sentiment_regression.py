@@ -19,9 +19,9 @@ sentiment-regression/).
 import sys
 from pathlib import Path
 
-from doclrp.explain import explain
+from doclrp import explain
 from doclrp.models import load_pipeline
-from doclrp.render import render_document, render_index
+from doclrp.render import to_html, render_index
 from doclrp.training import train
 
 SENTENCES = [
@@ -60,7 +60,7 @@ for n, sentence in enumerate(SENTENCES, start=1):
         print(f"  {e.target}: {e.target_value:+.3f} = words {e.total:+.3f} + delta {e.delta:+.3f}; "
               f"up: {up}; down: {down}")
         page = f"{n}-{name}.html"
-        (out / page).write_text(render_document(e, title=f"{sentence[:40]}… · {e.target}"), encoding="utf-8")
+        (out / page).write_text(to_html(e, title=f"{sentence[:40]}… · {e.target}"), encoding="utf-8")
         entries.append((page, e))
 (out / "index.html").write_text(render_index(entries, title="Sentiment regression, word by word"), encoding="utf-8")
 print("\nopen", (out / "index.html").resolve())

@@ -3,7 +3,7 @@
 from html.parser import HTMLParser
 
 from doclrp.cli import main
-from doclrp.models.loading import load_text_model, pretrained_path
+from doclrp.models.loading import load_model, pretrained_path
 
 TYPES = {"business", "entertainment", "politics", "sports", "tech"}
 
@@ -22,7 +22,7 @@ class _Links(HTMLParser):
 
 
 def test_shipped_model_is_the_documented_one():
-    pipeline = load_text_model(pretrained_path())
+    pipeline = load_model(pretrained_path())
     assert set(pipeline.labels) == TYPES
     assert pipeline.metrics["test_accuracy"] >= 0.95
 

@@ -428,7 +428,7 @@ def test_cached_hook_plan_follows_changes_to_the_model_and_composite():
 def test_hook_plans_of_several_composites_are_kept_per_model():
     import sys
 
-    plans = sys.modules["doclrp.core.attach"]._PLANS
+    plans = sys.modules["doclrp.core.session"]._PLANS
     model = nn.Sequential(nn.Linear(3, 2))
     x = torch.rand(1, 3)
     for eps in range(10):  # alternating composites do not evict each other, up to a bound
@@ -449,7 +449,7 @@ def test_cached_hook_plan_does_not_keep_models_alive():
     import sys
     import weakref
 
-    attach_module = sys.modules["doclrp.core.attach"]
+    attach_module = sys.modules["doclrp.core.session"]
     model = nn.Sequential(nn.Linear(3, 2))
     doclrp.attribute(model, torch.rand(1, 3), 0)
     assert model in attach_module._PLANS

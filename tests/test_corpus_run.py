@@ -17,7 +17,7 @@ from doclrp.corpus import CorpusWarning, Record, explain_corpus, read_results, r
 from doclrp.corpus.output import open_results_writer, partial_path, run_header
 from doclrp.corpus.run import in_shard, parse_shard, plan_batches
 from doclrp.errors import DoclrpError
-from doclrp.explain import explain
+from doclrp import explain
 from doclrp.models import EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, load_pipeline, save_pipeline
 
 WORDS = "goal match team cup chip phone laptop vote party minister win code".split()

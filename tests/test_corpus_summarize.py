@@ -9,7 +9,7 @@ import pytest
 from doclrp.cli import main
 from doclrp.corpus import explain_corpus, read_results
 from doclrp.corpus.output import open_results_writer, run_header, skipped_record
-from doclrp.corpus.summarize import summarize, summarize_results
+from doclrp.corpus.summary import summarize, summarize_results
 from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
 from doclrp.render.report import bar_chart_svg
 

@@ -15,7 +15,7 @@ from doclrp.errors import DoclrpError
 from doclrp.core import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency,
                          resolve_method)
 from doclrp.evaluate import aopc, deletion_curve, deletion_drops
-from doclrp.explain import document_outputs
+from doclrp._explain import document_outputs
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder
 from test_transformers import batch, tiny_model
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from doclrp.core import attribute
-from doclrp.explain import explain, window_starts
+from doclrp._explain import explain, window_starts
 from doclrp.models import IdEncoder, TextCNN, TextPipeline
 
 WORDS = "markets rose shares fell the film won awards players scored goals in a late match".split()

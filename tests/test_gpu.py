@@ -90,13 +90,13 @@ def test_shipped_model_explains_and_runs_a_corpus_on_cuda(tmp_path):
     import json
 
     from doclrp.corpus import explain_corpus
-    from doclrp.explain import explain
-    from doclrp.models.loading import load_text_model, pretrained_path
+    from doclrp import explain
+    from doclrp.models.loading import load_model, pretrained_path
 
     texts = ["Shares in the bank fell sharply after profits missed forecasts. " * 30,
              "The striker scored twice as the home side won the cup final."]
-    cpu = explain(load_text_model(pretrained_path(), device="cpu"), texts)
-    gpu_pipeline = load_text_model(pretrained_path(), device="cuda")
+    cpu = explain(load_model(pretrained_path(), device="cpu"), texts)
+    gpu_pipeline = load_model(pretrained_path(), device="cuda")
     gpu = explain(gpu_pipeline, texts)
     for ours, theirs in zip(gpu, cpu):
         assert ours.target == theirs.target

@@ -14,9 +14,9 @@ import torch
 
 from doclrp.corpus import Record
 from doclrp.errors import DoclrpError
-from doclrp.explain import explain, resolve_reference
+from doclrp._explain import explain, resolve_reference
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder, load_pipeline
-from doclrp.render import render_document
+from doclrp.render import to_html
 from doclrp.training import train
 
 OUTPUTS = ["neg", "neu", "pos", "compound"]
@@ -203,7 +203,7 @@ def _hue(hex_colour):
 
 def test_regression_page_shows_both_directions_in_their_own_hues(trained):
     e = explain(trained[0], "superb w3 awful great w7 dull", target="compound")
-    page = render_document(e)
+    page = to_html(e)
     shades = dict(
         (word, colour) for colour, word in re.findall(r'<span class="w" style="background-color:(#[0-9a-f]{6});[^"]*"'
                                                      r' title="[^"]*">([^<]*)</span>', page)

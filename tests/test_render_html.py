@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from doclrp.errors import DoclrpError
-from doclrp.render import diverging_color, diverging_rgb, render_document, render_index, symmetric_vmax, text_color
+from doclrp.render import diverging_color, diverging_rgb, to_html, render_index, symmetric_vmax, text_color
 from doclrp.text import Prediction, build_explanation, tokenize
 
 LABELS = ["business", "sport", "tech"]
@@ -92,7 +92,7 @@ TEXT = "Markets rallied.\n\nThe  sport section:\tgoals, goals!\r\nEnd."
 
 def test_page_structure():
     exp = explain(TEXT)
-    tree = parse(render_document(exp, title="A title"))
+    tree = parse(to_html(exp, title="A title"))
     root = tree.root
     assert tree.declarations == ["DOCTYPE html"]
     assert root.find("title").text() == "A title"
@@ -133,7 +133,7 @@ def test_page_structure():
 )
 def test_document_text_is_exactly_the_original(text):
     exp = explain(text)
-    page = render_document(exp)
+    page = to_html(exp)
     root = parse(page).root
     assert root.find("div", id="document").text() == text
     assert "white-space: pre-wrap" in root.find("style").text()
@@ -145,7 +145,7 @@ def test_escaping_of_text_labels_titles_and_ids():
     evil = '<script>alert(1)</script> "quoted" onmouseover="x" & <img src=x onerror=alert(2)>'
     labels = ["<b>bold</b>", 'x" onclick="steal()', "tech"]
     exp = explain(evil, labels=labels, target='"><script>t()</script>', id="<i>id</i>")
-    page = render_document(exp, title="</title><script>bad()</script>")
+    page = to_html(exp, title="</title><script>bad()</script>")
     root = parse(page).root
     tags = {n.tag for n in root.iter()}
     assert "script" not in tags and "img" not in tags and "b" not in tags and "i" not in tags
@@ -162,7 +162,7 @@ def test_escaping_of_text_labels_titles_and_ids():
 
 def test_colours_follow_the_sign():
     exp = explain("up down zero", relevance=[2.0, -1.0, 0.0])
-    spans = parse(render_document(exp)).root.find("div", id="document").find_all("span")
+    spans = parse(to_html(exp)).root.find("div", id="document").find_all("span")
     background = [s.attrs["style"].split("background-color:")[1][:7] for s in spans]
     assert background == [diverging_color(2.0, 2.0), diverging_color(-1.0, 2.0), "#ffffff"]
     red, blue = (diverging_rgb(v, 2.0).astype(int) for v in (2.0, -1.0))
@@ -173,7 +173,7 @@ def test_colours_follow_the_sign():
 
 def test_regression_shows_values_and_direction():
     exp = explain("Prices went up sharply.", task="regression", labels=["score"], target="score")
-    root = parse(render_document(exp)).root
+    root = parse(to_html(exp)).root
     assert not root.find_all(cls="predicted-label")
     assert root.find("table", cls="outputs").find("tbody").text() == "score+0.7"
     assert root.find(cls="for").find("h3").text() == "Raises score"
@@ -182,12 +182,12 @@ def test_regression_shows_values_and_direction():
 
 def test_all_zero_relevance_renders_white():
     exp = explain("nothing here", relevance=[0.0, 0.0])
-    spans = parse(render_document(exp)).root.find("div", id="document").find_all("span")
+    spans = parse(to_html(exp)).root.find("div", id="document").find_all("span")
     assert all("background-color:#ffffff" in s.attrs["style"] for s in spans)
 
 
 def test_pages_are_self_contained():
-    for page in [render_document(explain(TEXT)), render_index([("d.html", explain(TEXT))])]:
+    for page in [to_html(explain(TEXT)), render_index([("d.html", explain(TEXT))])]:
         root = parse(page).root
         assert not root.find_all("link") and not root.find_all("script")
         assert not [n for n in root.iter() if "src" in n.attrs]
@@ -223,7 +223,7 @@ def test_overlapping_words_are_refused():
     exp = explain("a b")
     broken = type(exp)(**{**exp.__dict__, "words": [exp.words[1], exp.words[1]]})
     with pytest.raises(DoclrpError, match="overlaps"):
-        render_document(broken)
+        to_html(broken)
 
 
 def test_colour_scale():

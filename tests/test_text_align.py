@@ -1,4 +1,4 @@
-"""doclrp.text.align / aggregate: model tokens to words by characters; sums kept."""
+"""doclrp.text.alignment / aggregate: model tokens to words by characters; sums kept."""
 
 import importlib.util
 import re

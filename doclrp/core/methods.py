@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .attribute import Attribution, attribute
+from .attribution import Attribution, attribute
 from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
 from .targets import TargetSpec

@@ -31,8 +31,10 @@ from torch import Tensor
 
 from ..errors import DoclrpError
 
-__all__ = ["Target", "TargetSpec", "target_weights", "contrast_weights", "CONTRAST_SUFFIX", "PREDICTED"]
+__all__ = ["TASKS", "Target", "TargetSpec", "target_weights", "contrast_weights", "CONTRAST_SUFFIX", "PREDICTED"]
 
+#: What a model does: pick a class, or predict numbers (its predicted "target" is then its only output).
+TASKS = ("classification", "regression")
 #: Suffix of a contrast target: ``"sport-vs-rest"`` is sport against the mean of the others.
 CONTRAST_SUFFIX = "-vs-rest"
 #: The name users give for "the output the model predicts".

@@ -50,9 +50,9 @@ class ExplainReplica:
 
             model = ray.get(model)
         if isinstance(model, str):
-            from doclrp.models.loading import load_text_model
+            from doclrp.models.loading import load_model
 
-            model = load_text_model(model, device=device)
+            model = load_model(model, device=device)
         self.pipeline = model
         self.options = options
 

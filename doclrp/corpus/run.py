@@ -51,7 +51,7 @@ from doclrp.corpus.output import explanation_record, model_fingerprint, open_res
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
 from doclrp.core import describe, resolve_method
 from doclrp.errors import DoclrpError
-from doclrp.explain import explain, resolve_target
+from doclrp._explain import explain, resolve_target
 
 __all__ = ["RunReport", "explain_corpus", "explain_records", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
            "ENGINES"]
@@ -286,9 +286,9 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
         warnings.warn(message, CorpusWarning, stacklevel=2)
 
     if isinstance(model, (str, Path)):
-        from doclrp.models.loading import load_text_model
+        from doclrp.models.loading import load_model
 
-        pipeline = load_text_model(model, device="cpu" if engine == "ray" else device)
+        pipeline = load_model(model, device="cpu" if engine == "ray" else device)
         fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
     else:
         pipeline, fingerprint, model_path = model, model_fingerprint(model), None
@@ -302,9 +302,9 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     report = RunReport(Path(out), malformed=len(malformed))
     skipped: Counter[str] = Counter()
     if engine == "local":
-        from doclrp.text import load_pipeline
+        from doclrp.text import load_spacy
 
-        load_pipeline()  # explain's spaCy pipeline, loaded before the heap is frozen
+        load_spacy()  # explain's spaCy pipeline, loaded before the heap is frozen
     with open_results_writer(out, header, overwrite=overwrite) as writer, frozen_heap():
         report.resumed = len(writer.done_ids)
         pending = _pending(plan_batches(_stream(corpus, on_error, shard), batch_size, buffer_size), writer.done_ids)

@@ -1,7 +1,7 @@
 """One entry point for model folders: doclrp pipelines and Hugging Face folders alike.
 
->>> from doclrp.models.loading import load_text_model, pretrained_path
->>> load_text_model(pretrained_path()).labels   # doctest: +SKIP
+>>> from doclrp.models.loading import load_model, pretrained_path
+>>> load_model(pretrained_path()).labels   # doctest: +SKIP
 ['business', 'entertainment', 'politics', 'sport', 'tech']
 """
 
@@ -15,7 +15,7 @@ import torch
 from ..errors import DoclrpError
 from .io import load_pipeline
 
-__all__ = ["load_text_model", "pretrained_path", "PRETRAINED"]
+__all__ = ["load_model", "pretrained_path", "PRETRAINED"]
 
 PRETRAINED = "bbc-cnn"
 
@@ -37,7 +37,7 @@ def _is_hugging_face(folder: Path) -> bool:
     return isinstance(data, dict) and "architectures" in data and data.get("format") != "doclrp-text-pipeline"
 
 
-def load_text_model(folder: str | Path, device: str = "cpu"):
+def load_model(folder: str | Path, device: str = "cpu"):
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``."""
     folder = Path(folder)
     if device.startswith("cuda") and not torch.cuda.is_available():

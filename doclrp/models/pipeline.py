@@ -20,13 +20,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.models.encoders import IdEncoder, TfidfEncoder, TokenRelevance
 from doclrp.text import Prediction
 
 __all__ = ["TextPipeline", "TASKS"]
 
-TASKS = ("classification", "regression")
 
 
 @dataclass

@@ -8,7 +8,7 @@ Nothing here prints or needs a notebook; callers write the strings where they li
 """
 
 from doclrp.render.colors import css_gradient, diverging_color, diverging_rgb, symmetric_vmax, text_color
-from doclrp.render.html import render_document, render_index
+from doclrp.render.html import to_html, render_index
 from doclrp.render.report import CorpusReportData, render_report
 
 __all__ = [
@@ -16,7 +16,7 @@ __all__ = [
     "css_gradient",
     "diverging_color",
     "diverging_rgb",
-    "render_document",
+    "to_html",
     "render_index",
     "render_report",
     "symmetric_vmax",

@@ -1,14 +1,14 @@
 """Explanations as self-contained, escaped HTML pages (pure: strings in, a string out).
 
 >>> from doclrp.text import tokenize, build_explanation, Prediction
->>> from doclrp.render import render_document, render_index
+>>> from doclrp.render import to_html, render_index
 >>> doc = tokenize("Goal!\\n\\nWhat a <b>match</b>.", pipeline="blank")
 >>> exp = build_explanation(
 ...     doc, [(w.start, w.end) for w in doc.words], [1.0] + [0.1] * (len(doc) - 1),
 ...     labels=["business", "sport"], task="classification",
 ...     prediction=Prediction.from_logits([-1.0, 1.0], ["business", "sport"]),
 ...     target="sport", target_value=1.0, delta=0.0)
->>> page = render_document(exp, title="BBC sport 001")
+>>> page = to_html(exp, title="BBC sport 001")
 >>> page.startswith("<!DOCTYPE html>"), "<b>" in page, "&lt;b&gt;" in page
 (True, False, True)
 >>> index = render_index([("001.html", exp, "sport")], title="BBC sport")
@@ -30,7 +30,7 @@ from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax, 
 from doclrp.render.page import escape, html_page
 from doclrp.text.explanation import Explanation, WordRelevance
 
-__all__ = ["render_document", "render_index"]
+__all__ = ["to_html", "render_index"]
 
 #: Words listed for and against the target on a document page and per index row.
 TOP_WORDS_PAGE = 10
@@ -66,7 +66,7 @@ tr.miss td.label {{ color: #b2182b; font-weight: 600; }}
 """
 
 
-def render_document(explanation: Explanation, title: str | None = None) -> str:
+def to_html(explanation: Explanation, title: str | None = None) -> str:
     """A complete HTML5 page showing which words of the document made the prediction.
 
     Words are shaded by relevance (red toward the target, blue against,

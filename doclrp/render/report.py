@@ -9,7 +9,7 @@
 >>> page.startswith("<!DOCTYPE html>"), "cnn &lt;1&gt;" in page, '<a href="docs/001-d1.html">d1</a>' in page
 (True, True, True)
 
-The data is plain (:class:`CorpusReportData`): ``doclrp.corpus.summarize`` computes
+The data is plain (:class:`CorpusReportData`): ``doclrp.corpus.summary`` computes
 the statistics and fills it in, this module only lays them out. One self-contained
 page: all text from data is escaped, bar charts are inline SVG, no script.
 """

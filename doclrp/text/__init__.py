@@ -8,7 +8,7 @@
 spaCy is imported only when text is first tokenized.
 """
 
-from doclrp.text.align import Aggregated, aggregate, align
+from doclrp.text.alignment import Aggregated, aggregate, align
 from doclrp.text.explanation import (
     Explanation,
     Prediction,
@@ -16,7 +16,7 @@ from doclrp.text.explanation import (
     WordRelevance,
     build_explanation,
 )
-from doclrp.text.tokenize import Document, Span, Token, load_pipeline, tokenize, tokenize_many
+from doclrp.text.words import Document, Span, Token, load_spacy, tokenize, tokenize_many
 from doclrp.text.vocab import Vocabulary
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "aggregate",
     "align",
     "build_explanation",
-    "load_pipeline",
+    "load_spacy",
     "tokenize",
     "tokenize_many",
 ]

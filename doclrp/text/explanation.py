@@ -27,13 +27,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from doclrp.core.targets import Target
+from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
-from doclrp.text.align import aggregate, align, as_vector
-from doclrp.text.tokenize import Document
+from doclrp.text.alignment import aggregate, align, as_vector
+from doclrp.text.words import Document
 
 __all__ = [
-    "TASKS",
     "Explanation",
     "Prediction",
     "SentenceRelevance",
@@ -41,7 +40,6 @@ __all__ = [
     "build_explanation",
 ]
 
-TASKS = ("classification", "regression")
 #: Key of `Explanation.special` for tokens that map to no word and have no name.
 UNASSIGNED = "unassigned"
 

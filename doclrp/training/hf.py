@@ -33,7 +33,8 @@ from torch import nn
 from doclrp.corpus import Record, train_test_split_fixed
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.minilm import minilm_path
-from doclrp.models.hf.pipeline import TASKS, HFPipeline, _transformers, hf_folder, quiet
+from doclrp.core.targets import TASKS
+from doclrp.models.hf.pipeline import HFPipeline, _transformers, hf_folder, quiet
 from doclrp.training.defaults import HF_DEFAULTS
 from doclrp.training.metrics import prediction_metrics
 from doclrp.training.scaling import TargetScaling

@@ -37,7 +37,8 @@ from doclrp.errors import DoclrpError
 from doclrp.models.encoders import IdEncoder, TfidfEncoder
 from doclrp.models.glove import GLOVE_DIM, load_glove
 from doclrp.models.io import save_pipeline
-from doclrp.models.pipeline import TASKS, TextPipeline
+from doclrp.core.targets import TASKS
+from doclrp.models.pipeline import TextPipeline
 from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
 from doclrp.training.defaults import MODEL_DEFAULTS, TEXT_DEFAULTS
 from doclrp.training.metrics import prediction_metrics, summarize_metrics

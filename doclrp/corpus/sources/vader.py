@@ -197,7 +197,7 @@ def _version(distribution: str) -> str:
 
 
 def _cache_key(name: str) -> str:
-    from doclrp.text.tokenize import MODEL_PACKAGE
+    from doclrp.text.words import MODEL_PACKAGE
 
     # Everything that can change the rows: the rules here, VADER, the data
     # package and (for sentences) the spaCy model that splits them.

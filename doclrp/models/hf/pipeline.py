@@ -42,13 +42,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 
 __all__ = ["HFPipeline", "load_hf_pipeline", "takes_row_positions", "DOCLRP_JSON", "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
 FORMAT_VERSION = 1
-TASKS = ("classification", "regression")
 # tokenizers without a real limit report a huge model_max_length (int(1e30))
 _NO_LIMIT = 1_000_000
 

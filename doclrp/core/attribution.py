@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .attach import attach
+from .session import attach
 from .composites import Composite, get_composite
 from .targets import Target, TargetSpec, target_weights
 

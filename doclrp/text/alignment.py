@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from doclrp.errors import DoclrpError
-from doclrp.text.tokenize import Document, Token
+from doclrp.text.words import Document, Token
 
 __all__ = ["Aggregated", "aggregate", "align", "as_vector"]
 

@@ -1,6 +1,6 @@
 """Summaries of corpus results: relevance per word and class, and an HTML report.
 
->>> from doclrp.corpus.summarize import summarize_results
+>>> from doclrp.corpus.summary import summarize_results
 >>> records = [
 ...     {"id": "1", "label": "pos", "skipped": None, "task": "classification", "labels": ["neg", "pos"],
 ...      "target": "pos", "target_value": 2.0, "delta": 0.0, "special": {}, "text": "Good good bad",
@@ -49,7 +49,7 @@ from typing import Any
 from doclrp._atomic import staged_folder
 from doclrp.corpus.sources import target_check
 from doclrp.errors import DoclrpError
-from doclrp.render.html import render_document
+from doclrp.render.html import to_html
 from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
 
 __all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "GROUP_BY"]
@@ -356,7 +356,7 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
             if record["id"] in hrefs:
                 continue
             name = _page_name(len(hrefs) + 1, record["id"])
-            page = render_document(record_to_explanation(record), title=f"{record['id']} ({record['target']})")
+            page = to_html(record_to_explanation(record), title=f"{record['id']} ({record['target']})")
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
         page = render_report(report_data(summary, top, min_df), hrefs)

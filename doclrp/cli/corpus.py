@@ -1,0 +1,71 @@
+"""``doclrp corpus``: explain every document of a corpus, or summarize results as a report.
+
+    doclrp corpus --model DIR --input CORPUS --out RESULTS [--target T] [--method M [--param NAME=V]]
+                  [--reference mean|V,...] [--batch-size N] [--device cpu|cuda] [--shard i/N]
+                  [--engine local|ray] [--overwrite] [--on-error raise|skip] [--quiet]
+    doclrp corpus summarize RESULTS --out REPORT_DIR [--top K] [--pages K] [--min-df N]
+                  [--group-by auto|label|predicted|target]
+
+>>> from doclrp.cli import main
+>>> main(["corpus", "--model", "m"])
+2
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from doclrp.cli.options import method_from_args
+from doclrp.cli.parsers import parse_reference, parse_target
+from doclrp.corpus import CorpusWarning, explain_corpus
+from doclrp.corpus.summary import summarize
+from doclrp.errors import DoclrpError
+
+__all__ = ["run"]
+
+
+def run(args) -> int:
+    """Run ``doclrp corpus`` or ``doclrp corpus summarize`` from parsed ``args``; 0 on success."""
+    if getattr(args, "corpus_command", None) == "summarize":
+        return _summarize(args)
+    missing = [flag for flag, value in (("--model", args.model), ("--input", args.input), ("--out", args.out))
+               if not value]
+    if missing:
+        raise DoclrpError(f"doclrp corpus needs {', '.join(missing)} "
+                          "(or: doclrp corpus summarize RESULTS --out DIR)")
+    with _warnings_as_lines():
+        # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
+        report = explain_corpus(args.model, args.input, args.out, target=parse_target(args.target),
+                                method=method_from_args(args), reference=parse_reference(args.reference),
+                                batch_size=args.batch_size, device=args.device,
+                                shard=args.shard, engine=args.engine, overwrite=args.overwrite,
+                                on_error=args.on_error, progress=not args.quiet)
+    print(report)
+    return 0
+
+
+def _summarize(args) -> int:
+    summary = summarize(args.results, args.out, top=args.top, pages=args.pages, min_df=args.min_df,
+                        group_by=args.group_by)
+    for line in summary.lines(min_df=args.min_df):
+        print(line)
+    return 0
+
+
+class _warnings_as_lines(warnings.catch_warnings):
+    """Corpus warnings (skipped lines) as ``doclrp: warning: ...`` lines on stderr, each one."""
+
+    def __enter__(self):
+        result = super().__enter__()
+        warnings.simplefilter("always", CorpusWarning)
+        original = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, CorpusWarning):
+                print(f"doclrp: warning: {message}", file=sys.stderr)
+            else:
+                original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return result

@@ -1,0 +1,61 @@
+"""``doclrp explain``: explain one document and write a highlighted HTML page.
+
+>>> import pathlib, tempfile
+>>> doc = pathlib.Path(tempfile.mkdtemp()) / "doc.txt"
+>>> _ = doc.write_text("Shares rose.", encoding="utf-8")
+>>> read_document(doc)
+'Shares rose.'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doclrp._atomic import write_text
+from doclrp._explain import explain
+from doclrp.cli.options import method_from_args, target_from_args
+from doclrp.errors import DoclrpError
+from doclrp.models.loading import load_model
+from doclrp.render import to_html
+
+__all__ = ["run", "read_document", "write_page"]
+
+
+def write_page(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: never a half-written page."""
+    path = Path(path)
+    if path.is_dir():
+        raise DoclrpError(f"{path} is a folder; give a file name for the page")
+    if not path.parent.exists():
+        raise DoclrpError(f"folder {path.parent} does not exist")
+    return write_text(path, text)
+
+
+def read_document(path: str | Path) -> str:
+    """A UTF-8 document; one-line errors for missing files and other encodings."""
+    path = Path(path)
+    if not path.is_file():
+        raise DoclrpError(f"no such file: {path}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DoclrpError(f"{path} is not UTF-8 text (byte {error.start}); convert it to UTF-8") from None
+
+
+def _print_top(explanation, top: int) -> None:
+    words = sorted(explanation.words, key=lambda w: -abs(w.relevance))[:top]
+    shown = ", ".join(f"{w.text} {w.relevance:+.3f}" for w in words)
+    print(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}")
+
+
+def run(args) -> int:
+    """``doclrp explain``: one document, a highlighted page, the top words printed."""
+    text = args.text if args.text is not None else read_document(args.file)
+    pipeline = load_model(args.model, device=args.device)
+    explanation = explain(pipeline, text, target=target_from_args(args, pipeline),
+                          method=method_from_args(args, pipeline))
+    page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None))
+    print(f"prediction: {explanation.prediction.label or explanation.prediction.values}")
+    _print_top(explanation, args.top)
+    print(f"wrote {page}")
+    return 0

@@ -1,0 +1,224 @@
+"""The ``doclrp`` command line's parsers: argparse alone, so that ``--help`` and argument
+errors come back before torch is imported.
+
+>>> args = build_parser().parse_args(["explain", "--model", "m", "--text", "Hi.", "--out", "p.html",
+...                                   "--composite", "zero", "--param", "eps=0.5"])
+>>> args.command, args.method, parse_params(args.param)
+('explain', 'zero', {'eps': 0.5})
+>>> args = build_parser().parse_args(["corpus", "summarize", "r.jsonl", "--out", "report"])
+>>> args.corpus_command, args.results, args.out
+('summarize', 'r.jsonl', 'report')
+>>> build_parser().parse_args(["corpus", "--model", "m", "--input", "bbc", "--out", "r.jsonl"]).corpus_command is None
+True
+
+``corpus`` and its nested ``summarize`` share one parser, so ``--model``/``--input``/``--out``
+are checked by the command rather than by argparse (which would demand them from
+``summarize`` too); a missing one is the usual one-line error, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from doclrp.errors import DoclrpError
+
+__all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
+           "parse_reference"]
+
+
+def add_model_options(parser) -> None:
+    """--model, --target, --method (alias --composite), --param and --device."""
+    parser.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    parser.add_argument("--target", default="predicted",
+                        help="what to explain: 'predicted' (default), a label or output name, an index, "
+                             "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
+    parser.add_argument("--method", "--composite", dest="method", default=None,
+                        help="LRP composite (default: the model's own: zero, epsilon, epsilon-plus, "
+                             "epsilon-gamma-box, alpha2-beta1, cp-lrp, attnlrp) or a baseline: gradient-x-input, "
+                             "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doclrp",
+        description="Explain PyTorch text models word by word with Layer-wise Relevance Propagation.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    demo = sub.add_parser("demo", help="explain one BBC test document per type with the shipped model",
+                          description="Load the model shipped with doclrp, explain one test document of each "
+                                      "BBC news type and write highlighted HTML pages with an index.")
+    demo.add_argument("--out", default="doclrp-demo", help="output folder (default: doclrp-demo)")
+    demo.add_argument("--model", default=None, help="a model folder instead of the shipped one")
+    demo.add_argument("--top", type=int, default=8, help="top words to print per document")
+
+    train = sub.add_parser("train", help="train a text model on a corpus",
+                           description="Train a text model (cnn, bow, bag), or fine-tune minilm or any local "
+                                       "Hugging Face model folder, with early stopping (built-in models) and "
+                                       "save it as safetensors + JSON; prints and stores test metrics.")
+    train.add_argument("--corpus", default="bbc",
+                       help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
+    train.add_argument("--model", default="cnn", metavar="cnn|bow|bag|minilm|FOLDER",
+                       help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
+                            "to fine-tune (encoders and decoder classifiers; default cnn)")
+    train.add_argument("--out", required=True, help="output model folder")
+    train.add_argument("--task", default="classification", choices=["classification", "regression"])
+    train.add_argument("--target-column", action="append", dest="target_columns", metavar="NAME",
+                       help="regression target field/column (repeat for several outputs)")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--lr", type=float, default=None)
+    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--max-len", type=int, default=None)
+    train.add_argument("--glove", action="store_true", help="initialise embeddings from GloVe 6B 50d")
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    explain = sub.add_parser("explain", help="explain one document and write a highlighted HTML page",
+                             description="Explain one document with a trained model; writes a highlighted HTML "
+                                         "page and prints the most relevant words.")
+    add_model_options(explain)
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the document text")
+    source.add_argument("--file", help="a UTF-8 text file")
+    explain.add_argument("--out", required=True, help="the HTML page to write")
+    explain.add_argument("--top", type=int, default=10, help="top words to print")
+    explain.add_argument("--reference", metavar="mean|V,V,...",
+                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
+                              "or one number per output")
+
+    evaluate = sub.add_parser("evaluate", help="score LRP and baseline methods by deleting relevant words",
+                              description="Explain held-out documents with each method and measure how much "
+                                          "the explained output falls when the most relevant words are deleted "
+                                          "(against random words), and the area over the deletion curve.")
+    evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
+    evaluate.add_argument("--split", default="test", choices=["test", "all"],
+                          help="documents: the held-out part of doclrp train's fixed split (default) or all")
+    evaluate.add_argument("--docs", type=int, default=100, help="documents to use (default 100)")
+    evaluate.add_argument("--methods", default="epsilon,gradient-x-input,integrated-gradients,occlusion,random",
+                          help="comma-separated LRP composites and baselines")
+    evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
+    evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
+    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
+    evaluate.add_argument("--device", default="cpu", help="cpu or cuda")
+
+    add_corpus_parser(sub)
+    return parser
+
+
+def add_corpus_parser(subparsers) -> None:
+    """Add ``corpus`` (with the model options: --model/--target/--method/--device) and its
+    nested ``summarize`` to the ``doclrp`` subcommands; see the module docstring."""
+    corpus = subparsers.add_parser(
+        "corpus", help="explain every document of a corpus; resumable JSONL/Parquet results",
+        description="Explain every document of a corpus and write one record per document (JSONL, or Parquet "
+                    "for a .parquet path). Needs --model, --input and --out. Interrupted runs continue where "
+                    "they stopped when the same command is run again. 'doclrp corpus summarize RESULTS --out DIR' "
+                    "writes an HTML report of the results.")
+    add_model_options(_NotRequired(corpus))
+    corpus.add_argument("--input", metavar="CORPUS",
+                        help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+    corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
+    corpus.add_argument("--reference", metavar="mean|V,V,...",
+                        help="explain the deviation from a reference prediction: 'mean' (stored at training) "
+                             "or one number per output")
+    corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
+    corpus.add_argument("--shard", metavar="i/N", help="only shard i of N (0 ≤ i < N), by a hash of the document id")
+    corpus.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="local (default) or ray: model replicas on a Ray cluster, one per GPU or CPU")
+    corpus.add_argument("--overwrite", action="store_true",
+                        help="replace results written with another model or other settings (results of the "
+                             "same settings are continued, not redone)")
+    corpus.add_argument("--on-error", choices=["raise", "skip"], default="raise",
+                        help="a malformed corpus line: stop before writing (raise, default) or leave it out "
+                             "with a warning (skip)")
+    corpus.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    nested = corpus.add_subparsers(dest="corpus_command", metavar="summarize")
+    summarize = nested.add_parser(
+        "summarize", help="an HTML report of corpus results",
+        description="Aggregate word relevance per class (sum, mean per occurrence, document frequency) and write "
+                    "an HTML report: top words for and against each class, accuracy and confusion matrix when "
+                    "labels exist, the most and least confident documents as highlighted pages.")
+    summarize.add_argument("results", metavar="RESULTS", help="a results file written by doclrp corpus")
+    summarize.add_argument("--out", required=True, metavar="DIR", help="report folder (replaced atomically)")
+    summarize.add_argument("--top", type=int, default=20, help="words per chart (default 20)")
+    summarize.add_argument("--pages", type=int, default=10,
+                           help="most and least confident documents to render, each (default 10)")
+    summarize.add_argument("--min-df", type=int, default=2,
+                           help="only words in at least this many documents of a class enter its charts (default 2)")
+    summarize.add_argument("--group-by", choices=["auto", "label", "predicted", "target"], default="auto",
+                           help="classes of the summary: auto (true label where known, else predicted), label, "
+                                "predicted, or the explained target")
+
+
+class _NotRequired:
+    """A parser whose ``add_argument`` drops ``required``: see the module docstring."""
+
+    def __init__(self, parser) -> None:
+        self._parser = parser
+
+    def add_argument(self, *names, **options):
+        options.pop("required", None)
+        return self._parser.add_argument(*names, **options)
+
+    def __getattr__(self, name):
+        return getattr(self._parser, name)
+
+
+def parse_target(value: str):
+    """``'pos=1,neg=-1'`` → a weight mapping; anything else unchanged.
+
+    >>> parse_target("pos=1,neg=-1"), parse_target("sport")
+    ({'pos': 1.0, 'neg': -1.0}, 'sport')
+    """
+    if "=" not in value:
+        return value
+    weights = {}
+    for part in value.split(","):
+        name, _, weight = part.partition("=")
+        try:
+            weights[name.strip()] = float(weight)
+        except ValueError:
+            raise DoclrpError(f"bad target weight {part!r}: write NAME=NUMBER[,NAME=NUMBER...]") from None
+    return weights
+
+
+def parse_params(values: list[str]) -> dict:
+    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers).
+
+    >>> parse_params(["eps=0.01", "steps=8"])
+    {'eps': 0.01, 'steps': 8}
+    """
+    params = {}
+    for value in values:
+        name, sep, raw = value.partition("=")
+        if not sep or not name.strip():
+            raise DoclrpError(f"bad --param {value!r}: write NAME=VALUE, e.g. eps=0.01")
+        try:
+            number = float(raw)
+        except ValueError:
+            raise DoclrpError(f"bad --param {value!r}: the value must be a number") from None
+        params[name.strip()] = int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() \
+            else number
+    return params
+
+
+def parse_reference(value: str | None):
+    """``None``, ``"mean"``, or ``"0.1,0.5"`` → a list of floats.
+
+    >>> parse_reference("0.5, -1"), parse_reference("mean")
+    ([0.5, -1.0], 'mean')
+    """
+    if value is None or value == "mean":
+        return value
+    try:
+        return [float(part) for part in value.split(",")]
+    except ValueError:
+        raise DoclrpError(f"--reference must be 'mean' or numbers like 0.1,0.5 (one per output), got {value!r}") \
+            from None

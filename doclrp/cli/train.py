@@ -1,0 +1,44 @@
+"""``doclrp train``: train a text model on a corpus, or fine-tune a Hugging Face model.
+
+>>> from doclrp.cli import main
+>>> main(["train", "--model", "nothing-like-this", "--out", "/tmp/never-written"])
+2
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doclrp.corpus import open_corpus
+from doclrp.errors import DoclrpError
+from doclrp.training import hf_defaults, train, train_hf
+
+__all__ = ["run"]
+
+
+def run(args) -> int:
+    """``doclrp train``: a built-in model trained, or a Hugging Face model fine-tuned, and saved."""
+    options = {k: v for k, v in dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                     max_len=args.max_len).items() if v is not None}
+    if Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
+    built_in = ("cnn", "bow", "bag")
+    if args.model not in (*built_in, "minilm") and not (Path(args.model) / "config.json").is_file():
+        raise DoclrpError(f"--model {args.model!r}: give cnn, bow, bag, minilm or a Hugging Face model folder "
+                          "(one with a config.json)")
+    if args.glove and args.model not in built_in:
+        raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
+    if args.model not in built_in:
+        reader_options = {"target_columns": args.target_columns} if args.target_columns else {}
+        options = {**hf_defaults(args.device), **options}
+        base = None if args.model == "minilm" else args.model
+        pipeline = train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
+                            target_names=args.target_columns, device=args.device, seed=args.seed,
+                            progress=not args.quiet, **options)
+    else:
+        pipeline = train(args.corpus, model=args.model, task=args.task, target_columns=args.target_columns,
+                         out=args.out, seed=args.seed, glove=args.glove, device=args.device,
+                         progress=not args.quiet, **options)
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in pipeline.metrics.items() if isinstance(v, float))
+    print(f"saved {args.out} ({metrics})")
+    return 0
