@@ -87,7 +87,7 @@ def load_digits_images() -> ImageSplit:
     >>> load_digits_images().class_names[:3]
     ['0', '1', '2']
     """
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # lazily: scikit-learn costs half a second to import
 
     digits = load_digits()
     # Pixels are counts 0..16 of set bits in 4x4 blocks of the scanned 32x32 bitmap.

@@ -256,7 +256,7 @@ def _dumps_bytes(record: Mapping[str, Any]) -> bytes:
 
 def _parquet():
     try:
-        import pyarrow
+        import pyarrow  # optional: the parquet extra
         import pyarrow.parquet
     except ImportError:
         raise DoclrpError("Parquet results need pyarrow: pip install 'doclrp[parquet]', or write .jsonl") from None

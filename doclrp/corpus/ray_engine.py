@@ -28,7 +28,12 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+import torch
+
+from doclrp.corpus.batch import explain_records
 from doclrp.corpus.readers import Record
+from doclrp.models.loading import load_model
 from doclrp.errors import DoclrpError
 
 __all__ = ["run_ray", "ExplainReplica"]
@@ -41,26 +46,18 @@ class ExplainReplica:
     """A model replica in a Ray actor: explains one planned batch per row."""
 
     def __init__(self, model, device: str, options: dict[str, Any], threads: int | None) -> None:
-        import torch
-
         if threads:
             torch.set_num_threads(threads)
         if type(model).__name__ == "ObjectRef":  # a pipeline put in the object store by the driver
-            import ray
+            import ray  # optional: the ray extra
 
             model = ray.get(model)
         if isinstance(model, str):
-            from doclrp.models.loading import load_model
-
             model = load_model(model, device=device)
         self.pipeline = model
         self.options = options
 
     def __call__(self, rows: dict) -> dict:
-        import numpy as np
-
-        from doclrp.corpus.run import explain_records
-
         out = []
         for payload in rows["batch"]:
             records = [Record(i, t, label, None if targets is None else tuple(targets))
@@ -71,7 +68,7 @@ class ExplainReplica:
 
 def _ray():
     try:
-        import ray
+        import ray  # optional: the ray extra
         import ray.data
     except ImportError:
         raise DoclrpError("--engine ray needs Ray Data: pip install 'doclrp[ray]'") from None

@@ -7,7 +7,7 @@
 
 Sources: a folder of ``<class>/*.txt`` files, a JSONL file, a CSV file, or a
 corpus known by name (the BBC News articles, the VADER corpora), which the
-registry of :mod:`doclrp.corpus.sources` resolves. Every reader checks
+registry of :mod:`doclrp.corpus.registry` resolves. Every reader checks
 its path when called (so a wrong path fails at once, not at the first
 ``next``) and then yields records lazily. Problems name the file, and the line
 where there is one; ``on_error="skip"`` skips bad lines with a warning, never
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from doclrp.corpus.sources import SOURCES, open_source
+from doclrp.corpus.registry import SOURCES, open_source
 from doclrp.errors import DoclrpError
 
 __all__ = [
@@ -294,7 +294,7 @@ def read_csv(
 
 def open_corpus(spec: str | Path, **options: Any) -> Iterator[Record]:
     """Records from a named source (``"bbc"``, ``"vader"``, ...: see
-    :mod:`doclrp.corpus.sources`), a folder, a ``.jsonl`` or a ``.csv`` file;
+    :mod:`doclrp.corpus.registry`), a folder, a ``.jsonl`` or a ``.csv`` file;
     ``options`` go to the matching reader.
 
     >>> next(iter(open_corpus("bbc"))).id

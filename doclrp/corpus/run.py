@@ -47,17 +47,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from doclrp.corpus.output import explanation_record, model_fingerprint, open_results_writer, run_header, skipped_record
+import torch
+from tqdm.auto import tqdm
+
+from doclrp.corpus.batch import explain_records
+from doclrp.corpus.ray_engine import run_ray
+from doclrp.corpus.output import model_fingerprint, open_results_writer, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
 from doclrp.core import describe, resolve_method
 from doclrp.errors import DoclrpError
-from doclrp._explain import explain, resolve_target
+from doclrp.models.loading import load_model
+from doclrp.text import load_spacy
+from doclrp._explain import resolve_target
 
-__all__ = ["RunReport", "explain_corpus", "explain_records", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
+__all__ = ["RunReport", "explain_corpus", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
            "ENGINES"]
 
 ENGINES = ("local", "ray")
-EMPTY = "empty document"
 #: Documents read, sorted by length and batched together (memory holds one such buffer).
 BUFFER_SIZE = 512
 
@@ -155,47 +161,6 @@ def plan_batches(records: Iterable[Record], batch_size: int, buffer_size: int = 
         yield from batches()
 
 
-def _reason(error: DoclrpError) -> str:
-    # explain() names documents by their position in its call ("document 0 has ..."):
-    # meaningless here, where the record carries the id.
-    return re.sub(r"^document \S+ ", "", str(error))
-
-
-def explain_records(pipeline, records: Sequence[Record], *, target="predicted", method=None,
-                    batch_size: int = 32) -> list[dict[str, Any]]:
-    """One result record per document of ``records``, in their order (used by both engines).
-
-    ``target`` and ``method``: as :func:`doclrp.explain` takes them; a corpus run passes
-    the ``Target`` and attributor it resolved once.
-
-    A document that cannot be explained (empty, no word the model knows) gets a
-    ``skipped`` record; other errors propagate.
-    """
-    results: dict[str, dict[str, Any]] = {}
-    todo = []
-    for record in records:
-        if record.text.strip():
-            todo.append(record)
-        else:
-            results[record.id] = skipped_record(record.id, record.label, EMPTY, record.text, record.targets)
-    options = dict(target=target, method=method, batch_size=batch_size)
-    try:
-        explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []
-        pairs = list(zip(todo, explanations))
-    except DoclrpError:
-        # Some document of the batch is unreadable: find it, explain the others one by one.
-        pairs = []
-        for record in todo:
-            try:
-                pairs.append((record, explain(pipeline, record.text, ids=[record.id], **options)))
-            except DoclrpError as error:
-                results[record.id] = skipped_record(record.id, record.label, _reason(error), record.text,
-                                                    record.targets)
-    for record, explanation in pairs:
-        results[record.id] = explanation_record(explanation, record.label, record.targets)
-    return [results[r.id] for r in records]
-
-
 def _open_corpus(corpus, on_error: str) -> Iterable[Record]:
     if not isinstance(corpus, (str, Path)):
         return corpus
@@ -246,8 +211,6 @@ def _method_of(method, composite, pipeline):
 
 
 def _check_device(device: str, engine: str) -> None:
-    import torch
-
     if engine == "local" and str(device).startswith("cuda") and not torch.cuda.is_available():
         raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
 
@@ -286,8 +249,6 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
         warnings.warn(message, CorpusWarning, stacklevel=2)
 
     if isinstance(model, (str, Path)):
-        from doclrp.models.loading import load_model
-
         pipeline = load_model(model, device="cpu" if engine == "ray" else device)
         fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
     else:
@@ -302,8 +263,6 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     report = RunReport(Path(out), malformed=len(malformed))
     skipped: Counter[str] = Counter()
     if engine == "local":
-        from doclrp.text import load_spacy
-
         load_spacy()  # explain's spaCy pipeline, loaded before the heap is frozen
     with open_results_writer(out, header, overwrite=overwrite) as writer, frozen_heap():
         report.resumed = len(writer.done_ids)
@@ -327,8 +286,6 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                 for batch in pending:
                     write(explain_records(pipeline, batch, **options))
             else:
-                from doclrp.corpus.ray_engine import run_ray
-
                 run_ray(pending, model if model_path is None else model_path, write, device=device,
                         **options, **(ray_options or {}))
             writer.finish()
@@ -375,8 +332,6 @@ def _pending(batches: Iterator[list[Record]], done: set[str]) -> Iterator[list[R
 def _progress(enabled: bool, total: int | None, resumed: int):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=total, unit="doc", desc="explaining", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
     if resumed:
         bar.set_postfix_str(f"{resumed} done before", refresh=False)

@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from doclrp._atomic import staged_folder
-from doclrp.corpus.sources import target_check
+from doclrp.corpus.output import read_results, record_to_explanation
+from doclrp.corpus.registry import target_check
 from doclrp.errors import DoclrpError
 from doclrp.render.html import to_html
 from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
@@ -166,8 +167,6 @@ def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, page
                       group_by: str = "auto", lexicon_min_count: int = LEXICON_MIN_COUNT) -> CorpusSummary:
     """Aggregate records (or a results path) in one streaming pass; keeps ``pages`` documents
     with the highest and the lowest confidence for the report."""
-    from doclrp.corpus.output import read_results
-
     if group_by not in GROUP_BY:
         raise DoclrpError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
     header: dict[str, Any] = {}
@@ -340,8 +339,6 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
     The folder is built aside and renamed into place, so ``out`` is always a whole
     report, the old one or the new one; a folder that is not a report is never replaced.
     """
-    from doclrp.corpus.output import record_to_explanation
-
     out = Path(out)
     for name, value in (("top", top), ("pages", pages), ("min_df", min_df)):
         if int(value) != value or value < 0:

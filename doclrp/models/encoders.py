@@ -173,7 +173,7 @@ class TfidfEncoder:
     def __init__(self, terms: Sequence[str], idf: Sequence[float], sublinear_tf: bool = True) -> None:
         if len(terms) != len(idf) or not terms:
             raise DoclrpError(f"tf-idf needs one idf per term and at least one term, got {len(terms)} and {len(idf)}")
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.feature_extraction.text import TfidfVectorizer  # lazily: half a second to import
 
         self.terms = list(terms)
         self.index = {term: i for i, term in enumerate(self.terms)}
@@ -189,7 +189,7 @@ class TfidfEncoder:
     ) -> TfidfEncoder:
         """Terms and idf from ``texts``: words in ``min_df`` texts or more, the
         ``max_features`` most frequent."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.feature_extraction.text import TfidfVectorizer  # lazily: half a second to import
 
         vectorizer = TfidfVectorizer(
             analyzer=_identity, min_df=min_df, max_features=max_features, sublinear_tf=sublinear_tf

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DoclrpError
+from .hf import load_hf_pipeline
 from .io import load_pipeline
 
 __all__ = ["load_model", "pretrained_path", "PRETRAINED"]
@@ -45,7 +46,5 @@ def load_model(folder: str | Path, device: str = "cpu"):
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
     if _is_hugging_face(folder):
-        from .hf import load_hf_pipeline
-
         return load_hf_pipeline(folder, device=device)
     return load_pipeline(folder, device=device)

@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from doclrp._atomic import staged_file
 from doclrp.errors import DoclrpError
+from doclrp.render.colors import diverging_rgb
 
 __all__ = [
     "CMAPS",
@@ -113,8 +114,6 @@ def colorize(values, cmap: str = "bwr") -> np.ndarray:
     if cmap == "gray":
         rgb = np.repeat(((x + 1.0) / 2.0)[..., None], 3, axis=-1)
     elif cmap == "rdbu":
-        from doclrp.render.colors import diverging_rgb
-
         return diverging_rgb(x, vmax=1.0)
     elif cmap in _DIVERGING:
         positions, colours = zip(*_DIVERGING[cmap])

@@ -179,7 +179,7 @@ def _document(doc: Any, text: str) -> Document:
     per document, and spaCy Token objects or a Python loop per token would cost as
     much as the tokenizer itself.
     """
-    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START  # lazily, as spacy itself (load_spacy)
 
     array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).reshape(-1, 4).astype(np.int64)
     is_word = array[:, 2] == 0

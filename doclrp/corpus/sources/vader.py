@@ -44,6 +44,8 @@ from doclrp._atomic import write_text
 from doclrp.corpus.readers import Record, read_jsonl
 from doclrp.corpus.sources.bbc import read_bbc
 from doclrp.errors import DoclrpError
+from doclrp.text import tokenize_many
+from doclrp.text.words import MODEL_PACKAGE
 
 __all__ = [
     "TARGETS",
@@ -90,6 +92,7 @@ def _analyzer():
     # The module needs only the standard library (requests only in its
     # interactive demo), so it is imported even though pip was told --no-deps.
     try:
+        # optional: the VADER package is needed only to label a corpus anew
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
     except ImportError:
         raise DoclrpError("the VADER corpora need vaderSentiment: "
@@ -113,8 +116,6 @@ def _collapse(text: str) -> str:
 
 
 def _bbc_sentences(articles: Iterable[Record]) -> Iterator[tuple[str, str, str | None]]:
-    from doclrp.text import tokenize_many
-
     # Headlines and paragraphs end without a full stop, and the sentence
     # splitter runs them into the next sentence: blank lines cut first.
     pieces = [(a, p) for a in articles for p in _PARAGRAPH.split(a.text) if p.strip()]
@@ -197,8 +198,6 @@ def _version(distribution: str) -> str:
 
 
 def _cache_key(name: str) -> str:
-    from doclrp.text.words import MODEL_PACKAGE
-
     # Everything that can change the rows: the rules here, VADER, the data
     # package and (for sentences) the spaCy model that splits them.
     parts = [str(_FORMAT), name, MIN_WORDS, MAX_WORDS, _version("vaderSentiment")]

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
+from doclrp.text import Prediction
 
 __all__ = ["HFPipeline", "load_hf_pipeline", "takes_row_positions", "DOCLRP_JSON", "TASKS"]
 
@@ -80,7 +81,7 @@ def takes_row_positions(model: nn.Module) -> bool:
 
 def _transformers():
     try:
-        import transformers
+        import transformers  # lazily: seconds to import, needed only for Hugging Face folders
     except ImportError:
         raise DoclrpError("Hugging Face models need the transformers package: pip install 'transformers>=4.48'") from None
     return transformers
@@ -270,8 +271,6 @@ class HFPipeline:
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list:
         """One :class:`doclrp.text.Prediction` per text (label, probabilities, values)."""
-        from doclrp.text import Prediction
-
         return [Prediction.from_logits(row, self.labels, self.task) for row in self.outputs(texts, batch_size)]
 
     # -- storage ---------------------------------------------------------------------------

@@ -93,7 +93,7 @@ class FirstTokenPooler(ModuleRule):
             if not isinstance(getattr(module, "dense", None), nn.Linear) or config is None:
                 raise DoclrpError(f"FirstTokenPooler on '{name}' ({type(module).__name__}): needs a Linear "
                                   "'dense' and a config with pooler_hidden_act")
-            from transformers.activations import ACT2FN
+            from transformers.activations import ACT2FN  # lazily: importing transformers costs seconds
 
             z = module.dense(module.dropout(features[:, 0]))
             return _with_gradient_of(output, _identity_rule(z, ACT2FN[config.pooler_hidden_act](z.detach())))
