@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
 #   make demo   installs into .venv and runs the embedded default job
-#   make test   installs into .venv (with test extras) and runs the whole test suite
+#   make test   installs into .venv (with test extras), checks layers, lint and types, runs the whole test suite
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -24,7 +24,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/doclrp demo
 
+# Layers and cycles (import-linter), lint (ruff), types of the engine, explain and render (mypy), then every test.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check doclrp tests benchmarks examples corpora
+	$(VENV)/bin/mypy doclrp/core doclrp/_explain.py doclrp/render
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

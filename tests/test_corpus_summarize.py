@@ -16,7 +16,14 @@ from doclrp.render.report import bar_chart_svg
 LABELS = ["neg", "pos"]
 
 
-def record(id, label, predicted, probabilities, words, target=None, task="classification", labels=LABELS):
+def one_hot(name, labels):
+    return [1.0 if label == name else 0.0 for label in labels]
+
+
+def record(id, label, predicted, probabilities, words, target=None, task="classification", labels=LABELS,
+           weights=None):
+    # As explain_corpus writes them: the explained target's name and its weight per output.
+    weights = weights if weights is not None else one_hot(target or predicted, labels)
     text, spans, position = "", [], 0
     for word, _ in words:
         text += word + " "
@@ -25,7 +32,7 @@ def record(id, label, predicted, probabilities, words, target=None, task="classi
     total = sum(r for _, r in words)
     index = labels.index(predicted) if predicted in labels else None
     return {"id": id, "label": label, "skipped": None, "task": task, "labels": labels,
-            "target": target or predicted, "target_value": total + 0.5, "delta": 0.5,
+            "target": target or predicted, "target_weights": weights, "target_value": total + 0.5, "delta": 0.5,
             "prediction": {"label": predicted if task == "classification" else None, "index": index,
                            "probabilities": probabilities, "values": [0.0] * len(labels)},
             "special": {}, "targets": None, "text": text, "sentences": [[0, len(text) - 1, total]],
@@ -155,9 +162,12 @@ def test_bad_results(tmp_path, capsys, content, message):
 REGRESSION = ["neg", "neu", "pos", "compound"]
 
 
-def regression_records(target="compound"):
+def regression_records(target="compound", weights=None):
+    weights = weights if weights is not None else one_hot("compound", REGRESSION)
+
     def r(id, words):
-        return record(id, None, None, None, words, target=target, task="regression", labels=REGRESSION)
+        return record(id, None, None, None, words, target=target, task="regression", labels=REGRESSION,
+                      weights=weights)
 
     return [r("a", [("great", 0.5), ("awful", -0.75)]), r("b", [("great", 0.25), ("fine", 0.125)])]
 
@@ -192,13 +202,15 @@ def test_lexicon_hook_gets_mean_relevance_of_frequent_words(monkeypatch):
     assert summary.lines()[-1].endswith("r undefined (1 words in the lexicon)")
 
 
-@pytest.mark.parametrize("target, checked", [("compound − mean", True), ("compound − reference", True),
-                                             ("pos", False), ("+1·compound -1·neg", False)])
-def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, checked):
+@pytest.mark.parametrize("target, weights, checked", [
+    ("compound − mean", [0.0, 0.0, 0.0, 1.0], True), ("compound − reference", [0.0, 0.0, 0.0, 1.0], True),
+    ("pos", [0.0, 0.0, 1.0, 0.0], False), ("+1·compound -1·neg", [-1.0, 0.0, 0.0, 1.0], False)])
+def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, weights, checked):
     fake = type(sys)("doclrp.corpus.sources.lexicon")
     fake.vader_correlation = lambda word_means: (0.5, len(word_means))
     monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
-    lexicon = summarize_results(regression_records(target), lexicon_min_count=2).lexicon
+    # Decided by the explained output's weights, not by the target's name.
+    lexicon = summarize_results(regression_records(target, weights), lexicon_min_count=2).lexicon
     if checked:
         assert lexicon["name"].startswith(f"VADER lexicon correlation ({target};") and lexicon["result"] == (0.5, 1)
     else:

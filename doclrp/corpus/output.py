@@ -136,8 +136,9 @@ def skipped_record(id: str, label: str | None, reason: str, text: str | None = N
     return record
 
 
-def record_to_explanation(record: Mapping[str, Any]) -> Explanation:
-    """The :class:`Explanation` a record was made from (words keep their sentence)."""
+def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] | None = None) -> Explanation:
+    """The :class:`Explanation` a record was made from (words keep their sentence);
+    ``method``: the run's method, as its header records it (``header["method"]``)."""
     if record.get("skipped"):
         raise DoclrpError(f"document {record.get('id')!r} was skipped ({record['skipped']}): it has no explanation")
     try:
@@ -149,7 +150,7 @@ def record_to_explanation(record: Mapping[str, Any]) -> Explanation:
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
                            target=_record_target(record), target_value=record["target_value"], delta=record["delta"],
-                           special=dict(record["special"] or {}), id=record["id"])
+                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}))
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"record {record.get('id')!r} is not a doclrp corpus record ({error!r})") from None
 

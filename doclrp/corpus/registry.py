@@ -53,11 +53,10 @@ class TargetCheck:
     target: str
     location: str
 
-    def applies_to(self, task: str | None, target: str) -> bool:
-        """True for results of this task explaining ``target``, or its deviation from
-        a reference (``"compound − mean"``): the reference moves the offset, not the
-        words' relevance."""
-        return task == self.task and (target == self.target or target.startswith(f"{self.target} − "))
+    def applies_to(self, task: str | None, output: str | None) -> bool:
+        """True for results of this task explaining the one output ``output`` (alone, or its
+        deviation from a reference: the reference moves the offset, not the words' relevance)."""
+        return task == self.task and output == self.target
 
     def load(self) -> Callable[..., Any]:
         """The check's function, imported now (ImportError when its module cannot be)."""
@@ -83,10 +82,10 @@ def open_source(name: str, **options: Any) -> Iterator[Any]:
     return _load(SOURCES[name])(name, **options)
 
 
-def target_check(task: str | None, target: str) -> TargetCheck | None:
-    """The check for results of ``task`` explaining ``target``, or None.
+def target_check(task: str | None, output: str | None) -> TargetCheck | None:
+    """The check for results of ``task`` explaining the single output named ``output``, or None.
 
-    >>> target_check("regression", "compound − mean").target, target_check("classification", "compound")
+    >>> target_check("regression", "compound").target, target_check("classification", "compound")
     ('compound', None)
     """
-    return next((check for check in TARGET_CHECKS if check.applies_to(task, target)), None)
+    return next((check for check in TARGET_CHECKS if check.applies_to(task, output)), None)

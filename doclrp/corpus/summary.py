@@ -21,9 +21,10 @@ its explained target (by default the predicted class), so the words "for" a
 class are the words that pushed the documents of that class toward what was
 explained.
 
-Target checks: when a corpus source brings a check for the explained output
-(:func:`doclrp.corpus.sources.target_check`; today the VADER lexicon correlation
-for regressors of ``compound`` or of its deviation from a reference, ``compound − mean``),
+Target checks: when a corpus source brings a check for the one output the records
+explain (by their target weights, see :func:`explained_output`;
+:func:`doclrp.corpus.registry.target_check`; today the VADER lexicon correlation for
+regressors of ``compound``, alone or as a deviation from a reference),
 the summary calls it with ``word_means``, the mean relevance per occurrence of each word
 of that group seen at least ``lexicon_min_count`` times, when its module can be
 imported, and shows what it returns (``(r, words)``).
@@ -53,7 +54,8 @@ from doclrp.errors import DoclrpError
 from doclrp.render.html import to_html
 from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
 
-__all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "GROUP_BY"]
+__all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "explained_output",
+           "GROUP_BY"]
 
 GROUP_BY = ("auto", "label", "predicted", "target")
 REPORT_TAG = "corpus-report"
@@ -86,6 +88,8 @@ class CorpusSummary:
     group_by: str
     task: str | None = None
     groups: dict[str, dict[str, WordStat]] = field(default_factory=dict)
+    #: The one output each group's documents explain (by the records' target weights), or None.
+    group_outputs: dict[str, str | None] = field(default_factory=dict)
     group_documents: Counter = field(default_factory=Counter)
     documents: int = 0
     explained: int = 0
@@ -157,10 +161,25 @@ def _group(record: Mapping[str, Any], group_by: str) -> str:
 def _score(record: Mapping[str, Any]) -> float:
     """Confidence: the probability of the explained class, else the explained value."""
     probabilities = record["prediction"].get("probabilities")
-    labels = record.get("labels") or []
-    if probabilities and record["target"] in labels:
-        return float(probabilities[labels.index(record["target"])])
+    output = explained_output(record)
+    if probabilities and output is not None:
+        return float(probabilities[record["labels"].index(output)])
     return float(record["target_value"])
+
+
+def explained_output(record: Mapping[str, Any]) -> str | None:
+    """The output a record explains alone (its target weights one-hot), by name; None for
+    a combination of outputs (a contrast, weights) or a record without weights.
+
+    >>> explained_output({"labels": ["neg", "pos"], "target_weights": [0.0, 1.0]})
+    'pos'
+    >>> explained_output({"labels": ["neg", "pos"], "target_weights": [-1.0, 1.0]}) is None
+    True
+    """
+    weights, labels = record.get("target_weights"), record.get("labels") or []
+    if not weights or len(weights) != len(labels) or sorted(weights) != [0.0] * (len(weights) - 1) + [1.0]:
+        return None
+    return str(labels[list(weights).index(1.0)])
 
 
 def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, pages: int = 10,
@@ -187,10 +206,11 @@ def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, page
         summary.explained += 1
         if summary.task is None:
             summary.task = record["task"]
-            if record["task"] == "classification" and record["target"] in (record.get("labels") or []):
+            if record["task"] == "classification" and explained_output(record) is not None:
                 summary.score_name = "probability of the explained class"
         group = _group(record, group_by)
         summary.group_documents[group] += 1
+        summary.group_outputs.setdefault(group, explained_output(record))
         stats = summary.groups.setdefault(group, {})
         seen = set()
         for word in record["words"]:
@@ -228,8 +248,9 @@ def _keep(heap: list, entry: tuple, size: int) -> None:
 def _lexicon(summary: CorpusSummary, min_count: int) -> dict[str, Any] | None:
     """The target check a source brings for the explained output (the VADER lexicon
     correlation for ``compound``), if its module can be imported; see
-    :func:`doclrp.corpus.sources.target_check`."""
-    found = next(((g, c) for g in summary.groups if (c := target_check(summary.task, g)) is not None), None)
+    :func:`doclrp.corpus.registry.target_check`."""
+    found = next(((g, c) for g in summary.groups
+                  if (c := target_check(summary.task, summary.group_outputs.get(g))) is not None), None)
     if found is None:
         return None
     group, check = found
@@ -353,7 +374,7 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
             if record["id"] in hrefs:
                 continue
             name = _page_name(len(hrefs) + 1, record["id"])
-            page = to_html(record_to_explanation(record), title=f"{record['id']} ({record['target']})")
+            page = to_html(record_to_explanation(record, summary.header.get("method")), title=f"{record['id']} ({record['target']})")
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
         page = render_report(report_data(summary, top, min_df), hrefs)
