@@ -52,9 +52,11 @@ def run(args) -> int:
     """``doclrp explain``: one document, a highlighted page, the top words printed."""
     text = args.text if args.text is not None else read_document(args.file)
     pipeline = load_model(args.model, device=args.device)
-    explanation = explain(pipeline, text, target=target_from_args(args, pipeline),
-                          method=method_from_args(args, pipeline))
-    page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None))
+    # Made once, here, and carried down unchanged.
+    target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
+    explanation = explain(pipeline, text, target=target, method=method)
+    html = to_html(explanation, title=Path(args.file).name if args.file else None)
+    page = write_page(args.out, html)
     print(f"prediction: {explanation.prediction.label or explanation.prediction.values}")
     _print_top(explanation, args.top)
     print(f"wrote {page}")

@@ -34,4 +34,5 @@ def method_from_args(args, pipeline=None) -> Attributor | None:
 
 def target_from_args(args, pipeline) -> Target:
     """The target of ``--target`` and ``--reference`` on ``pipeline``'s outputs."""
-    return resolve_target(parse_target(args.target), pipeline, parse_reference(getattr(args, "reference", None)))
+    spec, reference = parse_target(args.target), parse_reference(getattr(args, "reference", None))
+    return resolve_target(spec, pipeline, reference)
