@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from doclrp._atomic import staged_folder
 from doclrp.errors import DoclrpError
@@ -60,8 +61,6 @@ def save_pipeline(pipeline: TextPipeline, folder: str | Path) -> Path:
     into place, so a failure leaves either the old folder or none, never a
     mix. A folder that exists but does not hold a pipeline is not touched.
     """
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     if folder.exists() and not (folder.is_dir() and (not any(folder.iterdir()) or _is_pipeline(folder))):
         raise DoclrpError(f"{folder} exists and is not a saved doclrp pipeline: choose another folder or remove it")
@@ -104,8 +103,6 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _load_weights(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
     if not path.is_file():
         raise DoclrpError(f"{path} is missing: the folder holds no weights; save the pipeline again")
     try:

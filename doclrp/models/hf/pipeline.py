@@ -42,6 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from doclrp._atomic import write_text
 from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
@@ -295,7 +296,7 @@ class HFPipeline:
             "labels": self.labels, "task": self.task, "default_composite": self.default_composite,
             "metrics": self.metrics,
         }
-        (folder / DOCLRP_JSON).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_text(folder / DOCLRP_JSON, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
         return folder
 
 
