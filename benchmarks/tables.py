@@ -27,7 +27,7 @@ END = "<!-- tables.py: end -->"
 def describe(record: dict) -> str:
     """One line: when, where and with what a results file was measured."""
     machine, versions = record["machine"], record["versions"]
-    where = f"{machine['cpu']}, {machine['cores_usable']} cores usable, {machine['torch_threads']} torch threads"
+    where = f"{machine['cpu']}, {machine['cores_usable']} cores usable, torch threads {machine["torch_threads"]}"
     if machine.get("gpu"):
         where += f", {machine['gpu']['name']}"
     start, end = machine.get("load_average_at_start"), machine.get("load_average_at_end")
