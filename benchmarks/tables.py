@@ -27,7 +27,7 @@ END = "<!-- tables.py: end -->"
 def describe(record: dict) -> str:
     """One line: when, where and with what a results file was measured."""
     machine, versions = record["machine"], record["versions"]
-    where = f"{machine['cpu']}, {machine['cores_usable']} cores usable, torch threads {machine["torch_threads"]}"
+    where = f"{machine['cpu']}, {machine['cores_usable']} cores usable, torch threads {machine['torch_threads']}"
     if machine.get("gpu"):
         where += f", {machine['gpu']['name']}"
     start, end = machine.get("load_average_at_start"), machine.get("load_average_at_end")
@@ -115,7 +115,7 @@ def tables(path: Path) -> str:
     """The Markdown of one results file: its name, the machine line and the figures."""
     record = json.loads(Path(path).read_text())
     lines = [f"### `{Path(path).name}`", "", describe(record), ""]
-    return "\n".join(lines + FORMATS[record["script"]](record["results"]))
+    return "\n".join(lines + FORMATS[record["script"]](record["results"])).rstrip()
 
 
 def update_readme(markdown: str, readme: Path = README) -> None:
