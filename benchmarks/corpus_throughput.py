@@ -2,7 +2,7 @@
 
     python benchmarks/corpus_throughput.py [--model DIR] [--corpus bbc] [--batch-size 32]
                                            [--device cpu|cuda] [--threads N] [--format jsonl|parquet]
-                                           [--profile]
+                                           [--profile] [--out FILE]
 
 Default: the shipped BBC CNN over the whole BBC corpus (2,225 documents). Printed, each
 measured in this process, corpus reading included in every line:
@@ -18,22 +18,12 @@ measured in this process, corpus reading included in every line:
 
 ``--profile`` adds where the explanation's time goes (tokenizing, the LRP passes,
 building records, writing) from a cProfile run of the same job.
+Results: printed, and written to ``benchmarks/results/corpus_throughput[-<model>][-<corpus>]
+[-<device>][-<format>].json`` (only the settings that differ from the defaults name the
+file; or ``--out``).
 Targets (issue 4): under 60 s and under 2.5x prediction on a 2-core CPU.
 
-Measured (2026-11-26, this project's 2-core CPU box while nothing else ran; shipped BBC
-CNN, batch 32, JSONL, 2,225 documents; medians of 3 rounds):
-
-    predict as called 5.75 s; predict with the frozen heap 3.76 s (all windows 4.37 s);
-    explain + write 9.19 s (242 docs/s): 2.44x prediction (2.11x over the same windows;
-    1.60x prediction as called). Other runs: 2.42x, 2.48x.
-
-Where the time goes (cProfile): tokenizing with spaCy's trained pipeline (words and the
-``senter`` sentence tagger) 42 %, LRP forward + backward 31 %, words and sentences 11 %,
-explain()'s per-window work (vocabulary look-up, batching) 9 %, records 2 %, writing 1 %.
-Earlier the run took 35 s (4.1x): Python's garbage collector walking the whole heap
-(models, spaCy's vocabulary) every few thousand new word tuples cost a third of it, and
-the rest went to spaCy Token objects, per-token alignment of word-id models and an extra
-forward pass for the class of multi-window documents; see ``frozen_heap`` and explain().
+Figures, where the time goes and how the run got there: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -53,8 +43,9 @@ import torch
 from doclrp.corpus import explain_corpus, open_corpus
 from doclrp.corpus.run import frozen_heap, plan_batches
 from doclrp._explain import document_outputs
-from doclrp.models.loading import load_model, pretrained_path
+from doclrp import load_model, pretrained_path
 from doclrp.text import tokenize_many
+from measure import add_out_argument, results_path, write_results
 
 #: Functions whose cumulative time the profile reports, by what they stand for.
 PHASES = {
@@ -81,7 +72,7 @@ def time_predict(pipeline, corpus, batch_size):
 
 
 def time_predict_windows(pipeline, corpus, batch_size):
-    """Prediction over the windows explain() covers: doclrp.explain.document_outputs."""
+    """Prediction over the windows explain() covers: doclrp._explain.document_outputs."""
     started = time.perf_counter()
     for batch in plan_batches(_records(corpus), batch_size):
         document_outputs(pipeline, [r.text for r in batch], batch_size=batch_size)
@@ -103,7 +94,7 @@ def time_explain(model, corpus, batch_size, device, fmt, profile=False):
     return seconds, report, size, profiler
 
 
-def print_profile(profiler, total):
+def print_profile(profiler, total) -> dict:
     stats = pstats.Stats(profiler).stats
 
     def cumulative(filename, *functions):
@@ -118,6 +109,7 @@ def print_profile(profiler, total):
                                                    - seconds["class of multi-window documents"])
     for phase, value in seconds.items():
         print(f"  {phase:40s} {value:7.2f} s  {100 * value / total:5.1f} %")
+    return seconds
 
 
 def main():
@@ -130,6 +122,7 @@ def main():
     parser.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of all lines (medians are printed)")
     parser.add_argument("--profile", action="store_true")
+    add_out_argument(parser, __file__)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -170,10 +163,25 @@ def main():
           f"{args.format}, {report.total / explained:.0f} docs/s)")
     print(f"ratio explain / predict {explained / predict:7.2f}x;  explain / predict all windows "
           f"{explained / windows_time:.2f}x;  explain / predict as called {explained / plain_predict:.2f}x")
+    results = {
+        "documents": documents, "records": report.total, "output_bytes": size,
+        "seconds": {"predict_as_called": plain_predict, "predict_frozen_heap": predict,
+                    "predict_all_windows": windows_time, "explain_and_write": explained},
+        "documents_per_second": report.total / explained,
+        "ratios": {"explain_to_predict": explained / predict, "explain_to_all_windows": explained / windows_time,
+                   "explain_to_predict_as_called": explained / plain_predict},
+        "rounds": [dict(zip(("predict_as_called", "predict_frozen_heap", "predict_all_windows", "explain_and_write"),
+                            r)) for r in rounds],
+    }
     if args.profile:
         profiled, _, _, profiler = time_explain(model, args.corpus, args.batch_size, args.device, args.format,
                                                 profile=True)
-        print_profile(profiler, profiled)
+        results["profile"] = {"seconds_with_profiler": profiled,
+                              "phases_seconds": print_profile(profiler, profiled)}
+    variant = (Path(args.model).name if args.model else "", "" if args.corpus == "bbc" else Path(args.corpus).stem,
+               "" if args.device == "cpu" else args.device, "" if args.format == "jsonl" else args.format)
+    write_results(results_path(args, __file__, *variant), __file__, args, results, device=args.device,
+                  packages=("spacy",))
 
 
 if __name__ == "__main__":

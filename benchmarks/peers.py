@@ -16,7 +16,9 @@ rounds (medians).
   release vendors 4.x model files).
 
     pip install zennit captum lxt "transformers<5"
-    python benchmarks/peers.py [--repeats 7] [--threads 2]
+    python benchmarks/peers.py [--repeats 7] [--threads 2] [--out FILE]
+
+Results: printed, and written to ``benchmarks/results/peers.json`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import doclrp  # noqa: E402
-from measure import gradient_x_input, median_seconds, peak_bytes  # noqa: E402
+from measure import (  # noqa: E402
+    add_out_argument, gradient_x_input, median_seconds, peak_bytes, results_path, write_results)
 
 
 def bias_free(model: nn.Module) -> nn.Module:
@@ -73,21 +76,27 @@ def measured(calls: dict, repeats: int) -> tuple[dict, dict]:
     return median_seconds(calls, "cpu", repeats), {name: peak_bytes(call, "cpu") for name, call in calls.items()}
 
 
-def report(title: str, seconds: dict, memory: dict, relevance: dict, reference: str) -> None:
-    """One row per method: time and memory as ratios to gradient × input, peers' agreement with ``reference``."""
+def report(title: str, seconds: dict, memory: dict, relevance: dict, reference: str) -> dict:
+    """One row per method: time and memory as ratios to gradient × input, peers' agreement with ``reference``.
+    Printed, and returned as ``{"title", "methods": {name: figures}}`` for the results file."""
     base_t, base_m = seconds["gradient x input"], max(memory["gradient x input"], 1)
     print(f"\n{title}")
     print(f"{'method':<28}{'ms':>9}{'x grad*in':>11}{'MiB':>8}{'x grad*in':>11}{'L2 vs doclrp':>14}{'corr':>8}")
+    rows = {}
     for name in seconds:
         distance, correlation = ("", "")
+        rows[name] = {"seconds": seconds[name], "time_ratio": seconds[name] / base_t, "peak_bytes": memory[name],
+                      "memory_ratio": memory[name] / base_m}
         if name in relevance and name.split()[0] in ("zennit", "captum", "lxt"):
             d, c = agreement(relevance[reference], relevance[name])
             distance, correlation = f"{d:.2e}", f"{c:.6f}"
+            rows[name].update(relative_l2_to=reference, relative_l2=d, correlation=c)
         print(f"{name:<28}{seconds[name] * 1e3:>9.1f}{seconds[name] / base_t:>11.2f}{memory[name] / 2**20:>8.1f}"
               f"{memory[name] / base_m:>11.2f}{distance:>14}{correlation:>8}")
+    return {"title": title, "methods": rows}
 
 
-def image_section(repeats: int) -> None:
+def image_section(repeats: int) -> dict:
     from captum.attr import LRP
     from zennit.attribution import Gradient as ZennitGradient
     from zennit.composites import EpsilonPlus
@@ -109,13 +118,15 @@ def image_section(repeats: int) -> None:
         "zennit EpsilonPlus": zennit,
     }
     relevance = {name: call() for name, call in calls.items()}
-    report("image CNN, batch 64 x 1 x 28 x 28", *measured(calls, repeats), relevance, "doclrp epsilon-plus")
+    cnn = report("image CNN, batch 64 x 1 x 28 x 28", *measured(calls, repeats), relevance, "doclrp epsilon-plus")
     model[6].rule = IdentityRule()  # Captum has no rule of its own for nn.Flatten
     try:
         LRP(model).attribute(x, target=target)
+        cnn["captum LRP"] = "ran"
         print("captum LRP ran on the CNN")
     except Exception as error:  # noqa: BLE001  (what a user of Captum meets, reported)
-        print(f"captum LRP on the CNN: {type(error).__name__}: {str(error).splitlines()[0]}")
+        cnn["captum LRP"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+        print(f"captum LRP on the CNN: {cnn['captum LRP']}")
 
     torch.manual_seed(1)
     mlp = bias_free(nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
@@ -129,10 +140,11 @@ def image_section(repeats: int) -> None:
         "captum LRP": lambda: LRP(mlp).attribute(flat, target=mlp_target),
     }
     relevance = {name: call() for name, call in calls.items()}
-    report("MLP 784-256-128-10, batch 256", *measured(calls, repeats), relevance, "doclrp epsilon (1e-9)")
+    mlp_rows = report("MLP 784-256-128-10, batch 256", *measured(calls, repeats), relevance, "doclrp epsilon (1e-9)")
+    return {"image_cnn": cnn, "mlp": mlp_rows}
 
 
-def bert_section(repeats: int) -> None:
+def bert_section(repeats: int) -> dict:
     import transformers
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -165,7 +177,7 @@ def bert_section(repeats: int) -> None:
 
     relevance["lxt AttnLRP"] = lxt()
     lxt_seconds, lxt_memory = measured({"lxt AttnLRP": lxt}, repeats)
-    report(f"BERT 4 x 256, batch 16 x 256, transformers {transformers.__version__} "
+    return report(f"BERT 4 x 256, batch 16 x 256, transformers {transformers.__version__} "
            "(LXT timed after the others, in its own rounds)",
            {**seconds, **lxt_seconds}, {**memory, **lxt_memory}, relevance, "doclrp attnlrp")
 
@@ -175,6 +187,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-bert", action="store_true")
+    add_out_argument(parser, __file__)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -188,9 +201,10 @@ def main():
             versions[name] = "missing"
     print(f"CPU ({torch.get_num_threads()} threads); torch {torch.__version__}; "
           + "; ".join(f"{k} {v}" for k, v in versions.items()) + f"; median of {args.repeats} interleaved rounds")
-    image_section(args.repeats)
+    results = {"ratios_to": "gradient x input", **image_section(args.repeats)}
     if not args.skip_bert:
-        bert_section(args.repeats)
+        results["bert"] = bert_section(args.repeats)
+    write_results(results_path(args, __file__), __file__, args, results, packages=("zennit", "captum", "lxt"))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ gradient × input. Memory: on CUDA ``max_memory_allocated``; on CPU the peak of 
 allocations PyTorch's profiler records during one call. "left alive" counts tensors that
 outlive the call (should be 0).
 
-    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7] [--dense]
+    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7] [--dense] [--out FILE]
 
-``--dense`` switches off the sparse Conv1d path (for comparison).
+``--dense`` switches off the sparse Conv1d path (for comparison). Results: printed, and
+written to ``benchmarks/results/speed-<device>[-dense].json`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 import doclrp
-from measure import gradient_x_input, median_seconds, peak_bytes
+from measure import add_out_argument, gradient_x_input, median_seconds, peak_bytes, results_path, write_results
 
 MODES = ["forward", "gradient_x_input", "lrp_epsilon", "lrp_epsilon_plus"]
 
@@ -94,6 +95,7 @@ def main():
     parser.add_argument("--dense", action="store_true", help="switch off the sparse Conv1d path")
     parser.add_argument("--sparse-gpu", action="store_true", help="use the sparse Conv1d path on CUDA too")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_out_argument(parser, __file__)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,16 +108,23 @@ def main():
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; torch {torch.__version__}; median of {args.repeats} interleaved rounds; "
           f"sparse Conv1d path {'off' if args.dense else 'on'}")
+    results = {}
     for model_name in args.models:
         times = time_modes(model_name, args.device, args.repeats)
         memory = memory_modes(model_name, args.device)
         base_t, base_m = times["gradient_x_input"], max(memory["gradient_x_input"]["peak"], 1)
         print(f"\n{model_name}")
         print(f"{'mode':<18}{'time ms':>10}{'× grad×in':>11}{'peak MiB':>10}{'× grad×in':>11}{'left alive':>12}")
+        results[model_name] = {}
         for mode in MODES:
             t, m = times[mode], memory[mode]
             print(f"{mode:<18}{t * 1e3:>10.1f}{t / base_t:>11.2f}{m['peak'] / 2**20:>10.1f}"
                   f"{m['peak'] / base_m:>11.2f}{m['leftover_tensors']:>12d}")
+            results[model_name][mode] = {"seconds": t, "time_ratio": t / base_t, "peak_bytes": m["peak"],
+                                         "memory_ratio": m["peak"] / base_m,
+                                         "leftover_tensors": m["leftover_tensors"]}
+    write_results(results_path(args, __file__, args.device, "dense" if args.dense else ""), __file__, args,
+                  {"ratios_to": "gradient_x_input", "models": results}, device=args.device)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ measured. A faithful explanation makes the first drop larger. Prints the mean dr
 
     python benchmarks/transformers_faithfulness.py --folder minilm-bbc [--docs 200]
     python benchmarks/transformers_faithfulness.py --train --folder minilm-bbc [--epochs 3 --max-len 256]
+
+Results: printed, and written to ``benchmarks/results/transformers_faithfulness-<device>.json``
+(or ``--out``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ import torch  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.corpus import open_corpus, read_folder, train_test_split_fixed  # noqa: E402
-from doclrp.evaluate import get_method  # noqa: E402
 from doclrp.models.hf import load_hf_pipeline  # noqa: E402
 from doclrp.training import train_hf  # noqa: E402
+from measure import add_out_argument, results_path, write_results  # noqa: E402
 
 METHODS = ["attnlrp", "cp-lrp", "gradient-x-input"]
 
@@ -44,11 +47,7 @@ def word_relevance(pipeline, texts, method):
     encoded = pipeline.tokens(texts)
     windows = [ids[: pipeline.max_tokens] for ids, _ in encoded]
     inputs, kwargs, positions, _ = pipeline.collate(windows)
-    baseline = get_method(method)
-    if baseline is not None:
-        attribution = baseline.attribute(pipeline.model, inputs, forward_kwargs=kwargs)
-    else:
-        attribution = doclrp.attribute(pipeline.model, inputs, composite=method, forward_kwargs=kwargs)
+    attribution = doclrp.resolve_method(method).attribute(pipeline.model, inputs, forward_kwargs=kwargs)
     relevance, logits = attribution.relevance, attribution.logits
     results = []
     for row, (text, (_, spans)) in enumerate(zip(texts, encoded)):
@@ -85,13 +84,17 @@ def main():
     parser.add_argument("--removed", type=int, default=10)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_out_argument(parser, __file__)
     args = parser.parse_args()
     if os.path.isdir(args.corpus):   # a copy of BBC News holds one Latin-1 file
         records = list(read_folder(args.corpus, fallback_encoding="latin-1"))
     else:
         records = list(open_corpus(args.corpus))
+    trained_seconds = None
     if args.train:
+        trained = time.perf_counter()
         train_hf(records, args.folder, args.base, epochs=args.epochs, max_len=args.max_len, device=args.device)
+        trained_seconds = time.perf_counter() - trained
     pipeline = load_hf_pipeline(args.folder, device=args.device)
     print(f"model: {args.folder}; metrics {pipeline.metrics}")
     _, test = train_test_split_fixed(records)
@@ -118,11 +121,18 @@ def main():
             removed = [delete(text, [words[j] for j in np.argsort(-relevance)[: args.removed]])
                        for text, (words, relevance) in zip(texts, results)]
             drops[method] += (before - pipeline.outputs(removed)[rows, classes]).tolist()
+    seconds = time.perf_counter() - started
     print(f"{len(test)} test documents, {args.removed} words removed from each "
-          f"({time.perf_counter() - started:.0f} s); mean drop of the explained logit:")
+          f"({seconds:.0f} s); mean drop of the explained logit:")
     for method in METHODS:
         print(f"  most relevant ({method}): {np.mean(drops[method]):.3f}")
     print(f"  random words:              {np.mean(random_drops):.3f}")
+    write_results(results_path(args, __file__, args.device), __file__, args, {
+        "documents": len(test), "words_removed": args.removed, "seconds": seconds, "training_seconds": trained_seconds,
+        "model_metrics": pipeline.metrics,
+        "mean_logit_drop": {"most_relevant": {method: float(np.mean(drops[method])) for method in METHODS},
+                            "random_words": float(np.mean(random_drops))},
+    }, device=args.device)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ gradient × input, all in one process (CUDA: ``max_memory_allocated``; CPU: the
 profiler's peak of PyTorch allocations).
 
     python benchmarks/transformers_speed.py [--device cpu|cuda] [--repeats 7] [--dtype float32|bfloat16]
-                                            [--family bert|llama|deberta-v2]
+                                            [--family bert|llama|deberta-v2] [--out FILE]
+
+Results: printed, and written to
+``benchmarks/results/transformers_speed-<family>-<device>-<batch>x<length>[-<dtype>][-threads<n>].json``
+(or ``--out``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import transformers  # noqa: E402
 from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
 import doclrp  # noqa: E402
-from measure import gradient_x_input, median_seconds, peak_bytes  # noqa: E402
+from measure import (  # noqa: E402
+    add_out_argument, gradient_x_input, median_seconds, peak_bytes, results_path, write_results)
 
 MODES = ["forward", "gradient_x_input", "lrp_attnlrp", "lrp_cp_lrp"]
 
@@ -80,6 +85,7 @@ def main():
     parser.add_argument("--eps", type=float, default=0.0, help="ε of the Linear rules (0: LRP-0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--family", default="bert", choices=["bert", "llama", "deberta-v2"])
+    add_out_argument(parser, __file__)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -93,9 +99,16 @@ def main():
     results = measure(model, ids, kwargs, args.device, args.repeats)
     base_t, base_m = results["gradient_x_input"][0], max(results["gradient_x_input"][1], 1)
     print(f"{'mode':<18}{'time ms':>10}{'x grad*in':>11}{'peak MiB':>10}{'x grad*in':>11}")
+    figures = {}
     for mode in MODES:
         t, m = results[mode]
         print(f"{mode:<18}{t * 1e3:>10.1f}{t / base_t:>11.2f}{m / 2**20:>10.1f}{m / base_m:>11.2f}")
+        figures[mode] = {"seconds": t, "time_ratio": t / base_t, "peak_bytes": m, "memory_ratio": m / base_m}
+    variant = (args.family, args.device, f"{args.batch}x{args.length}", "" if args.dtype == "float32" else args.dtype,
+               f"threads{args.threads}" if args.threads else "")
+    write_results(results_path(args, __file__, *variant), __file__, args,
+                  {"ratios_to": "gradient_x_input", "attention": model.config._attn_implementation, "modes": figures},
+                  device=args.device)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ averaged over its occurrences; the means of the words that occur at least
 ``--min-count`` times are correlated (Pearson) with the words' valence in
 VADER's lexicon. A model that learned what VADER scores gives a clearly
 positive r. As a control the same is measured for an untrained model of the
-same architecture. Exits 1 when r is below ``--require``.
+same architecture. Exits 1 when r is below ``--require``. Results: printed, and written
+to ``benchmarks/results/vader_sanity-<model folder>.json`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from doclrp.corpus.sources.lexicon import vader_correlation, vader_lexicon
 from doclrp import explain
 from doclrp.models import TextPipeline, load_pipeline
 from doclrp.training import train
+from measure import add_out_argument, results_path, write_results
 
 TARGETS = ["neg", "neu", "pos", "compound"]
 
@@ -63,15 +65,19 @@ def main() -> int:
                         help="what to train if --model is missing")
     parser.add_argument("--min-count", type=int, default=5, help="occurrences a word needs to enter")
     parser.add_argument("--require", type=float, default=0.3, help="fail below this r")
+    add_out_argument(parser, __file__)
     args = parser.parse_args()
     args.model = args.model or Path(f"models/{args.corpus}-{args.kind}")
 
+    trained_seconds = None
     if args.model.is_dir():
         pipeline = load_pipeline(args.model)
     else:
         print(f"no model at {args.model}: training a {args.kind} regressor on {args.corpus!r} "
               "(minutes on a laptop CPU)")
+        trained = time.perf_counter()
         pipeline = train(args.corpus, model=args.kind, task="regression", target_columns=TARGETS, out=args.model)
+        trained_seconds = time.perf_counter() - trained
     if "compound" not in pipeline.labels:
         print(f"{args.model} has outputs {pipeline.labels}: train it on {args.corpus!r} with a compound target",
               file=sys.stderr)
@@ -97,6 +103,15 @@ def main() -> int:
     print(f"most positive words: {show(ranked[::-1][:8])}")
     print(f"Pearson r(mean relevance for compound, VADER valence) = {r:.3f} over {n} words "
           f"(>= {args.min_count} occurrences); untrained control r = {control:.3f} over {control_n} words")
+    write_results(results_path(args, __file__, args.model.name), __file__, args, {
+        "model_class": type(pipeline.model).__name__, "training_seconds": trained_seconds,
+        "test_r2": pipeline.metrics.get("test_r2"), "test_rmse": pipeline.metrics.get("test_rmse"),
+        "sentences": len(texts), "explain_seconds": seconds,
+        "pearson_r": r, "words": n, "control_pearson_r": control, "control_words": control_n,
+        "most_negative_words": [{"word": w, "mean_relevance": m, "valence": lexicon.get(w, 0)} for m, w in ranked[:8]],
+        "most_positive_words": [{"word": w, "mean_relevance": m, "valence": lexicon.get(w, 0)}
+                                for m, w in ranked[::-1][:8]],
+    })
     return 0 if r >= args.require else 1
 
 
