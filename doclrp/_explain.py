@@ -20,18 +20,46 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol, overload
 
 import numpy as np
 import torch
 
-from .core import Target, describe, output_tensor, resolve_method
+from .core import Attributor, Target, describe, output_tensor, resolve_method
+from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
 
 __all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts"]
 
+#: A text pipeline (``doclrp.models.TextPipeline``, ``HFPipeline``, or any object alike), read
+#: duck-typed by the members each path needs: ``labels``, ``task``, ``model``,
+#: ``default_composite``; ``inputs``, ``token_relevance`` and ``outputs`` for a bag of features;
+#: ``tokens`` and ``collate``, or an ``encoder`` with a vocabulary, for a sequence.
+_Pipeline = Any
+#: What the target of :func:`explain` may be (see :meth:`doclrp.core.targets.Target.resolve`).
+_TargetLike = Any
+#: A reference: ``"mean"`` or one number per output (see :func:`resolve_reference`).
+_ReferenceLike = str | Sequence[float] | torch.Tensor | None
+# (document index, start token, token ids) of one window of a sequence
+_Window = tuple[int, int, list[int]]
+# a document's (token spans, relevance per token, special relevance, logits, target weights, value, delta)
+_Parts = tuple[list[tuple[int, int]], np.ndarray, dict[str, float], Any, Any, float, float]
 
-def resolve_target(target, pipeline, reference=None) -> Target:
+
+class _TokenSequence(Protocol):
+    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch."""
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]: ...
+
+    def collate(self, windows: list[list[int]]
+                ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]: ...
+
+
+def resolve_target(target: _TargetLike, pipeline: _Pipeline, reference: _ReferenceLike = None) -> Target:
     """The :class:`~doclrp.core.targets.Target` for ``target`` on ``pipeline``'s outputs,
     explaining the deviation from ``reference`` when one is given (see :func:`resolve_reference`).
 
@@ -55,7 +83,7 @@ def resolve_target(target, pipeline, reference=None) -> Target:
     return resolved.with_reference(values, name)
 
 
-def resolve_reference(reference, pipeline) -> tuple[torch.Tensor | None, str]:
+def resolve_reference(reference: _ReferenceLike, pipeline: _Pipeline) -> tuple[torch.Tensor | None, str]:
     """``(values (n_outputs,), name)`` for ``reference``: None, ``"mean"`` (the mean
     prediction stored at training time) or one number per output.
 
@@ -110,16 +138,17 @@ def window_starts(length: int, size: int, overlap: int) -> list[int]:
 class _IdSequence:
     """The sequence protocol for ``TextPipeline``s with an ``IdEncoder``."""
 
-    def __init__(self, pipeline):
+    def __init__(self, pipeline: _Pipeline) -> None:
         self.pipeline = pipeline
-        self.max_tokens = pipeline.encoder.max_len
+        self.max_tokens: int = pipeline.encoder.max_len
 
-    def tokens(self, documents: Sequence[Document]):
+    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]:
         vocabulary = self.pipeline.encoder.vocabulary
         return [(vocabulary.encode([w.text for w in doc.words]), [(w.start, w.end) for w in doc.words])
                 for doc in documents]
 
-    def collate(self, windows: list[list[int]]):
+    def collate(self, windows: list[list[int]]
+                ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]:
         ids = torch.zeros(len(windows), max(1, *map(len, windows)), dtype=torch.long)
         for row, window in enumerate(windows):
             ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
@@ -128,7 +157,7 @@ class _IdSequence:
         return ids.to(self.pipeline.device), {}, positions, specials
 
 
-def _sequence_protocol(pipeline):
+def _sequence_protocol(pipeline: _Pipeline) -> _TokenSequence | None:
     if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
         return pipeline
     encoder = getattr(pipeline, "encoder", None)
@@ -137,9 +166,21 @@ def _sequence_protocol(pipeline):
     return None
 
 
-def explain(pipeline, texts: str | Sequence[str], target="predicted", method=None, *,
-            composite=None, batch_size: int = 16, overlap: int | None = None, ids: Sequence[str] | None = None,
-            reference=None):
+@overload
+def explain(pipeline: _Pipeline, texts: str, target: _TargetLike = ..., method: MethodSpec = ..., *,
+            composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
+            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> Explanation: ...
+
+
+@overload
+def explain(pipeline: _Pipeline, texts: Sequence[str], target: _TargetLike = ..., method: MethodSpec = ..., *,
+            composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
+            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> list[Explanation]: ...
+
+
+def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike = "predicted",
+            method: MethodSpec = None, *, composite: MethodSpec = None, batch_size: int = 16, overlap: int | None = None,
+            ids: Sequence[str] | None = None, reference: _ReferenceLike = None) -> Explanation | list[Explanation]:
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns a list).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
@@ -159,7 +200,7 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", method=Non
     ``"<target> − mean"`` (or ``"− reference"``) and ``target_value`` is the deviation.
     """
     single = isinstance(texts, str)
-    texts = [texts] if single else list(texts)
+    texts = [texts] if isinstance(texts, str) else list(texts)
     for position, text in enumerate(texts):
         if not isinstance(text, str):
             raise DoclrpError(f"document {position} is a {type(text).__name__}, not text")
@@ -186,7 +227,7 @@ def explain(pipeline, texts: str | Sequence[str], target="predicted", method=Non
     return explanations[0] if single else explanations
 
 
-def _method_of(method, composite, pipeline):
+def _method_of(method: MethodSpec, composite: MethodSpec, pipeline: _Pipeline) -> Attributor:
     """The attributor for ``method`` (or its older name ``composite``), default the model's own."""
     if method is not None and composite is not None:
         raise DoclrpError("give method= or its older name composite=, not both")
@@ -194,8 +235,9 @@ def _method_of(method, composite, pipeline):
                           else pipeline.default_composite)
 
 
-def _explain_bag(pipeline, texts, target, attributor, batch_size):
-    results = []
+def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attributor: Attributor,
+                 batch_size: int) -> list[_Parts]:
+    results: list[_Parts] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         inputs = pipeline.inputs(chunk)
@@ -212,14 +254,15 @@ def _explain_bag(pipeline, texts, target, attributor, batch_size):
     return results
 
 
-def _windows(pipeline, sequence, encoded, overlap, strict=True):
+def _windows(pipeline: _Pipeline, sequence: _TokenSequence, encoded: Sequence[tuple[list[int], Any]],
+             overlap: int | None, strict: bool = True) -> list[_Window]:
     """``(document, start, ids)`` of every window, in document order; ``strict``: a
     document without tokens, or only unknown ones, is an error instead of one empty window."""
     size = sequence.max_tokens
     overlap = size // 4 if overlap is None else overlap
     if not 0 <= overlap < size:
         raise DoclrpError(f"overlap must be in [0, {size}), got {overlap}")
-    windows = []
+    windows: list[_Window] = []
     for doc_index, (token_ids, _) in enumerate(encoded):
         if strict and not token_ids:
             raise DoclrpError(f"document {doc_index} has no tokens: nothing to explain")
@@ -231,7 +274,8 @@ def _windows(pipeline, sequence, encoded, overlap, strict=True):
 
 
 @torch.no_grad()
-def document_outputs(pipeline, texts: Sequence[str], *, batch_size: int = 16, overlap: int | None = None):
+def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int = 16,
+                     overlap: int | None = None) -> torch.Tensor:
     """Model outputs ``(n_texts, n_outputs)`` per document as ``explain`` sees them: the mean
     of the outputs of its windows (``pipeline.outputs`` reads only the first window).
 
@@ -257,7 +301,8 @@ def document_outputs(pipeline, texts: Sequence[str], *, batch_size: int = 16, ov
 
 
 @torch.no_grad()
-def _window_output_sums(pipeline, sequence, windows, n_documents: int, batch_size: int):
+def _window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+                        batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
     window outputs summed, and how many windows it has (float64, on the CPU)."""
     sums = torch.zeros(n_documents, len(pipeline.labels), dtype=torch.float64)
@@ -272,11 +317,12 @@ def _window_output_sums(pipeline, sequence, windows, n_documents: int, batch_siz
     return sums, counts
 
 
-def _explain_sequence(pipeline, sequence, documents, target, attributor, batch_size, overlap):
+def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: Sequence[Document], target: Target,
+                      attributor: Attributor, batch_size: int, overlap: int | None) -> list[_Parts]:
     encoded = sequence.tokens(documents)
     windows = _windows(pipeline, sequence, encoded, overlap)
-    per_doc = [dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0)
-               for ids, _ in encoded]
+    per_doc: list[dict[str, Any]] = [
+        dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0) for ids, _ in encoded]
     counts = np.bincount([w[0] for w in windows], minlength=len(encoded)).tolist()
     batches = _window_batches(windows, counts, batch_size)
     # Only documents whose windows span several batches need a forward pass of their
@@ -315,7 +361,7 @@ def _explain_sequence(pipeline, sequence, documents, target, attributor, batch_s
             for (_, spans), acc in zip(encoded, per_doc)]
 
 
-def _window_batches(windows, counts, batch_size):
+def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_size: int) -> list[list[_Window]]:
     """Consecutive windows in batches of at most ``batch_size``: a document's windows kept
     in one batch whenever they fit, so that the batch's own logits give its class; a
     document with more windows than that fills batches of its own.
@@ -325,7 +371,8 @@ def _window_batches(windows, counts, batch_size):
     >>> [[w[0] for w in b] for b in _window_batches([(0,), (1,), (1,), (1,), (2,)], [1, 3, 1], 2)]
     [[0], [1, 1], [1], [2]]
     """
-    batches, batch = [], []
+    batches: list[list[_Window]] = []
+    batch: list[_Window] = []
     for window in windows:
         document = window[0]
         new_document = bool(batch) and batch[-1][0] != document
@@ -340,14 +387,15 @@ def _window_batches(windows, counts, batch_size):
     return batches
 
 
-def _document_classes(pipeline, sequence, windows, n_documents, batch_size) -> dict[int, int]:
+def _document_classes(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+                      batch_size: int) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
     sums, counts = _window_output_sums(pipeline, sequence, windows, n_documents, batch_size)
     return {doc_index: int(sums[doc_index].argmax()) for doc_index in counts[:, 0].nonzero()[:, 0].tolist()}
 
 
-def _window_target(target: Target, batch, classes: dict[int, int], labels) -> Target:
+def _window_target(target: Target, batch: Sequence[_Window], classes: dict[int, int], labels: Sequence[str]) -> Target:
     """The target of a batch of windows: the resolved target; or, for the predicted output,
     the class of a document spread over several batches (``classes``), else the argmax of
     the summed outputs of each document's windows in this batch."""
@@ -359,12 +407,14 @@ def _window_target(target: Target, batch, classes: dict[int, int], labels) -> Ta
     return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
-def _all_unknown(pipeline, token_ids) -> bool:
+def _all_unknown(pipeline: _Pipeline, token_ids: Sequence[int]) -> bool:
     vocabulary = getattr(getattr(pipeline, "encoder", None), "vocabulary", None)
     return vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids)
 
 
-def _finish(pipeline, document, target, spans, relevance, special, logits, weights, value, delta, id, method):
+def _finish(pipeline: _Pipeline, document: Document, target: Target, spans: list[tuple[int, int]],
+            relevance: np.ndarray, special: dict[str, float], logits: Any, weights: Any, value: float, delta: float, id: str | None,
+            method: dict[str, Any]) -> Explanation:
     prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),

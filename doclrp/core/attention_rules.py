@@ -47,13 +47,16 @@ Which module gets which rule in each Hugging Face family, and the ``cp-lrp`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .rules import AffineRule, Epsilon, ModuleRule, Zero, chunk_factors
+from .linear import AffineMap
+from .rules import AffineRule, Epsilon, Layer, ModuleRule, Zero, chunk_factors
 
 __all__ = ["LayerNormCP", "AttentionOperand"]
 
@@ -63,13 +66,13 @@ class _LayerNormFunction(torch.autograd.Function):
     """Returns ``y``; backward is the gradient of LayerNorm with ``σ`` held constant."""
 
     @staticmethod
-    def forward(ctx, x, y, rstd, weight, dims):
+    def forward(ctx: Any, x: Tensor, y: Tensor, rstd: Tensor, weight: Tensor | None, dims: tuple[int, ...]) -> Tensor:
         ctx.save_for_backward(rstd, weight)
         ctx.dims = dims
         return y
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None, None, None, None]:
         rstd, weight = ctx.saved_tensors
         scaled = g if weight is None else g * weight
         # y = γ (x − mean x)/σ + β with σ fixed is linear in x; its transpose centres γ·g.
@@ -111,8 +114,8 @@ class LayerNormCP(ModuleRule):
         weight = None if module.weight is None else module.weight.detach()
         return _LayerNormFunction.apply(x, y.detach(), rstd, weight, dims)
 
-    def forward_hook(self, session, name):
-        def hook(module, args, kwargs, output):
+    def forward_hook(self, session: object, name: str) -> Callable[..., Any]:
+        def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Tensor | None:
             x = args[0] if args else kwargs.get("input")
             if not (isinstance(x, Tensor) and x.requires_grad):
                 return None
@@ -142,7 +145,7 @@ class AttentionOperand(AffineRule):
     factor: float | tuple[float, ...]
     eps: float = 1e-6
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.factor, list):
             object.__setattr__(self, "factor", tuple(self.factor))
         factors = self.factor if isinstance(self.factor, tuple) else (self.factor,)
@@ -150,16 +153,17 @@ class AttentionOperand(AffineRule):
             raise DoclrpError(f"AttentionOperand(factor={self.factor}): factors must be >= 0")
         Epsilon(self.eps)  # validates eps
 
-    def gradient(self, layer, x, z, g):
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         if self.factor == 0:
             return torch.zeros_like(x)
         # the factor goes on the (small) weight rather than the (large) gradient
-        scale = self.factor
+        scale: float | tuple[float, ...] | Tensor = self.factor
         if isinstance(scale, tuple):  # a fused projection: one factor per output chunk (rows of the weight)
             scale = chunk_factors(scale, layer.weight.shape[0], layer.weight)
             scale = scale.view(-1, *[1] * (layer.weight.dim() - 1))
-        scaled = replace(layer, weight=layer.weight * scale)
+        # a projection is a dense layer, never one restricted to a sparse Conv1d (linear.restrict_to_nonzero)
+        scaled = replace(cast(AffineMap, layer), weight=layer.weight * scale)
         return (Epsilon(self.eps) if self.eps else Zero()).gradient(scaled, x, z, g)
 
-    def gradient_scale(self):
+    def gradient_scale(self) -> float | tuple[float, ...] | None:
         return self.factor if self.eps == 0 else None

@@ -12,7 +12,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -50,12 +52,12 @@ class Attribution:
     target_output: Tensor
     delta: Tensor
     method: str
-    other_relevance: dict = field(default_factory=dict)
+    other_relevance: dict[str, Tensor] = field(default_factory=dict)
 
 
 def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
-              composite: str | Composite = "epsilon", *, forward_kwargs: dict | None = None,
-              reference: Tensor | None = None, input_scale: float = 1.0) -> Attribution:
+              composite: str | Composite = "epsilon", *, forward_kwargs: dict[str, Any] | None = None,
+              reference: Tensor | Sequence[float] | None = None, input_scale: float = 1.0) -> Attribution:
     """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
 
     ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is
@@ -103,6 +105,7 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
                 raise
             if session.leaf is None:
                 raise no_embedding
+        leaf = cast(Tensor, session.leaf)  # float_input set it, or the embedding did (checked above)
         logits = session.logits_of(output)
         if not logits.requires_grad:
             raise DoclrpError("the model output does not depend on the inputs: nothing to explain")
@@ -115,9 +118,9 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
             session.shift_output(logits, reference.view_as(logits[0]))
             explained_logits = explained_logits - reference
         explained = (explained_logits * weights).sum(1)
-        leaves = [session.leaf, *session.other_leaves.values()]
+        leaves = [leaf, *session.other_leaves.values()]
         gradients = torch.autograd.grad(explained, leaves, torch.ones_like(explained), allow_unused=True)
-        relevance = _input_times_gradient(session.leaf, gradients[0])
+        relevance = _input_times_gradient(leaf, gradients[0])
         if session.input_relevance is not None:
             relevance = relevance + session.input_relevance
         other = {name: _input_times_gradient(leaf, grad).sum(-1)
@@ -146,5 +149,5 @@ def _input_times_gradient(leaf: Tensor, gradient: Tensor | None) -> Tensor:
     return torch.zeros_like(leaf) if gradient is None else leaf * gradient
 
 
-def _detached(output):
+def _detached(output: Any) -> Any:
     return output.detach() if isinstance(output, Tensor) else output

@@ -23,7 +23,8 @@ takes either.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -33,12 +34,15 @@ from .session import attach, output_tensor
 from .attribution import Attribution, attribute
 from .composites import Composite
 from .rules import Gradient
-from .targets import Target, target_weights
+from .targets import Target, TargetSpec, target_weights
 
 __all__ = ["GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance", "BASELINES",
            "GRADIENT_EVERYWHERE"]
 
 #: Plain autograd everywhere: every module, embeddings aside, keeps its gradient.
+# the first embedding a model runs: where token relevance is taken
+_Embedding = nn.Embedding | nn.EmbeddingBag
+
 GRADIENT_EVERYWHERE = Composite({nn.Module: Gradient()}, name="gradient-x-input")
 ORDERS = ("relevance", "random")
 _REFERENCE_SUFFIXES = (" − mean", " − reference")
@@ -56,8 +60,9 @@ class GradientXInput:
 
     name: ClassVar[str] = "gradient-x-input"
 
-    def attribute(self, model: nn.Module, inputs: Tensor, target=None, *, forward_kwargs: dict | None = None,
-                  reference=None) -> Attribution:
+    def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = _without_reference(target, reference)
         result = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         return _renamed(_shifted(result, reference), self.name)
@@ -79,8 +84,9 @@ class Saliency:
 
     name: ClassVar[str] = "saliency"
 
-    def attribute(self, model: nn.Module, inputs: Tensor, target=None, *, forward_kwargs: dict | None = None,
-                  reference=None) -> Attribution:
+    def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = _without_reference(target, reference)
         with torch.enable_grad(), attach(model, GRADIENT_EVERYWHERE) as session:
             if inputs.is_floating_point():
@@ -93,7 +99,8 @@ class Saliency:
             logits = session.logits_of(output)
             weights = target_weights(target, logits)
             values = (logits.reshape(weights.shape) * weights).sum(1)
-            (gradient,) = torch.autograd.grad(values.sum(), session.leaf)
+            leaf = cast(Tensor, session.leaf)  # float_input set it, or the embedding did (checked above)
+            (gradient,) = torch.autograd.grad(values.sum(), leaf)
             relevance = gradient.norm(dim=-1) if session.token_input else gradient.abs()
         logits = logits.detach()
         return _shifted(_result(self.name, relevance, output, logits, weights.detach(), values.detach()), reference)
@@ -113,12 +120,13 @@ class IntegratedGradients:
     steps: int = 32
     name: ClassVar[str] = "integrated-gradients"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 1:
             raise DoclrpError(f"IntegratedGradients(steps={self.steps!r}): steps must be a positive integer")
 
-    def attribute(self, model: nn.Module, inputs: Tensor, target=None, *, forward_kwargs: dict | None = None,
-                  reference=None) -> Attribution:
+    def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = _without_reference(target, reference)
         # The target is fixed at x: along the path another class may lead.
         full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
@@ -153,14 +161,16 @@ class Occlusion:
     batch_size: int = 64
     name: ClassVar[str] = "occlusion"
 
-    def attribute(self, model: nn.Module, inputs: Tensor, target=None, *, forward_kwargs: dict | None = None,
-                  reference=None) -> Attribution:
+    def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = _without_reference(target, reference)
         kwargs = forward_kwargs or {}
         output, logits, weights, embedding = _forward(model, inputs, kwargs, target)
         values = _explained(logits, weights)
         active = _active(inputs, embedding)
-        blank = 0.0 if inputs.is_floating_point() else embedding.padding_idx
+        # integer inputs: _forward found their embedding and _active checked its padding_idx
+        blank = 0.0 if inputs.is_floating_point() else cast(int, cast(_Embedding, embedding).padding_idx)
         rows, columns = active.reshape(len(inputs), -1).nonzero(as_tuple=True)
         drops = values.new_zeros(active.shape).reshape(len(inputs), -1)
         with torch.no_grad():
@@ -187,8 +197,9 @@ class RandomRelevance:
     seed: int = 0
     name: ClassVar[str] = "random"
 
-    def attribute(self, model: nn.Module, inputs: Tensor, target=None, *, forward_kwargs: dict | None = None,
-                  reference=None) -> Attribution:
+    def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = _without_reference(target, reference)
         output, logits, weights, embedding = _forward(model, inputs, forward_kwargs or {}, target)
         active = _active(inputs, embedding)
@@ -199,11 +210,12 @@ class RandomRelevance:
 
 
 # -- shared by the baselines ------------------------------------------------------------------
-def _forward(model, inputs, kwargs, target):
+def _forward(model: nn.Module, inputs: Tensor, kwargs: dict[str, Any],
+             target: TargetSpec) -> tuple[Any, Tensor, Tensor, _Embedding | None]:
     """One plain forward: (output, logits, target weights, first embedding module or None)."""
     if not isinstance(inputs, Tensor) or inputs.dim() == 0 or inputs.shape[0] == 0:
         raise DoclrpError("inputs must be a torch.Tensor with a batch dimension of at least one sample")
-    seen: list[nn.Module] = []
+    seen: list[_Embedding] = []
     handles = [m.register_forward_hook(lambda module, args, out: seen.append(module))
                for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
     try:
@@ -219,7 +231,7 @@ def _forward(model, inputs, kwargs, target):
     return output, logits, target_weights(target, logits), embedding
 
 
-def _logits_of(output) -> Tensor:
+def _logits_of(output: Any) -> Tensor:
     logits = output_tensor(output)
     return logits.reshape(logits.shape[0], -1)
 
@@ -228,18 +240,18 @@ def _explained(logits: Tensor, weights: Tensor) -> Tensor:
     return (logits * weights.to(logits.dtype)).sum(1)
 
 
-def _active(inputs: Tensor, embedding) -> Tensor:
+def _active(inputs: Tensor, embedding: _Embedding | None) -> Tensor:
     """Positions that carry input: no padding token, no zero feature."""
     if inputs.is_floating_point():
         return inputs != 0
-    padding = embedding.padding_idx
+    padding = cast(_Embedding, embedding).padding_idx  # integer inputs: _forward found their embedding
     if padding is None:
         raise DoclrpError(f"{type(embedding).__name__} has no padding_idx: occlusion and random relevance need "
                           "one to blank tokens and to tell padding apart")
     return inputs != padding
 
 
-def _rows_of(kwargs: dict, rows: Tensor, batch: int) -> dict:
+def _rows_of(kwargs: dict[str, Any], rows: Tensor, batch: int) -> dict[str, Any]:
     """``kwargs`` for the samples ``rows``: per-sample tensors indexed, shared ones as they are."""
     return {key: value[rows] if isinstance(value, Tensor) and value.dim() and value.shape[0] == batch else value
             for key, value in kwargs.items()}
@@ -249,13 +261,13 @@ def _per_sample_sum(relevance: Tensor) -> Tensor:
     return relevance.reshape(relevance.shape[0], -1).sum(1)
 
 
-def _result(name, relevance, output, logits, weights, values) -> Attribution:
+def _result(name: str, relevance: Tensor, output: Any, logits: Tensor, weights: Tensor, values: Tensor) -> Attribution:
     return Attribution(relevance=relevance, output=getattr(output, "detach", lambda: output)(), logits=logits,
                        target=weights, target_output=values, delta=values - _per_sample_sum(relevance),
                        method=name)
 
 
-def _shifted(result: Attribution, reference) -> Attribution:
+def _shifted(result: Attribution, reference: Tensor | Sequence[float] | None) -> Attribution:
     """Explain ``f(x) − reference``: only the explained value and delta move."""
     if reference is None:
         return result
@@ -269,10 +281,12 @@ def _renamed(result: Attribution, name: str) -> Attribution:
 
 
 #: Baseline methods by name (each built with its defaults).
-BASELINES = {cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
+BASELINES: dict[str, type[GradientXInput | Saliency | IntegratedGradients | Occlusion | RandomRelevance]] = {
+    cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
 
 
-def _without_reference(target, reference):
+def _without_reference(target: TargetSpec, reference: Tensor | Sequence[float] | None,
+                       ) -> tuple[TargetSpec, Tensor | Sequence[float] | None]:
     """``(target without its reference, reference)``: a ``Target`` carries its reference,
     which baselines subtract from the explained value after the fact (:func:`_shifted`)."""
     if isinstance(target, Target) and target.reference is not None:

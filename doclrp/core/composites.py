@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, MutableMapping
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
-from torch import nn
+from torch import Tensor, nn
 
 from ..errors import DoclrpError
 from .linear import is_dense
@@ -93,7 +93,7 @@ class Composite:
         return name in self.rules or any(not isinstance(k, (str, type)) and k(name, module) for k in self.rules)
 
 
-def _affine(rule_linear: Rule, rule_conv: Rule) -> dict:
+def _affine(rule_linear: Rule, rule_conv: Rule) -> dict[Key, Rule]:
     return {nn.Linear: rule_linear, **{c: rule_conv for c in _CONV}}
 
 
@@ -112,7 +112,8 @@ def epsilon_plus(eps: float = 1e-6) -> Composite:
     return Composite(_affine(Epsilon(eps), ZPlus()), name="epsilon-plus")
 
 
-def epsilon_gamma_box(low=None, high=None, gamma: float = 0.25, eps: float = 1e-6) -> Composite:
+def epsilon_gamma_box(low: float | Tensor | None = None, high: float | Tensor | None = None, gamma: float = 0.25,
+                      eps: float = 1e-6) -> Composite:
     """z^B on the layers reading the input, γ on convolutions, ε on dense layers."""
     return Composite(_affine(Epsilon(eps), Gamma(gamma)), first=ZBox(low, high), name="epsilon-gamma-box")
 
@@ -129,7 +130,7 @@ _LOCATIONS = {
 }
 
 
-class _Composites(MutableMapping):
+class _Composites(MutableMapping[str, Callable[..., Composite]]):
     """Name → composite factory: the core's own, those registered, and those known by location
     (imported on first look-up)."""
 
@@ -196,7 +197,7 @@ def composite_names() -> list[str]:
     return list(COMPOSITES)
 
 
-def get_composite(composite: str | Composite, **kwargs) -> Composite:
+def get_composite(composite: str | Composite | Mapping[Key, Rule], **kwargs: Any) -> Composite:
     """A composite from its name (keyword arguments go to its factory) or as given."""
     if isinstance(composite, Composite):
         return composite

@@ -17,12 +17,14 @@ True
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.nn.modules.conv import _ConvNd
 
 __all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "is_affine_layer",
            "is_dense", "AFFINE_LAYERS", "DenseAdapter", "register_dense_adapter", "dense_adapter"]
@@ -140,7 +142,9 @@ class AffineMap:
     def of(cls, module: nn.Module, detach: bool = False) -> "AffineMap":
         """The module's own weight (``(out, in, …)``, a declared dense layer's as its adapter reads it) and bias."""
         adapter = dense_adapter(module)
-        weight, bias = module.weight if adapter is None else adapter.weight(module), module.bias
+        # nn.Module types its attributes as Tensor | Module: these layers hold tensors there
+        weight = cast(Tensor, module.weight) if adapter is None else adapter.weight(module)
+        bias = cast("Tensor | None", module.bias)
         if detach:
             weight, bias = weight.detach(), None if bias is None else bias.detach()
         return cls(module, weight, bias)
@@ -151,14 +155,14 @@ class AffineMap:
         weight = self.weight if weight is None else weight
         if is_dense(self.module):
             return F.linear(x, weight)
-        return self.module._conv_forward(x, weight, None)
+        return cast(_ConvNd, self.module)._conv_forward(x, weight, None)
 
     def vjp(self, grad: Tensor, x: Tensor, weight: Tensor | None = None) -> Tensor:
         """``(∂ forward(x, weight) / ∂x)ᵀ · grad``: the transposed layer applied to ``grad``."""
         weight = self.weight if weight is None else weight
         if is_dense(self.module):
             return grad.matmul(weight)
-        conv = self.module
+        conv = cast(_ConvNd, self.module)
         if conv.padding_mode == "zeros" and not isinstance(conv.padding, str):
             dims = weight.dim() - 2
             return torch.ops.aten.convolution_backward(
@@ -206,7 +210,7 @@ def batchnorm_affine(bn: nn.modules.batchnorm._BatchNorm, z: Tensor) -> tuple[Te
         mean = z.mean(dims)
         var = z.var(dims, unbiased=False)
     else:
-        mean, var = bn.running_mean, bn.running_var
+        mean, var = cast(Tensor, bn.running_mean), cast(Tensor, bn.running_var)
     scale = torch.rsqrt(var + bn.eps)
     if bn.weight is not None:
         scale = scale * bn.weight
@@ -224,14 +228,15 @@ class SparseConv1dMap:
     filter, so rules cost in proportion to the positions that carry relevance.
     """
 
-    def __init__(self, layer: AffineMap, positions: Tensor):
+    def __init__(self, layer: AffineMap, positions: Tensor) -> None:
         self.module, self.weight, self.bias = layer.module, layer.weight, layer.bias
         self.batch, self.channel, self.time = positions.unbind(1)
-        conv = layer.module
-        (self.stride,), (self.padding,), (self.dilation,) = conv.stride, conv.padding, conv.dilation
+        conv = cast(nn.Conv1d, layer.module)
+        # restrict_to_nonzero builds this map only for numeric padding, never 'same' or 'valid'
+        (self.stride,), (self.padding,), (self.dilation,) = conv.stride, cast("tuple[int]", conv.padding), conv.dilation
         self.kernel = layer.weight.shape[-1]
 
-    def _chunks(self, x: Tensor):
+    def _chunks(self, x: Tensor) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
         """Yield (position slice, input row per position and tap, valid mask) in bounded chunks."""
         length = x.shape[-1]
         taps = torch.arange(self.kernel, device=x.device) * self.dilation
@@ -276,7 +281,8 @@ class SparseConv1dMap:
         return self.bias[self.channel]
 
 
-def restrict_to_nonzero(layer: AffineMap, x: Tensor, g: Tensor):
+def restrict_to_nonzero(layer: AffineMap, x: Tensor,
+                        g: Tensor) -> tuple[AffineMap | SparseConv1dMap, tuple[Tensor, ...] | None]:
     """``(layer, index)``: the layer restricted to the positions where ``g`` is nonzero and
     the index of those positions, or ``(layer, None)`` where the dense layer is better.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,10 +41,13 @@ __all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "M
 class Attributor(Protocol):
     """What every method offers: a ``name`` and ``attribute(model, inputs, target, *, forward_kwargs)``."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        ...
 
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
-                  forward_kwargs: dict | None = None, reference: Tensor | None = None) -> Attribution:
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         ...
 
 
@@ -71,7 +74,8 @@ class LRP:
         return f"LRP({self.name!r}{params})"
 
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
-                  forward_kwargs: dict | None = None, reference: Tensor | None = None) -> Attribution:
+                  forward_kwargs: dict[str, Any] | None = None,
+                  reference: Tensor | Sequence[float] | None = None) -> Attribution:
         return attribute(model, inputs, target, self.composite, forward_kwargs=forward_kwargs, reference=reference)
 
 
@@ -129,11 +133,12 @@ def describe(method: Attributor) -> dict[str, Any]:
     """
     if isinstance(method, LRP):
         return {"name": method.name, "params": dict(method.params)}
-    params = dataclasses.asdict(method) if dataclasses.is_dataclass(method) else {}
+    params: dict[str, Any] = dataclasses.asdict(method) if dataclasses.is_dataclass(method) else {}
     return {"name": method.name, "params": params}
 
 
-def _build(factory, name: str, params: dict[str, Any]):
+def _build(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> Any:
+    """``factory(**params)``: a composite, or a baseline attributor; unknown parameters refused."""
     accepted = _defaults(factory)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -145,7 +150,7 @@ def _build(factory, name: str, params: dict[str, Any]):
         raise DoclrpError(f"method {name!r}: {error}") from None
 
 
-def _defaults(factory) -> dict[str, Any]:
+def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
     """The keyword parameters of a composite factory or baseline class, with their defaults."""
     if dataclasses.is_dataclass(factory):
         return {f.name: f.default for f in dataclasses.fields(factory) if f.init}

@@ -25,23 +25,30 @@ Epsilon(eps=0.25)
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .linear import AffineMap
+from .linear import AffineMap, SparseConv1dMap
 
 __all__ = [
     "Rule", "AffineRule", "InputRule",
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox",
-    "Pass", "Gradient", "ModuleRule", "chunk_factors",
+    "Pass", "Gradient", "ModuleRule", "chunk_factors", "Layer", "Bounds",
 ]
 
 # Below this fraction of Σ|c_jk|, a signed partial sum obtained by cancellation is zero
 # (it differs from zero only by rounding): the fallback of αβ / z⁺ then applies.
 _CANCELLATION_TOLERANCE = 64
+
+#: What a rule works on: an affine layer, or a Conv1d restricted to the positions that carry relevance.
+Layer = AffineMap | SparseConv1dMap
+#: ``(min, max)`` of the input data, for rules of bounded inputs (``Session.bounds``).
+Bounds = tuple[Tensor | None, Tensor | None]
 
 
 def chunk_factors(factors: tuple[float, ...], n_outputs: int, like: Tensor) -> Tensor:
@@ -74,7 +81,7 @@ class Rule:
 class AffineRule(Rule):
     """A rule for Linear/Conv layers, run as a modified gradient."""
 
-    def gradient(self, layer: AffineMap, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         raise NotImplementedError
 
     def gradient_scale(self) -> float | tuple[float, ...] | None:
@@ -89,7 +96,7 @@ class AffineRule(Rule):
 class InputRule(Rule):
     """A rule for layers that read the model input; returns the input relevance itself."""
 
-    def relevance(self, layer: AffineMap, x: Tensor, z: Tensor, g: Tensor, bounds) -> Tensor:
+    def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         raise NotImplementedError
 
 
@@ -101,10 +108,10 @@ class Zero(AffineRule):
     the gradient; ``R_k = z_k g_k = 0`` there, so nothing is invented.
     """
 
-    def gradient(self, layer, x, z, g):
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         return layer.vjp(g, x)
 
-    def gradient_scale(self):
+    def gradient_scale(self) -> float | tuple[float, ...] | None:
         return 1.0
 
 
@@ -118,22 +125,22 @@ class Epsilon(AffineRule):
 
     eps: float = 1e-6
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.eps >= 0:
             raise DoclrpError(f"Epsilon(eps={self.eps}): eps must be >= 0")
 
-    def gradient(self, layer, x, z, g):
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         if self.eps == 0:
             return layer.vjp(g, x)
         # sign(0) = +1, so the denominator is never 0
         stabilized = torch.where(z >= 0, z + self.eps, z - self.eps)
         return layer.vjp(g * z / stabilized, x)
 
-    def gradient_scale(self):
+    def gradient_scale(self) -> float | tuple[float, ...] | None:
         return 1.0 if self.eps == 0 else None
 
 
-def _signed_parts(layer: AffineMap, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+def _signed_parts(layer: Layer, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
     """``(Σ_j c⁺_jk + b⁺_k, Σ_j c⁻_jk + b⁻_k)`` from one extra forward of ``|x|`` through ``|W|``.
 
     ``c⁺ = (|x||w| + xw)/2`` and ``c⁻ = (xw − |x||w|)/2``, so both sums follow from
@@ -150,7 +157,7 @@ def _signed_parts(layer: AffineMap, x: Tensor, z: Tensor) -> tuple[Tensor, Tenso
     return positive + bias.clamp(min=0), negative + bias.clamp(max=0)
 
 
-def _split_gradient(layer: AffineMap, x: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+def _split_gradient(layer: Layer, x: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
     """Gradient at x of ``Σ_k c⁺_jk·positive_k + c⁻_jk·negative_k`` (per input j, divided by x_j).
 
     ``c⁺_jk/x_j = (w_jk + sign(x_j)|w_jk|)/2`` and ``c⁻_jk/x_j = (w_jk − sign(x_j)|w_jk|)/2``.
@@ -171,11 +178,11 @@ class Gamma(AffineRule):
 
     gamma: float = 0.25
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.gamma >= 0:
             raise DoclrpError(f"Gamma(gamma={self.gamma}): gamma must be >= 0")
 
-    def gradient(self, layer, x, z, g):
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         positive, negative = _signed_parts(layer, x, z)
         up = z >= 0
         s = _safe_div(z * g, z + self.gamma * torch.where(up, positive, negative))
@@ -199,13 +206,13 @@ class AlphaBeta(AffineRule):
     alpha: float = 2.0
     beta: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if abs(self.alpha - self.beta - 1) > 1e-12 or self.beta < 0:
             raise DoclrpError(
                 f"AlphaBeta(alpha={self.alpha}, beta={self.beta}): need alpha - beta = 1 and beta >= 0"
             )
 
-    def gradient(self, layer, x, z, g):
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         positive, negative = _signed_parts(layer, x, z)
         relevance = z * g
         has_pos, has_neg = positive > 0, negative < 0
@@ -224,7 +231,7 @@ class ZPlus(AffineRule):
     For non-negative inputs this is the familiar ``w⁺`` rule of Deep Taylor Decomposition.
     """
 
-    def gradient(self, layer, x, z, g):
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         if bool((x >= 0).all()):
             # Non-negative inputs (after ReLU or pooling, pixels): c⁺_jk = x_j w⁺_jk, so one
             # forward with W⁺ and one transposed pass give the rule, where the signed split of
@@ -243,7 +250,7 @@ class ZPlus(AffineRule):
 class Flat(InputRule):
     """Flat: ``R_j = Σ_k 1 / N_k · R_k``, ``N_k`` the number of inputs connected to k."""
 
-    def relevance(self, layer, x, z, g, bounds):
+    def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         ones = torch.ones_like(layer.weight)
         count = layer.forward(torch.ones_like(x), ones)
         return layer.vjp(_safe_div(z * g, count), x, ones)
@@ -253,7 +260,7 @@ class Flat(InputRule):
 class WSquare(InputRule):
     """w²: ``R_j = Σ_k w²_jk / Σ_j w²_jk · R_k`` (independent of the input values)."""
 
-    def relevance(self, layer, x, z, g, bounds):
+    def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         square = layer.weight.square()
         total = layer.forward(torch.ones_like(x), square)
         return layer.vjp(_safe_div(z * g, total), x, square)
@@ -272,7 +279,7 @@ class ZBox(InputRule):
     low: float | Tensor | None = None
     high: float | Tensor | None = None
 
-    def relevance(self, layer, x, z, g, bounds):
+    def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         low = bounds[0] if self.low is None else self.low
         high = bounds[1] if self.high is None else self.high
         low = torch.as_tensor(low, dtype=x.dtype, device=x.device).expand_as(x)
@@ -287,13 +294,13 @@ class _ElementwiseFunction(torch.autograd.Function):
     """Returns ``y`` unchanged; its backward is ``backward(x, y, g)``."""
 
     @staticmethod
-    def forward(ctx, x, y, backward):
+    def forward(ctx: Any, x: Tensor, y: Tensor, backward: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:
         ctx.save_for_backward(x, y)
         ctx.rule_backward = backward
         return y
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None, None]:
         x, y = ctx.saved_tensors
         return ctx.rule_backward(x, y, g), None, None
 
@@ -347,5 +354,6 @@ class ModuleRule(Rule):
         no forward hook on it (a check that the plan already made, say)."""
         return True
 
-    def forward_hook(self, session, name: str):
+    # ``session`` is the attaching doclrp.core.session.Session, typed as object: that module imports this one
+    def forward_hook(self, session: object, name: str) -> Callable[..., Any]:
         raise NotImplementedError

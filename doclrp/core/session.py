@@ -20,8 +20,10 @@ hook is removed: the model is as it was.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -48,6 +50,13 @@ PASSIVE_MODULES = (
 )
 _OUTPUT_NORMALIZERS = (nn.Softmax, nn.LogSoftmax, nn.Softmax2d)
 
+# ``hook(module, args, output)``, or ``hook(module, args, kwargs, output)`` where registered with kwargs
+_ForwardHook = Callable[..., Any]
+# makes a module's forward hook for one session
+_HookMaker = Callable[["Session"], _ForwardHook]
+# ``[(module, make_hook, wants kwargs)]``
+_HookPlan = list[tuple[nn.Module, _HookMaker, bool]]
+
 # Autograd nodes that only move values around: a layer whose input reaches the model
 # input through these alone reads the input directly (the "first layer").
 _SHAPE_NODES = {
@@ -63,14 +72,15 @@ class _AffineRuleFunction(torch.autograd.Function):
     """Returns the layer's own output; its backward is the layer's rule."""
 
     @staticmethod
-    def forward(ctx, x, z, layer, rule, session):
+    def forward(ctx: Any, x: Tensor, z: Tensor, layer: AffineMap, rule: AffineRule | InputRule,
+                session: Session) -> Tensor:
         ctx.keep_output = keeps_output(layer.module, x)
         ctx.save_for_backward(*((x, z) if ctx.keep_output else (x,)))
         ctx.layer, ctx.rule, ctx.session = layer, rule, session
         return z
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, None, None, None, None]:
         x, *kept = ctx.saved_tensors
         layer = ctx.layer
         shift = getattr(ctx, "reference_shift", None)
@@ -97,13 +107,13 @@ class _AffineRecord:
     output: Tensor
     x: Tensor
     layer: AffineMap
-    rule: AffineRule
+    rule: AffineRule | InputRule
 
 
 class Session:
     """What one attachment knows during its forward and backward pass."""
 
-    def __init__(self, composite: Composite):
+    def __init__(self, composite: Composite) -> None:
         self.composite = composite
         self.leaf: Tensor | None = None
         self.other_leaves: dict[str, Tensor] = {}
@@ -171,7 +181,8 @@ class Session:
                 continue
             seen.add(node)
             if type(node).__name__ == "AccumulateGrad":
-                if node.variable is self.leaf:
+                # torch's stub of Node lacks the .variable that AccumulateGrad nodes have
+                if node.variable is self.leaf:  # type: ignore[attr-defined]
                     return True
                 continue
             if type(node).__name__ not in _SHAPE_NODES:
@@ -182,10 +193,11 @@ class Session:
     def add_input_relevance(self, x: Tensor, relevance: Tensor) -> None:
         """Add relevance given in the layout of ``x`` (a reshuffling of the leaf) to the leaf."""
         if x is not self.leaf:
+            leaf = cast(Tensor, self.leaf)  # only input rules add relevance, and they found the leaf
             # The shape operations between leaf and x are linear and only move values,
             # so their transpose carries relevance back without changing any of it.
             with torch.enable_grad():
-                relevance = torch.autograd.grad(x, self.leaf, relevance, retain_graph=True)[0]
+                relevance = torch.autograd.grad(x, leaf, relevance, retain_graph=True)[0]
         self.input_relevance = relevance if self.input_relevance is None else self.input_relevance + relevance
 
     # -- the output ---------------------------------------------------------------------
@@ -199,7 +211,8 @@ class Session:
         """
         node = logits.grad_fn
         if node is not None and type(node).__name__ == "_AffineRuleFunctionBackward":
-            node.reference_shift = reference.expand_as(logits).to(logits.dtype)
+            # the node of our autograd Function is its ctx, which takes attributes; torch types it as a bare Node
+            node.reference_shift = reference.expand_as(logits).to(logits.dtype)  # type: ignore[attr-defined]
             return
         while node is not None and type(node).__name__ in _SHAPE_NODES:
             node = node.next_functions[0][0] if node.next_functions else None
@@ -207,7 +220,7 @@ class Session:
             raise DoclrpError("a reference needs the explained output to come straight from its Linear layer, "
                               "not reshaped after it")
 
-    def logits_of(self, output) -> Tensor:
+    def logits_of(self, output: Any) -> Tensor:
         """The tensor to explain: the model output, before a final Softmax module if any."""
         tensor = output_tensor(output)
         logits = tensor
@@ -223,7 +236,7 @@ class Session:
         return logits
 
 
-def output_tensor(output) -> Tensor:
+def output_tensor(output: Any) -> Tensor:
     """The tensor of a model's output: itself, or its ``logits`` (Hugging Face outputs, dicts),
     or the first element of a tuple."""
     if isinstance(output, Tensor):
@@ -242,8 +255,8 @@ def _module_path(name: str) -> str:
 
 
 # -- hooks ---------------------------------------------------------------------------------
-def _affine_hook(session: Session, name: str, rules: dict):
-    def hook(module, args, output):
+def _affine_hook(session: Session, name: str, rules: dict[bool, Rule | None]) -> _ForwardHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Tensor | None:
         x = args[0]
         if not (isinstance(x, Tensor) and x.requires_grad):
             return None  # a path the input does not reach carries no relevance
@@ -266,7 +279,8 @@ def _affine_hook(session: Session, name: str, rules: dict):
             )
         if not isinstance(rule, (AffineRule, InputRule)):
             raise DoclrpError(f"rule {rule!r} cannot be used on the affine layer '{_module_path(name)}'")
-        scale = rule.gradient_scale() if isinstance(rule, AffineRule) and is_dense(module) else None
+        scale: float | tuple[float, ...] | Tensor | None = (
+            rule.gradient_scale() if isinstance(rule, AffineRule) and is_dense(module) else None)
         if scale is not None:
             # The rule is the layer's own gradient, scaled: autograd runs it with no Python
             # in the backward pass (what keeps AttnLRP near the cost of gradient × input).
@@ -287,8 +301,8 @@ def _affine_hook(session: Session, name: str, rules: dict):
     return hook
 
 
-def _batchnorm_hook(session: Session, name: str):
-    def hook(module, args, output):
+def _batchnorm_hook(session: Session, name: str) -> _ForwardHook:
+    def hook(module: nn.modules.batchnorm._BatchNorm, args: tuple[Any, ...], output: Tensor) -> Tensor | None:
         x = args[0]
         if not x.requires_grad:
             return None
@@ -309,8 +323,8 @@ def _batchnorm_hook(session: Session, name: str):
     return hook
 
 
-def _elementwise_hook(rule: Pass, name: str):
-    def hook(module, args, kwargs, output):
+def _elementwise_hook(rule: Pass, name: str) -> _ForwardHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Tensor | None:
         x = args[0] if args else next(iter(kwargs.values()), None)
         if not (isinstance(x, Tensor) and x.requires_grad and isinstance(output, Tensor)):
             return None
@@ -322,8 +336,8 @@ def _elementwise_hook(rule: Pass, name: str):
     return hook
 
 
-def _embedding_hook(session: Session, name: str):
-    def hook(module, args, output):
+def _embedding_hook(session: Session, name: str) -> _ForwardHook:
+    def hook(module: nn.Embedding, args: tuple[Any, ...], output: Tensor) -> Tensor | None:
         if not session.token_input:
             return None
         if session.leaf is None:
@@ -342,8 +356,8 @@ def _embedding_hook(session: Session, name: str):
     return hook
 
 
-def _embedding_bag_hook(session: Session, name: str):
-    def hook(module, args, kwargs, output):
+def _embedding_bag_hook(session: Session, name: str) -> _ForwardHook:
+    def hook(module: nn.EmbeddingBag, args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Tensor | None:
         if not session.token_input or session.leaf is not None:
             return None
         ids = args[0]
@@ -368,16 +382,16 @@ def _embedding_bag_hook(session: Session, name: str):
     return hook
 
 
-def _softmax_hook(session: Session, name: str):
-    def hook(module, args, output):
+def _softmax_hook(session: Session, name: str) -> _ForwardHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> None:
         session.softmax_outputs.append((output, args[0], name))
         return None
 
     return hook
 
 
-def _refuse_hook(name: str, composite: Composite):
-    def hook(module, args, output):
+def _refuse_hook(name: str, composite: Composite) -> _ForwardHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         kind = "has parameters but" if any(True for _ in module.parameters(recurse=False)) else "is unknown and"
         raise DoclrpError(
             f"module '{_module_path(name)}' ({type(module).__name__}) {kind} no rule of composite "
@@ -389,12 +403,12 @@ def _refuse_hook(name: str, composite: Composite):
     return hook
 
 
-def _hook_for(name: str, module: nn.Module, composite: Composite):
+def _hook_for(name: str, module: nn.Module, composite: Composite) -> tuple[_HookMaker | None, bool]:
     """``(make_hook(session) -> forward hook, wants kwargs)`` for ``module``, or ``(None, False)``."""
     if is_affine_layer(module):
         if composite.first is None and _keeps_own_gradient(module, composite.rule_for(name, module)):
             return None, False  # no hook at all: nothing to do at run time
-        rules: dict = {}
+        rules: dict[bool, Rule | None] = {}
         return (lambda session: _affine_hook(session, name, rules)), False
     if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) and composite.singles_out(name, module) \
             and isinstance(composite.rule_for(name, module), Gradient):
@@ -441,16 +455,16 @@ def _keeps_own_gradient(module: nn.Module, rule: Rule | None) -> bool:
 # depends only on those two, and working it out costs more than a small model's forward pass.
 # Several composites per model (evaluations alternate them), the oldest dropped past a few.
 # Weak keys: a cached plan never keeps a model alive (the submodule list leaves out the root).
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[nn.Module, dict[Any, tuple[Any, _HookPlan]]] = weakref.WeakKeyDictionary()
 _PLANS_PER_MODEL = 8
 
 
-def _hook_plan(model: nn.Module, composite: Composite) -> list:
+def _hook_plan(model: nn.Module, composite: Composite) -> _HookPlan:
     """``[(module, make_hook, wants kwargs)]`` for ``model`` under ``composite``, cached while
     the composite maps the same rules and no submodule is added, removed or replaced."""
     named = list(model.named_modules())
     layout = tuple(named[1:])
-    rules = (composite.name, composite.first, tuple(composite.rules.items()))
+    rules: tuple[Any, ...] | None = (composite.name, composite.first, tuple(composite.rules.items()))
     plans = _PLANS.get(model, {})
     try:
         cached = plans.get(rules)
@@ -458,7 +472,7 @@ def _hook_plan(model: nn.Module, composite: Composite) -> list:
         cached, rules = None, None
     if cached is not None and cached[0] == layout:
         return cached[1]
-    plan = []
+    plan: _HookPlan = []
     for name, module in named:
         make_hook, with_kwargs = _hook_for(name, module, composite)
         if make_hook is not None:
@@ -476,7 +490,7 @@ def _hook_plan(model: nn.Module, composite: Composite) -> list:
 
 
 @contextmanager
-def attach(model: nn.Module, composite: Composite):
+def attach(model: nn.Module, composite: Composite) -> Iterator[Session]:
     """Attach ``composite`` to ``model`` for the duration of the block; yields the ``Session``."""
     session = Session(composite)
     handles = []

@@ -236,9 +236,9 @@ def _output_names(exp: Explanation, n: int) -> list[str]:
     return [exp.labels[i] if i < len(exp.labels) else f"output {i}" for i in range(n)]
 
 
-def _predicted_label(exp: Explanation) -> str:
+def _predicted_label(exp: Explanation, index: int) -> str:
     p = exp.prediction
-    return p.label if p.label is not None else _output_names(exp, p.index + 1)[p.index]
+    return p.label if p.label is not None else _output_names(exp, index + 1)[index]
 
 
 def _prediction_html(exp: Explanation) -> str:
@@ -255,14 +255,14 @@ def _prediction_html(exp: Explanation) -> str:
         rows.append(f'<tr{marked}><td>{escape(name)}</td><td class="num">{value}</td>{probability}</tr>')
     lead = ""
     if exp.task == "classification" and p.index is not None:
-        lead = f'<p>predicted: <strong class="predicted-label">{escape(_predicted_label(exp))}</strong></p>\n'
+        lead = f'<p>predicted: <strong class="predicted-label">{escape(_predicted_label(exp, p.index))}</strong></p>\n'
     return f'{lead}<table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _prediction_short(exp: Explanation) -> str:
     p = exp.prediction
     if exp.task == "classification" and p.index is not None:
-        label = escape(_predicted_label(exp))
+        label = escape(_predicted_label(exp, p.index))
         if p.probabilities and p.index < len(p.probabilities):
             return f'{label} <span class="value">{p.probabilities[p.index]:.2f}</span>'
         return label

@@ -22,15 +22,20 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from PIL import Image, ImageDraw, ImageFont
 
 from doclrp._atomic import staged_file
 from doclrp.errors import DoclrpError
 from doclrp.render.colors import diverging_rgb
+
+if TYPE_CHECKING:  # tensors are read duck-typed (detach, cpu): rendering needs no torch at run time
+    from torch import Tensor
 
 __all__ = [
     "CMAPS",
@@ -61,13 +66,13 @@ _DIVERGING = {
 CMAPS = (*_DIVERGING, "rdbu", "gray")
 
 
-def _to_numpy(array) -> np.ndarray:
+def _to_numpy(array: ArrayLike) -> np.ndarray:
     if hasattr(array, "detach"):  # a torch tensor, on any device, maybe requiring grad
         array = array.detach().cpu().numpy()
     return np.asarray(array, dtype=np.float64)
 
 
-def _as_2d(relevance) -> np.ndarray:
+def _as_2d(relevance: ArrayLike) -> np.ndarray:
     values = _to_numpy(relevance)
     if values.ndim == 3:
         values = values.sum(axis=0)
@@ -79,7 +84,7 @@ def _as_2d(relevance) -> np.ndarray:
     return values
 
 
-def normalize(relevance, symmetric: bool = True, vmax: float | None = None) -> np.ndarray:
+def normalize(relevance: ArrayLike, symmetric: bool = True, vmax: float | None = None) -> np.ndarray:
     """Relevance (H, W) or (C, H, W) as values in [-1, 1], shape (H, W).
 
     symmetric: divide by ``vmax`` (default: the largest magnitude), so zero stays
@@ -104,7 +109,7 @@ def normalize(relevance, symmetric: bool = True, vmax: float | None = None) -> n
     return (values - low) / (high - low) * 2.0 - 1.0
 
 
-def colorize(values, cmap: str = "bwr") -> np.ndarray:
+def colorize(values: ArrayLike, cmap: str = "bwr") -> np.ndarray:
     """Colours (..., 3) uint8 for values in [-1, 1] (clipped).
 
     >>> colorize(np.array([-1.0, 0.0, 1.0]), "bwr").tolist()
@@ -126,7 +131,8 @@ def colorize(values, cmap: str = "bwr") -> np.ndarray:
     return np.rint(rgb * 255.0).astype(np.uint8)
 
 
-def relevance_to_rgb(relevance, cmap: str = "bwr", symmetric: bool = True, vmax: float | None = None) -> Image.Image:
+def relevance_to_rgb(relevance: ArrayLike, cmap: str = "bwr", symmetric: bool = True,
+                     vmax: float | None = None) -> Image.Image:
     """RGB image of one relevance map (H, W) or (C, H, W), one pixel per value.
 
     Pass the same ``vmax`` to several calls to compare images on one scale.
@@ -137,7 +143,7 @@ def relevance_to_rgb(relevance, cmap: str = "bwr", symmetric: bool = True, vmax:
     return Image.fromarray(colorize(normalize(relevance, symmetric, vmax), cmap))
 
 
-def _image_to_rgb(image) -> np.ndarray:
+def _image_to_rgb(image: Image.Image | ArrayLike) -> np.ndarray:
     """Float RGB (H, W, 3) in [0, 1] from a PIL image or an array (H, W), (1|3, H, W) in [0, 1]."""
     if isinstance(image, Image.Image):
         return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
@@ -152,7 +158,8 @@ def _image_to_rgb(image) -> np.ndarray:
 
 
 def overlay(
-    image, relevance, alpha: float = 0.7, cmap: str = "bwr", vmax: float | None = None
+    image: Image.Image | ArrayLike, relevance: ArrayLike, alpha: float = 0.7, cmap: str = "bwr",
+    vmax: float | None = None,
 ) -> Image.Image:
     """The input image with relevance colours laid over it, same size as the image.
 
@@ -177,14 +184,14 @@ def overlay(
     return Image.fromarray(np.rint(blended * 255.0).astype(np.uint8))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
         return ImageFont.load_default()
 
 
-def _fit(text: str, font: ImageFont.ImageFont, width: int) -> str:
+def _fit(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> str:
     """``text``, cut short with an ellipsis where it would run into the next cell."""
     if font.getlength(text) <= width:
         return text
@@ -194,8 +201,8 @@ def _fit(text: str, font: ImageFont.ImageFont, width: int) -> str:
 
 
 def heatmap_grid(
-    relevances,
-    images=None,
+    relevances: Iterable[ArrayLike],
+    images: Sequence[ArrayLike] | np.ndarray | Tensor | None = None,
     ncols: int = 8,
     scale: int = 4,
     labels: Sequence[str] | None = None,
@@ -255,7 +262,7 @@ def heatmap_grid(
             tiles.insert(0, Image.fromarray(rgb))
         for k, tile in enumerate(tiles):
             grid.paste(tile.resize((tile_w, tile_h), Image.Resampling.NEAREST), (left + k * (tile_w + padding), top))
-        if labels is not None:
+        if labels is not None and font is not None:  # a font is made whenever there are labels
             draw.text((left, top + tile_h + 1), _fit(str(labels[i]), font, cell_w), fill="black", font=font)
     return grid
 
