@@ -2,13 +2,13 @@
 
 import pytest
 
-from test_cli_explain import corpus_dir, model_dir, run  # noqa: F401  (fixtures and the runner)
+from references import run_cli
 
 
-def test_evaluate_prints_a_row_per_method(model_dir, corpus_dir, capsys):  # noqa: F811
-    code, out, err = run(capsys, "evaluate", "--model", str(model_dir), "--corpus", str(corpus_dir), "--split", "all",
-                         "--docs", "6", "--methods", "epsilon, random,integrated-gradients", "--k", "2",
-                         "--steps", "3")
+def test_evaluate_prints_a_row_per_method(topic_model_dir, topic_corpus_dir, capsys):
+    code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
+                             "--split", "all", "--docs", "6", "--methods", "epsilon, random,integrated-gradients",
+                             "--k", "2", "--steps", "3")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("6 documents (all)")
@@ -24,15 +24,15 @@ def test_evaluate_prints_a_row_per_method(model_dir, corpus_dir, capsys):  # noq
     (["--k", "0"], "k must be a positive integer"),
     (["--target", "weather"], "unknown target 'weather'"),
 ])
-def test_bad_input_one_line_exit_2(model_dir, corpus_dir, capsys, extra, message):  # noqa: F811
-    code, out, err = run(capsys, "evaluate", "--model", str(model_dir), "--corpus", str(corpus_dir), "--split", "all",
-                         "--docs", "3", *extra)
+def test_bad_input_one_line_exit_2(topic_model_dir, topic_corpus_dir, capsys, extra, message):
+    code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
+                             "--split", "all", "--docs", "3", *extra)
     assert code == 2 and err.startswith("doclrp: error: ") and err.count("\n") == 1 and message in err, err
     assert out == ""  # nothing printed before the error: no half table
 
 
-def test_missing_model_or_corpus(model_dir, corpus_dir, tmp_path, capsys):  # noqa: F811
-    for argv in (["--model", str(tmp_path / "none"), "--corpus", str(corpus_dir)],
-                 ["--model", str(model_dir), "--corpus", str(tmp_path / "none.jsonl")]):
-        code, _, err = run(capsys, "evaluate", *argv)
+def test_missing_model_or_corpus(topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    for argv in (["--model", str(tmp_path / "none"), "--corpus", str(topic_corpus_dir)],
+                 ["--model", str(topic_model_dir), "--corpus", str(tmp_path / "none.jsonl")]):
+        code, _, err = run_cli(capsys, "evaluate", *argv)
         assert code == 2 and err.count("\n") == 1, err

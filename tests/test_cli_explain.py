@@ -5,30 +5,7 @@ from html.parser import HTMLParser
 import pytest
 
 from doclrp.cli import main
-from doclrp.training import train
-
-TEXTS = {
-    "sport": ["the match ended with a late goal", "the team won the cup final", "a goal in the last minute"],
-    "tech": ["the new phone has a faster chip", "software update for the laptop", "the chip maker shows a phone"],
-}
-
-
-@pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("corpus")
-    for label, texts in TEXTS.items():
-        (folder / label).mkdir()
-        for i, text in enumerate(texts * 4):
-            (folder / label / f"{i:03d}.txt").write_text(text, encoding="utf-8")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, corpus_dir):
-    out = tmp_path_factory.mktemp("model") / "tiny"
-    train(str(corpus_dir), model="bag", out=out, epochs=3, progress=False, min_freq=1,
-          model_options={"embed_dim": 8})
-    return out
+from references import run_cli
 
 
 class _Tags(HTMLParser):
@@ -40,16 +17,10 @@ class _Tags(HTMLParser):
         self.tags.append(tag)
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_explain_writes_page_and_prints_top_words(model_dir, tmp_path, capsys):
+def test_explain_writes_page_and_prints_top_words(topic_model_dir, tmp_path, capsys):
     page = tmp_path / "page.html"
-    code, out, err = run(capsys, "explain", "--model", str(model_dir), "--text", "a late goal <script>alert(1)</script>",
-                         "--out", str(page))
+    code, out, err = run_cli(capsys, "explain", "--model", str(topic_model_dir),
+                             "--text", "a late goal <script>alert(1)</script>", "--out", str(page))
     assert code == 0, err
     assert "top words" in out and "goal" in out
     html = page.read_text(encoding="utf-8")
@@ -58,9 +29,9 @@ def test_explain_writes_page_and_prints_top_words(model_dir, tmp_path, capsys):
     assert "script" not in parser.tags and "&lt;script&gt;" in html
 
 
-def test_explain_contrast_target(model_dir, tmp_path, capsys):
-    code, out, err = run(capsys, "explain", "--model", str(model_dir), "--text", "a new phone chip",
-                         "--target", "tech-vs-rest", "--out", str(tmp_path / "p.html"))
+def test_explain_contrast_target(topic_model_dir, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--text", "a new phone chip",
+                             "--target", "tech-vs-rest", "--out", str(tmp_path / "p.html"))
     assert code == 0, err
     assert "tech-vs-rest" in out
 
@@ -72,9 +43,9 @@ def write_bytes(path, data):
 
 @pytest.mark.parametrize("case", ["empty", "whitespace", "unknown", "not-utf8", "bad-label", "no-model",
                                   "corrupt-model", "missing-file", "out-is-folder"])
-def test_bad_input_one_line_exit_2_nothing_written(case, model_dir, tmp_path, capsys):
+def test_bad_input_one_line_exit_2_nothing_written(case, topic_model_dir, tmp_path, capsys):
     page = tmp_path / "page.html"
-    model = str(model_dir)
+    model = str(topic_model_dir)
     source = ["--text", "a late goal"]
     target = []
     if case == "empty":
@@ -92,7 +63,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, model_dir, tmp_path, ca
     elif case == "corrupt-model":
         broken = tmp_path / "broken"
         broken.mkdir()
-        for item in model_dir.iterdir():
+        for item in topic_model_dir.iterdir():
             (broken / item.name).write_bytes(item.read_bytes())
         weights = broken / "model.safetensors"
         weights.write_bytes(weights.read_bytes()[:50])
@@ -101,7 +72,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, model_dir, tmp_path, ca
         source = ["--file", str(tmp_path / "absent.txt")]
     elif case == "out-is-folder":
         page = tmp_path
-    code, out, err = run(capsys, "explain", "--model", model, *source, *target, "--out", str(page))
+    code, out, err = run_cli(capsys, "explain", "--model", model, *source, *target, "--out", str(page))
     assert code == 2
     assert err.startswith("doclrp: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err

@@ -13,7 +13,7 @@ from doclrp.corpus import Record  # noqa: E402
 from doclrp import explain  # noqa: E402
 from doclrp.models.hf import HFPipeline, load_hf_pipeline  # noqa: E402
 from doclrp.training import train_hf  # noqa: E402
-from test_transformers import WORDS, tiny_model, word_tokenizer  # noqa: E402
+from references import WORDS, tiny_model, word_tokenizer  # noqa: E402
 
 GOOD, BAD = "the team won good goal", "the stock market fell bad"
 

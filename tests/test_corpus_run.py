@@ -212,6 +212,7 @@ def kill_mid_run(tmp_path, argv, tear_at):
     assert process.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow  # a killed and a resumed run, each a fresh Python process: 3-4 s on 2 cores
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_resume_after_sigkill_is_exactly_once(cnn_dir, corpus, tmp_path, suffix):
     if suffix == ".parquet":

@@ -11,6 +11,9 @@ from doclrp.models import IdEncoder, TextCNN, TextPipeline, save_pipeline
 ray = pytest.importorskip("ray", reason="the Ray engine needs ray[data]: pip install 'doclrp[ray]'")
 pytest.importorskip("ray.data", reason="the Ray engine needs ray[data]: pip install 'doclrp[ray]'")
 
+# A Ray instance starts for the module (about 15 s on 2 cores) and the run takes as long again.
+pytestmark = pytest.mark.slow
+
 WORDS = "goal match team cup chip phone laptop vote party minister win code".split()
 #: Replicas run one torch thread each, the local engine two: sums may round differently.
 RTOL = 1e-5

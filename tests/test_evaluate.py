@@ -15,9 +15,9 @@ from doclrp.errors import DoclrpError
 from doclrp.core import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency,
                          resolve_method)
 from doclrp.evaluate import aopc, deletion_curve, deletion_drops
-from doclrp._explain import document_outputs
+from doclrp._explain import document_outputs  # internal: no public name for it
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder
-from test_transformers import batch, tiny_model
+from references import batch, embedding_gradients, tiny_model
 
 EXACT = 1e-10        # float64: method vs its explicit loop
 TOLERANCE = 1e-5     # float32 sums
@@ -34,23 +34,6 @@ def ids_with_padding():
     ids = torch.randint(1, 30, (3, 8), generator=torch.Generator().manual_seed(1))
     ids[1, 5:] = 0
     return ids
-
-
-def embedding_gradients(model, ids, weights, scale=1.0):
-    """(embedding e, gradient of weights·f at scale·e), by hand: a hook swaps in the scaled leaf."""
-    captured = {}
-
-    def swap(module, args, output):
-        captured["e"] = output.detach().requires_grad_(True)
-        return captured["e"] * scale
-
-    handle = model.embedding.register_forward_hook(swap)
-    try:
-        explained = (model(ids) * weights).sum()
-    finally:
-        handle.remove()
-    (gradient,) = torch.autograd.grad(explained, captured["e"])
-    return captured["e"].detach(), gradient
 
 
 def test_gradient_x_input_equals_its_definition():

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from doclrp.core import attribute
-from doclrp._explain import explain, window_starts
+from doclrp import explain
+from doclrp._explain import window_starts  # internal: no public name for the window layout
 from doclrp.models import IdEncoder, TextCNN, TextPipeline
 
 WORDS = "markets rose shares fell the film won awards players scored goals in a late match".split()

@@ -1,20 +1,22 @@
 """On CUDA doclrp gives what it gives on the CPU: the engine, the transformer composites, and the
 whole text path from explain() to corpus records (skipped where there is no GPU)."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import doclrp
+import references
+from references import batch, decoder_batch, tiny_decoder, tiny_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
-try:  # the transformer families of the CPU tests
-    from test_transformers import FAMILIES as ENCODERS
-    from test_transformers_decoders import DECODERS
-except pytest.skip.Exception:  # no transformers
-    ENCODERS, DECODERS = [], {}
+# the transformer families of the CPU tests, where transformers is installed
+ENCODERS, DECODERS = ((references.FAMILIES, references.DECODERS) if importlib.util.find_spec("transformers")
+                      else ([], {}))
 
 
 def text_cnn():
@@ -68,12 +70,8 @@ def test_cuda_float32_text_model_conserves_under_zero_rule():
 @pytest.mark.parametrize("composite", ["cp-lrp", "attnlrp"])
 def test_cuda_equals_cpu_for_transformers(family, composite):
     if family in DECODERS:
-        from test_transformers_decoders import decoder_batch, tiny_decoder
-
         model, (ids, kwargs) = tiny_decoder(family).double(), decoder_batch()
     else:
-        from test_transformers import batch, tiny_model
-
         model = tiny_model(family).double()
         ids, kwargs = batch(model)
     cpu = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)

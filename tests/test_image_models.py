@@ -83,6 +83,7 @@ def test_bad_arguments(kwargs, match):
         ImageCNN(**kwargs)
 
 
+@pytest.mark.slow  # needs the module's trained CNN: 2-22 s on 2 cores, paid by the first of these
 def test_cnn_accuracy(cnn, digits):
     assert accuracy(cnn, digits.x_test, digits.y_test) >= MIN_TEST_ACCURACY
 
@@ -107,6 +108,7 @@ def test_training_rejects_mismatched_labels(digits):
         train_image_model(ImageMLP(), digits.x_train[:10], digits.y_train[:9])
 
 
+@pytest.mark.slow  # needs the module's trained CNN: 2-22 s on 2 cores, paid by the first of these
 def test_attribution_of_trained_cnn(cnn, digits, composite):
     x = digits.x_test[:16]
     predicted = cnn(x).argmax(dim=1)
@@ -123,12 +125,14 @@ def test_attribution_of_trained_cnn(cnn, digits, composite):
     assert (totals / attribution.target_output).median() > 0.5
 
 
+@pytest.mark.slow  # needs the module's trained CNN: 2-22 s on 2 cores, paid by the first of these
 def test_default_composite_by_name_runs(cnn, digits):
     x = digits.x_test[:4]
     attribution = doclrp.attribute(cnn, x, composite=cnn.default_composite)
     assert attribution.relevance.shape == x.shape
 
 
+@pytest.mark.slow  # needs the module's trained CNN: 2-22 s on 2 cores, paid by the first of these
 def test_heatmap_png_from_real_attribution(cnn, digits, composite, tmp_path):
     x = digits.x_test[:10]
     predicted = cnn(x).argmax(dim=1)

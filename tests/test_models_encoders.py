@@ -82,6 +82,7 @@ def test_tfidf_feature_spans():
     assert spans == [(0, 6, encoder.index["shares"]), (7, 11, encoder.index["rose"])]
 
 
+@pytest.mark.slow  # reads the GloVe package's files: about 5 s on 2 cores with a cold cache
 def test_glove_rows_match_the_package_files():
     vocabulary = Vocabulary().build([["the", "market", "qqqzzxq"]])
     weights, found = load_glove(vocabulary)

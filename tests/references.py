@@ -1,0 +1,438 @@
+"""The tests' shared slow references and tiny models (plain functions; no test module imports another).
+
+- The rules of DESIGN.md §3.5 as explicit matrix forms of their equations, in float64,
+  building the (batch, in, out) contribution tensor the engine never builds.
+- The papers' attention and gated-MLP rules written out (CP-LRP, AttnLRP), swapped into
+  Hugging Face models to check the transformer composites against.
+- The gradient at an embedding by hand, the reference of the baselines.
+- Tiny random-config Hugging Face encoders and decoders (no downloads), their batches and
+  an in-memory word tokenizer; the CLI runner.
+
+>>> import torch
+>>> from doclrp.core.rules import Zero
+>>> layer = torch.nn.Linear(3, 2, bias=False).double()
+>>> x, g = torch.rand(4, 3, dtype=torch.float64), torch.ones(4, 2, dtype=torch.float64)
+>>> torch.allclose(rule_reference(Zero(), layer, x, g).sum(1), layer(x).sum(1))
+True
+
+transformers and tokenizers are imported inside the functions that need them: the rule
+references serve test modules that run without them.
+"""
+
+import contextlib
+import inspect
+import math
+import sys
+import types
+
+import pytest
+import torch
+from torch import nn
+
+import doclrp
+from doclrp.cli import main
+from doclrp.core import Gradient
+from doclrp.core.linear import is_dense
+from doclrp.core.rules import AlphaBeta, Epsilon, Flat, Gamma, WSquare, ZBox, Zero, ZPlus
+from doclrp.models.hf.composites import _transformer_composite  # a composite of all-1 factors: no public maker
+from doclrp.models.hf.layouts import is_disentangled_attention
+from doclrp.models.hf.pipeline import takes_row_positions
+
+__all__ = [
+    "dense_matrix", "bias_vector", "rule_reference",
+    "Half", "attention_by_the_rules", "reference_run",
+    "embedding_gradients",
+    "FORWARD_TOLERANCE", "CONSERVATION_TOLERANCE", "REFERENCE_TOLERANCE",
+    "FAMILIES", "DECODERS", "COMPOSITES", "WORDS",
+    "tiny_model", "batch", "tiny_decoder", "decoder_batch", "zero_biases", "word_tokenizer", "model_state",
+    "run_cli",
+]
+
+
+# -- the rules, by their equations ---------------------------------------------------------------
+def dense_matrix(layer: nn.Module, weight: torch.Tensor, in_shape) -> torch.Tensor:
+    """(in_features, out_features) matrix of the bias-free layer with ``weight``, column by basis vector."""
+    n_in = int(torch.tensor(in_shape).prod())
+    basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
+    if isinstance(layer, nn.Linear):
+        out = nn.functional.linear(basis, weight)
+    else:
+        out = layer._conv_forward(basis, weight, None)
+    return out.reshape(n_in, -1)
+
+
+def bias_vector(layer, out_shape):
+    if layer.bias is None:
+        return torch.zeros(int(torch.tensor(out_shape).prod()), dtype=torch.float64)
+    if isinstance(layer, nn.Linear):
+        return layer.bias.detach().clone()
+    return layer.bias.detach().view(-1, *([1] * (len(out_shape) - 1))).expand(out_shape).reshape(-1)
+
+
+def rule_reference(rule, layer, x, g):
+    """R_j of ``rule`` for one layer, written as its equation over explicit contributions."""
+    batch = x.shape[0]
+    W = layer.weight.detach()
+    M = dense_matrix(layer, W, x.shape[1:])
+    xf = x.reshape(batch, -1)
+    c = xf[:, :, None] * M[None]                      # (batch, in, out)
+    out_shape = layer(x[:1]).shape[1:]
+    b = bias_vector(layer, out_shape)[None]            # (1, out)
+    z = c.sum(1) + b
+    R = z * g.reshape(batch, -1)
+    pos, neg = c.clamp(min=0), c.clamp(max=0)
+    zp, zn = pos.sum(1) + b.clamp(min=0), neg.sum(1) + b.clamp(max=0)
+    if isinstance(rule, Zero):
+        share = c / z[:, None]
+    elif isinstance(rule, Epsilon):
+        share = c / (z + rule.eps * (2.0 * (z >= 0).double() - 1.0))[:, None]
+    elif isinstance(rule, Gamma):
+        up = (z >= 0)[:, None]
+        num = c + rule.gamma * torch.where(up, pos, neg)
+        den = z + rule.gamma * torch.where(z >= 0, zp, zn)
+        share = num / den[:, None]
+    elif isinstance(rule, (AlphaBeta, ZPlus)):
+        alpha, beta = (1.0, 0.0) if isinstance(rule, ZPlus) else (rule.alpha, rule.beta)
+        has_p, has_n = (zp > 0)[:, None], (zn < 0)[:, None]
+        # Documented fallback: an output with no positive (negative) part hands all of
+        # its relevance to the other side, so bias-free layers conserve.
+        safe_zp, safe_zn = torch.where(zp > 0, zp, 1.0)[:, None], torch.where(zn < 0, zn, -1.0)[:, None]
+        share = torch.where(has_p & has_n, alpha * pos / safe_zp - beta * neg / safe_zn,
+                            torch.where(has_p, pos / safe_zp, torch.where(has_n, neg / safe_zn, 0.0)))
+    elif isinstance(rule, Flat):
+        M1 = dense_matrix(layer, torch.ones_like(W), x.shape[1:])[None].expand(batch, -1, -1)
+        share = M1 / M1.sum(1, keepdim=True)
+    elif isinstance(rule, WSquare):
+        M2 = dense_matrix(layer, W**2, x.shape[1:])[None].expand(batch, -1, -1)
+        share = M2 / M2.sum(1, keepdim=True)
+    elif isinstance(rule, ZBox):
+        Mp = dense_matrix(layer, W.clamp(min=0), x.shape[1:])
+        Mn = dense_matrix(layer, W.clamp(max=0), x.shape[1:])
+        cb = c - rule.low * Mp[None] - rule.high * Mn[None]
+        share = cb / cb.sum(1, keepdim=True)
+    else:
+        raise AssertionError(rule)
+    return (share * R[:, None, :]).sum(2).reshape(x.shape)
+
+
+# -- attention and gated MLPs, by the papers' rules ----------------------------------------------
+class Half(torch.autograd.Function):
+    """The identity whose backward halves the gradient: the uniform rule on each operand of a product."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / 2
+
+
+def _rule_attention(rule, query, key, value, scaling, *biases):
+    """``softmax(Q Kᵀ · scaling + biases) V`` with the papers' rules written out: CP-LRP holds
+    P constant; AttnLRP halves the gradient of each bilinear product (uniform rule) and keeps
+    softmax's gradient. Returns the output and P."""
+    scores = query @ key.transpose(-1, -2)
+    if rule == "attnlrp":
+        scores = Half.apply(scores)
+    scores = scores * scaling
+    for bias in biases:
+        if bias is not None:
+            scores = scores + bias
+    probabilities = torch.softmax(scores, dim=-1)
+    if rule == "cp-lrp":
+        probabilities = probabilities.detach()
+    out = probabilities @ value
+    return (Half.apply(out) if rule == "attnlrp" else out), probabilities
+
+
+def attention_by_the_rules(rule):
+    """The registry's attention function, by the rules."""
+
+    def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+        if key.shape[1] != query.shape[1]:  # grouped-query attention: a key/value head per group of queries
+            groups = query.shape[1] // key.shape[1]
+            key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
+        if scaling is None:  # GPT-2 in transformers 4 leaves its default scale to the function
+            scaling = query.shape[-1] ** -0.5
+        out, probabilities = _rule_attention(rule, query, key, value, scaling, attention_mask)
+        return out.transpose(1, 2).contiguous(), probabilities
+
+    return attention
+
+
+def _reference_mlp(rule):
+    """Gated MLPs written out: CP-LRP holds the activated operand (the gate) constant; AttnLRP
+    halves the gradient of each operand of the product (uniform rule). Llama's, ModernBERT's, Phi-3's."""
+
+    def hook(mlp, args, output):
+        x = args[0]
+        if hasattr(mlp, "Wi"):
+            a, b = mlp.Wi(x).chunk(2, dim=-1)
+            gate, up, down = mlp.act(a), b, mlp.Wo
+        elif hasattr(mlp, "gate_up_proj"):
+            a, b = mlp.gate_up_proj(x).chunk(2, dim=-1)
+            gate, up, down = mlp.activation_fn(a), b, mlp.down_proj
+        else:
+            gate, up, down = mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x), mlp.down_proj
+        if rule == "cp-lrp":
+            gate = gate.detach()
+        else:
+            gate, up = Half.apply(gate), Half.apply(up)
+        return down(gate * up)
+
+    return hook
+
+
+def _reference_mpnet_attention(rule):
+    """MPNet's attention (outside the registry, with its relative position bias), by the rules."""
+
+    def forward(self, *args, **kwargs):
+        # the arguments as the model's own forward names them (transformers 4 passes a head mask too)
+        call = inspect.signature(type(self).forward).bind(self, *args, **kwargs).arguments
+        hidden_states, attention_mask, position_bias = (call.get(k) for k in ("hidden_states", "attention_mask",
+                                                                                "position_bias"))
+        shape = (*hidden_states.shape[:-1], -1, self.attention_head_size)
+        query, key, value = (proj(hidden_states).view(shape).transpose(1, 2) for proj in (self.q, self.k, self.v))
+        out, _ = _rule_attention(rule, query, key, value, 1 / math.sqrt(self.attention_head_size),
+                                 position_bias, attention_mask)
+        return (self.o(out.permute(0, 2, 1, 3).reshape(*hidden_states.shape[:-1], -1)),)
+
+    return forward
+
+
+class _Names:
+    """A module-level name of one modeling file with some attributes replaced (test-only)."""
+
+    def __init__(self, real, **replaced):
+        self._real, self._replaced = real, replaced
+
+    def __getattr__(self, name):
+        return self._replaced[name] if name in self._replaced else getattr(self._real, name)
+
+
+@contextlib.contextmanager
+def _deberta_by_the_rules(model, rule):
+    """DeBERTa's own attention code run with the rules: its softmax output held constant (CP-LRP),
+    or its two bilinear products, Q Kᵀ and P V, halved in the backward pass (AttnLRP); the
+    position terms (non-square products with constant position embeddings) untouched."""
+    attention = [m for m in model.modules() if type(m).__name__ == "DisentangledSelfAttention"]
+    if not attention:
+        yield False
+        return
+    modeling = sys.modules[type(attention[0]).__module__]
+
+    def bmm(a, b):
+        out = torch.bmm(a, b)
+        square = out.shape[-1] == out.shape[-2] or a.shape[-1] == a.shape[-2]   # Q Kᵀ, or P V
+        return Half.apply(out) if rule == "attnlrp" and square else out
+
+    def softmax(x, dim=-1, **kwargs):
+        out = nn.functional.softmax(x, dim=dim, **kwargs)
+        return out.detach() if rule == "cp-lrp" else out
+
+    real = modeling.torch, modeling.nn
+    modeling.torch = _Names(torch, bmm=bmm)
+    modeling.nn = _Names(nn, functional=_Names(nn.functional, softmax=softmax))
+    try:
+        yield True
+    finally:
+        modeling.torch, modeling.nn = real
+
+
+def reference_run(model, rule, attention_name, ids, kwargs, eps):
+    """Attribution with the attention and gated MLPs of the papers written out and plain
+    projections, or None where the model computes attention outside the registry."""
+    own = [m for m in model.modules() if type(m).__name__ == "MPNetSelfAttention"]
+    for module in own:  # an instance attribute, deleted after: the class is untouched
+        module.forward = types.MethodType(_reference_mpnet_attention(rule), module)
+    gated = [m for n, m in model.named_modules()
+             if n.endswith(".mlp") and any(hasattr(m, p) for p in ("Wi", "gate_proj", "gate_up_proj"))]
+    handles = [m.register_forward_hook(_reference_mlp(rule)) for m in gated]
+    plain_products = _transformer_composite("reference", query_key=1.0, value=1.0, gate=1.0, up=1.0, eps=eps)
+    # DeBERTa: its own module code runs the rules (above), not doclrp's recomputation
+    plain_products.rules[is_disentangled_attention] = Gradient()
+    try:
+        with _deberta_by_the_rules(model, rule) as deberta:
+            if not (own or deberta):
+                model.set_attn_implementation(attention_name)
+                if model.config._attn_implementation != attention_name:
+                    return None
+            return doclrp.attribute(model, ids, composite=plain_products, forward_kwargs=kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module in own:
+            del module.forward
+        if not own and model.config._attn_implementation == attention_name:
+            model.set_attn_implementation("sdpa")
+
+
+# -- the baselines' reference ---------------------------------------------------------------------
+def embedding_gradients(model, ids, weights, scale=1.0):
+    """(embedding e, gradient of weights·f at scale·e), by hand: a hook swaps in the scaled leaf."""
+    captured = {}
+
+    def swap(module, args, output):
+        captured["e"] = output.detach().requires_grad_(True)
+        return captured["e"] * scale
+
+    handle = model.embedding.register_forward_hook(swap)
+    try:
+        explained = (model(ids) * weights).sum()
+    finally:
+        handle.remove()
+    (gradient,) = torch.autograd.grad(explained, captured["e"])
+    return captured["e"].detach(), gradient
+
+
+# -- tiny Hugging Face models ------------------------------------------------------------------------
+FORWARD_TOLERANCE = 1e-5        # float32, max abs difference of logits
+CONSERVATION_TOLERANCE = 1e-6   # float64, relative to the explained logit
+REFERENCE_TOLERANCE = 1e-10     # float64, rule vs explicit reference
+FAMILIES = ["bert", "distilbert", "roberta", "albert", "electra", "ernie", "xlm-roberta", "camembert", "mpnet",
+            "modernbert", "deberta-v2"]
+COMPOSITES = ["cp-lrp", "attnlrp"]
+WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "<s>", "</s>"] + (
+    "the a cat dog sat ran on mat fast slow good bad very not stock market fell rose goal team won lost".split()
+)
+
+
+# Config fields of the families built from AutoConfig (BERT's layout, or ALBERT's).
+_MORE_FAMILIES = {
+    "albert": {"embedding_size": 8},
+    "electra": {"embedding_size": 16},
+    "ernie": {},
+    "xlm-roberta": {"pad_token_id": 1, "max_position_embeddings": 42},
+    "camembert": {"pad_token_id": 1, "max_position_embeddings": 42},
+    # attention with a relative position bias, a RoBERTa-style head
+    "mpnet": {"pad_token_id": 1, "max_position_embeddings": 42},
+    # disentangled attention (DeBERTa v3's settings); 2 x 4 position buckets, unlike the 9 tokens of batch()
+    "deberta-v2": {"relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_buckets": 4,
+                   "max_relative_positions": -1, "share_att_key": True, "position_biased_input": False,
+                   "norm_rel_ebd": "layer_norm", "type_vocab_size": 0, "pad_token_id": 0},
+    # fused q|k|v and gate|up projections, rotary positions, a sliding-window layer
+    "modernbert": {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, "cls_token_id": 1, "sep_token_id": 2,
+                   "global_attn_every_n_layers": 2, "local_attention": 4},
+}
+
+# Qwen2 has biases on q/k/v; Mistral and Qwen3 use grouped-query attention here; Qwen3
+# normalizes queries and keys (RMSNorm per head); Gemma scales (1 + w) and gates with GELU.
+DECODERS = {
+    "llama": {},
+    "mistral": {"num_key_value_heads": 1},
+    "qwen2": {},
+    "qwen3": {"num_key_value_heads": 1},
+    "gemma": {},
+    "phi3": {},  # fused q|k|v and gate|up projections
+    "gpt2": {"bos_token_id": 1, "eos_token_id": 2, "n_inner": 32},  # Conv1D (transposed Linear) layers, fused q|k|v
+}
+
+
+def tiny_model(family: str, n_labels: int = 3, vocab: int = 60, seed: int = 0, **extra) -> nn.Module:
+    """Two layers, hidden 16, two heads; ``extra`` overrides config fields."""
+    transformers = pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
+                              DistilBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
+
+    torch.manual_seed(seed)
+    if family == "distilbert":
+        config = DistilBertConfig(**{"dim": 16, "n_layers": 2, "n_heads": 2, "hidden_dim": 32,
+                                     "max_position_embeddings": 40, **extra})
+        model = DistilBertForSequenceClassification
+    else:
+        fields = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,
+                  "max_position_embeddings": 40}
+        if family == "bert":
+            config, model = BertConfig(**{**fields, **extra}), BertForSequenceClassification
+        elif family == "roberta":
+            config = RobertaConfig(**{**fields, "max_position_embeddings": 42, "pad_token_id": 1, **extra})
+            model = RobertaForSequenceClassification
+        else:
+            config = transformers.AutoConfig.for_model(family, **{**fields, **_MORE_FAMILIES[family], **extra})
+            model = transformers.AutoModelForSequenceClassification.from_config
+    config.vocab_size, config.num_labels = vocab, n_labels
+    return model(config).eval()
+
+
+def batch(model: nn.Module, seed: int = 1):
+    """Token ids (3, 9) with padding in row 1, and the forward kwargs HFPipeline.collate gives."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, model.config.vocab_size, (3, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    ids[1, 6:] = model.config.pad_token_id
+    kwargs = {"attention_mask": mask}
+    if takes_row_positions(model):
+        kwargs["position_ids"] = torch.arange(9).expand(3, 9)
+    return ids, kwargs
+
+
+def zero_biases(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        for module in model.modules():
+            if (isinstance(module, nn.LayerNorm) or is_dense(module)) and module.bias is not None:
+                module.bias.zero_()
+    return model
+
+
+def word_tokenizer(style: str = "bert", max_length: int = 12):
+    """A fast word-level tokenizer built in memory, with BERT, RoBERTa or Llama (start token only) specials."""
+    pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    if style == "bert":
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+        specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
+    elif style == "llama":  # a start token only
+        tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 4)])
+        specials = dict(bos_token="<s>", pad_token="[PAD]")
+    else:
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", 4), ("</s>", 5)])
+        specials = dict(bos_token="<s>", eos_token="</s>", pad_token="[PAD]")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", model_max_length=max_length,
+                                   **specials)
+
+
+def model_state(model: nn.Module):
+    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+    params = {name: (p.detach().clone(), p.requires_grad) for name, p in model.named_parameters()}
+    return hooks, params, model.config._attn_implementation, model.training
+
+
+def tiny_decoder(family: str, n_labels: int = 3, seed: int = 0) -> nn.Module:
+    transformers = pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    torch.manual_seed(seed)
+    fields = {"vocab_size": 60, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32, "pad_token_id": 0,
+              "num_labels": n_labels, "initializer_range": 0.2}
+    config = transformers.AutoConfig.for_model(family, **{**fields, **DECODERS[family]})
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    with torch.no_grad():  # random biases, so that conservation tests see them zeroed, not absent
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.uniform_(-0.5, 0.5)
+    return model
+
+
+def decoder_batch(seed: int = 1):
+    """Ids (3, 9), right-padded in row 1 (the classifier reads the last token before padding)."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, 60, (3, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    ids[1, 6:] = 0
+    return ids, {"attention_mask": mask}
+
+
+# -- the command line -----------------------------------------------------------------------------
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
