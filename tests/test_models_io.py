@@ -142,7 +142,7 @@ def test_failed_save_leaves_old_pipeline_and_no_partial_folder(tmp_path, saved, 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("safetensors.torch.save_file", broken)
+    monkeypatch.setattr("doclrp.models.io.save_file", broken)
     with pytest.raises(OSError, match="disk full"):
         save_pipeline(make_pipeline("cnn"), saved)
     with pytest.raises(OSError):
