@@ -241,3 +241,11 @@ def test_colour_scale():
     assert diverging_rgb(np.zeros((2, 3)), 1.0).shape == (2, 3, 3)
     assert symmetric_vmax([1.0, -3.0, float("inf")]) == 3.0 and symmetric_vmax([]) == 0.0
     assert text_color("#ffffff") == "#000000" and text_color("#2166ac") == "#ffffff"
+
+
+def test_page_names_the_method_and_its_parameters_escaped():
+    from dataclasses import replace
+
+    page = to_html(replace(explain("Good match."), method={"name": "<epsilon>", "params": {"eps": 0.01}}))
+    assert "<dt>method</dt><dd>&lt;epsilon&gt; (eps=0.01)</dd>" in page
+    assert "<dt>method</dt>" not in to_html(explain("Good match."))  # an explanation without one shows none

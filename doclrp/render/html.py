@@ -66,6 +66,20 @@ tr.miss td.label {{ color: #b2182b; font-weight: 600; }}
 """
 
 
+def _method_html(exp: Explanation) -> str:
+    """The method that made the explanation, with its parameters (nothing when unrecorded).
+
+    >>> from types import SimpleNamespace
+    >>> _method_html(SimpleNamespace(method={"name": "epsilon", "params": {"eps": 1e-06}}))
+    '<dt>method</dt><dd>epsilon (eps=1e-06)</dd>\\n'
+    """
+    if not exp.method:
+        return ""
+    params = ", ".join(f"{key}={value!r}" for key, value in (exp.method.get("params") or {}).items())
+    shown = f"{exp.method.get('name')} ({params})" if params else str(exp.method.get("name"))
+    return f"<dt>method</dt><dd>{escape(shown)}</dd>\n"
+
+
 def to_html(explanation: Explanation, title: str | None = None) -> str:
     """A complete HTML5 page showing which words of the document made the prediction.
 
@@ -92,7 +106,7 @@ def to_html(explanation: Explanation, title: str | None = None) -> str:
 <dt>target value</dt><dd>{_num(exp.target_value)}</dd>
 <dt>total relevance</dt><dd>{_num(exp.total)} (words {_num(float(exp.relevance.sum()))}{_special_html(exp)})</dd>
 <dt>conservation delta</dt><dd>{_num(exp.delta)} (target value − total relevance)</dd>
-</dl>
+{_method_html(exp)}</dl>
 </section>
 <section class="legend-section">
 <h2>Legend</h2>
