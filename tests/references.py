@@ -28,6 +28,7 @@ import math
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -50,6 +51,7 @@ __all__ = [
     "tiny_model", "batch", "tiny_decoder", "decoder_batch", "zero_biases", "word_tokenizer", "model_state",
     "run_cli",
     "toolbox_forward", "toolbox_lrp", "write_toolbox_model",
+    "alpha_beta_dropping_reference", "window_membership", "pool_reference",
 ]
 
 
@@ -447,8 +449,6 @@ def run_cli(capsys, *argv):
 # ("SumPool" | "MaxPool", (h, w), (s0, s1)), ("Rect",), ("Tanh",), ("Flatten",), ("SoftMax",).
 def _np_safe_div(num, den):
     """num / den with 0/0 = 0 (the toolbox's stabilizers make it so)."""
-    import numpy as np
-
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
 
 
@@ -466,8 +466,6 @@ def _toolbox_windows(shape, size, stride):
 
 def toolbox_forward(layers, x):
     """The inputs of every layer and the output: ``(inputs, y)``."""
-    import numpy as np
-
     inputs = []
     for layer in layers:
         inputs.append(x)
@@ -506,8 +504,6 @@ def toolbox_forward(layers, x):
 def _toolbox_shares(method, param, Z, bias, axes, weights=None):
     """(…, out) shares of one output's relevance over its inputs, for contributions ``Z``
     (batch, *inputs, out) summed over ``axes``, ``bias`` (out,)."""
-    import numpy as np
-
     keep = dict(axis=axes, keepdims=True)
     if method == "flat":
         ones = np.ones_like(Z)
@@ -527,8 +523,6 @@ def _toolbox_shares(method, param, Z, bias, axes, weights=None):
 
 
 def _toolbox_layer_lrp(layer, x, R, method, param):
-    import numpy as np
-
     kind = layer[0]
     if kind in ("Rect", "Tanh", "SoftMax"):
         return R
@@ -566,8 +560,6 @@ def _toolbox_layer_lrp(layer, x, R, method, param):
 def toolbox_lrp(layers, x, method, param=None, first=None):
     """The toolbox's ``net.lrp(Y * onehot(argmax Y), method, param)`` on the model without its
     SoftMax, with ``first`` (a method) for the first layer; returns ``(relevance, explained logit)``."""
-    import numpy as np
-
     layers = [layer for layer in layers if layer[0] != "SoftMax"]
     inputs, y = toolbox_forward(layers, x)
     R = y * (y == y.max(1, keepdims=True))
@@ -594,3 +586,42 @@ def write_toolbox_model(path, layers):
             lines.append(kind)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# -- rules beyond the input layer, by their equations ----------------------------------------------------
+def alpha_beta_dropping_reference(rule, layer, x, g):
+    """αβ with the toolbox's 0/0 = 0: ``R_j = Σ_k (α c⁺_jk / z⁺_k − β c⁻_jk / z⁻_k) R_k``, each ratio 0
+    where its denominator is."""
+    batch = x.shape[0]
+    M = dense_matrix(layer, layer.weight.detach(), x.shape[1:])
+    c = x.reshape(batch, -1)[:, :, None] * M[None]
+    b = bias_vector(layer, layer(x[:1]).shape[1:])[None]
+    R = (c.sum(1) + b) * g.reshape(batch, -1)
+    pos, neg = c.clamp(min=0), c.clamp(max=0)
+    zp, zn = pos.sum(1) + b.clamp(min=0), neg.sum(1) + b.clamp(max=0)
+    up = torch.where(zp != 0, rule.alpha / torch.where(zp != 0, zp, 1.0), 0.0)[:, None]
+    down = torch.where(zn != 0, rule.beta / torch.where(zn != 0, zn, 1.0), 0.0)[:, None]
+    return ((pos * up - neg * down) * R[:, None, :]).sum(2).reshape(x.shape)
+
+
+def window_membership(pool, in_shape):
+    """(in, out) 0/1 matrix: input j lies in the window of output k (padding excluded), column by basis vector."""
+    n_in = int(torch.tensor(in_shape).prod())
+    basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
+    dims = len(in_shape) - 1
+    average = getattr(nn.functional, f"avg_pool{dims}d")
+    kernel = pool.kernel_size if isinstance(pool.kernel_size, tuple) else (pool.kernel_size,) * dims
+    out = average(basis, pool.kernel_size, pool.stride, pool.padding, count_include_pad=True) * math.prod(kernel)
+    return out.reshape(n_in, -1).round()
+
+
+def pool_reference(kind, pool, x, g):
+    """``R_j`` of a pooling layer with ``R_k = y_k g_k``: ``"flat"`` (even over each window) or
+    ``"split"`` (the window's maxima, ties evenly)."""
+    batch = x.shape[0]
+    M = window_membership(pool, x.shape[1:])[None].expand(batch, -1, -1)
+    y = pool(x).reshape(batch, -1)
+    R = y * g.reshape(batch, -1)
+    if kind == "split":
+        M = M * (x.reshape(batch, -1)[:, :, None] == y[:, None, :])
+    return ((M / M.sum(1, keepdim=True)) * R[:, None, :]).sum(2).reshape(x.shape)

@@ -366,7 +366,7 @@ _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
 POOLS = (*_MAX_POOLS, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 
 
-def _pool_geometry(module: nn.Module, x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def _pool_geometry(module: nn.Module, x: Tensor) -> "_Geometry":
     """``(kernel, stride, padding)`` per spatial dimension; refuses what the window rules do not cover."""
     dims = x.dim() - 2
 
@@ -389,12 +389,16 @@ def _windows(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], paddin
     return x
 
 
-def _spread(x: Tensor, weights: Tensor, g: Tensor, geometry: tuple[tuple[int, ...], ...]) -> Tensor:
+_Geometry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _spread(x: Tensor, weights: Tensor, g: Tensor, geometry: _Geometry) -> Tensor:
     """``Σ_k weights_jk g_k`` at every input j (the transpose of the windowing)."""
-    dims = len(geometry[0])
+    kernel, stride, padding = geometry
+    dims = len(kernel)
     with torch.enable_grad():
         xd = x.detach().requires_grad_(True)
-        out = (_windows(xd, *geometry, fill=0.0) * weights).sum(tuple(range(-dims, 0)))
+        out = (_windows(xd, kernel, stride, padding, fill=0.0) * weights).sum(tuple(range(-dims, 0)))
         return torch.autograd.grad(out, xd, g)[0]
 
 
