@@ -62,6 +62,7 @@ from torch import nn
 from doclrp.core.composites import Composite
 from doclrp.core.rules import AlphaBeta, Epsilon, Flat, Rule, Winners, WSquare
 from doclrp.errors import DoclrpError
+from doclrp.models.toolbox_io import mat_model_lines
 
 __all__ = ["read_toolbox_model", "toolbox_composite", "SumPool2d", "WindowSum", "TOOLBOX_METHODS"]
 
@@ -246,7 +247,8 @@ def _positive(values: Sequence, count: int, what: str) -> tuple[int, ...]:
 
 def read_toolbox_model(path: str | Path, input_shape: Sequence[int] | None = None,
                        dtype: torch.dtype = torch.float64) -> nn.Sequential:
-    """The LRP Toolbox model in the plain-text file ``path`` as a ``torch.nn.Sequential``.
+    """The LRP Toolbox model in ``path`` (plain text, or a ``.mat`` read as data: see
+    :mod:`doclrp.models.toolbox_io`) as a ``torch.nn.Sequential``.
 
     ``input_shape``: ``(height, width, depth)`` of the input images, needed when the model
     convolves, pools or flattens (``(1, n, 1)`` for flat inputs of n values). ``dtype``: of the parameters; float64 by default, as the toolbox
@@ -258,6 +260,8 @@ def read_toolbox_model(path: str | Path, input_shape: Sequence[int] | None = Non
                           "save the model as plain text with the toolbox's model_io.write(model, 'model.txt')")
     if not path.is_file():
         raise DoclrpError(f"no toolbox model file at {path}")
+    if path.suffix.lower() == ".mat":
+        return _Reader(path, mat_model_lines(path), input_shape, dtype).read()
     try:
         lines = path.read_text(encoding="ascii").splitlines()
     except UnicodeDecodeError:
