@@ -5,6 +5,9 @@
 - The papers' attention and gated-MLP rules written out (CP-LRP, AttnLRP), swapped into
   Hugging Face models to check the transformer composites against.
 - The gradient at an embedding by hand, the reference of the baselines.
+- The LRP Toolbox's forward and ``net.lrp(R, method, param)`` in numpy, written from its
+  published equations (Linear, Convolution, SumPool, MaxPool, Rect, Tanh, Flatten), and a
+  writer of its plain-text model format.
 - Tiny random-config Hugging Face encoders and decoders (no downloads), their batches and
   an in-memory word tokenizer; the CLI runner.
 
@@ -25,6 +28,7 @@ import math
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -46,6 +50,8 @@ __all__ = [
     "FAMILIES", "DECODERS", "COMPOSITES", "WORDS",
     "tiny_model", "batch", "tiny_decoder", "decoder_batch", "zero_biases", "word_tokenizer", "model_state",
     "run_cli",
+    "toolbox_forward", "toolbox_lrp", "write_toolbox_model",
+    "alpha_beta_dropping_reference", "window_membership", "pool_reference",
 ]
 
 
@@ -436,3 +442,186 @@ def run_cli(capsys, *argv):
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+# -- the LRP Toolbox, by its equations (numpy, images (batch, height, width, depth)) --------------------
+# Layers are tuples: ("Linear", W (m, n), b), ("Convolution", W (h, w, d, n), b, (s0, s1)),
+# ("SumPool" | "MaxPool", (h, w), (s0, s1)), ("Rect",), ("Tanh",), ("Flatten",), ("SoftMax",).
+def _np_safe_div(num, den):
+    """num / den with 0/0 = 0 (the toolbox's stabilizers make it so)."""
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
+
+
+def _np_sign(z):
+    return (z >= 0) * 2.0 - 1.0
+
+
+def _toolbox_windows(shape, size, stride):
+    """(i, j, rows, cols) of every window of an (N, H, W, D) input."""
+    rows_out, cols_out = (shape[1] - size[0]) // stride[0] + 1, (shape[2] - size[1]) // stride[1] + 1
+    for i in range(rows_out):
+        for j in range(cols_out):
+            yield i, j, slice(i * stride[0], i * stride[0] + size[0]), slice(j * stride[1], j * stride[1] + size[1])
+
+
+def toolbox_forward(layers, x):
+    """The inputs of every layer and the output: ``(inputs, y)``."""
+    inputs = []
+    for layer in layers:
+        inputs.append(x)
+        kind = layer[0]
+        if kind == "Linear":
+            x = x @ layer[1] + layer[2]
+        elif kind == "Convolution":
+            _, weight, bias, stride = layer
+            h, w, _, n = weight.shape
+            rows, cols = (x.shape[1] - h) // stride[0] + 1, (x.shape[2] - w) // stride[1] + 1
+            out = np.zeros((x.shape[0], rows, cols, n))
+            for i, j, r, c in _toolbox_windows(x.shape, (h, w), stride):
+                out[:, i, j, :] = np.tensordot(x[:, r, c, :], weight, axes=([1, 2, 3], [0, 1, 2])) + bias
+            x = out
+        elif kind in ("SumPool", "MaxPool"):
+            _, size, stride = layer
+            rows, cols = (x.shape[1] - size[0]) // stride[0] + 1, (x.shape[2] - size[1]) // stride[1] + 1
+            out = np.zeros((x.shape[0], rows, cols, x.shape[3]))
+            for i, j, r, c in _toolbox_windows(x.shape, size, stride):
+                patch = x[:, r, c, :]
+                out[:, i, j, :] = patch.sum((1, 2)) / np.sqrt(size[0] * size[1]) if kind == "SumPool" \
+                    else patch.max((1, 2))
+            x = out
+        elif kind == "Flatten":
+            x = x.reshape(x.shape[0], -1)
+        elif kind == "Rect":
+            x = np.maximum(x, 0)
+        elif kind == "Tanh":
+            x = np.tanh(x)
+        elif kind == "SoftMax":
+            e = np.exp(x - x.max(1, keepdims=True))
+            x = e / e.sum(1, keepdims=True)
+    return inputs, x
+
+
+def _toolbox_shares(method, param, Z, bias, axes, weights=None):
+    """(…, out) shares of one output's relevance over its inputs, for contributions ``Z``
+    (batch, *inputs, out) summed over ``axes``, ``bias`` (out,)."""
+    keep = dict(axis=axes, keepdims=True)
+    if method == "flat":
+        ones = np.ones_like(Z)
+        return ones / ones.sum(**keep)
+    if method == "ww":
+        square = np.broadcast_to(weights ** 2, Z.shape)
+        return square / square.sum(**keep)
+    Zs = Z.sum(**keep) + bias
+    if method == "simple":
+        return Z / (Zs + 1e-16 * _np_sign(Zs))
+    if method == "epsilon":
+        return Z / (Zs + param * _np_sign(Zs))
+    alpha, beta = param, 1 - param  # the toolbox's α + β = 1 with β added: doclrp's β is −(1 − α)
+    Zp, Zn = Z * (Z > 0), Z * (Z < 0)
+    return (alpha * _np_safe_div(Zp, Zp.sum(**keep) + np.maximum(bias, 0))
+            + beta * _np_safe_div(Zn, Zn.sum(**keep) + np.minimum(bias, 0)))
+
+
+def _toolbox_layer_lrp(layer, x, R, method, param):
+    kind = layer[0]
+    if kind in ("Rect", "Tanh", "SoftMax"):
+        return R
+    if kind == "Flatten":
+        return R.reshape(x.shape)
+    if kind == "Linear":
+        _, W, B = layer
+        Z = x[:, :, None] * W[None]                                   # (N, m, n)
+        return (_toolbox_shares(method, param, Z, B, (1,), W[None]) * R[:, None, :]).sum(2)
+    Rx = np.zeros_like(x)
+    if kind == "Convolution":
+        _, W, B, stride = layer
+        for i, j, r, c in _toolbox_windows(x.shape, W.shape[:2], stride):
+            Z = W[None] * x[:, r, c, :, None]                          # (N, h, w, d, n)
+            shares = _toolbox_shares(method, param, Z, B, (1, 2, 3), W[None])
+            Rx[:, r, c, :] += (shares * R[:, i:i + 1, j:j + 1, None, :]).sum(4)
+        return Rx
+    _, size, stride = layer
+    for i, j, r, c in _toolbox_windows(x.shape, size, stride):
+        Z = x[:, r, c, :]                                              # (N, h, w, D)
+        if method in ("flat", "ww"):
+            shares = np.ones_like(Z) / (size[0] * size[1])
+        elif kind == "MaxPool":                                        # every method: the maxima, ties split
+            winners = (Z == Z.max((1, 2), keepdims=True)).astype(float)
+            shares = winners / winners.sum((1, 2), keepdims=True)
+        elif method == "simple":                                       # on the unscaled window sum
+            Zs = Z.sum((1, 2), keepdims=True)
+            shares = Z / (Zs + 1e-12 * _np_sign(Zs))
+        else:
+            shares = _toolbox_shares(method, param, Z, np.zeros(Z.shape[-1]), (1, 2))
+        Rx[:, r, c, :] += shares * R[:, i:i + 1, j:j + 1, :]
+    return Rx
+
+
+def toolbox_lrp(layers, x, method, param=None, first=None):
+    """The toolbox's ``net.lrp(Y * onehot(argmax Y), method, param)`` on the model without its
+    SoftMax, with ``first`` (a method) for the first layer; returns ``(relevance, explained logit)``."""
+    layers = [layer for layer in layers if layer[0] != "SoftMax"]
+    inputs, y = toolbox_forward(layers, x)
+    R = y * (y == y.max(1, keepdims=True))
+    for index in reversed(range(len(layers))):
+        m = first if index == 0 and first is not None else method
+        R = _toolbox_layer_lrp(layers[index], inputs[index], R, m, param)
+    return R, y.max(1)
+
+
+def write_toolbox_model(path, layers):
+    """The layers in the toolbox's plain-text format (what its model_io.write produces)."""
+    lines = []
+    for layer in layers:
+        kind = layer[0]
+        if kind == "Linear":
+            lines += [f"Linear {layer[1].shape[0]} {layer[1].shape[1]}",
+                      " ".join(repr(float(v)) for v in layer[1].ravel()), " ".join(repr(float(v)) for v in layer[2])]
+        elif kind == "Convolution":
+            lines += ["Convolution " + " ".join(map(str, (*layer[1].shape, *layer[3]))),
+                      " ".join(repr(float(v)) for v in layer[1].ravel()), " ".join(repr(float(v)) for v in layer[2])]
+        elif kind in ("SumPool", "MaxPool"):
+            lines.append(f"{kind} {layer[1][0]} {layer[1][1]} {layer[2][0]} {layer[2][1]}")
+        else:
+            lines.append(kind)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- rules beyond the input layer, by their equations ----------------------------------------------------
+def alpha_beta_dropping_reference(rule, layer, x, g):
+    """αβ with the toolbox's 0/0 = 0: ``R_j = Σ_k (α c⁺_jk / z⁺_k − β c⁻_jk / z⁻_k) R_k``, each ratio 0
+    where its denominator is."""
+    batch = x.shape[0]
+    M = dense_matrix(layer, layer.weight.detach(), x.shape[1:])
+    c = x.reshape(batch, -1)[:, :, None] * M[None]
+    b = bias_vector(layer, layer(x[:1]).shape[1:])[None]
+    R = (c.sum(1) + b) * g.reshape(batch, -1)
+    pos, neg = c.clamp(min=0), c.clamp(max=0)
+    zp, zn = pos.sum(1) + b.clamp(min=0), neg.sum(1) + b.clamp(max=0)
+    up = torch.where(zp != 0, rule.alpha / torch.where(zp != 0, zp, 1.0), 0.0)[:, None]
+    down = torch.where(zn != 0, rule.beta / torch.where(zn != 0, zn, 1.0), 0.0)[:, None]
+    return ((pos * up - neg * down) * R[:, None, :]).sum(2).reshape(x.shape)
+
+
+def window_membership(pool, in_shape):
+    """(in, out) 0/1 matrix: input j lies in the window of output k (padding excluded), column by basis vector."""
+    n_in = int(torch.tensor(in_shape).prod())
+    basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
+    dims = len(in_shape) - 1
+    average = getattr(nn.functional, f"avg_pool{dims}d")
+    kernel = pool.kernel_size if isinstance(pool.kernel_size, tuple) else (pool.kernel_size,) * dims
+    out = average(basis, pool.kernel_size, pool.stride, pool.padding, count_include_pad=True) * math.prod(kernel)
+    return out.reshape(n_in, -1).round()
+
+
+def pool_reference(kind, pool, x, g):
+    """``R_j`` of a pooling layer with ``R_k = y_k g_k``: ``"flat"`` (even over each window) or
+    ``"split"`` (the window's maxima, ties evenly)."""
+    batch = x.shape[0]
+    M = window_membership(pool, x.shape[1:])[None].expand(batch, -1, -1)
+    y = pool(x).reshape(batch, -1)
+    R = y * g.reshape(batch, -1)
+    if kind == "split":
+        M = M * (x.reshape(batch, -1)[:, :, None] == y[:, None, :])
+    return ((M / M.sum(1, keepdim=True)) * R[:, None, :]).sum(2).reshape(x.shape)

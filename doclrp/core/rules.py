@@ -13,8 +13,10 @@ relevance for free. A rule for an affine layer therefore receives the layer inpu
 returns the gradient at ``x`` (so that ``R_j = x_j · grad_j``).
 
 Rules that give relevance to inputs that are zero (``Flat``, ``WSquare``, ``ZBox``)
-cannot be written as ``x ⊙ grad``; they are *input rules*, allowed only on layers that
-read the model input, and return the relevance itself.
+cannot be written as ``x ⊙ grad``; they are *input rules*: on a layer that reads the model
+input they return the relevance itself. ``Flat`` and ``WSquare`` also run on hidden layers
+(and on pooling layers), as the gradient ``R_j / x_j``: the share they give to inputs that
+are exactly zero (dead ReLUs) cannot travel further down and shows in ``delta``.
 
 >>> Epsilon(eps=0.25)
 Epsilon(eps=0.25)
@@ -27,7 +29,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -39,6 +41,7 @@ __all__ = [
     "Rule", "AffineRule", "InputRule",
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox",
     "Pass", "Gradient", "ModuleRule", "chunk_factors", "Layer", "Bounds",
+    "OnHiddenLayer", "Winners", "POOLS", "pool_gradient", "pool_relevance",
 ]
 
 # Below this fraction of Σ|c_jk|, a signed partial sum obtained by cancellation is zero
@@ -95,6 +98,9 @@ class AffineRule(Rule):
 
 class InputRule(Rule):
     """A rule for layers that read the model input; returns the input relevance itself."""
+
+    #: whether the rule also makes sense on a hidden layer (it does not need the input's bounds)
+    hidden: ClassVar[bool] = False
 
     def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         raise NotImplementedError
@@ -197,28 +203,48 @@ class Gamma(AffineRule):
 class AlphaBeta(AffineRule):
     """LRP-αβ: ``R_j = Σ_k (α c⁺_jk / z⁺_k − β c⁻_jk / z⁻_k) · R_k`` with α − β = 1.
 
-    ``z^±_k = Σ_j c^±_jk + b^±_k`` (the bias share stays in the bias: see delta).
-    Zeros: an output with no positive part (``z⁺_k = 0``) hands *all* of ``R_k`` to
-    its negative contributions, one with no negative part all of it to the positive
-    ones — so a bias-free layer conserves exactly instead of losing the α or β share.
+    ``z^±_k = Σ_j c^±_jk + b^±_k`` (the bias share stays in the bias: see delta). Any α
+    with β = α − 1 is allowed: α < 1 (β < 0) adds the negative evidence with weight
+    ``|β|`` instead of subtracting it; α = 0 keeps only the negative evidence.
+
+    Zeros, by ``missing``: ``"reassign"`` (the default) hands *all* of ``R_k`` to the
+    negative contributions of an output with no positive part (``z⁺_k = 0``), and all of it
+    to the positive ones where there is no negative part — so a bias-free layer conserves
+    exactly instead of losing the α or β share. ``"drop"`` is the LRP Toolbox's convention:
+    ``0/0 = 0``, so such an output passes ``α R_k`` (or ``−β R_k``) and the rest is lost
+    (on a sum pool after a ReLU, ``α R``: relevance grows by α per pool).
+
+    >>> AlphaBeta(0.5, -0.5)
+    AlphaBeta(alpha=0.5, beta=-0.5)
+    >>> AlphaBeta(2.0, 1.0, missing="drop")
+    AlphaBeta(alpha=2.0, beta=1.0, missing='drop')
     """
 
     alpha: float = 2.0
     beta: float = 1.0
+    missing: str = "reassign"
 
     def __post_init__(self) -> None:
-        if abs(self.alpha - self.beta - 1) > 1e-12 or self.beta < 0:
-            raise DoclrpError(
-                f"AlphaBeta(alpha={self.alpha}, beta={self.beta}): need alpha - beta = 1 and beta >= 0"
-            )
+        if not abs(self.alpha - self.beta - 1) <= 1e-12:
+            raise DoclrpError(f"AlphaBeta(alpha={self.alpha}, beta={self.beta}): need alpha - beta = 1")
+        if self.missing not in ("reassign", "drop"):
+            raise DoclrpError(f"AlphaBeta(missing={self.missing!r}): choose 'reassign' or 'drop'")
+
+    def __repr__(self) -> str:
+        extra = "" if self.missing == "reassign" else f", missing={self.missing!r}"
+        return f"AlphaBeta(alpha={self.alpha}, beta={self.beta}{extra})"
 
     def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
         positive, negative = _signed_parts(layer, x, z)
         relevance = z * g
-        has_pos, has_neg = positive > 0, negative < 0
-        both = has_pos & has_neg
-        alpha = torch.where(both, torch.full_like(z, self.alpha), has_pos.to(z.dtype))
-        beta = torch.where(both, torch.full_like(z, self.beta), -has_neg.to(z.dtype))
+        if self.missing == "drop":
+            alpha: Tensor | float = self.alpha
+            beta: Tensor | float = self.beta
+        else:
+            has_pos, has_neg = positive > 0, negative < 0
+            both = has_pos & has_neg
+            alpha = torch.where(both, torch.full_like(z, self.alpha), has_pos.to(z.dtype))
+            beta = torch.where(both, torch.full_like(z, self.beta), -has_neg.to(z.dtype))
         return _split_gradient(
             layer, x, _safe_div(alpha * relevance, positive), -_safe_div(beta * relevance, negative)
         )
@@ -248,7 +274,11 @@ class ZPlus(AffineRule):
 
 @dataclass(frozen=True)
 class Flat(InputRule):
-    """Flat: ``R_j = Σ_k 1 / N_k · R_k``, ``N_k`` the number of inputs connected to k."""
+    """Flat: ``R_j = Σ_k 1 / N_k · R_k``, ``N_k`` the number of inputs connected to k.
+
+    On any Linear/Conv layer and on pooling layers (even over each window)."""
+
+    hidden: ClassVar[bool] = True
 
     def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         ones = torch.ones_like(layer.weight)
@@ -258,7 +288,11 @@ class Flat(InputRule):
 
 @dataclass(frozen=True)
 class WSquare(InputRule):
-    """w²: ``R_j = Σ_k w²_jk / Σ_j w²_jk · R_k`` (independent of the input values)."""
+    """w²: ``R_j = Σ_k w²_jk / Σ_j w²_jk · R_k`` (independent of the input values).
+
+    On any Linear/Conv layer; on a pooling layer (equal weights) it is ``Flat``."""
+
+    hidden: ClassVar[bool] = True
 
     def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
         square = layer.weight.square()
@@ -288,6 +322,113 @@ class ZBox(InputRule):
         z_box = layer.forward(x) - layer.forward(low, w_pos) - layer.forward(high, w_neg)
         s = _safe_div(z * g, z_box)
         return x * layer.vjp(s, x) - low * layer.vjp(s, x, w_pos) - high * layer.vjp(s, x, w_neg)
+
+
+@dataclass(frozen=True)
+class OnHiddenLayer(AffineRule):
+    """An input rule that also makes sense on a hidden layer (``Flat``, ``WSquare``), run there
+    as the gradient ``R_j / x_j``. Where ``x_j = 0`` its share cannot be carried down by a
+    gradient and shows in delta. The engine wraps such rules itself.
+
+    >>> OnHiddenLayer(Flat())
+    OnHiddenLayer(rule=Flat())
+    """
+
+    rule: InputRule
+
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
+        return _safe_div(self.rule.relevance(layer, x, z, g, (None, None)), x)
+
+
+@dataclass(frozen=True)
+class Winners(Rule):
+    """For max pooling: each window's relevance goes to its maximum; ``ties="one"`` gives it to
+    one of tied maxima (torch's choice: the plain gradient), ``ties="split"`` splits it evenly
+    among them (the LRP Toolbox's convention): ``R_j = Σ_k [x_j = z_k] / n_k · R_k`` with
+    ``n_k`` the number of maxima in window k. Both conserve.
+
+    >>> pool = nn.MaxPool1d(2)
+    >>> x = torch.tensor([[[1.0, 1.0, 0.5, 2.0]]])
+    >>> g = pool_gradient(Winners("split"), pool, x, pool(x), torch.ones(1, 1, 2))
+    >>> (x * g).tolist()
+    [[[0.5, 0.5, 0.0, 2.0]]]
+    """
+
+    ties: str = "split"
+
+    def __post_init__(self) -> None:
+        if self.ties not in ("one", "split"):
+            raise DoclrpError(f"Winners(ties={self.ties!r}): choose 'one' or 'split'")
+
+
+_MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+#: The pooling layers that take ``Flat``, ``WSquare`` (and, for max pooling, ``Winners``).
+POOLS = (*_MAX_POOLS, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+
+
+def _pool_geometry(module: nn.Module, x: Tensor) -> "_Geometry":
+    """``(kernel, stride, padding)`` per spatial dimension; refuses what the window rules do not cover."""
+    dims = x.dim() - 2
+
+    def spread(value: Any) -> tuple[int, ...]:
+        return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) * dims
+
+    kernel, stride, padding = (spread(getattr(module, k)) for k in ("kernel_size", "stride", "padding"))
+    if getattr(module, "ceil_mode", False) or spread(getattr(module, "dilation", 1)) != (1,) * dims:
+        raise DoclrpError(f"{type(module).__name__}: window rules need ceil_mode=False and dilation=1")
+    return kernel, stride, padding
+
+
+def _windows(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...],
+             fill: float) -> Tensor:
+    """``(batch, channels, *out, *kernel)``: every window of ``x``, padded with ``fill``."""
+    if any(padding):
+        x = nn.functional.pad(x, [p for size in reversed(padding) for p in (size, size)], value=fill)
+    for dim, (size, step) in enumerate(zip(kernel, stride)):
+        x = x.unfold(2 + dim, size, step)
+    return x
+
+
+_Geometry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _spread(x: Tensor, weights: Tensor, g: Tensor, geometry: _Geometry) -> Tensor:
+    """``Σ_k weights_jk g_k`` at every input j (the transpose of the windowing)."""
+    kernel, stride, padding = geometry
+    dims = len(kernel)
+    with torch.enable_grad():
+        xd = x.detach().requires_grad_(True)
+        out = (_windows(xd, kernel, stride, padding, fill=0.0) * weights).sum(tuple(range(-dims, 0)))
+        return torch.autograd.grad(out, xd, g)[0]
+
+
+def pool_relevance(rule: Flat | WSquare, module: nn.Module, x: Tensor, y: Tensor, g: Tensor) -> Tensor:
+    """``Flat``/``WSquare`` on a pooling layer: ``R_k = y_k g_k`` spread evenly over the window's
+    inputs (padding excluded)."""
+    geometry = _pool_geometry(module, x)
+    dims = len(geometry[0])
+    inside = _windows(torch.ones_like(x), *geometry, fill=0.0)
+    count = inside.sum(tuple(range(-dims, 0)), keepdim=True)
+    return _spread(x, _safe_div(inside, count), y * g, geometry)
+
+
+def pool_gradient(rule: Rule, module: nn.Module, x: Tensor, y: Tensor, g: Tensor) -> Tensor:
+    """The gradient at ``x`` that ``rule`` gives a pooling layer (relevance ``x ⊙ gradient``)."""
+    if isinstance(rule, Winners) and rule.ties == "one":
+        with torch.enable_grad():  # forward(), not __call__: no hooks of an attached session run again
+            xd = x.detach().requires_grad_(True)
+            return torch.autograd.grad(module.forward(xd), xd, g)[0]
+    if isinstance(rule, Winners):
+        geometry = _pool_geometry(module, x)
+        dims = len(geometry[0])
+        windows = _windows(x, *geometry, fill=float("-inf"))
+        winners = (windows == y[(...,) + (None,) * dims]).to(x.dtype)
+        weights = winners / winners.sum(tuple(range(-dims, 0)), keepdim=True).clamp(min=1)
+        # the winners hold x_j = y_k, so spreading g_k with these weights hands R_k = y_k g_k out evenly
+        return _spread(x, weights, g, geometry)
+    if isinstance(rule, (Flat, WSquare)):
+        return _safe_div(pool_relevance(rule, module, x, y, g), x)
+    raise DoclrpError(f"rule {rule!r} does not apply to a pooling layer; use Flat(), WSquare() or Winners()")
 
 
 class _ElementwiseFunction(torch.autograd.Function):

@@ -32,7 +32,8 @@ from torch.nn import functional as F
 from ..errors import DoclrpError
 from .composites import Composite
 from .linear import AffineMap, batchnorm_affine, is_affine_layer, is_dense, keeps_output, restrict_to_nonzero
-from .rules import AffineRule, Gradient, InputRule, ModuleRule, Pass, Rule, _ElementwiseFunction, chunk_factors
+from .rules import (POOLS, AffineRule, Flat, Gradient, InputRule, ModuleRule, OnHiddenLayer, Pass, Rule, Winners,
+                    WSquare, _ElementwiseFunction, chunk_factors, pool_gradient, pool_relevance)
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
 
@@ -272,6 +273,8 @@ def _affine_hook(session: Session, name: str, rules: dict[bool, Rule | None]) ->
             )
         if isinstance(rule, Gradient):
             return None
+        if isinstance(rule, InputRule) and rule.hidden and not session.reads_input(x):
+            rule = OnHiddenLayer(rule)
         if isinstance(rule, InputRule) and not session.reads_input(x):
             raise DoclrpError(
                 f"rule {rule!r} on module '{_module_path(name)}' needs a layer that reads the model input; "
@@ -297,6 +300,25 @@ def _affine_hook(session: Session, name: str, rules: dict[bool, Rule | None]) ->
         new = _AffineRuleFunction.apply(x, output.detach(), layer, rule, session)
         session.last_affine = _AffineRecord(new, x, layer, rule)
         return new
+
+    return hook
+
+
+def _pool_hook(session: Session, name: str, rule: Flat | WSquare | Winners) -> _ForwardHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Tensor | None:
+        x = args[0]
+        if not (isinstance(x, Tensor) and x.requires_grad and isinstance(output, Tensor)):
+            return None
+        if isinstance(rule, Winners) and rule.ties == "one":
+            return None  # torch's own gradient picks one winner
+        if isinstance(rule, (Flat, WSquare)) and session.reads_input(x):
+            def to_input(x_: Tensor, y_: Tensor, g: Tensor) -> Tensor:
+                # relevance of zero inputs cannot be a gradient: handed to the input directly
+                session.add_input_relevance(x_, pool_relevance(rule, module, x_, y_, g))
+                return torch.zeros_like(x_)
+            return _ElementwiseFunction.apply(x, output.detach(), to_input)
+        return _ElementwiseFunction.apply(
+            x, output.detach(), lambda x_, y_, g: pool_gradient(rule, module, x_, y_, g))
 
     return hook
 
@@ -432,6 +454,11 @@ def _hook_for(name: str, module: nn.Module, composite: Composite) -> tuple[_Hook
         return (lambda session: hook), True
     if isinstance(rule, Gradient):
         return None, False
+    if isinstance(module, POOLS) and isinstance(rule, (Flat, WSquare, Winners)):
+        if isinstance(rule, Winners) and not isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+            raise DoclrpError(f"{rule!r} on '{_module_path(name)}' ({type(module).__name__}): needs a max pooling layer")
+        pool_rule = rule
+        return (lambda session: _pool_hook(session, name, pool_rule)), False
     if rule is not None:
         raise DoclrpError(f"rule {rule!r} given for '{_module_path(name)}' needs a Linear/Conv layer")
     if isinstance(module, PASSIVE_MODULES):

@@ -34,8 +34,19 @@ A model with convolutions, pooling or a Flatten needs ``input_shape=(height, wid
 (``(1, n, 1)`` for flat inputs of n values) to size its layers and to reorder the rows of
 the Linear layer after a Flatten (the toolbox flattens
 height, width, depth; torch depth, height, width), so that outputs match the toolbox's.
-SumPool becomes a depthwise ``Conv2d`` with constant weights and no bias: an affine layer,
-which the rules treat as the toolbox does (relevance in proportion to the inputs under LRP-0/ε).
+SumPool becomes a :class:`SumPool2d`: the window sums, computed by a :class:`WindowSum` (a
+depthwise ``Conv2d`` whose weights are 1, no bias), times the constant ``1/sqrt(h·w)``. The
+rules see the ``WindowSum`` as a convolution of the composite (the constant factor passes
+relevance unchanged), so ε lands on the *unscaled* window sum, in the toolbox's units, in
+every composite; a composite can name ``WindowSum`` to give sum pools a rule of their own.
+
+Every doclrp composite explains these models with doclrp's own conventions. To reproduce the
+toolbox's ``net.lrp(R, method, param)`` exactly, use :func:`toolbox_composite`: it differs
+from doclrp's defaults in α-β (``0/0 = 0``: an output without negative, or positive,
+contributions passes ``α R`` or ``−β R``; doclrp's ``AlphaBeta`` hands all of ``R`` to the part
+that exists and conserves), in max pooling (ties split evenly among the maxima; doclrp's
+default gives a window to one of them) and in the weak stabilizers of ``simple`` (1e-16 on
+Linear/Convolution, 1e-12 on the sum of a SumPool window).
 """
 
 from __future__ import annotations
@@ -48,12 +59,50 @@ import numpy as np
 import torch
 from torch import nn
 
+from doclrp.core.composites import Composite
+from doclrp.core.rules import AlphaBeta, Epsilon, Flat, Rule, Winners, WSquare
 from doclrp.errors import DoclrpError
+from doclrp.models.toolbox_io import mat_model_lines
 
-__all__ = ["read_toolbox_model"]
+__all__ = ["read_toolbox_model", "toolbox_composite", "SumPool2d", "WindowSum", "TOOLBOX_METHODS"]
 
 _PARAMETERLESS = {"Flatten": nn.Flatten, "Rect": nn.ReLU, "Tanh": nn.Tanh, "SoftMax": lambda: nn.Softmax(dim=1)}
 _HEADER_SIZES = {"Linear": 2, "Convolution": 6, "SumPool": 4, "MaxPool": 4, **{name: 0 for name in _PARAMETERLESS}}
+
+
+class WindowSum(nn.Conv2d):
+    """The sums over each channel's windows: a depthwise ``Conv2d`` with weights 1 and no bias
+    (constants: they do not train).
+
+    >>> WindowSum(1, (2, 2), (2, 2))(torch.ones(1, 1, 4, 4, dtype=torch.float64)).flatten().tolist()
+    [4.0, 4.0, 4.0, 4.0]
+    """
+
+    def __init__(self, depth: int, size: tuple[int, int], stride: tuple[int, int],
+                 dtype: torch.dtype = torch.float64) -> None:
+        super().__init__(depth, depth, size, stride=stride, groups=depth, bias=False, dtype=dtype)
+        with torch.no_grad():
+            self.weight.fill_(1.0)
+        self.weight.requires_grad_(False)
+
+
+class SumPool2d(nn.Module):
+    """The LRP Toolbox's SumPool: window sums times ``1/sqrt(h·w)``, on ``(batch, depth, height, width)``.
+
+    >>> pool = SumPool2d(1, (2, 2), (2, 2))
+    >>> pool(torch.ones(1, 1, 2, 2, dtype=torch.float64)).item()
+    2.0
+    """
+
+    def __init__(self, depth: int, size: tuple[int, int], stride: tuple[int, int],
+                 dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.window = WindowSum(depth, size, stride, dtype)
+        self.scale = 1 / math.sqrt(size[0] * size[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # a constant factor after the sum: its plain gradient passes relevance unchanged
+        return self.window(x) * self.scale
 
 
 class _Reader:
@@ -141,10 +190,7 @@ class _Reader:
         self.shape = (depth, *out)
         if kind == "MaxPool":
             return nn.MaxPool2d((h, w), stride=(s0, s1))
-        layer = nn.Conv2d(depth, depth, (h, w), stride=(s0, s1), groups=depth, bias=False, dtype=self.dtype)
-        with torch.no_grad():
-            layer.weight.fill_(1 / math.sqrt(h * w))
-        return layer
+        return SumPool2d(depth, (h, w), (s0, s1), self.dtype)
 
     def flatten(self) -> nn.Module:
         if self.shape is None:
@@ -201,7 +247,8 @@ def _positive(values: Sequence, count: int, what: str) -> tuple[int, ...]:
 
 def read_toolbox_model(path: str | Path, input_shape: Sequence[int] | None = None,
                        dtype: torch.dtype = torch.float64) -> nn.Sequential:
-    """The LRP Toolbox model in the plain-text file ``path`` as a ``torch.nn.Sequential``.
+    """The LRP Toolbox model in ``path`` (plain text, or a ``.mat`` read as data: see
+    :mod:`doclrp.models.toolbox_io`) as a ``torch.nn.Sequential``.
 
     ``input_shape``: ``(height, width, depth)`` of the input images, needed when the model
     convolves, pools or flattens (``(1, n, 1)`` for flat inputs of n values). ``dtype``: of the parameters; float64 by default, as the toolbox
@@ -213,8 +260,63 @@ def read_toolbox_model(path: str | Path, input_shape: Sequence[int] | None = Non
                           "save the model as plain text with the toolbox's model_io.write(model, 'model.txt')")
     if not path.is_file():
         raise DoclrpError(f"no toolbox model file at {path}")
+    if path.suffix.lower() == ".mat":
+        return _Reader(path, mat_model_lines(path), input_shape, dtype).read()
     try:
         lines = path.read_text(encoding="ascii").splitlines()
     except UnicodeDecodeError:
         raise DoclrpError(f"{path} is not a plain-text toolbox model (non-ASCII bytes)") from None
     return _Reader(path, lines, input_shape, dtype).read()
+
+
+#: The methods of the toolbox's ``net.lrp(R, method, param)`` that :func:`toolbox_composite` reproduces.
+TOOLBOX_METHODS = ("simple", "epsilon", "alphabeta", "flat", "ww")
+_ALIASES = {"none": "simple", "alpha": "alphabeta", "w^2": "ww"}
+
+
+def toolbox_composite(method: str, param: float | None = None, first: str | None = None) -> Composite:
+    """A composite that gives, on a model from :func:`read_toolbox_model`, the relevance of the
+    LRP Toolbox's ``net.lrp(R, method, param)`` (seeded as its demos: the predicted class's
+    score, softmax removed, which is what ``doclrp.attribute`` explains).
+
+    ``method``: ``simple``, ``epsilon`` (``param`` = ε), ``alphabeta`` (``param`` = α, β = α − 1),
+    ``flat`` or ``ww``; ``first``: ``"flat"`` or ``"ww"`` for the layer that reads the input, as
+    the toolbox's demos set with ``nn.modules[0].set_lrp_parameters``.
+
+    Per layer, as the toolbox computes: Linear/Convolution take the method; a SumPool takes it on
+    its unscaled window sum (``ww`` is ``flat`` there); a MaxPool splits each window among its
+    tied maxima (``flat``/``ww``: evenly over the window); Rect, Tanh and Flatten pass relevance
+    on. ``alphabeta`` uses the toolbox's ``0/0 = 0`` (``AlphaBeta(missing="drop")``).
+
+    One difference remains, from doclrp's single backward pass: with ``flat`` or ``ww`` on hidden
+    layers, the share the toolbox gives to units whose activation is exactly zero (dead ReLUs)
+    cannot be carried further down; it is reported in ``delta`` instead.
+
+    >>> toolbox_composite("epsilon", 1.0, first="flat").name
+    'toolbox-epsilon'
+    """
+    name = _ALIASES.get(method.lower(), method.lower())
+    if name not in TOOLBOX_METHODS:
+        raise DoclrpError(f"unknown toolbox method {method!r}; choose one of {', '.join(TOOLBOX_METHODS)}")
+    if name in ("epsilon", "alphabeta") and param is None:
+        raise DoclrpError(f"toolbox method {name!r} needs its param ({'ε' if name == 'epsilon' else 'α'}), "
+                          "as net.lrp(R, method, param) does")
+    layer: Rule
+    pool: Rule
+    winners: Rule
+    if name == "simple":
+        layer, pool, winners = Epsilon(1e-16), Epsilon(1e-12), Winners("split")
+    elif name == "epsilon":
+        layer = pool = Epsilon(float(param))  # type: ignore[arg-type]  # checked above
+        winners = Winners("split")
+    elif name == "alphabeta":
+        alpha = float(param)  # type: ignore[arg-type]  # checked above
+        layer = pool = AlphaBeta(alpha, alpha - 1, missing="drop")
+        winners = Winners("split")
+    else:
+        layer, pool, winners = (Flat() if name == "flat" else WSquare()), Flat(), Flat()
+    firsts: dict[str | None, Rule | None] = {None: None, "flat": Flat(), "ww": WSquare(), "w^2": WSquare()}
+    if first not in firsts:
+        raise DoclrpError(f"toolbox first-layer rule {first!r}: choose 'flat' or 'ww'")
+    return Composite({nn.Linear: layer, nn.Conv2d: layer, WindowSum: pool, nn.MaxPool2d: winners},
+                     first=firsts[first], name=f"toolbox-{name}")

@@ -15,6 +15,12 @@ relevance is additive -- and return ``PIL.Image`` objects or PNG bytes; only
 so rendering needs no matplotlib. Relevance is scaled to [-1, 1] by its largest
 magnitude, so zero relevance always gets the map's neutral colour and equal
 magnitudes of opposite sign get opposite colours (red for, blue against).
+
+Besides doclrp's own maps (``CMAPS``), ``cmap`` takes the LRP Toolbox's maps by their names
+(``TOOLBOX_CMAPS``: gray-red, gray-red2, black-green, black-firered, blue-black-yellow, from the
+equations of its ``render.py``) and any matplotlib colour map by name, if matplotlib is
+installed (``pip install matplotlib``), applied to ``(value + 1) / 2`` as the toolbox's
+``hm_to_rgb`` does.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Iterable, Sequence
+import importlib
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -39,6 +46,7 @@ if TYPE_CHECKING:  # tensors are read duck-typed (detach, cpu): rendering needs 
 
 __all__ = [
     "CMAPS",
+    "TOOLBOX_CMAPS",
     "colorize",
     "normalize",
     "relevance_to_rgb",
@@ -57,13 +65,79 @@ _DIVERGING = {
     "bwr": [(0.0, (1.0, 1.0, 1.0)), (1.0, (1.0, 0.0, 0.0))],
     # white -> red -> dark red, as matplotlib's "seismic"
     "seismic": [(0.0, (1.0, 1.0, 1.0)), (0.5, (1.0, 0.0, 0.0)), (1.0, (0.5, 0.0, 0.0))],
-    # black -> red -> yellow; mirrored: black -> blue -> cyan (the LRP Toolbox's "coldnhot")
+    # black -> red -> yellow; mirrored: black -> blue -> cyan (a "hot"/"cold" pair, after
+    # matplotlib's "hot"; the LRP Toolbox has no map of this name: its own are TOOLBOX_CMAPS)
     "coldnhot": [(0.0, (0.0, 0.0, 0.0)), (0.5, (1.0, 0.0, 0.0)), (1.0, (1.0, 1.0, 0.0))],
 }
 # "rdbu" is the red-white-blue scale of the HTML pages (doclrp.render.colors), for
 # pictures that sit next to them; "gray" runs black (most negative) -> mid grey
 # (zero) -> white (most positive).
 CMAPS = (*_DIVERGING, "rdbu", "gray")
+
+
+# The LRP Toolbox's maps (python/render.py), as functions of the relevance x scaled to [-1, 1].
+# The toolbox scales gray-red, black-green and blue-black-yellow by the largest *positive* value
+# and first zeroes outliers and negative values for gray-red2; here every map receives doclrp's
+# symmetric scaling, so zero keeps its colour and the sign its meaning.
+def _gray_red(x: np.ndarray) -> np.ndarray:
+    base = 0.8
+    negative = x < 0
+    red = np.where(negative, base + x * base, base + x * (1 - base))
+    green = np.where(negative, base + x * base, base - x * base)
+    blue = np.where(negative, base - x * (1 - base), base - x * base)
+    return np.stack([red, green, blue], axis=-1)
+
+
+def _gray_red2(x: np.ndarray) -> np.ndarray:
+    p, n = np.clip(x, 0, 1), np.clip(-x, 0, 1)
+    low_p, high_p = np.clip(p, 0, 0.3) / 0.3, np.clip(p - 0.3, 0, 0.7) / 0.7
+    low_n, high_n = np.clip(n, 0, 0.3) / 0.3, np.clip(n - 0.3, 0, 0.7) / 0.7
+    positive = x >= 0
+    red = np.where(positive, 0.9 - high_p * 0.5, 0.9 - low_n * 0.5 - high_n * 0.4)
+    green = np.where(positive, 0.9 - low_p * 0.5 - high_p * 0.4, 0.9 - low_n * 0.5 - high_n * 0.4)
+    blue = np.where(positive, 0.9 - low_p * 0.5 - high_p * 0.4, 0.9 - high_n * 0.5)
+    return np.stack([red, green, blue], axis=-1)
+
+
+def _black_green(x: np.ndarray) -> np.ndarray:
+    zero = np.zeros_like(x)
+    return np.stack([zero, np.clip(x, 0, 1), np.clip(-x, 0, 1)], axis=-1)
+
+
+def _black_firered(x: np.ndarray) -> np.ndarray:
+    red = np.clip(x, 0, 0.25) / 0.25 + np.clip(-x - 0.5, 0, 0.5) / 0.5
+    green = np.clip(x - 0.25, 0, 0.25) / 0.25 + np.clip(-x - 0.25, 0, 0.25) / 0.25
+    blue = np.clip(x - 0.5, 0, 0.5) / 0.5 + np.clip(-x, 0, 0.25) / 0.25
+    return np.stack([red, green, blue], axis=-1)
+
+
+def _blue_black_yellow(x: np.ndarray) -> np.ndarray:
+    positive = np.clip(x, 0, 1)
+    return np.stack([positive, positive, np.clip(-x, 0, 1)], axis=-1)
+
+
+_TOOLBOX: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "gray-red": _gray_red, "gray-red2": _gray_red2, "black-green": _black_green,
+    "black-firered": _black_firered, "blue-black-yellow": _blue_black_yellow,
+}
+#: The LRP Toolbox's own colour maps, by the names its render.py gives them.
+TOOLBOX_CMAPS = tuple(_TOOLBOX)
+
+
+def _matplotlib_rgb(x: np.ndarray, cmap: str) -> np.ndarray:
+    """RGB in [0, 1] of matplotlib's map ``cmap`` at ``(x + 1) / 2``."""
+    try:
+        # imported on demand: matplotlib is optional and heavy, and only its maps need it
+        matplotlib: Any = importlib.import_module("matplotlib")
+    except ImportError:
+        raise DoclrpError(f"unknown cmap {cmap!r}; choose one of {', '.join(CMAPS + TOOLBOX_CMAPS)}, "
+                          "or install matplotlib (pip install matplotlib) for its colour maps") from None
+    try:
+        colormap = matplotlib.colormaps[cmap]
+    except KeyError:
+        raise DoclrpError(f"unknown cmap {cmap!r}; choose one of {', '.join(CMAPS + TOOLBOX_CMAPS)} "
+                          "or a matplotlib colour map") from None
+    return np.asarray(colormap((x + 1.0) / 2.0), dtype=np.float64)[..., :3]
 
 
 def _to_numpy(array: ArrayLike) -> np.ndarray:
@@ -126,8 +200,10 @@ def colorize(values: ArrayLike, cmap: str = "bwr") -> np.ndarray:
         rgb = np.stack([np.interp(magnitude, positions, channel) for channel in zip(*colours)], axis=-1)
         negative = x < 0
         rgb[negative] = rgb[negative][:, ::-1]  # RGB -> BGR: red becomes blue
+    elif cmap in _TOOLBOX:
+        rgb = np.clip(_TOOLBOX[cmap](x), 0.0, 1.0)
     else:
-        raise DoclrpError(f"unknown cmap {cmap!r}; choose one of {', '.join(CMAPS)}")
+        rgb = _matplotlib_rgb(x, cmap)
     return np.rint(rgb * 255.0).astype(np.uint8)
 
 
