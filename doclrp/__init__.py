@@ -13,12 +13,12 @@ The common journeys need only these names: ``doclrp.load_model`` (any model fold
 """
 
 from .core import (LRP, AlphaBeta, Attribution, Attributor, Composite, Epsilon, Flat, Gamma, Gradient, Pass, Target,
-                   WSquare, ZBox, Zero, ZPlus, attach, attribute, get_composite, method_names, resolve_method)
+                   Winners, WSquare, ZBox, Zero, ZPlus, attach, attribute, get_composite, method_names, resolve_method)
 from .errors import DoclrpError
 from ._explain import explain
 from .text import Explanation
 from .models.loading import load_model, pretrained_path
-from .models.toolbox import read_toolbox_model
+from .models.toolbox import read_toolbox_model, toolbox_composite
 from .corpus import explain_corpus, read_results, summarize
 from . import render
 
@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "attribute", "Attribution", "attach", "Composite", "get_composite",
-    "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient",
+    "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
     "Target", "Attributor", "LRP", "resolve_method", "method_names",
-    "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model",
+    "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
     "explain_corpus", "read_results", "summarize", "render", "__version__",
 ]

@@ -6,7 +6,7 @@
 from .session import PASSIVE_MODULES, Session, attach, output_tensor
 from .attribution import Attribution, attribute
 from .composites import COMPOSITES, Composite, get_composite, register_composite
-from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule,
+from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule, Winners,
                     WSquare, ZBox, Zero, ZPlus)
 from .targets import Target, contrast_weights, target_weights
 from .baselines import BASELINES, GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency
@@ -16,7 +16,7 @@ __all__ = [
     "attribute", "Attribution", "attach", "Session", "PASSIVE_MODULES", "output_tensor",
     "Composite", "get_composite", "register_composite", "COMPOSITES",
     "Rule", "AffineRule", "InputRule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta",
-    "Flat", "WSquare", "ZBox", "Pass", "Gradient",
+    "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
     "Target", "target_weights", "contrast_weights",
     "Attributor", "LRP", "resolve_method", "describe", "method_names",
     "BASELINES", "GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance",
