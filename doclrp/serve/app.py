@@ -75,11 +75,11 @@ class _RequestError(Exception):
 
 
 def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None, results: Sequence[str | Path] = (),
-               limits: Limits = Limits(), allowed_hosts: Sequence[str] = LOOPBACK_NAMES,
+               limits: Limits = Limits(), allowed_hosts: Sequence[str] = (),
                device: str = "cpu") -> FastAPI:
     """The app serving ``models`` (``{id: folder or pipeline}``, folders, or None for the
-    shipped BBC model) under ``limits``, answering only to ``allowed_hosts`` (host names,
-    any port). ``results`` (corpus browsing) is not
+    shipped BBC model) under ``limits``, answering only to loopback names and ``allowed_hosts``
+    (host names, any port). ``results`` (corpus browsing) is not
     built yet and must be empty."""
     if results:
         raise DoclrpError("browsing corpus results is not part of doclrp serve yet")
@@ -87,7 +87,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None, r
     executor = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="doclrp-explain")
     app = FastAPI(title="doclrp", description="Layer-wise Relevance Propagation for text, as a local service.",
                   docs_url=None, redoc_url=None)  # their pages load scripts from a CDN
-    app.middleware("http")(guard(allowed_hosts, limits.max_body_bytes))
+    app.middleware("http")(guard([*LOOPBACK_NAMES, *allowed_hosts], limits.max_body_bytes))
     app.state.registry, app.state.limits = registry, limits
 
     @app.exception_handler(RequestValidationError)
