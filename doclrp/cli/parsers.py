@@ -107,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
     evaluate.add_argument("--device", default="cpu", help="cpu or cuda")
 
+    serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
+                           description="Serve a page and an HTTP API (POST /api/explain, GET /api/models, "
+                                       "GET /api/methods) that explain text with the shipped BBC model and any "
+                                       "--models folders. Binds to 127.0.0.1; needs doclrp[serve].")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; others expose the app to the network)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--models", nargs="+", default=[], metavar="DIR", help="model folders to serve as well")
+    serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")
+    serve.add_argument("--timeout", type=float, default=60.0, help="seconds one explanation may take (default 60)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="another host name the server answers to (repeat; with --host other than loopback)")
+    serve.add_argument("--device", default="cpu", help="cpu or cuda")
+
     add_corpus_parser(sub)
     return parser
 

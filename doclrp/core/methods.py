@@ -34,7 +34,7 @@ from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
 from .targets import TargetSpec
 
-__all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "MethodSpec"]
+__all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters", "MethodSpec"]
 
 
 @runtime_checkable
@@ -92,6 +92,21 @@ def method_names() -> list[str]:
     return [*composite_names(), *BASELINES]
 
 
+def method_parameters(name: str) -> dict[str, Any]:
+    """The parameters the method ``name`` takes, with their defaults (what :func:`resolve_method`
+    accepts as keyword arguments), without building it.
+
+    >>> method_parameters("epsilon"), method_parameters("integrated-gradients")
+    ({'eps': 1e-06}, {'steps': 32})
+    >>> method_parameters("zero")
+    {}
+    """
+    factory = BASELINES.get(name) or composite_factory(name)
+    if factory is None:
+        raise _unknown_method(name)
+    return _defaults(factory)
+
+
 def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:
     """The attributor for ``spec``: a method name (an LRP composite or a baseline; ``params``
     go to its factory, e.g. ``eps``, ``gamma``, ``steps``), a ``Composite`` or a mapping of
@@ -111,10 +126,7 @@ def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:
             return _build(BASELINES[spec], spec, params)
         factory = composite_factory(spec)
         if factory is None:
-            names = method_names()
-            close = difflib.get_close_matches(spec, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DoclrpError(f"unknown method {spec!r}{hint}; choose one of: {', '.join(names)}")
+            raise _unknown_method(spec)
         composite = _build(factory, spec, params)
         return LRP(composite, {**_defaults(factory), **params})
     if callable(getattr(spec, "attribute", None)) and isinstance(getattr(spec, "name", None), str):
@@ -135,6 +147,13 @@ def describe(method: Attributor) -> dict[str, Any]:
         return {"name": method.name, "params": dict(method.params)}
     params: dict[str, Any] = dataclasses.asdict(method) if dataclasses.is_dataclass(method) else {}
     return {"name": method.name, "params": params}
+
+
+def _unknown_method(name: str) -> DoclrpError:
+    names = method_names()
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return DoclrpError(f"unknown method {name!r}{hint}; choose one of: {', '.join(names)}")
 
 
 def _build(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> Any:

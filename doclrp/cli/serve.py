@@ -1,0 +1,65 @@
+"""``doclrp serve``: the local web app on uvicorn, its URL printed.
+
+>>> from doclrp.cli.parsers import build_parser
+>>> allowed_hosts(build_parser().parse_args(["serve", "--host", "10.0.0.5", "--allow-host", "Box.lan"]))
+['10.0.0.5', 'box.lan']
+>>> url_of("::1", 8765)
+'http://[::1]:8765/'
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+from doclrp.errors import DoclrpError
+from doclrp.models.loading import pretrained_path
+
+__all__ = ["run", "allowed_hosts", "url_of"]
+
+def allowed_hosts(args) -> list[str]:
+    """The host names the server answers to besides loopback ones: the bound address, ``--allow-host``."""
+    names = [args.host, *args.allow_host]
+    if args.host in ("0.0.0.0", "::"):
+        names.append(socket.gethostname())
+    return list(dict.fromkeys(name.lower() for name in names))
+
+
+def url_of(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def run(args) -> int:
+    """Serve until interrupted."""
+    try:
+        # Optional extra: the rest of doclrp works without a web server installed.
+        import uvicorn
+        from doclrp.serve import Limits, create_app
+        from doclrp.serve.security import is_loopback
+    except ImportError as error:
+        raise DoclrpError(f"doclrp serve needs FastAPI and uvicorn ({error.name} is missing): "
+                          "pip install 'doclrp[serve]'") from None
+    if args.max_chars < 1 or args.timeout <= 0:
+        raise DoclrpError("--max-chars and --timeout must be positive")
+    if not 0 <= args.port <= 65535:
+        raise DoclrpError(f"--port {args.port} is not a port number (0 to 65535)")
+    if not is_loopback(args.host):
+        print(f"doclrp: warning: serving on {args.host}: anyone who can reach this machine can use the app",
+              file=sys.stderr)
+    app = create_app(models=[pretrained_path(), *args.models],
+                     limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout),
+                     allowed_hosts=allowed_hosts(args), device=args.device)
+    # Bound here (not by uvicorn) so that --port 0 can print the port it got.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as error:
+        raise DoclrpError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+    port = sock.getsockname()[1]
+    print(f"doclrp serve: open {url_of(args.host, port)}  (Ctrl+C to stop)", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])
+    return 0

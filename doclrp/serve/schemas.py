@@ -1,0 +1,122 @@
+"""What the API takes and gives, as pydantic models: FastAPI checks requests against them
+and documents them at ``/openapi.json``.
+
+>>> ExplainRequest(text="Shares rose.", method="epsilon", params={"eps": 0.01}).target
+'predicted'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+__all__ = ["ExplainRequest", "ExplainResponse", "MethodInfo", "ModelInfo", "Word", "Sentence", "TopWord",
+           "PredictionOut", "TargetOut", "MethodOut", "Conservation", "GRANULARITIES"]
+
+#: How the page colours the document: each word, or each sentence by its summed relevance.
+GRANULARITIES = ("word", "sentence")
+_Number = StrictInt | StrictFloat
+
+
+class ExplainRequest(BaseModel):
+    """One document to explain: ``model`` and ``method`` default to the first model and its own method."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="the document")
+    model: str | None = Field(None, description="a model id from GET /api/models (default: the first)")
+    method: str | None = Field(None, description="a method from GET /api/methods (default: the model's own)")
+    params: dict[str, _Number | None] = Field(default_factory=dict, description="the method's parameters")
+    target: str | StrictInt | dict[str, _Number] = Field(
+        "predicted", description="'predicted', a label, an output index, 'LABEL-vs-rest' or {label: weight}")
+    reference: Literal["mean"] | list[_Number] | None = Field(
+        None, description="explain the deviation from 'mean' (stored at training) or from these values")
+    granularity: Literal["word", "sentence"] = "word"
+
+
+class ModelInfo(BaseModel):
+    id: str
+    name: str
+    task: str
+    labels: list[str]
+    default_method: str
+    has_mean_reference: bool
+
+
+class MethodInfo(BaseModel):
+    name: str
+    kind: Literal["lrp", "baseline"]
+    params: dict[str, StrictInt | StrictFloat | None]
+
+
+class Word(BaseModel):
+    text: str
+    start: int
+    end: int
+    sentence: int
+    relevance: float
+    color: str
+    text_color: str
+
+
+class Sentence(BaseModel):
+    text: str
+    start: int
+    end: int
+    relevance: float
+    color: str
+    text_color: str
+
+
+class TopWord(BaseModel):
+    text: str
+    start: int
+    relevance: float
+
+
+class PredictionOut(BaseModel):
+    label: str | None
+    index: int | None
+    probabilities: list[float] | None
+    values: list[float]
+
+
+class TargetOut(BaseModel):
+    name: str
+    weights: list[float] | None
+    reference: list[float] | None
+    reference_name: str
+
+
+class MethodOut(BaseModel):
+    name: str
+    params: dict[str, StrictInt | StrictFloat | None]
+
+
+class Conservation(BaseModel):
+    """``explained = words + special + delta``."""
+
+    explained: float
+    words: float
+    special: float
+    delta: float
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    text: str
+    granularity: str
+    labels: list[str]
+    task: str
+    words: list[Word]
+    sentences: list[Sentence]
+    prediction: PredictionOut
+    target: TargetOut
+    method: MethodOut
+    delta: float
+    special: dict[str, float]
+    conservation: Conservation
+    top_for: list[TopWord]
+    top_against: list[TopWord]
+    scale: dict[str, float | str]
