@@ -12,15 +12,22 @@ The common journeys need only these names: ``doclrp.load_model`` (any model fold
 ``doclrp.read_toolbox_model`` (LRP Toolbox files) and ``doclrp.render.to_html`` (pages).
 """
 
-from .core import (LRP, AlphaBeta, Attribution, Attributor, Composite, Epsilon, Flat, Gamma, Gradient, Pass, Target,
-                   Winners, WSquare, ZBox, Zero, ZPlus, attach, attribute, get_composite, method_names, resolve_method)
-from .errors import DoclrpError
-from ._explain import explain
-from .text import Explanation
-from .models.loading import load_model, pretrained_path
-from .models.toolbox import read_toolbox_model, toolbox_composite
-from .corpus import explain_corpus, read_results, summarize
-from . import render
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names as static tools see them; at run time they come from __getattr__ below
+    from .core import (LRP, AlphaBeta, Attribution, Attributor, Composite, Epsilon, Flat, Gamma, Gradient, Pass,
+                       Target, Winners, WSquare, ZBox, Zero, ZPlus, attach, attribute, get_composite, method_names,
+                       resolve_method)
+    from .errors import DoclrpError
+    from ._explain import explain
+    from .text import Explanation
+    from .models.loading import load_model, pretrained_path
+    from .models.toolbox import read_toolbox_model, toolbox_composite
+    from .corpus import explain_corpus, read_results, summarize
+    from . import render
 
 __version__ = "0.1.0"
 
@@ -31,3 +38,33 @@ __all__ = [
     "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
     "explain_corpus", "read_results", "summarize", "render", "__version__",
 ]
+
+# Imported on first use, not with the package: `import doclrp.cli` runs this file first, and
+# `doclrp --help` must answer before torch (seconds) is imported.
+_HOMES = {
+    **dict.fromkeys(["LRP", "AlphaBeta", "Attribution", "Attributor", "Composite", "Epsilon", "Flat", "Gamma",
+                     "Gradient", "Pass", "Target", "Winners", "WSquare", "ZBox", "Zero", "ZPlus", "attach", "attribute",
+                     "get_composite", "method_names", "resolve_method"], "doclrp.core"),
+    "DoclrpError": "doclrp.errors",
+    "explain": "doclrp._explain",
+    "Explanation": "doclrp.text",
+    "load_model": "doclrp.models.loading",
+    "pretrained_path": "doclrp.models.loading",
+    "read_toolbox_model": "doclrp.models.toolbox",
+    "toolbox_composite": "doclrp.models.toolbox",
+    **dict.fromkeys(["explain_corpus", "read_results", "summarize"], "doclrp.corpus"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "render":
+        return importlib.import_module("doclrp.render")
+    if name not in _HOMES:
+        raise AttributeError(f"module 'doclrp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

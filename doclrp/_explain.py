@@ -28,7 +28,7 @@ import torch
 from .core import Attributor, Target, describe, output_tensor, resolve_method
 from .core.methods import MethodSpec
 from .errors import DoclrpError
-from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
+from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 
 __all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts"]
 
@@ -175,13 +175,13 @@ def explain(pipeline: _Pipeline, texts: str, target: _TargetLike = ..., method: 
 @overload
 def explain(pipeline: _Pipeline, texts: Sequence[str], target: _TargetLike = ..., method: MethodSpec = ..., *,
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> list[Explanation]: ...
+            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> Explanations: ...
 
 
 def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike = "predicted",
             method: MethodSpec = None, *, composite: MethodSpec = None, batch_size: int = 16, overlap: int | None = None,
-            ids: Sequence[str] | None = None, reference: _ReferenceLike = None) -> Explanation | list[Explanation]:
-    """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns a list).
+            ids: Sequence[str] | None = None, reference: _ReferenceLike = None) -> Explanation | Explanations:
+    """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns ``Explanations``, a list that shows itself in a notebook).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
     label name, an output index, ``"LABEL-vs-rest"`` (the class against the mean of the
@@ -224,7 +224,7 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
         _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]), method=described)
         for i, (doc, parts) in enumerate(zip(documents, results))
     ]
-    return explanations[0] if single else explanations
+    return explanations[0] if single else Explanations(explanations)
 
 
 def _method_of(method: MethodSpec, composite: MethodSpec, pipeline: _Pipeline) -> Attributor:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from doclrp.cli.checks import check_arguments
 from doclrp.cli.parsers import build_parser
 from doclrp.errors import DoclrpError
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``doclrp`` command with ``argv`` (default ``sys.argv[1:]``); the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        check_arguments(args)
         # Imported after parsing: the commands import torch, --help and argument errors must not wait for it.
         command = importlib.import_module(f"doclrp.cli.{args.command}")
         return command.run(args)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import sys
 import warnings
 
+from doclrp.cli.checks import check_arguments
 from doclrp.cli.options import method_from_args
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
-from doclrp.errors import DoclrpError
 
 __all__ = ["run"]
 
@@ -29,11 +29,7 @@ def run(args) -> int:
     """Run ``doclrp corpus`` or ``doclrp corpus summarize`` from parsed ``args``; 0 on success."""
     if getattr(args, "corpus_command", None) == "summarize":
         return _summarize(args)
-    missing = [flag for flag, value in (("--model", args.model), ("--input", args.input), ("--out", args.out))
-               if not value]
-    if missing:
-        raise DoclrpError(f"doclrp corpus needs {', '.join(missing)} "
-                          "(or: doclrp corpus summarize RESULTS --out DIR)")
+    check_arguments(args)  # again: run() is callable without main()
     with _warnings_as_lines():
         # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
         report = explain_corpus(args.model, args.input, args.out, target=parse_target(args.target),

@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from doclrp.cli.checks import BUILT_IN_TRAIN_MODELS, check_arguments
 from doclrp.corpus import open_corpus
 from doclrp.errors import DoclrpError
+from doclrp.models.loading import check_device
 from doclrp.training import hf_defaults, train, train_hf
 
 __all__ = ["run"]
@@ -20,12 +23,11 @@ def run(args) -> int:
     """``doclrp train``: a built-in model trained, or a Hugging Face model fine-tuned, and saved."""
     options = {k: v for k, v in dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                      max_len=args.max_len).items() if v is not None}
-    if Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
+    check_arguments(args)  # again: run() is callable without main()
     built_in = ("cnn", "bow", "bag")
-    if args.model not in (*built_in, "minilm") and not (Path(args.model) / "config.json").is_file():
-        raise DoclrpError(f"--model {args.model!r}: give cnn, bow, bag, minilm or a Hugging Face model folder "
-                          "(one with a config.json)")
+    if args.model not in BUILT_IN_TRAIN_MODELS:
+        _check_config(Path(args.model) / "config.json")
+    check_device(args.device)
     if args.glove and args.model not in built_in:
         raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
     if args.model not in built_in:
@@ -42,3 +44,14 @@ def run(args) -> int:
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in pipeline.metrics.items() if isinstance(v, float))
     print(f"saved {args.out} ({metrics})")
     return 0
+
+
+def _check_config(path: Path) -> None:
+    """A Hugging Face folder's ``config.json`` must be a JSON object before training starts on it."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DoclrpError(f"{path} is not a readable JSON model configuration ({error}); "
+                          "give a Hugging Face model folder") from None
+    if not isinstance(config, dict):
+        raise DoclrpError(f"{path} is not a JSON object; give a Hugging Face model folder")

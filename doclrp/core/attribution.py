@@ -54,6 +54,25 @@ class Attribution:
     method: str
     other_relevance: dict[str, Tensor] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """A short summary (shapes, the explained values, the worst conservation error), not every tensor.
+
+        >>> net = nn.Sequential(nn.Linear(4, 3, bias=False))
+        >>> attribute(net, torch.ones(2, 4), target=0, composite="zero")  # doctest: +ELLIPSIS
+        Attribution(method='zero', relevance=(2, 4) float32, output=(2, 3), target_output=[..., ...], max |delta|=...)
+        """
+        output = tuple(self.output.shape) if isinstance(self.output, Tensor) else type(self.output).__name__
+        values = [f"{v:.4g}" for v in self.target_output.flatten()[:_SHOWN].tolist()]
+        more = ", …" if self.target_output.numel() > _SHOWN else ""
+        worst = float(self.delta.abs().max()) if self.delta.numel() else 0.0
+        dtype = str(self.relevance.dtype).removeprefix("torch.")
+        return (f"Attribution(method={self.method!r}, relevance={tuple(self.relevance.shape)} {dtype}, "
+                f"output={output}, target_output=[{', '.join(values)}{more}], max |delta|={worst:.3g})")
+
+
+#: Explained values shown by ``repr(Attribution)``.
+_SHOWN = 4
+
 
 def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
               composite: str | Composite = "epsilon", *, forward_kwargs: dict[str, Any] | None = None,

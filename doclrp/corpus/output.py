@@ -59,6 +59,7 @@ from doclrp._atomic import fsync_folder, staged_file, write_bytes, write_text
 from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
+from doclrp.text.frames import WORD_COLUMNS, require_pandas
 
 __all__ = [
     "FORMAT_VERSION",
@@ -578,7 +579,19 @@ def _remove(path: Path) -> None:
 
 # -- reading --------------------------------------------------------------------------------------
 class Results:
-    """Finished results: ``header`` and an iterable of records (streamed from disk)."""
+    """Finished results: ``header`` and an iterable of records (streamed from disk);
+    ``to_frame()`` and ``words_frame()`` for pandas.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+    >>> header = run_header(model_sha256="ab12", method={"name": "epsilon", "params": {}},
+    ...                     target={"name": None, "weights": None}, input="bbc")
+    >>> with open_results_writer(out, header) as writer:
+    ...     writer.write_batch([skipped_record("a", "pos", "empty document")])
+    ...     _ = writer.finish()
+    >>> read_results(out).to_frame()[["id", "label", "skipped", "words"]].values.tolist()
+    [['a', 'pos', 'empty document', 0]]
+    """
 
     def __init__(self, path: Path, header: dict[str, Any], fmt: str) -> None:
         self.path, self.header, self.format = path, header, fmt
@@ -600,6 +613,34 @@ class Results:
             for group in range(parquet.num_row_groups):
                 for row in parquet.read_row_group(group).to_pylist():
                     yield _from_parquet_row(row)
+
+
+    def to_frame(self) -> Any:
+        """One row per document (pandas): ``DOCUMENT_COLUMNS``; ``words`` is the number of words.
+        Skipped documents have a ``skipped`` reason and no values."""
+        pd = require_pandas()
+        rows = [(r["id"], r["label"], r["skipped"], (r["prediction"] or {}).get("label"), r["target"],
+                 r["target_value"], r["delta"], len(r["words"] or ())) for r in self]
+        return pd.DataFrame.from_records(rows, columns=list(DOCUMENT_COLUMNS))
+
+    def words_frame(self) -> Any:
+        """One row per word of every explained document (pandas): ``id``, ``label``, ``predicted``,
+        ``target``, then the columns of :meth:`doclrp.text.Explanation.to_frame`."""
+        pd = require_pandas()
+        rows = []
+        for r in self:
+            if r["skipped"]:
+                continue
+            starts = [s[0] for s in r["sentences"]]
+            head = (r["id"], r["label"], (r["prediction"] or {}).get("label"), r["target"])
+            rows.extend((*head, text, start, end, max(0, bisect.bisect_right(starts, start) - 1), relevance)
+                        for text, start, end, relevance in r["words"])
+        columns = ["id", "label", "predicted", "target", *WORD_COLUMNS]
+        return pd.DataFrame.from_records(rows, columns=columns)
+
+
+#: Columns of :meth:`Results.to_frame`.
+DOCUMENT_COLUMNS = ("id", "label", "skipped", "predicted", "target", "target_value", "delta", "words")
 
 
 def read_results(path: str | Path) -> Results:

@@ -332,7 +332,11 @@ def _pending(batches: Iterator[list[Record]], done: set[str]) -> Iterator[list[R
 def _progress(enabled: bool, total: int | None, resumed: int):
     if not enabled:
         return None
-    bar = tqdm(total=total, unit="doc", desc="explaining", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    # disable=None: no bar when stderr is not a terminal (logs, CI), where each update would be a carriage return.
+    bar = tqdm(total=total, unit="doc", desc="explaining", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+               disable=None)
+    if bar.disable:
+        return None
     if resumed:
         bar.set_postfix_str(f"{resumed} done before", refresh=False)
     return bar

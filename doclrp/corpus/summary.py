@@ -52,6 +52,7 @@ from doclrp.corpus.output import read_results, record_to_explanation
 from doclrp.corpus.registry import target_check
 from doclrp.errors import DoclrpError
 from doclrp.render.html import to_html
+from doclrp.render.notebook import embed
 from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
 
 __all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "explained_output",
@@ -126,6 +127,10 @@ class CorpusSummary:
             raise DoclrpError(f"sign must be +1 or -1, got {sign!r}")
         words = [(w, s) for w, s in self.groups.get(group, {}).items() if s.df >= min_df and s.sum * sign > 0]
         return heapq.nsmallest(k, words, key=lambda item: (-item[1].sum * sign, item[0]))
+
+    def _repr_html_(self) -> str:
+        """The report page (without its document pages), for notebooks."""
+        return embed(render_report(report_data(self)), title="doclrp corpus report")
 
     def lines(self, top: int = 5, min_df: int = 2) -> list[str]:
         """A few lines for a terminal."""

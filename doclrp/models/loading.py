@@ -16,7 +16,7 @@ from ..errors import DoclrpError
 from .hf import load_hf_pipeline
 from .io import load_pipeline
 
-__all__ = ["load_model", "pretrained_path", "PRETRAINED"]
+__all__ = ["load_model", "pretrained_path", "check_device", "PRETRAINED"]
 
 PRETRAINED = "bbc-cnn"
 
@@ -38,11 +38,30 @@ def _is_hugging_face(folder: Path) -> bool:
     return isinstance(data, dict) and "architectures" in data and data.get("format") != "doclrp-text-pipeline"
 
 
+def check_device(device: str) -> str:
+    """``device`` if torch knows it and it is there; else a one-line `DoclrpError`.
+
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("bogus")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: unknown device 'bogus': use cpu, cuda or cuda:N (mps on Apple silicon)
+    """
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DoclrpError(f"unknown device {device!r}: use cpu, cuda or cuda:N (mps on Apple silicon)") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
+    if device.startswith("mps") and not torch.backends.mps.is_available():
+        raise DoclrpError(f"device {device!r} asked for but MPS is not available: use --device cpu")
+    return device
+
+
 def load_model(folder: str | Path, device: str = "cpu"):
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``."""
     folder = Path(folder)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
+    check_device(device)
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
     if _is_hugging_face(folder):

@@ -11,6 +11,7 @@ spaCy is imported only when text is first tokenized.
 from doclrp.text.alignment import Aggregated, aggregate, align
 from doclrp.text.explanation import (
     Explanation,
+    Explanations,
     Prediction,
     SentenceRelevance,
     WordRelevance,
@@ -23,6 +24,7 @@ __all__ = [
     "Aggregated",
     "Document",
     "Explanation",
+    "Explanations",
     "Prediction",
     "SentenceRelevance",
     "Span",

@@ -15,11 +15,14 @@
 >>> Explanation.from_dict(exp.to_dict()) == exp
 True
 
-The JSON form (`to_dict`) is what corpora are written as and HTML is made from.
+The JSON form (`to_dict`) is what corpora are written as and HTML is made from;
+`to_frame` gives the words as a pandas DataFrame, and in a notebook an `Explanation`
+(or a list of them, `Explanations`) shows itself as its highlighted page.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -30,10 +33,12 @@ import numpy as np
 from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
 from doclrp.text.alignment import aggregate, align, as_vector
+from doclrp.text.frames import words_frame
 from doclrp.text.words import Document
 
 __all__ = [
     "Explanation",
+    "Explanations",
     "Prediction",
     "SentenceRelevance",
     "WordRelevance",
@@ -42,6 +47,19 @@ __all__ = [
 
 #: Key of `Explanation.special` for tokens that map to no word and have no name.
 UNASSIGNED = "unassigned"
+
+#: Where notebooks get the HTML of an explanation and of a list of them. Rendering is a layer
+#: above text (docs/architecture.md: render imports text, never the reverse), so its functions
+#: are named here and imported on first display, as the core names the composites of models/hf.
+NOTEBOOK_HTML = {
+    "one": "doclrp.render.notebook:explanation_html",
+    "many": "doclrp.render.notebook:explanations_html",
+}
+
+
+def _notebook_html(kind: str, value: Any) -> str:
+    module, function = NOTEBOOK_HTML[kind].split(":")
+    return getattr(importlib.import_module(module), function)(value)
 
 
 class WordRelevance(NamedTuple):
@@ -153,6 +171,19 @@ class Explanation:
         chosen.sort(key=lambda w: (-w.relevance * sign, w.start))
         return chosen[:k]
 
+    def to_frame(self) -> Any:
+        """The words as a pandas DataFrame, one row each: ``word``, ``start``, ``end`` (character
+        offsets into ``text``), ``sentence`` (index into ``sentences``) and ``relevance``.
+
+        >>> Explanation.from_dict(_EXAMPLE).to_frame().to_dict("list")["relevance"]
+        [1.5, -0.5]
+        """
+        return words_frame([self])
+
+    def _repr_html_(self) -> str:
+        """The page of ``doclrp.render.to_html``, for notebooks."""
+        return _notebook_html("one", self)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
         data = asdict(replace(self, words=[], target=None))
@@ -180,6 +211,24 @@ class Explanation:
             )
         except (KeyError, TypeError) as err:
             raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err
+
+
+class Explanations(list):
+    """A list of `Explanation` that shows itself in a notebook (an index of the documents) and
+    becomes one DataFrame.
+
+    >>> many = Explanations([Explanation.from_dict(_EXAMPLE)] * 2)
+    >>> many.to_frame()[["document", "word"]].values.tolist()
+    [['d1', 'Up'], ['d1', 'down'], ['d1', 'Up'], ['d1', 'down']]
+    """
+
+    def to_frame(self) -> Any:
+        """One row per word of every explanation: ``document`` (its ``id``, else its position)
+        and the columns of `Explanation.to_frame`."""
+        return words_frame(self, [e.id if e.id is not None else n for n, e in enumerate(self)])
+
+    def _repr_html_(self) -> str:
+        return _notebook_html("many", self)
 
 
 def build_explanation(
@@ -254,3 +303,14 @@ def _target_of(target: Target | Mapping[str, Any] | str, labels: Sequence[str]) 
 def _check_task(task: str) -> None:
     if task not in TASKS:
         raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
+
+
+#: A small explanation in its `to_dict` form, for the examples above.
+_EXAMPLE: dict[str, Any] = {
+    "text": "Up down", "id": "d1", "labels": ["neg", "pos"], "task": "classification",
+    "words": [{"text": "Up", "start": 0, "end": 2, "sentence": 0, "relevance": 1.5},
+              {"text": "down", "start": 3, "end": 7, "sentence": 0, "relevance": -0.5}],
+    "sentences": [{"start": 0, "end": 7, "text": "Up down", "relevance": 1.0}],
+    "prediction": {"label": "pos", "index": 1, "probabilities": [0.3, 0.7], "values": [0.0, 1.0]},
+    "target": "pos", "target_value": 1.0, "delta": 0.0,
+}

@@ -6,6 +6,12 @@
 ['Rates', 'rose', '.', 'Markets', 'fell', '!']
 >>> [(s.start, s.end) for s in doc.sentences]
 [(0, 11), (13, 26)]
+>>> doc = tokenize("Rates rise\\n\\nMarkets fell.", pipeline="blank")
+>>> [doc.sentence_text(i) for i in range(len(doc.sentences))]
+['Rates rise', 'Markets fell.']
+
+A blank line (paragraph break) always ends a sentence, whatever spaCy's segmenter says:
+a headline has no full stop, and without this it would run into the paragraph below it.
 
 Offsets, not strings, are what the rest of doclrp trusts: model tokens are
 mapped to words by characters (`doclrp.text.alignment`) and the HTML view
@@ -15,6 +21,7 @@ rebuilds the original whitespace from the gaps between words.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -44,6 +51,8 @@ _FULL_EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer",
 # senter and the sentencizer are linear in memory, so spaCy's 1M-character
 # guard (meant for the parser and NER) would only refuse long documents needlessly.
 _MAX_LENGTH = 100_000_000
+# A line break, blank space and another line break: a blank line between paragraphs.
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 
 
 class Token(NamedTuple):
@@ -191,8 +200,11 @@ def _document(doc: Any, text: str) -> Document:
     # has_annotation("SENT_START") is False: no start flag past the first token) is one.
     words_before = np.cumsum(is_word) - is_word
     opens = np.unique(words_before[array[:, 3] == 1]) if (array[1:, 3] != 0).any() else np.empty(0, np.int64)
-    opens = opens[(opens > 0) & (opens < n_words)]
     starts = array[is_word, 0]
+    if "\n" in text:
+        breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(text)]
+        opens = np.union1d(opens, np.searchsorted(starts, breaks)).astype(np.int64)
+    opens = opens[(opens > 0) & (opens < n_words)]
     ends = starts + array[is_word, 1]
     sentence_of = np.zeros(n_words, np.int64)
     sentence_of[opens] = 1

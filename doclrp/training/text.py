@@ -138,7 +138,8 @@ def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
         net.train()
         permutation = torch.randperm(len(x_fit), generator=order)
         batches = range(0, len(x_fit), batch_size)
-        for start in tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False):
+        for start in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False,
+                          disable=None if progress else True):  # None: no bar when stderr is no terminal
             index = permutation[start : start + batch_size]
             loss = loss_fn(net(_trim(x_fit[index]).to(device)), y_fit[index].to(device))
             optimizer.zero_grad()

@@ -1,0 +1,51 @@
+"""Checks of the parsed arguments that need only the file system, made before a command's
+module (and with it torch, seconds to import) is loaded: a mistyped path answers at once.
+
+>>> from doclrp.cli.parsers import build_parser
+>>> check_arguments(build_parser().parse_args(["explain", "--model", "nowhere", "--text", "Hi.", "--out", "p.html"]))
+Traceback (most recent call last):
+doclrp.errors.DoclrpError: no model folder at nowhere: check the path or train one (doclrp train)
+
+The library checks the same things again where it reads the files (``load_model``,
+``read_results``); these are the command's early answers, not the only guard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doclrp.errors import DoclrpError
+
+__all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS"]
+
+#: ``doclrp train --model`` names that are not folders.
+BUILT_IN_TRAIN_MODELS = ("cnn", "bow", "bag", "minilm")
+
+
+def check_arguments(args) -> None:
+    """Raise `DoclrpError` for a missing input file or model folder, or a missing corpus option."""
+    command = args.command
+    if command == "corpus":
+        if args.corpus_command == "summarize":
+            return
+        missing = [flag for flag, value in (("--model", args.model), ("--input", args.input), ("--out", args.out))
+                   if not value]
+        if missing:
+            raise DoclrpError(f"doclrp corpus needs {', '.join(missing)} "
+                              "(or: doclrp corpus summarize RESULTS --out DIR)")
+    if command in ("explain", "corpus", "evaluate"):
+        _check_model_folder(args.model)
+    if command == "explain" and args.file is not None and not Path(args.file).is_file():
+        raise DoclrpError(f"no such file: {args.file}")
+    if command == "train":
+        out = Path(args.out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
+        if args.model not in BUILT_IN_TRAIN_MODELS and not (Path(args.model) / "config.json").is_file():
+            raise DoclrpError(f"--model {args.model!r}: give cnn, bow, bag, minilm or a Hugging Face model folder "
+                              "(one with a config.json)")
+
+
+def _check_model_folder(folder: str) -> None:
+    if not Path(folder).is_dir():
+        raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
