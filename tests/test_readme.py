@@ -32,6 +32,7 @@ SKIPPED = {
     "make demo": "installs into .venv; its last step, `doclrp demo`, runs below (Command line)",
     "make test": "is this test suite",
     "--engine ray": "starts a Ray cluster (tens of seconds); the same run is tests/test_corpus_run_ray.py",
+    "doclrp serve": "runs a server until Ctrl+C; tests/test_cli_serve.py starts the same command and stops it",
 }
 
 #: What stands in for data, models and devices the README assumes (every one a real doclrp call).
