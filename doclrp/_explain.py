@@ -33,7 +33,7 @@ from .errors import DoclrpError
 from .text import Document, Explanation, Prediction, build_explanation, tokenize_many
 
 __all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts",
-           "unexplainable", "unplaced_share", "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
+           "document_names", "unexplainable", "unplaced_share", "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
 #: document, padding): above this share of a document's absolute relevance, a warning says so.
@@ -42,10 +42,10 @@ UNPLACED_WARNING_SHARE = 0.01
 # the model's input, reported by name; these are not
 _UNPLACED = ("unassigned", "[PAD]")
 # why explain() refuses a document (the reasons corpus runs and evaluation record)
-EMPTY = "is empty: nothing to explain"
-NO_KNOWN_WORD = "has no word the model knows: nothing to explain"
-NO_TOKENS = "has no tokens: nothing to explain"
-ONLY_UNKNOWN = "has only words the model does not know: nothing to explain"
+EMPTY = "is empty"
+NO_KNOWN_WORD = "has no word the model knows"
+NO_TOKENS = "has no tokens"
+ONLY_UNKNOWN = "has only words the model does not know"
 
 
 class UnexplainableDocument(DoclrpError):
@@ -53,7 +53,7 @@ class UnexplainableDocument(DoclrpError):
     position), ``reason`` says why (one of the reasons above)."""
 
     def __init__(self, document: str, reason: str) -> None:
-        super().__init__(f"document {document} {reason}")
+        super().__init__(f"document {document} {reason}: nothing to explain")
         self.document = document
         self.reason = reason
 
@@ -230,7 +230,7 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     """
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    names = _names(texts, ids)
+    names = document_names(texts, ids)
     for name, text in zip(names, texts):
         if not isinstance(text, str):
             raise DoclrpError(f"document {name} is a {type(text).__name__}, not text")
@@ -259,8 +259,13 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     return explanations[0] if single else explanations
 
 
-def _names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
-    """How errors name each document: by its id when ``ids`` are given, else by its position."""
+def document_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
+    """How errors and skips name each document: by its id when ``ids`` are given, else by its
+    position.
+
+    >>> document_names(["a", "b"], None), document_names(["a", "b"], ["x", "y"])
+    (['0', '1'], ['x', 'y'])
+    """
     if ids is None:
         return [str(position) for position in range(len(texts))]
     if isinstance(ids, str) or len(ids) != len(texts):
@@ -498,7 +503,7 @@ def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int 
     >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
     >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
     >>> unexplainable(pipe, ["good fun", "  ", "Mene, mene, tekel"])
-    {1: 'is empty: nothing to explain', 2: 'has only words the model does not know: nothing to explain'}
+    {1: 'is empty', 2: 'has only words the model does not know'}
     """
     texts = list(texts)
     reasons = {i: EMPTY for i, text in enumerate(texts) if not text.strip()}
