@@ -300,8 +300,8 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
     others = f" and {len(high) - 1} more of {len(shares)} documents" if len(high) > 1 else ""
     warnings.warn(
         f"{method}: {share:.1%} of the relevance reaching the input of document {name}{others} lies on no word "
-        "(features absent from the document or padding; see special['unassigned'] / special['[PAD]']): "
-        "these words do not explain the output; use a method whose first layer keeps to the words present",
+        "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
+        "outside any word); its words leave that much of the output unexplained",
         UnplacedRelevanceWarning, stacklevel=3)
 
 
