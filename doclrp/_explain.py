@@ -20,7 +20,9 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, cast, overload
+
+import warnings
 
 import numpy as np
 import torch
@@ -30,7 +32,34 @@ from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts"]
+__all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts",
+           "document_names", "unexplainable", "unplaced_share", "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
+
+#: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
+#: document, padding): above this share of a document's absolute relevance, a warning says so.
+UNPLACED_WARNING_SHARE = 0.01
+# the ``special`` entries of such relevance: [CLS], [SEP] and position embeddings are parts of
+# the model's input, reported by name; these are not
+_UNPLACED = ("unassigned", "[PAD]")
+# why explain() refuses a document (the reasons corpus runs and evaluation record)
+EMPTY = "is empty"
+NO_KNOWN_WORD = "has no word the model knows"
+NO_TOKENS = "has no tokens"
+ONLY_UNKNOWN = "has only words the model does not know"
+
+
+class UnexplainableDocument(DoclrpError):
+    """A document ``explain()`` cannot explain; ``document`` names it (its id, else its
+    position), ``reason`` says why (one of the reasons above)."""
+
+    def __init__(self, document: str, reason: str) -> None:
+        super().__init__(f"document {document} {reason}: nothing to explain")
+        self.document = document
+        self.reason = reason
+
+
+class UnplacedRelevanceWarning(UserWarning):
+    """More than :data:`UNPLACED_WARNING_SHARE` of a document's relevance lies on no word."""
 
 #: A text pipeline (``doclrp.models.TextPipeline``, ``HFPipeline``, or any object alike), read
 #: duck-typed by the members each path needs: ``labels``, ``task``, ``model``,
@@ -201,11 +230,12 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     """
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    for position, text in enumerate(texts):
+    names = document_names(texts, ids)
+    for name, text in zip(names, texts):
         if not isinstance(text, str):
-            raise DoclrpError(f"document {position} is a {type(text).__name__}, not text")
+            raise DoclrpError(f"document {name} is a {type(text).__name__}, not text")
         if not text.strip():
-            raise DoclrpError(f"document {ids[position] if ids else position} is empty: nothing to explain")
+            raise UnexplainableDocument(name, EMPTY)
     resolved = resolve_target(target, pipeline, reference)
     attributor = _method_of(method, composite, pipeline)
     described = describe(attributor)
@@ -215,16 +245,64 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size)
+            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, names)
         else:
-            results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap)
+            results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
+                                        names)
     finally:
         pipeline.model.train(was_training)
     explanations = [
         _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]), method=described)
         for i, (doc, parts) in enumerate(zip(documents, results))
     ]
+    _warn_unplaced(explanations, names, described["name"])
     return explanations[0] if single else Explanations(explanations)
+
+
+def document_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
+    """How errors and skips name each document: by its id when ``ids`` are given, else by its
+    position.
+
+    >>> document_names(["a", "b"], None), document_names(["a", "b"], ["x", "y"])
+    (['0', '1'], ['x', 'y'])
+    """
+    if ids is None:
+        return [str(position) for position in range(len(texts))]
+    if isinstance(ids, str) or len(ids) != len(texts):
+        raise DoclrpError(f"ids: give one id per text, got {1 if isinstance(ids, str) else len(ids)} ids for "
+                          f"{len(texts)} texts")
+    return [str(i) for i in ids]
+
+
+def unplaced_share(explanation: Explanation) -> float:
+    """The share of a document's absolute relevance that lies on no word (absent bag-of-words
+    features, padding), as ``explanation.special`` records it.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+    >>> unplaced_share(explain(pipe, "good fun"))
+    0.0
+    """
+    unplaced = sum(abs(explanation.special.get(key, 0.0)) for key in _UNPLACED)
+    total = unplaced + sum(abs(w.relevance) for w in explanation.words)
+    return unplaced / total if total > 0 else 0.0
+
+
+def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], method: str) -> None:
+    """One warning per call when documents have more than a small share of relevance on no word:
+    a method that hands relevance to what the text does not hold must not pass unnoticed."""
+    shares = [(unplaced_share(e), name) for e, name in zip(explanations, names)]
+    high = [(share, name) for share, name in shares if share > UNPLACED_WARNING_SHARE]
+    if not high:
+        return
+    share, name = max(high)
+    others = f" and {len(high) - 1} more of {len(shares)} documents" if len(high) > 1 else ""
+    warnings.warn(
+        f"{method}: {share:.1%} of the relevance reaching the input of document {name}{others} lies on no word "
+        "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
+        "outside any word); its words leave that much of the output unexplained",
+        UnplacedRelevanceWarning, stacklevel=3)
 
 
 def _method_of(method: MethodSpec, composite: MethodSpec, pipeline: _Pipeline) -> Attributor:
@@ -236,14 +314,14 @@ def _method_of(method: MethodSpec, composite: MethodSpec, pipeline: _Pipeline) -
 
 
 def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attributor: Attributor,
-                 batch_size: int) -> list[_Parts]:
+                 batch_size: int, names: Sequence[str]) -> list[_Parts]:
     results: list[_Parts] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         inputs = pipeline.inputs(chunk)
         if not bool((inputs != 0).any(1).all()):
             empty = start + int((inputs != 0).any(1).logical_not().nonzero()[0])
-            raise DoclrpError(f"document {empty} has no word the model knows: nothing to explain")
+            raise UnexplainableDocument(names[empty], NO_KNOWN_WORD)
         attr = attributor.attribute(pipeline.model, inputs, target)
         for row, text in enumerate(chunk):
             tokens = pipeline.token_relevance(text, attr.relevance[row])
@@ -255,8 +333,8 @@ def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attr
 
 
 def _windows(pipeline: _Pipeline, sequence: _TokenSequence, encoded: Sequence[tuple[list[int], Any]],
-             overlap: int | None, strict: bool = True) -> list[_Window]:
-    """``(document, start, ids)`` of every window, in document order; ``strict``: a
+             overlap: int | None, names: Sequence[str] | None = None) -> list[_Window]:
+    """``(document, start, ids)`` of every window, in document order; with ``names`` (strict), a
     document without tokens, or only unknown ones, is an error instead of one empty window."""
     size = sequence.max_tokens
     overlap = size // 4 if overlap is None else overlap
@@ -264,10 +342,9 @@ def _windows(pipeline: _Pipeline, sequence: _TokenSequence, encoded: Sequence[tu
         raise DoclrpError(f"overlap must be in [0, {size}), got {overlap}")
     windows: list[_Window] = []
     for doc_index, (token_ids, _) in enumerate(encoded):
-        if strict and not token_ids:
-            raise DoclrpError(f"document {doc_index} has no tokens: nothing to explain")
-        if strict and _all_unknown(pipeline, token_ids):
-            raise DoclrpError(f"document {doc_index} has only words the model does not know: nothing to explain")
+        reason = None if names is None else _sequence_reason(pipeline, token_ids)
+        if reason is not None:
+            raise UnexplainableDocument(cast(Sequence[str], names)[doc_index], reason)
         for start in window_starts(len(token_ids), size, overlap):
             windows.append((doc_index, start, token_ids[start : start + size]))
     return windows
@@ -290,7 +367,7 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
     if sequence is None:
         return pipeline.outputs(texts, batch_size=batch_size).double()
     encoded = sequence.tokens(tokenize_many(texts, pipeline="blank"))
-    windows = _windows(pipeline, sequence, encoded, overlap, strict=False)
+    windows = _windows(pipeline, sequence, encoded, overlap)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
@@ -318,9 +395,10 @@ def _window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: 
 
 
 def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: Sequence[Document], target: Target,
-                      attributor: Attributor, batch_size: int, overlap: int | None) -> list[_Parts]:
+                      attributor: Attributor, batch_size: int, overlap: int | None,
+                      names: Sequence[str]) -> list[_Parts]:
     encoded = sequence.tokens(documents)
-    windows = _windows(pipeline, sequence, encoded, overlap)
+    windows = _windows(pipeline, sequence, encoded, overlap, names)
     per_doc: list[dict[str, Any]] = [
         dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0) for ids, _ in encoded]
     counts = np.bincount([w[0] for w in windows], minlength=len(encoded)).tolist()
@@ -407,9 +485,42 @@ def _window_target(target: Target, batch: Sequence[_Window], classes: dict[int, 
     return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
-def _all_unknown(pipeline: _Pipeline, token_ids: Sequence[int]) -> bool:
+def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int]) -> str | None:
+    """Why a document of these model tokens cannot be explained, or None."""
+    if not token_ids:
+        return NO_TOKENS
     vocabulary = getattr(getattr(pipeline, "encoder", None), "vocabulary", None)
-    return vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids)
+    if vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids):
+        return ONLY_UNKNOWN
+    return None
+
+
+def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int = 64) -> dict[int, str]:
+    """``{position: reason}`` for each of ``texts`` that :func:`explain` would refuse (empty, no
+    word the model knows), checked as ``explain`` checks them; evaluation leaves these out.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+    >>> unexplainable(pipe, ["good fun", "  ", "Mene, mene, tekel"])
+    {1: 'is empty', 2: 'has only words the model does not know'}
+    """
+    texts = list(texts)
+    reasons = {i: EMPTY for i, text in enumerate(texts) if not text.strip()}
+    rest = [i for i in range(len(texts)) if i not in reasons]
+    sequence = _sequence_protocol(pipeline)
+    if sequence is None:
+        for start in range(0, len(rest), batch_size):
+            chunk = rest[start : start + batch_size]
+            known = (pipeline.inputs([texts[i] for i in chunk]) != 0).any(1).tolist()
+            reasons.update({i: NO_KNOWN_WORD for i, any_known in zip(chunk, known) if not any_known})
+    else:
+        encoded = sequence.tokens(tokenize_many([texts[i] for i in rest]))
+        for i, (token_ids, _) in zip(rest, encoded):
+            reason = _sequence_reason(pipeline, token_ids)
+            if reason is not None:
+                reasons[i] = reason
+    return dict(sorted(reasons.items()))
 
 
 def _finish(pipeline: _Pipeline, document: Document, target: Target, spans: list[tuple[int, int]],

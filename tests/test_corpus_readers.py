@@ -1,6 +1,7 @@
 """Corpus readers (folder, JSONL, CSV, BBC) and the fixed train/test split."""
 
 import json
+from collections import Counter
 import warnings
 
 import pytest
@@ -15,6 +16,7 @@ from doclrp.corpus import (
     read_jsonl,
     train_test_split_fixed,
 )
+from doclrp.corpus.split import sample_records
 from doclrp.errors import DoclrpError
 
 
@@ -204,3 +206,18 @@ def test_split_without_labels_and_bad_fraction():
     assert [len(part) for part in train_test_split_fixed(records, 0.3)] == [7, 3]
     with pytest.raises(DoclrpError, match="test_fraction"):
         train_test_split_fixed(records, 1.5)
+
+
+def test_samples_cover_every_class_in_proportion_whatever_the_id_order():
+    # Ids that begin with their class: the first 10 in id order would all be "business".
+    records = [Record(f"{label}/{i:03d}", f"{label} text {i}", label)
+               for label, n in (("business", 50), ("politics", 30), ("sport", 20)) for i in range(n)]
+    sample = sample_records(records, 10, seed=0)
+    assert Counter(r.label for r in sample) == {"business": 5, "politics": 3, "sport": 2}
+    assert [r.id for r in sample] == sorted(r.id for r in sample)
+    assert sample == sample_records(reversed(records), 10, seed=0)
+    assert sample != sample_records(records, 10, seed=1)
+    unlabelled = [Record(f"{i:03d}", f"text {i}") for i in range(100)]
+    drawn = [int(r.id) for r in sample_records(unlabelled, 10, seed=0)]
+    assert len(drawn) == 10 and max(drawn) >= 10  # at random, not the first ten
+    assert sample_records(records[:3], 10) == sorted(records[:3], key=lambda r: r.id)

@@ -14,6 +14,7 @@ import torch
 
 from doclrp.cli import main
 from doclrp.corpus import CorpusWarning, Record, explain_corpus, read_results, record_to_explanation
+from doclrp.corpus.batch import explain_records
 from doclrp.corpus.output import open_results_writer, partial_path, run_header
 from doclrp.corpus.run import in_shard, parse_shard, plan_batches
 from doclrp.errors import DoclrpError
@@ -375,3 +376,10 @@ def test_library_warns_about_skipped_lines(model_dir, tmp_path):
     assert [str(w.message) for w in caught if w.category is CorpusWarning] == \
            [f"skipped {corpus} line 2: invalid JSON (Expecting value at column 1)"]
 
+
+
+def test_skip_reasons_hold_no_part_of_an_id_with_spaces(model_dir):
+    # explain() names documents by id now: the reason must be cut from the id by name, not by a blank
+    pipeline = load_pipeline(model_dir)
+    [record] = explain_records(pipeline, [Record("fortunes/mene mene", "zzzz qqqq")])
+    assert record["skipped"] == UNKNOWN

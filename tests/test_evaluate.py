@@ -14,7 +14,7 @@ from doclrp.core import attribute
 from doclrp.errors import DoclrpError
 from doclrp.core import (GradientXInput, IntegratedGradients, Occlusion, RandomRelevance, Saliency,
                          resolve_method)
-from doclrp.evaluate import aopc, deletion_curve, deletion_drops
+from doclrp.evaluate import aopc, compare_methods, deletion_curve, deletion_drops, skipped_line
 from doclrp._explain import document_outputs  # internal: no public name for it
 from doclrp.models import BowMLP, EmbeddingBagModel, IdEncoder, TextCNN, TextPipeline, TfidfEncoder
 from references import batch, embedding_gradients, tiny_model
@@ -240,3 +240,29 @@ def test_lrp_and_baselines_share_the_engine_target():
     chosen = attribute(model, ids, None, "epsilon").target
     for method in (GradientXInput(), Saliency(), IntegratedGradients(steps=2), Occlusion(), RandomRelevance()):
         assert torch.equal(method.attribute(model, ids).target, chosen)
+
+
+def bow_pipeline():
+    torch.manual_seed(0)
+    encoder = TfidfEncoder.fit(TEXTS, min_df=1)
+    return TextPipeline(BowMLP(encoder.n_features, hidden=(8,), n_outputs=2).eval(), encoder, LABELS)
+
+
+def test_one_document_without_known_words_does_not_end_the_evaluation():
+    texts = [*TEXTS, "Mene, mene, tekel, upharsen.", " "]
+    ids = ["d0", "d1", "d2", "fortune-53", "blank"]
+    scores = compare_methods(bow_pipeline(), texts, ["epsilon", "random"], k=1, steps=2, ids=ids)
+    for score in scores:
+        assert score.documents == ("d0", "d1", "d2")
+        assert score.skipped == {"fortune-53": "has no word the model knows", "blank": "is empty"}
+    assert skipped_line(scores[0].skipped, len(texts)) == (
+        "skipped 2 of 5 documents: fortune-53 (has no word the model knows), blank (is empty)")
+    with pytest.raises(DoclrpError, match="none of the 1 documents can be explained"):
+        compare_methods(bow_pipeline(), ["Mene, mene."], ["random"])
+
+
+@pytest.mark.parametrize("kind", ["bow", "ids"])
+def test_explain_names_unexplainable_documents_by_id(pipeline, kind):
+    pipe = bow_pipeline() if kind == "bow" else pipeline
+    with pytest.raises(DoclrpError, match=r"^document fortune-53 has (no|only) word"):
+        explain(pipe, [TEXTS[0], "Mene mene tekel"], ids=["d0", "fortune-53"])

@@ -2,13 +2,14 @@
 
 import json
 import random
+import re
 
 import pytest
 import torch
 
 from doclrp.corpus import Record
 from doclrp.errors import DoclrpError
-from doclrp.models import load_pipeline
+from doclrp.models import BowMLP, load_pipeline
 from doclrp.training import train
 
 FILLER = [f"w{i}" for i in range(30)]
@@ -104,3 +105,25 @@ def test_bad_arguments(kwargs, message):
 def test_unlabeled_corpus_cannot_train_a_classifier():
     with pytest.raises(DoclrpError, match="have no label"):
         train([Record(str(i), "text") for i in range(10)], progress=False)
+
+
+def test_the_reported_train_loss_is_the_mean_of_the_epoch():
+    from doclrp.training.text import _fit  # internal: the training loop whose report is checked
+    torch.manual_seed(0)
+    net = BowMLP(6, hidden=(4,), n_outputs=2)
+    x, y = torch.rand(10, 6), torch.tensor([0, 1] * 5)
+    cross_entropy, batches = torch.nn.CrossEntropyLoss(), []
+
+    def loss_fn(outputs, targets):
+        loss = cross_entropy(outputs, targets)
+        if outputs.requires_grad:  # a training batch, not the validation pass
+            batches.append((loss.item(), len(targets)))
+        return loss
+
+    lines = []
+    _fit(net, (x, y), (x, y), loss_fn, "classification", ["a", "b"], torch.device("cpu"), lines.append,
+         epochs=1, batch_size=4, lr=0.1, seed=0, patience=3, progress=False)
+    assert [n for _, n in batches] == [4, 4, 2]
+    printed = float(re.search(r"train loss ([0-9.]+)", lines[0]).group(1))
+    assert printed == pytest.approx(sum(loss * n for loss, n in batches) / 10, abs=1e-4)
+    assert printed != pytest.approx(batches[-1][0], abs=1e-4)

@@ -99,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
-    evaluate.add_argument("--docs", type=int, default=100, help="documents to use (default 100)")
+    evaluate.add_argument("--docs", type=int, default=100,
+                          help="documents to use (default 100): a sample drawn with --seed, stratified by label "
+                               "(at random without labels); its seed and ids are printed first")
+    evaluate.add_argument("--seed", type=int, default=0,
+                          help="seed of the document sample and of the random words (default 0)")
     evaluate.add_argument("--methods", default="epsilon,gradient-x-input,integrated-gradients,occlusion,random",
                           help="comma-separated LRP composites and baselines")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")

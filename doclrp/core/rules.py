@@ -307,7 +307,9 @@ class ZBox(InputRule):
 
     ``low``/``high`` are numbers or tensors broadcastable to the layer input; ``None``
     takes the bounds of the data: the min/max of the embedding matrix for token
-    inputs, else the min/max of the input batch.
+    inputs, else the min/max of the input batch; where the model declares
+    ``zero_is_absent`` (bag-of-words, padding), an input at 0 gets the box {0} and
+    nothing (:meth:`doclrp.core.session.Session.bounds_at`).
     """
 
     low: float | Tensor | None = None

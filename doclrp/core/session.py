@@ -7,6 +7,13 @@ a BatchNorm right after an affine layer is folded into it (virtually: no paramet
 is touched), a final Softmax is skipped so that logits are explained. On exit every
 hook is removed: the model is as it was.
 
+A model whose input value 0 means "not there" rather than a measured zero (a bag-of-words
+vector, where 0 is a word the document lacks; a padded position) says so with a class
+attribute ``zero_is_absent = True``. Rules that give relevance to inputs of value 0 from
+the bounds of the data (``ZBox()`` without bounds of its own) then see the box of such an
+input shrink to {0}: an absent input is a constant, not a variable, and gets nothing. The
+engine reads no more than that flag: it knows no text, and pixels keep their box.
+
 >>> import torch
 >>> from torch import nn
 >>> from doclrp.core.composites import get_composite
@@ -98,7 +105,7 @@ class _AffineRuleFunction(torch.autograd.Function):
             z = z + layer.bias_like(z)
         g = g if index is None else g[index]
         if isinstance(ctx.rule, InputRule):
-            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds))
+            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x)))
             return None, None, None, None, None
         return ctx.rule.gradient(layer, x, z, g), None, None, None, None
 
@@ -114,8 +121,10 @@ class _AffineRecord:
 class Session:
     """What one attachment knows during its forward and backward pass."""
 
-    def __init__(self, composite: Composite) -> None:
+    def __init__(self, composite: Composite, zero_is_absent: bool = False) -> None:
         self.composite = composite
+        # the model's declaration (see the module docstring): inputs at 0 are absent
+        self.zero_is_absent = zero_is_absent
         self.leaf: Tensor | None = None
         self.other_leaves: dict[str, Tensor] = {}
         self.token_input = False
@@ -168,6 +177,17 @@ class Session:
         if self._bounds_of is None:
             return None, None
         return self._bounds_of.min(), self._bounds_of.max()
+
+    def bounds_at(self, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """:attr:`bounds` for the layer input ``x``: where the model declares ``zero_is_absent``,
+        0 at the inputs of ``x`` that are 0, so that z^B gives an absent input (a word the
+        document lacks, a padded position) no share: its term ``x w − l w⁺ − h w⁻`` is 0."""
+        low, high = self.bounds
+        if not self.zero_is_absent or low is None or high is None:
+            return low, high
+        present = x != 0
+        zero = x.new_zeros(())
+        return torch.where(present, low.to(x.dtype), zero), torch.where(present, high.to(x.dtype), zero)
 
     def reads_input(self, x: Tensor) -> bool:
         """Whether ``x`` is the input leaf or a pure reshuffling of it."""
@@ -519,7 +539,7 @@ def _hook_plan(model: nn.Module, composite: Composite) -> _HookPlan:
 @contextmanager
 def attach(model: nn.Module, composite: Composite) -> Iterator[Session]:
     """Attach ``composite`` to ``model`` for the duration of the block; yields the ``Session``."""
-    session = Session(composite)
+    session = Session(composite, zero_is_absent=bool(getattr(model, "zero_is_absent", False)))
     handles = []
     try:
         for module, make_hook, with_kwargs in _hook_plan(model, composite):

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from doclrp._explain import explain
+from doclrp._explain import UnexplainableDocument, explain
 from doclrp.corpus.output import explanation_record, skipped_record
 from doclrp.corpus.readers import Record
 from doclrp.errors import DoclrpError
@@ -26,8 +26,9 @@ EMPTY = "empty document"
 
 
 def _reason(error: DoclrpError) -> str:
-    # explain() names documents by their position in its call ("document 0 has ..."):
-    # meaningless here, where the record carries the id.
+    # explain() names the document ("document <id> has ..."): the record carries the id already
+    if isinstance(error, UnexplainableDocument):  # an id may hold spaces: cut it off by name
+        return str(error).removeprefix(f"document {error.document} ")
     return re.sub(r"^document \S+ ", "", str(error))
 
 

@@ -17,6 +17,13 @@ id, so that duplicated documents (BBC News holds some) land on the same side
 and cannot leak from train into test; ties are broken by id. The result is
 the same for any input order, on any machine and Python version (no
 ``hash()``, whose salt changes per process).
+
+:func:`sample_records` draws an evaluation sample the same way: seeded, stratified by
+label, so that a sample of ids that begin with their class is not one class.
+
+>>> from doclrp.corpus.split import sample_records
+>>> sorted({r.label for r in sample_records(sorted(records, key=lambda r: r.label), 4, seed=1)})
+['a', 'b']
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from collections.abc import Iterable
 from doclrp.corpus.readers import Record
 from doclrp.errors import DoclrpError
 
-__all__ = ["train_test_split_fixed"]
+__all__ = ["train_test_split_fixed", "sample_records"]
 
 
 def _key(record: Record, seed: int) -> bytes:
@@ -61,3 +68,44 @@ def train_test_split_fixed(
         train += ordered[cut:]
     by_id = lambda r: r.id  # noqa: E731
     return sorted(train, key=by_id), sorted(test, key=by_id)
+
+
+def sample_records(records: Iterable[Record], n: int, seed: int = 0) -> list[Record]:
+    """``n`` of ``records`` drawn at random from ``seed`` and stratified by label (each label
+    in proportion to its share, largest remainders rounding up; at random among all when
+    there are no labels), returned in id order; all of them, in id order, when ``n`` covers
+    them. The same on any machine and for any input order (keys by ``blake2b``, as the split).
+
+    >>> recs = [Record(f"{label}{i:02d}", f"text {label} {i}", label) for label in "abc" for i in range(10)]
+    >>> sample = sample_records(recs, 6, seed=0)
+    >>> [r.label for r in sample]
+    ['a', 'a', 'b', 'b', 'c', 'c']
+    >>> sample == sample_records(recs[::-1], 6, seed=0) != sample_records(recs, 6, seed=1)
+    True
+    """
+    records = list(records)
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise DoclrpError(f"the sample size must be a whole number >= 0, got {n!r}")
+    by_id = lambda r: r.id  # noqa: E731
+    if n >= len(records):
+        return sorted(records, key=by_id)
+    groups: dict[str | None, list[Record]] = defaultdict(list)
+    for record in records:
+        groups[record.label].append(record)
+    labels = sorted(groups, key=lambda label: (label is not None, str(label)))
+    exact = {label: n * len(groups[label]) / len(records) for label in labels}
+    quota = {label: int(exact[label]) for label in labels}
+    # largest remainders first (ties: larger group, then label), so the quotas sum to n
+    for label in sorted(labels, key=lambda lb: (quota[lb] - exact[lb], -len(groups[lb]), str(lb)))[
+            : n - sum(quota.values())]:
+        quota[label] += 1
+    chosen: list[Record] = []
+    for label in labels:
+        keyed = sorted(groups[label], key=lambda r: (_sample_key(r, seed), r.id))
+        chosen += keyed[: quota[label]]
+    return sorted(chosen, key=by_id)
+
+
+def _sample_key(record: Record, seed: int) -> bytes:
+    # by id, not text (as the split is): a sample may hold duplicated texts, and ids are unique
+    return hashlib.blake2b(f"sample:{seed}:{record.id}".encode(), digest_size=16).digest()

@@ -11,7 +11,9 @@ Every activation, pooling and dropout is its own module (never ``F.relu`` in
 the only functional operations left are reshapes, zero padding, ``cat`` and
 the TextCNN's 0/1 padding mask, which pass gradient (and so relevance) through
 unchanged. Each model ends in a Linear layer named ``head``: training folds the
-scale of regression targets into it. ``config`` holds the constructor keyword
+scale of regression targets into it. Each declares ``zero_is_absent``: an input of 0 (a
+tf-idf feature of a word the document lacks, a padded position) is no part of the document,
+so the engine's rules give it no relevance (see :mod:`doclrp.core.session`). ``config`` holds the constructor keyword
 arguments as JSON-safe values, so ``type(model)(**model.config)`` rebuilds the
 architecture.
 """
@@ -71,6 +73,7 @@ class TextCNN(nn.Module):
 
     model_type = "text-cnn"
     default_composite = "epsilon"
+    zero_is_absent = True
 
     def __init__(
         self,
@@ -147,6 +150,7 @@ class BowMLP(nn.Module):
 
     model_type = "bow-mlp"
     default_composite = "epsilon"
+    zero_is_absent = True
 
     def __init__(
         self,
@@ -190,6 +194,7 @@ class EmbeddingBagModel(nn.Module):
 
     model_type = "embedding-bag"
     default_composite = "epsilon"
+    zero_is_absent = True
 
     def __init__(
         self,

@@ -138,6 +138,9 @@ def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
         net.train()
         permutation = torch.randperm(len(x_fit), generator=order)
         batches = range(0, len(x_fit), batch_size)
+        # the epoch's mean over its documents: the last batch's loss alone is noise (it rose
+        # while the validation loss fell)
+        total = torch.zeros((), dtype=torch.float64, device=device)
         for start in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False,
                           disable=None if progress else True):  # None: no bar when stderr is no terminal
             index = permutation[start : start + batch_size]
@@ -145,10 +148,12 @@ def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            total += loss.detach() * len(index)  # summed on the device: no sync per batch
+        train_loss = float(total) / len(x_fit)
         val_out = _predict(net, x_val, 2 * batch_size, device)
         val_loss = float(loss_fn(val_out, y_val))
         shown = summarize_metrics(prediction_metrics(task, val_out, y_val, labels, "val"), "val") if task == "classification" else ""
-        say(f"epoch {epoch}: train loss {loss.item():.4f}, val loss {val_loss:.4f} {shown}".rstrip())
+        say(f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f} {shown}".rstrip())
         if val_loss < best_loss - 1e-6:
             best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(net.state_dict()), epoch, 0
         else:
