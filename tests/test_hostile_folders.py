@@ -13,7 +13,6 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from doclrp.cli import main  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.loading import load_model  # noqa: E402
 from doclrp.models.hf import HFPipeline  # noqa: E402
