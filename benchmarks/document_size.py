@@ -10,10 +10,12 @@ the peak resident memory the explanation added, per MB of text. Documents:
   gives it the run in pieces, :func:`doclrp.text.words.split_long_runs`);
 * ``punctuation``: a run of alternating ``!?`` (any long run without a space).
 
-    python benchmarks/document_size.py [--sizes 0.05,0.2,1] [--kinds news,emoji,punctuation] [--out FILE]
+    python benchmarks/document_size.py [--sizes 0.01,0.03,0.1] [--kinds news,emoji,punctuation] [--out FILE]
 
-The default sizes are small so that the script runs in a minute or two on two cores; the
-issue's 0.25/1/5/20 MB run with ``--sizes 0.25,1,5,20`` (minutes, and GiBs at 20 MB).
+The default sizes (0.01, 0.03, 0.1 MB) are small so that the script runs in about a minute on
+two cores (with other jobs on them, 1 MB of news took two minutes and 0.38 GiB, and 0.2 MB of
+emoji already 0.37 GiB); the issue's 0.25/1/5/20 MB run with ``--sizes 0.25,1,5,20`` (an hour or
+more, and GiBs: about 2 GiB per MB of emoji text).
 ``--max-chars`` of the command line refuses documents over 1,000,000 characters by default.
 Results: printed, and written to ``benchmarks/results/document_size.json`` (or ``--out``).
 """
@@ -85,7 +87,7 @@ def measure_one(kind: str, size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="0.05,0.2,1", help="document sizes in MB (million characters)")
+    parser.add_argument("--sizes", default="0.01,0.03,0.1", help="document sizes in MB (million characters)")
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "CHARACTERS"), help=argparse.SUPPRESS)
     add_out_argument(parser, __file__)

@@ -190,7 +190,7 @@ def add_corpus_parser(subparsers) -> None:
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                              "or one number per output")
-    corpus.add_argument("--batch-size", type=positive_int, default=32, help="documents per batch (default 32)")
+    corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
     add_max_chars(corpus)
     corpus.add_argument("--shard", metavar="i/N", help="only shard i of N (0 ≤ i < N), by a hash of the document id")
     corpus.add_argument("--engine", choices=["local", "ray"], default="local",
