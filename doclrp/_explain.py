@@ -32,8 +32,9 @@ from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "document_outputs", "resolve_target", "resolve_reference", "window_starts",
-           "document_names", "unexplainable", "unplaced_share", "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
+__all__ = ["explain", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
+           "resolve_reference", "window_starts", "document_names", "unexplainable", "unplaced_share",
+           "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
 #: document, padding): above this share of a document's absolute relevance, a warning says so.
@@ -236,6 +237,9 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
             raise DoclrpError(f"document {name} is a {type(text).__name__}, not text")
         if not text.strip():
             raise UnexplainableDocument(name, EMPTY)
+        problem = invalid_character(text)
+        if problem:
+            raise DoclrpError(f"document {name} {problem}")
     resolved = resolve_target(target, pipeline, reference)
     attributor = _method_of(method, composite, pipeline)
     described = describe(attributor)
@@ -251,6 +255,8 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
                                         names)
     finally:
         pipeline.model.train(was_training)
+    for position, parts in enumerate(results):
+        _check_finite_outputs(parts[3], pipeline.labels, names[position])
     explanations = [
         _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]), method=described)
         for i, (doc, parts) in enumerate(zip(documents, results))
@@ -303,6 +309,38 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
         "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
         "outside any word); its words leave that much of the output unexplained",
         UnplacedRelevanceWarning, stacklevel=3)
+
+
+#: Characters of one document that the command line and corpus runs accept by default: a
+#: document's cost (time, memory, page size) grows with its length, so a 20 MB file that is
+#: not meant as one document must not quietly take an hour.
+MAX_CHARS = 1_000_000
+
+
+def invalid_character(text: str) -> str | None:
+    """What makes ``text`` unusable as a document, or None: a lone surrogate (no Unicode
+    character; Python makes them of undecodable bytes on the command line, JSON of ``"\\ud800"``).
+
+    >>> invalid_character("Shares rose."), invalid_character("Shares " + chr(0xDCFF) + " rose")
+    (None, 'has an invalid character (U+DCFF, a lone surrogate, at character 7): give valid UTF-8 text')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (f"has an invalid character (U+{ord(text[error.start]):04X}, a lone surrogate, at character "
+                f"{error.start}): give valid UTF-8 text")
+    return None
+
+
+def _check_finite_outputs(logits: Any, labels: Sequence[str], document: Any) -> None:
+    """Refuse outputs that are NaN or infinite: their explanation would be noise (argmax of NaN)."""
+    values = np.asarray(logits.detach().cpu() if isinstance(logits, torch.Tensor) else logits, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values.reshape(-1)))
+    if bad.size:
+        index = int(bad[0])
+        name = labels[index] if index < len(labels) else str(index)
+        raise DoclrpError(f"document {document}: the model's output {name!r} is {values.reshape(-1)[index]} "
+                          "(not finite): check the model's weights")
 
 
 def _method_of(method: MethodSpec, composite: MethodSpec, pipeline: _Pipeline) -> Attributor:

@@ -18,7 +18,9 @@ import warnings
 
 from doclrp.cli.checks import check_arguments
 from doclrp.cli.options import method_from_args
+from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
+from doclrp.cli.terminal import printable
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
 
@@ -36,16 +38,20 @@ def run(args) -> int:
                                 method=method_from_args(args), reference=parse_reference(args.reference),
                                 batch_size=args.batch_size, device=args.device,
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
-                                on_error=args.on_error, progress=not args.quiet)
+                                on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
+                                allow_pickle=args.allow_pickle)
     print(report)
     return 0
 
 
 def _summarize(args) -> int:
-    summary = summarize(args.results, args.out, top=args.top, pages=args.pages, min_df=args.min_df,
-                        group_by=args.group_by)
+    try:
+        summary = summarize(args.results, args.out, top=args.top, pages=args.pages, min_df=args.min_df,
+                            group_by=args.group_by)
+    except OSError as error:  # the report folder: read-only, full, or under a file
+        raise DoclrpError(f"cannot write {args.out}: {error.strerror or error}; choose another --out") from None
     for line in summary.lines(min_df=args.min_df):
-        print(line)
+        print(printable(line))
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from doclrp._atomic import staged_folder
 from doclrp._explain import explain
+from doclrp.cli.terminal import printable
 from doclrp.corpus import read_bbc, train_test_split_fixed
 from doclrp.models.loading import load_model, pretrained_path
 from doclrp.render import render_index, to_html
@@ -45,9 +46,10 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
             page = f"{record.id.replace('/', '-')}.html"
             (staging / page).write_text(to_html(explanation, title=f"BBC {record.id}"), encoding="utf-8")
             entries.append((page, explanation, record.label))
-            print(f"{record.id} (true {record.label}, predicted {explanation.prediction.label})", file=stream)
+            print(printable(f"{record.id} (true {record.label}, predicted {explanation.prediction.label})"),
+                  file=stream)
             words = ", ".join(f"{w.text} {w.relevance:+.2f}" for w in explanation.top_words(top))
-            print(f"  for {explanation.target}: {words}", file=stream)
+            print(printable(f"  for {explanation.target}: {words}"), file=stream)
         index = render_index(entries, title="doclrp demo: BBC news types")
         (staging / "index.html").write_text(index, encoding="utf-8")
     return (out / "index.html").resolve()

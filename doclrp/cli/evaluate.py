@@ -31,7 +31,7 @@ def run(args) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise DoclrpError("--methods names no method")
-    pipeline = load_model(args.model, device=args.device)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     records = list(open_corpus(args.corpus))
     if args.split == "test":
         records = train_test_split_fixed(records)[1]

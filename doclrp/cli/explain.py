@@ -12,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from doclrp._atomic import write_text
-from doclrp._explain import explain
+from doclrp._explain import explain, invalid_character
 from doclrp.cli.options import method_from_args, target_from_args
+from doclrp.cli.terminal import printable
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
 
-__all__ = ["run", "read_document", "write_page"]
+__all__ = ["run", "read_document", "write_page", "check_document"]
 
 
 def write_page(path: str | Path, text: str) -> Path:
@@ -28,7 +29,26 @@ def write_page(path: str | Path, text: str) -> Path:
         raise DoclrpError(f"{path} is a folder; give a file name for the page")
     if not path.parent.exists():
         raise DoclrpError(f"folder {path.parent} does not exist")
-    return write_text(path, text)
+    try:
+        return write_text(path, text)
+    except OSError as error:  # a read-only file system, a full disk, a "folder" that is a file
+        raise DoclrpError(f"cannot write {path}: {error.strerror or error}; choose another --out") from None
+
+
+def check_document(text: str, max_chars: int) -> str:
+    """``text`` if it can be explained; else the one-line reason.
+
+    >>> check_document("x" * 11, max_chars=10)
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: the document has 11 characters, more than --max-chars 10: split it or raise the limit
+    """
+    if len(text) > max_chars:
+        raise DoclrpError(f"the document has {len(text):,} characters, more than --max-chars {max_chars:,}: "
+                          "split it or raise the limit")
+    problem = invalid_character(text)
+    if problem:
+        raise DoclrpError(f"the document {problem}")
+    return text
 
 
 def read_document(path: str | Path) -> str:
@@ -45,19 +65,19 @@ def read_document(path: str | Path) -> str:
 def _print_top(explanation, top: int) -> None:
     words = sorted(explanation.words, key=lambda w: -abs(w.relevance))[:top]
     shown = ", ".join(f"{w.text} {w.relevance:+.3f}" for w in words)
-    print(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}")
+    print(printable(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}"))
 
 
 def run(args) -> int:
     """``doclrp explain``: one document, a highlighted page, the top words printed."""
-    text = args.text if args.text is not None else read_document(args.file)
-    pipeline = load_model(args.model, device=args.device)
+    text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     explanation = explain(pipeline, text, target=target, method=method)
     html = to_html(explanation, title=Path(args.file).name if args.file else None)
     page = write_page(args.out, html)
-    print(f"prediction: {explanation.prediction.label or explanation.prediction.values}")
+    print(printable(f"prediction: {explanation.prediction.label or explanation.prediction.values}"))
     _print_top(explanation, args.top)
     print(f"wrote {page}")
     return 0

@@ -19,11 +19,16 @@ are checked by the command rather than by argparse (which would demand them from
 from __future__ import annotations
 
 import argparse
+import math
 
 from doclrp.errors import DoclrpError
 
+#: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
+#: imports argparse only (importing doclrp._explain would import torch before --help).
+MAX_CHARS = 1_000_000
+
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference"]
+           "parse_reference", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count"]
 
 
 def add_model_options(parser) -> None:
@@ -39,6 +44,61 @@ def add_model_options(parser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_allow_pickle(parser)
+
+
+def add_allow_pickle(parser) -> None:
+    """--allow-pickle: the opt-in, named for its risk, to Hugging Face folders with pickled weights."""
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="load a Hugging Face folder whose weights are pickled (pytorch_model.bin): unpickling "
+                             "can run code hidden in the file, so only for folders you trust (default: safetensors "
+                             "only)")
+
+
+def add_max_chars(parser) -> None:
+    """--max-chars: the longest document accepted (explain, corpus)."""
+    parser.add_argument("--max-chars", type=positive_int, default=MAX_CHARS, metavar="N",
+                        help=f"longest document accepted, in characters (default {MAX_CHARS:,}); corpus runs "
+                             "skip longer ones with a reason")
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1.
+
+    >>> positive_int("3")
+    3
+    """
+    return _whole(value, 1)
+
+
+def count(value: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    return _whole(value, 0)
+
+
+def _whole(value: str, least: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {number}")
+    return number
+
+
+def positive_float(value: str) -> float:
+    """An argparse type: a finite number above 0 (``nan`` and ``inf`` are refused).
+
+    >>> positive_float("0.01")
+    0.01
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {value}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "BBC news type and write highlighted HTML pages with an index.")
     demo.add_argument("--out", default="doclrp-demo", help="output folder (default: doclrp-demo)")
     demo.add_argument("--model", default=None, help="a model folder instead of the shipped one")
-    demo.add_argument("--top", type=int, default=8, help="top words to print per document")
+    demo.add_argument("--top", type=count, default=8, help="top words to print per document")
 
     train = sub.add_parser("train", help="train a text model on a corpus",
                            description="Train a text model (cnn, bow, bag), or fine-tune minilm or any local "
@@ -69,14 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", default="classification", choices=["classification", "regression"])
     train.add_argument("--target-column", action="append", dest="target_columns", metavar="NAME",
                        help="regression target field/column (repeat for several outputs)")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--lr", type=float, default=None)
+    train.add_argument("--epochs", type=positive_int, default=None)
+    train.add_argument("--batch-size", type=positive_int, default=None)
+    train.add_argument("--lr", type=positive_float, default=None)
     train.add_argument("--seed", type=int, default=13)
-    train.add_argument("--max-len", type=int, default=None)
+    train.add_argument("--max-len", type=positive_int, default=None)
     train.add_argument("--glove", action="store_true", help="initialise embeddings from GloVe 6B 50d")
     train.add_argument("--device", default="cpu")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_allow_pickle(train)
 
     explain = sub.add_parser("explain", help="explain one document and write a highlighted HTML page",
                              description="Explain one document with a trained model; writes a highlighted HTML "
@@ -86,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--text", help="the document text")
     source.add_argument("--file", help="a UTF-8 text file")
     explain.add_argument("--out", required=True, help="the HTML page to write")
-    explain.add_argument("--top", type=int, default=10, help="top words to print")
+    explain.add_argument("--top", type=count, default=10, help="top words to print")
+    add_max_chars(explain)
     explain.add_argument("--reference", metavar="mean|V,V,...",
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                               "or one number per output")
@@ -110,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
     evaluate.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_allow_pickle(evaluate)
 
     serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
                            description="Serve a page and an HTTP API (POST /api/explain, GET /api/models, "
@@ -146,6 +209,7 @@ def add_corpus_parser(subparsers) -> None:
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                              "or one number per output")
     corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
+    add_max_chars(corpus)
     corpus.add_argument("--shard", metavar="i/N", help="only shard i of N (0 ≤ i < N), by a hash of the document id")
     corpus.add_argument("--engine", choices=["local", "ray"], default="local",
                         help="local (default) or ray: model replicas on a Ray cluster, one per GPU or CPU")
@@ -165,8 +229,8 @@ def add_corpus_parser(subparsers) -> None:
                     "labels exist, the most and least confident documents as highlighted pages.")
     summarize.add_argument("results", metavar="RESULTS", help="a results file written by doclrp corpus")
     summarize.add_argument("--out", required=True, metavar="DIR", help="report folder (replaced atomically)")
-    summarize.add_argument("--top", type=int, default=20, help="words per chart (default 20)")
-    summarize.add_argument("--pages", type=int, default=10,
+    summarize.add_argument("--top", type=positive_int, default=20, help="words per chart (default 20)")
+    summarize.add_argument("--pages", type=count, default=10,
                            help="most and least confident documents to render, each (default 10)")
     summarize.add_argument("--min-df", type=int, default=2,
                            help="only words in at least this many documents of a class enter its charts (default 2)")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from doclrp.cli.checks import BUILT_IN_TRAIN_MODELS, check_arguments
@@ -16,7 +17,26 @@ from doclrp.errors import DoclrpError
 from doclrp.models.loading import check_device
 from doclrp.training import hf_defaults, train, train_hf
 
-__all__ = ["run"]
+__all__ = ["run", "check_writable"]
+
+
+def check_writable(out: str | Path) -> None:
+    """Refuse an ``out`` folder that cannot be written, before minutes of training: a file
+    is made and removed in it, or in the nearest folder above it that exists.
+
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp() + "/new/model")
+    """
+    folder = Path(out).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(folder))
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doclrp-write-check-"):
+            pass
+    except OSError as error:  # read-only file system, no permission, a file where a folder should be
+        raise DoclrpError(f"cannot write {out}: {error.strerror or error}; choose another --out") from None
 
 
 def run(args) -> int:
@@ -24,26 +44,33 @@ def run(args) -> int:
     options = {k: v for k, v in dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                      max_len=args.max_len).items() if v is not None}
     check_arguments(args)  # again: run() is callable without main()
+    check_writable(args.out)
     built_in = ("cnn", "bow", "bag")
     if args.model not in BUILT_IN_TRAIN_MODELS:
         _check_config(Path(args.model) / "config.json")
     check_device(args.device)
     if args.glove and args.model not in built_in:
         raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
+    try:
+        pipeline = _train(args, options, built_in)
+    except OSError as error:  # saving the model (checked writable above; a disk can still fill up)
+        raise DoclrpError(f"cannot write {args.out}: {error.strerror or error}; choose another --out") from None
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in pipeline.metrics.items() if isinstance(v, float))
+    print(f"saved {args.out} ({metrics})")
+    return 0
+
+
+def _train(args, options: dict, built_in: tuple[str, ...]):
     if args.model not in built_in:
         reader_options = {"target_columns": args.target_columns} if args.target_columns else {}
         options = {**hf_defaults(args.device), **options}
         base = None if args.model == "minilm" else args.model
-        pipeline = train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
-                            target_names=args.target_columns, device=args.device, seed=args.seed,
-                            progress=not args.quiet, **options)
-    else:
-        pipeline = train(args.corpus, model=args.model, task=args.task, target_columns=args.target_columns,
-                         out=args.out, seed=args.seed, glove=args.glove, device=args.device,
-                         progress=not args.quiet, **options)
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in pipeline.metrics.items() if isinstance(v, float))
-    print(f"saved {args.out} ({metrics})")
-    return 0
+        return train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
+                        target_names=args.target_columns, device=args.device, seed=args.seed,
+                        progress=not args.quiet, allow_pickle=args.allow_pickle, **options)
+    return train(args.corpus, model=args.model, task=args.task, target_columns=args.target_columns,
+                 out=args.out, seed=args.seed, glove=args.glove, device=args.device,
+                 progress=not args.quiet, **options)
 
 
 def _check_config(path: Path) -> None:

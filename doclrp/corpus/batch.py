@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from doclrp._explain import UnexplainableDocument, explain
+from doclrp._explain import UnexplainableDocument, explain, invalid_character
 from doclrp.corpus.output import explanation_record, skipped_record
 from doclrp.corpus.readers import Record
 from doclrp.errors import DoclrpError
@@ -32,23 +32,41 @@ def _reason(error: DoclrpError) -> str:
     return re.sub(r"^document \S+ ", "", str(error))
 
 
+def _unusable(record: Record, max_chars: int | None) -> str | None:
+    """Why ``record``'s text is not explained, before any work is done on it; None if it is fine."""
+    for name, value in (("id", record.id), ("label", record.label)):
+        problem = None if value is None else invalid_character(value)
+        if problem:  # the id keys the results: without a valid one there is no record to write
+            raise DoclrpError(f"a document's {name} {problem}")
+    if not record.text.strip():
+        return EMPTY
+    if max_chars is not None and len(record.text) > max_chars:
+        return f"document of {len(record.text):,} characters exceeds max_chars={max_chars:,}"
+    problem = invalid_character(record.text)
+    return None if problem is None else f"text {problem}"
+
+
 def explain_records(pipeline, records: Sequence[Record], *, target="predicted", method=None,
-                    batch_size: int = 32) -> list[dict[str, Any]]:
+                    batch_size: int = 32, max_chars: int | None = None) -> list[dict[str, Any]]:
     """One result record per document of ``records``, in their order (used by both engines).
 
     ``target`` and ``method``: as :func:`doclrp.explain` takes them; a corpus run passes
     the ``Target`` and attributor it resolved once.
 
-    A document that cannot be explained (empty, no word the model knows) gets a
-    ``skipped`` record; other errors propagate.
+    A document that cannot be explained (empty, longer than ``max_chars`` characters, an
+    invalid character, no word the model knows, outputs that are not finite) gets a
+    ``skipped`` record; other errors propagate. The record of a document that is too long
+    or not valid text keeps no text (it could not be written, or would bloat the results).
     """
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for record in records:
-        if record.text.strip():
+        reason = _unusable(record, max_chars)
+        if reason is None:
             todo.append(record)
         else:
-            results[record.id] = skipped_record(record.id, record.label, EMPTY, record.text, record.targets)
+            text = record.text if reason == EMPTY else None
+            results[record.id] = skipped_record(record.id, record.label, reason, text, record.targets)
     options = dict(target=target, method=method, batch_size=batch_size)
     try:
         explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []

@@ -38,6 +38,13 @@ batch is a part file in the ``RESULTS.partial/`` folder, written to a temporary
 name and renamed; the end merges the parts into ``RESULTS``.
 A restart whose header differs from the one on disk (another model, composite,
 target, reference, input or shard) is refused unless ``overwrite``.
+
+**One run at a time.** A run holds an OS lock (``flock``) on ``RESULTS.lock`` while it
+works (:func:`results_lock`); a second run on the same ``RESULTS`` is refused at once.
+The OS releases the lock when its process ends, killed or not, so none is left behind.
+Readers refuse results that hold an id twice (the mark of two runs that wrote at once
+before this lock existed). A file system that refuses writes (read-only, full) ends the
+run with a one-line error naming the path.
 """
 
 from __future__ import annotations
@@ -48,12 +55,18 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs on one output are then the user's to keep apart
+    fcntl = None  # type: ignore[assignment]
 
 from doclrp._atomic import fsync_folder, staged_file, write_bytes, write_text
 from doclrp.core.targets import Target
@@ -72,6 +85,7 @@ __all__ = [
     "partial_path",
     "read_results",
     "record_to_explanation",
+    "results_lock",
     "results_format",
     "run_header",
     "skipped_record",
@@ -84,6 +98,7 @@ HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "s
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
                "special", "targets", "text", "sentences", "words")
 PARTIAL_SUFFIX = ".partial"
+LOCK_SUFFIX = ".lock"
 #: Records per Parquet row group of finished results (memory holds one while merging).
 ROW_GROUP_RECORDS = 2048
 
@@ -302,6 +317,97 @@ def _from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+# -- one writer at a time --------------------------------------------------------------------------
+# Locks this process holds: path → [descriptor, depth]. Re-entrant, because explain_corpus
+# locks before it loads the model (a second run must not wait for that) and the writer again.
+_HELD: dict[Path, list[int]] = {}
+
+
+@contextmanager
+def results_lock(path: str | Path) -> Iterator[None]:
+    """Hold the lock of the results at ``path`` (``RESULTS.lock``); refuse when another run holds it.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+    >>> with results_lock(out):
+    ...     (out.parent / "r.jsonl.lock").exists()
+    True
+    >>> (out.parent / "r.jsonl.lock").exists()
+    False
+    """
+    path = Path(os.path.abspath(path))
+    held = _HELD.get(path)
+    if held is not None or fcntl is None:
+        if held is not None:
+            held[1] += 1
+        try:
+            yield
+        finally:
+            if held is not None:
+                held[1] -= 1
+        return
+    if not path.parent.is_dir():
+        raise DoclrpError(f"folder {path.parent} does not exist: create it or choose another --out")
+    lock = path.with_name(path.name + LOCK_SUFFIX)
+    with writing(path):
+        fd = _acquire(lock, path)
+    _HELD[path] = [fd, 1]
+    try:
+        yield
+    finally:
+        del _HELD[path]
+        try:
+            lock.unlink()  # while still holding it: a later run makes and locks a fresh file
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _acquire(lock: Path, path: Path) -> int:
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DoclrpError(f"another run is writing {path}; wait or choose another --out") from None
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            return fd
+        os.close(fd)  # locked a file that its finished owner had just removed: lock the new one
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """OS errors of writing the results at ``path`` (read-only file system, disk full, a
+    folder that is a file) as one-line errors.
+
+    >>> with writing("/proc/none.jsonl"):
+    ...     raise PermissionError(13, "Permission denied")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: cannot write /proc/none.jsonl: Permission denied; choose another --out
+    """
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise DoclrpError(f"cannot write {path}: {reason}; choose another --out") from None
+
+
+def _check_unique(ids: Iterable[str], path: Path) -> set[str]:
+    """``ids`` as a set; an id seen twice is refused, named."""
+    seen: set[str] = set()
+    for id in ids:
+        if id in seen:
+            raise DoclrpError(f"{path} holds document {id!r} twice (two runs wrote it at once?): "
+                              "remove the file and run again")
+        seen.add(id)
+    return seen
+
+
 # -- writers --------------------------------------------------------------------------------------
 class ResultsWriter:
     """Appends batches of records to an unfinished run; ``finish()`` publishes the results.
@@ -312,6 +418,7 @@ class ResultsWriter:
 
     def __init__(self, path: Path, header: dict[str, Any], done_ids: set[str], complete: bool) -> None:
         self.path, self.header, self.done_ids = path, header, done_ids
+        self._lock: Any = None  # the results_lock open_results_writer took, released on exit
         self.partial = partial_path(path)
         #: True when ``path`` already held the finished results and nothing was added yet.
         self.complete = complete
@@ -321,15 +428,17 @@ class ResultsWriter:
         records = [r for r in records if r["id"] not in self.done_ids]
         if not records:
             return
-        if self.complete:
-            self._reopen()
-        self._write(records)
+        with writing(self.path):
+            if self.complete:
+                self._reopen()
+            self._write(records)
         self.done_ids.update(r["id"] for r in records)
 
     def finish(self) -> Path:
         """Make ``path`` the complete results (atomic rename) and return it."""
         if not self.complete:
-            self._publish()
+            with writing(self.path):
+                self._publish()
             self.complete = True
         return self.path
 
@@ -340,7 +449,15 @@ class ResultsWriter:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
     # Format-specific parts.
     def _write(self, records):
@@ -490,7 +607,7 @@ def _recover_jsonl(partial: Path) -> tuple[dict[str, Any] | None, set[str]]:
             header = json.loads(handle.readline())
         except ValueError:
             return None, set()
-        return header, {_record_id(line) for line in handle if line.strip()}
+        return header, _check_unique((_record_id(line) for line in handle if line.strip()), partial)
 
 
 def _recover_parquet(partial: Path, pq) -> tuple[dict[str, Any] | None, set[str]]:
@@ -500,19 +617,19 @@ def _recover_parquet(partial: Path, pq) -> tuple[dict[str, Any] | None, set[str]
         return None, set()
     for leftover in partial.glob("*.tmp"):  # a part whose rename never happened: never counted
         leftover.unlink()
-    done = set()
+    ids: list[str] = []
     for part in sorted(partial.glob("part-*.parquet")):
-        done.update(pq.read_table(part, columns=["id"]).column("id").to_pylist())
-    return header, done
+        ids.extend(pq.read_table(part, columns=["id"]).column("id").to_pylist())
+    return header, _check_unique(ids, partial)
 
 
 def _ids_of(path: Path, fmt: str) -> set[str]:
     if fmt == "jsonl":
         with path.open("rb") as handle:
             handle.readline()
-            return {_record_id(line) for line in handle if line.strip()}
+            return _check_unique((_record_id(line) for line in handle if line.strip()), path)
     _, pq = _parquet()
-    return set(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+    return _check_unique(pq.read_table(path, columns=["id"]).column("id").to_pylist(), path)
 
 
 def open_results_writer(path: str | Path, header: Mapping[str, Any], overwrite: bool = False) -> ResultsWriter:
@@ -532,6 +649,20 @@ def open_results_writer(path: str | Path, header: Mapping[str, Any], overwrite: 
         raise DoclrpError(f"folder {path.parent} does not exist: create it or choose another --out")
     if path.is_dir():
         raise DoclrpError(f"{path} is a folder; give a file name for the results (.jsonl or .parquet)")
+    # Held from here to the writer's exit: recovering a partial file another run appends to would cut its lines.
+    lock = results_lock(path)
+    lock.__enter__()
+    try:
+        with writing(path):
+            writer = _open_writer(path, header, fmt, overwrite)
+    except BaseException:
+        lock.__exit__(None, None, None)
+        raise
+    writer._lock = lock
+    return writer
+
+
+def _open_writer(path: Path, header: dict[str, Any], fmt: str, overwrite: bool) -> ResultsWriter:
     partial = partial_path(path)
     if partial.exists() and (partial.is_dir() != (fmt == "parquet")):
         raise DoclrpError(f"{partial} is not an unfinished {fmt} run; remove it or choose another --out")
@@ -597,6 +728,15 @@ class Results:
         self.path, self.header, self.format = path, header, fmt
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for record in self._records():
+            if record.get("id") in seen:
+                raise DoclrpError(f"{self.path} holds document {record['id']!r} twice (two runs wrote it at "
+                                  "once?): run the corpus again into a new file")
+            seen.add(record.get("id"))
+            yield record
+
+    def _records(self) -> Iterator[dict[str, Any]]:
         if self.format == "jsonl":
             with self.path.open("rb") as handle:
                 handle.readline()

@@ -45,7 +45,8 @@ WINDOW_DOCS = 4096
 class ExplainReplica:
     """A model replica in a Ray actor: explains one planned batch per row."""
 
-    def __init__(self, model, device: str, options: dict[str, Any], threads: int | None) -> None:
+    def __init__(self, model, device: str, options: dict[str, Any], threads: int | None,
+                 allow_pickle: bool = False) -> None:
         if threads:
             torch.set_num_threads(threads)
         if type(model).__name__ == "ObjectRef":  # a pipeline put in the object store by the driver
@@ -53,7 +54,7 @@ class ExplainReplica:
 
             model = ray.get(model)
         if isinstance(model, str):
-            model = load_model(model, device=device)
+            model = load_model(model, device=device, allow_pickle=allow_pickle)
         self.pipeline = model
         self.options = options
 
@@ -89,6 +90,7 @@ def _windows(batches: Iterator[list[Record]], docs: int) -> Iterator[list[list[R
 
 def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[str, Any]]], None], *,
             device: str = "cpu", target="predicted", method=None, batch_size: int = 32,
+            max_chars: int | None = None, allow_pickle: bool = False,
             replicas: int | None = None, window_docs: int = WINDOW_DOCS) -> None:
     """Explain ``batches`` on Ray and pass each batch's records to ``write``, in plan order.
 
@@ -124,9 +126,9 @@ def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[s
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        options = dict(target=target, method=method, batch_size=batch_size)
+        options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars)
         settings = {"model": model if isinstance(model, str) else ray.put(model), "device": replica_device,
-                    "options": options, "threads": threads}
+                    "options": options, "threads": threads, "allow_pickle": allow_pickle}
         for number, window in enumerate(itertools.chain([first], windows)):
             rows = [{"number": i, "batch": json.dumps([[r.id, r.text, r.label, r.targets] for r in batch],
                                                       ensure_ascii=False)} for i, batch in enumerate(window)]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from doclrp._explain import invalid_character
 from doclrp.corpus.registry import SOURCES, open_source
 from doclrp.errors import DoclrpError
 
@@ -167,6 +168,11 @@ def _record(
     record_id = str(line) if raw_id in (None, "") else str(raw_id)
     label = _label(row.get(label_field)) if label_field else None
     targets = _targets(row, target_columns) if target_columns else None
+    # A lone surrogate ("\ud800" in JSON) cannot be tokenized or written back as UTF-8: a bad line.
+    for name, value in ((text_field, text), (id_field, record_id), (label_field, label)):
+        problem = None if value is None else invalid_character(value)
+        if problem:
+            raise TypeError(f"field {name!r} {problem}")
     return Record(record_id, text, label, targets)
 
 
@@ -218,7 +224,8 @@ def read_jsonl(
                     problems(number, "not valid UTF-8")
                     continue
                 except json.JSONDecodeError as error:
-                    problems(number, f"invalid JSON ({error.msg} at column {error.colno})")
+                    # Some messages end in "at" ("Unterminated string starting at"): one "at", not two.
+                    problems(number, f"invalid JSON ({error.msg.removesuffix(' at')} at column {error.colno})")
                     continue
                 if not isinstance(row, dict):
                     problems(number, f"expected a JSON object, got {type(row).__name__}")

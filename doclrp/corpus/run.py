@@ -52,13 +52,13 @@ from tqdm.auto import tqdm
 
 from doclrp.corpus.batch import explain_records
 from doclrp.corpus.ray_engine import run_ray
-from doclrp.corpus.output import model_fingerprint, open_results_writer, run_header
+from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
 from doclrp.core import describe, resolve_method
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.text import load_spacy
-from doclrp._explain import resolve_target
+from doclrp._explain import MAX_CHARS, resolve_target
 
 __all__ = ["RunReport", "explain_corpus", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
            "ENGINES"]
@@ -218,7 +218,7 @@ def _check_device(device: str, engine: str) -> None:
 def explain_corpus(model, corpus, out, *, target="predicted", method=None, composite=None, batch_size: int = 32,
                    reference=None, device: str = "cpu", shard: str | Sequence[int] | None = None,
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
-                   buffer_size: int = BUFFER_SIZE,
+                   buffer_size: int = BUFFER_SIZE, max_chars: int | None = MAX_CHARS, allow_pickle: bool = False,
                    progress: bool = True, ray_options: dict[str, Any] | None = None) -> RunReport:
     """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
 
@@ -233,6 +233,10 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     ``engine``: ``"local"`` or ``"ray"`` (same records; see :mod:`doclrp.corpus.ray_engine`).
     ``on_error``: ``"raise"`` stops at a malformed corpus line (before writing), ``"skip"``
     leaves it out with a warning. Restarting the same call continues an interrupted run.
+    ``max_chars``: longer documents get a skipped record (None: no limit).
+    ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
+    Only one run writes to ``out`` at a time: a second one is refused at once (a lock
+    file next to it, released by the OS when the first run ends or dies).
     """
     started = time.perf_counter()
     shard = parse_shard(shard)
@@ -240,58 +244,63 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
         raise DoclrpError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if on_error not in ("raise", "skip"):
         raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if max_chars is not None and (isinstance(max_chars, bool) or int(max_chars) != max_chars or max_chars < 1):
+        raise DoclrpError(f"max_chars must be at least 1, got {max_chars!r}")
     for name, value in (("batch size", batch_size), ("buffer size", buffer_size)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise DoclrpError(f"{name} must be at least 1, got {value!r}")
     _check_device(device, engine)
-    count, malformed = _check_corpus(corpus, on_error, shard)
-    for message in malformed:
-        warnings.warn(message, CorpusWarning, stacklevel=2)
+    # Taken first: a second run on the same output is refused before it reads the corpus or loads a model.
+    with results_lock(out):
+        count, malformed = _check_corpus(corpus, on_error, shard)
+        for message in malformed:
+            warnings.warn(message, CorpusWarning, stacklevel=2)
 
-    if isinstance(model, (str, Path)):
-        pipeline = load_model(model, device="cpu" if engine == "ray" else device)
-        fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
-    else:
-        pipeline, fingerprint, model_path = model, model_fingerprint(model), None
-    # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
-    target = resolve_target(target, pipeline, reference)
-    method = _method_of(method, composite, pipeline)
-    header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
-                        input=_input_name(corpus), shard=shard, model=model_path,
-                        task=pipeline.task, labels=list(pipeline.labels))
+        if isinstance(model, (str, Path)):
+            pipeline = load_model(model, device="cpu" if engine == "ray" else device, allow_pickle=allow_pickle)
+            fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
+        else:
+            pipeline, fingerprint, model_path = model, model_fingerprint(model), None
+        # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
+        target = resolve_target(target, pipeline, reference)
+        method = _method_of(method, composite, pipeline)
+        header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
+                            input=_input_name(corpus), shard=shard, model=model_path,
+                            task=pipeline.task, labels=list(pipeline.labels))
 
-    report = RunReport(Path(out), malformed=len(malformed))
-    skipped: Counter[str] = Counter()
-    if engine == "local":
-        load_spacy()  # explain's spaCy pipeline, loaded before the heap is frozen
-    with open_results_writer(out, header, overwrite=overwrite) as writer, frozen_heap():
-        report.resumed = len(writer.done_ids)
-        pending = _pending(plan_batches(_stream(corpus, on_error, shard), batch_size, buffer_size), writer.done_ids)
-        total = None if count is None else max(0, count - report.resumed)
-        bar = _progress(progress, total=total, resumed=report.resumed)
+        report = RunReport(Path(out), malformed=len(malformed))
+        skipped: Counter[str] = Counter()
+        if engine == "local":
+            load_spacy()  # explain's spaCy pipeline, loaded before the heap is frozen
+        with open_results_writer(out, header, overwrite=overwrite) as writer, frozen_heap():
+            report.resumed = len(writer.done_ids)
+            planned = plan_batches(_stream(corpus, on_error, shard), batch_size, buffer_size)
+            pending = _pending(planned, writer.done_ids)
+            total = None if count is None else max(0, count - report.resumed)
+            bar = _progress(progress, total=total, resumed=report.resumed)
 
-        def write(records: list[dict[str, Any]]) -> None:
-            writer.write_batch(records)
-            for record in records:
-                if record["skipped"]:
-                    skipped[record["skipped"]] += 1
+            def write(records: list[dict[str, Any]]) -> None:
+                writer.write_batch(records)
+                for record in records:
+                    if record["skipped"]:
+                        skipped[record["skipped"]] += 1
+                    else:
+                        report.explained += 1
+                if bar is not None:
+                    bar.update(len(records))
+
+            try:
+                options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars)
+                if engine == "local":
+                    for batch in pending:
+                        write(explain_records(pipeline, batch, **options))
                 else:
-                    report.explained += 1
-            if bar is not None:
-                bar.update(len(records))
-
-        try:
-            options = dict(target=target, method=method, batch_size=batch_size)
-            if engine == "local":
-                for batch in pending:
-                    write(explain_records(pipeline, batch, **options))
-            else:
-                run_ray(pending, model if model_path is None else model_path, write, device=device,
-                        **options, **(ray_options or {}))
-            writer.finish()
-        finally:
-            if bar is not None:
-                bar.close()
+                    run_ray(pending, model if model_path is None else model_path, write, device=device,
+                            allow_pickle=allow_pickle, **options, **(ray_options or {}))
+                writer.finish()
+            finally:
+                if bar is not None:
+                    bar.close()
     report.skipped = dict(skipped)
     report.seconds = time.perf_counter() - started
     return report

@@ -202,9 +202,10 @@ def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, page
     least: list = []
     for order, record in enumerate(results):
         summary.documents += 1
-        if record.get("skipped"):
-            summary.skipped[record["skipped"]] += 1
-            shown = summary.skipped_ids.setdefault(record["skipped"], [])
+        reason = record.get("skipped") or (None if _finite(record) else NOT_FINITE)
+        if reason:
+            summary.skipped[reason] += 1
+            shown = summary.skipped_ids.setdefault(reason, [])
             if len(shown) < SKIPPED_SHOWN:
                 shown.append(str(record["id"]))
             continue
@@ -241,6 +242,23 @@ def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, page
     summary.least_confident = [r for _, _, r in sorted(least, key=lambda e: (-e[0], -e[1]))]
     summary.lexicon = _lexicon(summary, lexicon_min_count)
     return summary
+
+
+#: Why an explained record is left out of a summary when its numbers are null (JSON has no NaN).
+NOT_FINITE = "relevance or output not finite"
+
+
+def _finite(record: Mapping[str, Any]) -> bool:
+    """Whether every number a summary reads from ``record`` is a finite number (a model with
+    NaN weights writes nulls: such records are counted apart, not summed).
+
+    >>> _finite({"target_value": 1.0, "delta": 0.0, "words": [["a", 0, 1, None]], "prediction": {}})
+    False
+    """
+    prediction = record.get("prediction") or {}
+    numbers = [record.get("target_value"), record.get("delta"), *[w[3] for w in record.get("words") or []],
+               *(prediction.get("probabilities") or []), *(prediction.get("values") or [])]
+    return all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers)
 
 
 def _keep(heap: list, entry: tuple, size: int) -> None:

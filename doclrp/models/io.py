@@ -128,6 +128,9 @@ def load_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> Tex
     try:
         encoder_cls = ENCODER_TYPES[config["encoder"]["type"]]
         state = _read_json(folder / encoder_cls.state_file, "it holds the encoder's vocabulary")
+        if not isinstance(state, dict):  # else its TypeError would be blamed on config.json below
+            raise DoclrpError(f"{folder / encoder_cls.state_file} holds a JSON {type(state).__name__}, not the "
+                              "encoder's object: the file is damaged; save the pipeline again")
         encoder = encoder_cls.from_parts(config["encoder"]["config"], state)
         model = build_model(config["model"])
         labels, task, metrics = config["labels"], config["task"], config.get("metrics", {})

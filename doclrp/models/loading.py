@@ -16,7 +16,7 @@ from ..errors import DoclrpError
 from .hf import load_hf_pipeline
 from .io import load_pipeline
 
-__all__ = ["load_model", "pretrained_path", "check_device", "PRETRAINED"]
+__all__ = ["load_model", "pretrained_path", "check_device", "check_finite_parameters", "PRETRAINED"]
 
 PRETRAINED = "bbc-cnn"
 
@@ -58,12 +58,39 @@ def check_device(device: str) -> str:
     return device
 
 
-def load_model(folder: str | Path, device: str = "cpu"):
-    """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``."""
+def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False):
+    """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
+
+    What is read: doclrp folders are JSON and safetensors only; Hugging Face folders load
+    without running code from the folder, and pickled weights (``pytorch_model.bin``) only
+    with ``allow_pickle`` (see :func:`doclrp.models.hf.pipeline.check_hf_folder`). A model
+    whose weights are not finite is refused (:func:`check_finite_parameters`).
+    """
     folder = Path(folder)
     check_device(device)
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
     if _is_hugging_face(folder):
-        return load_hf_pipeline(folder, device=device)
-    return load_pipeline(folder, device=device)
+        pipeline = load_hf_pipeline(folder, device=device, allow_pickle=allow_pickle)
+    else:
+        pipeline = load_pipeline(folder, device=device)
+    check_finite_parameters(pipeline.model, str(folder))
+    return pipeline
+
+
+def check_finite_parameters(model: torch.nn.Module, name: str = "the model") -> None:
+    """Refuse a model with a NaN or infinite weight, naming the first such parameter.
+
+    >>> layer = torch.nn.Linear(2, 2)
+    >>> check_finite_parameters(layer)
+    >>> with torch.no_grad():
+    ...     layer.bias[1] = float("nan")
+    >>> check_finite_parameters(layer, "tiny")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: tiny has weights that are not finite (bias holds nan): its outputs would be meaningless; retrain it or fix the weights
+    """
+    for parameter_name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = tensor.detach()[~torch.isfinite(tensor.detach())].flatten()[0].item()
+            raise DoclrpError(f"{name} has weights that are not finite ({parameter_name} holds {bad}): its outputs "
+                              "would be meaningless; retrain it or fix the weights")

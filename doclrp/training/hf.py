@@ -34,7 +34,7 @@ from doclrp.corpus import Record, train_test_split_fixed
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.minilm import minilm_path
 from doclrp.core.targets import TASKS
-from doclrp.models.hf.pipeline import HFPipeline, _transformers, hf_folder, quiet
+from doclrp.models.hf.pipeline import SAFE_LOADING, HFPipeline, _transformers, check_hf_folder, hf_folder, quiet
 from doclrp.training.defaults import HF_DEFAULTS
 from doclrp.training.metrics import prediction_metrics
 from doclrp.training.scaling import TargetScaling
@@ -81,6 +81,7 @@ def train_hf(
     test_fraction: float = 0.2,
     split_seed: int = 13,
     progress: bool = True,
+    allow_pickle: bool = False,
 ) -> HFPipeline:
     """Fine-tune ``base`` (default :func:`minilm_path`) on ``records``; save to ``folder_out`` when given.
 
@@ -88,9 +89,13 @@ def train_hf(
     named by ``target_names``). ``max_len``: tokens per text, special tokens included
     (also saved as the tokenizer's ``model_max_length``, so explanations use windows of
     the length the model was trained on). ``device``: ``"auto"`` takes CUDA when present.
+    ``allow_pickle``: load a base whose weights are pickled only (``pytorch_model.bin``);
+    unpickling can run code, so only for folders you trust. Code in the base folder never runs.
     """
     if task not in TASKS:
         raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise DoclrpError(f"the learning rate must be a positive number, got {lr!r}")
     if epochs < 1 or batch_size < 1 or max_len < 8:
         raise DoclrpError(f"need epochs >= 1, batch_size >= 1 and max_len >= 8 (got {epochs}, {batch_size}, {max_len})")
     transformers = _transformers()
@@ -114,14 +119,16 @@ def train_hf(
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     base = minilm_path() if base is None else hf_folder(base)
+    use_safetensors = check_hf_folder(base, allow_pickle=allow_pickle)
     torch.manual_seed(seed)
     rng = random.Random(seed)
 
-    tokenizer = transformers.AutoTokenizer.from_pretrained(base, local_files_only=True)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(base, **SAFE_LOADING)
     tokenizer.model_max_length = max_len
     with quiet(transformers):  # "newly initialized classifier" is expected here
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            base, local_files_only=True, num_labels=len(labels), ignore_mismatched_sizes=True,
+            base, use_safetensors=use_safetensors, **SAFE_LOADING, num_labels=len(labels),
+            ignore_mismatched_sizes=True,
             id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
             problem_type="regression" if task == "regression" else "single_label_classification",
         )

@@ -44,7 +44,7 @@ from doclrp.training.defaults import MODEL_DEFAULTS, TEXT_DEFAULTS
 from doclrp.training.metrics import prediction_metrics, summarize_metrics
 from doclrp.training.scaling import TargetScaling
 
-__all__ = ["train"]
+__all__ = ["train", "check_training_options"]
 
 _CLASSES = {"cnn": TextCNN, "bow": BowMLP, "bag": EmbeddingBagModel}
 
@@ -165,6 +165,20 @@ def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
     return best_epoch
 
 
+def check_training_options(*, epochs: int, batch_size: int, lr: float, max_len: int) -> None:
+    """Refuse settings that would train nothing or fail later (an untrained model saved, a NaN loss).
+
+    >>> check_training_options(epochs=0, batch_size=8, lr=0.01, max_len=100)
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: epochs must be a whole number of at least 1, got 0
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("max_len", max_len)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DoclrpError(f"{name} must be a whole number of at least 1, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise DoclrpError(f"lr (the learning rate) must be a positive number, got {lr!r}")
+
+
 def train(
     corpus: str | Path | Iterable[Record] = "bbc",
     model: str = "cnn",
@@ -211,6 +225,7 @@ def train(
         raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use device='cpu'")
     epochs = MODEL_DEFAULTS[model]["epochs"] if epochs is None else epochs
     lr = MODEL_DEFAULTS[model]["lr"] if lr is None else lr
+    check_training_options(epochs=epochs, batch_size=batch_size, lr=lr, max_len=max_len)
     say = tqdm.write if progress else (lambda *_: None)
     started = time.perf_counter()
 

@@ -47,10 +47,14 @@ from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
 
-__all__ = ["HFPipeline", "load_hf_pipeline", "takes_row_positions", "DOCLRP_JSON", "TASKS"]
+__all__ = ["HFPipeline", "load_hf_pipeline", "check_hf_folder", "SAFE_LOADING", "takes_row_positions", "DOCLRP_JSON",
+           "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
 FORMAT_VERSION = 1
+#: Every ``from_pretrained`` of doclrp: offline, and never code from the folder (an explicit
+#: False, so that transformers raises instead of asking on the terminal).
+SAFE_LOADING: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
 # tokenizers without a real limit report a huge model_max_length (int(1e30))
 _NO_LIMIT = 1_000_000
 
@@ -308,17 +312,86 @@ def hf_folder(folder: str | Path) -> Path:
     return folder
 
 
-def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> HFPipeline:
+#: Weight files that are pickles (torch.load), in the names transformers and torch give them.
+_PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DoclrpError(f"{path} is not valid JSON ({error}); fix or replace it") from None
+    if not isinstance(data, dict):
+        raise DoclrpError(f"{path} holds a JSON {type(data).__name__}, not an object; fix or replace it")
+    return data
+
+
+def check_hf_folder(folder: str | Path, allow_pickle: bool = False) -> bool:
+    """Refuse what would run code from ``folder`` when it is loaded; whether to load safetensors.
+
+    Custom code (``auto_map`` in ``config.json`` or ``tokenizer_config.json``) is never
+    imported. Weights load from safetensors; a folder whose weights are pickled only
+    (``pytorch_model.bin``) is refused unless ``allow_pickle`` (unpickling can run code).
+    Returns True where the weights are safetensors, False for allowed pickles.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "config.json").write_text('{"model_type": "bert"}')
+    >>> _ = (folder / "pytorch_model.bin").write_bytes(b"")
+    >>> check_hf_folder(folder)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: ... holds pickled weights only (pytorch_model.bin): ...
+    >>> check_hf_folder(folder, allow_pickle=True)
+    False
+    """
+    folder = Path(folder)
+    for name in ("config.json", "tokenizer_config.json"):
+        auto_map = _json_object(folder / name).get("auto_map")
+        if auto_map:
+            files = sorted({str(v).split(".")[0] + ".py" for v in _flat_values(auto_map)})
+            raise DoclrpError(
+                f"{folder / name} asks for custom code ({', '.join(files[:3])} via auto_map): doclrp never runs "
+                "code from a model folder; use a model of a family transformers ships"
+            )
+    if any(folder.glob("*.safetensors")) or (folder / "model.safetensors.index.json").is_file():
+        return True
+    pickles = sorted(p.name for pattern in _PICKLES for p in folder.glob(pattern))
+    if pickles and not allow_pickle:
+        raise DoclrpError(
+            f"{folder} holds pickled weights only ({', '.join(pickles[:2])}): unpickling can run code hidden "
+            "in the file; convert them to safetensors, or pass --allow-pickle (allow_pickle=True) if you trust "
+            "where the folder comes from"
+        )
+    if not pickles:
+        raise DoclrpError(f"{folder} holds no model weights (model.safetensors): check the folder")
+    return False
+
+
+def _flat_values(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _flat_values(item)]
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat_values(item)]
+    return [] if value is None else [value]
+
+
+def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu", *,
+                     allow_pickle: bool = False) -> HFPipeline:
     """An :class:`HFPipeline` from a local folder of ``save_pretrained`` files (no network).
 
     ``doclrp.json``, where present, supplies labels, task and metrics; else they
-    come from the model's config.
+    come from the model's config. No code from the folder runs and nothing prompts
+    (:func:`check_hf_folder`, ``trust_remote_code=False``); pickled weights load only
+    with ``allow_pickle``.
 
     >>> load_hf_pipeline("no/such/folder")
     Traceback (most recent call last):
     doclrp.errors.DoclrpError: no Hugging Face model folder at no/such/folder (config.json missing): check the path
     """
     folder = hf_folder(folder)
+    use_safetensors = check_hf_folder(folder, allow_pickle=allow_pickle)
     transformers = _transformers()
     info: dict[str, Any] = {}
     if (folder / DOCLRP_JSON).is_file():
@@ -328,8 +401,9 @@ def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu") -> 
             raise DoclrpError(f"{folder / DOCLRP_JSON} is not valid JSON ({error}); remove or fix it") from None
     try:
         with quiet(transformers):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **SAFE_LOADING)
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=use_safetensors, **SAFE_LOADING)
     except (OSError, ValueError, KeyError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DoclrpError(f"cannot load the model in {folder}: {first}") from None
