@@ -248,8 +248,8 @@ def _document(doc: Any, text: str, breaks: np.ndarray | None = None) -> Document
     opens = np.unique(words_before[array[:, 3] == 1]) if (array[1:, 3] != 0).any() else np.empty(0, np.int64)
     starts = array[is_word, 0]
     if "\n" in text:
-        breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(text)]
-        opens = np.union1d(opens, np.searchsorted(starts, breaks)).astype(np.int64)
+        paragraphs = [m.end() for m in _PARAGRAPH_BREAK.finditer(text)]
+        opens = np.union1d(opens, np.searchsorted(starts, paragraphs)).astype(np.int64)
     opens = opens[(opens > 0) & (opens < n_words)]
     ends = starts + array[is_word, 1]
     if breaks is not None and breaks.size:
