@@ -88,9 +88,11 @@ def pool_input(pool):
 @pytest.mark.parametrize("where", ["input", "hidden"])
 @pytest.mark.parametrize("rule", [Flat(), WSquare(), Winners("split"), Winners("one")], ids=repr)
 def test_pool_rule_matches_explicit_equation(pool, where, rule):
-    if isinstance(rule, Winners) and isinstance(pool, nn.AvgPool2d):
-        pytest.skip("Winners is for max pooling")
     x = pool_input(pool)
+    if isinstance(rule, Winners) and isinstance(pool, nn.AvgPool2d):  # Winners is for max pooling: refused
+        with pytest.raises(doclrp.DoclrpError, match="needs a max pooling layer"):
+            doclrp.attribute(pool, x, composite=doclrp.Composite({nn.AvgPool2d: rule}))
+        return
     scale = torch.linspace(0.5, 2.0, x.shape[1], dtype=torch.float64).view(1, -1, *[1] * (x.dim() - 2))
 
     class Scaled(nn.Module):  # a hidden position for the pool: a constant factor (gradient = LRP-0) before it
