@@ -9,47 +9,15 @@ import torch
 import doclrp
 from doclrp.errors import DoclrpError
 from doclrp.models.toolbox import read_toolbox_model
+from references import toolbox_forward
 
 TOLERANCE = 1e-12  # float64, the imported model against the reference forward
 
 
-# -- the toolbox's forward, written out from the format's definition ----------------------------------
+# -- the toolbox's forward, written out from the format's definition (tests/references.py) -------------
 def reference_forward(layers, x):
     """``x`` (batch, height, width, depth) or (batch, features) through the layers as the toolbox runs them."""
-    for layer in layers:
-        kind = layer[0]
-        if kind == "Linear":
-            _, weight, bias = layer
-            x = x @ weight + bias
-        elif kind == "Convolution":
-            _, weight, bias, (s0, s1) = layer
-            h, w, _, n = weight.shape
-            rows, cols = (x.shape[1] - h) // s0 + 1, (x.shape[2] - w) // s1 + 1
-            out = np.zeros((x.shape[0], rows, cols, n))
-            for i in range(rows):
-                for j in range(cols):
-                    patch = x[:, i * s0 : i * s0 + h, j * s1 : j * s1 + w, :]
-                    out[:, i, j, :] = np.tensordot(patch, weight, axes=([1, 2, 3], [0, 1, 2])) + bias
-            x = out
-        elif kind in ("SumPool", "MaxPool"):
-            _, (h, w), (s0, s1) = layer
-            rows, cols = (x.shape[1] - h) // s0 + 1, (x.shape[2] - w) // s1 + 1
-            out = np.zeros((x.shape[0], rows, cols, x.shape[3]))
-            for i in range(rows):
-                for j in range(cols):
-                    patch = x[:, i * s0 : i * s0 + h, j * s1 : j * s1 + w, :]
-                    out[:, i, j, :] = patch.sum((1, 2)) / np.sqrt(h * w) if kind == "SumPool" else patch.max((1, 2))
-            x = out
-        elif kind == "Flatten":
-            x = x.reshape(x.shape[0], -1)
-        elif kind == "Rect":
-            x = np.maximum(x, 0)
-        elif kind == "Tanh":
-            x = np.tanh(x)
-        elif kind == "SoftMax":
-            e = np.exp(x - x.max(1, keepdims=True))
-            x = e / e.sum(1, keepdims=True)
-    return x
+    return toolbox_forward(layers, x)[1]
 
 
 def write_model(path, layers, legacy=False):
