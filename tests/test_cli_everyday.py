@@ -38,6 +38,7 @@ def _probe(*argv):
 
 @pytest.mark.parametrize("argv", [
     ["--help"],
+    ["--version"],
     ["explain", "--help"],
     ["explain", "--model"],                                          # argument error
     ["explain", "--model", "no-such-folder", "--text", "Hi.", "--out", "p.html"],
@@ -52,6 +53,10 @@ def test_help_argument_and_missing_file_errors_import_no_torch(argv):
     assert heavy == "", f"{argv} imported {heavy}"
     if argv[-1] == "--help":
         assert code == 0 and "usage: doclrp" in out
+    elif argv[-1] == "--version":
+        import doclrp
+
+        assert code == 0 and out == f"doclrp {doclrp.__version__}\n", out
     else:
         assert code == 2
         assert "Traceback" not in err

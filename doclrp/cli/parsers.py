@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from doclrp import __version__
 from doclrp.errors import DoclrpError
 
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="doclrp",
         description="Explain PyTorch text models word by word with Layer-wise Relevance Propagation.",
     )
+    parser.add_argument("--version", action="version", version=f"doclrp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
