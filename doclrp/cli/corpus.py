@@ -17,7 +17,7 @@ import sys
 import warnings
 
 from doclrp.cli.checks import check_arguments
-from doclrp.cli.options import method_from_args
+from doclrp.cli.options import device_from_args, method_from_args
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import printable
@@ -32,6 +32,7 @@ def run(args) -> int:
     if getattr(args, "corpus_command", None) == "summarize":
         return _summarize(args)
     check_arguments(args)  # again: run() is callable without main()
+    device_from_args(args)
     with _warnings_as_lines():
         # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
         report = explain_corpus(args.model, args.input, args.out, target=parse_target(args.target),

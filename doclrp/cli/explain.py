@@ -13,7 +13,7 @@ from pathlib import Path
 
 from doclrp._atomic import write_text
 from doclrp._explain import explain, invalid_character
-from doclrp.cli.options import method_from_args, target_from_args
+from doclrp.cli.options import device_from_args, method_from_args, target_from_args
 from doclrp.cli.terminal import printable
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
@@ -70,6 +70,7 @@ def _print_top(explanation, top: int) -> None:
 
 def run(args) -> int:
     """``doclrp explain``: one document, a highlighted page, the top words printed."""
+    device_from_args(args)
     text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     # Made once, here, and carried down unchanged.
