@@ -143,14 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     add_allow_pickle(train)
 
-    explain = sub.add_parser("explain", help="explain one document and write a highlighted HTML page",
-                             description="Explain one document with a trained model; writes a highlighted HTML "
-                                         "page and prints the most relevant words.")
+    explain = sub.add_parser("explain", help="explain one document: its prediction and top words, an HTML page",
+                             description="Explain one document with a trained model; prints the prediction and "
+                                         "the most relevant words, and with --out writes a highlighted HTML page.")
     add_model_options(explain)
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the document text")
     source.add_argument("--file", help="a UTF-8 text file")
-    explain.add_argument("--out", required=True, help="the HTML page to write")
+    explain.add_argument("--out", help="the HTML page to write (default: none, the terminal only)")
     explain.add_argument("--top", type=count, default=10, help="top words to print")
     add_max_chars(explain)
     explain.add_argument("--reference", metavar="mean|V,V,...",
