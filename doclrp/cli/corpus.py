@@ -1,7 +1,7 @@
 """``doclrp corpus``: explain every document of a corpus, or summarize results as a report.
 
     doclrp corpus --model DIR --input CORPUS --out RESULTS [--target T] [--method M [--param NAME=V]]
-                  [--reference mean|V,...] [--batch-size N] [--device cpu|cuda] [--shard i/N]
+                  [--reference mean|V,...] [--batch-size N] [--device auto|cpu|cuda] [--limit N] [--shard i/N]
                   [--engine local|ray] [--overwrite] [--on-error raise|skip] [--quiet]
     doclrp corpus summarize RESULTS --out REPORT_DIR [--top K] [--pages K] [--min-df N]
                   [--group-by auto|label|predicted|target]
@@ -40,7 +40,7 @@ def run(args) -> int:
                                 batch_size=args.batch_size, device=args.device,
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                 on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
-                                allow_pickle=args.allow_pickle)
+                                allow_pickle=args.allow_pickle, limit=args.limit)
     print(report)
     return 0
 

@@ -214,6 +214,9 @@ def add_corpus_parser(subparsers) -> None:
                              "or one number per output")
     corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
     add_max_chars(corpus)
+    corpus.add_argument("--limit", type=positive_int, metavar="N",
+                        help="only the first N documents of the corpus (of the shard), in corpus order: a quick look "
+                             "at a large corpus (default: all)")
     corpus.add_argument("--shard", metavar="i/N", help="only shard i of N (0 ≤ i < N), by a hash of the document id")
     corpus.add_argument("--engine", choices=["local", "ray"], default="local",
                         help="local (default) or ray: model replicas on a Ray cluster, one per GPU or CPU")
