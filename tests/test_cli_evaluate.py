@@ -13,7 +13,8 @@ def test_evaluate_prints_a_row_per_method(topic_model_dir, topic_corpus_dir, cap
                              "--split", "all", "--docs", "6", "--methods", "epsilon, random,integrated-gradients",
                              "--k", "2", "--steps", "3")
     assert code == 0, err
-    lines = out.splitlines()
+    device, *lines = out.splitlines()
+    assert device in ("device: cpu", "device: cuda")  # --device auto, said first
     assert lines[0].startswith("sample: 6 of 24 documents (all), seed 0, stratified by label (sport 3, tech 3): ")
     assert lines[1].startswith("6 documents (all)")
     rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in lines[3:]}
@@ -56,12 +57,12 @@ def test_the_sample_is_seeded_stratified_and_named(topic_model_dir, topic_corpus
             "--methods", "random", "--k", "1", "--steps", "2"]
     code, out, err = run_cli(capsys, *argv)
     assert code == 0, err
-    first = out.splitlines()[0]
+    first = out.splitlines()[1]  # after the device line
     assert ", seed 0, stratified by label (sport 6, tech 2): " in first
     ids = sample_ids(first)
     assert Counter(i.split("/")[0] for i in ids) == {"sport": 6, "tech": 2}
-    assert sample_ids(run_cli(capsys, *argv)[1].splitlines()[0]) == ids  # seeded
-    other = run_cli(capsys, *argv, "--seed", "3")[1].splitlines()[0]
+    assert sample_ids(run_cli(capsys, *argv)[1].splitlines()[1]) == ids  # seeded
+    other = run_cli(capsys, *argv, "--seed", "3")[1].splitlines()[1]
     assert ", seed 3, " in other and sample_ids(other) != ids
 
 
@@ -73,7 +74,7 @@ def test_a_document_without_known_words_is_skipped_by_id(topic_model_dir, topic_
                              "--split", "all", "--docs", "100", "--methods", "epsilon,random", "--k", "1",
                              "--steps", "2")
     assert code == 0, err
-    lines = out.splitlines()
+    lines = out.splitlines()[1:]  # after the device line
     assert lines[1] == "skipped 1 of 25 documents: tech/053 (has only words the model does not know)"
     assert lines[2].startswith("24 documents (all)")
     assert [line.split()[0] for line in lines[4:]] == ["epsilon", "random"]

@@ -38,6 +38,7 @@ def _probe(*argv):
 
 @pytest.mark.parametrize("argv", [
     ["--help"],
+    ["--version"],
     ["explain", "--help"],
     ["explain", "--model"],                                          # argument error
     ["explain", "--model", "no-such-folder", "--text", "Hi.", "--out", "p.html"],
@@ -52,6 +53,10 @@ def test_help_argument_and_missing_file_errors_import_no_torch(argv):
     assert heavy == "", f"{argv} imported {heavy}"
     if argv[-1] == "--help":
         assert code == 0 and "usage: doclrp" in out
+    elif argv[-1] == "--version":
+        import doclrp
+
+        assert code == 0 and out == f"doclrp {doclrp.__version__}\n", out
     else:
         assert code == 2
         assert "Traceback" not in err
@@ -112,3 +117,23 @@ def test_training_progress_writes_no_carriage_returns_when_stderr_is_not_a_termi
     captured = capsys.readouterr()
     assert "\r" not in captured.err
     assert json.loads((tmp_path / "m" / "config.json").read_text())
+
+
+def test_device_defaults_to_auto_resolved_once_and_said_first(topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    import torch
+
+    from doclrp.cli.parsers import build_parser
+
+    expected = "device: " + ("cuda" if torch.cuda.is_available() else "cpu")
+    model = str(topic_model_dir)
+    for argv in (["explain", "--model", model, "--text", "a goal", "--out", "p"], ["corpus", "--model", model], ["serve"],
+                 ["evaluate", "--model", model], ["train", "--out", "m"]):
+        assert build_parser().parse_args(argv).device == "auto", argv
+    for argv in (["explain", "--model", model, "--text", "a late goal", "--out", str(tmp_path / "p.html")],
+                 ["corpus", "--model", model, "--input", str(topic_corpus_dir), "--out", str(tmp_path / "r.jsonl"),
+                  "--quiet"],
+                 ["evaluate", "--model", model, "--corpus", str(topic_corpus_dir), "--split", "all", "--docs", "2",
+                  "--methods", "random", "--k", "1", "--steps", "2"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0, err
+        assert out.splitlines()[0] == expected, (argv, out)

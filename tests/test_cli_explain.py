@@ -1,10 +1,12 @@
 """`doclrp explain` end to end on a tiny saved model, and every bad input: one line, exit 2, no file."""
 
+import re
 from html.parser import HTMLParser
 
 import pytest
 
 from doclrp.cli import main
+from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
 from references import run_cli
 
 
@@ -87,3 +89,27 @@ def test_help_texts(capsys):
             main([*command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: doclrp" in capsys.readouterr().out
+
+
+def test_explain_without_out_prints_prediction_and_top_words(topic_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--text", "a late goal", "--top", "2")
+    assert code == 0, err
+    device, prediction, top = out.splitlines()
+    assert re.fullmatch(r"prediction: (sport|tech) \(p 0\.\d{3}\)", prediction), prediction
+    assert "top words: " in top and "goal" in top
+    assert list(tmp_path.iterdir()) == []  # no page without --out
+
+
+def test_explain_names_regression_outputs(tmp_path, capsys):
+    import torch
+
+    torch.manual_seed(0)
+    encoder = IdEncoder.fit(["good film", "bad film"])
+    model = EmbeddingBagModel(len(encoder.vocabulary), 4, 2)
+    folder = save_pipeline(TextPipeline(model, encoder, ["compound", "pos"], "regression"), tmp_path / "reg")
+    code, out, err = run_cli(capsys, "explain", "--model", str(folder), "--text", "a good film",
+                             "--target", "compound", "--out", str(tmp_path / "p.html"))
+    assert code == 0, err
+    prediction = out.splitlines()[1]
+    assert re.fullmatch(r"prediction: compound [+-]\d\.\d{3}, pos [+-]\d\.\d{3}", prediction), prediction

@@ -29,7 +29,9 @@ def served(monkeypatch):
 def test_serve_prints_its_url_and_serves_the_shipped_model(served, capsys):
     assert main(["serve", "--port", "0"]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("doclrp serve: open http://127.0.0.1:") and err == ""
+    device, opened = out.splitlines()[:2]
+    assert device in ("device: cpu", "device: cuda") and err == ""  # --device auto, said first
+    assert opened.startswith("doclrp serve: open http://127.0.0.1:")
     app, sockets = served[0]
     assert app.state.registry.ids() == ["bbc-cnn"] and app.state.limits.max_chars == 50_000
 

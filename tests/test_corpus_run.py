@@ -152,6 +152,21 @@ def test_shards_partition_the_corpus(model_dir, corpus, tmp_path):
                                                                       abs=1e-6)
 
 
+def test_limit_explains_the_first_documents_only(model_dir, corpus, tmp_path, capsys):
+    out = tmp_path / "first.jsonl"
+    assert run("--model", model_dir, "--input", corpus, "--out", out, "--limit", 5, "--quiet") == 0
+    first_ids = [row["id"] for row in corpus_rows()[:5]]
+    assert sorted(r["id"] for r in records_of(out)) == sorted(first_ids)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        run("--help")
+    assert "--limit N" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: at least 1
+        run("--model", model_dir, "--input", corpus, "--out", tmp_path / "none.jsonl", "--limit", 0)
+    with pytest.raises(DoclrpError, match="limit must be at least 1"):
+        explain_corpus(model_dir, corpus, tmp_path / "none.jsonl", limit=0)
+
+
 def test_parse_shard():
     assert parse_shard("0/1") == (0, 1)
     for bad in ("3/3", "1", "-1/2", "a/b", "0/0"):

@@ -174,3 +174,37 @@ def test_a_vocab_json_that_is_a_list_is_named(topic_model_dir, tmp_path):
     state.write_text("[1, 2, 3]")
     with pytest.raises(DoclrpError, match=rf"{state.name} holds a JSON list"):
         load_model(folder)
+
+
+def _folder_without_head(folder):
+    """A tiny BERT saved with ``save_pretrained``, then its classifier weights taken out."""
+    from safetensors.torch import load_file, save_file
+
+    HFPipeline(tiny_model("bert", n_labels=2, vocab=len(WORDS), max_position_embeddings=12),
+               word_tokenizer()).save(folder)
+    weights = load_file(folder / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("classifier.")}, folder / "model.safetensors",
+              metadata={"format": "pt"})
+    return folder
+
+
+def test_a_random_classification_head_warns_once_in_one_line(tmp_path, capsys):
+    import warnings
+
+    from doclrp.models.hf.pipeline import RandomHeadWarning
+
+    headless = _folder_without_head(tmp_path / "headless")
+    with pytest.warns(RandomHeadWarning, match=r"no trained classification head \(classifier.bias, "
+                                               r"classifier.weight missing.*random head") as caught:
+        load_model(headless)
+    assert len(caught) == 1
+    trained = tmp_path / "trained"
+    HFPipeline(tiny_model("bert", n_labels=2, vocab=len(WORDS), max_position_embeddings=12),
+               word_tokenizer()).save(trained)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RandomHeadWarning)
+        load_model(trained)  # a head in the weights: no warning
+    code, out, err = run_cli(capsys, "explain", "--model", str(headless), "--text", "good film")
+    assert code == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("doclrp: warning: ") and "random head" in lines[0], err

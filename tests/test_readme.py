@@ -215,3 +215,21 @@ def test_readme_python_blocks_run_in_order(data, tmp_path, monkeypatch):
     # What the README states about its own examples.
     assert namespace["target"].weights == (-0.5, 1.0, -0.5)
     assert load_model(pretrained_path()).labels == ["business", "entertainment", "politics", "sports", "tech"]
+
+
+def test_readme_input_formats_read_as_documented(tmp_path):
+    """The corpus section's JSONL and CSV examples read to the same records, fields as described."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Corpora at scale"):]
+    section = section[:section.index("\n## ", 1)]
+    examples = dict(re.findall(r"^```(jsonl|csv)\n(.*?)^```", section, re.S | re.M))
+    assert set(examples) == {"jsonl", "csv"}
+    for field in ("`id`", "`text`", "`label`", "target columns", "--target-column"):
+        assert field in section, field
+    read = {}
+    for kind, lines in examples.items():
+        path = tmp_path / f"corpus.{kind}"
+        path.write_text(lines, encoding="utf-8")
+        read[kind] = list(open_corpus(path, target_columns=["stars"]))
+    assert read["jsonl"] == read["csv"]
+    assert [(r.id, r.label, r.targets) for r in read["csv"]] == [("r1", "pos", (4.5,)), ("r2", "neg", (1.0,))]

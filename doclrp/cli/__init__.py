@@ -22,6 +22,7 @@ import sys
 
 from doclrp.cli.checks import check_arguments
 from doclrp.cli.parsers import build_parser
+from doclrp.cli.terminal import warnings_as_lines
 from doclrp.errors import DoclrpError
 
 __all__ = ["main", "build_parser", "EXIT_USAGE"]
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         check_arguments(args)
         # Imported after parsing: the commands import torch, --help and argument errors must not wait for it.
         command = importlib.import_module(f"doclrp.cli.{args.command}")
-        return command.run(args)
+        with warnings_as_lines():
+            return command.run(args)
     except DoclrpError as error:
         print(f"doclrp: error: {error}", file=sys.stderr)
         return EXIT_USAGE

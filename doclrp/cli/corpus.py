@@ -1,7 +1,7 @@
 """``doclrp corpus``: explain every document of a corpus, or summarize results as a report.
 
     doclrp corpus --model DIR --input CORPUS --out RESULTS [--target T] [--method M [--param NAME=V]]
-                  [--reference mean|V,...] [--batch-size N] [--device cpu|cuda] [--shard i/N]
+                  [--reference mean|V,...] [--batch-size N] [--device auto|cpu|cuda] [--limit N] [--shard i/N]
                   [--engine local|ray] [--overwrite] [--on-error raise|skip] [--quiet]
     doclrp corpus summarize RESULTS --out REPORT_DIR [--top K] [--pages K] [--min-df N]
                   [--group-by auto|label|predicted|target]
@@ -17,7 +17,7 @@ import sys
 import warnings
 
 from doclrp.cli.checks import check_arguments
-from doclrp.cli.options import method_from_args
+from doclrp.cli.options import device_from_args, method_from_args
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import printable
@@ -32,6 +32,7 @@ def run(args) -> int:
     if getattr(args, "corpus_command", None) == "summarize":
         return _summarize(args)
     check_arguments(args)  # again: run() is callable without main()
+    device_from_args(args)
     with _warnings_as_lines():
         # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
         report = explain_corpus(args.model, args.input, args.out, target=parse_target(args.target),
@@ -39,7 +40,7 @@ def run(args) -> int:
                                 batch_size=args.batch_size, device=args.device,
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                 on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
-                                allow_pickle=args.allow_pickle)
+                                allow_pickle=args.allow_pickle, limit=args.limit)
     print(report)
     return 0
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
-from doclrp.cli.options import target_from_args
+from doclrp.cli.options import say_device, target_from_args
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.split import sample_records
 from doclrp.errors import DoclrpError
 from doclrp.evaluate import iter_method_scores, skipped_line
-from doclrp.models.loading import load_model
+from doclrp.models.loading import load_model, resolve_device
 
 __all__ = ["run"]
 
@@ -31,6 +31,7 @@ def run(args) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise DoclrpError("--methods names no method")
+    args.device = resolve_device(args.device)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     records = list(open_corpus(args.corpus))
     if args.split == "test":
@@ -41,6 +42,7 @@ def run(args) -> int:
     scores = iter_method_scores(pipeline, [r.text for r in sample], methods, k=args.k, steps=args.steps,
                                 target=target_from_args(args, pipeline), seed=args.seed, ids=[r.id for r in sample])
     first = next(scores)  # bad methods and targets fail here, before the table starts
+    say_device(args.device)  # the first line, once the methods and target are known good: no half table
     print(_sample_line(sample, len(records), args), flush=True)
     if first.skipped:
         print(skipped_line(first.skipped, len(sample)))

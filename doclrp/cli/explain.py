@@ -1,4 +1,4 @@
-"""``doclrp explain``: explain one document and write a highlighted HTML page.
+"""``doclrp explain``: explain one document; its prediction and top words printed, a page with ``--out``.
 
 >>> import pathlib, tempfile
 >>> doc = pathlib.Path(tempfile.mkdtemp()) / "doc.txt"
@@ -13,13 +13,13 @@ from pathlib import Path
 
 from doclrp._atomic import write_text
 from doclrp._explain import explain, invalid_character
-from doclrp.cli.options import method_from_args, target_from_args
+from doclrp.cli.options import device_from_args, method_from_args, target_from_args
 from doclrp.cli.terminal import printable
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
 
-__all__ = ["run", "read_document", "write_page", "check_document"]
+__all__ = ["run", "read_document", "write_page", "check_document", "prediction_line"]
 
 
 def write_page(path: str | Path, text: str) -> Path:
@@ -62,6 +62,28 @@ def read_document(path: str | Path) -> str:
         raise DoclrpError(f"{path} is not UTF-8 text (byte {error.start}); convert it to UTF-8") from None
 
 
+def prediction_line(explanation) -> str:
+    """The prediction in one line: the label, or each regression output with its name.
+
+    >>> from types import SimpleNamespace
+    >>> from doclrp.text import Prediction
+    >>> regression = SimpleNamespace(prediction=Prediction.from_logits([0.53, 0.41], task="regression"),
+    ...                              labels=["compound", "pos"])
+    >>> prediction_line(regression)
+    'prediction: compound +0.530, pos +0.410'
+    >>> prediction_line(SimpleNamespace(prediction=Prediction.from_logits([0.0, 2.0], labels=["a", "b"]),
+    ...                                 labels=["a", "b"]))
+    'prediction: b (p 0.881)'
+    """
+    prediction = explanation.prediction
+    if prediction.label is not None:
+        return f"prediction: {prediction.label} (p {prediction.probabilities[prediction.index]:.3f})"
+    names = list(explanation.labels)
+    if len(names) != len(prediction.values):  # a model without output names: their positions name them
+        names = [str(i) for i in range(len(prediction.values))]
+    return "prediction: " + ", ".join(f"{name} {value:+.3f}" for name, value in zip(names, prediction.values))
+
+
 def _print_top(explanation, top: int) -> None:
     words = sorted(explanation.words, key=lambda w: -abs(w.relevance))[:top]
     shown = ", ".join(f"{w.text} {w.relevance:+.3f}" for w in words)
@@ -69,15 +91,18 @@ def _print_top(explanation, top: int) -> None:
 
 
 def run(args) -> int:
-    """``doclrp explain``: one document, a highlighted page, the top words printed."""
+    """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
+    device_from_args(args)
     text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     explanation = explain(pipeline, text, target=target, method=method)
-    html = to_html(explanation, title=Path(args.file).name if args.file else None)
-    page = write_page(args.out, html)
-    print(printable(f"prediction: {explanation.prediction.label or explanation.prediction.values}"))
+    page = None
+    if args.out is not None:
+        page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None))
+    print(printable(prediction_line(explanation)))
     _print_top(explanation, args.top)
-    print(f"wrote {page}")
+    if page is not None:
+        print(f"wrote {page}")
     return 0

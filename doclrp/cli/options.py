@@ -12,12 +12,15 @@ LRP('epsilon', eps=1e-06)
 
 from __future__ import annotations
 
+import sys
+
 from doclrp._explain import resolve_target
 from doclrp.cli.parsers import parse_params, parse_reference, parse_target
 from doclrp.core import Attributor, Target, resolve_method
 from doclrp.errors import DoclrpError
+from doclrp.models.loading import resolve_device
 
-__all__ = ["method_from_args", "target_from_args"]
+__all__ = ["method_from_args", "target_from_args", "device_from_args", "say_device"]
 
 
 def method_from_args(args, pipeline=None) -> Attributor | None:
@@ -36,3 +39,22 @@ def target_from_args(args, pipeline) -> Target:
     """The target of ``--target`` and ``--reference`` on ``pipeline``'s outputs."""
     spec, reference = parse_target(args.target), parse_reference(getattr(args, "reference", None))
     return resolve_target(spec, pipeline, reference)
+
+
+def device_from_args(args, stream=None) -> str:
+    """``--device`` resolved (``auto``: CUDA when available, else the CPU), written back to
+    ``args.device`` and said as the command's first line, ``device: cpu``.
+
+    >>> from types import SimpleNamespace
+    >>> device_from_args(SimpleNamespace(device="cpu"))
+    device: cpu
+    'cpu'
+    """
+    args.device = resolve_device(args.device)
+    say_device(args.device, stream)
+    return args.device
+
+
+def say_device(device: str, stream=None) -> None:
+    """The line that names the device a command runs on."""
+    print(f"device: {device}", file=stream or sys.stdout, flush=True)

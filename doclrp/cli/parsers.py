@@ -21,11 +21,14 @@ from __future__ import annotations
 import argparse
 import math
 
+from doclrp import __version__
 from doclrp.errors import DoclrpError
 
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
 #: imports argparse only (importing doclrp._explain would import torch before --help).
 MAX_CHARS = 1_000_000
+
+DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
            "parse_reference", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count"]
@@ -43,7 +46,7 @@ def add_model_options(parser) -> None:
                              "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     add_allow_pickle(parser)
 
 
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="doclrp",
         description="Explain PyTorch text models word by word with Layer-wise Relevance Propagation.",
     )
+    parser.add_argument("--version", action="version", version=f"doclrp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -135,18 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--max-len", type=positive_int, default=None)
     train.add_argument("--glove", action="store_true", help="initialise embeddings from GloVe 6B 50d")
-    train.add_argument("--device", default="cpu")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     add_allow_pickle(train)
 
-    explain = sub.add_parser("explain", help="explain one document and write a highlighted HTML page",
-                             description="Explain one document with a trained model; writes a highlighted HTML "
-                                         "page and prints the most relevant words.")
+    explain = sub.add_parser("explain", help="explain one document: its prediction and top words, an HTML page",
+                             description="Explain one document with a trained model; prints the prediction and "
+                                         "the most relevant words, and with --out writes a highlighted HTML page.")
     add_model_options(explain)
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the document text")
     source.add_argument("--file", help="a UTF-8 text file")
-    explain.add_argument("--out", required=True, help="the HTML page to write")
+    explain.add_argument("--out", help="the HTML page to write (default: none, the terminal only)")
     explain.add_argument("--top", type=count, default=10, help="top words to print")
     add_max_chars(explain)
     explain.add_argument("--reference", metavar="mean|V,V,...",
@@ -171,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
-    evaluate.add_argument("--device", default="cpu", help="cpu or cuda")
+    evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     add_allow_pickle(evaluate)
 
     serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
@@ -186,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timeout", type=float, default=60.0, help="seconds one explanation may take (default 60)")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="another host name the server answers to (repeat; with --host other than loopback)")
-    serve.add_argument("--device", default="cpu", help="cpu or cuda")
+    serve.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     add_corpus_parser(sub)
     return parser
@@ -210,6 +214,9 @@ def add_corpus_parser(subparsers) -> None:
                              "or one number per output")
     corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
     add_max_chars(corpus)
+    corpus.add_argument("--limit", type=positive_int, metavar="N",
+                        help="only the first N documents of the corpus (of the shard), in corpus order: a quick look "
+                             "at a large corpus (default: all)")
     corpus.add_argument("--shard", metavar="i/N", help="only shard i of N (0 ≤ i < N), by a hash of the document id")
     corpus.add_argument("--engine", choices=["local", "ray"], default="local",
                         help="local (default) or ray: model replicas on a Ray cluster, one per GPU or CPU")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import sys
 
+from doclrp.cli.options import device_from_args
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import pretrained_path
 
@@ -44,6 +45,7 @@ def run(args) -> int:
         raise DoclrpError("--max-chars and --timeout must be positive")
     if not 0 <= args.port <= 65535:
         raise DoclrpError(f"--port {args.port} is not a port number (0 to 65535)")
+    device_from_args(args)
     if not is_loopback(args.host):
         print(f"doclrp: warning: serving on {args.host}: anyone who can reach this machine can use the app",
               file=sys.stderr)

@@ -11,8 +11,11 @@ overrides that reorder a line are shown escaped, as Python writes them.
 from __future__ import annotations
 
 import re
+import sys
+import warnings
+from contextlib import contextmanager
 
-__all__ = ["printable"]
+__all__ = ["printable", "warnings_as_lines"]
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -20,3 +23,28 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def printable(text: object) -> str:
     """``str(text)`` with control characters and bidi overrides escaped (``\\x1b``, ``\\u202e``)."""
     return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+@contextmanager
+def warnings_as_lines(stream=None):
+    """doclrp's own warnings as one ``doclrp: warning: ...`` line each on stderr; others as Python shows them.
+
+    >>> import io
+    >>> from doclrp._explain import UnplacedRelevanceWarning
+    >>> err = io.StringIO()
+    >>> with warnings_as_lines(err):
+    ...     warnings.warn("half of it lies on no word", UnplacedRelevanceWarning)
+    >>> err.getvalue()
+    'doclrp: warning: half of it lies on no word\\n'
+    """
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if category.__module__.split(".")[0] == "doclrp":
+                print(printable(f"doclrp: warning: {message}"), file=stream or sys.stderr)
+            else:
+                original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield

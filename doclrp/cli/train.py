@@ -14,7 +14,7 @@ from pathlib import Path
 from doclrp.cli.checks import BUILT_IN_TRAIN_MODELS, check_arguments
 from doclrp.corpus import open_corpus
 from doclrp.errors import DoclrpError
-from doclrp.models.loading import check_device
+from doclrp.cli.options import device_from_args
 from doclrp.training import hf_defaults, train, train_hf
 
 __all__ = ["run", "check_writable"]
@@ -48,7 +48,7 @@ def run(args) -> int:
     built_in = ("cnn", "bow", "bag")
     if args.model not in BUILT_IN_TRAIN_MODELS:
         _check_config(Path(args.model) / "config.json")
-    check_device(args.device)
+    device_from_args(args)
     if args.glove and args.model not in built_in:
         raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
     try:

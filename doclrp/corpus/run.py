@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import re
 import sys
 import time
@@ -177,7 +178,7 @@ def _input_name(corpus) -> str:
     return "records"
 
 
-def _check_corpus(corpus, on_error: str, shard) -> tuple[int | None, list[str]]:
+def _check_corpus(corpus, on_error: str, shard, limit: int | None = None) -> tuple[int | None, list[str]]:
     """Read the corpus once: (documents in the shard, malformed-line messages).
 
     An iterator of Records can be read only once: it is not checked (count None).
@@ -186,7 +187,7 @@ def _check_corpus(corpus, on_error: str, shard) -> tuple[int | None, list[str]]:
         return None, []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorpusWarning)
-        count = sum(1 for r in _open_corpus(corpus, on_error) if in_shard(r.id, shard))
+        count = sum(1 for _ in _stream(corpus, on_error, shard, limit, quiet=False))
     malformed = [str(w.message) for w in caught if issubclass(w.category, CorpusWarning)]
     for w in caught:
         if not issubclass(w.category, CorpusWarning):
@@ -194,13 +195,13 @@ def _check_corpus(corpus, on_error: str, shard) -> tuple[int | None, list[str]]:
     return count, malformed
 
 
-def _stream(corpus, on_error: str, shard) -> Iterator[Record]:
+def _stream(corpus, on_error: str, shard, limit: int | None = None, quiet: bool = True) -> Iterator[Record]:
+    """The corpus's records in the shard, the first ``limit`` of them (None: all)."""
     with warnings.catch_warnings():
-        # Malformed lines were reported by the check; seeing them again is noise.
-        warnings.simplefilter("ignore", CorpusWarning)
-        for record in _open_corpus(corpus, on_error):
-            if in_shard(record.id, shard):
-                yield record
+        if quiet:  # malformed lines were reported by the check; seeing them again is noise
+            warnings.simplefilter("ignore", CorpusWarning)
+        records = (record for record in _open_corpus(corpus, on_error) if in_shard(record.id, shard))
+        yield from itertools.islice(records, limit)
 
 
 def _method_of(method, composite, pipeline):
@@ -219,7 +220,8 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                    reference=None, device: str = "cpu", shard: str | Sequence[int] | None = None,
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
                    buffer_size: int = BUFFER_SIZE, max_chars: int | None = MAX_CHARS, allow_pickle: bool = False,
-                   progress: bool = True, ray_options: dict[str, Any] | None = None) -> RunReport:
+                   progress: bool = True, ray_options: dict[str, Any] | None = None,
+                   limit: int | None = None) -> RunReport:
     """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
 
     ``model``: a model folder (doclrp or Hugging Face), loaded on ``device``, or a loaded
@@ -229,6 +231,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     ``method``: an LRP composite or baseline (name or object; ``composite``: its older name),
     default the model's own; resolved once, with ``target``, before anything is written.
     ``shard``: ``"i/N"``: only documents whose id hashes to shard i of N.
+    ``limit``: only the first ``limit`` documents (of the shard), in corpus order: a quick look.
     ``reference``: explain the deviation from it (``"mean"`` or one number per output; see ``explain``).
     ``engine``: ``"local"`` or ``"ray"`` (same records; see :mod:`doclrp.corpus.ray_engine`).
     ``on_error``: ``"raise"`` stops at a malformed corpus line (before writing), ``"skip"``
@@ -249,10 +252,12 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     for name, value in (("batch size", batch_size), ("buffer size", buffer_size)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise DoclrpError(f"{name} must be at least 1, got {value!r}")
+    if limit is not None and (isinstance(limit, bool) or int(limit) != limit or limit < 1):
+        raise DoclrpError(f"limit must be at least 1, got {limit!r}")
     _check_device(device, engine)
     # Taken first: a second run on the same output is refused before it reads the corpus or loads a model.
     with results_lock(out):
-        count, malformed = _check_corpus(corpus, on_error, shard)
+        count, malformed = _check_corpus(corpus, on_error, shard, limit)
         for message in malformed:
             warnings.warn(message, CorpusWarning, stacklevel=2)
 
@@ -274,7 +279,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
             load_spacy()  # explain's spaCy pipeline, loaded before the heap is frozen
         with open_results_writer(out, header, overwrite=overwrite) as writer, frozen_heap():
             report.resumed = len(writer.done_ids)
-            planned = plan_batches(_stream(corpus, on_error, shard), batch_size, buffer_size)
+            planned = plan_batches(_stream(corpus, on_error, shard, limit), batch_size, buffer_size)
             pending = _pending(planned, writer.done_ids)
             total = None if count is None else max(0, count - report.resumed)
             bar = _progress(progress, total=total, resumed=report.resumed)

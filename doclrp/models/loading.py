@@ -16,7 +16,7 @@ from ..errors import DoclrpError
 from .hf import load_hf_pipeline
 from .io import load_pipeline
 
-__all__ = ["load_model", "pretrained_path", "check_device", "check_finite_parameters", "PRETRAINED"]
+__all__ = ["load_model", "pretrained_path", "check_device", "resolve_device", "check_finite_parameters", "PRETRAINED"]
 
 PRETRAINED = "bbc-cnn"
 
@@ -56,6 +56,20 @@ def check_device(device: str) -> str:
     if device.startswith("mps") and not torch.backends.mps.is_available():
         raise DoclrpError(f"device {device!r} asked for but MPS is not available: use --device cpu")
     return device
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The device to run on: ``"auto"`` is CUDA when available, else the CPU; any other name
+    is checked by :func:`check_device` and returned. The one place ``--device auto`` is decided.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    True
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return check_device(device)
 
 
 def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False):

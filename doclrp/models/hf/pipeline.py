@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
 
-__all__ = ["HFPipeline", "load_hf_pipeline", "check_hf_folder", "SAFE_LOADING", "takes_row_positions", "DOCLRP_JSON",
+__all__ = ["HFPipeline", "load_hf_pipeline", "RandomHeadWarning", "untrained_head", "check_hf_folder", "SAFE_LOADING", "takes_row_positions", "DOCLRP_JSON",
            "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
@@ -377,6 +378,21 @@ def _flat_values(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
+class RandomHeadWarning(UserWarning):
+    """A Hugging Face folder whose weights hold no trained classification head."""
+
+
+def untrained_head(missing_keys: Sequence[str], base_prefix: str) -> list[str]:
+    """The missing weights outside the base model: a head that ``from_pretrained`` made up at random.
+
+    >>> untrained_head(["classifier.weight", "classifier.bias", "bert.pooler.dense.weight"], "bert")
+    ['classifier.weight', 'classifier.bias']
+    >>> untrained_head([], "bert")
+    []
+    """
+    return [key for key in missing_keys if not key.startswith(f"{base_prefix}.")]
+
+
 def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu", *,
                      allow_pickle: bool = False) -> HFPipeline:
     """An :class:`HFPipeline` from a local folder of ``save_pretrained`` files (no network).
@@ -402,11 +418,19 @@ def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu", *,
     try:
         with quiet(transformers):
             tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **SAFE_LOADING)
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                folder, use_safetensors=use_safetensors, **SAFE_LOADING)
+            model, loading = transformers.AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=use_safetensors, output_loading_info=True, **SAFE_LOADING)
     except (OSError, ValueError, KeyError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DoclrpError(f"cannot load the model in {folder}: {first}") from None
+    # transformers' own notice of this is an info log, silenced above with the rest; a random head
+    # gives fluent explanations of nothing, so it is said here, once per load.
+    head = untrained_head(loading.get("missing_keys", []), model.base_model_prefix)
+    if head:
+        warnings.warn(f"{folder} has no trained classification head ({', '.join(sorted(head)[:3])}"
+                      f"{', ...' if len(head) > 3 else ''} missing from its weights, initialised at random): its "
+                      "predictions and explanations are of a random head; fine-tune it first "
+                      f"(doclrp train --model {folder})", RandomHeadWarning, stacklevel=2)
     return HFPipeline(
         model.to(device), tokenizer, labels=info.get("labels"), task=info.get("task"),
         metrics=info.get("metrics", {}), default_composite=info.get("default_composite", "attnlrp"),
