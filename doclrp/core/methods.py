@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -123,12 +124,12 @@ def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:
         return LRP(get_composite(spec))
     if isinstance(spec, str):
         if spec in BASELINES:
-            return _build(BASELINES[spec], spec, params)
+            return _build(BASELINES[spec], spec, _checked(BASELINES[spec], spec, params))
         factory = composite_factory(spec)
         if factory is None:
             raise _unknown_method(spec)
-        composite = _build(factory, spec, params)
-        return LRP(composite, {**_defaults(factory), **params})
+        params = _checked(factory, spec, params)
+        return LRP(_build(factory, spec, params), {**_defaults(factory), **params})
     if callable(getattr(spec, "attribute", None)) and isinstance(getattr(spec, "name", None), str):
         _no_params(spec, params)
         return spec
@@ -156,13 +157,34 @@ def _unknown_method(name: str) -> DoclrpError:
     return DoclrpError(f"unknown method {name!r}{hint}; choose one of: {', '.join(names)}")
 
 
-def _build(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> Any:
-    """``factory(**params)``: a composite, or a baseline attributor; unknown parameters refused."""
+def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as ``factory`` takes them: unknown names refused, numbers finite, and a whole
+    number where the default is an integer (``steps=8.0`` becomes 8; a float ``steps`` would
+    fail only deep inside the method).
+
+    >>> _checked(BASELINES["integrated-gradients"], "integrated-gradients", {"steps": 8.0})
+    {'steps': 8}
+    """
     accepted = _defaults(factory)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         allowed = ", ".join(accepted) or "none"
         raise DoclrpError(f"method {name!r} takes no parameter {', '.join(unknown)}; its parameters: {allowed}")
+    checked: dict[str, Any] = {}
+    for key, value in params.items():
+        default = accepted[key]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DoclrpError(f"parameter {key} of {name!r} must be a finite number")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+            if not value.is_integer():
+                raise DoclrpError(f"parameter {key} of {name!r} takes a whole number, got {value}")
+            value = int(value)
+        checked[key] = value
+    return checked
+
+
+def _build(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> Any:
+    """``factory(**params)``: a composite, or a baseline attributor (``params`` from :func:`_checked`)."""
     try:
         return factory(**params)
     except (TypeError, ValueError) as error:

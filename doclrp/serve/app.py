@@ -136,7 +136,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None, r
             # One explanation at a time per model: rules are hooks on the shared module.
             with entry.lock:
                 pipeline = entry.pipeline()
-                method = _method(request.method or pipeline.default_composite, request.params)
+                method = resolve_method(request.method or pipeline.default_composite, **request.params)
                 target = resolve_target(request.target, pipeline, request.reference)
                 return explain(pipeline, request.text, target=target, method=method)
 
@@ -151,22 +151,6 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None, r
         return _response(entry.id, request.granularity, explanation)
 
     return app
-
-
-def _method(name: str, params: Mapping[str, Any]) -> Any:
-    """The attributor, with whole-number parameters checked as such (a float ``steps`` would
-    fail only deep inside the method)."""
-    defaults = method_parameters(name)
-    checked: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(defaults.get(key), int) and value is not None:
-            if isinstance(value, float) and not value.is_integer():
-                raise DoclrpError(f"parameter {key} of {name!r} takes a whole number, got {value}")
-            value = int(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise DoclrpError(f"parameter {key} of {name!r} must be a finite number")
-        checked[key] = value
-    return resolve_method(name, **checked)
 
 
 def _response(model: str, granularity: str, explanation: Any) -> dict[str, Any]:
