@@ -33,7 +33,7 @@ from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 
 __all__ = ["explain", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
-           "resolve_reference", "window_starts", "document_names", "unexplainable", "unplaced_share",
+           "resolve_reference", "window_starts", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
            "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
@@ -241,7 +241,7 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
         if problem:
             raise DoclrpError(f"document {name} {problem}")
     resolved = resolve_target(target, pipeline, reference)
-    attributor = _method_of(method, composite, pipeline)
+    attributor = pipeline_method(pipeline, method, composite)
     described = describe(attributor)
     documents = tokenize_many(texts)
     sequence = _sequence_protocol(pipeline)
@@ -343,8 +343,15 @@ def _check_finite_outputs(logits: Any, labels: Sequence[str], document: Any) -> 
                           "(not finite): check the model's weights")
 
 
-def _method_of(method: MethodSpec, composite: MethodSpec, pipeline: _Pipeline) -> Attributor:
-    """The attributor for ``method`` (or its older name ``composite``), default the model's own."""
+def pipeline_method(pipeline: _Pipeline, method: MethodSpec = None, composite: MethodSpec = None) -> Attributor:
+    """The attributor for ``method`` (or its older name ``composite``), default the model's own
+    (``pipeline.default_composite``); what :func:`explain` and corpus runs resolve once.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["up", "down"])
+    >>> pipeline_method(TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["a", "b"]))
+    LRP('epsilon', eps=1e-06)
+    """
     if method is not None and composite is not None:
         raise DoclrpError("give method= or its older name composite=, not both")
     return resolve_method(method if method is not None else composite if composite is not None

@@ -48,18 +48,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from doclrp.corpus.batch import explain_records
 from doclrp.corpus.ray_engine import run_ray
 from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
-from doclrp.core import describe, resolve_method
+from doclrp.core import describe
 from doclrp.errors import DoclrpError
-from doclrp.models.loading import load_model
+from doclrp.models.loading import check_device, load_model
 from doclrp.text import load_spacy
-from doclrp._explain import MAX_CHARS, resolve_target
+from doclrp._explain import MAX_CHARS, pipeline_method, resolve_target
 
 __all__ = ["RunReport", "explain_corpus", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
            "ENGINES"]
@@ -204,18 +203,6 @@ def _stream(corpus, on_error: str, shard, limit: int | None = None, quiet: bool 
         yield from itertools.islice(records, limit)
 
 
-def _method_of(method, composite, pipeline):
-    if method is not None and composite is not None:
-        raise DoclrpError("give method= or its older name composite=, not both")
-    return resolve_method(method if method is not None else composite if composite is not None
-                          else pipeline.default_composite)
-
-
-def _check_device(device: str, engine: str) -> None:
-    if engine == "local" and str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use --device cpu")
-
-
 def explain_corpus(model, corpus, out, *, target="predicted", method=None, composite=None, batch_size: int = 32,
                    reference=None, device: str = "cpu", shard: str | Sequence[int] | None = None,
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
@@ -247,14 +234,14 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
         raise DoclrpError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if on_error not in ("raise", "skip"):
         raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if max_chars is not None and (isinstance(max_chars, bool) or int(max_chars) != max_chars or max_chars < 1):
-        raise DoclrpError(f"max_chars must be at least 1, got {max_chars!r}")
-    for name, value in (("batch size", batch_size), ("buffer size", buffer_size)):
+    optional = {"max_chars": max_chars, "limit": limit}  # None: no bound
+    for name, value in {"batch size": batch_size, "buffer size": buffer_size, **optional}.items():
+        if value is None and name in optional:
+            continue
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise DoclrpError(f"{name} must be at least 1, got {value!r}")
-    if limit is not None and (isinstance(limit, bool) or int(limit) != limit or limit < 1):
-        raise DoclrpError(f"limit must be at least 1, got {limit!r}")
-    _check_device(device, engine)
+    if engine == "local":  # Ray replicas load on their own nodes' devices
+        check_device(device)
     # Taken first: a second run on the same output is refused before it reads the corpus or loads a model.
     with results_lock(out):
         count, malformed = _check_corpus(corpus, on_error, shard, limit)
@@ -268,7 +255,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
             pipeline, fingerprint, model_path = model, model_fingerprint(model), None
         # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
         target = resolve_target(target, pipeline, reference)
-        method = _method_of(method, composite, pipeline)
+        method = pipeline_method(pipeline, method, composite)
         header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
                             input=_input_name(corpus), shard=shard, model=model_path,
                             task=pipeline.task, labels=list(pipeline.labels))
