@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..errors import DoclrpError
 from .session import attach
 from .composites import Composite, get_composite
-from .targets import Target, TargetSpec, target_weights
+from .targets import TargetSpec, split_reference, target_weights
 
 __all__ = ["Attribution", "attribute"]
 
@@ -101,10 +101,7 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
         raise DoclrpError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
     if inputs.dim() == 0 or inputs.shape[0] == 0:
         raise DoclrpError("inputs must have a batch dimension with at least one sample")
-    if isinstance(target, Target) and target.reference is not None:
-        if reference is not None:
-            raise DoclrpError("give the reference once: in the Target or as reference=, not both")
-        target, reference = target.with_reference(None), target.reference
+    target, reference = split_reference(target, reference)
     composite = get_composite(composite)
     with torch.enable_grad(), attach(model, composite) as session:
         session.input_scale = float(input_scale)

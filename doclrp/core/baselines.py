@@ -34,7 +34,7 @@ from .session import attach, output_tensor
 from .attribution import Attribution, attribute
 from .composites import Composite
 from .rules import Gradient
-from .targets import Target, TargetSpec, target_weights
+from .targets import TargetSpec, split_reference, target_weights
 
 __all__ = ["GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance", "BASELINES",
            "GRADIENT_EVERYWHERE"]
@@ -63,7 +63,7 @@ class GradientXInput:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        target, reference = _without_reference(target, reference)
+        target, reference = split_reference(target, reference)
         result = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         return _renamed(_shifted(result, reference), self.name)
 
@@ -87,7 +87,7 @@ class Saliency:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        target, reference = _without_reference(target, reference)
+        target, reference = split_reference(target, reference)
         with torch.enable_grad(), attach(model, GRADIENT_EVERYWHERE) as session:
             if inputs.is_floating_point():
                 output = model(session.float_input(inputs), **(forward_kwargs or {}))
@@ -127,7 +127,7 @@ class IntegratedGradients:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        target, reference = _without_reference(target, reference)
+        target, reference = split_reference(target, reference)
         # The target is fixed at x: along the path another class may lead.
         full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
@@ -164,7 +164,7 @@ class Occlusion:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        target, reference = _without_reference(target, reference)
+        target, reference = split_reference(target, reference)
         kwargs = forward_kwargs or {}
         output, logits, weights, embedding = _forward(model, inputs, kwargs, target)
         values = _explained(logits, weights)
@@ -200,7 +200,7 @@ class RandomRelevance:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        target, reference = _without_reference(target, reference)
+        target, reference = split_reference(target, reference)
         output, logits, weights, embedding = _forward(model, inputs, forward_kwargs or {}, target)
         active = _active(inputs, embedding)
         noise = torch.randn(active.shape, generator=torch.Generator().manual_seed(self.seed), dtype=torch.float64)
@@ -283,14 +283,3 @@ def _renamed(result: Attribution, name: str) -> Attribution:
 #: Baseline methods by name (each built with its defaults).
 BASELINES: dict[str, type[GradientXInput | Saliency | IntegratedGradients | Occlusion | RandomRelevance]] = {
     cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
-
-
-def _without_reference(target: TargetSpec, reference: Tensor | Sequence[float] | None,
-                       ) -> tuple[TargetSpec, Tensor | Sequence[float] | None]:
-    """``(target without its reference, reference)``: a ``Target`` carries its reference,
-    which baselines subtract from the explained value after the fact (:func:`_shifted`)."""
-    if isinstance(target, Target) and target.reference is not None:
-        if reference is not None:
-            raise DoclrpError("give the reference once: in the Target or as reference=, not both")
-        return target.with_reference(None), target.reference
-    return target, reference

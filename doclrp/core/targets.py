@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..errors import DoclrpError
 
-__all__ = ["TASKS", "Target", "TargetSpec", "target_weights", "contrast_weights", "CONTRAST_SUFFIX", "PREDICTED"]
+__all__ = ["TASKS", "Target", "TargetSpec", "split_reference", "target_weights", "contrast_weights", "CONTRAST_SUFFIX", "PREDICTED"]
 
 #: What a model does: pick a class, or predict numbers (its predicted "target" is then its only output).
 TASKS = ("classification", "regression")
@@ -47,9 +47,9 @@ class Target:
 
     weights: one weight per output; ``None`` means the predicted output (the argmax,
         per sample, or per group of samples when ``groups`` is set).
-    name: how the target is shown (``"sport"``, ``"sport-vs-rest"``, ``"+1·pos -1·neg"``,
-        with ``" − mean"`` when a reference is subtracted); ``None`` until the predicted
-        output is known.
+    name: the target's name (``"sport"``, ``"sport-vs-rest"``, ``"+1·pos -1·neg"``); ``None``
+        until the predicted output is known. ``str(target)`` shows it, with ``" − mean"``
+        when a reference is subtracted.
     reference: one value per output subtracted before explaining (``None``: nothing).
     reference_name: how the reference is shown (``"mean"``, ``"reference"``).
     groups: for one batch only, which samples are windows of one input: the predicted
@@ -58,7 +58,7 @@ class Target:
     >>> t = Target.resolve("predicted", ["neg", "pos"])
     >>> t.is_predicted, t.for_output(1, ["neg", "pos"]).name
     (True, 'pos')
-    >>> Target.resolve(1, ["neg", "pos"]).with_reference([0.5, 0.5], "mean").name
+    >>> str(Target.resolve(1, ["neg", "pos"]).with_reference([0.5, 0.5], "mean"))
     'pos − mean'
     """
 
@@ -108,16 +108,13 @@ class Target:
     def with_reference(self, values: Sequence[float] | Tensor | None, name: str = "reference") -> Target:
         """The same target explaining the deviation from ``values`` (one per output)."""
         if values is None:
-            base = None if self.name is None else self._base_name()
-            return replace(self, reference=None, reference_name="", name=base)
+            return replace(self, reference=None, reference_name="")
         values = tuple(float(v) for v in torch.as_tensor(values, dtype=torch.float64).reshape(-1).tolist())
         if self.weights is not None and len(values) != len(self.weights):
             raise DoclrpError(f"reference has {len(values)} values for {len(self.weights)} outputs")
         if not all(v == v and abs(v) != float("inf") for v in values):
             raise DoclrpError(f"reference values must be finite numbers, got {list(values)}")
-        name = name or "reference"
-        shown = None if self.name is None else f"{self._base_name()} − {name}"
-        return replace(self, reference=values, reference_name=name, name=shown)
+        return replace(self, reference=values, reference_name=name or "reference")
 
     def for_output(self, index: int, labels: Sequence[str]) -> Target:
         """A predicted target made concrete once the predicted output ``index`` is known."""
@@ -144,12 +141,8 @@ class Target:
         return self.weights is None
 
     def __str__(self) -> str:
-        return self.name if self.name is not None else PREDICTED
-
-    def _base_name(self) -> str:
-        name = str(self)
-        suffix = f" − {self.reference_name}"
-        return name[: -len(suffix)] if self.reference is not None and name.endswith(suffix) else name
+        name = self.name if self.name is not None else PREDICTED
+        return name if self.reference is None else f"{name} − {self.reference_name}"
 
     def weights_for(self, logits: Tensor) -> Tensor:
         """``(batch, n)`` weights on ``logits`` ``(batch, n)``: the predicted output of each
@@ -169,12 +162,6 @@ class Target:
             raise DoclrpError(f"target {self} has {weights.shape[0]} weights for {flat.shape[1]} outputs")
         return weights.expand_as(flat).clone()
 
-    def reference_tensor(self, like: Tensor) -> Tensor | None:
-        """The reference as a tensor on ``like``'s device and dtype, or None."""
-        if self.reference is None:
-            return None
-        return torch.tensor(self.reference, dtype=like.dtype, device=like.device)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; ``Target.from_dict`` gives back an equal target (groups aside)."""
         return {"name": self.name, "weights": None if self.weights is None else list(self.weights),
@@ -191,6 +178,22 @@ class Target:
 
 
 TargetSpec = Union[None, int, Sequence[int], Tensor, Target, Callable[[Tensor], Any]]
+
+
+def split_reference(target: TargetSpec, reference: Any) -> tuple[TargetSpec, Any]:
+    """``(target without its reference, the reference)``: a ``Target`` carries its reference,
+    which methods take apart (LRP shifts the output layer's bias by it, baselines subtract
+    it from the explained value); a reference given twice is refused.
+
+    >>> t = Target.resolve("pos", ["neg", "pos"]).with_reference([0.5, 0.5], "mean")
+    >>> split_reference(t, None)
+    (Target(weights=(0.0, 1.0), name='pos', reference=None, reference_name='', groups=None), (0.5, 0.5))
+    """
+    if isinstance(target, Target) and target.reference is not None:
+        if reference is not None:
+            raise DoclrpError("give the reference once: in the Target or as reference=, not both")
+        return target.with_reference(None), target.reference
+    return target, reference
 
 
 def contrast_weights(index: int, n_outputs: int) -> Tensor:
