@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 from doclrp.cli.checks import check_arguments
 from doclrp.cli.options import device_from_args, method_from_args
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
-from doclrp.cli.terminal import printable
+from doclrp.cli.terminal import printable, warnings_as_lines
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
 
@@ -33,7 +32,9 @@ def run(args) -> int:
         return _summarize(args)
     check_arguments(args)  # again: run() is callable without main()
     device_from_args(args)
-    with _warnings_as_lines():
+    # Every skipped corpus line, not once per place in the code; each a `doclrp: warning:` line.
+    with warnings_as_lines(), warnings.catch_warnings():
+        warnings.simplefilter("always", CorpusWarning)
         # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
         report = explain_corpus(args.model, args.input, args.out, target=parse_target(args.target),
                                 method=method_from_args(args), reference=parse_reference(args.reference),
@@ -54,21 +55,3 @@ def _summarize(args) -> int:
     for line in summary.lines(min_df=args.min_df):
         print(printable(line))
     return 0
-
-
-class _warnings_as_lines(warnings.catch_warnings):
-    """Corpus warnings (skipped lines) as ``doclrp: warning: ...`` lines on stderr, each one."""
-
-    def __enter__(self):
-        result = super().__enter__()
-        warnings.simplefilter("always", CorpusWarning)
-        original = warnings.showwarning
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, CorpusWarning):
-                print(f"doclrp: warning: {message}", file=sys.stderr)
-            else:
-                original(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        return result

@@ -31,7 +31,7 @@ MAX_CHARS = 1_000_000
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count"]
+           "parse_reference", "add_device", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count"]
 
 
 def add_model_options(parser) -> None:
@@ -46,8 +46,13 @@ def add_model_options(parser) -> None:
                              "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
-    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device(parser)
     add_allow_pickle(parser)
+
+
+def add_device(parser) -> None:
+    """--device: where the model runs, ``auto`` by default (resolved once by ``models.loading.resolve_device``)."""
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
 def add_allow_pickle(parser) -> None:
@@ -139,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--max-len", type=positive_int, default=None)
     train.add_argument("--glove", action="store_true", help="initialise embeddings from GloVe 6B 50d")
-    train.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device(train)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     add_allow_pickle(train)
 
@@ -175,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
-    evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device(evaluate)
     add_allow_pickle(evaluate)
 
     serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
@@ -190,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timeout", type=float, default=60.0, help="seconds one explanation may take (default 60)")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="another host name the server answers to (repeat; with --host other than loopback)")
-    serve.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device(serve)
 
     add_corpus_parser(sub)
     return parser
