@@ -5,6 +5,8 @@ references live in ``references.py``.
 Run everything with ``pytest``; ``pytest -m "not slow"`` leaves out the tests marked slow.
 """
 
+import os
+
 import pytest
 
 from doclrp.training import train
@@ -55,3 +57,16 @@ def reference_attention():
     for name in names:
         AttentionInterface._global_mapping.pop(name, None)
         AttentionMaskInterface._global_mapping.pop(name, None)
+
+
+@pytest.fixture
+def failing_folder_swap(monkeypatch):
+    """Make the atomic folder swap fail at its last step: the staging folder moving into place."""
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".partial"):
+            raise OSError("rename failed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("doclrp._atomic.os.replace", replace)

@@ -54,18 +54,10 @@ def test_failed_folder_build_keeps_the_old_folder(tmp_path):
     assert os.listdir(tmp_path) == ["report"]
 
 
-def test_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+def test_failed_swap_puts_the_old_folder_back(tmp_path, failing_folder_swap):
     out = tmp_path / "report"
     out.mkdir()
     (out / "index.html").write_text("old")
-    real_replace = os.replace
-
-    def replace(src, dst):
-        if str(src).endswith(".partial"):  # the staging folder moving into place
-            raise OSError("rename failed")
-        real_replace(src, dst)
-
-    monkeypatch.setattr("doclrp._atomic.os.replace", replace)
     with pytest.raises(OSError, match="rename failed"):
         with staged_folder(out) as staging:
             (staging / "index.html").write_text("new")

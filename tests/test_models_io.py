@@ -1,7 +1,6 @@
 """TextPipeline: prediction, save/load round trip, and every way loading can fail."""
 
 import json
-import os
 
 import pytest
 import torch
@@ -151,15 +150,7 @@ def test_failed_save_leaves_old_pipeline_and_no_partial_folder(tmp_path, saved, 
     assert (saved / "model.safetensors").read_bytes() == before
 
 
-def test_failed_rename_restores_the_old_pipeline(tmp_path, saved, monkeypatch):
-    real_replace = os.replace
-
-    def replace(src, dst):
-        if str(src).endswith(".partial"):  # the staging folder moving into place
-            raise OSError("rename failed")
-        real_replace(src, dst)
-
-    monkeypatch.setattr("doclrp._atomic.os.replace", replace)
+def test_failed_rename_restores_the_old_pipeline(tmp_path, saved, failing_folder_swap):
     with pytest.raises(OSError, match="rename failed"):
         save_pipeline(make_pipeline("bow"), saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
