@@ -186,3 +186,13 @@ def test_screenshot(page, server, tmp_path):
         else tmp_path / "serve.png"
     page.screenshot(path=str(out), full_page=True)
     assert out.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_explained_page_fits_its_width(page, server, width):
+    # A phone must not scroll sideways: the result column and the legend shrink with the window.
+    page.set_viewport_size({"width": width, "height": 860})
+    page.goto(server)
+    page.fill("#text", DOCUMENT)
+    explain_and_wait(page, 1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
