@@ -16,14 +16,15 @@ from pathlib import Path
 
 from doclrp.errors import DoclrpError
 
-__all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS"]
+__all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS", "MODEL_FILE_SUFFIXES"]
 
 #: ``doclrp train --model`` names that are not folders.
 BUILT_IN_TRAIN_MODELS = ("cnn", "bow", "bag", "minilm")
 
 
 def check_arguments(args) -> None:
-    """Raise `DoclrpError` for a missing input file or model folder, or a missing corpus option."""
+    """Raise `DoclrpError` for a missing input file or model (a folder, or a ``.skops`` file), or a
+    missing corpus option."""
     command = args.command
     if command == "corpus":
         if args.corpus_command == "summarize":
@@ -46,6 +47,16 @@ def check_arguments(args) -> None:
                               "(one with a config.json)")
 
 
+#: ``--model`` files (not folders) that ``load_model`` answers itself: ``.skops`` files are read,
+#: pickles refused with the way to save a ``.skops`` file instead.
+MODEL_FILE_SUFFIXES = (".skops", ".pkl", ".pickle", ".joblib")
+
+
 def _check_model_folder(folder: str) -> None:
-    if not Path(folder).is_dir():
+    path = Path(folder)
+    if path.suffix.lower() in MODEL_FILE_SUFFIXES and path.is_file():
+        return
+    if path.suffix.lower() == ".skops" and not path.is_dir():
+        raise DoclrpError(f"no model file at {folder}: check the path")
+    if not path.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")

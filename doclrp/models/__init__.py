@@ -11,7 +11,7 @@ Models are plain ``torch.nn.Module`` subclasses with a ``model_type`` name, a
 JSON-safe ``config`` of constructor arguments. A :class:`TextPipeline` adds
 the encoder (texts → inputs, relevance → words), output names, the task and
 metrics; :func:`save_pipeline` / :func:`load_pipeline` store it as JSON and
-safetensors. Image models live in ``doclrp.models.image`` and are imported
+safetensors; :func:`from_sklearn` converts a fitted scikit-learn text pipeline. Image models live in ``doclrp.models.image`` and are imported
 only when asked for.
 """
 
@@ -20,6 +20,7 @@ from doclrp.models.glove import load_glove
 from doclrp.models.io import load_pipeline, save_pipeline
 from doclrp.models.pipeline import TextPipeline
 from doclrp.models.registry import MODEL_TYPES, build_model, model_config
+from doclrp.models.sklearn import SklearnNet, SklearnTextEncoder, from_sklearn
 from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
 
 __all__ = [
@@ -37,4 +38,7 @@ __all__ = [
     "TextPipeline",
     "save_pipeline",
     "load_pipeline",
+    "from_sklearn",
+    "SklearnNet",
+    "SklearnTextEncoder",
 ]

@@ -1,4 +1,5 @@
-"""One entry point for model folders: doclrp pipelines and Hugging Face folders alike.
+"""One entry point for models: doclrp pipeline folders, Hugging Face folders and scikit-learn
+``.skops`` files alike.
 
 >>> from doclrp.models.loading import load_model, pretrained_path
 >>> load_model(pretrained_path()).labels   # doctest: +SKIP
@@ -15,6 +16,7 @@ import torch
 from ..errors import DoclrpError
 from .hf import load_hf_pipeline
 from .io import load_pipeline
+from .sklearn_files import PICKLE_REFUSAL, PICKLE_SUFFIXES, SKOPS_SUFFIX, load_skops_model
 
 __all__ = ["load_model", "pretrained_path", "check_device", "resolve_device", "check_finite_parameters", "PRETRAINED"]
 
@@ -75,6 +77,8 @@ def resolve_device(device: str = "auto") -> str:
 def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False):
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
 
+    A ``.skops`` file is a fitted scikit-learn text pipeline, read with skops' safe loader and
+    converted (:mod:`doclrp.models.sklearn_files`); ``.pkl`` and ``.joblib`` files are refused.
     What is read: doclrp folders are JSON and safetensors only; Hugging Face folders load
     without running code from the folder, and pickled weights (``pytorch_model.bin``) only
     with ``allow_pickle`` (see :func:`doclrp.models.hf.pipeline.check_hf_folder`). A model
@@ -82,6 +86,12 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     """
     folder = Path(folder)
     check_device(device)
+    if folder.suffix.lower() in PICKLE_SUFFIXES:
+        raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
+    if folder.suffix.lower() == SKOPS_SUFFIX and not folder.is_dir():
+        pipeline = load_skops_model(folder, device=device)
+        check_finite_parameters(pipeline.model, str(folder))
+        return pipeline
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
     if _is_hugging_face(folder):
