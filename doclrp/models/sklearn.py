@@ -150,13 +150,13 @@ def _build_net(estimator: Any, n_features: int, classifier: bool, dtype: torch.d
         raise DoclrpError(f"{_describe(estimator)} expects {layers[0][0].shape[1]} features but the vectorizer "
                           f"gives {n_features}: the pipeline's steps were not fitted together")
     net = SklearnNet(n_features, [w.shape[0] for w, _ in layers[:-1]], activation, weight.shape[0],
-                     _describe(estimator))
+                     _describe(estimator)).to(dtype)  # before the copy: float32 weights would round sklearn's
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for linear, (w, b) in zip(linears, layers):
             linear.weight.copy_(torch.from_numpy(w))
             linear.bias.copy_(torch.from_numpy(b))
-    return net.to(dtype)
+    return net
 
 
 # -- the encoder ---------------------------------------------------------------------------------------
@@ -310,9 +310,9 @@ class SklearnTextEncoder:
 
 
 def _preprocessed_with_offsets(text: str, preprocess: Callable[[str], str]) -> tuple[str, list[int] | None]:
-    """``(preprocessed text, the index in text of each of its characters)``; the offsets are None
-    where lower-casing or accent stripping of the whole text differs from doing it character by
-    character and changes the length (then no occurrence is placed and relevance stays unassigned)."""
+    """``(preprocessed text, the index in text of each of its characters)``, found by preprocessing
+    character by character; None where that gives another length than preprocessing the whole
+    text (then no occurrence is placed and the relevance stays unassigned, reported)."""
     whole = preprocess(text)
     if whole == text or (len(whole) == len(text) and text.isascii()):
         return whole, list(range(len(text)))
@@ -322,10 +322,8 @@ def _preprocessed_with_offsets(text: str, preprocess: Callable[[str], str]) -> t
         piece = preprocess(character)
         pieces.append(piece)
         owners.extend([i] * len(piece))
-    if "".join(pieces) == whole:
+    if len(owners) == len(whole):  # equal, or a letter changed by its context (the final sigma)
         return whole, owners
-    if len(whole) == len(text):  # e.g. the final sigma, lower-cased by its context
-        return whole, list(range(len(text)))
     return whole, None
 
 
