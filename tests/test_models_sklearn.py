@@ -279,6 +279,11 @@ def test_cli_explain_with_a_skops_file(bbc_saved, tmp_path, capsys):
     assert main(["explain", "--model", str(bbc_saved), "--text", "Shares in the chip maker rose.",
                  "--out", str(out)]) == 0
     assert "prediction:" in capsys.readouterr().out and out.is_file()
+    assert main(["explain", "--model", str(tmp_path / "missing.skops"), "--text", "Hi.", "--out", str(out)]) == 2
+    assert "no model file at" in capsys.readouterr().err
+    (tmp_path / "model.joblib").write_bytes(b"not loaded")
+    assert main(["explain", "--model", str(tmp_path / "model.joblib"), "--text", "Hi.", "--out", str(out)]) == 2
+    assert "skops.io.dump" in capsys.readouterr().err
 
 
 def _refusal(path) -> str:
