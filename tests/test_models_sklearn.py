@@ -3,6 +3,7 @@ values, probabilities, predictions), the encoder is the vectorizer's own feature
 every feature's words, LRP-0 on a linear estimator is exactly coef_ × X, explain/corpus/evaluate
 and the HTML work unchanged, and .skops files load through the safe loader only."""
 
+import importlib
 import itertools
 import json
 import sys
@@ -27,7 +28,8 @@ from doclrp.corpus import open_corpus, read_results
 from doclrp.errors import DoclrpError
 from doclrp.evaluate import deletion_drops
 from doclrp.models.loading import load_model
-from doclrp.models.sklearn import SklearnTextEncoder, from_sklearn
+from doclrp.models.sklearn import SUPPORTED_CLASSES, SklearnTextEncoder, from_sklearn
+from doclrp.models.sklearn_files import ALLOWED_TYPES
 from doclrp.render import to_html
 
 EXACT = 1e-10  # float64 model against scikit-learn's float64 arithmetic
@@ -379,3 +381,11 @@ def test_offsets_survive_lowercasing_that_changes_length():
     encoder = SklearnTextEncoder(CountVectorizer().fit(["stanbul is big"]))
     text = "İstanbul is big"  # "İ".lower() is two characters: "i" and a combining dot
     assert [[text[a:b] for a, b in spans] for _, spans in encoder.occurrences(text)] == [["stanbul"], ["is"], ["big"]]
+
+
+def test_allow_list_names_the_classes_it_means():
+    """Each full name of the allow-list is where scikit-learn keeps that class today."""
+    for name in sorted(ALLOWED_TYPES):
+        module, _, cls = name.rpartition(".")
+        assert getattr(importlib.import_module(module), cls).__name__ == cls, name
+    assert set(SUPPORTED_CLASSES) <= ALLOWED_TYPES and all(n.startswith("sklearn.") for n in ALLOWED_TYPES)

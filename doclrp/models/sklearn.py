@@ -72,9 +72,11 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 def _sklearn_classes(names: Sequence[str]) -> tuple[type, ...]:
-    from sklearn import feature_extraction, linear_model, neural_network, svm  # lazily: a second to import
+    # lazily: a second to import scikit-learn
+    from sklearn import linear_model, neural_network, svm
+    from sklearn.feature_extraction import text
 
-    modules = (feature_extraction.text, linear_model, neural_network, svm)
+    modules = (text, linear_model, neural_network, svm)
     return tuple(getattr(next(m for m in modules if hasattr(m, name)), name) for name in names)
 
 
@@ -212,7 +214,10 @@ class SklearnTextEncoder:
         self._stop_words = frozenset(stop_words) if stop_words is not None else frozenset()
         self._preprocess = vectorizer.build_preprocessor()
 
-    n_features = property(lambda self: self.input_size)
+    @property
+    def n_features(self) -> int:
+        """Alias of ``input_size``, as :class:`~doclrp.models.encoders.TfidfEncoder` has it."""
+        return self.input_size
 
     @property
     def terms(self) -> list[str]:

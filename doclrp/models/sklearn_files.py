@@ -46,7 +46,12 @@ ALLOWED_TYPES = frozenset({
 
 def read_skops_pipeline(path: str | Path):
     """The scikit-learn object in the ``.skops`` file ``path``, built by skops from trusted types
-    only; every problem is one `DoclrpError` line and nothing is built."""
+    only; every problem is one `DoclrpError` line and nothing is built.
+
+    >>> read_skops_pipeline("model.joblib")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: model.joblib is a pickle/joblib file, which doclrp never loads (unpickling runs code hidden in the file): save the pipeline with skops instead, skops.io.dump(pipeline, 'model.skops'), and give that file
+    """
     import skops.io  # lazily: an optional reader, and scikit-learn behind it takes a second
 
     path = Path(path)
