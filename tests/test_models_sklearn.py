@@ -389,3 +389,12 @@ def test_allow_list_names_the_classes_it_means():
         module, _, cls = name.rpartition(".")
         assert getattr(importlib.import_module(module), cls).__name__ == cls, name
     assert set(SUPPORTED_CLASSES) <= ALLOWED_TYPES and all(n.startswith("sklearn.") for n in ALLOWED_TYPES)
+
+
+def test_corpus_fingerprint_of_a_skops_file_follows_its_bytes(tmp_path):
+    from doclrp.corpus.output import model_fingerprint
+    first, second = tmp_path / "a.skops", tmp_path / "b.skops"
+    first.write_bytes(b"one model")
+    second.write_bytes(b"another model")
+    assert model_fingerprint(first) != model_fingerprint(second)
+    assert model_fingerprint(first) == model_fingerprint(str(first))

@@ -36,7 +36,8 @@ __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_targ
 
 def add_model_options(parser) -> None:
     """--model, --target, --method (alias --composite), --param and --device."""
-    parser.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    parser.add_argument("--model", required=True, metavar="DIR",
+                        help="a model folder (doclrp or Hugging Face) or a scikit-learn .skops file")
     parser.add_argument("--target", default="predicted",
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")

@@ -212,8 +212,11 @@ def model_fingerprint(model: Any) -> str:
     digest = hashlib.sha256()
     if isinstance(model, (str, os.PathLike)):
         folder = Path(model)
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        # a model file (a scikit-learn .skops file) is hashed as a folder holding just that file
+        files = [folder] if folder.is_file() else sorted(
+            p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+        for path in files:
+            digest.update((path.name if path == folder else path.relative_to(folder).as_posix()).encode() + b"\0")
             with path.open("rb") as handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
