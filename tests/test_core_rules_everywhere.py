@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
-from doclrp.core.rules import AlphaBeta, Flat, Gradient, Winners, WSquare, Zero
+from doclrp.core.rules import AlphaBeta, Epsilon, Flat, Gradient, Winners, WSquare, Zero
 from references import alpha_beta_dropping_reference, pool_reference, rule_reference
 
 RTOL = 1e-9
@@ -55,6 +55,20 @@ def test_alpha_below_one_on_the_input_layer_matches_explicit_equation():
     torch.testing.assert_close(attr.relevance, rule_reference(rule, first, x, g), rtol=RTOL, atol=ATOL)
 
 
+def test_flat_over_a_relu_over_epsilon_gives_the_epsilon_rule_the_dead_units_relevance():
+    # below the ReLU, ε sees R_j / z_j · z_j / (z_j + ε sign z_j): the toolbox's R_j / (z_j + ε sign z_j)
+    first, hidden, x = make_pair("linear")
+    with torch.no_grad():
+        first.bias[0] = -10.0
+    model = nn.Sequential(first, nn.ReLU(), hidden)
+    g = torch.ones(x.shape[0], 4, dtype=torch.float64)
+    attr = doclrp.attribute(model, x, target=g, composite=doclrp.Composite({"0": Epsilon(0.5), "2": WSquare()}))
+    z = first(x).detach()
+    r_hidden = rule_reference(WSquare(), hidden, torch.relu(z), g)
+    torch.testing.assert_close(attr.relevance, rule_reference(Epsilon(0.5), first, x, r_hidden / z),
+                               rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("rule", [Flat(), WSquare()], ids=repr)
 @pytest.mark.parametrize("inplace", [False, True])
 def test_flat_on_a_hidden_layer_carries_the_share_of_dead_units_through_the_relu(rule, inplace):
@@ -81,6 +95,42 @@ def test_flat_on_a_hidden_layer_carries_the_share_of_dead_units_through_the_relu
     if not inplace:
         assert (lost == 0).all() and (r_hidden[:, 0].abs() > 0).all()
 
+
+
+def test_flat_after_a_functional_relu_keeps_the_gradient_form_and_delta_reports_the_dead_share():
+    # a relu applied as a function has no module whose input the engine could see: R_j / x_j
+    first, hidden, x = make_pair("linear")
+    with torch.no_grad():
+        first.bias[0] = -10.0
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.hidden = first, hidden
+
+        def forward(self, v):
+            return self.hidden(torch.relu(self.first(v)))
+
+    g = torch.ones(x.shape[0], 4, dtype=torch.float64)
+    attr = doclrp.attribute(Functional(), x, target=g,
+                            composite=doclrp.Composite({"first": Zero(), "hidden": Flat()}))
+    z = first(x).detach()
+    h = torch.relu(z)
+    r_hidden = rule_reference(Flat(), hidden, h, g)
+    carried = torch.where(h > 0, r_hidden, 0.0)
+    torch.testing.assert_close(attr.relevance, rule_reference(Zero(), first, x, carried / z), rtol=RTOL, atol=ATOL)
+    stranded = (r_hidden - carried).sum(1)
+    assert (stranded.abs() > 0).all()
+    torch.testing.assert_close(attr.delta, stranded + (carried * first.bias.detach() / z).sum(1), rtol=RTOL, atol=ATOL)
+
+
+def test_flat_above_a_relu_leaves_the_model_as_it_was():
+    first, hidden, x = make_pair("conv2d")
+    model = nn.Sequential(first, nn.ReLU(), nn.MaxPool2d(2, stride=1), hidden)
+    before = model(x)
+    attr = doclrp.attribute(model, x, composite=doclrp.Composite({nn.Conv2d: Flat(), nn.MaxPool2d: WSquare()}))
+    torch.testing.assert_close(attr.output, before, rtol=0, atol=0)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
 
 def test_flat_layers_over_dead_units_and_dead_windows_conserve_exactly():
     # Flat on every layer of a bias-free ReLU CNN whose first channel is dead everywhere: every

@@ -94,6 +94,7 @@ class _AffineRuleFunction(torch.autograd.Function):
         layer = ctx.layer
         extra = getattr(ctx, "extra_relevance", None)
         if extra is not None:  # handed over by a Flat/WSquare layer above (see _share_route)
+            ctx.extra_relevance = None  # taken: a second backward through the graph starts afresh
             z = kept[0] if kept else layer.forward(x) + layer.bias_like(extra)
             relevance = z * g + extra
             ctx.session.add_input_relevance(x, ctx.rule.relevance(
@@ -319,6 +320,7 @@ class _ShareFunction(torch.autograd.Function):
         extra = getattr(ctx, "extra_relevance", None)
         if extra is not None:
             relevance = relevance + extra
+            ctx.extra_relevance = None  # taken: a second backward through the graph starts afresh
         return ctx.route(ctx.spread(relevance)), None, None, None
 
 
