@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
-from doclrp.core.rules import AlphaBeta, Flat, Gradient, Winners, WSquare, Zero
+from doclrp.core.rules import AlphaBeta, Epsilon, Flat, Gradient, Winners, WSquare, Zero
 from references import alpha_beta_dropping_reference, pool_reference, rule_reference
 
 RTOL = 1e-9
@@ -55,23 +55,98 @@ def test_alpha_below_one_on_the_input_layer_matches_explicit_equation():
     torch.testing.assert_close(attr.relevance, rule_reference(rule, first, x, g), rtol=RTOL, atol=ATOL)
 
 
-def test_flat_on_a_hidden_layer_reports_what_dead_units_cannot_carry():
+def test_flat_over_a_relu_over_epsilon_gives_the_epsilon_rule_the_dead_units_relevance():
+    # below the ReLU, ε sees R_j / z_j · z_j / (z_j + ε sign z_j): the toolbox's R_j / (z_j + ε sign z_j)
     first, hidden, x = make_pair("linear")
     with torch.no_grad():
-        first.weight[0], first.bias[0] = 0.0, -1.0      # unit 0 is dead after the ReLU
+        first.bias[0] = -10.0
     model = nn.Sequential(first, nn.ReLU(), hidden)
     g = torch.ones(x.shape[0], 4, dtype=torch.float64)
-    attr = doclrp.attribute(model, x, target=g, composite=doclrp.Composite({"0": Zero(), "2": Flat()}))
-    h = torch.relu(first(x)).detach()
+    attr = doclrp.attribute(model, x, target=g, composite=doclrp.Composite({"0": Epsilon(0.5), "2": WSquare()}))
+    z = first(x).detach()
+    r_hidden = rule_reference(WSquare(), hidden, torch.relu(z), g)
+    torch.testing.assert_close(attr.relevance, rule_reference(Epsilon(0.5), first, x, r_hidden / z),
+                               rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("rule", [Flat(), WSquare()], ids=repr)
+@pytest.mark.parametrize("inplace", [False, True])
+def test_flat_on_a_hidden_layer_carries_the_share_of_dead_units_through_the_relu(rule, inplace):
+    # The LRP Toolbox passes relevance through Rect unchanged: the share a Flat/w² layer gives a
+    # dead unit reaches the layer below, R_i = Σ_j x_i w_ij R_j / z_j with z_j the ReLU's input.
+    first, hidden, x = make_pair("linear")
+    with torch.no_grad():
+        first.bias[0] = -10.0                            # unit 0 is dead after the ReLU, its input is not 0
+    model = nn.Sequential(first, nn.ReLU(inplace=inplace), hidden)
+    g = torch.ones(x.shape[0], 4, dtype=torch.float64)
+    attr = doclrp.attribute(model, x, target=g, composite=doclrp.Composite({"0": Zero(), "2": rule}))
+    z = first(x).detach()
+    h = torch.relu(z)
+    assert (h[:, 0] == 0).all()
+    r_hidden = rule_reference(rule, hidden, h, g)
+    if inplace:
+        # an in-place ReLU overwrites its input: the dead unit's share cannot be carried and shows in delta
+        r_hidden = torch.where(h > 0, r_hidden, 0.0)
+    expected = rule_reference(Zero(), first, x, r_hidden / z)
+    torch.testing.assert_close(attr.relevance, expected, rtol=RTOL, atol=ATOL)
+    bias_share = r_hidden * first.bias.detach() / z      # LRP-0 leaves the bias its share
+    lost = rule_reference(rule, hidden, h, g).sum(1) - r_hidden.sum(1)
+    torch.testing.assert_close(attr.delta, bias_share.sum(1) + lost, rtol=RTOL, atol=ATOL)
+    if not inplace:
+        assert (lost == 0).all() and (r_hidden[:, 0].abs() > 0).all()
+
+
+
+def test_flat_after_a_functional_relu_keeps_the_gradient_form_and_delta_reports_the_dead_share():
+    # a relu applied as a function has no module whose input the engine could see: R_j / x_j
+    first, hidden, x = make_pair("linear")
+    with torch.no_grad():
+        first.bias[0] = -10.0
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.hidden = first, hidden
+
+        def forward(self, v):
+            return self.hidden(torch.relu(self.first(v)))
+
+    g = torch.ones(x.shape[0], 4, dtype=torch.float64)
+    attr = doclrp.attribute(Functional(), x, target=g,
+                            composite=doclrp.Composite({"first": Zero(), "hidden": Flat()}))
+    z = first(x).detach()
+    h = torch.relu(z)
     r_hidden = rule_reference(Flat(), hidden, h, g)
-    alive = h > 0
-    # what reaches the first layer: the hidden relevance of the units that are alive; LRP-0 there
-    carried = rule_reference(Zero(), first, x, torch.where(alive, r_hidden, 0.0) / first(x).detach())
-    torch.testing.assert_close(attr.relevance, carried, rtol=RTOL, atol=ATOL)
-    stranded = torch.where(alive, 0.0, r_hidden).sum(1)
-    assert (stranded.abs() > 0).all()  # unit 0 took a share, which only delta reports
-    bias_share = (r_hidden.sum(1) - stranded) - carried.sum(1)   # the first layer's bias under LRP-0
-    torch.testing.assert_close(attr.delta, stranded + bias_share, rtol=RTOL, atol=ATOL)
+    carried = torch.where(h > 0, r_hidden, 0.0)
+    torch.testing.assert_close(attr.relevance, rule_reference(Zero(), first, x, carried / z), rtol=RTOL, atol=ATOL)
+    stranded = (r_hidden - carried).sum(1)
+    assert (stranded.abs() > 0).all()
+    torch.testing.assert_close(attr.delta, stranded + (carried * first.bias.detach() / z).sum(1), rtol=RTOL, atol=ATOL)
+
+
+def test_flat_above_a_relu_leaves_the_model_as_it_was():
+    first, hidden, x = make_pair("conv2d")
+    model = nn.Sequential(first, nn.ReLU(), nn.MaxPool2d(2, stride=1), hidden)
+    before = model(x)
+    attr = doclrp.attribute(model, x, composite=doclrp.Composite({nn.Conv2d: Flat(), nn.MaxPool2d: WSquare()}))
+    torch.testing.assert_close(attr.output, before, rtol=0, atol=0)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+def test_flat_layers_over_dead_units_and_dead_windows_conserve_exactly():
+    # Flat on every layer of a bias-free ReLU CNN whose first channel is dead everywhere: every
+    # pooled window of it is 0, and the relevance handed to it still reaches the input
+    torch.manual_seed(9)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, bias=False), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 2, 2, bias=False),
+                          nn.ReLU(), nn.Flatten(), nn.Linear(8, 3, bias=False)).double()
+    with torch.no_grad():
+        model[0].weight[0] = -model[0].weight[0].abs()
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    assert (model[:3](x)[:, 0] == 0).all()
+    composite = doclrp.Composite({nn.Conv2d: Flat(), nn.Linear: Flat(), nn.MaxPool2d: Flat()})
+    attr = doclrp.attribute(model, x, composite=composite)
+    assert (attr.delta.abs() <= CONSERVATION * attr.target_output.abs().clamp(min=1)).all()
+    # the dead channel's pooled windows carried relevance down: every input pixel got some
+    assert (attr.relevance != 0).all()
 
 
 POOLS = [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1), nn.AvgPool2d(2, stride=1), nn.MaxPool1d(2)]

@@ -398,3 +398,100 @@ def test_skip_reasons_hold_no_part_of_an_id_with_spaces(model_dir):
     pipeline = load_pipeline(model_dir)
     [record] = explain_records(pipeline, [Record("fortunes/mene mene", "zzzz qqqq")])
     assert record["skipped"] == UNKNOWN
+
+
+# -- a time budget per document (--doc-timeout): a fake monotonic clock, advanced by the slow stage --
+SLOW = "slowpoke"  # a document holding this word takes 1000 s to tokenize, on the fake clock
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    import doclrp._explain
+    import doclrp.corpus.batch
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(doclrp.corpus.batch, "_clock", lambda: clock["now"])
+    tokenize = doclrp._explain.tokenize_many
+
+    def slow_tokenize(texts, *args, **kwargs):
+        if any(SLOW in text for text in texts):
+            clock["now"] += 1000.0
+        return tokenize(texts, *args, **kwargs)
+
+    monkeypatch.setattr(doclrp._explain, "tokenize_many", slow_tokenize)
+    return clock
+
+
+def slow_corpus(tmp_path):
+    rows = corpus_rows(12)
+    rows.insert(7, {"id": "slow", "text": f"goal match {SLOW} team.", "label": "sport"})
+    return write_jsonl(tmp_path / "slow.jsonl", rows)
+
+
+def test_a_slow_document_is_skipped_with_its_reason_and_the_others_are_unchanged(model_dir, tmp_path, fake_clock):
+    corpus = slow_corpus(tmp_path)
+    report = explain_corpus(model_dir, corpus, tmp_path / "r.jsonl", batch_size=4, doc_timeout=60,
+                            on_error="skip", progress=False)
+    records = {r["id"]: r for r in records_of(tmp_path / "r.jsonl")}
+    reason = "took longer than doc_timeout=60 s (stopped after tokenizing)"
+    assert records["slow"]["skipped"] == reason and report.skipped[reason] == 1
+    # the same run without a budget: every other record is the same
+    plain = explain_corpus(model_dir, corpus, tmp_path / "plain.jsonl", batch_size=4, doc_timeout=None,
+                           on_error="skip", progress=False)
+    assert plain.explained == report.explained + 1
+    for record in records_of(tmp_path / "plain.jsonl"):
+        if record["id"] != "slow":
+            assert records[record["id"]] == record
+
+
+def test_a_slow_document_stops_the_run_in_one_line_and_the_run_continues(model_dir, tmp_path, capsys, fake_clock):
+    corpus, out = slow_corpus(tmp_path), tmp_path / "r.jsonl"
+    err = fails(capsys, "--model", model_dir, "--input", corpus, "--out", out, "--batch-size", 2,
+                "--doc-timeout", 60, "--quiet")
+    assert "document slow took longer than doc_timeout=60 s (stopped after tokenizing)" in err
+    assert "--on-error skip" in err
+    assert run("--model", model_dir, "--input", corpus, "--out", out, "--batch-size", 2, "--doc-timeout", 60,
+               "--on-error", "skip", "--quiet") == 0
+    records = records_of(out)
+    assert len(records) == len({r["id"] for r in records}) == 15
+    assert [r["id"] for r in records if r["skipped"] and r["skipped"].startswith("took longer")] == ["slow"]
+
+
+def test_the_budget_is_checked_between_the_passes_over_a_documents_windows(cnn_dir, monkeypatch):
+    import doclrp.corpus.batch
+
+    pipeline = load_pipeline(cnn_dir)
+    clock = {"now": 0.0}
+    monkeypatch.setattr(doclrp.corpus.batch, "_clock", lambda: clock["now"])
+    # every forward pass of the model takes 30 s on the fake clock; with one window per batch,
+    # a document of n windows runs 2n passes (a prediction and an attribution per window)
+    handle = pipeline.model.register_forward_hook(lambda *_: clock.__setitem__("now", clock["now"] + 30.0))
+    try:
+        long = Record("long", " ".join(WORDS * 5))              # 60 words: 7 windows of 12 tokens, 14 passes
+        two = Record("two", " ".join((WORDS * 2)[:20]))         # 2 windows: 4 passes, checked at 0, 30, 60, 90 s
+        short = Record("short", "goal match team")              # one window
+        records = explain_records(pipeline, [long, two, short], batch_size=1, doc_timeout=100, on_error="skip")
+    finally:
+        handle.remove()
+    reasons = {r["id"]: r["skipped"] for r in records}
+    assert reasons == {"long": "took longer than doc_timeout=100 s (stopped between model passes)",
+                       "two": "took longer than doc_timeout=100 s (stopped after its last model pass)",
+                       "short": None}
+
+
+def test_doc_timeout_settings(model_dir, corpus, tmp_path, capsys):
+    from doclrp.cli.parsers import DOC_TIMEOUT, build_parser
+    from doclrp.corpus.batch import DOC_TIMEOUT as BATCH_DOC_TIMEOUT
+
+    assert DOC_TIMEOUT == BATCH_DOC_TIMEOUT
+    parse = build_parser().parse_args
+    assert parse(["corpus", "--doc-timeout", "off"]).doc_timeout is None
+    assert parse(["corpus", "--doc-timeout", "2.5"]).doc_timeout == 2.5
+    assert parse(["corpus"]).doc_timeout == DOC_TIMEOUT
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(SystemExit):
+            parse(["corpus", "--doc-timeout", bad])
+        assert "positive number of seconds" in capsys.readouterr().err
+    with pytest.raises(DoclrpError, match="doc_timeout must be a positive number"):
+        explain_corpus(model_dir, corpus, tmp_path / "r.jsonl", doc_timeout=0, progress=False)
+    assert not (tmp_path / "r.jsonl").exists()

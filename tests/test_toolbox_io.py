@@ -1,6 +1,8 @@
 """LRP Toolbox files besides plain-text models: .mat models read as data (the same model as the
 text format gives), data matrices from .mat, .npy and .txt, and one line for every malformed file."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -112,3 +114,66 @@ def test_malformed_data_files_fail_on_one_line(tmp_path, case):
     with pytest.raises(DoclrpError, match=DATA_CASES[case]) as error:
         read_toolbox_data(path)
     assert "\n" not in str(error.value) and str(path.name) in str(error.value)
+
+
+# -- Matlab-object models (the toolbox's own .mat files), decoded by the optional package mat-io --
+def as_objects(model_layers):
+    """The layers as the Matlab toolbox holds them: a modules.Sequential of modules.* objects."""
+    from matio.utils.matclass import MatlabOpaque
+
+    objects = []
+    for layer in model_layers:
+        kind = layer[0]
+        properties = {"lrp_var": np.array([]), "lrp_param": np.array([[1.0]])}  # modules.Module's own
+        if kind == "Linear":
+            properties.update(W=layer[1], B=layer[2][None], m=float(layer[1].shape[0]), n=float(layer[1].shape[1]))
+        elif kind == "Convolution":
+            properties.update(W=layer[1], B=layer[2][None], stride=np.array([layer[3]], dtype=float),
+                              filtersize=np.array([layer[1].shape], dtype=float), X=np.array([]), Y=np.array([]))
+        elif kind in ("SumPool", "MaxPool"):
+            properties.update(pool=np.array([layer[1]], dtype=float), stride=np.array([layer[2]], dtype=float))
+        objects.append(MatlabOpaque(properties, f"modules.{kind}"))
+    cells = np.empty((1, len(objects)), dtype=object)
+    cells[0, :] = objects
+    return MatlabOpaque({"modules": cells}, "modules.Sequential")
+
+
+@pytest.mark.parametrize("version", ["v7", "v7.3"])
+def test_a_matlab_object_model_reads_as_its_text_twin_with_mat_io(tmp_path, version):
+    pytest.importorskip("matio")
+    from matio import save_to_mat
+
+    rng = np.random.default_rng(2)
+    model_layers = layers(rng)
+    save_to_mat(str(tmp_path / "nn.mat"), {"nn": as_objects(model_layers)}, version=version)
+    from_mat = read_toolbox_model(tmp_path / "nn.mat", input_shape=(5, 4, 1))
+    from_txt = read_toolbox_model(write_toolbox_model(tmp_path / "model.txt", model_layers), input_shape=(5, 4, 1))
+    x = torch.from_numpy(rng.normal(size=(2, 1, 5, 4)))
+    torch.testing.assert_close(from_mat(x), from_txt(x), rtol=0, atol=0)
+
+
+def test_matlab_objects_of_other_classes_or_missing_properties_fail_on_one_line(tmp_path):
+    pytest.importorskip("matio")
+    from matio import save_to_mat
+    from matio.utils.matclass import MatlabOpaque
+
+    save_to_mat(str(tmp_path / "other.mat"), {"x": MatlabOpaque({"a": np.ones((1, 1))}, "evil.Payload")}, version="v7")
+    with pytest.raises(DoclrpError, match="class evil.Payload, not one of the toolbox's modules") as error:
+        read_toolbox_model(tmp_path / "other.mat")
+    assert "\n" not in str(error.value)
+    model = as_objects([("Linear", np.ones((2, 2)), np.zeros(2))])
+    del model.properties["modules"][0, 0].properties["B"]
+    save_to_mat(str(tmp_path / "nob.mat"), {"nn": model}, version="v7")
+    with pytest.raises(DoclrpError, match="lacks the field 'B'"):
+        read_toolbox_model(tmp_path / "nob.mat")
+
+
+def test_a_matlab_object_model_without_mat_io_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    matio = pytest.importorskip("matio")
+    path = tmp_path / "nn.mat"
+    matio.save_to_mat(str(path), {"nn": as_objects([("Rect",)])}, version="v7")
+    monkeypatch.setitem(sys.modules, "matio", None)  # as if it were not installed
+    with pytest.raises(DoclrpError, match="pip install mat-io to read it, or in Matlab, write it as text with "
+                                          r"model_io.write\(model_io.read\('nn.mat'\), 'model.txt'\)") as error:
+        read_toolbox_model(path)
+    assert "\n" not in str(error.value) and "is a Matlab object" in str(error.value)

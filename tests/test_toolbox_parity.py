@@ -70,15 +70,33 @@ CASES = [("simple", None, None), ("epsilon", 1.0, None), ("epsilon", 0.01, "flat
          ("alphabeta", 1.0, "ww"), ("alphabeta", 0.5, None), ("alphabeta", 0.0, None)]
 
 
-@pytest.mark.parametrize(("method", "param", "first"), CASES, ids=str)
+# flat and ww on hidden layers: relevance given to dead ReLUs and to pooled windows of them is carried on
+FLAT_CASES = [("flat", None, None), ("ww", None, None), ("ww", None, "flat"), ("flat", None, "ww")]
+
+
+@pytest.mark.parametrize(("method", "param", "first"), CASES + FLAT_CASES, ids=str)
 def test_parity_on_a_relu_cnn_with_ties(tmp_path, method, param, first):
     rng = np.random.default_rng(0)
     layers = relu_cnn(rng)
     model = read_toolbox_model(write_toolbox_model(tmp_path / "cnn.txt", layers), input_shape=INPUT_SHAPE)
     x = inputs(rng)
-    ours, _ = doclrp_relevance(model, x, toolbox_composite(method, param, first))
+    ours, attribution = doclrp_relevance(model, x, toolbox_composite(method, param, first))
     expected, _ = toolbox_lrp(layers, x, method, param, first)
     assert_parity(ours, expected)
+    if method in ("flat", "ww"):  # both conserve in the toolbox (no bias, no ε): so does doclrp
+        np.testing.assert_allclose(attribution.delta.numpy(), 0, atol=1e-10 * float(attribution.target_output.abs().max()))
+
+
+def test_the_relu_cnn_has_dead_units_and_dead_windows_under_flat_layers(tmp_path):
+    # the flat/ww parity above would not test carrying relevance past zeros without them
+    rng = np.random.default_rng(0)
+    layers = relu_cnn(rng)
+    x = inputs(rng)
+    acts = toolbox_forward(layers, x)[0]
+    assert (acts[2] == 0).sum() > 20          # dead units under the max pool
+    assert (acts[3] == 0).sum() > 0           # max-pool windows of dead units only, under a conv
+    assert (acts[5] == 0).sum() > 0           # dead units under the sum pool
+    assert (acts[9] == 0).sum() > 0           # dead units under the last linear layer
 
 
 @pytest.mark.parametrize(("method", "param", "first"), CASES + [("flat", None, None), ("ww", None, None),

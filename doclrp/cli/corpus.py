@@ -41,7 +41,8 @@ def run(args) -> int:
                                 batch_size=args.batch_size, device=args.device,
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                 on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
-                                allow_pickle=args.allow_pickle, limit=args.limit)
+                                allow_pickle=args.allow_pickle, limit=args.limit,
+                                doc_timeout=args.doc_timeout)
     print(report)
     return 0
 

@@ -27,11 +27,14 @@ from doclrp.errors import DoclrpError
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
 #: imports argparse only (importing doclrp._explain would import torch before --help).
 MAX_CHARS = 1_000_000
+#: The default of --doc-timeout; doclrp.corpus.batch.DOC_TIMEOUT, written out for the same reason.
+DOC_TIMEOUT = 300.0
 
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_device", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count"]
+           "parse_reference", "add_device", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count",
+           "seconds_or_off"]
 
 
 def add_model_options(parser) -> None:
@@ -69,6 +72,23 @@ def add_max_chars(parser) -> None:
     parser.add_argument("--max-chars", type=positive_int, default=MAX_CHARS, metavar="N",
                         help=f"longest document accepted, in characters (default {MAX_CHARS:,}); corpus runs "
                              "skip longer ones with a reason")
+
+
+def seconds_or_off(value: str) -> float | None:
+    """An argparse type: a positive, finite number of seconds, or ``off`` (None: no limit).
+
+    >>> seconds_or_off("2.5"), seconds_or_off("off")
+    (2.5, None)
+    """
+    if value.strip().lower() in ("off", "none"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'off', got {value!r}")
+    return seconds
 
 
 def positive_int(value: str) -> int:
@@ -232,6 +252,14 @@ def add_corpus_parser(subparsers) -> None:
     corpus.add_argument("--on-error", choices=["raise", "skip"], default="raise",
                         help="a malformed corpus line: stop before writing (raise, default) or leave it out "
                              "with a warning (skip)")
+    corpus.add_argument("--doc-timeout", type=seconds_or_off, default=DOC_TIMEOUT, metavar="SECONDS",
+                        help=f"seconds of work one document may take (default {DOC_TIMEOUT:g}; 'off': no limit), "
+                             "checked "
+                             "between its stages: after tokenizing and before each model pass over a batch of "
+                             "windows. A stage already running (one spaCy call, one forward/backward pass) is "
+                             "not interrupted; long runs of one character are split before spaCy already. A "
+                             "document over the limit is skipped with its reason under --on-error skip, else "
+                             "the run stops with one line (run it again to continue). Local engine only")
     corpus.add_argument("--quiet", action="store_true", help="no progress bar")
 
     nested = corpus.add_subparsers(dest="corpus_command", metavar="summarize")

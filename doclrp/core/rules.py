@@ -15,8 +15,12 @@ returns the gradient at ``x`` (so that ``R_j = x_j · grad_j``).
 Rules that give relevance to inputs that are zero (``Flat``, ``WSquare``, ``ZBox``)
 cannot be written as ``x ⊙ grad``; they are *input rules*: on a layer that reads the model
 input they return the relevance itself. ``Flat`` and ``WSquare`` also run on hidden layers
-(and on pooling layers), as the gradient ``R_j / x_j``: the share they give to inputs that
-are exactly zero (dead ReLUs) cannot travel further down and shows in ``delta``.
+(and on pooling layers). The share they give to inputs that are exactly zero (dead ReLUs, a
+pooled window of them) travels on as the LRP Toolbox passes it through Rect: the engine
+(``doclrp.core.session``) hands it straight to a Flat/WSquare layer below, or past a ReLU
+*module* as the gradient ``R_j / z_j`` at the ReLU's input ``z_j``. After a ReLU applied as a
+function (or in place) the predecessor is not known: the gradient is ``R_j / x_j`` and the
+share of inputs at 0 shows in ``delta``.
 
 >>> Epsilon(eps=0.25)
 Epsilon(eps=0.25)
@@ -328,9 +332,10 @@ class ZBox(InputRule):
 
 @dataclass(frozen=True)
 class OnHiddenLayer(AffineRule):
-    """An input rule that also makes sense on a hidden layer (``Flat``, ``WSquare``), run there
-    as the gradient ``R_j / x_j``. Where ``x_j = 0`` its share cannot be carried down by a
-    gradient and shows in delta. The engine wraps such rules itself.
+    """An input rule that also makes sense on a hidden layer (``Flat``, ``WSquare``), run as the
+    gradient ``R_j / x_j``. Where ``x_j = 0`` its share cannot be carried down by a gradient and
+    shows in delta. The engine runs hidden Flat/WSquare layers its own way (see the module
+    docstring) and uses this form only where a BatchNorm is folded into such a layer.
 
     >>> OnHiddenLayer(Flat())
     OnHiddenLayer(rule=Flat())

@@ -40,7 +40,7 @@ from ..errors import DoclrpError
 from .composites import Composite
 from .linear import AffineMap, batchnorm_affine, is_affine_layer, is_dense, keeps_output, restrict_to_nonzero
 from .rules import (POOLS, AffineRule, Flat, Gradient, InputRule, ModuleRule, OnHiddenLayer, Pass, Rule, Winners,
-                    WSquare, _ElementwiseFunction, chunk_factors, pool_gradient, pool_relevance)
+                    WSquare, _ElementwiseFunction, _safe_div, chunk_factors, pool_gradient, pool_relevance)
 
 __all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
 
@@ -85,12 +85,21 @@ class _AffineRuleFunction(torch.autograd.Function):
         ctx.keep_output = keeps_output(layer.module, x)
         ctx.save_for_backward(*((x, z) if ctx.keep_output else (x,)))
         ctx.layer, ctx.rule, ctx.session = layer, rule, session
+        ctx.output_shape = z.shape
         return z
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, None, None, None, None]:
         x, *kept = ctx.saved_tensors
         layer = ctx.layer
+        extra = getattr(ctx, "extra_relevance", None)
+        if extra is not None:  # handed over by a Flat/WSquare layer above (see _share_route)
+            ctx.extra_relevance = None  # taken: a second backward through the graph starts afresh
+            z = kept[0] if kept else layer.forward(x) + layer.bias_like(extra)
+            relevance = z * g + extra
+            ctx.session.add_input_relevance(x, ctx.rule.relevance(
+                layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x)))
+            return None, None, None, None, None
         shift = getattr(ctx, "reference_shift", None)
         if shift is not None:
             # Explaining f(x) − reference: the output layer sees its bias as b − reference.
@@ -135,6 +144,8 @@ class Session:
         self.input_relevance: Tensor | None = None
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: _AffineRecord | None = None
+        # (output, input) of each ReLU module run, for Flat/WSquare layers above (see _share_route)
+        self.rectified: list[tuple[Tensor, Tensor]] = []
 
     def close(self) -> None:
         """Drop every tensor the session holds, so nothing outlives the attribution.
@@ -149,6 +160,7 @@ class Session:
         self.input_relevance = None
         self.softmax_outputs = []
         self.last_affine = None
+        self.rectified = []
 
     # -- the input ----------------------------------------------------------------------
     def float_input(self, inputs: Tensor) -> Tensor:
@@ -275,7 +287,117 @@ def _module_path(name: str) -> str:
     return name or "<model>"
 
 
+# -- Flat and WSquare above other layers ---------------------------------------------------
+# Flat and w² give relevance to every input, also to those whose value is 0 (dead ReLUs, a
+# pooled window of dead units), where relevance cannot be written as activation × gradient.
+# The LRP Toolbox hands it on unchanged through Rect; so does doclrp, by routing it past the
+# modules that carry relevance on as it is (reshapes, a constant factor, ReLU modules):
+# straight to a Flat/WSquare layer below (added to that layer's output relevance: exact),
+# else as the gradient R/z at the input z of the ReLU crossed (exact where z ≠ 0; the layer
+# below computes z·g = R), else as R/x (what a ReLU applied as a function leaves: the share
+# of inputs at 0 then shows in delta). One backward pass still does it all.
+
+# autograd nodes that leave relevance as it is and values in their order
+_RESHAPE_NODES = {"ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "CloneBackward0"}
+
+
+class _ShareFunction(torch.autograd.Function):
+    """A Flat/WSquare layer: returns the layer output ``y``; its backward spreads ``R = y·g``
+    (plus relevance handed over from a Flat/WSquare layer above) over the layer's inputs with
+    ``spread``, and ``route`` makes that the gradient at ``source``."""
+
+    @staticmethod
+    def forward(ctx: Any, source: Tensor, y: Tensor, spread: Callable[[Tensor], Tensor],
+                route: Callable[[Tensor], Tensor]) -> Tensor:
+        ctx.save_for_backward(y)
+        ctx.spread, ctx.route, ctx.output_shape = spread, route, y.shape
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None, None, None]:
+        (y,) = ctx.saved_tensors
+        relevance = y * g
+        extra = getattr(ctx, "extra_relevance", None)
+        if extra is not None:
+            relevance = relevance + extra
+            ctx.extra_relevance = None  # taken: a second backward through the graph starts afresh
+        return ctx.route(ctx.spread(relevance)), None, None, None
+
+
+def _takes_relevance(node: Any) -> bool:
+    """Whether autograd ``node`` is a Flat/WSquare layer that adds relevance handed to it."""
+    kind = type(node).__name__
+    return kind == "_ShareFunctionBackward" or (
+        kind == "_AffineRuleFunctionBackward" and isinstance(node.rule, (Flat, WSquare))
+        and getattr(node, "reference_shift", None) is None)
+
+
+def _share_route(session: Session, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """``(source, route)`` for a Flat/WSquare layer that reads ``x`` (see above): ``route`` turns
+    the relevance at ``x`` into the gradient at ``source``, ``x`` or the input of a ReLU below."""
+    node: Any = x.grad_fn  # torch types nodes as bare Nodes; ours carry the attributes of their ctx
+    rectified: Tensor | None = None
+    while node is not None:
+        if _takes_relevance(node):
+            producer = node
+
+            def hand_over(relevance: Tensor) -> Tensor:
+                relevance = relevance.reshape(producer.output_shape)
+                previous = getattr(producer, "extra_relevance", None)
+                producer.extra_relevance = relevance if previous is None else previous + relevance
+                return torch.zeros_like(x)  # a gradient all the same: the producer runs after this
+            return x, hand_over
+        kind = type(node).__name__
+        if kind == "ReluBackward0":
+            found = next((pre for out, pre in session.rectified if out.grad_fn is node), None)
+            if found is None:
+                break  # a relu applied as a function: its input is not known
+            rectified, node = found, found.grad_fn
+        elif kind in _RESHAPE_NODES or (kind == "MulBackward0" and node.next_functions[1][0] is None
+                                        and node._saved_other.dim() == 0):
+            node = node.next_functions[0][0]  # a reshape, or a constant factor
+        else:
+            break
+    if rectified is None:
+        return x, lambda relevance: _safe_div(relevance, x)
+    pre = rectified
+    return pre, lambda relevance: _safe_div(relevance.reshape(pre.shape), pre)
+
+
+def _rectifier_hook(session: Session) -> _ForwardHook:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        x = args[0] if args else None
+        # in place, the input's values are gone: a Flat layer above then divides by the output
+        if isinstance(x, Tensor) and x.requires_grad and isinstance(output, Tensor) and output is not x:
+            session.rectified.append((output, x))
+
+    return hook
+
+
+def _uses_shares(composite: Composite) -> bool:
+    """Whether a Flat/WSquare rule may sit on a hidden layer (only then do ReLUs get a hook)."""
+    return any(isinstance(rule, (Flat, WSquare)) for rule in composite.rules.values())
+
+
 # -- hooks ---------------------------------------------------------------------------------
+def _affine_spread(rule: InputRule, layer: AffineMap, x: Tensor) -> Callable[[Tensor], Tensor]:
+    """Flat/WSquare's relevance at the inputs of ``layer`` from the relevance at its outputs."""
+    return lambda relevance: rule.relevance(layer, x, torch.ones_like(relevance), relevance, (None, None))
+
+
+def _shared(session: Session, x: Tensor, output: Tensor, spread: Callable[[Tensor], Tensor]) -> Tensor:
+    """``output`` of a Flat/WSquare layer reading ``x``; its relevance goes to the input when ``x``
+    is (a reshuffling of) the model input, else on by :func:`_share_route`."""
+    if session.reads_input(x):
+        def to_input(relevance: Tensor) -> Tensor:
+            # relevance of zero inputs cannot be a gradient: handed to the input directly
+            session.add_input_relevance(x, relevance)
+            return torch.zeros_like(x)
+        return _ShareFunction.apply(x, output.detach(), spread, to_input)
+    source, route = _share_route(session, x)
+    return _ShareFunction.apply(source, output.detach(), spread, route)
+
+
 def _affine_hook(session: Session, name: str, rules: dict[bool, Rule | None]) -> _ForwardHook:
     def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Tensor | None:
         x = args[0]
@@ -294,7 +416,11 @@ def _affine_hook(session: Session, name: str, rules: dict[bool, Rule | None]) ->
         if isinstance(rule, Gradient):
             return None
         if isinstance(rule, InputRule) and rule.hidden and not session.reads_input(x):
-            rule = OnHiddenLayer(rule)
+            layer = AffineMap.of(module, detach=True)
+            new = _shared(session, x, output, _affine_spread(rule, layer, x.detach()))
+            # a BatchNorm right after folds into the layer as before (the share of inputs at 0 is then lost)
+            session.last_affine = _AffineRecord(new, x, layer, OnHiddenLayer(rule))
+            return new
         if isinstance(rule, InputRule) and not session.reads_input(x):
             raise DoclrpError(
                 f"rule {rule!r} on module '{_module_path(name)}' needs a layer that reads the model input; "
@@ -331,12 +457,12 @@ def _pool_hook(session: Session, name: str, rule: Flat | WSquare | Winners) -> _
             return None
         if isinstance(rule, Winners) and rule.ties == "one":
             return None  # torch's own gradient picks one winner
-        if isinstance(rule, (Flat, WSquare)) and session.reads_input(x):
-            def to_input(x_: Tensor, y_: Tensor, g: Tensor) -> Tensor:
-                # relevance of zero inputs cannot be a gradient: handed to the input directly
-                session.add_input_relevance(x_, pool_relevance(rule, module, x_, y_, g))
-                return torch.zeros_like(x_)
-            return _ElementwiseFunction.apply(x, output.detach(), to_input)
+        if isinstance(rule, (Flat, WSquare)):
+            xd = x.detach()
+
+            def spread(relevance: Tensor) -> Tensor:
+                return pool_relevance(rule, module, xd, torch.ones_like(relevance), relevance)
+            return _shared(session, x, output, spread)
         return _ElementwiseFunction.apply(
             x, output.detach(), lambda x_, y_, g: pool_gradient(rule, module, x_, y_, g))
 
@@ -474,6 +600,8 @@ def _hook_for(name: str, module: nn.Module, composite: Composite) -> tuple[_Hook
         return (lambda session: hook), True
     if isinstance(rule, Gradient):
         return None, False
+    if rule is None and isinstance(module, nn.ReLU) and _uses_shares(composite):
+        return _rectifier_hook, False
     if isinstance(module, POOLS) and isinstance(rule, (Flat, WSquare, Winners)):
         if isinstance(rule, Winners) and not isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
             raise DoclrpError(f"{rule!r} on '{_module_path(name)}' ({type(module).__name__}): needs a max pooling layer")

@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from doclrp._explain import UnexplainableDocument, explain, invalid_character
@@ -19,10 +22,74 @@ from doclrp.corpus.output import explanation_record, skipped_record
 from doclrp.corpus.readers import Record
 from doclrp.errors import DoclrpError
 
-__all__ = ["explain_records", "EMPTY"]
+__all__ = ["explain_records", "EMPTY", "DOC_TIMEOUT", "DocumentTimeout", "check_doc_timeout"]
 
 #: The reason recorded for a document without text.
 EMPTY = "empty document"
+
+#: Seconds of work one document may take in a corpus run (``doc_timeout``). Not 60: the longest
+#: document ``max_chars`` admits (a million characters: spaCy alone takes tens of seconds, a
+#: transformer hundreds of windows) can take minutes on a CPU and is no attack; 5 minutes still
+#: stops what once held a run for 44 minutes.
+DOC_TIMEOUT = 300.0
+
+# monotonic: a clock set back or forward mid-run moves no deadline (tests replace it)
+_clock = time.monotonic
+
+
+class DocumentTimeout(DoclrpError):
+    """A document's work ran past its time budget; ``stage`` says where it was stopped."""
+
+    def __init__(self, seconds: float, stage: str) -> None:
+        super().__init__(f"took longer than doc_timeout={seconds:g} s (stopped {stage})")
+        self.seconds, self.stage = seconds, stage
+
+
+def check_doc_timeout(seconds: float | None) -> float | None:
+    """``seconds`` as a time budget: a positive, finite number of seconds, or None (no budget).
+
+    >>> check_doc_timeout(2), check_doc_timeout(None)
+    (2.0, None)
+    """
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (math.isfinite(seconds)
+                                                                                  and seconds > 0):
+        raise DoclrpError(f"doc_timeout must be a positive number of seconds (or None: no limit), got {seconds!r}")
+    return float(seconds)
+
+
+class _Deadline:
+    """``seconds`` from now on the monotonic clock; :meth:`check` raises once it has passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = _clock() + seconds
+        self.passes = 0  # model forward passes begun
+
+    def check(self, stage: str) -> None:
+        if _clock() > self.at:
+            raise DocumentTimeout(self.seconds, stage)
+
+    def before_pass(self, module: Any, args: Any) -> None:
+        # explain() tokenizes and encodes before the first pass, and runs one forward and
+        # backward per batch of windows: checking before each forward checks between them
+        self.check("after tokenizing" if self.passes == 0 else "between model passes")
+        self.passes += 1
+
+
+@contextmanager
+def _within(pipeline, seconds: float | None) -> Iterator[_Deadline | None]:
+    """A deadline checked before every forward pass of the pipeline's model while the block runs."""
+    if seconds is None:
+        yield None
+        return
+    deadline = _Deadline(seconds)
+    handle = pipeline.model.register_forward_pre_hook(deadline.before_pass)
+    try:
+        yield deadline
+    finally:
+        handle.remove()
 
 
 def _reason(error: DoclrpError) -> str:
@@ -47,7 +114,8 @@ def _unusable(record: Record, max_chars: int | None) -> str | None:
 
 
 def explain_records(pipeline, records: Sequence[Record], *, target="predicted", method=None,
-                    batch_size: int = 32, max_chars: int | None = None) -> list[dict[str, Any]]:
+                    batch_size: int = 32, max_chars: int | None = None, doc_timeout: float | None = None,
+                    on_error: str = "raise") -> list[dict[str, Any]]:
     """One result record per document of ``records``, in their order (used by both engines).
 
     ``target`` and ``method``: as :func:`doclrp.explain` takes them; a corpus run passes
@@ -57,7 +125,24 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
     invalid character, no word the model knows, outputs that are not finite) gets a
     ``skipped`` record; other errors propagate. The record of a document that is too long
     or not valid text keeps no text (it could not be written, or would bloat the results).
+
+    ``doc_timeout``: seconds of work per document (None: no limit), checked on a monotonic
+    clock between the stages of the work (after tokenizing, before each forward pass over a
+    batch of windows, after the last one); a stage already running is not interrupted. The
+    batch runs together within one document's budget; if it is stopped, its documents run
+    one by one, each with its own budget (so a slow document holds the run for at most about
+    twice the budget). A document over its budget gets a ``skipped`` record under
+    ``on_error="skip"``; under ``"raise"`` it ends the call with a one-line ``DoclrpError``.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["good fun"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+    >>> explain_records(pipe, [Record("a", "good fun")], doc_timeout=60)[0]["skipped"] is None
+    True
     """
+    doc_timeout = check_doc_timeout(doc_timeout)
+    if on_error not in ("raise", "skip"):
+        raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for record in records:
@@ -69,14 +154,27 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
             results[record.id] = skipped_record(record.id, record.label, reason, text, record.targets)
     options = dict(target=target, method=method, batch_size=batch_size)
     try:
-        explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []
+        if len(todo) == 1 and doc_timeout is not None:
+            raise DocumentTimeout(doc_timeout, "")  # alone it has its own budget below: not run twice
+        with _within(pipeline, doc_timeout):
+            explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []
         pairs = list(zip(todo, explanations))
     except DoclrpError:
-        # Some document of the batch is unreadable: find it, explain the others one by one.
+        # Some document of the batch is unreadable (or slow): find it, explain the others one by one.
         pairs = []
         for record in todo:
             try:
-                pairs.append((record, explain(pipeline, record.text, ids=[record.id], **options)))
+                with _within(pipeline, doc_timeout) as deadline:
+                    explanation = explain(pipeline, record.text, ids=[record.id], **options)
+                if deadline is not None:
+                    deadline.check("after its last model pass")
+                pairs.append((record, explanation))
+            except DocumentTimeout as error:
+                if on_error == "raise":
+                    raise DoclrpError(f"document {record.id} {error}; rerun with a larger --doc-timeout, or "
+                                      "--on-error skip to record it as skipped (the run continues where it "
+                                      "stopped)") from None
+                results[record.id] = skipped_record(record.id, record.label, str(error), None, record.targets)
             except DoclrpError as error:
                 results[record.id] = skipped_record(record.id, record.label, _reason(error), record.text,
                                                     record.targets)

@@ -50,7 +50,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from doclrp.corpus.batch import explain_records
+from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
 from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
@@ -208,7 +208,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
                    buffer_size: int = BUFFER_SIZE, max_chars: int | None = MAX_CHARS, allow_pickle: bool = False,
                    progress: bool = True, ray_options: dict[str, Any] | None = None,
-                   limit: int | None = None) -> RunReport:
+                   limit: int | None = None, doc_timeout: float | None = DOC_TIMEOUT) -> RunReport:
     """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
 
     ``model``: a model folder (doclrp or Hugging Face), loaded on ``device``, or a loaded
@@ -224,6 +224,12 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     ``on_error``: ``"raise"`` stops at a malformed corpus line (before writing), ``"skip"``
     leaves it out with a warning. Restarting the same call continues an interrupted run.
     ``max_chars``: longer documents get a skipped record (None: no limit).
+    ``doc_timeout``: seconds of work one document may take (default 300; None: no limit),
+    checked between its stages (tokenizing, each forward/backward pass over a batch of
+    windows; a stage already running, such as one spaCy call, is not interrupted). A document
+    over it is a skipped record with the reason under ``on_error="skip"``, else a one-line
+    error that stops the run (rerun to continue). Local engine only: Ray replicas do not check
+    it yet. See :func:`doclrp.corpus.batch.explain_records`.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
     Only one run writes to ``out`` at a time: a second one is refused at once (a lock
     file next to it, released by the OS when the first run ends or dies).
@@ -240,6 +246,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
             continue
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise DoclrpError(f"{name} must be at least 1, got {value!r}")
+    doc_timeout = check_doc_timeout(doc_timeout)
     if engine == "local":  # Ray replicas load on their own nodes' devices
         check_device(device)
     # Taken first: a second run on the same output is refused before it reads the corpus or loads a model.
@@ -285,7 +292,8 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                 options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars)
                 if engine == "local":
                     for batch in pending:
-                        write(explain_records(pipeline, batch, **options))
+                        write(explain_records(pipeline, batch, doc_timeout=doc_timeout, on_error=on_error,
+                                              **options))
                 else:
                     run_ray(pending, model if model_path is None else model_path, write, device=device,
                             allow_pickle=allow_pickle, **options, **(ray_options or {}))

@@ -288,9 +288,9 @@ def toolbox_composite(method: str, param: float | None = None, first: str | None
     tied maxima (``flat``/``ww``: evenly over the window); Rect, Tanh and Flatten pass relevance
     on. ``alphabeta`` uses the toolbox's ``0/0 = 0`` (``AlphaBeta(missing="drop")``).
 
-    One difference remains, from doclrp's single backward pass: with ``flat`` or ``ww`` on hidden
-    layers, the share the toolbox gives to units whose activation is exactly zero (dead ReLUs)
-    cannot be carried further down; it is reported in ``delta`` instead.
+    With ``flat`` or ``ww`` on hidden layers, the share the toolbox gives to units whose activation
+    is exactly zero (dead ReLUs, max/sum-pooled windows of them) is carried on as its Rect does
+    (see :mod:`doclrp.core.rules`): the two agree there too, and both conserve.
 
     >>> toolbox_composite("epsilon", 1.0, first="flat").name
     'toolbox-epsilon'

@@ -9,9 +9,13 @@ with ``scipy.io.loadmat``; no code runs) and its data matrices (``.mat``, ``.npy
 [[1.0, 0.0], [0.0, 1.0]]
 
 A Matlab model saved by the toolbox's ``model_io.write(model, 'model.mat')`` holds Matlab objects
-(``modules.Sequential``), which only Matlab can decode: such a file is refused with the Matlab line
-that writes the same model as text. A ``.mat`` that holds the layers as data (a cell array of
-structs, one per layer, each with a ``type`` field — ``Linear``, ``Convolution``, ``SumPool``,
+(a ``modules.Sequential`` whose ``modules`` are ``modules.Linear``, ``modules.Convolution``, …),
+stored in the file's MCOS subsystem, which scipy cannot decode. With the optional package
+``mat-io`` installed (``pip install mat-io``: it decodes the subsystem as data; nothing in the
+file is run, and Matlab class names are only read, never looked up as code) such a file, in
+v7 or v7.3, is read by the objects' properties; without it the file is refused with the Matlab
+line that writes the same model as text. A ``.mat`` that holds the layers as data (a cell array
+of structs, one per layer, each with a ``type`` field — ``Linear``, ``Convolution``, ``SumPool``,
 ``MaxPool``, ``Flatten``, ``Rect``, ``Tanh``, ``SoftMax`` — and the toolbox's property names
 ``W``, ``B``, ``stride``, ``pool``) is read as the text format would be.
 """
@@ -29,6 +33,60 @@ __all__ = ["read_toolbox_data", "mat_model_lines"]
 
 _MATLAB_TO_TEXT = ("in Matlab, write it as text with model_io.write(model_io.read('{name}'), 'model.txt') "
                    "and read the .txt")
+#: The toolbox's Matlab classes, by the layer names of the text format.
+_TOOLBOX_CLASSES = ("Linear", "Convolution", "SumPool", "MaxPool", "Flatten", "Rect", "Tanh", "SoftMax")
+
+
+class _ObjectLayer:
+    """A toolbox object read by mat-io, seen as the struct of a layer: ``type`` and its properties."""
+
+    def __init__(self, kind: str, properties: dict[str, Any]) -> None:
+        self.type, self._properties = kind, properties
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_properties"][name]
+        except KeyError:
+            raise AttributeError(name, name=name) from None
+
+
+def _matio_objects(path: Path, why: str) -> tuple[str, Any]:
+    """``(name, value)`` of the first variable of ``path`` read by mat-io (Matlab objects decoded
+    as data), or the one-line refusal when mat-io is not installed."""
+    try:
+        # mat-io is optional: only Matlab-object (MCOS) and v7.3 model files need it
+        from matio import load_from_mat  # type: ignore[import-not-found]
+        from matio.utils.matclass import MatlabOpaque  # type: ignore[import-not-found]
+    except ImportError:
+        raise DoclrpError(f"{path}: {why}, which scipy cannot decode; pip install mat-io to read it, or "
+                          + _MATLAB_TO_TEXT.format(name=path.name)) from None
+    try:
+        content = load_from_mat(str(path))
+    except Exception as error:  # mat-io raises many kinds on damaged subsystems
+        raise DoclrpError(f"{path}: mat-io cannot read its Matlab objects ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from None
+    variables = [(k, v) for k, v in content.items() if not k.startswith("__")]
+    if not variables:
+        raise DoclrpError(f"{path}: the .mat file holds no variables")
+    name, value = variables[0]
+
+    def as_layer(item: Any) -> Any:
+        item = _one(item)
+        if not isinstance(item, MatlabOpaque):
+            return item
+        kind = str(item.classname).removeprefix("modules.")
+        if kind not in _TOOLBOX_CLASSES and kind != "Sequential":
+            raise DoclrpError(f"{path}: variable '{name}' holds a Matlab object of class {item.classname}, "
+                              "not one of the toolbox's modules")
+        properties = item.properties if isinstance(item.properties, dict) else {}
+        return _ObjectLayer(kind, properties)
+
+    model = as_layer(value)
+    if isinstance(model, _ObjectLayer) and model.type == "Sequential":
+        cells = _one(getattr(model, "modules", None))
+        cells = list(cells.ravel()) if isinstance(cells, np.ndarray) else [cells]
+        model = _ObjectLayer("Sequential", {"modules": [as_layer(cell) for cell in cells]})
+    return name, model
 
 
 def _loadmat(path: Path) -> dict[str, Any]:
@@ -40,7 +98,7 @@ def _loadmat(path: Path) -> dict[str, Any]:
     try:
         content = loadmat(path, squeeze_me=False, struct_as_record=False)
     except NotImplementedError:
-        raise DoclrpError(f"{path}: a Matlab v7.3 (HDF5) file; save it with -v7 to read it here") from None
+        raise _V73(f"{path}: a Matlab v7.3 (HDF5) file; save it with -v7 to read it here") from None
     except Exception as error:  # scipy raises ValueError, TypeError, OSError… on damaged files
         raise DoclrpError(f"{path}: not a readable .mat file ({type(error).__name__}: "
                           f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from None
@@ -48,6 +106,10 @@ def _loadmat(path: Path) -> dict[str, Any]:
     if not variables:
         raise DoclrpError(f"{path}: the .mat file holds no variables")
     return variables
+
+
+class _V73(DoclrpError):
+    """A v7.3 (HDF5) file, which scipy does not read (mat-io does)."""
 
 
 def _is_matlab_object(value: Any) -> bool:
@@ -105,13 +167,16 @@ def _numbers(value: Any) -> str:
 
 def mat_model_lines(path: Path) -> list[str]:
     """The layers of a ``.mat`` model as lines of the plain-text format."""
-    name, value = next(iter(_loadmat(path).items()))
+    try:
+        name, value = next(iter(_loadmat(path).items()))
+    except _V73:
+        name, value = _matio_objects(path, "a Matlab v7.3 (HDF5) file")
     if _is_matlab_object(value):
-        raise DoclrpError(f"{path}: variable '{name}' is a Matlab object (the toolbox's modules.Sequential), "
-                          "which only Matlab can decode; " + _MATLAB_TO_TEXT.format(name=path.name))
+        name, value = _matio_objects(path, f"variable '{name}' is a Matlab object (the toolbox's modules.Sequential)")
     value = _one(value)
     layers = _one(getattr(value, "modules", value))
-    layers = list(layers.ravel()) if isinstance(layers, np.ndarray) else [layers]
+    layers = list(layers.ravel()) if isinstance(layers, np.ndarray) else list(layers) if isinstance(layers, list) \
+        else [layers]
     lines = []
     for index, cell in enumerate(layers, 1):
         layer = _one(cell)
