@@ -61,3 +61,19 @@ def test_ray_engine_equals_local(tmp_path, local_ray):
         assert a["prediction"]["label"] == b["prediction"]["label"]
     assert read_results(tmp_path / "ray.jsonl").header["model_sha256"] == \
            read_results(tmp_path / "local.jsonl").header["model_sha256"]
+
+
+def test_ray_replicas_keep_the_time_budget(tmp_path, local_ray):
+    # A budget no document can meet: every record is skipped with the reason, as on the local engine.
+    torch.manual_seed(0)
+    encoder = IdEncoder.fit([" ".join(WORDS)], max_len=10)
+    model = TextCNN(len(encoder.vocabulary), embed_dim=8, widths=(2, 3), channels=4, n_outputs=2)
+    model_dir = save_pipeline(TextPipeline(model.eval(), encoder, ["sport", "tech"]), tmp_path / "model")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": "goal match team"}) + "\n" for i in range(4)),
+                      encoding="utf-8")
+    report = explain_corpus(model_dir, corpus, tmp_path / "ray.jsonl", batch_size=2, engine="ray", progress=False,
+                            doc_timeout=1e-9, on_error="skip")
+    assert report.explained == 0
+    reasons = [r["skipped"] for r in read_results(tmp_path / "ray.jsonl")]
+    assert len(reasons) == 4 and all("took longer than doc_timeout" in r for r in reasons)

@@ -90,7 +90,8 @@ def _windows(batches: Iterator[list[Record]], docs: int) -> Iterator[list[list[R
 
 def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[str, Any]]], None], *,
             device: str = "cpu", target="predicted", method=None, batch_size: int = 32,
-            max_chars: int | None = None, allow_pickle: bool = False,
+            max_chars: int | None = None, doc_timeout: float | None = None, on_error: str = "raise",
+            allow_pickle: bool = False,
             replicas: int | None = None, window_docs: int = WINDOW_DOCS) -> None:
     """Explain ``batches`` on Ray and pass each batch's records to ``write``, in plan order.
 
@@ -126,7 +127,8 @@ def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[s
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars)
+        options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars,
+                       doc_timeout=doc_timeout, on_error=on_error)
         settings = {"model": model if isinstance(model, str) else ray.put(model), "device": replica_device,
                     "options": options, "threads": threads, "allow_pickle": allow_pickle}
         for number, window in enumerate(itertools.chain([first], windows)):

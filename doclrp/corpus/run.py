@@ -228,8 +228,8 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     checked between its stages (tokenizing, each forward/backward pass over a batch of
     windows; a stage already running, such as one spaCy call, is not interrupted). A document
     over it is a skipped record with the reason under ``on_error="skip"``, else a one-line
-    error that stops the run (rerun to continue). Local engine only: Ray replicas do not check
-    it yet. See :func:`doclrp.corpus.batch.explain_records`.
+    error that stops the run (rerun to continue). Both engines check it (on Ray, each
+    replica). See :func:`doclrp.corpus.batch.explain_records`.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
     Only one run writes to ``out`` at a time: a second one is refused at once (a lock
     file next to it, released by the OS when the first run ends or dies).
@@ -289,11 +289,11 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                     bar.update(len(records))
 
             try:
-                options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars)
+                options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars,
+                               doc_timeout=doc_timeout, on_error=on_error)
                 if engine == "local":
                     for batch in pending:
-                        write(explain_records(pipeline, batch, doc_timeout=doc_timeout, on_error=on_error,
-                                              **options))
+                        write(explain_records(pipeline, batch, **options))
                 else:
                     run_ray(pending, model if model_path is None else model_path, write, device=device,
                             allow_pickle=allow_pickle, **options, **(ray_options or {}))
