@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the names as static tools see them; at run time they come f
     from .text import Explanation
     from .models.loading import load_model, pretrained_path
     from .models.toolbox import read_toolbox_model, toolbox_composite
+    from .models.keras import read_keras_model
     from .corpus import explain_corpus, read_results, summarize
     from . import render
 
@@ -36,7 +37,7 @@ __all__ = [
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
     "Target", "Attributor", "LRP", "resolve_method", "method_names",
     "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
-    "explain_corpus", "read_results", "summarize", "render", "__version__",
+    "read_keras_model", "explain_corpus", "read_results", "summarize", "render", "__version__",
 ]
 
 # Imported on first use, not with the package: `import doclrp.cli` runs this file first, and
@@ -52,6 +53,7 @@ _HOMES = {
     "pretrained_path": "doclrp.models.loading",
     "read_toolbox_model": "doclrp.models.toolbox",
     "toolbox_composite": "doclrp.models.toolbox",
+    "read_keras_model": "doclrp.models.keras",
     **dict.fromkeys(["explain_corpus", "read_results", "summarize"], "doclrp.corpus"),
 }
 
