@@ -120,6 +120,13 @@ def batchnorm_image():
                              L.Flatten(), L.Dense(2)]), images(3, 6, 6, 2)
 
 
+def any_length_text():
+    # sequences of any length: (None,) inputs through convolutions, pools and recurrent layers
+    return keras.Sequential([keras.Input((None,), dtype="int32"), L.Embedding(20, 4), L.Conv1D(3, 3, padding="same"),
+                             L.ReLU(), L.MaxPooling1D(2), L.LSTM(3, return_sequences=True), L.GlobalMaxPooling1D(),
+                             L.Dense(2), L.Softmax()]), token_ids(3, 9, 20)
+
+
 def functional_chain():
     inputs = keras.Input((6,))
     hidden = L.Dense(4, activation="tanh", name="hidden")(inputs)
@@ -128,7 +135,7 @@ def functional_chain():
 
 
 @pytest.mark.parametrize("build", [mlp, image_cnn, strided_cnn, global_max_image, text_cnn, text_cnn_mean, batchnorm,
-                                   batchnorm_image, functional_chain])
+                                   batchnorm_image, any_length_text, functional_chain])
 def test_outputs_equal_keras(build, tmp_path):
     model, x = build()
     assert_same_outputs(randomized(model), x, tmp_path)
@@ -185,7 +192,7 @@ def native_cnn(imported):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_lrp_on_imported_cnn_conserves_and_equals_native(fmt, tmp_path):
+def test_lrp_on_imported_cnn_conserves(fmt, tmp_path):
     model = keras.Sequential([keras.Input((8, 8, 2)), L.Conv2D(4, 3, activation="relu", use_bias=False),
                               L.MaxPooling2D(), L.Flatten(), L.Dense(3, use_bias=False)])
     imported = doclrp.read_keras_model(save(randomized(model), tmp_path)[fmt], dtype=torch.float64)
@@ -194,9 +201,20 @@ def test_lrp_on_imported_cnn_conserves_and_equals_native(fmt, tmp_path):
     result = attribute(imported, x, target=0, composite=composite)
     assert result.relevance.shape == x.shape
     torch.testing.assert_close(result.delta, torch.zeros(3, dtype=torch.float64), atol=CONSERVATION_TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("composite", ["epsilon", "epsilon-plus", "epsilon-gamma-box", "alpha2-beta1"])
+def test_lrp_on_imported_cnn_equals_native(composite, tmp_path):
+    """The permutes inside change nothing: relevance (the first-layer rule included) is a native model's."""
+    model = keras.Sequential([keras.Input((8, 8, 2)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
+                              L.Flatten(), L.Dense(3)])
+    imported = doclrp.read_keras_model(save(randomized(model), tmp_path)["keras"], dtype=torch.float64)
+    x = torch.from_numpy(images(3, 8, 8, 2)).double()
+    result = attribute(imported, x, target=0, composite=composite)
     native = attribute(native_cnn(imported), x.permute(0, 3, 1, 2), target=0, composite=composite)
     torch.testing.assert_close(result.relevance, native.relevance.permute(0, 2, 3, 1),
                                atol=RELEVANCE_TOLERANCE, rtol=0)
+    torch.testing.assert_close(result.delta, native.delta, atol=RELEVANCE_TOLERANCE, rtol=0)
 
 
 def test_lrp_on_imported_mlp_conserves(tmp_path):
@@ -263,6 +281,16 @@ def test_unsupported_layers_and_settings_are_refused(fmt, tmp_path):
                  "layer 'e': mask_zero=True is not read"),
         "layer": (keras.Sequential([keras.Input((4, 3)), L.LayerNormalization(name="ln")]),
                   r"layer 'ln' \(LayerNormalization\) is a custom object or a layer doclrp does not read"),
+        "relu6": (keras.Sequential([keras.Input((3,)), L.ReLU(max_value=6.0, name="r6")]),
+                  "layer 'r6': ReLU with max_value=6.0 is not read"),
+        "nchw": (keras.Sequential([keras.Input((2, 5, 5)), L.Conv2D(2, 3, data_format="channels_first", name="c")]),
+                 "layer 'c': data_format 'channels_first' is not read"),
+        "backwards": (keras.Sequential([keras.Input((4, 3)), L.LSTM(2, go_backwards=True, name="b")]),
+                      "layer 'b': LSTM with go_backwards=True is not read"),
+        "mul": (keras.Sequential([keras.Input((4, 3)), L.Bidirectional(L.GRU(2), merge_mode="mul", name="bi")]),
+                "layer 'bi': merge_mode 'mul' is not read"),
+        "uneven": (keras.Sequential([keras.Input((5, 5, 1)), L.AveragePooling2D(2, padding="same", name="p")]),
+                   r"layer 'p': padding='same' here pads unevenly"),
     }
     for name, (model, message) in cases.items():
         path = tmp_path / f"{name}.{fmt}"
@@ -376,6 +404,54 @@ def test_malformed_legacy_files_are_refused(mlp_files, tmp_path):
     refused(linked, "weight 'mlp/hidden/bias' is a link or a group")
 
     refused(tmp_path / "absent.keras", "no Keras model file")
+
+
+def test_nonfinite_weights_are_refused(mlp_files):
+    with h5py.File(mlp_files["h5"], "r+") as f:
+        f["model_weights/out/mlp/out/bias"][0] = np.nan
+    refused(mlp_files["h5"], "layer 'out': weight 'bias' holds NaN or infinite values")
+
+
+def test_archive_without_group_names_is_read_by_keras_naming(mlp_files, tmp_path):
+    """Weight groups that record no layer name are found as Keras names them (dense, dense_1, …)."""
+    def strip_names(f):
+        for group in f["layers"].values():
+            del group["vars"].attrs["name"]
+    path = tmp_path / "unnamed.keras"
+    rewrite_archive(mlp_files["keras"], path, edit_weights=strip_names)
+    x = torch.from_numpy(images(3, 6))
+    torch.testing.assert_close(doclrp.read_keras_model(path)(x), doclrp.read_keras_model(mlp_files["keras"])(x))
+
+
+def test_keras2_legacy_file(tmp_path):
+    """A legacy .h5 as tf.keras 2 wrote it: the input shape on the first layer, weight names with ':0',
+    functional inbound nodes as nested lists."""
+    rng = np.random.default_rng(0)
+    kernel, bias, out = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(3, 2))
+    layers = [
+        {"class_name": "InputLayer", "name": "input_1", "config": {"batch_input_shape": [None, 4], "name": "input_1"},
+         "inbound_nodes": []},
+        {"class_name": "Dense", "name": "dense", "config": {"name": "dense", "units": 3, "activation": "relu"},
+         "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {"class_name": "Dense", "name": "dense_1",
+         "config": {"name": "dense_1", "units": 2, "activation": "linear", "use_bias": False},
+         "inbound_nodes": [[["dense", 0, 0, {}]]]},
+    ]
+    config = {"class_name": "Model", "config": {"layers": layers, "input_layers": [["input_1", 0, 0]],
+                                                "output_layers": [["dense_1", 0, 0]]}}
+    path = tmp_path / "tf2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config).encode()
+        weights = f.create_group("model_weights")
+        for name, arrays in {"dense": {"kernel:0": kernel, "bias:0": bias}, "dense_1": {"kernel:0": out}}.items():
+            group = weights.create_group(name)
+            group.attrs["weight_names"] = [f"{name}/{key}".encode() for key in arrays]
+            for key, array in arrays.items():
+                group[f"{name}/{key}"] = array
+    x = rng.normal(size=(5, 4))
+    expected = np.maximum(x @ kernel + bias, 0) @ out
+    got = doclrp.read_keras_model(path, dtype=torch.float64)(torch.from_numpy(x))
+    np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-12)
 
 
 def test_read_keras_model_is_exported(mlp_files):

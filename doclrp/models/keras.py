@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,23 @@ class _ArchiveWeights:
                 variables = group.get("vars") if isinstance(group, h5py.Group) else None
                 if variables is not None and "name" in variables.attrs:
                     self.groups[_text(variables.attrs["name"])] = group
+        self.layers = layers if isinstance(layers, h5py.Group) else None
+
+    def index(self, layers: list[dict[str, Any]]) -> None:
+        """Finds the groups of layers whose group records no name, as Keras names them: by the
+        class in snake case, numbered in the order of the model's layers (``dense``, ``dense_1``)."""
+        if self.layers is None:
+            return
+        counts: dict[str, int] = {}
+        for layer in layers:
+            kind = str(layer.get("class_name"))
+            if kind == "InputLayer":
+                continue
+            base = _snake_case(kind)
+            key = base if base not in counts else f"{base}_{counts[base]}"
+            counts[base] = counts.get(base, 0) + 1
+            if _layer_name(layer) not in self.groups and key in self.layers:
+                self.groups[_layer_name(layer)] = self.layers[key]
 
     def arrays(self, name: str, kind: str) -> list[np.ndarray]:
         group = self.groups.get(name)
@@ -120,6 +138,9 @@ class _LegacyWeights:
     def __init__(self, group: h5py.Group, where: str) -> None:
         self.group, self.where = group, where
 
+    def index(self, layers: list[dict[str, Any]]) -> None:
+        pass  # every layer's group carries its name
+
     def arrays(self, name: str, kind: str) -> list[np.ndarray]:
         import h5py  # slow to import (~0.4 s): only reading a Keras file needs it
 
@@ -128,6 +149,12 @@ class _LegacyWeights:
             return []
         names = [_text(n) for n in np.atleast_1d(layer.attrs.get("weight_names", []))]
         return [_dataset(layer, n, f"{self.where}, layer '{name}'") for n in names]
+
+
+def _snake_case(name: str) -> str:
+    """Keras's ``to_snake_case``: ``MaxPooling2D`` → ``max_pooling2d``."""
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name)))
+    return name.lower()
 
 
 def _text(value: Any) -> str:
@@ -172,7 +199,7 @@ def _chain(model: dict[str, Any]) -> list[dict[str, Any]]:
         label = model.get("registered_name") or kind
         raise DoclrpError(f"model class {label!r} is not read: doclrp reads Sequential and functional Keras models "
                           "(a subclassed or custom model's code is not run)")
-    layers = config.get("layers") if isinstance(config, dict) else None
+    layers = config.get("layers") if isinstance(config, dict) else config  # old Keras 2: the list itself
     if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
         raise DoclrpError("the model config has no list of layers ('config.layers')")
     if kind == "Sequential":
@@ -241,6 +268,8 @@ def _load(config: Any, weights: _ArchiveWeights | _LegacyWeights, dtype: torch.d
     layers = _chain(config)
     for layer in layers:
         _check_layer(layer)
+    all_layers = config["config"]["layers"] if isinstance(config.get("config"), dict) else config["config"]
+    weights.index(all_layers)
     builder = LayerBuilder(_input_shape(layers), dtype)
     kinds = [str(layer["class_name"]) for layer in layers]
     for index, layer in enumerate(layers):

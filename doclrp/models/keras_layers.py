@@ -42,11 +42,11 @@ Shape = tuple  # the Keras shape without the batch axis; None for a length unkno
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear")
 # Layers that act on every value alone: a Flatten before them keeps its order until the next Dense.
-_ELEMENTWISE_KINDS = ("Dropout", "Activation")
+_ELEMENTWISE_KINDS = ("Dropout", "Activation", "ReLU")
 _POOL_KINDS = ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
 _GLOBAL_KINDS = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
 LAYER_KINDS = ("InputLayer", "Dense", "Conv1D", "Conv2D", *_POOL_KINDS, *_GLOBAL_KINDS, "Flatten", "Embedding",
-               "Dropout", "Activation", "BatchNormalization", "LSTM", "GRU", "Bidirectional")
+               "Dropout", "Activation", "ReLU", "Softmax", "BatchNormalization", "LSTM", "GRU", "Bidirectional")
 
 
 class Permute(nn.Identity):
@@ -158,6 +158,8 @@ class LayerBuilder:
                 raise self.fail(f"weight '{name}' has shape {tuple(array.shape)}, expected {expected}".replace("'?'", "?"))
             if not np.issubdtype(array.dtype, np.floating):
                 raise self.fail(f"weight '{name}' holds {array.dtype}, not floating-point numbers")
+            if not np.isfinite(array).all():
+                raise self.fail(f"weight '{name}' holds NaN or infinite values")
         return arrays
 
     def _layout(self, channels_first: bool) -> None:
@@ -221,6 +223,9 @@ class LayerBuilder:
         if kind == "Activation":
             self._activation(config)
             return
+        if kind in ("ReLU", "Softmax"):
+            self._activation_layer(kind, config)
+            return
         method = getattr(self, "_" + kind.lower())
         if kind == "Flatten":
             method(config, next_kinds)
@@ -234,6 +239,17 @@ class LayerBuilder:
 
     def _dropout(self, config: dict[str, Any], weights: list[np.ndarray]) -> None:
         pass  # identity at inference: nothing to add
+
+    def _activation_layer(self, kind: str, config: dict[str, Any]) -> None:
+        """The ``ReLU`` and ``Softmax`` layers, in their plain forms."""
+        if kind == "ReLU":
+            plain = {"max_value": None, "negative_slope": 0, "threshold": 0}
+            changed = [key for key, value in plain.items() if config.get(key, value) != value]
+            if changed:
+                raise self.fail(f"ReLU with {changed[0]}={config[changed[0]]!r} is not read; doclrp reads the plain ReLU")
+        elif config.get("axis", -1) not in (-1, len(self.shape)):
+            raise self.fail(f"Softmax over axis {config.get('axis')!r} is not read; doclrp reads the last axis")
+        self._activation({"activation": kind.lower()})
 
     def _dense(self, config: dict[str, Any], weights: list[np.ndarray]) -> None:
         units, use_bias = int(config["units"]), bool(config.get("use_bias", True))
