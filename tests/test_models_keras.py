@@ -358,6 +358,22 @@ def test_malformed_archives_are_refused(mlp_files, tmp_path):
     rewrite_archive(good, no_field, config=drop_units)
     refused(no_field, r"layer 'hidden' \(Dense\): config field 'units' is missing")
 
+    wrong_type = tmp_path / "type.keras"
+
+    def text_units(config):
+        config["config"]["layers"][1]["config"]["units"] = "five"
+        return config
+    rewrite_archive(good, wrong_type, config=text_units)
+    refused(wrong_type, r"layer 'hidden' \(Dense\): malformed config or weights")
+
+    misplaced = tmp_path / "misplaced.keras"
+
+    def vars_as_array(f):
+        del f["layers/dense/vars"]
+        f["layers/dense/vars"] = np.zeros(3)
+    rewrite_archive(good, misplaced, edit_weights=vars_as_array)
+    refused(misplaced, r"layer 'hidden' \(Dense\): (malformed config or weights|missing weight)")
+
     no_weights = tmp_path / "noweights.keras"
     with zipfile.ZipFile(no_weights, "w") as archive:
         archive.writestr("config.json", "{}")

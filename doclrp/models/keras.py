@@ -29,8 +29,8 @@ custom layer, model or activation is refused by name, as is every layer or setti
 reader does not know (one line, nothing loaded). Read are ``Sequential`` models and
 functional models that are one chain of layers, with ``Dense``, ``Conv1D``, ``Conv2D``,
 ``MaxPooling1D/2D``, ``AveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``,
-``GlobalAveragePooling1D/2D``, ``Flatten``, ``Embedding``, ``Dropout``, ``Activation`` and the
-``activation`` argument (``relu``, ``tanh``, ``sigmoid``, ``softmax``, ``linear``),
+``GlobalAveragePooling1D/2D``, ``Flatten``, ``Embedding``, ``Dropout``, ``Activation``, ``ReLU``,
+``Softmax`` and the ``activation`` argument (``relu``, ``tanh``, ``sigmoid``, ``softmax``, ``linear``),
 ``BatchNormalization``, ``LSTM``, ``GRU`` (``reset_after=True``, Keras's default) and
 ``Bidirectional`` around either.
 
@@ -274,13 +274,16 @@ def _load(config: Any, weights: _ArchiveWeights | _LegacyWeights, dtype: torch.d
     kinds = [str(layer["class_name"]) for layer in layers]
     for index, layer in enumerate(layers):
         kind, name = kinds[index], _layer_name(layer)
-        arrays = [] if kind in ("InputLayer", "Dropout") else weights.arrays(name, kind)
         try:
+            arrays = [] if kind in ("InputLayer", "Dropout") else weights.arrays(name, kind)
             builder.add(kind, layer["config"], arrays, next_kinds=kinds[index + 1:])
-        except (KeyError, TypeError, ValueError) as error:
-            if isinstance(error, DoclrpError):
-                raise
-            raise DoclrpError(f"layer '{name}' ({kind}): config field {error} is missing or malformed") from None
+        except DoclrpError:
+            raise
+        except KeyError as error:
+            raise DoclrpError(f"layer '{name}' ({kind}): config field {error} is missing") from None
+        except (TypeError, ValueError, AttributeError, OSError) as error:
+            # a field of the wrong type, or a weights file whose groups are not where Keras puts them
+            raise DoclrpError(f"layer '{name}' ({kind}): malformed config or weights ({error})") from None
     if not builder.modules:
         raise DoclrpError("the model has no layers with an effect (only inputs and dropouts)")
     return builder.finish()
