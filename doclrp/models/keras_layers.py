@@ -154,8 +154,8 @@ class LayerBuilder:
                             f"{len(arrays)} weight arrays where {len(shapes)} were expected")
         for array, (name, shape) in zip(arrays, shapes):
             if array.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, array.shape)):
-                expected = tuple("?" if s is None else s for s in shape)
-                raise self.fail(f"weight '{name}' has shape {tuple(array.shape)}, expected {expected}".replace("'?'", "?"))
+                expected = ", ".join("?" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "")
+                raise self.fail(f"weight '{name}' has shape {tuple(array.shape)}, expected ({expected})")
             if not np.issubdtype(array.dtype, np.floating):
                 raise self.fail(f"weight '{name}' holds {array.dtype}, not floating-point numbers")
             if not np.isfinite(array).all():
