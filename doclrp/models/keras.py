@@ -59,7 +59,7 @@ from doclrp.errors import DoclrpError
 from doclrp.models.keras_layers import LAYER_KINDS, LayerBuilder
 
 if TYPE_CHECKING:
-    import h5py
+    import h5py  # type: ignore[import-untyped]  # h5py ships no type hints
 
 __all__ = ["read_keras_model"]
 
@@ -204,6 +204,8 @@ def _chain(model: dict[str, Any]) -> list[dict[str, Any]]:
         raise DoclrpError("the model config has no list of layers ('config.layers')")
     if kind == "Sequential":
         return layers
+    if not isinstance(config, dict):
+        raise DoclrpError("the functional model's config is not a JSON object with layers, input_layers, output_layers")
     by_name = {_layer_name(layer): layer for layer in layers}
     first, last = _endpoint(config.get("input_layers"), "inputs"), _endpoint(config.get("output_layers"), "outputs")
     chain, name = [], last

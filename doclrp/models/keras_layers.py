@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -102,7 +102,8 @@ class KerasRecurrent(nn.Module):
         return f"return_sequences={self.return_sequences}" + (f", merge={self.merge!r}" if self.rnn.bidirectional else "")
 
 
-def _pair(value: Any, rank: int) -> tuple[int, ...]:
+def _pair(value: Any, rank: int) -> Any:
+    """``rank`` whole numbers (a tuple of the length torch's layer of that rank takes)."""
     values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
     return tuple(int(v) for v in values)
 
@@ -267,7 +268,7 @@ class LayerBuilder:
         layer = nn.Linear(kernel.shape[0], units, bias=use_bias, dtype=self.dtype)
         with torch.no_grad():
             layer.weight.copy_(self._tensor(kernel.T))
-            if use_bias:
+            if layer.bias is not None:
                 layer.bias.copy_(self._tensor(bias[0]))
         self.modules.append(layer)
         self.shape = (*self.shape[:-1], units)
@@ -304,15 +305,16 @@ class LayerBuilder:
         if not symmetric:
             # torch pads both sides alike; TensorFlow's odd pixel goes right (causal: all left)
             flat = [p for left_right in reversed(pads) for p in left_right]
-            self.modules.append(nn.ZeroPad1d(tuple(flat)) if rank == 1 else nn.ZeroPad2d(tuple(flat)))
+            widths: Any = tuple(flat)
+            self.modules.append(nn.ZeroPad1d(widths) if rank == 1 else nn.ZeroPad2d(widths))
         conv_type = nn.Conv1d if rank == 1 else nn.Conv2d
         layer = conv_type(kernel.shape[-2] * groups, filters, kernel_size, stride=strides, dilation=dilation,
-                          groups=groups, bias=use_bias, padding=tuple(left for left, _ in pads) if symmetric else 0,
+                          groups=groups, bias=use_bias, padding=_pair([left for left, _ in pads], rank) if symmetric else 0,
                           dtype=self.dtype)
         with torch.no_grad():
             # Keras (*kernel, in, out) → torch (out, in, *kernel)
             layer.weight.copy_(self._tensor(kernel.transpose(rank + 1, rank, *range(rank))))
-            if use_bias:
+            if layer.bias is not None:
                 layer.bias.copy_(self._tensor(bias[0]))
         self.modules.append(layer)
         out = [_window_out(size, k, s, d, left + right)
@@ -345,7 +347,7 @@ class LayerBuilder:
                 raise self.fail(f"padding='same' here pads unevenly {pads}, which torch's pools cannot; "
                                 "use padding='valid' or sizes that pad evenly")
         self._layout(True)
-        padding_arg = tuple(left for left, _ in pads)
+        padding_arg = _pair([left for left, _ in pads], rank)
         if kind.startswith("Max"):
             pool: nn.Module = (nn.MaxPool1d if rank == 1 else nn.MaxPool2d)(size, strides, padding=padding_arg)
         else:
@@ -423,10 +425,9 @@ class LayerBuilder:
         norm = (nn.BatchNorm2d if rank == 4 else nn.BatchNorm1d)(channels, eps=float(config.get("epsilon", 1e-3)),
                                                                  dtype=self.dtype)
         with torch.no_grad():
-            norm.weight.copy_(self._tensor(gamma))
-            norm.bias.copy_(self._tensor(beta))
-            norm.running_mean.copy_(self._tensor(mean))
-            norm.running_var.copy_(self._tensor(variance))
+            for buffer, value in ((norm.weight, gamma), (norm.bias, beta), (norm.running_mean, mean),
+                                  (norm.running_var, variance)):
+                cast(torch.Tensor, buffer).copy_(self._tensor(value))  # all exist: affine, tracking statistics
         self.modules.append(norm.eval())
 
     def _recurrent_cell(self, kind: str, config: dict[str, Any], input_size: int | None) -> tuple[int, bool]:
@@ -449,7 +450,8 @@ class LayerBuilder:
         """Keras's kernel, recurrent kernel and bias as torch's ``weight_ih, weight_hh[, bias_ih, bias_hh]``."""
         gates = 4 if kind == "LSTM" else 3
         bias_shape: tuple[int, ...] = (gates * units,) if kind == "LSTM" else (2, gates * units)
-        spec = [(prefix + "kernel", (input_size, gates * units)), (prefix + "recurrent_kernel", (units, gates * units))]
+        spec: list[tuple[str, tuple[int, ...]]] = [(prefix + "kernel", (input_size, gates * units)),
+                                                   (prefix + "recurrent_kernel", (units, gates * units))]
         spec += [(prefix + "bias", bias_shape)] if use_bias else []
         kernel, recurrent, *bias = self._weights(weights, spec)
         if kind == "LSTM":
@@ -487,7 +489,7 @@ class LayerBuilder:
         rnn = rnn_type(input_size, units, batch_first=True, bias=use_bias, bidirectional=backward is not None,
                        dtype=self.dtype)
         with torch.no_grad():
-            for parameter, value in zip(rnn._flat_weights, tensors):
+            for parameter, value in zip(rnn.parameters(), tensors):  # weight_ih, weight_hh, bias_ih, bias_hh, reverse
                 parameter.copy_(value)
         return_sequences = bool(config.get("return_sequences", False))
         self.modules.append(KerasRecurrent(rnn, return_sequences, merge))
