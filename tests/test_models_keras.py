@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import zipfile
 
 import numpy as np
@@ -16,7 +17,15 @@ import torch
 from torch import nn
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported: no TensorFlow needed
-keras = pytest.importorskip("keras")
+# Keras imports absl, whose logging handler keeps the sys.stderr of the moment and closes it when
+# logging is reconfigured (uvicorn does, in the serve tests): under pytest that stream is the
+# capture file, and closing it breaks every later test. Imported with the real stderr, which
+# absl never closes.
+_captured_stderr, sys.stderr = sys.stderr, sys.__stderr__
+try:
+    keras = pytest.importorskip("keras")
+finally:
+    sys.stderr = _captured_stderr
 h5py = pytest.importorskip("h5py")
 
 import doclrp  # noqa: E402
