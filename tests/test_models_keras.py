@@ -279,9 +279,16 @@ def test_custom_layer_is_refused_by_name(fmt, tmp_path):
     refused(path, r"layer 'twice' \(doclrp_tests>Doubling\) is a custom object")
 
 
+@keras.saving.register_keras_serializable(package="doclrp_tests")
+def doubled(x):
+    return 2 * x
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_unsupported_layers_and_settings_are_refused(fmt, tmp_path):
     cases = {
+        "custom": (keras.Sequential([keras.Input((3,)), L.Dense(2, activation=doubled, name="d")]),
+                   "layer 'd': unknown activation 'doclrp_tests>doubled'"),
         "elu": (keras.Sequential([keras.Input((3,)), L.Dense(2, activation="elu", name="d")]),
                 "layer 'd': unknown activation 'elu'"),
         "gru": (keras.Sequential([keras.Input((4, 3)), L.GRU(2, reset_after=False, name="g")]),
