@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the names as static tools see them; at run time they come f
     from .models.loading import load_model, pretrained_path
     from .models.toolbox import read_toolbox_model, toolbox_composite
     from .models.sklearn import from_sklearn
+    from .models.keras import read_keras_model
     from .corpus import explain_corpus, read_results, summarize
     from . import render
 
@@ -37,7 +38,7 @@ __all__ = [
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
     "Target", "Attributor", "LRP", "resolve_method", "method_names",
     "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
-    "from_sklearn", "explain_corpus", "read_results", "summarize", "render", "__version__",
+    "from_sklearn", "read_keras_model", "explain_corpus", "read_results", "summarize", "render", "__version__",
 ]
 
 # Imported on first use, not with the package: `import doclrp.cli` runs this file first, and
@@ -54,6 +55,7 @@ _HOMES = {
     "read_toolbox_model": "doclrp.models.toolbox",
     "toolbox_composite": "doclrp.models.toolbox",
     "from_sklearn": "doclrp.models.sklearn",
+    "read_keras_model": "doclrp.models.keras",
     **dict.fromkeys(["explain_corpus", "read_results", "summarize"], "doclrp.corpus"),
 }
 

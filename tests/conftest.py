@@ -6,11 +6,24 @@ Run everything with ``pytest``; ``pytest -m "not slow"`` leaves out the tests ma
 """
 
 import os
+import sys
 
 import pytest
 
 from doclrp.training import train
 from references import COMPOSITES, attention_by_the_rules
+
+# Keras (the Keras importer's tests, a README snippet) imports absl, whose logging handler keeps
+# the sys.stderr of the moment and closes it when the serve tests' uvicorn reconfigures logging:
+# that stream is pytest's capture file, and every later test would break. Imported here first,
+# with the real stderr (never closed), absl holds no capture file whatever runs first.
+_captured_stderr, sys.stderr = sys.stderr, sys.__stderr__
+try:
+    import absl.logging  # noqa: F401
+except ImportError:  # keras is a test extra; without it there is nothing to guard
+    pass
+finally:
+    sys.stderr = _captured_stderr
 
 TOPIC_TEXTS = {
     "sport": ["the match ended with a late goal", "the team won the cup final", "a goal in the last minute"],

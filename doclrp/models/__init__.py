@@ -18,6 +18,7 @@ only when asked for.
 from doclrp.models.encoders import Encoded, IdEncoder, TfidfEncoder, TokenRelevance
 from doclrp.models.glove import load_glove
 from doclrp.models.io import load_pipeline, save_pipeline
+from doclrp.models.keras import read_keras_model
 from doclrp.models.pipeline import TextPipeline
 from doclrp.models.registry import MODEL_TYPES, build_model, model_config
 from doclrp.models.sklearn import SklearnNet, SklearnTextEncoder, from_sklearn
@@ -41,4 +42,5 @@ __all__ = [
     "from_sklearn",
     "SklearnNet",
     "SklearnTextEncoder",
+    "read_keras_model",
 ]
