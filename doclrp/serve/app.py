@@ -176,8 +176,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
             entry = registry.get(request.model)
         except DoclrpError as error:
             raise _RequestError(404, str(error)) from None
-        key = json.dumps([entry.id, request.method, request.params, request.target, request.reference],
-                         sort_keys=True)
+        # Not sorted: a target's weights keep the order given, which names the target.
+        key = json.dumps([entry.id, request.method, request.params, request.target, request.reference])
         cache_key = key + "\0" + request.text
         with cache_lock:
             if cache_key in cache:
