@@ -296,3 +296,17 @@ def test_sixteen_requests_that_arrive_together_are_batched_and_equal_sequential_
     for (name, delta, words), (name2, delta2, words2) in zip(together, sequential):
         assert name == name2 and delta == pytest.approx(delta2, rel=1e-5, abs=1e-6)
         assert words == pytest.approx(words2, rel=1e-5, abs=1e-7)
+
+
+def test_the_shipped_digits_model_has_the_accuracy_its_config_records():
+    from doclrp.datasets import load_digits_images
+    from doclrp.serve.digits import SHIPPED, DigitsModel
+    from doclrp.training.metrics import accuracy
+
+    digits = DigitsModel()
+    with digits.lock:
+        model = digits.model()
+    data = load_digits_images()
+    recorded = json.loads((SHIPPED / "config.json").read_text())["test_accuracy"]
+    assert accuracy(model, data.x_test, data.y_test) == pytest.approx(recorded, abs=1e-9) and recorded > 0.9
+    assert (SHIPPED / "model.safetensors").stat().st_size < 100_000

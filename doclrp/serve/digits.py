@@ -1,9 +1,12 @@
 """The handwriting demo of the LRP Toolbox: a digit drawn on the page, its prediction and
 its pixel relevance.
 
-doclrp ships no digits model, so the first request trains the image core's
-:class:`~doclrp.models.image.ImageMLP` on scikit-learn's 8×8 digits (seeded, about a
-second on a CPU) and keeps it in memory. Pixels are 0 (paper) to 1 (ink), as in training.
+The model is the image core's :class:`~doclrp.models.image.ImageMLP` trained on
+scikit-learn's 8×8 digits (:func:`train_digits_model`), shipped as
+``doclrp/pretrained/digits-mlp`` (config.json and 40 KB of safetensors; ``python -m
+doclrp.serve.digits`` writes it again). Without that folder the first request trains the
+model (seeded, seconds on a CPU) and keeps it in memory. Pixels are 0 (paper) to 1 (ink),
+as in training.
 Relevance comes from the same resolver as text: ``resolve_method(name, **params)``, and
 ``epsilon-gamma-box`` gets the pixel bounds 0 and 1 unless told otherwise.
 
@@ -15,13 +18,18 @@ Relevance comes from the same resolver as text: ``resolve_method(name, **params)
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from doclrp.errors import DoclrpError
 
-__all__ = ["DigitsModel", "SIDE", "HIDDEN", "EPOCHS"]
+__all__ = ["DigitsModel", "SIDE", "HIDDEN", "EPOCHS", "SHIPPED", "train_digits_model", "save_digits_model"]
+
+#: The shipped model's folder.
+SHIPPED = Path(__file__).resolve().parent.parent / "pretrained" / "digits-mlp"
 
 #: Pixels per side of the model's input (scikit-learn's digits).
 SIDE = 8
@@ -31,7 +39,7 @@ EPOCHS = 15
 
 
 class DigitsModel:
-    """The demo's model, trained on first use, with a lock for explanations."""
+    """The demo's model (shipped, or trained on first use) with a lock for explanations."""
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
@@ -41,23 +49,13 @@ class DigitsModel:
         self.test_accuracy: float | None = None
 
     def model(self) -> Any:
-        """The trained model (call with :attr:`lock` held)."""
+        """The model: the shipped one, else trained now (call with :attr:`lock` held)."""
         if self._model is None:
-            # Imported here: training needs scikit-learn's data, only when the digits page is used.
-            import torch
-
-            from doclrp.datasets import load_digits_images
-            from doclrp.models.image import ImageMLP
-            from doclrp.training.image import train_image_model
-            from doclrp.training.metrics import accuracy
-
-            data = load_digits_images()
-            generator_state = torch.random.get_rng_state()
-            torch.manual_seed(0)
-            model = train_image_model(ImageMLP(in_shape=(1, SIDE, SIDE), hidden=HIDDEN), data.x_train, data.y_train, epochs=EPOCHS)
-            torch.random.set_rng_state(generator_state)  # leave the process's random state as it was
-            self.test_accuracy = float(accuracy(model, data.x_test, data.y_test))
-            self._model = model.to(self.device)
+            if (SHIPPED / "model.safetensors").is_file():
+                model, self.test_accuracy = _load(SHIPPED)
+            else:
+                model, self.test_accuracy = train_digits_model()
+            self._model = model.to(self.device).eval()
         return self._model
 
     def explain(self, pixels: Sequence[Sequence[float]], method: str | None = None, params: dict[str, Any] | None = None,
@@ -104,3 +102,58 @@ def _class_index(target: str | int, labels: list[str]) -> int:
 
 def _numbers(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (int, float)) or v is None else None for k, v in params.items()}
+
+
+def train_digits_model() -> tuple[Any, float]:
+    """The demo's model trained on scikit-learn's digits (seeded), and its test accuracy."""
+    # Imported here: training needs torch and scikit-learn's data, only for the digits page.
+    import torch
+
+    from doclrp.datasets import load_digits_images
+    from doclrp.models.image import ImageMLP
+    from doclrp.training.image import train_image_model
+    from doclrp.training.metrics import accuracy
+
+    data = load_digits_images()
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        model = train_image_model(ImageMLP(in_shape=(1, SIDE, SIDE), hidden=HIDDEN), data.x_train, data.y_train,
+                                  epochs=EPOCHS)
+    finally:
+        torch.random.set_rng_state(state)  # leave the process's random state as it was
+    return model, float(accuracy(model, data.x_test, data.y_test))
+
+
+def save_digits_model(folder: str | Path = SHIPPED) -> Path:
+    """Train the demo's model and write it to ``folder`` (config.json, model.safetensors)."""
+    from safetensors.torch import save
+
+    from doclrp._atomic import write_bytes, write_text
+    from doclrp.models.registry import model_config
+
+    model, test_accuracy = train_digits_model()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_bytes(folder / "model.safetensors", save(tensors))
+    config = {"model": model_config(model), "labels": [str(d) for d in range(10)], "test_accuracy": test_accuracy,
+              "trained_on": "scikit-learn load_digits (8x8), doclrp.datasets.load_digits_images split",
+              "epochs": EPOCHS, "seed": 0}
+    write_text(folder / "config.json", json.dumps(config, indent=1) + "\n")
+    return folder
+
+
+def _load(folder: Path) -> tuple[Any, float]:
+    from safetensors.torch import load_file
+
+    from doclrp.models.registry import build_model
+
+    config = json.loads((folder / "config.json").read_text())
+    model = build_model(config["model"])
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    return model, float(config["test_accuracy"])
+
+
+if __name__ == "__main__":
+    print(save_digits_model())

@@ -736,7 +736,7 @@ function wireDigits() {
     if (!digit.drawing) return;
     const point = at(event);
     ctx.strokeStyle = "#000";
-    ctx.lineWidth = 28;
+    ctx.lineWidth = 44;
     ctx.lineCap = "round";
     ctx.beginPath();
     ctx.moveTo(...digit.last);
