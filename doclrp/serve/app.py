@@ -131,6 +131,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
 
     batcher = Batcher(executor, run_batch, window_s=limits.batch_window_s, max_batch=limits.max_batch)
     app.state.registry, app.state.limits, app.state.batcher = registry, limits, batcher
+    app.state.results = [f.info() for f in result_files.values()]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

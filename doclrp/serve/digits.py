@@ -83,7 +83,7 @@ class DigitsModel:
             with torch.no_grad():
                 logits = model(inputs)[0]
             prediction = Prediction.from_logits(logits.cpu(), self.labels)
-            index = prediction.index if target == "predicted" else _class_index(target, self.labels)
+            index = int(prediction.index or 0) if target == "predicted" else _class_index(target, self.labels)
             attribution = attributor.attribute(model, inputs, index)
         relevance = attribution.relevance[0, 0].detach().cpu().double()
         return {"prediction": {"label": prediction.label, "index": prediction.index,

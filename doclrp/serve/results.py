@@ -125,7 +125,7 @@ class ResultsFile:
                 offset += len(line)
 
     def _index_parquet(self) -> None:
-        import pyarrow.parquet as pq  # optional (the parquet extra); read_results checked it is there
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # optional: the parquet extra, checked by read_results
 
         parquet = pq.ParquetFile(self.path)
         columns = ["id", "label", "skipped", "prediction", "delta", "text"]
@@ -183,12 +183,13 @@ class ResultsFile:
                 continue
             keep.append(i)
         if query.sort != "order":
-            column = {"id": self.ids, "label": self.labels, "predicted": self.predicted,
-                      "confidence": self.confidence, "delta": self.delta}[query.sort]
+            columns: dict[str, list[Any]] = {"id": self.ids, "label": self.labels, "predicted": self.predicted,
+                                             "confidence": self.confidence, "delta": self.delta}
+            column = columns[query.sort]
             # Missing values (skipped documents, no label) sort last either way.
             present = [i for i in keep if not _missing(column[i])]
             absent = [i for i in keep if _missing(column[i])]
-            present.sort(key=lambda i: column[i], reverse=query.descending)  # type: ignore[arg-type,return-value]
+            present.sort(key=lambda i: column[i], reverse=query.descending)
             keep = present + absent
         elif query.descending:
             keep.reverse()
