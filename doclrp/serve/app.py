@@ -48,6 +48,7 @@ from starlette.requests import Request
 from doclrp._explain import explain, resolve_target
 from doclrp.core.baselines import BASELINES
 from doclrp.core.methods import method_names, method_parameters, resolve_method
+from doclrp.corpus.output import model_fingerprint, record_to_explanation
 from doclrp.errors import DoclrpError
 from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax, text_color
 from doclrp.render.html import to_html
@@ -248,8 +249,6 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
         return await asyncio.get_running_loop().run_in_executor(executor, found.top_words, k)
 
     def stored(id: str, index: int) -> tuple[ResultsFile, Any]:
-        from doclrp.corpus.output import record_to_explanation
-
         found = results_file(id)
         try:
             record = found.record(index)
@@ -301,8 +300,6 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
 
 def _matching_model(registry: ModelRegistry, sha256: str | None, known: dict[str, str]) -> str | None:
     """The id of the served model whose fingerprint is ``sha256`` (fingerprints kept in ``known``)."""
-    from doclrp.corpus.output import model_fingerprint  # hashing model folders: only when a document is opened
-
     if not sha256:
         return None
     for id in registry.ids():

@@ -24,7 +24,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from safetensors.torch import load_file, save
+
+from doclrp._atomic import write_bytes, write_text
+from doclrp.core.methods import resolve_method
+from doclrp.datasets import load_digits_images
 from doclrp.errors import DoclrpError
+from doclrp.models.image import ImageMLP
+from doclrp.models.registry import build_model, model_config
+from doclrp.text.explanation import Prediction
+from doclrp.training.image import train_image_model
+from doclrp.training.metrics import accuracy
 
 __all__ = ["DigitsModel", "SIDE", "HIDDEN", "EPOCHS", "SHIPPED", "train_digits_model", "save_digits_model"]
 
@@ -61,11 +72,6 @@ class DigitsModel:
     def explain(self, pixels: Sequence[Sequence[float]], method: str | None = None, params: dict[str, Any] | None = None,
                 target: str | int = "predicted") -> dict[str, Any]:
         """Prediction and pixel relevance of an ``SIDE``×``SIDE`` image (rows of numbers in [0, 1])."""
-        import torch
-
-        from doclrp.core.methods import resolve_method
-        from doclrp.text.explanation import Prediction
-
         if len(pixels) != SIDE or any(len(row) != SIDE for row in pixels):
             raise DoclrpError(f"pixels must be {SIDE} rows of {SIDE} numbers")
         image = torch.tensor([[list(map(float, row)) for row in pixels]], dtype=torch.float32)
@@ -106,14 +112,6 @@ def _numbers(params: dict[str, Any]) -> dict[str, Any]:
 
 def train_digits_model() -> tuple[Any, float]:
     """The demo's model trained on scikit-learn's digits (seeded), and its test accuracy."""
-    # Imported here: training needs torch and scikit-learn's data, only for the digits page.
-    import torch
-
-    from doclrp.datasets import load_digits_images
-    from doclrp.models.image import ImageMLP
-    from doclrp.training.image import train_image_model
-    from doclrp.training.metrics import accuracy
-
     data = load_digits_images()
     state = torch.random.get_rng_state()
     torch.manual_seed(0)
@@ -127,11 +125,6 @@ def train_digits_model() -> tuple[Any, float]:
 
 def save_digits_model(folder: str | Path = SHIPPED) -> Path:
     """Train the demo's model and write it to ``folder`` (config.json, model.safetensors)."""
-    from safetensors.torch import save
-
-    from doclrp._atomic import write_bytes, write_text
-    from doclrp.models.registry import model_config
-
     model, test_accuracy = train_digits_model()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,10 +138,6 @@ def save_digits_model(folder: str | Path = SHIPPED) -> Path:
 
 
 def _load(folder: Path) -> tuple[Any, float]:
-    from safetensors.torch import load_file
-
-    from doclrp.models.registry import build_model
-
     config = json.loads((folder / "config.json").read_text())
     model = build_model(config["model"])
     model.load_state_dict(load_file(str(folder / "model.safetensors")))

@@ -32,7 +32,8 @@ from typing import Any, Literal
 
 import orjson
 
-from doclrp.corpus.output import read_results
+# The reader's own conversion of a Parquet row to a record (as read_results gives it).
+from doclrp.corpus.output import _from_parquet_row, read_results
 from doclrp.corpus.summary import summarize_results
 from doclrp.errors import DoclrpError
 from doclrp.serve.models import model_id
@@ -143,8 +144,6 @@ class ResultsFile:
                 handle.seek(where)
                 return orjson.loads(handle.readline())
         import pyarrow.parquet as pq  # optional, as above
-
-        from doclrp.corpus.output import _from_parquet_row  # the reader's own row conversion
 
         group, row = where
         table = pq.ParquetFile(self.path).read_row_group(group).slice(row, 1)
