@@ -759,7 +759,8 @@ function wireDigits() {
   const lrp = state.methods.filter((m) => m.name !== "cp-lrp" && m.name !== "attnlrp");
   fillSelect($("digit-method"), lrp.map((m) => [m.name, m.kind === "lrp" ? `LRP: ${m.name}` : m.name]),
     "epsilon-gamma-box");
-  const params = () => fillParams(null, null, $("digit-method"), $("digit-params"));
+  // Pixels run from 0 to 1: the bounds of the z^B rule, shown as the server uses them.
+  const params = () => fillParams(null, { low: 0, high: 1 }, $("digit-method"), $("digit-params"));
   params();
   $("digit-method").addEventListener("change", () => { params(); explainDigit(); });
   $("digit-params").addEventListener("change", explainDigit);
