@@ -8,7 +8,7 @@ user starts it); each client is a thread with its own keep-alive HTTP connection
 posts BBC documents to ``POST /api/explain`` one after the other. Every request's text
 is unique (a number is appended), so no answer comes from the server's export cache.
 The baseline is the same documents explained by ``doclrp.explain(pipeline, text)`` one
-at a time in this process. Printed per line: requests per second, latency p50 and p95
+at a time in this process, before the server's lines and again after them. Printed per line: requests per second, latency p50 and p95
 (milliseconds, the whole HTTP round trip for the server); written to
 ``benchmarks/results/serve[-<method>].json`` (or ``--out``).
 
@@ -131,16 +131,20 @@ def main() -> None:
     results: dict = {"documents": len(documents), "mean_chars": statistics.fmean(map(len, documents))}
     pipeline = doclrp.load_model(doclrp.pretrained_path())
     doclrp.explain(pipeline, documents[0], method=args.method)  # warm up
-    latencies = []
-    started = time.perf_counter()
-    for text in texts("loop"):
-        one = time.perf_counter()
-        doclrp.explain(pipeline, text, method=args.method)
-        latencies.append(time.perf_counter() - one)
-    results["explain_loop"] = summary(latencies, time.perf_counter() - started)
-    print(f"explain() in a loop      {results['explain_loop']['requests_per_s']:6.1f} req/s   "
-          f"p50 {results['explain_loop']['p50_ms']:6.1f} ms   p95 {results['explain_loop']['p95_ms']:6.1f} ms")
+    def loop(round: str) -> dict:
+        latencies = []
+        started = time.perf_counter()
+        for text in texts(round):
+            one = time.perf_counter()
+            doclrp.explain(pipeline, text, method=args.method)
+            latencies.append(time.perf_counter() - one)
+        line = summary(latencies, time.perf_counter() - started)
+        print(f"explain() in a loop      {line['requests_per_s']:6.1f} req/s   "
+              f"p50 {line['p50_ms']:6.1f} ms   p95 {line['p95_ms']:6.1f} ms")
+        return line
 
+    # Before and after the server's lines: on a shared machine the load changes while it runs.
+    results["explain_loop"] = loop("loop")
     server, host, port = start_server(args)
     try:
         run_clients(host, port, texts("warm")[:4], 1, args.method)  # loads the model
@@ -152,6 +156,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
+    results["explain_loop_after"] = loop("after")
     variant = [] if args.method == "epsilon" else [args.method]
     write_results(results_path(args, __file__, *variant), __file__, args, results)
 

@@ -310,3 +310,10 @@ def test_the_shipped_digits_model_has_the_accuracy_its_config_records():
     recorded = json.loads((SHIPPED / "config.json").read_text())["test_accuracy"]
     assert accuracy(model, data.x_test, data.y_test) == pytest.approx(recorded, abs=1e-9) and recorded > 0.9
     assert (SHIPPED / "model.safetensors").stat().st_size < 100_000
+
+
+def test_the_schema_documents_every_endpoint(client):
+    paths = client.get("/openapi.json").json()["paths"].keys()
+    assert paths >= {"/api/colormaps", "/api/export", "/api/results", "/api/results/{id}/documents",
+                     "/api/results/{id}/documents/{index}", "/api/results/{id}/documents/{index}/export",
+                     "/api/results/{id}/top-words", "/api/digits"}
