@@ -33,6 +33,12 @@ test: $(STAMP)
 	$(VENV)/bin/mypy doclrp/core doclrp/_explain.py doclrp/render doclrp/serve
 	$(PY) -m pytest -q
 
+# The local web app on http://127.0.0.1:8765/ (Ctrl+C stops it): the shipped BBC model and the digits demo;
+# more with ARGS, e.g. make serve ARGS="--models DIR --results results.jsonl".
+.PHONY: serve
+serve: $(STAMP)
+	$(VENV)/bin/doclrp serve $(ARGS)
+
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
 

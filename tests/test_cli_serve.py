@@ -43,6 +43,21 @@ def test_serve_adds_model_folders_and_limits(served, capsys, topic_model_dir):
     assert app.state.limits.max_chars == 500
 
 
+def test_serve_browses_results_and_batches_as_told(served, capsys, tmp_path):
+    from doclrp.corpus.output import open_results_writer, run_header, skipped_record
+
+    out = tmp_path / "My Run.jsonl"
+    header = run_header(model_sha256="ab", method={"name": "epsilon", "params": {}},
+                        target={"name": None, "weights": None}, input="bbc")
+    with open_results_writer(out, header) as writer:
+        writer.write_batch([skipped_record("a", "pos", "empty document")])
+        writer.finish()
+    assert main(["serve", "--port", "0", "--results", str(out), "--batch-window", "0", "--max-batch", "4"]) == 0
+    app, _ = served[0]
+    assert (app.state.limits.batch_window_s, app.state.limits.max_batch) == (0.0, 4)
+    assert [r["id"] for r in app.state.results] == ["my-run"]
+
+
 def test_serve_warns_off_loopback(served, capsys):
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 0
     assert "warning: serving on 0.0.0.0" in capsys.readouterr().err
@@ -52,6 +67,9 @@ def test_serve_warns_off_loopback(served, capsys):
     (["--models", "no/such/folder"], "no model folder at no/such/folder"),
     (["--max-chars", "0"], "must be positive"),
     (["--port", "70000"], "not a port number"),
+    (["--results", "no/such/results.jsonl"], "no results file at no/such/results.jsonl"),
+    (["--batch-window", "5"], "--batch-window takes 0 to 1 seconds"),
+    (["--max-batch", "0"], "--max-batch 1 to 256"),
 ])
 def test_serve_user_errors_are_one_line(served, capsys, argv, message):
     assert main(["serve", "--port", "0", *argv] if "--port" not in argv else ["serve", *argv]) == 2

@@ -169,8 +169,8 @@ def test_the_page_and_its_files_carry_a_content_security_policy(client):
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/api/explain", "/api/models", "/api/methods"}
 
 
-def test_results_are_not_served_yet():
-    with pytest.raises(doclrp.DoclrpError, match="not part of doclrp serve yet"):
+def test_a_missing_results_file_is_one_line():
+    with pytest.raises(doclrp.DoclrpError, match="no results file at results.jsonl"):
         create_app(models={"reg": _regressor()}, results=["results.jsonl"])
 
 

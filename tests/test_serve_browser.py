@@ -1,11 +1,16 @@
 """The page of ``doclrp serve`` in a real headless Chromium (Debian's ``chromium``, driven by
 Playwright) against a uvicorn server on a free loopback port: type, explain, coloured words;
 change method and target and see exactly what the API returns; a permalink reopens the view;
-hostile text stays text. ``DOCLRP_SCREENSHOT=1`` also writes ``docs/serve.png`` (the README's)."""
+hostile text stays text; compare two methods on one scale; colour maps, contrast and a tap;
+contrasts and weights; export; browse corpus results and open a document; draw a digit.
+``DOCLRP_SCREENSHOT=1`` also writes ``docs/serve*.png`` (the README's)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import os
 import socket
 import threading
@@ -28,6 +33,8 @@ if not os.access(CHROMIUM, os.X_OK):
 import uvicorn  # noqa: E402
 
 import doclrp  # noqa: E402
+from doclrp.corpus.output import read_results  # noqa: E402
+from doclrp.corpus.run import explain_corpus  # noqa: E402
 from doclrp.serve import create_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -39,11 +46,28 @@ DOCUMENT = ("Manchester United came from behind to beat Chelsea 2-1 at Old Traff
 HOSTILE = ('<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> '
            '<b onmouseover="window.pwned = 3">bold</b> & "quotes" fell sharply.')
 TIMEOUT_MS = 60_000
+CORPUS = [
+    {"id": "s1", "label": "sports", "text": "The striker scored twice and the team won the cup final."},
+    {"id": "s2", "label": "sports", "text": "The coach praised the players after the match on Sunday."},
+    {"id": "b1", "label": "business", "text": "Shares rose after the bank reported strong profits."},
+    {"id": "b2", "label": "business", "text": "The film won an award at the festival."},
+    {"id": "<img src=x onerror=\"window.pwned=4\">", "label": "tech", "text": HOSTILE},
+]
 
 
 @pytest.fixture(scope="module")
-def server():
-    app = create_app(models={"bbc-cnn": doclrp.pretrained_path()})
+def results_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS))
+    out = folder / "news.jsonl"
+    explain_corpus(doclrp.pretrained_path(), str(corpus), out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(results_file):
+    app = create_app(models={"bbc-cnn": doclrp.pretrained_path()}, results=[results_file])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -94,8 +118,34 @@ def explain_and_wait(page, times: int) -> None:
     page.wait_for_selector(f"body[data-explained='{times}']")
 
 
-def shown_relevance(page) -> list[float]:
-    return [float(r) for r in page.eval_on_selector_all("#document span.unit", "s => s.map(e => e.dataset.relevance)")]
+def shown_relevance(page, box: str = "#document") -> list[float]:
+    return [float(r) for r in page.eval_on_selector_all(f"{box} span.unit", "s => s.map(e => e.dataset.relevance)")]
+
+
+def shown_colours(page, box: str = "#document") -> list[str]:
+    return page.eval_on_selector_all(f"{box} span.unit", "s => s.map(e => e.style.backgroundColor)")
+
+
+def colormaps(server: str) -> dict[str, list[str]]:
+    with urllib.request.urlopen(f"{server}/api/colormaps", timeout=60) as reply:
+        return {m["name"]: m["stops"] for m in json.load(reply)}
+
+
+def expected_colour(value: float, vmax: float, stops: list[str], gamma: float = 1.0) -> str:
+    """The page's colour of ``value`` on a scale ending at ``vmax`` (its colorOf, in Python)."""
+    t = max(-1.0, min(1.0, value / vmax)) if vmax > 0 else 0.0
+    t = math.copysign(abs(t) ** gamma, t)
+    x = (t + 1) / 2 * (len(stops) - 1)
+    i = min(len(stops) - 2, math.floor(x))
+    f = x - i
+    low, high = ([int(s[k:k + 2], 16) for k in (1, 3, 5)] for s in (stops[i], stops[i + 1]))
+    r, g, b = (math.floor(a + f * (c - a) + 0.5) for a, c in zip(low, high))
+    return f"rgb({r}, {g}, {b})"
+
+
+def ready(page, server, query: str = "") -> None:
+    page.goto(server + query)
+    page.wait_for_selector("body[data-ready='1']")
 
 
 def test_type_explain_change_method_and_target(page, server):
@@ -196,3 +246,214 @@ def test_the_explained_page_fits_its_width(page, server, width):
     page.fill("#text", DOCUMENT)
     explain_and_wait(page, 1)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_compare_two_methods_on_one_colour_scale_then_edit_and_explain_again(page, server):
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    page.check("#compare")
+    page.select_option("#method-b", "alpha2-beta1")
+    explain_and_wait(page, 1)
+    a = api_explain(server, text=DOCUMENT, model="bbc-cnn", method="epsilon", params={"eps": 1e-6}, target="predicted")
+    b = api_explain(server, text=DOCUMENT, model="bbc-cnn", method="alpha2-beta1", params={}, target="predicted")
+    assert shown_relevance(page) == pytest.approx([w["relevance"] for w in a["words"]], rel=1e-9)
+    assert shown_relevance(page, "#document-b") == pytest.approx([w["relevance"] for w in b["words"]], rel=1e-9)
+    assert "alpha2-beta1" in page.inner_text("#summary-b .method-name")
+    # One scale: the largest |relevance| of both panels ends it, and both are coloured on it.
+    vmax = max(abs(w["relevance"]) for w in a["words"] + b["words"])
+    assert page.inner_text("#legend-max") == f"+{vmax:.4f}"
+    stops = colormaps(server)["rdbu"]
+    for box, result in (("#document", a), ("#document-b", b)):
+        assert shown_colours(page, box) == [expected_colour(w["relevance"], vmax, stops) for w in result["words"]]
+    # Edit the text and explain again: both panels follow.
+    short = DOCUMENT.split("\n\n")[1]
+    page.fill("#text", short)
+    explain_and_wait(page, 2)
+    assert page.inner_text("#document") == short and page.inner_text("#document-b") == short
+    assert "compare=1" in page.url and "b.method=alpha2-beta1" in page.url
+    again = page.context.new_page()
+    again.goto(page.url)
+    again.wait_for_selector("body[data-explained='1']")
+    assert again.inner_text("#document-b") == short and again.input_value("#method-b") == "alpha2-beta1"
+    assert page.problems == []
+
+
+def test_colour_map_contrast_and_granularity_recolour_without_asking_again(page, server):
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    explain_and_wait(page, 1)
+    words = shown_relevance(page)
+    vmax = max(map(abs, words))
+    maps = colormaps(server)
+    page.select_option("#colormap", "black-firered")
+    assert shown_colours(page) == [expected_colour(r, vmax, maps["black-firered"]) for r in words]
+    page.eval_on_selector("#gamma", "e => { e.value = '0.5'; e.dispatchEvent(new Event('input')); }")
+    assert shown_colours(page) == [expected_colour(r, vmax, maps["black-firered"], 0.5) for r in words]
+    assert "cmap=black-firered" in page.url and "gamma=0.5" in page.url
+    page.select_option("#colormap", "blue-black-yellow")
+    page.select_option("#granularity", "sentence")
+    sentences = api_explain(server, text=DOCUMENT, model="bbc-cnn", method="epsilon", params={"eps": 1e-6})["sentences"]
+    assert shown_relevance(page) == pytest.approx([s["relevance"] for s in sentences], rel=1e-9)
+    assert page.get_attribute("body", "data-explained") == "1"  # no new request
+    assert page.problems == []
+
+
+def test_a_tap_shows_a_words_exact_relevance(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 800}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    explain_and_wait(page, 1)
+    relevance = shown_relevance(page)[4]
+    page.tap("#document span.unit >> nth=4")
+    assert f"relevance {relevance:.6g}"[:16] in page.inner_text("#hover")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+def test_a_contrast_and_weights_in_the_page(page, server):
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    page.select_option("#target", "__contrast")
+    page.select_option("#target-extra select[data-role='pos']", "business")
+    page.select_option("#target-extra select[data-role='neg']", "sports")
+    explain_and_wait(page, 1)
+    expected = api_explain(server, text=DOCUMENT, model="bbc-cnn", method="epsilon", params={"eps": 1e-6},
+                           target={"business": 1, "sports": -1})
+    assert shown_relevance(page) == pytest.approx([w["relevance"] for w in expected["words"]], rel=1e-9)
+    assert page.inner_text("#summary .target-name") == expected["target"]["name"]
+
+    page.select_option("#target", "__weights")
+    page.fill("#target-extra input[data-label='politics']", "0.5")
+    page.fill("#target-extra input[data-label='tech']", "0.5")
+    explain_and_wait(page, 2)
+    expected = api_explain(server, text=DOCUMENT, model="bbc-cnn", method="epsilon", params={"eps": 1e-6},
+                           target={"politics": 0.5, "tech": 0.5})
+    assert shown_relevance(page) == pytest.approx([w["relevance"] for w in expected["words"]], rel=1e-9)
+    again = page.context.new_page()
+    again.goto(page.url)
+    again.wait_for_selector("body[data-explained='1']")
+    assert again.input_value("#target") == "__weights"
+    assert shown_relevance(again) == pytest.approx(shown_relevance(page), rel=1e-9)
+    # The same class twice is no contrast: said on the page, nothing sent.
+    page.select_option("#target", "__contrast")
+    page.select_option("#target-extra select[data-role='neg']", "business")
+    page.click("#explain")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == "a contrast needs two different classes"
+
+
+def test_export_html_json_and_csv_of_what_is_shown(page, server):
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    page.select_option("#method", "gradient-x-input")
+    explain_and_wait(page, 1)
+    request = {"text": DOCUMENT, "model": "bbc-cnn", "method": "gradient-x-input", "params": {},
+               "target": "predicted", "reference": None, "granularity": "word"}
+    body = json.dumps({**request, "format": "html"}).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{server}/api/export", data=body, headers={
+            "Content-Type": "application/json"}), timeout=60) as reply:
+        expected_html = reply.read().decode()
+    downloads = {}
+    for fmt in ("html", "json", "csv"):
+        with page.expect_download() as info:
+            page.click(f"#panel button.export[data-format='{fmt}']")
+        assert info.value.suggested_filename == f"doclrp-bbc-cnn.{fmt}"
+        downloads[fmt] = Path(info.value.path()).read_text(encoding="utf-8")
+    assert downloads["html"] == expected_html and "<!DOCTYPE html>" in expected_html
+    shown = shown_relevance(page)
+    assert [w["relevance"] for w in json.loads(downloads["json"])["words"]] == pytest.approx(shown, rel=1e-12)
+    rows = list(csv.reader(io.StringIO(downloads["csv"])))
+    assert [float(r[4]) for r in rows[1:]] == pytest.approx(shown, rel=1e-12)
+    assert page.problems == []
+
+
+def test_browse_corpus_results_and_open_a_document(page, server, results_file):
+    records = list(read_results(results_file))
+    ready(page, server, "/?view=corpus")
+    page.wait_for_selector("body[data-corpus-loaded='1']")
+    assert page.locator("#corpus-table tbody tr").count() == len(CORPUS)
+    assert page.evaluate("window.pwned") is None and page.locator("#corpus-table img").count() == 0
+    page.fill("#corpus-search", "shares")
+    page.wait_for_selector("body[data-corpus-loaded='2']")
+    assert page.eval_on_selector_all("#corpus-table td.id", "c => c.map(e => e.textContent)") == ["b1"]
+    page.fill("#corpus-search", "")
+    page.wait_for_selector("body[data-corpus-loaded='3']")
+    page.select_option("#corpus-label", "sports")
+    page.wait_for_selector("body[data-corpus-loaded='4']")
+    assert sorted(page.eval_on_selector_all("#corpus-table td.id", "c => c.map(e => e.textContent)")) == ["s1", "s2"]
+    page.select_option("#corpus-label", "")
+    page.wait_for_selector("body[data-corpus-loaded='5']")
+    page.click("button.sort[data-sort='confidence']")
+    page.wait_for_selector("body[data-corpus-loaded='6']")
+    confidence = [float(c) for c in page.eval_on_selector_all("#corpus-table td.num:nth-child(5)",
+                                                              "c => c.map(e => e.textContent)")]
+    assert confidence == sorted(confidence, reverse=True)
+    page.wait_for_selector(".top-group")
+    assert page.locator(".top-group").count() == 3
+
+    # The hostile document: its id and text stay text, its stored relevance is shown.
+    hostile = next(i for i, r in enumerate(records) if r["label"] == "tech")
+    page.click(f"#corpus-table tr[data-index='{hostile}']")
+    page.wait_for_selector("body[data-explained='1']")
+    assert page.is_visible("#view-explain") and page.inner_text("#document") == HOSTILE
+    assert shown_relevance(page) == [w[3] for w in records[hostile]["words"]]
+    assert "as the results store it" in page.inner_text("#summary")
+    assert page.evaluate("window.pwned") is None
+    assert f"results=news&doc={hostile}" in page.url
+    again = page.context.new_page()
+    again.goto(page.url)
+    again.wait_for_selector("body[data-explained='1']")
+    assert shown_relevance(again) == shown_relevance(page) and again.evaluate("window.pwned") is None
+    # Explain re-explains it with the results' model.
+    explain_and_wait(page, 2)
+    assert shown_relevance(page) == pytest.approx([w[3] for w in records[hostile]["words"]], rel=1e-5, abs=1e-7)
+    assert page.problems == []
+
+
+def draw_a_seven(page) -> None:
+    box = page.locator("#digit-canvas").bounding_box()
+    scale = box["width"] / 280
+
+    def at(x, y):
+        return box["x"] + x * scale, box["y"] + y * scale
+
+    page.mouse.move(*at(70, 50))
+    page.mouse.down()
+    for k in range(1, 15):
+        page.mouse.move(*at(70 + 10 * k, 50))
+    for k in range(1, 30):
+        page.mouse.move(*at(210 - 3 * k, 50 + 7 * k))
+    page.mouse.up()
+
+
+def test_draw_a_digit_and_see_a_prediction(page, server):
+    ready(page, server, "/?view=digits")
+    draw_a_seven(page)
+    page.wait_for_selector("body[data-digits]")
+    assert page.inner_text("#digit-prediction").startswith("prediction: ")
+    assert page.locator("#digit-probabilities tr").count() == 10
+    # Another method explains the same drawing again (requests made while one runs are folded into one).
+    page.select_option("#digit-method", "gradient-x-input")
+    page.wait_for_selector("#digit-status:has-text('with gradient-x-input')")
+    page.select_option("#digit-colormap", "gray-red")
+    assert page.problems == []
+
+
+def test_screenshots_of_compare_corpus_and_digits(page, server, tmp_path):
+    out = Path(__file__).resolve().parent.parent / "docs" if os.environ.get("DOCLRP_SCREENSHOT") else tmp_path
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    page.check("#compare")
+    page.select_option("#target-b", "business")
+    explain_and_wait(page, 1)
+    page.screenshot(path=str(out / "serve-compare.png"), full_page=True)
+    page.click(".tab[data-view='corpus']")
+    page.wait_for_selector(".top-group")
+    page.screenshot(path=str(out / "serve-corpus.png"), full_page=True)
+    page.click(".tab[data-view='digits']")
+    draw_a_seven(page)
+    page.wait_for_selector("body[data-digits]")
+    page.screenshot(path=str(out / "serve-digits.png"), full_page=True)
+    assert all((out / f"serve-{name}.png").stat().st_size > 10_000 for name in ("compare", "corpus", "digits"))

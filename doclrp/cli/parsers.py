@@ -206,14 +206,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
                            description="Serve a page and an HTTP API (POST /api/explain, GET /api/models, "
-                                       "GET /api/methods) that explain text with the shipped BBC model and any "
-                                       "--models folders. Binds to 127.0.0.1; needs doclrp[serve].")
+                                       "GET /api/methods, ...) that explain text with the shipped BBC model and any "
+                                       "--models folders, compare two explanations, browse --results of doclrp "
+                                       "corpus, and explain digits drawn by hand. Binds to 127.0.0.1; needs "
+                                       "doclrp[serve].")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; others expose the app to the network)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--models", nargs="+", default=[], metavar="DIR", help="model folders to serve as well")
+    serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
+                       help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")
     serve.add_argument("--timeout", type=float, default=60.0, help="seconds one explanation may take (default 60)")
+    serve.add_argument("--batch-window", type=float, default=0.015, metavar="S",
+                       help="seconds a request waits for others to the same model, to explain them in one batch "
+                            "(default 0.015; 0: no wait)")
+    serve.add_argument("--max-batch", type=int, default=16, metavar="N",
+                       help="most documents one batch explains (default 16)")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="another host name the server answers to (repeat; with --host other than loopback)")
     add_device(serve)

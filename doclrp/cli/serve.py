@@ -43,14 +43,17 @@ def run(args) -> int:
                           "pip install 'doclrp[serve]'") from None
     if args.max_chars < 1 or args.timeout <= 0:
         raise DoclrpError("--max-chars and --timeout must be positive")
+    if not 0 <= args.batch_window <= 1 or not 1 <= args.max_batch <= 256:
+        raise DoclrpError("--batch-window takes 0 to 1 seconds and --max-batch 1 to 256 documents")
     if not 0 <= args.port <= 65535:
         raise DoclrpError(f"--port {args.port} is not a port number (0 to 65535)")
     device_from_args(args)
     if not is_loopback(args.host):
         print(f"doclrp: warning: serving on {args.host}: anyone who can reach this machine can use the app",
               file=sys.stderr)
-    app = create_app(models=[pretrained_path(), *args.models],
-                     limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout),
+    app = create_app(models=[pretrained_path(), *args.models], results=args.results,
+                     limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout,
+                                   batch_window_s=args.batch_window, max_batch=args.max_batch),
                      allowed_hosts=allowed_hosts(args), device=args.device)
     # Bound here (not by uvicorn) so that --port 0 can print the port it got.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-__all__ = ["ExplainRequest", "ExplainResponse", "MethodInfo", "ModelInfo", "Word", "Sentence", "TopWord",
-           "PredictionOut", "TargetOut", "MethodOut", "Conservation", "GRANULARITIES"]
+__all__ = ["ExplainRequest", "ExplainResponse", "ExportRequest", "MethodInfo", "ModelInfo", "Word", "Sentence",
+           "TopWord", "PredictionOut", "TargetOut", "MethodOut", "Conservation", "ColormapInfo", "ResultsInfo",
+           "DigitsRequest", "GRANULARITIES"]
 
 #: How the page colours the document: each word, or each sentence by its summed relevance.
 GRANULARITIES = ("word", "sentence")
@@ -26,13 +27,47 @@ class ExplainRequest(BaseModel):
 
     text: str = Field(description="the document")
     model: str | None = Field(None, description="a model id from GET /api/models (default: the first)")
-    method: str | None = Field(None, description="a method from GET /api/methods (default: the model's own)")
-    params: dict[str, _Number | None] = Field(default_factory=dict, description="the method's parameters")
+    method: str | None = Field(None, max_length=100,
+                               description="a method from GET /api/methods (default: the model's own)")
+    params: dict[str, _Number | None] = Field(default_factory=dict, max_length=16,
+                                              description="the method's parameters")
     target: str | StrictInt | dict[str, _Number] = Field(
         "predicted", description="'predicted', a label, an output index, 'LABEL-vs-rest' or {label: weight}")
     reference: Literal["mean"] | list[_Number] | None = Field(
         None, description="explain the deviation from 'mean' (stored at training) or from these values")
     granularity: Literal["word", "sentence"] = "word"
+
+
+class ExportRequest(ExplainRequest):
+    """An explain request and the file to make of its explanation."""
+
+    format: Literal["html", "json", "csv"] = Field("html", description="doclrp's HTML page, JSON, or CSV of words")
+
+
+class DigitsRequest(BaseModel):
+    """A drawn digit: 8 rows of 8 pixels from 0 (paper) to 1 (ink)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixels: list[list[_Number]] = Field(max_length=8, description="8 rows of 8 numbers in [0, 1]")
+    method: str | None = Field(None, max_length=100, description="a method from GET /api/methods")
+    params: dict[str, _Number | None] = Field(default_factory=dict, max_length=16)
+    target: str | StrictInt = Field("predicted", description="'predicted' or a digit")
+
+
+class ColormapInfo(BaseModel):
+    name: str
+    stops: list[str]
+
+
+class ResultsInfo(BaseModel):
+    id: str
+    name: str
+    documents: int
+    labels: list[str]
+    method: MethodOut
+    target: str | None
+    task: str | None
 
 
 class ModelInfo(BaseModel):
