@@ -46,7 +46,7 @@ from doclrp.evaluate.planted import planted_documents, train_planted_model, trig
 from doclrp.evaluate.sanity import RANDOMIZATIONS, randomization_check
 from doclrp.evaluate.uncertainty import LEVEL, RESAMPLES, bootstrap_interval, paired_difference
 
-__all__ = ["evaluate_methods", "default_methods", "TEXT_COMPOSITES", "TRANSFORMER_COMPOSITES", "BASELINE_METHODS",
+__all__ = ["evaluate_methods", "prepare", "default_methods", "TEXT_COMPOSITES", "TRANSFORMER_COMPOSITES", "BASELINE_METHODS",
            "MEASURES"]
 
 #: LRP composites for models over words or features, and for Hugging Face transformers.
@@ -64,19 +64,11 @@ def default_methods(pipeline) -> list[str]:
     return [first, *[c for c in composites if c != first], *BASELINE_METHODS]
 
 
-def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | None = None, *,
-                     ids: Sequence[str] | None = None, target: Any = "predicted", seed: int = 0,
-                     shares: Sequence[float] = SHARES, batch_size: int = 16, resamples: int = RESAMPLES,
-                     sanity_docs: int = 20, planted_docs: int = 100, k: int = 3,
-                     progress: bool = False) -> dict[str, Any]:
-    """All measures for ``methods`` (default :func:`default_methods`) on ``texts``, as JSON-safe data
-    (see the module; the keys are what ``doclrp evaluate --report`` writes to ``results.json``)."""
-    check_positive(batch_size, "batch_size")
-    check_positive(k, "k")
-    check_positive(resamples, "resamples")
-    for value, name in ((sanity_docs, "sanity_docs"), (planted_docs, "planted_docs")):
-        if isinstance(value, bool) or int(value) != value or value < 0:
-            raise DoclrpError(f"{name} must be a whole number >= 0, got {value!r}")
+def prepare(pipeline, texts: Sequence[str], methods: Sequence[Any] | None = None, *,
+            ids: Sequence[str] | None = None, target: Any = "predicted", batch_size: int = 16) -> tuple:
+    """``(attributors, target, texts, ids, skipped)``: the methods and the target resolved, the
+    documents that can be explained (and those left out, by id and reason), and each method run
+    once on the first document, so that a method that does not fit the model fails now."""
     attributors = [resolve_method(m) for m in (default_methods(pipeline) if methods is None else methods)]
     if not attributors:
         raise DoclrpError("no method to evaluate")
@@ -92,13 +84,31 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
     if not kept:
         raise DoclrpError(f"none of the {len(texts)} documents can be explained: {skipped_line(skipped, len(texts))}")
     texts, doc_names = [texts[i] for i in kept], [doc_names[i] for i in kept]
-    for attributor in attributors:  # a method that does not fit the model fails now, not after hours
+    for attributor in attributors:
         explain(pipeline, texts[:1], target=target, method=attributor, ids=doc_names[:1])
+    return attributors, target, texts, doc_names, skipped
 
+
+def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | None = None, *,
+                     ids: Sequence[str] | None = None, target: Any = "predicted", seed: int = 0,
+                     shares: Sequence[float] = SHARES, batch_size: int = 16, resamples: int = RESAMPLES,
+                     sanity_docs: int = 20, planted_docs: int = 100, k: int = 3,
+                     progress: bool = False) -> dict[str, Any]:
+    """All measures for ``methods`` (default :func:`default_methods`) on ``texts``, as JSON-safe data
+    (see the module; the keys are what ``doclrp evaluate --report`` writes to ``results.json``)."""
+    check_positive(batch_size, "batch_size")
+    check_positive(k, "k")
+    check_positive(resamples, "resamples")
+    for value, name in ((sanity_docs, "sanity_docs"), (planted_docs, "planted_docs")):
+        if isinstance(value, bool) or int(value) != value or value < 0:
+            raise DoclrpError(f"{name} must be a whole number >= 0, got {value!r}")
+    attributors, target, texts, doc_names, skipped = prepare(pipeline, texts, methods, ids=ids, target=target,
+                                                             batch_size=batch_size)
     runs = [_run_method(pipeline, texts, doc_names, a, target, seed, shares, batch_size, progress)
             for a in attributors]
     random_curves = {mode: perturbation_curves(pipeline, runs[0]["explanations"], direction="random", mode=mode,
-                                               shares=shares, seed=seed, batch_size=batch_size) for mode in MODES}
+                                               shares=shares, seed=seed, batch_size=max(64, batch_size))
+                     for mode in MODES}
     per_method = [_measures(run, random_curves) for run in runs]
     _normalize(per_method)
     interval = dict(seed=seed, resamples=resamples)
@@ -138,6 +148,7 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
 
 def _run_method(pipeline, texts, doc_names, attributor, target, seed, shares, batch_size, progress) -> dict:
     explanations, seconds = [], []
+    forward_batch = max(64, batch_size)  # forward passes only: no gradients kept, so larger batches fit
     curves: dict[str, dict[str, list]] = {mode: {"morf": [], "lerf": []} for mode in MODES}
     bar = tqdm(total=len(texts), unit="doc", desc=attributor.name, file=sys.stderr, disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
@@ -152,7 +163,7 @@ def _run_method(pipeline, texts, doc_names, attributor, target, seed, shares, ba
                 for direction in ("morf", "lerf"):
                     curves[mode][direction].append(perturbation_curves(
                         pipeline, made, direction=direction, mode=mode, shares=shares, seed=seed + start,
-                        batch_size=batch_size))
+                        batch_size=forward_batch))
             explanations += made
             bar.update(len(made))
     return {"explanations": explanations, "seconds": np.array(seconds),
