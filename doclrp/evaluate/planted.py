@@ -76,10 +76,17 @@ def train_planted_model(task: PlantedTask, *, seed: int = 0, epochs: int = 30) -
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
-    for _ in range(epochs):
-        optimizer.zero_grad()
-        loss_fn(model(inputs), targets).backward()
-        optimizer.step()
+    # A model this small is slower on several threads (they wait on each other, more so on a
+    # shared machine): one thread while training, the caller's setting restored after.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            loss_fn(model(inputs), targets).backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     return TextPipeline(model, encoder, list(task.labels))
 
