@@ -125,10 +125,12 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
             "summary": {mode: {m: bootstrap_interval(v, **interval).as_dict() for m, v in measures[mode].items()}
                         for mode in MODES},
         }
-        if sanity_docs:
+        results.append(entry)
+    if sanity_docs:
+        for entry, attributor, run in zip(results, attributors,
+                                          _bar(runs, "randomization check", "method", progress)):
             entry["sanity"] = _sanity(pipeline, run["explanations"][:sanity_docs], attributor, seed, batch_size,
                                       interval)
-        results.append(entry)
     first = per_method[0]
     paired = {mode: {m: [{"method": attributor.name, "baseline": attributors[0].name,
                           **paired_difference(measures[mode][m], first[mode][m], **interval).as_dict()}
@@ -142,7 +144,7 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
         "methods": results, "paired": paired,
     }
     if planted_docs:
-        data["planted"] = _planted(attributors, planted_docs, seed, k, batch_size, interval)
+        data["planted"] = _planted(attributors, planted_docs, seed, k, batch_size, interval, progress)
     return data
 
 
@@ -198,12 +200,12 @@ def _sanity(pipeline, explanations, attributor, seed, batch_size, interval) -> d
             for layers in RANDOMIZATIONS}
 
 
-def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval) -> dict[str, Any]:
+def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval, progress: bool) -> dict[str, Any]:
     task = planted_documents(max(100, n), seed=seed)
     pipeline = train_planted_model(task, seed=seed)
     test = planted_documents(n, seed=seed + 1)
     by_method: dict[str, Any] = {}
-    for attributor in attributors:
+    for attributor in _bar(attributors, "planted trigger", "method", progress):
         try:
             made = explain(pipeline, test.texts, method=attributor, batch_size=batch_size)
         except DoclrpError as error:  # a transformer composite on the tiny CNN: said, not fatal
@@ -213,6 +215,12 @@ def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval) 
         by_method[attributor.name] = {key: bootstrap_interval(v, **interval).as_dict() for key, v in hits.items()}
     accuracy = float(np.mean([p.label == c for p, c in zip(pipeline.predict(test.texts), test.classes)]))
     return {"documents": n, "k": k, "accuracy": accuracy, "methods": by_method}
+
+
+def _bar(items, desc: str, unit: str, progress: bool):
+    """``items`` with a progress bar on stderr (when ``progress``), as each method's own bar."""
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, disable=not progress, dynamic_ncols=True,
+                mininterval=0.5)
 
 
 def _floats(values) -> list[float | None]:
