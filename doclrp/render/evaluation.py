@@ -127,7 +127,8 @@ def _measures_section(data: Mapping[str, Any], methods: Sequence[Mapping[str, An
     level = float(data.get("level", 0.95))
     out = [f"<h2>Faithfulness</h2><p class=\"note\">Means over the documents with {level:.0%} bootstrap intervals "
            f"({escape(data.get('resamples', '?'))} resamples, seed {escape(data.get('seed', '?'))}). ↑: higher is "
-           "better, ↓: lower is better. Seconds: explaining one document.</p>"]
+           "better, ↓: lower is better. Seconds: explaining one document (each batch's time shared by its "
+           "documents).</p>"]
     for mode in modes:
         measures = [m for m in MEASURE_NAMES if any(m in x.get("summary", {}).get(mode, {}) for x in methods)]
         rows = [[escape(m["name"]), *[escape(_interval(m.get("summary", {}).get(mode, {}).get(k)))
