@@ -78,3 +78,99 @@ def test_a_document_without_known_words_is_skipped_by_id(topic_model_dir, topic_
     assert lines[1] == "skipped 1 of 25 documents: tech/053 (has only words the model does not know)"
     assert lines[2].startswith("24 documents (all)")
     assert [line.split()[0] for line in lines[4:]] == ["epsilon", "random"]
+
+
+# -- the full report (--report DIR) ------------------------------------------------------------------
+REPORT_ARGS = ["--split", "all", "--docs", "4", "--methods", "epsilon,random", "--resamples", "50",
+               "--sanity-docs", "2", "--planted-docs", "10"]
+
+
+@pytest.mark.slow  # trains the planted-trigger CNN in the run
+def test_report_writes_results_and_a_self_contained_page(topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    import json
+    from html.parser import HTMLParser
+
+    report = tmp_path / "report"
+    code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
+                             *REPORT_ARGS, "--report", str(report))
+    assert code == 0, err
+    assert sorted(p.name for p in report.iterdir()) == ["index.html", "results.json"]
+    lines = out.splitlines()
+    assert lines[1].startswith("sample: 4 of 24 documents (all), seed 0") and lines[-1] == f"report: {report}"
+    assert [line.split()[0] for line in lines[4:6]] == ["epsilon", "random"]
+    assert "epsilon" in err and "doc" in err  # a progress bar per method, on stderr
+    data = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    assert data["seed"] == 0 and len(data["documents"]) == 4 and data["sample_line"] == lines[1]
+    assert {"doclrp", "torch", "python", "machine"} <= set(data)
+    for method in data["methods"]:
+        assert len(method["seconds_per_document"]) == 4
+        for mode in ("deletion", "replacement"):
+            assert set(method["per_document"][mode]) == {"abpc", "comprehensiveness", "sufficiency", "aopc",
+                                                         "normalized_aopc"}
+            assert all(len(v) == 4 for v in method["per_document"][mode].values())
+        assert len(method["sanity"]["all"]["per_document"]) == 2
+    assert data["paired"]["deletion"]["abpc"][0]["method"] == "random"
+    assert set(data["planted"]["methods"]) == {"epsilon", "random"}
+    page = (report / "index.html").read_text(encoding="utf-8")
+    tags = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append((tag, dict(attrs)))
+
+    Collect().feed(page)
+    names = [tag for tag, _ in tags]
+    assert names.count("svg") == 4 and "table" in names and "script" not in names
+    assert not any(key in ("src", "href") for _, attrs in tags for key in attrs)
+    assert "http:" not in page and "https:" not in page and "//" not in page.replace("<!DOCTYPE", "")
+
+
+def test_report_renders_escaped_text():
+    from doclrp.render.evaluation import render_evaluation
+
+    page = render_evaluation({"documents": ["<script>x</script>"], "skipped": {"<b>": "is empty"},
+                              "methods": [], "seed": 1}, {"model": "a & <b>"})
+    assert "<script>x" not in page and "&lt;script&gt;x" in page and "a &amp; &lt;b&gt;" in page
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--resamples", "0"], "--resamples must be at least 1"),
+    (["--sanity-docs", "-1"], "--sanity-docs must be at least 0"),
+    (["--planted-docs", "-2"], "--planted-docs must be at least 0"),
+    (["--planted-k", "0"], "--planted-k must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--steps", "0"], "steps must be a positive integer"),
+    (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
+    (["--methods", "epsilon,epsilon"], "a method is named twice"),
+    (["--target", "weather"], "unknown target 'weather'"),
+])
+def test_bad_report_options_one_line_exit_2(topic_model_dir, topic_corpus_dir, tmp_path, capsys, extra, message):
+    report = tmp_path / "report"
+    code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
+                             *REPORT_ARGS, "--report", str(report), *extra)
+    assert code == 2 and err.startswith("doclrp: error: ") and err.count("\n") == 1 and message in err, err
+    assert out == "" and not report.exists()
+
+
+def test_a_report_folder_that_is_not_a_report_is_kept(topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep me", encoding="utf-8")
+    (tmp_path / "file.txt").write_text("keep me", encoding="utf-8")
+    for report, message in ((tmp_path / "mine", "is not a doclrp evaluation report"),
+                            (tmp_path / "file.txt", "is not a doclrp evaluation report"),
+                            (tmp_path / "no" / "where", "does not exist")):
+        code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus",
+                                 str(topic_corpus_dir), *REPORT_ARGS, "--report", str(report))
+        assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert (tmp_path / "mine" / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+
+
+def test_help_lists_the_default_methods(capsys):
+    from doclrp.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at hyphens
+    for names in ("epsilon,epsilon-plus,alpha2-beta1", "attnlrp,cp-lrp", "gradient-x-input,saliency",
+                  "integrated-gradients,occlusion,random", "--reportDIR"):
+        assert names in text

@@ -183,10 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                               "or one number per output")
 
-    evaluate = sub.add_parser("evaluate", help="score LRP and baseline methods by deleting relevant words",
-                              description="Explain held-out documents with each method and measure how much "
-                                          "the explained output falls when the most relevant words are deleted "
-                                          "(against random words), and the area over the deletion curve.")
+    evaluate = sub.add_parser(
+        "evaluate", help="score LRP and baseline methods by deleting relevant words; --report: the full report",
+        description="Explain held-out documents with each method and measure how much the explained output falls "
+                    "when the most relevant words are deleted (against random words), and the area over the "
+                    "deletion curve. With --report DIR: MoRF and LeRF curves on the model's token ids (deletion "
+                    "and replacement), ABPC, comprehensiveness, sufficiency, normalized AOPC, each with 95% "
+                    "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
+                    "task and time per document, written as DIR/results.json and DIR/index.html.")
     evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
@@ -195,12 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
                           help="documents to use (default 100): a sample drawn with --seed, stratified by label "
                                "(at random without labels); its seed and ids are printed first")
     evaluate.add_argument("--seed", type=int, default=0,
-                          help="seed of the document sample and of the random words (default 0)")
-    evaluate.add_argument("--methods", default="epsilon,gradient-x-input,integrated-gradients,occlusion,random",
-                          help="comma-separated LRP composites and baselines")
+                          help="seed of the document sample, of the random words and of the intervals (default 0)")
+    evaluate.add_argument("--methods", default=None,
+                          help="comma-separated LRP composites and baselines (default: the model's default LRP "
+                               "composite and the other composites for its kind: epsilon, epsilon-plus, "
+                               "alpha2-beta1 for word and feature models, attnlrp, cp-lrp for Hugging Face "
+                               "transformers; then gradient-x-input, saliency, integrated-gradients, occlusion, "
+                               "random)")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
+    evaluate.add_argument("--report", metavar="DIR",
+                          help="write the full report to this folder (results.json, index.html); replaced whole")
+    evaluate.add_argument("--resamples", type=int, default=2000,
+                          help="bootstrap resamples of each interval (default 2000; with --report)")
+    evaluate.add_argument("--sanity-docs", type=int, default=20,
+                          help="documents of the model-randomization check per method (default 20; 0 skips it)")
+    evaluate.add_argument("--planted-docs", type=int, default=100,
+                          help="test documents of the planted-trigger task (default 100; 0 skips it)")
+    evaluate.add_argument("--planted-k", type=int, default=3,
+                          help="the trigger counts as found among this many most relevant words (default 3)")
+    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
 

@@ -1,0 +1,229 @@
+"""Every measure over several methods on one sample of documents, as plain data for a report.
+
+>>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+>>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+>>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+>>> default_methods(pipe)[:4]
+['epsilon', 'epsilon-plus', 'alpha2-beta1', 'gradient-x-input']
+>>> data = evaluate_methods(pipe, ["good fun", "bad, dull fun"], ["epsilon", "random"], resamples=50,
+...                         sanity_docs=0, planted_docs=0)
+>>> [m["name"] for m in data["methods"]], sorted(data["methods"][0]["summary"])
+(['epsilon', 'random'], ['deletion', 'replacement'])
+
+:func:`evaluate_methods` resolves every method and the target first, and runs each method
+once on the first document, so that a name that does not exist or a method that does not
+fit the model fails before the first, maybe long, method runs. Then, per method and in
+batches (a progress bar per method on stderr, with its estimate, when ``progress``):
+explain (timed), and measure the MoRF, LeRF curves by deletion and replacement of token ids
+(:mod:`~doclrp.evaluate.perturbation`); the random order's curves are measured once. Then the
+per-document measures (:mod:`~doclrp.evaluate.measures`), their means with bootstrap
+intervals and each method's paired difference from the first method
+(:mod:`~doclrp.evaluate.uncertainty`), the randomization check on the first ``sanity_docs``
+documents (:mod:`~doclrp.evaluate.sanity`) and the planted-trigger recovery on a tiny CNN
+trained in the run (:mod:`~doclrp.evaluate.planted`; a method that does not fit that CNN,
+such as a transformer composite, records why instead).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from doclrp._explain import document_names, explain, resolve_target, unexplainable
+from doclrp.core import describe, resolve_method
+from doclrp.errors import DoclrpError
+from doclrp.evaluate.compare import skipped_line
+from doclrp.evaluate.deletion import check_positive
+from doclrp.evaluate.measures import (abpc, aopc_bounds, aopc_per_document, comprehensiveness, normalized_aopc,
+                                      sufficiency)
+from doclrp.evaluate.perturbation import MODES, SHARES, perturbation_curves
+from doclrp.evaluate.planted import planted_documents, train_planted_model, trigger_recovery
+from doclrp.evaluate.sanity import RANDOMIZATIONS, randomization_check
+from doclrp.evaluate.uncertainty import LEVEL, RESAMPLES, bootstrap_interval, paired_difference
+
+__all__ = ["evaluate_methods", "prepare", "default_methods", "TEXT_COMPOSITES", "TRANSFORMER_COMPOSITES", "BASELINE_METHODS",
+           "MEASURES"]
+
+#: LRP composites for models over words or features, and for Hugging Face transformers.
+TEXT_COMPOSITES = ("epsilon", "epsilon-plus", "alpha2-beta1")
+TRANSFORMER_COMPOSITES = ("attnlrp", "cp-lrp")
+BASELINE_METHODS = ("gradient-x-input", "saliency", "integrated-gradients", "occlusion", "random")
+#: The per-document measures, and whether higher is better.
+MEASURES = {"abpc": True, "comprehensiveness": True, "sufficiency": False, "aopc": True, "normalized_aopc": True}
+
+
+def default_methods(pipeline) -> list[str]:
+    """The model's default LRP composite, the other composites for its kind, then the baselines."""
+    composites = TRANSFORMER_COMPOSITES if hasattr(pipeline, "tokenizer") else TEXT_COMPOSITES
+    first = str(pipeline.default_composite)
+    return [first, *[c for c in composites if c != first], *BASELINE_METHODS]
+
+
+def prepare(pipeline, texts: Sequence[str], methods: Sequence[Any] | None = None, *,
+            ids: Sequence[str] | None = None, target: Any = "predicted", batch_size: int = 16) -> tuple:
+    """``(attributors, target, texts, ids, skipped)``: the methods and the target resolved, the
+    documents that can be explained (and those left out, by id and reason), and each method run
+    once on the first document, so that a method that does not fit the model fails now."""
+    attributors = [resolve_method(m) for m in (default_methods(pipeline) if methods is None else methods)]
+    if not attributors:
+        raise DoclrpError("no method to evaluate")
+    names = [a.name for a in attributors]
+    if len(set(names)) != len(names):
+        raise DoclrpError(f"a method is named twice: {', '.join(names)}")
+    target = resolve_target(target, pipeline)
+    texts = list(texts)
+    doc_names = document_names(texts, ids)
+    reasons = unexplainable(pipeline, texts, batch_size=max(batch_size, 64))
+    skipped = {doc_names[i]: reason for i, reason in reasons.items()}
+    kept = [i for i in range(len(texts)) if i not in reasons]
+    if not kept:
+        raise DoclrpError(f"none of the {len(texts)} documents can be explained: {skipped_line(skipped, len(texts))}")
+    texts, doc_names = [texts[i] for i in kept], [doc_names[i] for i in kept]
+    for attributor in attributors:
+        explain(pipeline, texts[:1], target=target, method=attributor, ids=doc_names[:1])
+    return attributors, target, texts, doc_names, skipped
+
+
+def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | None = None, *,
+                     ids: Sequence[str] | None = None, target: Any = "predicted", seed: int = 0,
+                     shares: Sequence[float] = SHARES, batch_size: int = 16, resamples: int = RESAMPLES,
+                     sanity_docs: int = 20, planted_docs: int = 100, k: int = 3,
+                     progress: bool = False) -> dict[str, Any]:
+    """All measures for ``methods`` (default :func:`default_methods`) on ``texts``, as JSON-safe data
+    (see the module; the keys are what ``doclrp evaluate --report`` writes to ``results.json``)."""
+    check_positive(batch_size, "batch_size")
+    check_positive(k, "k")
+    check_positive(resamples, "resamples")
+    for value, name in ((sanity_docs, "sanity_docs"), (planted_docs, "planted_docs")):
+        if isinstance(value, bool) or int(value) != value or value < 0:
+            raise DoclrpError(f"{name} must be a whole number >= 0, got {value!r}")
+    attributors, target, texts, doc_names, skipped = prepare(pipeline, texts, methods, ids=ids, target=target,
+                                                             batch_size=batch_size)
+    runs = [_run_method(pipeline, texts, doc_names, a, target, seed, shares, batch_size, progress)
+            for a in attributors]
+    random_curves = {mode: perturbation_curves(pipeline, runs[0]["explanations"], direction="random", mode=mode,
+                                               shares=shares, seed=seed, batch_size=max(64, batch_size))
+                     for mode in MODES}
+    per_method = [_measures(run, random_curves) for run in runs]
+    _normalize(per_method)
+    interval = dict(seed=seed, resamples=resamples)
+    results = []
+    for attributor, run, measures in zip(attributors, runs, per_method):
+        entry: dict[str, Any] = {
+            "name": attributor.name,
+            "method": describe(attributor),
+            "per_document": {mode: {m: _floats(v) for m, v in measures[mode].items()} for mode in MODES},
+            "seconds_per_document": _floats(run["seconds"]),
+            "time": bootstrap_interval(run["seconds"], **interval).as_dict(),
+            "curves": {mode: {d: _floats(run["curves"][mode][d].mean(0)) for d in ("morf", "lerf")}
+                       for mode in MODES},
+            "summary": {mode: {m: bootstrap_interval(v, **interval).as_dict() for m, v in measures[mode].items()}
+                        for mode in MODES},
+        }
+        results.append(entry)
+    if sanity_docs:
+        for entry, attributor, run in zip(results, attributors,
+                                          _bar(runs, "randomization check", "method", progress)):
+            entry["sanity"] = _sanity(pipeline, run["explanations"][:sanity_docs], attributor, seed, batch_size,
+                                      interval)
+    first = per_method[0]
+    paired = {mode: {m: [{"method": attributor.name, "baseline": attributors[0].name,
+                          **paired_difference(measures[mode][m], first[mode][m], **interval).as_dict()}
+                         for attributor, measures in zip(attributors[1:], per_method[1:])]
+                     for m in MEASURES} for mode in MODES}
+    data: dict[str, Any] = {
+        "documents": list(doc_names), "skipped": skipped, "seed": seed, "shares": [float(s) for s in shares],
+        "resamples": resamples, "level": LEVEL, "target": str(target), "labels": list(pipeline.labels),
+        "task": pipeline.task, "measures": {m: {"higher_is_better": h} for m, h in MEASURES.items()},
+        "random_curves": {mode: _floats(curves.mean(0)) for mode, curves in random_curves.items()},
+        "methods": results, "paired": paired,
+    }
+    if planted_docs:
+        data["planted"] = _planted(attributors, planted_docs, seed, k, batch_size, interval, progress)
+    return data
+
+
+def _run_method(pipeline, texts, doc_names, attributor, target, seed, shares, batch_size, progress) -> dict:
+    explanations, seconds = [], []
+    forward_batch = max(64, batch_size)  # forward passes only: no gradients kept, so larger batches fit
+    curves: dict[str, dict[str, list]] = {mode: {"morf": [], "lerf": []} for mode in MODES}
+    bar = tqdm(total=len(texts), unit="doc", desc=attributor.name, file=sys.stderr, disable=not progress,
+               dynamic_ncols=True, mininterval=0.5)
+    with bar:
+        for start in range(0, len(texts), batch_size):
+            chunk = slice(start, start + batch_size)
+            started = time.perf_counter()
+            made = explain(pipeline, texts[chunk], target=target, method=attributor, batch_size=batch_size,
+                           ids=doc_names[chunk])
+            seconds += [(time.perf_counter() - started) / len(made)] * len(made)
+            for mode in MODES:
+                for direction in ("morf", "lerf"):
+                    curves[mode][direction].append(perturbation_curves(
+                        pipeline, made, direction=direction, mode=mode, shares=shares, seed=seed + start,
+                        batch_size=forward_batch))
+            explanations += made
+            bar.update(len(made))
+    return {"explanations": explanations, "seconds": np.array(seconds),
+            "curves": {mode: {d: np.concatenate(c) for d, c in by.items()} for mode, by in curves.items()}}
+
+
+def _measures(run, random_curves) -> dict[str, dict[str, np.ndarray]]:
+    """Per mode, each measure per document; AOPC normalized by the orders this method and the
+    random order reach (the run-wide bounds are applied in :func:`_normalize`)."""
+    out = {}
+    for mode in MODES:
+        morf, lerf = run["curves"][mode]["morf"], run["curves"][mode]["lerf"]
+        out[mode] = {"abpc": abpc(morf, lerf), "comprehensiveness": comprehensiveness(morf),
+                     "sufficiency": sufficiency(lerf), "aopc": aopc_per_document(morf),
+                     "_lerf_aopc": aopc_per_document(lerf), "_random_aopc": aopc_per_document(random_curves[mode])}
+    return out
+
+
+def _normalize(per_method: list[dict[str, dict[str, np.ndarray]]]) -> None:
+    for mode in MODES:
+        orders = [m[mode][key] for m in per_method for key in ("aopc", "_lerf_aopc")]
+        lower, upper = aopc_bounds([*orders, per_method[0][mode]["_random_aopc"]])
+        for measures in per_method:
+            measures[mode]["normalized_aopc"] = normalized_aopc(measures[mode]["aopc"], lower, upper)
+            del measures[mode]["_lerf_aopc"], measures[mode]["_random_aopc"]
+
+
+def _sanity(pipeline, explanations, attributor, seed, batch_size, interval) -> dict[str, Any]:
+    correlations = randomization_check(pipeline, explanations, attributor, seed=seed, batch_size=batch_size)
+    return {layers: {"per_document": _floats(correlations[layers]),
+                     "summary": bootstrap_interval(correlations[layers], **interval).as_dict()}
+            for layers in RANDOMIZATIONS}
+
+
+def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval, progress: bool) -> dict[str, Any]:
+    task = planted_documents(max(100, n), seed=seed)
+    pipeline = train_planted_model(task, seed=seed)
+    test = planted_documents(n, seed=seed + 1)
+    by_method: dict[str, Any] = {}
+    for attributor in _bar(attributors, "planted trigger", "method", progress):
+        try:
+            made = explain(pipeline, test.texts, method=attributor, batch_size=batch_size)
+        except DoclrpError as error:  # a transformer composite on the tiny CNN: said, not fatal
+            by_method[attributor.name] = {"error": str(error)}
+            continue
+        hits = trigger_recovery(made, test.triggers, k)
+        by_method[attributor.name] = {key: bootstrap_interval(v, **interval).as_dict() for key, v in hits.items()}
+    accuracy = float(np.mean([p.label == c for p, c in zip(pipeline.predict(test.texts), test.classes)]))
+    return {"documents": n, "k": k, "accuracy": accuracy, "methods": by_method}
+
+
+def _bar(items, desc: str, unit: str, progress: bool):
+    """``items`` with a progress bar on stderr (when ``progress``), as each method's own bar."""
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, disable=not progress, dynamic_ncols=True,
+                mininterval=0.5)
+
+
+def _floats(values) -> list[float | None]:
+    """JSON-safe: NaN becomes None."""
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+
