@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from .core import Attributor, Target, describe, output_tensor, resolve_method
+from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
+__all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
            "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
 
@@ -263,6 +264,53 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     ]
     _warn_unplaced(explanations, names, described["name"])
     return explanations[0] if single else Explanations(explanations)
+
+
+#: Outputs explained one by one for a page's target switch (and as many ``X-vs-rest`` contrasts):
+#: one backward pass each is cheap for models with a few classes; beyond this many, the most
+#: probable outputs (highest values) are taken.
+MAX_TARGET_VIEWS = 20
+
+
+def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predicted", method: MethodSpec = None, *,
+                    reference: _ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
+                    contrasts: bool = True) -> list[Explanation]:
+    """``text`` explained for ``target`` first, then for every other output and (classification)
+    every ``LABEL-vs-rest`` contrast, with one method: the data of a page's target switch
+    (``doclrp.render.to_html(first, alternatives=rest)``).
+
+    One explanation (one backward pass per window) per target; for models with more than
+    ``max_outputs`` outputs only the ``max_outputs`` highest-valued outputs (and their contrasts)
+    are explained. A target equal to the first one is not repeated.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 3), encoder, ["a", "b", "c"])
+    >>> views = explain_targets(pipe, "good fun", target="b")
+    >>> [str(v.target) for v in views]
+    ['b', 'a', 'c', 'a-vs-rest', 'b-vs-rest', 'c-vs-rest']
+    """
+    attributor = pipeline_method(pipeline, method)
+    first = explain(pipeline, [text], target=target, method=attributor, reference=reference,
+                    ids=None if id is None else [id])[0]
+    labels = list(pipeline.labels)
+    outputs = list(range(len(labels)))
+    if len(outputs) > max_outputs:
+        values = first.prediction.values
+        outputs = sorted(sorted(outputs, key=lambda i: -values[i])[:max_outputs])
+    specs: list[Any] = [labels[i] for i in outputs]
+    if contrasts and pipeline.task == "classification" and len(labels) > 1:
+        specs += [f"{labels[i]}{CONTRAST_SUFFIX}" for i in outputs]
+    views = [first]
+    seen = {first.target.weights}
+    for spec in specs:
+        resolved = resolve_target(spec, pipeline, reference)
+        if resolved.weights in seen:
+            continue
+        seen.add(resolved.weights)
+        views.append(explain(pipeline, [text], target=resolved, method=attributor,
+                             ids=None if id is None else [id])[0])
+    return views
 
 
 def document_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:

@@ -15,7 +15,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 
-__all__ = ["printable", "warnings_as_lines"]
+__all__ = ["printable", "warnings_as_lines", "top_words_text"]
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -48,3 +48,18 @@ def warnings_as_lines(stream=None):
 
         warnings.showwarning = show
         yield
+
+
+def top_words_text(explanation, top: int, leave_out) -> str:
+    """The top words for and against an explanation's target in one line: repeated words
+    grouped (``×count``, relevance summed), ``leave_out`` left out (see :mod:`doclrp.text.terms`).
+
+    >>> from doclrp.text.explanation import Explanation, _EXAMPLE
+    >>> top_words_text(Explanation.from_dict(_EXAMPLE), 3, ("punct",))
+    'Up +1.500; against: down -0.500'
+    """
+    def shown(sign: int) -> str:
+        terms = explanation.top_terms(top, sign, leave_out)
+        return ", ".join(f"{t.text}{f' ×{t.count}' if t.count > 1 else ''} {t.relevance:+.3f}" for t in terms) or "-"
+
+    return f"{shown(+1)}; against: {shown(-1)}"

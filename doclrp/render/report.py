@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doclrp.render.colors import NEGATIVE_RGB, POSITIVE_RGB, hex_color
-from doclrp.render.page import escape, html_page
+from doclrp.render.page import bar_chart_svg, escape, fixed, html_page
 
 __all__ = ["CorpusReportData", "GroupWords", "WordRow", "DocumentRow", "render_report", "bar_chart_svg"]
 
@@ -85,36 +85,6 @@ class CorpusReportData:
     delta_abs_mean: float = 0.0
     delta_abs_max: float = 0.0
     lexicon: tuple[str, str] | None = None
-
-
-def bar_chart_svg(rows: Iterable[tuple[str, float, str]], color: str, label: str, width: int = 460,
-                  bar_height: int = 18) -> str:
-    """An inline SVG of horizontal bars, one per ``(name, value, tooltip)``, lengths ∝ |value|.
-
-    >>> svg = bar_chart_svg([("<b>", 2.0, "sum 2"), ("ok", 1.0, "sum 1")], "#b2182b", "top words")
-    >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
-    True
-    """
-    rows = list(rows)
-    if not rows:
-        return '<p class="meta">none</p>'
-    name_width, value_width = 150, 64
-    span = width - name_width - value_width
-    vmax = max(abs(v) for _, v, _ in rows) or 1.0
-    height = bar_height * len(rows) + 4
-    parts = [f'<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">']
-    for i, (name, value, tooltip) in enumerate(rows):
-        y = 2 + i * bar_height
-        length = max(1.0, span * abs(value) / vmax)
-        shown = name if len(name) <= 22 else name[:21] + "…"
-        parts.append(
-            f'<g><title>{escape(tooltip)}</title>'
-            f'<text x="{name_width - 6}" y="{y + bar_height - 5}" text-anchor="end">{escape(shown)}</text>'
-            f'<rect x="{name_width}" y="{y + 2}" width="{length:.1f}" height="{bar_height - 4}" fill="{color}"/>'
-            f'<text x="{name_width + length + 4:.1f}" y="{y + bar_height - 5}" class="v">{value:+.3g}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 _STYLE = """
