@@ -19,7 +19,7 @@ from doclrp.cli.checks import check_arguments
 from doclrp.cli.options import device_from_args, method_from_args
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
-from doclrp.cli.terminal import printable, warnings_as_lines
+from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
 from doclrp.text.terms import parse_leave_out
@@ -27,6 +27,7 @@ from doclrp.text.terms import parse_leave_out
 __all__ = ["run"]
 
 
+@in_command_line_terms()
 def run(args) -> int:
     """Run ``doclrp corpus`` or ``doclrp corpus summarize`` from parsed ``args``; 0 on success."""
     if getattr(args, "corpus_command", None) == "summarize":

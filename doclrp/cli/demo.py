@@ -14,7 +14,7 @@ from pathlib import Path
 
 from doclrp._atomic import staged_folder
 from doclrp._explain import explain_targets
-from doclrp.cli.terminal import printable, top_words_text
+from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.corpus import read_bbc, train_test_split_fixed
 from doclrp.models.loading import load_model, pretrained_path
 from doclrp.render import render_index, to_html
@@ -65,6 +65,7 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
     return (out / "index.html").resolve()
 
 
+@in_command_line_terms()
 def run(args) -> int:
     """``doclrp demo``: pages for the BBC news types, the index path printed."""
     index = run_demo(args.out, model=args.model, top=args.top,

@@ -14,7 +14,7 @@ from pathlib import Path
 from doclrp._atomic import write_text
 from doclrp._explain import explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, target_from_args
-from doclrp.cli.terminal import printable, top_words_text
+from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
@@ -90,6 +90,7 @@ def _print_top(explanation, top: int, leave_out) -> None:
     print(printable(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}"))
 
 
+@in_command_line_terms()
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)

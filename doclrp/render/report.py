@@ -17,7 +17,7 @@ page: all text from data is escaped, bar charts are inline SVG, no script.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
