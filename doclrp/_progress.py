@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 __all__ = ["Progress", "duration", "EVERY"]
 
