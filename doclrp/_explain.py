@@ -281,7 +281,8 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
 
     One explanation (one backward pass per window) per target; for models with more than
     ``max_outputs`` outputs only the ``max_outputs`` highest-valued outputs (and their contrasts)
-    are explained. A target equal to the first one is not repeated.
+    are explained. A target equal to the first one is not repeated; a reference subtracted from
+    the first target is subtracted from every other.
 
     >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
     >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
@@ -291,8 +292,8 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     ['b', 'a', 'c', 'a-vs-rest', 'b-vs-rest', 'c-vs-rest']
     """
     attributor = pipeline_method(pipeline, method)
-    first = explain(pipeline, [text], target=target, method=attributor, reference=reference,
-                    ids=None if id is None else [id])[0]
+    base = resolve_target(target, pipeline, reference)
+    first = explain(pipeline, [text], target=base, method=attributor, ids=None if id is None else [id])[0]
     labels = list(pipeline.labels)
     outputs = list(range(len(labels)))
     if len(outputs) > max_outputs:
@@ -304,7 +305,8 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     views = [first]
     seen = {first.target.weights}
     for spec in specs:
-        resolved = resolve_target(spec, pipeline, reference)
+        # the first target's reference (given here or carried by a Target) applies to every view
+        resolved = resolve_target(spec, pipeline).with_reference(base.reference, base.reference_name)
         if resolved.weights in seen:
             continue
         seen.add(resolved.weights)

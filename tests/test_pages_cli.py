@@ -135,3 +135,12 @@ def test_explain_errors_name_flags(topic_model_dir, tmp_path, capsys):
     (broken / "vocab.json").unlink()
     err = one_line_error(*run_cli(capsys, "explain", "--model", str(broken), "--text", "a goal")[::2])
     assert "train it again with doclrp train" in err
+
+
+def test_every_view_of_a_page_subtracts_the_same_reference(topic_model_dir):
+    from doclrp import load_model
+    from doclrp._explain import explain_targets
+
+    views = explain_targets(load_model(topic_model_dir), "a late goal", target="sport", reference=[0.5, -0.5])
+    assert len(views) == 4 and all(str(v.target).endswith(" − reference") for v in views)
+    assert [v.target.reference for v in views] == [(0.5, -0.5)] * 4

@@ -21,6 +21,8 @@ FITS_WIDTH = """
 html { -webkit-text-size-adjust: 100%; }
 body { overflow-wrap: anywhere; }
 .scroll { max-width: 100%; overflow-x: auto; }
+/* cells keep their words whole (anywhere would squeeze a column to one letter): the box scrolls */
+table { overflow-wrap: normal; }
 svg.bars { max-width: 100%; height: auto; }
 dl.facts dd, dl.facts dt { min-width: 0; }
 """
