@@ -348,7 +348,8 @@ def _prediction_html(exp: Explanation) -> str:
     lead = ""
     if exp.task == "classification" and p.index is not None:
         lead = f'<p>predicted: <strong class="predicted-label">{escape(_predicted_label(exp, p.index))}</strong></p>\n'
-    return f'{lead}<table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    return (f'{lead}<div class="scroll"><table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+            '</table></div>')
 
 
 def _prediction_short(exp: Explanation) -> str:
