@@ -28,12 +28,13 @@ import numpy as np
 import torch
 
 from .core import Attributor, Target, describe, output_tensor, resolve_method
+from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 
-__all__ = ["explain", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
-           "resolve_reference", "window_starts", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
+__all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
+           "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
            "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
@@ -187,7 +188,7 @@ class _IdSequence:
         return ids.to(self.pipeline.device), {}, positions, specials
 
 
-def _sequence_protocol(pipeline: _Pipeline) -> _TokenSequence | None:
+def sequence_protocol(pipeline: _Pipeline) -> _TokenSequence | None:
     if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
         return pipeline
     encoder = getattr(pipeline, "encoder", None)
@@ -244,7 +245,7 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     attributor = pipeline_method(pipeline, method, composite)
     described = describe(attributor)
     documents = tokenize_many(texts)
-    sequence = _sequence_protocol(pipeline)
+    sequence = sequence_protocol(pipeline)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
@@ -263,6 +264,55 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     ]
     _warn_unplaced(explanations, names, described["name"])
     return explanations[0] if single else Explanations(explanations)
+
+
+#: Outputs explained one by one for a page's target switch (and as many ``X-vs-rest`` contrasts):
+#: one backward pass each is cheap for models with a few classes; beyond this many, the most
+#: probable outputs (highest values) are taken.
+MAX_TARGET_VIEWS = 20
+
+
+def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predicted", method: MethodSpec = None, *,
+                    reference: _ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
+                    contrasts: bool = True) -> list[Explanation]:
+    """``text`` explained for ``target`` first, then for every other output and (classification)
+    every ``LABEL-vs-rest`` contrast, with one method: the data of a page's target switch
+    (``doclrp.render.to_html(first, alternatives=rest)``).
+
+    One explanation (one backward pass per window) per target; for models with more than
+    ``max_outputs`` outputs only the ``max_outputs`` highest-valued outputs (and their contrasts)
+    are explained. A target equal to the first one is not repeated; a reference subtracted from
+    the first target is subtracted from every other.
+
+    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
+    >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
+    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 3), encoder, ["a", "b", "c"])
+    >>> views = explain_targets(pipe, "good fun", target="b")
+    >>> [str(v.target) for v in views]
+    ['b', 'a', 'c', 'a-vs-rest', 'b-vs-rest', 'c-vs-rest']
+    """
+    attributor = pipeline_method(pipeline, method)
+    base = resolve_target(target, pipeline, reference)
+    first = explain(pipeline, [text], target=base, method=attributor, ids=None if id is None else [id])[0]
+    labels = list(pipeline.labels)
+    outputs = list(range(len(labels)))
+    if len(outputs) > max_outputs:
+        values = first.prediction.values
+        outputs = sorted(sorted(outputs, key=lambda i: -values[i])[:max_outputs])
+    specs: list[Any] = [labels[i] for i in outputs]
+    if contrasts and pipeline.task == "classification" and len(labels) > 1:
+        specs += [f"{labels[i]}{CONTRAST_SUFFIX}" for i in outputs]
+    views = [first]
+    seen = {first.target.weights}
+    for spec in specs:
+        # the first target's reference (given here or carried by a Target) applies to every view
+        resolved = resolve_target(spec, pipeline).with_reference(base.reference, base.reference_name)
+        if resolved.weights in seen:
+            continue
+        seen.add(resolved.weights)
+        views.append(explain(pipeline, [text], target=resolved, method=attributor,
+                             ids=None if id is None else [id])[0])
+    return views
 
 
 def document_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
@@ -408,7 +458,7 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
     torch.Size([2, 2])
     """
     texts = [texts] if isinstance(texts, str) else list(texts)
-    sequence = _sequence_protocol(pipeline)
+    sequence = sequence_protocol(pipeline)
     if sequence is None:
         return pipeline.outputs(texts, batch_size=batch_size).double()
     encoded = sequence.tokens(tokenize_many(texts, pipeline="blank"))
@@ -416,14 +466,14 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
-        sums, counts = _window_output_sums(pipeline, sequence, windows, len(texts), batch_size)
+        sums, counts = window_output_sums(pipeline, sequence, windows, len(texts), batch_size)
     finally:
         pipeline.model.train(was_training)
     return sums / counts
 
 
 @torch.no_grad()
-def _window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
                         batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
     window outputs summed, and how many windows it has (float64, on the CPU)."""
@@ -514,7 +564,7 @@ def _document_classes(pipeline: _Pipeline, sequence: _TokenSequence, windows: Se
                       batch_size: int) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
-    sums, counts = _window_output_sums(pipeline, sequence, windows, n_documents, batch_size)
+    sums, counts = window_output_sums(pipeline, sequence, windows, n_documents, batch_size)
     return {doc_index: int(sums[doc_index].argmax()) for doc_index in counts[:, 0].nonzero()[:, 0].tolist()}
 
 
@@ -553,7 +603,7 @@ def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int 
     texts = list(texts)
     reasons = {i: EMPTY for i, text in enumerate(texts) if not text.strip()}
     rest = [i for i in range(len(texts)) if i not in reasons]
-    sequence = _sequence_protocol(pipeline)
+    sequence = sequence_protocol(pipeline)
     if sequence is None:
         for start in range(0, len(rest), batch_size):
             chunk = rest[start : start + batch_size]

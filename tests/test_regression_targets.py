@@ -207,7 +207,7 @@ def test_regression_page_shows_both_directions_in_their_own_hues(trained):
     page = to_html(e)
     shades = dict(
         (word, colour) for colour, word in re.findall(r'<span class="w" style="background-color:(#[0-9a-f]{6});[^"]*"'
-                                                     r' title="[^"]*">([^<]*)</span>', page)
+                                                     r' title="[^"]*"[^>]*>([^<]*)</span>', page)
     )
     assert set(shades) == {"superb", "w3", "awful", "great", "w7", "dull"}
     up = [_hue(shades[w]) for w in ("superb", "great")]

@@ -120,11 +120,11 @@ def test_page_structure():
     blocks = root.find_all("div", cls="sentence")
     assert [float(b.attrs["title"]) for b in blocks] == [s.relevance for s in exp.sentences]
     assert [b.text().endswith(s.text) for b, s in zip(blocks, exp.sentences)] == [True] * len(blocks)
-    # Top words for and against.
+    # Top words for and against: repeated words grouped, punctuation left out (issue 16).
     top_for = [li.find(cls="chip").text() for li in root.find(cls="for").find_all("li")]
     top_against = [li.find(cls="chip").text() for li in root.find(cls="against").find_all("li")]
-    assert top_for == [w.text for w in exp.top_words(10, +1)]
-    assert top_against == [w.text for w in exp.top_words(10, -1)]
+    assert top_for == [t.text for t in exp.top_terms(10, +1)]
+    assert top_against == [t.text for t in exp.top_terms(10, -1)]
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_index_lists_documents():
     assert [r.attrs.get("class") for r in rows] == [None, "miss", None]
     cells = rows[0].find_all("td")
     assert cells[2].text() == "sport" and cells[3].text().startswith("sport")
-    assert [c.text() for c in cells[5].find_all(cls="chip")] == [w.text for w in a.top_words(5, +1)]
+    assert [c.text() for c in cells[5].find_all(cls="chip")] == [t.text for t in a.top_terms(5, +1)]
     assert root.find("h1").text() == "Run"
 
 

@@ -4,7 +4,7 @@
                   [--reference mean|V,...] [--batch-size N] [--device auto|cpu|cuda] [--limit N] [--shard i/N]
                   [--engine local|ray] [--overwrite] [--on-error raise|skip] [--quiet]
     doclrp corpus summarize RESULTS --out REPORT_DIR [--top K] [--pages K] [--min-df N]
-                  [--group-by auto|label|predicted|target]
+                  [--group-by auto|label|predicted|target] [--top-words-filter punct|stop|punct,stop|none]
 
 >>> from doclrp.cli import main
 >>> main(["corpus", "--model", "m"])
@@ -19,13 +19,15 @@ from doclrp.cli.checks import check_arguments
 from doclrp.cli.options import device_from_args, method_from_args
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
-from doclrp.cli.terminal import printable, warnings_as_lines
+from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
+from doclrp.text.terms import parse_leave_out
 
 __all__ = ["run"]
 
 
+@in_command_line_terms()
 def run(args) -> int:
     """Run ``doclrp corpus`` or ``doclrp corpus summarize`` from parsed ``args``; 0 on success."""
     if getattr(args, "corpus_command", None) == "summarize":
@@ -50,7 +52,8 @@ def run(args) -> int:
 def _summarize(args) -> int:
     try:
         summary = summarize(args.results, args.out, top=args.top, pages=args.pages, min_df=args.min_df,
-                            group_by=args.group_by)
+                            group_by=args.group_by,
+                            leave_out=parse_leave_out(getattr(args, "top_words_filter", None)))
     except OSError as error:  # the report folder: read-only, full, or under a file
         raise DoclrpError(f"cannot write {args.out}: {error.strerror or error}; choose another --out") from None
     for line in summary.lines(min_df=args.min_df):

@@ -12,12 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from doclrp._atomic import write_text
-from doclrp._explain import explain, invalid_character
+from doclrp._explain import explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, target_from_args
-from doclrp.cli.terminal import printable
+from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
+from doclrp.text.terms import parse_leave_out
 
 __all__ = ["run", "read_document", "write_page", "check_document", "prediction_line"]
 
@@ -84,12 +85,12 @@ def prediction_line(explanation) -> str:
     return "prediction: " + ", ".join(f"{name} {value:+.3f}" for name, value in zip(names, prediction.values))
 
 
-def _print_top(explanation, top: int) -> None:
-    words = sorted(explanation.words, key=lambda w: -abs(w.relevance))[:top]
-    shown = ", ".join(f"{w.text} {w.relevance:+.3f}" for w in words)
+def _print_top(explanation, top: int, leave_out) -> None:
+    shown = top_words_text(explanation, top, leave_out)
     print(printable(f"  target {explanation.target} = {explanation.target_value:.3f}; top words: {shown}"))
 
 
+@in_command_line_terms()
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
@@ -97,12 +98,17 @@ def run(args) -> int:
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
-    explanation = explain(pipeline, text, target=target, method=method)
+    leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
     page = None
     if args.out is not None:
-        page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None))
+        # The page carries every class (and X-vs-rest) for its target switch: one pass each.
+        explanation, *others = explain_targets(pipeline, text, target=target, method=method)
+        page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None,
+                                            alternatives=others, leave_out=leave_out))
+    else:
+        explanation = explain(pipeline, text, target=target, method=method)
     print(printable(prediction_line(explanation)))
-    _print_top(explanation, args.top)
+    _print_top(explanation, args.top, leave_out)
     if page is not None:
         print(f"wrote {page}")
     return 0

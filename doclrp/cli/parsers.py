@@ -33,8 +33,8 @@ DOC_TIMEOUT = 300.0
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_device", "add_allow_pickle", "add_max_chars", "positive_int", "positive_float", "count",
-           "seconds_or_off"]
+           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "positive_int",
+           "positive_float", "count", "seconds_or_off"]
 
 
 def add_model_options(parser) -> None:
@@ -91,6 +91,19 @@ def seconds_or_off(value: str) -> float | None:
     return seconds
 
 
+#: What --top-words-filter accepts (doclrp.text.terms.parse_leave_out reads it; written out here
+#: because this module imports argparse only).
+TOP_WORDS_FILTERS = ("punct", "stop", "punct,stop", "stop,punct", "none")
+
+
+def add_top_words_filter(parser) -> None:
+    """--top-words-filter: what top-word lists leave out (repeated words are always grouped)."""
+    parser.add_argument("--top-words-filter", default="punct", choices=TOP_WORDS_FILTERS, metavar="punct|stop|punct,stop|none",
+                        help="what the top-word lists leave out: punct (default: punctuation left out, stop words "
+                             "kept), stop, punct,stop or none; a word's repeated occurrences are always grouped "
+                             "(relevance summed, count shown)")
+
+
 def positive_int(value: str) -> int:
     """An argparse type: a whole number of at least 1.
 
@@ -145,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="doclrp-demo", help="output folder (default: doclrp-demo)")
     demo.add_argument("--model", default=None, help="a model folder instead of the shipped one")
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
+    add_top_words_filter(demo)
 
     train = sub.add_parser("train", help="train a text model on a corpus",
                            description="Train a text model (cnn, bow, bag), or fine-tune minilm or any local "
@@ -178,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", help="a UTF-8 text file")
     explain.add_argument("--out", help="the HTML page to write (default: none, the terminal only)")
     explain.add_argument("--top", type=count, default=10, help="top words to print")
+    add_top_words_filter(explain)
     add_max_chars(explain)
     explain.add_argument("--reference", metavar="mean|V,V,...",
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
@@ -299,6 +314,7 @@ def add_corpus_parser(subparsers) -> None:
     summarize.add_argument("results", metavar="RESULTS", help="a results file written by doclrp corpus")
     summarize.add_argument("--out", required=True, metavar="DIR", help="report folder (replaced atomically)")
     summarize.add_argument("--top", type=positive_int, default=20, help="words per chart (default 20)")
+    add_top_words_filter(summarize)
     summarize.add_argument("--pages", type=count, default=10,
                            help="most and least confident documents to render, each (default 10)")
     summarize.add_argument("--min-df", type=int, default=2,

@@ -15,7 +15,10 @@ import sys
 import warnings
 from contextlib import contextmanager
 
-__all__ = ["printable", "warnings_as_lines"]
+from doclrp.errors import DoclrpError
+
+__all__ = ["printable", "warnings_as_lines", "top_words_text", "command_line_terms", "in_command_line_terms",
+           "FLAG_NAMES"]
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -48,3 +51,67 @@ def warnings_as_lines(stream=None):
 
         warnings.showwarning = show
         yield
+
+
+def top_words_text(explanation, top: int, leave_out) -> str:
+    """The top words for and against an explanation's target in one line: repeated words
+    grouped (``×count``, relevance summed), ``leave_out`` left out (see :mod:`doclrp.text.terms`).
+
+    >>> from doclrp.text.explanation import Explanation, _EXAMPLE
+    >>> top_words_text(Explanation.from_dict(_EXAMPLE), 3, ("punct",))
+    'Up +1.500; against: down -0.500'
+    """
+    def shown(sign: int) -> str:
+        terms = explanation.top_terms(top, sign, leave_out)
+        return ", ".join(f"{t.text}{f' ×{t.count}' if t.count > 1 else ''} {t.relevance:+.3f}" for t in terms) or "-"
+
+    return f"{shown(+1)}; against: {shown(-1)}"
+
+
+#: How the library's messages name its Python arguments, and what a command-line user types
+#: instead. The library stays in Python terms (it is called from Python too); the commands
+#: translate the messages they pass on.
+FLAG_NAMES = (
+    (re.compile(r"pass on_error='skip'"), "pass --on-error skip"),
+    (re.compile(r"on_error='skip'"), "--on-error skip"),
+    (re.compile(r"pass target_columns naming"), "give --target-column NAME (once per output) naming"),
+    (re.compile(r"\btarget_(?:columns|names)\b"), "--target-column options"),
+    (re.compile(r"glove=True"), "--glove"),
+    (re.compile(r"use model='(\w+)' or '(\w+)'"), r"use --model \1 or \2"),
+    (re.compile(r"\bbatch_size >= 1"), "--batch-size >= 1"),
+    (re.compile(r"\bmax_len >= 8"), "--max-len >= 8"),
+    (re.compile(r"\bneed epochs >= 1"), "need --epochs >= 1"),
+    (re.compile(r"save (?:the pipeline again|one) with save_pipeline"), "train it again with doclrp train"),
+    (re.compile(r"pass reference as one number per output"), "give --reference as one number per output"),
+    (re.compile(r"retrain, or pass numbers"), "retrain, or give --reference numbers"),
+    (re.compile(r"use device='cpu'"), "use --device cpu"),
+)
+
+
+def command_line_terms(message: str) -> str:
+    """``message`` with the Python arguments it names written as the command line's flags.
+
+    >>> command_line_terms("line 3 of c.jsonl is not JSON; fix the line or pass on_error='skip' to skip such lines")
+    'line 3 of c.jsonl is not JSON; fix the line or pass --on-error skip to skip such lines'
+    """
+    for pattern, flag in FLAG_NAMES:
+        message = pattern.sub(flag, message)
+    return message
+
+
+@contextmanager
+def in_command_line_terms():
+    """Errors raised inside the block come out with :func:`command_line_terms` applied.
+
+    >>> with in_command_line_terms():
+    ...     raise DoclrpError("glove=True needs a word-embedding model: use model='cnn' or 'bag'")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: --glove needs a word-embedding model: use --model cnn or bag
+    """
+    try:
+        yield
+    except DoclrpError as error:
+        translated = command_line_terms(str(error))
+        if translated == str(error):
+            raise
+        raise DoclrpError(translated) from None

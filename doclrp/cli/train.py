@@ -15,6 +15,7 @@ from doclrp.cli.checks import BUILT_IN_TRAIN_MODELS, check_arguments
 from doclrp.corpus import open_corpus
 from doclrp.errors import DoclrpError
 from doclrp.cli.options import device_from_args
+from doclrp.cli.terminal import in_command_line_terms
 from doclrp.training import hf_defaults, train, train_hf
 
 __all__ = ["run", "check_writable"]
@@ -39,6 +40,7 @@ def check_writable(out: str | Path) -> None:
         raise DoclrpError(f"cannot write {out}: {error.strerror or error}; choose another --out") from None
 
 
+@in_command_line_terms()
 def run(args) -> int:
     """``doclrp train``: a built-in model trained, or a Hugging Face model fine-tuned, and saved."""
     options = {k: v for k, v in dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

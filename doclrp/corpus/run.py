@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from doclrp._progress import Progress
 
 from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
@@ -276,6 +276,11 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
             planned = plan_batches(_stream(corpus, on_error, shard, limit), batch_size, buffer_size)
             pending = _pending(planned, writer.done_ids)
             total = None if count is None else max(0, count - report.resumed)
+            if progress:  # said at once: what is about to happen, and how much of it
+                print(f"explaining {'?' if total is None else total} documents"
+                      f"{f' ({report.resumed} done before)' if report.resumed else ''} of {header['input']} with "
+                      f"{describe(method)['name']} for {target}, {engine} engine"
+                      f"{f' on {device}' if engine == 'local' else ''}; writing {out}", file=sys.stderr, flush=True)
             bar = _progress(progress, total=total, resumed=report.resumed)
 
             def write(records: list[dict[str, Any]]) -> None:
@@ -338,14 +343,10 @@ def _pending(batches: Iterator[list[Record]], done: set[str]) -> Iterator[list[R
             yield todo
 
 
-def _progress(enabled: bool, total: int | None, resumed: int):
+def _progress(enabled: bool, total: int | None, resumed: int) -> Progress | None:
     if not enabled:
         return None
-    # disable=None: no bar when stderr is not a terminal (logs, CI), where each update would be a carriage return.
-    bar = tqdm(total=total, unit="doc", desc="explaining", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
-               disable=None)
-    if bar.disable:
-        return None
-    if resumed:
-        bar.set_postfix_str(f"{resumed} done before", refresh=False)
+    # A bar on a terminal; in logs and pipes a line now and then, each with the time left.
+    bar = Progress(total, "explaining", unit="doc", stream=sys.stderr,
+                   note=f"{resumed} done before" if resumed else "")
     return bar

@@ -42,18 +42,21 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from doclrp._atomic import staged_folder
 from doclrp.corpus.output import read_results, record_to_explanation
+from doclrp.corpus.readers import Record
 from doclrp.corpus.registry import target_check
+from doclrp.corpus.split import _key as split_key
 from doclrp.errors import DoclrpError
 from doclrp.render.html import to_html
 from doclrp.render.notebook import embed
 from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
+from doclrp.text.terms import DEFAULT_LEAVE_OUT, describe_leave_out, excluded
 
 __all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "explained_output",
            "GROUP_BY"]
@@ -103,6 +106,11 @@ class CorpusSummary:
     most_confident: list[dict[str, Any]] = field(default_factory=list)
     least_confident: list[dict[str, Any]] = field(default_factory=list)
     lexicon: dict[str, Any] | None = None
+    #: ``(true, predicted)`` → documents, for the documents the model was tested on when it was
+    #: trained (its held-out split, recomputed from the model's settings); None when unknown.
+    held_out_confusion: Counter | None = None
+    #: What the top-word lists leave out (:mod:`doclrp.text.terms`).
+    leave_out: tuple[str, ...] = DEFAULT_LEAVE_OUT
     #: The report's index.html, once written by :func:`summarize`.
     report: Path | None = None
 
@@ -117,15 +125,33 @@ class CorpusSummary:
         return sum(n for (true, predicted), n in self.confusion.items() if true == predicted) / self.labelled
 
     @property
+    def held_out_accuracy(self) -> float | None:
+        """Accuracy on the model's held-out test documents (None when they are not known)."""
+        confusion = self.held_out_confusion
+        if not confusion:
+            return None
+        return sum(n for (true, predicted), n in confusion.items() if true == predicted) / sum(confusion.values())
+
+    def accuracy_scope(self) -> str:
+        """Which documents the accuracy is on, in words."""
+        if self.held_out_confusion:
+            return "on all labelled documents, the model's training documents included"
+        return "on all labelled documents (training documents included if the model was trained on this corpus)"
+
+    @property
     def delta_abs_mean(self) -> float:
         return self.delta_abs_sum / self.explained if self.explained else 0.0
 
-    def top_words(self, group: str, k: int = 20, sign: int = +1, min_df: int = 2) -> list[tuple[str, WordStat]]:
+    def top_words(self, group: str, k: int = 20, sign: int = +1, min_df: int = 2,
+                  leave_out: Sequence[str] | None = None) -> list[tuple[str, WordStat]]:
         """The ``k`` words with the largest summed relevance for (``sign=+1``) or against
-        (``-1``) ``group``'s explained target, among words in ``min_df`` documents or more."""
+        (``-1``) ``group``'s explained target, among words in ``min_df`` documents or more;
+        ``leave_out`` (default the summary's own, punctuation): ``"punct"``, ``"stop"``."""
         if sign not in (1, -1):
             raise DoclrpError(f"sign must be +1 or -1, got {sign!r}")
-        words = [(w, s) for w, s in self.groups.get(group, {}).items() if s.df >= min_df and s.sum * sign > 0]
+        leave_out = self.leave_out if leave_out is None else leave_out
+        words = [(w, s) for w, s in self.groups.get(group, {}).items()
+                 if s.df >= min_df and s.sum * sign > 0 and not excluded(w, leave_out)]
         return heapq.nsmallest(k, words, key=lambda item: (-item[1].sum * sign, item[0]))
 
     def _repr_html_(self) -> str:
@@ -139,7 +165,10 @@ class CorpusSummary:
         out += [f"{self.documents} documents: {self.explained} explained, {skipped} skipped"
                + (f" ({', '.join(f'{n} {reason}' for reason, n in self.skipped.most_common())})" if skipped else "")]
         if self.accuracy is not None:
-            out.append(f"accuracy {self.accuracy:.4f} on {self.labelled} labelled documents")
+            out.append(f"accuracy {self.accuracy:.4f} {self.accuracy_scope().replace('labelled', f'{self.labelled} labelled', 1)}")
+            if self.held_out_confusion:
+                out.append(f"accuracy {self.held_out_accuracy:.4f} on the {sum(self.held_out_confusion.values())} "
+                           "held-out test documents of the model's training split")
         up, down = ("raise", "lower") if self.task == "regression" else ("for", "against")
         for group in sorted(self.groups):
             pro = ", ".join(w for w, _ in self.top_words(group, top, +1, min_df)) or "-"
@@ -188,20 +217,35 @@ def explained_output(record: Mapping[str, Any]) -> str | None:
 
 
 def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, pages: int = 10,
-                      group_by: str = "auto", lexicon_min_count: int = LEXICON_MIN_COUNT) -> CorpusSummary:
+                      group_by: str = "auto", lexicon_min_count: int = LEXICON_MIN_COUNT,
+                      leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> CorpusSummary:
     """Aggregate records (or a results path) in one streaming pass; keeps ``pages`` documents
-    with the highest and the lowest confidence for the report."""
+    with the highest and the lowest confidence for the report.
+
+    Accuracy is on every labelled document. When the run's model folder records how it was
+    split for training (``n_test`` and the split's settings, as ``doclrp train`` stores them)
+    and the same split of these documents gives as many test documents, the accuracy on
+    those held-out documents is reported as well (``held_out_confusion``).
+    """
     if group_by not in GROUP_BY:
         raise DoclrpError(f"group_by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
     header: dict[str, Any] = {}
     if isinstance(results, (str, Path)):
         results = read_results(results)
         header = results.header
-    summary = CorpusSummary(header=dict(header), group_by=group_by)
+    summary = CorpusSummary(header=dict(header), group_by=group_by, leave_out=tuple(leave_out))
+    split = _training_split(header)
+    # (label, split key, id, (true, predicted) or None): enough to redo the model's split afterwards
+    entries: list[tuple[str, bytes, str, tuple[str, str | None] | None]] = []
     most: list = []  # min-heaps of (score, order, record) and (-score, order, record)
     least: list = []
     for order, record in enumerate(results):
         summary.documents += 1
+        if split is not None and record.get("label") is not None and isinstance(record.get("text"), str):
+            pair = None
+            if record.get("task") == "classification" and not record.get("skipped") and record.get("prediction"):
+                pair = (record["label"], record["prediction"].get("label"))
+            entries.append((record["label"], _split_key(record["text"], split[1]), str(record["id"]), pair))
         reason = record.get("skipped") or (None if _finite(record) else NOT_FINITE)
         if reason:
             summary.skipped[reason] += 1
@@ -241,7 +285,50 @@ def summarize_results(results: Iterable[Mapping[str, Any]] | str | Path, *, page
     summary.most_confident = [r for _, _, r in sorted(most, key=lambda e: (-e[0], -e[1]))]
     summary.least_confident = [r for _, _, r in sorted(least, key=lambda e: (-e[0], -e[1]))]
     summary.lexicon = _lexicon(summary, lexicon_min_count)
+    if split is not None:
+        summary.held_out_confusion = _held_out_confusion(entries, *split)
     return summary
+
+
+def _training_split(header: Mapping[str, Any]) -> tuple[float, int, int] | None:
+    """``(test_fraction, split_seed, n_test)`` of the run's model, from its folder (None when unknown)."""
+    folder = header.get("model")
+    if not folder:
+        return None
+    for name in ("config.json", "doclrp.json"):
+        try:
+            config = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        metrics = config.get("metrics") if isinstance(config, dict) else None
+        if isinstance(metrics, dict) and isinstance(metrics.get("n_test"), int):
+            # doclrp.training.hf splits with the defaults of train_test_split_fixed and stores no settings
+            settings = metrics.get("settings") or {}
+            return float(settings.get("test_fraction", 0.2)), int(settings.get("split_seed", 13)), metrics["n_test"]
+    return None
+
+
+def _split_key(text: str, seed: int) -> bytes:
+    # doclrp.corpus.split's key: the text, seeded (duplicated texts fall on one side)
+    return split_key(Record("", text), seed)
+
+
+def _held_out_confusion(entries: list, test_fraction: float, seed: int, n_test: int) -> Counter | None:
+    """The confusion counts of the documents that :func:`~doclrp.corpus.split.train_test_split_fixed`
+    puts into test, when these documents give exactly the model's ``n_test`` (the same corpus)."""
+    groups: dict[str, list] = {}
+    for label, key, id, pair in entries:
+        groups.setdefault(label, []).append((key, id, pair))
+    test = []
+    for group in groups.values():
+        group.sort(key=lambda entry: (entry[0], entry[1]))
+        cut = round(test_fraction * len(group))
+        while 0 < cut < len(group) and group[cut][0] == group[cut - 1][0]:
+            cut += 1
+        test += group[:cut]
+    if len(test) != n_test:
+        return None
+    return Counter(pair for _, _, pair in test if pair is not None) or None
 
 
 #: Why an explained record is left out of a summary when its numbers are null (JSON has no NaN).
@@ -322,7 +409,10 @@ def report_data(summary: CorpusSummary, top: int = 20, min_df: int = 2) -> Corpu
         groups=[GroupWords(g, summary.group_documents[g], rows(g, +1), rows(g, -1)) for g in sorted(summary.groups)],
         skipped=[(reason, n, summary.skipped_ids.get(reason, [])) for reason, n in summary.skipped.most_common()],
         accuracy=summary.accuracy, labelled=summary.labelled, confusion=summary.confusion,
-        score_name=summary.score_name, most_confident=documents(summary.most_confident),
+        accuracy_scope=summary.accuracy_scope(),
+        held_out=None if not summary.held_out_confusion else (summary.held_out_accuracy,
+                                                              sum(summary.held_out_confusion.values())),
+        words_note=describe_leave_out(summary.leave_out), score_name=summary.score_name, most_confident=documents(summary.most_confident),
         least_confident=documents(summary.least_confident), delta_abs_mean=summary.delta_abs_mean,
         delta_abs_max=summary.delta_abs_max,
         lexicon=None if summary.lexicon is None else (summary.lexicon["name"], _lexicon_text(summary.lexicon)),
@@ -376,7 +466,8 @@ def _check_report_folder(out: Path) -> None:
 
 
 def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int = 10, min_df: int = 2,
-              group_by: str = "auto", lexicon_min_count: int = LEXICON_MIN_COUNT) -> CorpusSummary:
+              group_by: str = "auto", lexicon_min_count: int = LEXICON_MIN_COUNT,
+              leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> CorpusSummary:
     """Summarize ``results`` and write the report folder ``out``: index.html, docs/*.html
     (the most and least confident documents, highlighted), words.csv and summary.json.
 
@@ -388,7 +479,8 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         if int(value) != value or value < 0:
             raise DoclrpError(f"{name} must be a non-negative integer, got {value!r}")
     _check_report_folder(out)
-    summary = summarize_results(results, pages=pages, group_by=group_by, lexicon_min_count=lexicon_min_count)
+    summary = summarize_results(results, pages=pages, group_by=group_by, lexicon_min_count=lexicon_min_count,
+                                leave_out=leave_out)
     summary.header.setdefault("results_path", str(Path(results).resolve()))
     with staged_folder(out) as staging:
         (staging / "docs").mkdir()
@@ -397,7 +489,9 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
             if record["id"] in hrefs:
                 continue
             name = _page_name(len(hrefs) + 1, record["id"])
-            page = to_html(record_to_explanation(record, summary.header.get("method")), title=f"{record['id']} ({record['target']})")
+            page = to_html(record_to_explanation(record, summary.header.get("method")),
+                           title=f"{record['id']} ({record['target']})", back=("../index.html", "corpus report"),
+                           leave_out=summary.leave_out)
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
         page = render_report(report_data(summary, top, min_df), hrefs)

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from doclrp._explain import _sequence_protocol, _window_output_sums, document_outputs, window_starts
+from doclrp._explain import sequence_protocol, window_output_sums, document_outputs, window_starts
 from doclrp.errors import DoclrpError
 from doclrp.evaluate.deletion import explained_weights
 from doclrp.text import Explanation
@@ -121,7 +121,7 @@ def perturbation_curves(pipeline, explanations: Sequence[Explanation], *, direct
     weights = torch.stack([explained_weights(e, pipeline) for e in explanations])
     orders = [removal_order(e, direction, seed + i) for i, e in enumerate(explanations)]
     removals = [[set(order[: removed_count(s, len(order))]) for s in shares] for order in orders]
-    sequence = _sequence_protocol(pipeline)
+    sequence = sequence_protocol(pipeline)
     if sequence is None:
         outputs = _bag_outputs(pipeline, explanations, removals, batch_size)
     else:
@@ -148,7 +148,7 @@ def _sequence_outputs(pipeline, sequence, explanations, removals, mode: str, bat
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
-        sums, counts = _window_output_sums(pipeline, sequence, windows, row, batch_size)
+        sums, counts = window_output_sums(pipeline, sequence, windows, row, batch_size)
     finally:
         pipeline.model.train(was_training)
     return sums / counts

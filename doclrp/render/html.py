@@ -15,7 +15,8 @@
 >>> '<a href="001.html">' in index
 True
 
-Pages need no script and no network: one inline style sheet. Every piece of
+Pages need no script and no network: one inline style sheet (the target switch of a page
+with alternatives is radio buttons and style rules). Every piece of
 text that comes from data (document, labels, titles, ids, token names) goes
 through `html.escape`; the document keeps its own whitespace (pre-wrap).
 """
@@ -23,12 +24,14 @@ through `html.escape`; the document keeps its own whitespace (pre-wrap).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from doclrp.errors import DoclrpError
-from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax, text_color
-from doclrp.render.page import escape, html_page
+from doclrp.render.colors import (NEGATIVE_RGB, POSITIVE_RGB, css_gradient, diverging_color, hex_color,
+                                  symmetric_vmax, text_color)
+from doclrp.render.page import TAP_VALUES, bar_chart_svg, escape, html_page
 from doclrp.text.explanation import Explanation, WordRelevance
+from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, describe_leave_out
 
 __all__ = ["to_html", "render_index"]
 
@@ -61,9 +64,14 @@ dl.facts dt {{ color: #666; }} dl.facts dd {{ margin: 0; font-variant-numeric: t
 .sentence .value {{ display: inline-block; min-width: 6rem; }}
 .top {{ display: flex; gap: 3rem; flex-wrap: wrap; }}
 .top ol {{ margin: 0; padding-left: 1.5rem; }}
-.chip {{ border-radius: 3px; padding: 0 .25rem; margin-right: .2rem; white-space: pre; }}
+.chip {{ border-radius: 3px; padding: 0 .25rem; white-space: pre; }}
 tr.miss td.label {{ color: #b2182b; font-weight: 600; }}
-"""
+nav.back {{ margin-bottom: .5rem; }}
+.pick {{ position: absolute; opacity: 0; width: 1px; height: 1px; }}
+.switch .targets {{ display: flex; flex-wrap: wrap; gap: .3rem; }}
+.switch label {{ border: 1px solid #999; border-radius: 3px; padding: .1rem .5rem; cursor: pointer; }}
+.top > div {{ min-width: 0; max-width: 100%; }}
+{TAP_VALUES}"""
 
 
 def _method_html(exp: Explanation) -> str:
@@ -80,29 +88,78 @@ def _method_html(exp: Explanation) -> str:
     return f"<dt>method</dt><dd>{escape(shown)}</dd>\n"
 
 
-def to_html(explanation: Explanation, title: str | None = None) -> str:
+def to_html(explanation: Explanation, title: str | None = None, *, alternatives: Sequence[Explanation] = (),
+            back: tuple[str, str] | None = None, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> str:
     """A complete HTML5 page showing which words of the document made the prediction.
 
     Words are shaded by relevance (red toward the target, blue against,
     white zero) on a scale symmetric around zero that ends at the largest
-    |word relevance|; each word's tooltip holds its exact value.
+    |word relevance|; each word's exact value shows on hover, on a tap and on keyboard focus.
+
+    ``alternatives``: explanations of the same text for other targets (every class, ``X-vs-rest``;
+    :func:`doclrp.explain_targets` makes them); the page then carries a switch between the
+    targets, done in the style sheet (radio buttons), so it needs no script and nothing is re-run.
+    ``back``: ``(href, text)`` of a link back to the index the page belongs to.
+    ``leave_out``: what the top-word lists leave out (``"punct"``, ``"stop"``; see
+    :mod:`doclrp.text.terms`); repeated words are grouped, their relevance summed.
     """
     exp = explanation
+    views = [exp, *alternatives]
+    for other in alternatives:
+        if other.text != exp.text:
+            raise DoclrpError("alternatives must explain the same text as the explanation they accompany")
     title = title if title is not None else (exp.id or "doclrp explanation")
-    vmax = symmetric_vmax(exp.relevance)
-    up, down = _directions(exp)
+    link = ""
+    if back is not None:
+        link = f'<nav class="back"><a href="{escape(_safe_href(back[0]))}">← {escape(back[1])}</a></nav>\n'
+    switch, style = "", _STYLE
+    if len(views) > 1:
+        switch, style = _switch_html(views), _STYLE + _switch_style(len(views))
+    rendered = "\n".join(
+        f'<div class="view view-{n}">\n{_view_html(view, n, leave_out)}\n</div>' for n, view in enumerate(views))
     body = f"""<header>
-<h1>{escape(title)}</h1>
+{link}<h1>{escape(title)}</h1>
 <p class="meta">{escape(exp.task)}{" · id " + escape(exp.id) if exp.id is not None else ""}</p>
 </header>
 <section class="prediction">
 <h2>Prediction</h2>
 {_prediction_html(exp)}
 </section>
-<section class="target">
+{switch}<div class="views">
+{rendered}
+</div>"""
+    return html_page(title, body, style)
+
+
+def _switch_html(views: Sequence[Explanation]) -> str:
+    """Radio buttons (one per target) and their labels: the page's view switch."""
+    inputs = "".join(f'<input class="pick" type="radio" name="view" id="pick-{n}"{" checked" if n == 0 else ""}>'
+                     for n in range(len(views)))
+    labels = "".join(f'<label for="pick-{n}">{escape(view.target)}</label>' for n, view in enumerate(views))
+    return (f'{inputs}<section class="switch"><h2>Explain</h2><p class="meta">The relevance for each target '
+            f'was computed when the page was written; choose one to see it.</p>'
+            f'<div class="targets">{labels}</div></section>\n')
+
+
+def _switch_style(n: int) -> str:
+    rules = [".views > .view { display: none; }"]
+    for i in range(n):
+        rules.append(f"#pick-{i}:checked ~ .views > .view-{i} {{ display: block; }}")
+        rules.append(f'#pick-{i}:checked ~ .switch label[for="pick-{i}"] {{ background: #222; color: #fff; }}')
+        rules.append(f'#pick-{i}:focus-visible ~ .switch label[for="pick-{i}"] {{ outline: 2px solid #1a73e8; }}')
+    return "\n".join(rules) + "\n"
+
+
+def _view_html(exp: Explanation, n: int, leave_out: Sequence[str]) -> str:
+    """What changes with the target: explained facts, legend, document, sentences, top words."""
+    vmax = symmetric_vmax(exp.relevance)
+    up, down = _directions(exp)
+    # ids on the first view only: an id names one element of the page.
+    document_id = ' id="document"' if n == 0 else ""
+    return f"""<section class="target">
 <h2>Explained</h2>
 <dl class="facts">
-<dt>target</dt><dd>{escape(exp.target)}</dd>
+<dt>target</dt><dd class="target-name">{escape(exp.target)}</dd>
 <dt>target value</dt><dd>{_num(exp.target_value)}</dd>
 <dt>total relevance</dt><dd>{_num(exp.total)} (words {_num(float(exp.relevance.sum()))}{_special_html(exp)})</dd>
 <dt>conservation delta</dt><dd>{_num(exp.delta)} (target value − total relevance)</dd>
@@ -113,11 +170,11 @@ def to_html(explanation: Explanation, title: str | None = None) -> str:
 <div class="legend"><span class="value">{_num(-vmax or 0.0)}</span>
 <span class="bar" role="img" aria-label="colour scale"></span><span class="value">{_num(vmax)}</span></div>
 <p class="meta">red: {escape(up)} · blue: {escape(down)} · white: no relevance.
-Scale ends at the largest |word relevance|; hover a word for its exact value.</p>
+Scale ends at the largest |word relevance|; hover, tap or tab to a word for its exact value.</p>
 </section>
 <section class="document">
 <h2>Document</h2>
-<div class="doc" id="document">{_document_html(exp, vmax)}</div>
+<div class="doc"{document_id}>{_document_html(exp, vmax)}</div>
 </section>
 <section class="sentences">
 <h2>Sentences</h2>
@@ -126,23 +183,28 @@ Scale ends at the largest |word relevance|; hover a word for its exact value.</p
 </section>
 <section class="top-words">
 <h2>Top words</h2>
+<p class="meta">Repeated words grouped (lower-cased), relevance summed over their occurrences (× count);
+{escape(describe_leave_out(leave_out))}.</p>
 <div class="top">
-<div class="for"><h3>{escape(up.capitalize())}</h3>{_top_list(exp, +1, TOP_WORDS_PAGE, vmax)}</div>
-<div class="against"><h3>{escape(down.capitalize())}</h3>{_top_list(exp, -1, TOP_WORDS_PAGE, vmax)}</div>
+{_top_html(exp, +1, up, leave_out, vmax)}
+{_top_html(exp, -1, down, leave_out, vmax)}
 </div>
 </section>"""
-    return html_page(title, body, _STYLE)
 
 
 def render_index(
     entries: Iterable[tuple[str, Explanation] | tuple[str, Explanation, str | None]],
     title: str = "doclrp explanations",
+    *,
+    leave_out: Sequence[str] = DEFAULT_LEAVE_OUT,
 ) -> str:
     """An HTML5 page with a table linking many explained documents.
 
     ``entries``: ``(href, explanation)`` or ``(href, explanation, true_label)``.
     Rows whose prediction differs from a given true label are marked;
-    links with script schemes (``javascript:``, ``data:``) are refused.
+    links with script schemes (``javascript:``, ``data:``) are refused. Top words as on
+    the documents' pages (grouped; ``leave_out``). The table scrolls inside its own box
+    on a narrow screen, never the page.
     """
     rows = []
     for n, entry in enumerate(entries, start=1):
@@ -161,21 +223,23 @@ def render_index(
             f'<td class="label">{escape(true_label) if true_label is not None else ""}</td>'
             f"<td>{_prediction_short(exp)}</td>"
             f'<td>{escape(exp.target)} <span class="value">{_num(exp.target_value)}</span></td>'
-            f"<td>{''.join(_chip(w, vmax) for w in exp.top_words(TOP_WORDS_INDEX, +1))}</td>"
-            f"<td>{''.join(_chip(w, vmax) for w in exp.top_words(TOP_WORDS_INDEX, -1))}</td>"
+            f"<td>{' '.join(_chip(t, vmax) for t in exp.top_terms(TOP_WORDS_INDEX, +1, leave_out))}</td>"
+            f"<td>{' '.join(_chip(t, vmax) for t in exp.top_terms(TOP_WORDS_INDEX, -1, leave_out))}</td>"
             "</tr>"
         )
     body = f"""<header>
 <h1>{escape(title)}</h1>
 <p class="meta">{len(rows)} documents · red: toward the target · blue: against</p>
 </header>
+<div class="scroll">
 <table class="index">
 <thead><tr><th>#</th><th>document</th><th>true label</th><th>prediction</th><th>target</th>
 <th>top words for</th><th>top words against</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
-</table>"""
+</table>
+</div>"""
     return html_page(title, body, _STYLE)
 
 
@@ -213,8 +277,9 @@ def _document_html(exp: Explanation, vmax: float) -> str:
         # The gap is taken from the original text, so spaces, tabs and line
         # breaks come out exactly as they were.
         parts.append(escape(text[position : word.start]))
+        value = _exact(word.relevance)
         parts.append(
-            f'<span class="w" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}">'
+            f'<span class="w" style="{_shade(word.relevance, vmax)}" title="{value}" data-v="{value}" tabindex="0">'
             f"{escape(text[word.start : word.end])}</span>"
         )
         position = word.end
@@ -231,18 +296,31 @@ def _sentences_html(exp: Explanation) -> str:
     )
 
 
-def _top_list(exp: Explanation, sign: int, k: int, vmax: float) -> str:
-    words = exp.top_words(k, sign)
-    if not words:
-        return '<p class="meta">none</p>'
-    items = "".join(f'<li>{_chip(w, vmax)}<span class="value">{_num(w.relevance)}</span></li>' for w in words)
-    return f"<ol>{items}</ol>"
+def _top_html(exp: Explanation, sign: int, heading: str, leave_out: Sequence[str], vmax: float) -> str:
+    """A chart and a list of the top words on one side, as the corpus report draws them."""
+    terms = exp.top_terms(TOP_WORDS_PAGE, sign, leave_out)
+    side = "for" if sign > 0 else "against"
+    color = hex_color(POSITIVE_RGB if sign > 0 else NEGATIVE_RGB)
+    rows = [(_counted(t), t.relevance, f"{t.text}: {_exact(t.relevance)} over {t.count} occurrence(s)")
+            for t in terms]
+    chart = bar_chart_svg(rows, color, f"top words {heading}") if rows else ""
+    if not terms:
+        listed = '<p class="meta">none</p>'
+    else:
+        items = "".join(f'<li>{_chip(t, vmax)}{" ×" + str(t.count) if t.count > 1 else ""} '
+                        f'<span class="value">{_num(t.relevance)}</span></li>' for t in terms)
+        listed = f"<ol>{items}</ol>"
+    return f'<div class="{side}"><h3>{escape(heading[:1].upper() + heading[1:])}</h3>{chart}{listed}</div>'
 
 
-def _chip(word: WordRelevance, vmax: float) -> str:
+def _counted(term: Term) -> str:
+    return f"{term.text} ×{term.count}" if term.count > 1 else term.text
+
+
+def _chip(word: WordRelevance | Term, vmax: float) -> str:
     return (
-        f'<span class="chip" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}">'
-        f"{escape(word.text)}</span>"
+        f'<span class="chip" style="{_shade(word.relevance, vmax)}" title="{_exact(word.relevance)}" '
+        f'data-v="{_exact(word.relevance)}" tabindex="0">{escape(word.text)}</span>'
     )
 
 
@@ -270,7 +348,8 @@ def _prediction_html(exp: Explanation) -> str:
     lead = ""
     if exp.task == "classification" and p.index is not None:
         lead = f'<p>predicted: <strong class="predicted-label">{escape(_predicted_label(exp, p.index))}</strong></p>\n'
-    return f'{lead}<table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    return (f'{lead}<div class="scroll"><table class="outputs"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+            '</table></div>')
 
 
 def _prediction_short(exp: Explanation) -> str:

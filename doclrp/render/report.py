@@ -17,12 +17,12 @@ page: all text from data is escaped, bar charts are inline SVG, no script.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from doclrp.render.colors import NEGATIVE_RGB, POSITIVE_RGB, hex_color
-from doclrp.render.page import escape, html_page
+from doclrp.render.page import bar_chart_svg, escape, html_page
 
 __all__ = ["CorpusReportData", "GroupWords", "WordRow", "DocumentRow", "render_report", "bar_chart_svg"]
 
@@ -85,36 +85,12 @@ class CorpusReportData:
     delta_abs_mean: float = 0.0
     delta_abs_max: float = 0.0
     lexicon: tuple[str, str] | None = None
-
-
-def bar_chart_svg(rows: Iterable[tuple[str, float, str]], color: str, label: str, width: int = 460,
-                  bar_height: int = 18) -> str:
-    """An inline SVG of horizontal bars, one per ``(name, value, tooltip)``, lengths ∝ |value|.
-
-    >>> svg = bar_chart_svg([("<b>", 2.0, "sum 2"), ("ok", 1.0, "sum 1")], "#b2182b", "top words")
-    >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
-    True
-    """
-    rows = list(rows)
-    if not rows:
-        return '<p class="meta">none</p>'
-    name_width, value_width = 150, 64
-    span = width - name_width - value_width
-    vmax = max(abs(v) for _, v, _ in rows) or 1.0
-    height = bar_height * len(rows) + 4
-    parts = [f'<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">']
-    for i, (name, value, tooltip) in enumerate(rows):
-        y = 2 + i * bar_height
-        length = max(1.0, span * abs(value) / vmax)
-        shown = name if len(name) <= 22 else name[:21] + "…"
-        parts.append(
-            f'<g><title>{escape(tooltip)}</title>'
-            f'<text x="{name_width - 6}" y="{y + bar_height - 5}" text-anchor="end">{escape(shown)}</text>'
-            f'<rect x="{name_width}" y="{y + 2}" width="{length:.1f}" height="{bar_height - 4}" fill="{color}"/>'
-            f'<text x="{name_width + length + 4:.1f}" y="{y + bar_height - 5}" class="v">{value:+.3g}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
+    #: Which documents ``accuracy`` is on, in words; ``held_out``: ``(accuracy, documents)`` on
+    #: the model's held-out test documents, when known.
+    accuracy_scope: str = "on all labelled documents (training documents included if the model was trained on this corpus)"
+    held_out: tuple[float, int] | None = None
+    #: What the word charts leave out, in words.
+    words_note: str = "punctuation left out, stop words kept"
 
 
 _STYLE = """
@@ -129,7 +105,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.hit { background: #eef5ee; font-weight: 600; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: 0; }
 dl.facts dt { color: #666; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
-.pair { display: flex; gap: 2rem; flex-wrap: wrap; }
+.pair { display: flex; gap: 2rem; flex-wrap: wrap; } .pair > div { min-width: 0; max-width: 100%; }
 svg.bars text { font: 12px system-ui, sans-serif; fill: #222; } svg.bars text.v { fill: #555; }
 tr.miss td.label { color: #b2182b; font-weight: 600; }
 """
@@ -157,10 +133,15 @@ def _confusion_html(data: CorpusReportData) -> str:
         cells = "".join(f'<td class="num{" hit" if t == p else ""}">{data.confusion.get((t, p), 0)}</td>'
                         for p in predicted)
         rows.append(f"<tr><th>{escape(t)}</th>{cells}</tr>")
-    return (f'<section id="accuracy"><h2>Accuracy</h2><p><strong>{data.accuracy:.4f}</strong> on '
-            f'{data.labelled} labelled documents.</p><p class="meta">Confusion matrix: rows true label, '
-            f'columns predicted.</p><table class="confusion"><thead><tr><th>true \\ predicted</th>{head}</tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table></section>')
+    scope = escape(data.accuracy_scope).replace("labelled", f"{data.labelled} labelled", 1)
+    held_out = ""
+    if data.held_out is not None:
+        held_out = (f'<p class="held-out"><strong>{data.held_out[0]:.4f}</strong> on the {data.held_out[1]} held-out '
+                    "test documents of the model's training split.</p>")
+    return (f'<section id="accuracy"><h2>Accuracy</h2><p class="all"><strong>{data.accuracy:.4f}</strong> '
+            f'{scope}.</p>{held_out}<p class="meta">Confusion matrix (all labelled documents): rows true label, '
+            f'columns predicted.</p><div class="scroll"><table class="confusion"><thead><tr><th>true \\ predicted'
+            f'</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></section>')
 
 
 def _words_html(data: CorpusReportData) -> str:
@@ -170,7 +151,7 @@ def _words_html(data: CorpusReportData) -> str:
         charts = []
         for words, direction, color in ((group.up, up, hex_color(POSITIVE_RGB)),
                                         (group.down, down, hex_color(NEGATIVE_RGB))):
-            rows = [(w.word, w.sum, f"{w.word}: sum {w.sum:+.4g}, mean {w.mean:+.4g} per occurrence, "
+            rows = [(w.word, w.sum, f"{w.word}: sum {w.sum!r}, mean {w.mean!r} per occurrence, "
                                     f"{w.count} occurrences in {w.df} documents") for w in words]
             charts.append(f"<div><h4>{escape(direction)} {escape(group.name)}</h4>"
                           f"{bar_chart_svg(rows, color, f'top words {direction} {group.name}')}</div>")
@@ -179,7 +160,7 @@ def _words_html(data: CorpusReportData) -> str:
     what = "output: the words that raised and lowered it" if data.regression else \
         "class: the words whose relevance for the explained target was largest (for) and most negative (against)"
     return (f'<section id="words"><h2>Top words</h2><p class="meta">Per {what}, summed over the documents of the '
-            f"group; words in at least {data.min_df} of its documents; hover a bar for mean per occurrence and "
+            f"group; words in at least {data.min_df} of its documents; {escape(data.words_note)}; hover a bar for mean per occurrence and "
             f'document frequency. All values: <a href="words.csv">words.csv</a>.</p>{"".join(sections)}</section>')
 
 
@@ -196,8 +177,8 @@ def _documents_table(rows: Sequence[DocumentRow], hrefs: Mapping[str, str], scor
                      f'<td class="label">{escape(row.label if row.label is not None else "")}</td>'
                      f'<td>{escape(row.predicted if row.predicted is not None else "")}</td>'
                      f'<td>{escape(row.target)}</td><td class="num">{row.score:.4g}</td></tr>')
-    return (f'<table><thead><tr><th>#</th><th>document</th><th>true label</th><th>predicted</th><th>target</th>'
-            f'<th class="num">{escape(score_name)}</th></tr></thead><tbody>{"".join(cells)}</tbody></table>')
+    return (f'<div class="scroll"><table><thead><tr><th>#</th><th>document</th><th>true label</th><th>predicted</th><th>target</th>'
+            f'<th class="num">{escape(score_name)}</th></tr></thead><tbody>{"".join(cells)}</tbody></table></div>')
 
 
 def render_report(data: CorpusReportData, hrefs: Mapping[str, str] | None = None,

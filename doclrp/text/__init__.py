@@ -19,6 +19,7 @@ from doclrp.text.explanation import (
 )
 from doclrp.text.words import Document, Span, Token, load_spacy, tokenize, tokenize_many
 from doclrp.text.vocab import Vocabulary
+from doclrp.text.terms import Term, top_terms
 
 __all__ = [
     "Aggregated",
@@ -28,6 +29,7 @@ __all__ = [
     "Prediction",
     "SentenceRelevance",
     "Span",
+    "Term",
     "Token",
     "Vocabulary",
     "WordRelevance",
@@ -37,4 +39,5 @@ __all__ = [
     "load_spacy",
     "tokenize",
     "tokenize_many",
+    "top_terms",
 ]

@@ -34,6 +34,7 @@ from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
 from doclrp.text.alignment import aggregate, align, as_vector
 from doclrp.text.frames import words_frame
+from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
 from doclrp.text.words import Document
 
 __all__ = [
@@ -170,6 +171,16 @@ class Explanation:
         chosen = [w for w in self.words if w.relevance * sign > 0]
         chosen.sort(key=lambda w: (-w.relevance * sign, w.start))
         return chosen[:k]
+
+    def top_terms(self, k: int = 10, sign: int = +1, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> list[Term]:
+        """The ``k`` words for (``sign=+1``) or against (``-1``) the target with a word's occurrences
+        grouped (lower-cased, relevance summed, counted) and punctuation (default) or stop words
+        left out: what pages and terminals list (:func:`doclrp.text.terms.top_terms`).
+
+        >>> [(t.text, t.relevance, t.count) for t in Explanation.from_dict(_EXAMPLE).top_terms(2)]
+        [('Up', 1.5, 1)]
+        """
+        return top_terms(self.words, k, sign, leave_out)
 
     def to_frame(self) -> Any:
         """The words as a pandas DataFrame, one row each: ``word``, ``start``, ``end`` (character

@@ -30,13 +30,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from doclrp._progress import Progress, duration
 from doclrp.corpus import Record, train_test_split_fixed
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.minilm import minilm_path
 from doclrp.core.targets import TASKS
 from doclrp.models.hf.pipeline import SAFE_LOADING, HFPipeline, _transformers, check_hf_folder, hf_folder, quiet
 from doclrp.training.defaults import HF_DEFAULTS
-from doclrp.training.metrics import prediction_metrics
+from doclrp.training.metrics import prediction_metrics, summarize_metrics
 from doclrp.training.scaling import TargetScaling
 
 __all__ = ["train_hf"]
@@ -168,22 +169,40 @@ def train_hf(
     pad = tokenizer.pad_token_id
     started = time.perf_counter()
     lengths = [len(row) for row in train_ids]
-    for epoch in range(epochs):
-        model.train()
-        total = 0.0
-        for batch in _batches(lengths, batch_size, rng):
-            ids, mask = _pad([train_ids[i] for i in batch], pad, device)
-            logits = model(ids, attention_mask=mask).logits
-            loss = loss_fn(logits, train_y[batch].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        if progress:
-            print(f"epoch {epoch + 1}/{epochs}: train loss {total / len(train_ids):.4f} "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    per_epoch = math.ceil(len(train_ids) / batch_size)
+    if progress:
+        print(f"fine-tuning {Path(str(base)).name} on {len(train)} documents (testing on {len(test)}): {epochs} "
+              f"epochs of {per_epoch} batches of {batch_size}, up to {max_len} tokens; device {device}", flush=True)
+    # One bar over all steps: its estimate is for the whole fine-tuning, not one epoch.
+    with Progress(steps, f"epoch 1/{epochs}", unit="batch", enabled=progress) as bar:
+        for epoch in range(epochs):
+            bar.set_description(f"epoch {epoch + 1}/{epochs}")
+            model.train()
+            total = 0.0
+            seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # regression: the epoch's R² on what it trained on
+            for batch in _batches(lengths, batch_size, rng):
+                ids, mask = _pad([train_ids[i] for i in batch], pad, device)
+                logits = model(ids, attention_mask=mask).logits
+                loss = loss_fn(logits, train_y[batch].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                total += loss.item() * len(batch)
+                if task == "regression":
+                    seen.append((logits.detach().float().cpu(), train_y[batch]))
+                bar.update()
+            if progress:
+                elapsed = time.perf_counter() - started
+                left = f", about {duration(elapsed / (epoch + 1) * (epochs - epoch - 1))} left" if epoch + 1 < epochs else ""
+                r2 = ""
+                if seen:  # standardized targets: R² is the same in any units
+                    outputs, targets = (torch.cat(part) for part in zip(*seen))
+                    r2 = ", train " + summarize_metrics(
+                        {"r2": prediction_metrics(task, outputs, targets, labels, "x")["x_r2"]}, "r2")
+                bar.write(f"epoch {epoch + 1}/{epochs}: train loss {total / len(train_ids):.4f}{r2} "
+                          f"({duration(elapsed)} elapsed{left})")
     seconds = time.perf_counter() - started
     if scaling is not None:
         scaling.fold_into(_last_linear(model, len(labels)))

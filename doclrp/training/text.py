@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from doclrp._progress import Progress, duration
 from doclrp.corpus import Record, open_corpus, train_test_split_fixed
 from doclrp.errors import DoclrpError
 from doclrp.models.encoders import IdEncoder, TfidfEncoder
@@ -134,35 +135,53 @@ def _fit(net, train_data, val_data, loss_fn, task, labels, device, say, *,
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
     best_loss, best_state, best_epoch, stale = math.inf, copy.deepcopy(net.state_dict()), 0, 0
-    for epoch in range(1, epochs + 1):
-        net.train()
-        permutation = torch.randperm(len(x_fit), generator=order)
-        batches = range(0, len(x_fit), batch_size)
-        # the epoch's mean over its documents: the last batch's loss alone is noise (it rose
-        # while the validation loss fell)
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        for start in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False,
-                          disable=None if progress else True):  # None: no bar when stderr is no terminal
-            index = permutation[start : start + batch_size]
-            loss = loss_fn(net(_trim(x_fit[index]).to(device)), y_fit[index].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(index)  # summed on the device: no sync per batch
-        train_loss = float(total) / len(x_fit)
-        val_out = _predict(net, x_val, 2 * batch_size, device)
-        val_loss = float(loss_fn(val_out, y_val))
-        shown = summarize_metrics(prediction_metrics(task, val_out, y_val, labels, "val"), "val") if task == "classification" else ""
-        say(f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f} {shown}".rstrip())
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(net.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= patience:
-                say(f"no improvement for {patience} epochs: stopping, keeping epoch {best_epoch}")
-                break
+    per_epoch = math.ceil(len(x_fit) / batch_size)
+    # One bar over every batch of every epoch: its estimate is for the whole training (an upper
+    # bound: early stopping may end it sooner); each epoch's line repeats it.
+    bar = Progress(epochs * per_epoch, f"epoch 1/{epochs}", unit="batch", enabled=progress,
+                   note="at most: early stopping may end sooner")
+    started = time.perf_counter()
+    with bar:
+        for epoch in range(1, epochs + 1):
+            bar.set_description(f"epoch {epoch}/{epochs}")
+            net.train()
+            permutation = torch.randperm(len(x_fit), generator=order)
+            # the epoch's mean over its documents: the last batch's loss alone is noise (it rose
+            # while the validation loss fell)
+            total = torch.zeros((), dtype=torch.float64, device=device)
+            for start in range(0, len(x_fit), batch_size):
+                index = permutation[start : start + batch_size]
+                loss = loss_fn(net(_trim(x_fit[index]).to(device)), y_fit[index].to(device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(index)  # summed on the device: no sync per batch
+                bar.update()
+            train_loss = float(total) / len(x_fit)
+            val_out = _predict(net, x_val, 2 * batch_size, device)
+            val_loss = float(loss_fn(val_out, y_val))
+            elapsed = time.perf_counter() - started
+            left = f", at most {duration(elapsed / epoch * (epochs - epoch))} left" if epoch < epochs else ""
+            say(f"epoch {epoch}/{epochs}: train loss {train_loss:.4f}, val loss {val_loss:.4f}"
+                f"{_val_metrics(task, val_out, y_val, labels)}; {duration(elapsed)} elapsed{left}")
+            if val_loss < best_loss - 1e-6:
+                best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(net.state_dict()), epoch, 0
+            else:
+                stale += 1
+                if stale >= patience:
+                    say(f"no improvement for {patience} epochs: stopping, keeping epoch {best_epoch}")
+                    break
     net.load_state_dict(best_state)
     return best_epoch
+
+
+def _val_metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, labels: list[str]) -> str:
+    """The validation line's metrics: accuracy and macro-F1, or R² per output (regression; the
+    targets are standardized while training, and R² is the same in any units)."""
+    metrics = prediction_metrics(task, outputs, targets, labels, "val")
+    if task == "regression":
+        metrics = {"val_r2": metrics["val_r2"]}
+    return ", " + summarize_metrics(metrics, "val")
 
 
 def check_training_options(*, epochs: int, batch_size: int, lr: float, max_len: int) -> None:
@@ -254,7 +273,9 @@ def train(
         scaling = TargetScaling.fit(y_fit)
         y_fit, y_val = scaling.apply(y_fit), scaling.apply(y_val)
 
-    say(f"training {model} ({type(net).__name__}) on {len(fit)} documents, validating on {len(val)}")
+    say(f"training {model} ({type(net).__name__}) on {len(fit)} documents (validating on {len(val)}, testing on "
+        f"{len(test)}): up to {epochs} epochs of {math.ceil(len(fit) / batch_size)} batches, stopping after "
+        f"{patience} without improvement; device {device_}")
     best_epoch = _fit(
         net, (x_fit, y_fit), (x_val, y_val), loss_fn, task, labels, device_, say,
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, progress=progress,
