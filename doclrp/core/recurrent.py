@@ -1,0 +1,360 @@
+"""LRP for recurrent layers (``nn.LSTM``, ``nn.GRU``): Arras et al. (2017), "Explaining Recurrent
+Neural Network Predictions in Sentiment Analysis".
+
+The rules, in the engine's gradient form (relevance = activation ⊙ modified gradient):
+
+- **Gates are constants** (signal-take-all): a product ``gate ⊙ signal`` hands all its
+  relevance to the signal. LSTM: ``c_t = f ⊙ c_{t−1} + i ⊙ g``, ``h_t = o ⊙ tanh(c_t)``: the
+  gates ``i, f, o`` pass nothing; GRU: ``h_t = (1−z) ⊙ n + z ⊙ h_{t−1}`` gives to ``n`` and to
+  ``h_{t−1}``, ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`` with ``r`` a constant too.
+- **The sums** (``f c + i g``, ``(1−z) n + z h``) split relevance in proportion to their terms
+  (LRP-0, as every plain addition in the engine; Arras et al.'s code stabilizes these with ε
+  too, which changes the figures only where a cell state is near 0).
+- **``tanh``** passes relevance unchanged (``Pass``).
+- **The linear maps** of the signal (LSTM: ``z_g = W_ig x_t + W_hg h_{t−1} + b_ig + b_hg``; GRU:
+  ``z_n`` above, a map of ``[x_t; h_{t−1}]`` with weight ``[W_in, diag(r) W_hn]``) take the
+  composite's ``nn.Linear`` rule — one layer over the input and the previous state together,
+  with its own output (both biases in ``z``) in the denominator, as Arras et al.; biases keep
+  their share, which shows in ``delta``.
+
+So relevance flows back through time to every input position. The layer's own forward runs
+unchanged (its output values are returned exactly); a hook recomputes each layer and direction
+once without a graph and joins it to the graph through one autograd function whose backward
+runs the rules step by step: one forward and one backward pass, as everywhere in the engine.
+Padded batches, ``PackedSequence`` inputs (a document's relevance then does not depend on its
+batch neighbours), ``batch_first`` either way, several layers and both directions are covered;
+``proj_size`` and dropout between layers in training mode are refused.
+
+>>> import torch
+>>> from torch import nn
+>>> from doclrp.core import attribute
+>>> class Reader(nn.Module):  # a bidirectional LSTM read at its last position
+...     def __init__(self):
+...         super().__init__()
+...         self.lstm = nn.LSTM(3, 4, bias=False, batch_first=True, bidirectional=True)
+...     def forward(self, x):
+...         return self.lstm(x)[0][:, -1]
+>>> model = Reader().double()
+>>> attr = attribute(model, torch.randn(2, 5, 3, dtype=torch.float64), target=0, composite="zero")
+>>> attr.relevance.shape, bool(attr.delta.abs().max() < 1e-12)
+(torch.Size([2, 5, 3]), True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+
+from ..errors import DoclrpError
+from .linear import AffineMap
+from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Rule, Zero
+
+__all__ = ["Recurrent", "RECURRENT_LAYERS", "LINEAR_VIEW"]
+
+#: The recurrent layers the engine explains.
+RECURRENT_LAYERS = (nn.LSTM, nn.GRU)
+
+#: A stand-in ``nn.Linear`` for asking a composite which rule a Linear layer would get at the
+#: place of a recurrent one, and for marking the recurrent cell's joint maps as dense for
+#: :class:`~doclrp.core.linear.AffineMap` (which reads a layer's kind from its module).
+LINEAR_VIEW = nn.Linear(1, 1, bias=False)
+
+
+@dataclass(frozen=True)
+class Recurrent(ModuleRule):
+    """The recurrent rules on an ``nn.LSTM``/``nn.GRU``, with ``rule`` for its linear maps
+    (what the composite gives an ``nn.Linear``; ``Gradient()`` there means LRP-0).
+
+    A composite gives it to every recurrent layer by itself; map the layer's type or path to an
+    ``AffineRule`` to choose another rule for its linear maps, or to ``Gradient()`` for its plain
+    gradient (no LRP).
+
+    >>> Recurrent(Epsilon(0.01))
+    Recurrent(rule=Epsilon(eps=0.01))
+    """
+
+    rule: Rule | None
+
+    def plan(self, name: str, module: nn.Module) -> bool:
+        where = f"'{name or '<model>'}' ({type(module).__name__})"
+        if not isinstance(module, RECURRENT_LAYERS):
+            raise DoclrpError(f"{self!r} on {where}: needs an nn.LSTM or nn.GRU")
+        if self.rule is None:
+            raise DoclrpError(f"recurrent layer {where} has no rule: the composite gives nn.Linear none; "
+                              "add one, e.g. Composite({nn.Linear: Epsilon()})")
+        if not isinstance(self.rule, (AffineRule, Gradient)):
+            raise DoclrpError(f"rule {self.rule!r} on recurrent layer {where}: its linear maps need a rule "
+                              "for hidden layers (Zero, Epsilon, Gamma, ZPlus, AlphaBeta)")
+        if getattr(module, "proj_size", 0):
+            raise DoclrpError(f"recurrent layer {where}: proj_size > 0 is not supported")
+        return True
+
+    def forward_hook(self, session: object, name: str) -> Callable[..., Any]:
+        rule: AffineRule = Zero() if isinstance(self.rule, Gradient) else cast(AffineRule, self.rule)
+
+        def hook(module: nn.LSTM | nn.GRU, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
+            inputs = args[0] if args else kwargs.get("input")
+            hx = args[1] if len(args) > 1 else kwargs.get("hx")
+            data = inputs.data if isinstance(inputs, PackedSequence) else inputs
+            states = hx if isinstance(hx, tuple) else (hx,)
+            if not (isinstance(data, Tensor) and (data.requires_grad or any(
+                    isinstance(s, Tensor) and s.requires_grad for s in states))):
+                return None  # a path the input does not reach carries no relevance
+            if module.training and module.dropout > 0 and module.num_layers > 1:
+                raise DoclrpError(f"recurrent layer '{name or '<model>'}' is in training mode with dropout "
+                                  "between layers: call model.eval() before explaining")
+            return _explained_output(module, rule, inputs, hx, output)
+
+        return hook
+
+
+# -- the layer, recomputed ---------------------------------------------------------------------
+def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, hx: Any, output: Any) -> Any:
+    """``output`` with its values as the module computed them and the gradient of the rules."""
+    lstm = isinstance(module, nn.LSTM)
+    packed = isinstance(inputs, PackedSequence)
+    valid: Tensor | None = None
+    if packed:
+        x, lengths = pad_packed_sequence(inputs, batch_first=True)
+        valid = torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)
+        unbatched = False
+    else:
+        unbatched = inputs.dim() == 2
+        x = inputs.unsqueeze(0) if unbatched else inputs if module.batch_first else inputs.transpose(0, 1)
+    h0, c0 = (hx if lstm else (hx, None)) if hx is not None else (None, None)
+    if unbatched:
+        h0, c0 = (None if s is None else s.unsqueeze(1) for s in (h0, c0))
+    directions = 2 if module.bidirectional else 1
+    finals_h, finals_c = [], []
+    for layer in range(module.num_layers):
+        outputs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            cell = _Cell(module, layer, direction, rule, valid)
+            h_init = None if h0 is None else h0[index]
+            c_init = None if c0 is None else c0[index]
+            y, h_n, c_n = _CellFunction.apply(x, h_init, c_init, cell)
+            outputs.append(y)
+            finals_h.append(h_n)
+            finals_c.append(c_n)
+        x = torch.cat(outputs, -1) if directions > 1 else outputs[0]
+    h_n, c_n = torch.stack(finals_h), torch.stack(finals_c) if lstm else None
+    if packed:
+        y_out: Tensor = x[_packed_positions(inputs)]
+    else:
+        y_out = x.squeeze(0) if unbatched else x if module.batch_first else x.transpose(0, 1)
+    if unbatched:
+        h_n, c_n = h_n.squeeze(1), None if c_n is None else c_n.squeeze(1)
+    module_y, module_states = output
+    module_h, module_c = module_states if lstm else (module_states, None)
+    new_y = _with_gradient_of(module_y.data if packed else module_y, y_out)
+    if packed:
+        new_y = module_y._replace(data=new_y)
+    new_h = _with_gradient_of(module_h, h_n)
+    if lstm:
+        return new_y, (new_h, _with_gradient_of(module_c, cast(Tensor, c_n)))
+    return new_y, new_h
+
+
+def _with_gradient_of(values: Tensor, graph: Tensor) -> Tensor:
+    """``values`` exactly (``graph − graph`` adds an exact 0), with the gradient of ``graph``."""
+    return values.detach() + (graph - graph.detach())
+
+
+def _packed_positions(packed: PackedSequence) -> tuple[Tensor, Tensor]:
+    """``(batch, time)`` of every row of ``packed.data``, in its order."""
+    n = packed.data.shape[0]
+    ids = packed._replace(data=torch.arange(n, device=packed.data.device))
+    padded, _ = pad_packed_sequence(ids, batch_first=True, padding_value=-1)
+    batch, time = (padded >= 0).nonzero(as_tuple=True)
+    order = padded[batch, time]
+    rows_batch, rows_time = torch.empty_like(batch), torch.empty_like(time)
+    rows_batch[order], rows_time[order] = batch, time
+    return rows_batch, rows_time
+
+
+def _ratio(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den``, 0 where ``den`` is 0 (there the relevance is 0 anyway)."""
+    zero = den == 0
+    return (num / den.masked_fill(zero, 1)).masked_fill_(zero, 0)
+
+
+def _stabilized(rule: AffineRule, z: Tensor) -> Tensor | None:
+    """The denominator of ε (``z + ε·sign(z)``, sign(0) = +1) where ``rule`` is ε or LRP-0 (the
+    cell then needs no per-step rule call), else None."""
+    if type(rule) is Zero or (type(rule) is Epsilon and rule.eps == 0):
+        return z
+    if type(rule) is Epsilon:
+        return torch.where(z >= 0, z + rule.eps, z - rule.eps)
+    return None
+
+
+@dataclass(frozen=True)
+class _GatedMap(AffineMap):
+    """``[x; h] ↦ W_x x + gate ⊙ (W_h h)``: the GRU's candidate map with its reset gate ``r``
+    held constant (``gate`` None: a plain joint map). ``r > 0``, so ``|W|``, ``W⁺`` and ``W⁻``
+    of the gated weight are the gated ``|W|``, ``W⁺``, ``W⁻``: every AffineRule reads it right."""
+
+    split: int = 0
+    gate: Tensor | None = None
+
+    def forward(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        weight = self.weight if weight is None else weight
+        if self.gate is None:
+            return F.linear(x, weight)
+        s = self.split
+        return F.linear(x[:, :s], weight[:, :s]) + self.gate * F.linear(x[:, s:], weight[:, s:])
+
+    def vjp(self, grad: Tensor, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        weight = self.weight if weight is None else weight
+        if self.gate is None:
+            return grad.matmul(weight)
+        s = self.split
+        return torch.cat([grad.matmul(weight[:, :s]), (self.gate * grad).matmul(weight[:, s:])], 1)
+
+
+class _Cell:
+    """One layer and direction of a recurrent module: its forward without a graph, keeping what the
+    rules' backward needs, and that backward."""
+
+    def __init__(self, module: nn.LSTM | nn.GRU, layer: int, direction: int, rule: AffineRule,
+                 valid: Tensor | None) -> None:
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        self.lstm = isinstance(module, nn.LSTM)
+        self.hidden = module.hidden_size
+        self.w_ih = cast(Tensor, getattr(module, "weight_ih" + suffix)).detach()
+        self.w_hh = cast(Tensor, getattr(module, "weight_hh" + suffix)).detach()
+        self.b_ih = cast(Tensor, getattr(module, "bias_ih" + suffix)).detach() if module.bias else None
+        self.b_hh = cast(Tensor, getattr(module, "bias_hh" + suffix)).detach() if module.bias else None
+        self.reverse = bool(direction)
+        self.rule = rule
+        self.valid = valid
+        self.steps: list[tuple[Tensor, ...]] = []
+
+    def signal_rows(self) -> slice:
+        """The rows of the weights that compute the signal: LSTM's ``g`` (order i, f, g, o), GRU's ``n`` (r, z, n)."""
+        return slice(2 * self.hidden, 3 * self.hidden)
+
+    def forward(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        batch, length, _ = x.shape
+        size = self.hidden
+        # LSTM: both biases at once; GRU: b_hh stays with W_hh h, inside the reset gate's product
+        bias = self.b_ih if not self.lstm or self.b_ih is None else self.b_ih + cast(Tensor, self.b_hh)
+        from_input = F.linear(x, self.w_ih, bias)  # (batch, length, gates · hidden), every step at once
+        ys = x.new_zeros(batch, length, size)
+        self.steps = []
+        for t in self._order(length):
+            h_prev, c_prev = h, c
+            if self.lstm:
+                z = torch.addmm(from_input[:, t], h, self.w_hh.t())
+                i, f, o = (torch.sigmoid(z[:, k * size:(k + 1) * size]) for k in (0, 1, 3))
+                z_signal = z[:, 2 * size:3 * size]
+                g = torch.tanh(z_signal)
+                c = f * c + i * g
+                squashed = torch.tanh(c)
+                h = o * squashed
+                # backward factors: h → c (o · tanh(c)/c), c → z_g (i · tanh(z)/stab(z)), c → c_{t−1} (f)
+                to_cell = o * _ratio(squashed, c)
+                keep, gate = f, i
+            else:
+                from_state = F.linear(h, self.w_hh, self.b_hh)
+                r = torch.sigmoid(from_input[:, t, :size] + from_state[:, :size])
+                update = torch.sigmoid(from_input[:, t, size:2 * size] + from_state[:, size:2 * size])
+                z_signal = from_input[:, t, 2 * size:] + r * from_state[:, 2 * size:]
+                g = torch.tanh(z_signal)
+                h = (1 - update) * g + update * h
+                to_cell, keep, gate = r, update, 1 - update
+            stabilized = _stabilized(self.rule, z_signal)
+            signal = gate * _ratio(g, z_signal if stabilized is None else stabilized)
+            mask = None if self.valid is None else self.valid[:, t, None]
+            if mask is not None:
+                h = torch.where(mask, h, h_prev)
+                if self.lstm:
+                    c = torch.where(mask, c, c_prev)
+            ys[:, t] = h if mask is None else h * mask
+            general = () if stabilized is not None else (torch.cat([x[:, t], h_prev], 1), z_signal)
+            self.steps.append((to_cell, keep, signal, *general))
+        return ys, h, c
+
+    def _order(self, length: int) -> range:
+        return range(length - 1, -1, -1) if self.reverse else range(length)
+
+    def _joint_map(self, step: tuple[Tensor, ...], inputs: int) -> AffineMap:
+        rows = self.signal_rows()
+        weight = torch.cat([self.w_ih[rows], self.w_hh[rows]], 1)
+        if self.lstm:
+            bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + cast(Tensor, self.b_hh)[rows]
+            return _GatedMap(LINEAR_VIEW, weight, bias, inputs, None)
+        r = step[0]
+        bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + r * cast(Tensor, self.b_hh)[rows]
+        return _GatedMap(LINEAR_VIEW, weight, bias, inputs, r)
+
+    def backward(self, grad_y: Tensor, grad_h: Tensor, grad_c: Tensor,
+                 inputs: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Gradients at the input ``(batch, length, in)``, the initial state and cell state."""
+        rows = self.signal_rows()
+        w_x, w_h = self.w_ih[rows], self.w_hh[rows]
+        batch, length, _ = grad_y.shape
+        at_signal = grad_y.new_zeros(batch, length, self.hidden)
+        grad_x: Tensor | None = None
+        order = list(self._order(length))
+        for t, step in zip(reversed(order), reversed(self.steps)):
+            to_cell, keep, signal = step[:3]
+            mask = None if self.valid is None else self.valid[:, t, None]
+            g_h = grad_h + grad_y[:, t]
+            if self.lstm:
+                g_c = grad_c + g_h * to_cell
+                g_z = g_c * signal
+                carried = g_c * keep  # to c_{t−1}
+            else:
+                g_z = g_h * signal
+                carried = g_h * keep  # to h_{t−1} directly
+            if len(step) == 3:
+                from_signal = (g_z * to_cell if not self.lstm else g_z).matmul(w_h)
+                at_signal[:, t] = g_z if mask is None else g_z * mask
+            else:
+                joint, z = step[3], step[4]
+                g_joint = self.rule.gradient(self._joint_map(step, inputs), joint, z, g_z)
+                if grad_x is None:
+                    grad_x = grad_y.new_zeros(batch, length, inputs)
+                grad_x[:, t] = g_joint[:, :inputs] if mask is None else g_joint[:, :inputs] * mask
+                from_signal = g_joint[:, inputs:]
+            if self.lstm:
+                new_h, new_c = from_signal, carried
+            else:
+                new_h, new_c = from_signal + carried, grad_c
+            if mask is None:
+                grad_h, grad_c = new_h, new_c
+            else:
+                grad_h = torch.where(mask, new_h, g_h)
+                grad_c = torch.where(mask, new_c, grad_c)
+        self.steps = []
+        if grad_x is None:
+            grad_x = at_signal.matmul(w_x)
+        return grad_x, grad_h, grad_c
+
+
+class _CellFunction(torch.autograd.Function):
+    """Values of one layer and direction; its backward runs the recurrent rules."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, h0: Tensor | None, c0: Tensor | None,
+                cell: _Cell) -> tuple[Tensor, Tensor, Tensor]:
+        state = x.new_zeros(x.shape[0], cell.hidden)
+        h = state if h0 is None else h0.detach().to(x.dtype)
+        c = state if c0 is None else c0.detach().to(x.dtype)
+        ctx.cell, ctx.inputs = cell, x.shape[-1]
+        ctx.has_h0, ctx.has_c0 = h0 is not None, c0 is not None
+        return cell.forward(x.detach(), h, c)
+
+    @staticmethod
+    def backward(ctx: Any, grad_y: Tensor, grad_h: Tensor,
+                 grad_c: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None, None]:
+        grad_x, grad_h0, grad_c0 = ctx.cell.backward(grad_y, grad_h, grad_c, ctx.inputs)
+        return grad_x, grad_h0 if ctx.has_h0 else None, grad_c0 if ctx.has_c0 else None, None
