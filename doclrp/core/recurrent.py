@@ -131,12 +131,26 @@ def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, h
     if unbatched:
         h0, c0 = (None if s is None else s.unsqueeze(1) for s in (h0, c0))
     directions = 2 if module.bidirectional else 1
+    module_y, module_states = output
+    module_h, module_c = module_states if lstm else (module_states, None)
+    # The last layer's outputs are the module's own: its gates follow from them at once, for every
+    # step (one matrix product), where lower layers are recomputed step by step.
+    if packed:
+        known = pad_packed_sequence(module_y, batch_first=True)[0].detach()
+    else:
+        known = module_y.detach().unsqueeze(0) if unbatched else module_y.detach() if module.batch_first \
+            else module_y.detach().transpose(0, 1)
+    known_h = module_h.detach().unsqueeze(1) if unbatched else module_h.detach()
+    size = module.hidden_size
     finals_h, finals_c = [], []
     for layer in range(module.num_layers):
         outputs = []
+        last = layer == module.num_layers - 1
         for direction in range(directions):
             index = layer * directions + direction
             cell = _Cell(module, layer, direction, rule, valid)
+            if last:
+                cell.known = (known[..., direction * size:(direction + 1) * size], known_h[index])
             h_init = None if h0 is None else h0[index]
             c_init = None if c0 is None else c0[index]
             y, h_n, c_n = _CellFunction.apply(x, h_init, c_init, cell)
@@ -151,8 +165,6 @@ def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, h
         y_out = x.squeeze(0) if unbatched else x if module.batch_first else x.transpose(0, 1)
     if unbatched:
         h_n, c_n = h_n.squeeze(1), None if c_n is None else c_n.squeeze(1)
-    module_y, module_states = output
-    module_h, module_c = module_states if lstm else (module_states, None)
     new_y = _with_gradient_of(module_y.data if packed else module_y, y_out)
     if packed:
         new_y = module_y._replace(data=new_y)
@@ -181,8 +193,8 @@ def _packed_positions(packed: PackedSequence) -> tuple[Tensor, Tensor]:
 
 def _ratio(num: Tensor, den: Tensor) -> Tensor:
     """``num / den``, 0 where ``den`` is 0 (there the relevance is 0 anyway)."""
-    zero = den == 0
-    return (num / den.masked_fill(zero, 1)).masked_fill_(zero, 0)
+    # two kernels, as Pass: 0/0 and c/0 become 0
+    return (num / den).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _stabilized(rule: AffineRule, z: Tensor) -> Tensor | None:
@@ -220,8 +232,8 @@ class _GatedMap(AffineMap):
 
 
 class _Cell:
-    """One layer and direction of a recurrent module: its forward without a graph, keeping what the
-    rules' backward needs, and that backward."""
+    """One layer and direction of a recurrent module: its forward without a graph, keeping per step
+    what the rules' backward needs (``(batch, length, hidden)`` factors), and that backward."""
 
     def __init__(self, module: nn.LSTM | nn.GRU, layer: int, direction: int, rule: AffineRule,
                  valid: Tensor | None) -> None:
@@ -235,106 +247,150 @@ class _Cell:
         self.reverse = bool(direction)
         self.rule = rule
         self.valid = valid
-        self.steps: list[tuple[Tensor, ...]] = []
+        #: ``(outputs (batch, length, hidden), final state (batch, hidden))`` where the module gave them
+        self.known: tuple[Tensor, Tensor] | None = None
+        # to_cell, keep, signal (+ joint input, z for rules without a fused form), each (batch, length, …)
+        self.factors: tuple[Tensor, ...] = ()
 
-    def signal_rows(self) -> slice:
-        """The rows of the weights that compute the signal: LSTM's ``g`` (order i, f, g, o), GRU's ``n`` (r, z, n)."""
-        return slice(2 * self.hidden, 3 * self.hidden)
+    def _order(self, length: int) -> range:
+        return range(length - 1, -1, -1) if self.reverse else range(length)
+
+    def _mask(self, t: int) -> Tensor | None:
+        return None if self.valid is None else self.valid[:, t, None]
+
+    def _keep_factors(self, x: Tensor, previous: Tensor, z: Tensor, g: Tensor, to_cell: Tensor,
+                      keep: Tensor, gate: Tensor) -> None:
+        """The backward's factors: ``to_cell`` (LSTM: h → c, ``o·tanh(c)/c``; GRU: the reset gate), ``keep``
+        (LSTM: c → c_{t−1}, ``f``; GRU: h → h_{t−1}, ``z``), and ``signal`` (the gradient's factor
+        from the cell to the signal's pre-activation: gate · tanh(z)/denominator of the rule)."""
+        stabilized = _stabilized(self.rule, z)
+        signal = gate * _ratio(g, z if stabilized is None else stabilized)
+        general = () if stabilized is not None else (torch.cat([x, previous], -1), z)
+        self.factors = (to_cell, keep, signal, *general)
 
     def forward(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if self.known is not None:
+            return self._forward_known(x, h, c, *self.known)
         batch, length, _ = x.shape
         size = self.hidden
+        c0 = c
         # LSTM: both biases at once; GRU: b_hh stays with W_hh h, inside the reset gate's product
         bias = self.b_ih if not self.lstm or self.b_ih is None else self.b_ih + cast(Tensor, self.b_hh)
         from_input = F.linear(x, self.w_ih, bias)  # (batch, length, gates · hidden), every step at once
         ys = x.new_zeros(batch, length, size)
-        self.steps = []
+        previous = x.new_empty(batch, length, size)
         for t in self._order(length):
             h_prev, c_prev = h, c
+            previous[:, t] = h_prev
             if self.lstm:
                 z = torch.addmm(from_input[:, t], h, self.w_hh.t())
                 i, f, o = (torch.sigmoid(z[:, k * size:(k + 1) * size]) for k in (0, 1, 3))
-                z_signal = z[:, 2 * size:3 * size]
-                g = torch.tanh(z_signal)
-                c = f * c + i * g
-                squashed = torch.tanh(c)
-                h = o * squashed
-                # backward factors: h → c (o · tanh(c)/c), c → z_g (i · tanh(z)/stab(z)), c → c_{t−1} (f)
-                to_cell = o * _ratio(squashed, c)
-                keep, gate = f, i
+                c = torch.addcmul(f * c, i, torch.tanh(z[:, 2 * size:3 * size]))
+                h = o * torch.tanh(c)
             else:
                 from_state = F.linear(h, self.w_hh, self.b_hh)
                 r = torch.sigmoid(from_input[:, t, :size] + from_state[:, :size])
                 update = torch.sigmoid(from_input[:, t, size:2 * size] + from_state[:, size:2 * size])
-                z_signal = from_input[:, t, 2 * size:] + r * from_state[:, 2 * size:]
-                g = torch.tanh(z_signal)
-                h = (1 - update) * g + update * h
-                to_cell, keep, gate = r, update, 1 - update
-            stabilized = _stabilized(self.rule, z_signal)
-            signal = gate * _ratio(g, z_signal if stabilized is None else stabilized)
-            mask = None if self.valid is None else self.valid[:, t, None]
+                h = (1 - update) * torch.tanh(from_input[:, t, 2 * size:] + r * from_state[:, 2 * size:]) \
+                    + update * h
+            mask = self._mask(t)
             if mask is not None:
                 h = torch.where(mask, h, h_prev)
                 if self.lstm:
                     c = torch.where(mask, c, c_prev)
             ys[:, t] = h if mask is None else h * mask
-            general = () if stabilized is not None else (torch.cat([x[:, t], h_prev], 1), z_signal)
-            self.steps.append((to_cell, keep, signal, *general))
+        # the backward's factors, from every step's starting state at once (as for the last layer)
+        self._factors(x, previous, c0)
         return ys, h, c
 
-    def _order(self, length: int) -> range:
-        return range(length - 1, -1, -1) if self.reverse else range(length)
+    def _previous(self, y: Tensor, h0: Tensor) -> Tensor:
+        """``(batch, length, hidden)``: the state each step started from, given the outputs ``y``."""
+        first = h0.unsqueeze(1)
+        if not self.reverse:
+            return torch.cat([first, y[:, :-1]], 1)
+        later = torch.cat([y[:, 1:], first], 1)
+        if self.valid is None:
+            return later
+        # a sequence's last valid step starts from h0, not from its padding
+        started = torch.cat([self.valid[:, 1:], self.valid.new_zeros(y.shape[0], 1)], 1)
+        return torch.where(started.unsqueeze(-1), later, first)
 
-    def _joint_map(self, step: tuple[Tensor, ...], inputs: int) -> AffineMap:
-        rows = self.signal_rows()
+    def _forward_known(self, x: Tensor, h0: Tensor, c0: Tensor, y: Tensor,
+                       h_n: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        c_n = self._factors(x, self._previous(y, h0), c0)
+        return y, h_n, c_n
+
+    def _factors(self, x: Tensor, previous: Tensor, c0: Tensor) -> Tensor:
+        """Keep the backward's factors of every step from the states each started from; returns the
+        final cell state (LSTM; GRU: ``c0`` unchanged)."""
+        size = self.hidden
+        if self.lstm:
+            bias = None if self.b_ih is None else self.b_ih + cast(Tensor, self.b_hh)
+            z = F.linear(x, self.w_ih, bias) + F.linear(previous, self.w_hh)
+            i, f, o = (torch.sigmoid(z[..., k * size:(k + 1) * size]) for k in (0, 1, 3))
+            z_signal = z[..., 2 * size:3 * size]
+            g = torch.tanh(z_signal)
+            increment = i * g
+            cells = torch.empty_like(g)
+            c = c0
+            for t in self._order(x.shape[1]):  # the cell state: a scan of products and sums only
+                c_new = torch.addcmul(increment[:, t], f[:, t], c)
+                mask = self._mask(t)
+                c = c_new if mask is None else torch.where(mask, c_new, c)
+                cells[:, t] = c
+            self._keep_factors(x, previous, z_signal, g, o * _ratio(torch.tanh(cells), cells), f, i)
+            return c
+        from_input = F.linear(x, self.w_ih, self.b_ih)
+        from_state = F.linear(previous, self.w_hh, self.b_hh)
+        r = torch.sigmoid(from_input[..., :size] + from_state[..., :size])
+        update = torch.sigmoid(from_input[..., size:2 * size] + from_state[..., size:2 * size])
+        z_signal = from_input[..., 2 * size:] + r * from_state[..., 2 * size:]
+        self._keep_factors(x, previous, z_signal, torch.tanh(z_signal), r, update, 1 - update)
+        return c0
+
+    def _joint_map(self, gate: Tensor, inputs: int) -> AffineMap:
+        rows = slice(2 * self.hidden, 3 * self.hidden)  # the signal: LSTM's g (i, f, g, o), GRU's n (r, z, n)
         weight = torch.cat([self.w_ih[rows], self.w_hh[rows]], 1)
         if self.lstm:
             bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + cast(Tensor, self.b_hh)[rows]
             return _GatedMap(LINEAR_VIEW, weight, bias, inputs, None)
-        r = step[0]
-        bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + r * cast(Tensor, self.b_hh)[rows]
-        return _GatedMap(LINEAR_VIEW, weight, bias, inputs, r)
+        bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + gate * cast(Tensor, self.b_hh)[rows]
+        return _GatedMap(LINEAR_VIEW, weight, bias, inputs, gate)
 
     def backward(self, grad_y: Tensor, grad_h: Tensor, grad_c: Tensor,
                  inputs: int) -> tuple[Tensor, Tensor, Tensor]:
         """Gradients at the input ``(batch, length, in)``, the initial state and cell state."""
-        rows = self.signal_rows()
+        rows = slice(2 * self.hidden, 3 * self.hidden)
         w_x, w_h = self.w_ih[rows], self.w_hh[rows]
+        to_cell, keep, signal, *general = self.factors
+        self.factors = ()
         batch, length, _ = grad_y.shape
         at_signal = grad_y.new_zeros(batch, length, self.hidden)
-        grad_x: Tensor | None = None
-        order = list(self._order(length))
-        for t, step in zip(reversed(order), reversed(self.steps)):
-            to_cell, keep, signal = step[:3]
-            mask = None if self.valid is None else self.valid[:, t, None]
+        grad_x: Tensor | None = None if not general else grad_y.new_zeros(batch, length, inputs)
+        for t in reversed(self._order(length)):
+            mask = self._mask(t)
             g_h = grad_h + grad_y[:, t]
             if self.lstm:
-                g_c = grad_c + g_h * to_cell
-                g_z = g_c * signal
-                carried = g_c * keep  # to c_{t−1}
+                g_c = torch.addcmul(grad_c, g_h, to_cell[:, t])
+                g_z = g_c * signal[:, t]
+                carried = g_c * keep[:, t]  # to c_{t−1}
             else:
-                g_z = g_h * signal
-                carried = g_h * keep  # to h_{t−1} directly
-            if len(step) == 3:
-                from_signal = (g_z * to_cell if not self.lstm else g_z).matmul(w_h)
-                at_signal[:, t] = g_z if mask is None else g_z * mask
+                g_z = g_h * signal[:, t]
+                carried = g_h * keep[:, t]  # to h_{t−1} directly
+            if grad_x is None:
+                from_signal = (g_z if self.lstm else g_z * to_cell[:, t]).matmul(w_h)
+                at_signal[:, t] = g_z if mask is None else torch.where(mask, g_z, 0)
             else:
-                joint, z = step[3], step[4]
-                g_joint = self.rule.gradient(self._joint_map(step, inputs), joint, z, g_z)
-                if grad_x is None:
-                    grad_x = grad_y.new_zeros(batch, length, inputs)
-                grad_x[:, t] = g_joint[:, :inputs] if mask is None else g_joint[:, :inputs] * mask
+                joint, z = general[0][:, t], general[1][:, t]
+                g_joint = self.rule.gradient(self._joint_map(to_cell[:, t], inputs), joint, z, g_z)
+                grad_x[:, t] = g_joint[:, :inputs] if mask is None else torch.where(mask, g_joint[:, :inputs], 0)
                 from_signal = g_joint[:, inputs:]
-            if self.lstm:
-                new_h, new_c = from_signal, carried
-            else:
-                new_h, new_c = from_signal + carried, grad_c
+            new_h, new_c = (from_signal, carried) if self.lstm else (from_signal + carried, grad_c)
             if mask is None:
                 grad_h, grad_c = new_h, new_c
-            else:
+            else:  # a padded step leaves the state as it was: its gradient passes unchanged
                 grad_h = torch.where(mask, new_h, g_h)
                 grad_c = torch.where(mask, new_c, grad_c)
-        self.steps = []
         if grad_x is None:
             grad_x = at_signal.matmul(w_x)
         return grad_x, grad_h, grad_c
@@ -351,7 +407,9 @@ class _CellFunction(torch.autograd.Function):
         c = state if c0 is None else c0.detach().to(x.dtype)
         ctx.cell, ctx.inputs = cell, x.shape[-1]
         ctx.has_h0, ctx.has_c0 = h0 is not None, c0 is not None
-        return cell.forward(x.detach(), h, c)
+        y, h_n, c_n = cell.forward(x.detach(), h, c)
+        # fresh tensors: the known outputs belong to the module's own graph
+        return y.detach(), h_n.detach(), c_n.detach()
 
     @staticmethod
     def backward(ctx: Any, grad_y: Tensor, grad_h: Tensor,
