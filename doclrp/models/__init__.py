@@ -20,10 +20,11 @@ from doclrp.models.glove import load_glove
 from doclrp.models.io import load_pipeline, save_pipeline
 from doclrp.models.pipeline import TextPipeline
 from doclrp.models.registry import MODEL_TYPES, build_model, model_config
-from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
+from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN, TextLSTM
 
 __all__ = [
     "TextCNN",
+    "TextLSTM",
     "BowMLP",
     "EmbeddingBagModel",
     "MODEL_TYPES",
