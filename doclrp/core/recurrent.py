@@ -170,7 +170,7 @@ def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, h
         new_y = module_y._replace(data=new_y)
     new_h = _with_gradient_of(module_h, h_n)
     if lstm:
-        return new_y, (new_h, _with_gradient_of(module_c, cast(Tensor, c_n)))
+        return new_y, (new_h, _with_gradient_of(cast(Tensor, module_c), cast(Tensor, c_n)))
     return new_y, new_h
 
 
@@ -352,9 +352,9 @@ class _Cell:
         rows = slice(2 * self.hidden, 3 * self.hidden)  # the signal: LSTM's g (i, f, g, o), GRU's n (r, z, n)
         weight = torch.cat([self.w_ih[rows], self.w_hh[rows]], 1)
         if self.lstm:
-            bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + cast(Tensor, self.b_hh)[rows]
+            bias = None if self.b_ih is None else self.b_ih[rows] + cast(Tensor, self.b_hh)[rows]
             return _GatedMap(LINEAR_VIEW, weight, bias, inputs, None)
-        bias = None if self.b_ih is None else cast(Tensor, self.b_ih)[rows] + gate * cast(Tensor, self.b_hh)[rows]
+        bias = None if self.b_ih is None else self.b_ih[rows] + gate * cast(Tensor, self.b_hh)[rows]
         return _GatedMap(LINEAR_VIEW, weight, bias, inputs, gate)
 
     def backward(self, grad_y: Tensor, grad_h: Tensor, grad_c: Tensor,
