@@ -18,9 +18,13 @@ The rules, in the engine's gradient form (relevance = activation ⊙ modified gr
   their share, which shows in ``delta``.
 
 So relevance flows back through time to every input position. The layer's own forward runs
-unchanged (its output values are returned exactly); a hook recomputes each layer and direction
-once without a graph and joins it to the graph through one autograd function whose backward
-runs the rules step by step: one forward and one backward pass, as everywhere in the engine.
+unchanged (its output values are returned exactly); a hook joins each layer and direction to the
+graph through one autograd function whose backward runs the rules step by step: one forward and
+one backward pass, as everywhere in the engine. The hook needs every step's gates: for the last
+layer they follow from the module's own outputs in one matrix product per map (only the cell
+state is a scan of products and sums); lower layers, whose outputs the module does not return,
+are recomputed step by step without a graph. It keeps three ``(batch, length, hidden)`` factors
+per layer and direction (five for rules other than ε and LRP-0, which run per step).
 Padded batches, ``PackedSequence`` inputs (a document's relevance then does not depend on its
 batch neighbours), ``batch_first`` either way, several layers and both directions are covered;
 ``proj_size`` and dropout between layers in training mode are refused.
@@ -63,7 +67,8 @@ RECURRENT_LAYERS = (nn.LSTM, nn.GRU)
 #: A stand-in ``nn.Linear`` for asking a composite which rule a Linear layer would get at the
 #: place of a recurrent one, and for marking the recurrent cell's joint maps as dense for
 #: :class:`~doclrp.core.linear.AffineMap` (which reads a layer's kind from its module).
-LINEAR_VIEW = nn.Linear(1, 1, bias=False)
+# on the meta device: no memory, and no draw from torch's random generator at import
+LINEAR_VIEW = nn.Linear(1, 1, bias=False, device="meta")
 
 
 @dataclass(frozen=True)
