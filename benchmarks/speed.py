@@ -1,17 +1,21 @@
 """Speed and memory of doclrp LRP against plain gradient × input, measured in the same process.
 
-Models (as in the issue): a text CNN (vocab 20,000, embedding 300, seq 400, conv 3/4/5 × 100,
-max-pool over time, 20 classes, batch 64) and a bag-of-words MLP (20,000 → 500 → 500 → 20,
-batch 256). For each: median wall time of forward, gradient × input and doclrp with
+Models (as in the issues): a text CNN (vocab 20,000, embedding 300, seq 400, conv 3/4/5 × 100,
+max-pool over time, 20 classes, batch 64), a bag-of-words MLP (20,000 → 500 → 500 → 20,
+batch 256) and a bidirectional LSTM (vocab 20,000, embedding 300, hidden 256 per direction,
+seq 400, max over time, 20 classes, batch 64; issue 13). For each: median wall time of forward, gradient × input and doclrp with
 ``epsilon`` and ``epsilon-plus``, and the peak memory each one adds, as ratios to
 gradient × input. Memory: on CUDA ``max_memory_allocated``; on CPU the peak of the
 allocations PyTorch's profiler records during one call. "left alive" counts tensors that
 outlive the call (should be 0).
 
-    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7] [--dense] [--out FILE]
+    python benchmarks/speed.py [--device cpu|cuda] [--repeats 7] [--models text-cnn bow-mlp bilstm]
+                               [--quick] [--dense] [--out FILE]
 
-``--dense`` switches off the sparse Conv1d path (for comparison). Results: printed, and
-written to ``benchmarks/results/speed-<device>[-dense].json`` (or ``--out``).
+``--dense`` switches off the sparse Conv1d path (for comparison); ``--quick`` runs every model
+on a batch of 8 and 100 tokens (a check in seconds, not the issue's figures). Results: printed,
+and written to ``benchmarks/results/speed-<device>[-<models>][-quick][-dense].json`` (or ``--out``;
+``<models>`` only where not all three ran).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ import doclrp
 from measure import add_out_argument, gradient_x_input, median_seconds, peak_bytes, results_path, write_results
 
 MODES = ["forward", "gradient_x_input", "lrp_epsilon", "lrp_epsilon_plus"]
+MODELS = ["text-cnn", "bow-mlp", "bilstm"]
+# --quick: (batch, tokens) of the token models
+QUICK = (8, 100)
 
 
 class KimCNN(nn.Module):
@@ -42,11 +49,26 @@ class KimCNN(nn.Module):
         return self.out(torch.cat([self.pool(r(c(e))).squeeze(-1) for c, r in zip(self.convs, self.relus)], 1))
 
 
-def build(model_name: str, device: str):
+class BiLSTM(nn.Module):
+    """Embedding → bidirectional LSTM → max over time → Linear (as doclrp's TextLSTM, without dropout)."""
+
+    def __init__(self, vocab=20_000, dim=300, hidden=256, classes=20):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.out = nn.Linear(2 * hidden, classes)
+
+    def forward(self, ids):
+        return self.out(self.pool(self.lstm(self.embedding(ids))[0].transpose(1, 2)).squeeze(-1))
+
+
+def build(model_name: str, device: str, quick: bool = False):
     torch.manual_seed(0)
-    if model_name == "text-cnn":
-        model = KimCNN()
-        inputs = torch.randint(1, 20_000, (64, 400))
+    batch, tokens = QUICK if quick else (64, 400)
+    if model_name in ("text-cnn", "bilstm"):
+        model = KimCNN() if model_name == "text-cnn" else BiLSTM()
+        inputs = torch.randint(1, 20_000, (batch, tokens))
     else:
         model = nn.Sequential(nn.Linear(20_000, 500), nn.ReLU(), nn.Linear(500, 500), nn.ReLU(), nn.Linear(500, 20))
         inputs = torch.rand(256, 20_000) * (torch.rand(256, 20_000) < 0.01)
@@ -63,8 +85,8 @@ def run_mode(mode: str, model, inputs):
     return doclrp.attribute(model, inputs, composite=composite).relevance
 
 
-def time_modes(model_name, device, repeats):
-    model, inputs = build(model_name, device)
+def time_modes(model_name, device, repeats, quick=False):
+    model, inputs = build(model_name, device, quick)
     calls = {mode: (lambda mode=mode: run_mode(mode, model, inputs)) for mode in MODES}
     return median_seconds(calls, device, repeats)
 
@@ -74,24 +96,25 @@ def live_tensors() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
 
 
-def memory_of_mode(model_name, mode, device) -> dict:
+def memory_of_mode(model_name, mode, device, quick=False) -> dict:
     """Peak memory added by one call, and tensors left alive after it."""
-    model, inputs = build(model_name, device)
+    model, inputs = build(model_name, device, quick)
     run_mode(mode, model, inputs)  # warm-up: lazy initialisations are not the call's memory
     before_tensors = live_tensors()
     peak = peak_bytes(lambda: run_mode(mode, model, inputs), device)
     return {"peak": peak, "leftover_tensors": live_tensors() - before_tensors}
 
 
-def memory_modes(model_name, device):
-    return {mode: memory_of_mode(model_name, mode, device) for mode in MODES}
+def memory_modes(model_name, device, quick=False):
+    return {mode: memory_of_mode(model_name, mode, device, quick) for mode in MODES}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--models", nargs="+", default=["text-cnn", "bow-mlp"])
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    parser.add_argument("--quick", action="store_true", help="token models on 8 × 100 tokens: a check in seconds")
     parser.add_argument("--dense", action="store_true", help="switch off the sparse Conv1d path")
     parser.add_argument("--sparse-gpu", action="store_true", help="use the sparse Conv1d path on CUDA too")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -110,8 +133,8 @@ def main():
           f"sparse Conv1d path {'off' if args.dense else 'on'}")
     results = {}
     for model_name in args.models:
-        times = time_modes(model_name, args.device, args.repeats)
-        memory = memory_modes(model_name, args.device)
+        times = time_modes(model_name, args.device, args.repeats, args.quick)
+        memory = memory_modes(model_name, args.device, args.quick)
         base_t, base_m = times["gradient_x_input"], max(memory["gradient_x_input"]["peak"], 1)
         print(f"\n{model_name}")
         print(f"{'mode':<18}{'time ms':>10}{'× grad×in':>11}{'peak MiB':>10}{'× grad×in':>11}{'left alive':>12}")
@@ -123,7 +146,9 @@ def main():
             results[model_name][mode] = {"seconds": t, "time_ratio": t / base_t, "peak_bytes": m["peak"],
                                          "memory_ratio": m["peak"] / base_m,
                                          "leftover_tensors": m["leftover_tensors"]}
-    write_results(results_path(args, __file__, args.device, "dense" if args.dense else ""), __file__, args,
+    models = "" if sorted(args.models) == sorted(MODELS) else "+".join(args.models)
+    variant = (args.device, models, "quick" if args.quick else "", "dense" if args.dense else "")
+    write_results(results_path(args, __file__, *variant), __file__, args,
                   {"ratios_to": "gradient_x_input", "models": results}, device=args.device)
 
 

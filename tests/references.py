@@ -625,3 +625,94 @@ def pool_reference(kind, pool, x, g):
     if kind == "split":
         M = M * (x.reshape(batch, -1)[:, :, None] == y[:, None, :])
     return ((M / M.sum(1, keepdim=True)) * R[:, None, :]).sum(2).reshape(x.shape)
+
+
+# -- recurrent layers: Arras et al. (2017) unrolled in numpy, one sample at a time ---------------
+def _np_sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _np_epsilon_share(z, eps):
+    """``1 / (z + ε·sign(z))`` with sign(0) = +1; 0 where the denominator is 0 (ε = 0, z = 0)."""
+    den = z + eps * np.where(z >= 0, 1.0, -1.0)
+    return _np_safe_div(np.ones_like(z), den)
+
+
+def recurrent_reference(module, x, relevance_out, eps):
+    """Relevance at the input ``(T, in)`` of ``module`` (an ``nn.LSTM``/``nn.GRU``, batch_first,
+    float64) for one sample ``x (T, in)``, given the relevance of its outputs ``(T, D·H)``.
+
+    Written from Arras et al. (2017) step by step: forward in numpy with the torch equations;
+    backward: ``h = o·tanh(c)`` gives all of ``R_h`` to ``c``; ``c_t = f c_{t−1} + i g`` splits
+    ``R_c`` in proportion ``f c_{t−1} / c_t`` and ``i g / c_t`` (doclrp's plain sum), ``g`` keeps
+    its share through tanh; the joint map ``[x_t; h_{t−1}] → z_g`` (both biases in ``z_g``) takes
+    LRP-ε: ``R_j = Σ_k a_j w_kj / (z_k + ε sign z_k) R_k`` (biases absorb their share). GRU:
+    ``h = (1−z) n + z h_{t−1}`` splits in proportion, ``n`` through tanh to ``z_n = W_in x + b_in +
+    r (W_hn h + b_hn)``, the joint map with weight ``[W_in, diag(r) W_hn]`` under ε.
+    """
+    lstm = isinstance(module, nn.LSTM)
+    H = module.hidden_size
+    D = 2 if module.bidirectional else 1
+    params = {k: v.detach().double().numpy() for k, v in module.named_parameters()}
+    layer_inputs, traces = [np.asarray(x, dtype=np.float64)], []
+    for layer in range(module.num_layers):
+        outputs, layer_traces = [], []
+        for d in range(D):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            W_ih, W_hh = params["weight_ih" + sfx], params["weight_hh" + sfx]
+            b_ih = params.get("bias_ih" + sfx, np.zeros(W_ih.shape[0]))
+            b_hh = params.get("bias_hh" + sfx, np.zeros(W_hh.shape[0]))
+            inp = layer_inputs[-1]
+            T = inp.shape[0]
+            order = range(T - 1, -1, -1) if d else range(T)
+            h, c = np.zeros(H), np.zeros(H)
+            y, steps = np.zeros((T, H)), []
+            for t in order:
+                if lstm:
+                    z = W_ih @ inp[t] + b_ih + W_hh @ h + b_hh
+                    i, f, zg, o = _np_sigmoid(z[:H]), _np_sigmoid(z[H:2 * H]), z[2 * H:3 * H], _np_sigmoid(z[3 * H:])
+                    g = np.tanh(zg)
+                    c_new = f * c + i * g
+                    h_new = o * np.tanh(c_new)
+                    steps.append(dict(t=t, h_prev=h, c_prev=c, c=c_new, i=i, f=f, g=g, zg=zg))
+                    h, c = h_new, c_new
+                else:
+                    a, m = W_ih @ inp[t] + b_ih, W_hh @ h + b_hh
+                    r, u = _np_sigmoid(a[:H] + m[:H]), _np_sigmoid(a[H:2 * H] + m[H:2 * H])
+                    zn = a[2 * H:] + r * m[2 * H:]
+                    n = np.tanh(zn)
+                    h_new = (1 - u) * n + u * h
+                    steps.append(dict(t=t, h_prev=h, h=h_new, r=r, u=u, n=n, zn=zn))
+                    h = h_new
+                y[t] = h
+            outputs.append(y)
+            layer_traces.append((W_ih, W_hh, steps))
+        layer_inputs.append(np.concatenate(outputs, 1))
+        traces.append(layer_traces)
+    R_y = np.asarray(relevance_out, dtype=np.float64)
+    for layer in reversed(range(module.num_layers)):
+        inp = layer_inputs[layer]
+        R_x = np.zeros_like(inp)
+        for d, (W_ih, W_hh, steps) in enumerate(traces[layer]):
+            R_out = R_y[:, d * H:(d + 1) * H]
+            R_h, R_c = np.zeros(H), np.zeros(H)
+            for s in reversed(steps):
+                t = s["t"]
+                R_h = R_h + R_out[t]
+                if lstm:
+                    R_c = R_c + R_h                                      # o is a gate, tanh passes
+                    R_g = _np_safe_div(s["i"] * s["g"], s["c"]) * R_c    # i·g: all to g
+                    R_c = _np_safe_div(s["f"] * s["c_prev"], s["c"]) * R_c
+                    rows = slice(2 * H, 3 * H)
+                    share = R_g * _np_epsilon_share(s["zg"], eps)       # R_z = R_g (tanh passes)
+                    R_x[t] += inp[t] * (W_ih[rows].T @ share)
+                    R_h = s["h_prev"] * (W_hh[rows].T @ share)
+                else:
+                    R_n = _np_safe_div((1 - s["u"]) * s["n"], s["h"]) * R_h
+                    R_direct = _np_safe_div(s["u"] * s["h_prev"], s["h"]) * R_h
+                    rows = slice(2 * H, 3 * H)
+                    share = R_n * _np_epsilon_share(s["zn"], eps)
+                    R_x[t] += inp[t] * (W_ih[rows].T @ share)
+                    R_h = R_direct + s["h_prev"] * ((s["r"][:, None] * W_hh[rows]).T @ share)
+        R_y = R_x
+    return R_y

@@ -19,7 +19,7 @@ from doclrp.errors import DoclrpError
 __all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS", "MODEL_FILE_SUFFIXES"]
 
 #: ``doclrp train --model`` names that are not folders.
-BUILT_IN_TRAIN_MODELS = ("cnn", "bow", "bag", "minilm")
+BUILT_IN_TRAIN_MODELS = ("cnn", "lstm", "bow", "bag", "minilm")
 
 
 def check_arguments(args) -> None:
@@ -43,7 +43,7 @@ def check_arguments(args) -> None:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
         if args.model not in BUILT_IN_TRAIN_MODELS and not (Path(args.model) / "config.json").is_file():
-            raise DoclrpError(f"--model {args.model!r}: give cnn, bow, bag, minilm or a Hugging Face model folder "
+            raise DoclrpError(f"--model {args.model!r}: give cnn, lstm, bow, bag, minilm or a Hugging Face model folder "
                               "(one with a config.json)")
 
 

@@ -161,12 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_top_words_filter(demo)
 
     train = sub.add_parser("train", help="train a text model on a corpus",
-                           description="Train a text model (cnn, bow, bag), or fine-tune minilm or any local "
+                           description="Train a text model (cnn, lstm, bow, bag), or fine-tune minilm or any local "
                                        "Hugging Face model folder, with early stopping (built-in models) and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
     train.add_argument("--corpus", default="bbc",
                        help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
-    train.add_argument("--model", default="cnn", metavar="cnn|bow|bag|minilm|FOLDER",
+    train.add_argument("--model", default="cnn", metavar="cnn|lstm|bow|bag|minilm|FOLDER",
                        help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
                             "to fine-tune (encoders and decoder classifiers; default cnn)")
     train.add_argument("--out", required=True, help="output model folder")

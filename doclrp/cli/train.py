@@ -47,12 +47,12 @@ def run(args) -> int:
                                      max_len=args.max_len).items() if v is not None}
     check_arguments(args)  # again: run() is callable without main()
     check_writable(args.out)
-    built_in = ("cnn", "bow", "bag")
+    built_in = ("cnn", "lstm", "bow", "bag")
     if args.model not in BUILT_IN_TRAIN_MODELS:
         _check_config(Path(args.model) / "config.json")
     device_from_args(args)
     if args.glove and args.model not in built_in:
-        raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, bow, bag) only")
+        raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, lstm, bow, bag) only")
     try:
         pipeline = _train(args, options, built_in)
     except OSError as error:  # saving the model (checked writable above; a disk can still fill up)

@@ -6,6 +6,7 @@
 from .session import PASSIVE_MODULES, Session, attach, output_tensor
 from .attribution import Attribution, attribute
 from .composites import COMPOSITES, Composite, get_composite, register_composite
+from .recurrent import RECURRENT_LAYERS, Recurrent
 from .rules import (AffineRule, AlphaBeta, Epsilon, Flat, Gamma, Gradient, InputRule, Pass, Rule, Winners,
                     WSquare, ZBox, Zero, ZPlus)
 from .targets import Target, contrast_weights, target_weights
@@ -16,7 +17,7 @@ __all__ = [
     "attribute", "Attribution", "attach", "Session", "PASSIVE_MODULES", "output_tensor",
     "Composite", "get_composite", "register_composite", "COMPOSITES",
     "Rule", "AffineRule", "InputRule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta",
-    "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
+    "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners", "Recurrent", "RECURRENT_LAYERS",
     "Target", "target_weights", "contrast_weights",
     "Attributor", "LRP", "resolve_method", "describe", "method_names",
     "BASELINES", "GradientXInput", "Saliency", "IntegratedGradients", "Occlusion", "RandomRelevance",

@@ -31,7 +31,8 @@ from torch import Tensor, nn
 
 from ..errors import DoclrpError
 from .linear import is_dense
-from .rules import AlphaBeta, Epsilon, Gamma, Pass, Rule, ZBox, Zero, ZPlus
+from .recurrent import LINEAR_VIEW, RECURRENT_LAYERS, Recurrent
+from .rules import AffineRule, AlphaBeta, Epsilon, Gamma, InputRule, Pass, Rule, ZBox, Zero, ZPlus
 
 __all__ = ["Composite", "get_composite", "register_composite", "composite_factory", "composite_names", "COMPOSITES",
            "ELEMENTWISE"]
@@ -67,7 +68,17 @@ class Composite:
         return f"Composite(name={self.name!r}, rules={self.rules!r}, first={self.first!r})"
 
     def rule_for(self, name: str, module: nn.Module, first: bool = False) -> Rule | None:
-        """The rule for ``module`` at path ``name``; ``first`` when it reads the model input."""
+        """The rule for ``module`` at path ``name``; ``first`` when it reads the model input.
+
+        An ``nn.LSTM``/``nn.GRU`` gets :class:`~doclrp.core.recurrent.Recurrent` with the rule
+        mapped to it, else with the rule an ``nn.Linear`` would get at its path (its linear maps).
+        """
+        rule = self._lookup(name, module, first)
+        if isinstance(module, RECURRENT_LAYERS) and (rule is None or isinstance(rule, (AffineRule, InputRule))):
+            return Recurrent(rule if rule is not None else self._lookup(name, LINEAR_VIEW, False))
+        return rule
+
+    def _lookup(self, name: str, module: nn.Module, first: bool) -> Rule | None:
         if name in self.rules:
             return self.rules[name]
         for key, rule in self.rules.items():

@@ -22,10 +22,11 @@ from doclrp.models.keras import read_keras_model
 from doclrp.models.pipeline import TextPipeline
 from doclrp.models.registry import MODEL_TYPES, build_model, model_config
 from doclrp.models.sklearn import SklearnNet, SklearnTextEncoder, from_sklearn
-from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
+from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN, TextLSTM
 
 __all__ = [
     "TextCNN",
+    "TextLSTM",
     "BowMLP",
     "EmbeddingBagModel",
     "MODEL_TYPES",

@@ -26,6 +26,7 @@ __all__ = ["MODEL_TYPES", "build_model", "model_config"]
 
 _LOCATIONS = {
     "text-cnn": ("doclrp.models.text", "TextCNN"),
+    "text-lstm": ("doclrp.models.text", "TextLSTM"),
     "bow-mlp": ("doclrp.models.text", "BowMLP"),
     "embedding-bag": ("doclrp.models.text", "EmbeddingBagModel"),
     "image-mlp": ("doclrp.models.image", "ImageMLP"),

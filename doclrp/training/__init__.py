@@ -2,10 +2,10 @@
 
 >>> from doclrp.training import MODEL_DEFAULTS, train, train_hf, train_image_model
 >>> sorted(MODEL_DEFAULTS)
-['bag', 'bow', 'cnn']
+['bag', 'bow', 'cnn', 'lstm']
 >>> pipeline = train("bbc", model="bow", epochs=2, progress=False)  # doctest: +SKIP
 
-- :mod:`~doclrp.training.text`: :func:`train`, the ready text models (cnn, bow, bag) on a corpus;
+- :mod:`~doclrp.training.text`: :func:`train`, the ready text models (cnn, lstm, bow, bag) on a corpus;
 - :mod:`~doclrp.training.hf`: :func:`train_hf`, fine-tuning a Hugging Face model folder;
 - :mod:`~doclrp.training.image`: :func:`train_image_model`, the image models;
 - :mod:`~doclrp.training.metrics`: accuracy, macro-F1, RMSE, R², for all three;

@@ -40,14 +40,14 @@ from doclrp.models.glove import GLOVE_DIM, load_glove
 from doclrp.models.io import save_pipeline
 from doclrp.core.targets import TASKS
 from doclrp.models.pipeline import TextPipeline
-from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN
+from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN, TextLSTM
 from doclrp.training.defaults import MODEL_DEFAULTS, TEXT_DEFAULTS
 from doclrp.training.metrics import prediction_metrics, summarize_metrics
 from doclrp.training.scaling import TargetScaling
 
 __all__ = ["train", "check_training_options"]
 
-_CLASSES = {"cnn": TextCNN, "bow": BowMLP, "bag": EmbeddingBagModel}
+_CLASSES = {"cnn": TextCNN, "lstm": TextLSTM, "bow": BowMLP, "bag": EmbeddingBagModel}
 
 
 def _records(corpus: str | Path | Iterable[Record], target_columns: Sequence[str] | None) -> list[Record]:
@@ -221,8 +221,8 @@ def train(
     split_seed: int = 13,
     model_options: dict[str, Any] | None = None,
 ) -> TextPipeline:
-    """Train a ``"cnn"`` (TextCNN), ``"bow"`` (tf-idf + BowMLP) or ``"bag"``
-    (EmbeddingBagModel) on ``corpus`` (anything :func:`open_corpus` reads, or
+    """Train a ``"cnn"`` (TextCNN), ``"lstm"`` (TextLSTM, bidirectional), ``"bow"`` (tf-idf +
+    BowMLP) or ``"bag"`` (EmbeddingBagModel) on ``corpus`` (anything :func:`open_corpus` reads, or
     Records); save it to ``out`` when given; return the pipeline.
 
     ``target_columns``: for regression, the JSONL fields / CSV columns holding
@@ -239,7 +239,7 @@ def train(
     if task not in TASKS:
         raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
     if glove and model == "bow":
-        raise DoclrpError("glove=True needs a word-embedding model: use model='cnn' or 'bag'")
+        raise DoclrpError("glove=True needs a word-embedding model: use model='cnn', 'lstm' or 'bag'")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use device='cpu'")
     epochs = MODEL_DEFAULTS[model]["epochs"] if epochs is None else epochs

@@ -1,0 +1,218 @@
+"""Recurrent layers (nn.LSTM, nn.GRU): Arras et al.'s rules against a numpy reference, conservation,
+every composite, packed and padded batches, layouts, refusals."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from doclrp.core import Composite, Epsilon, Gamma, Gradient, ZBox, Zero, attribute
+from doclrp.core.composites import composite_names, get_composite
+from doclrp.core.recurrent import Recurrent
+from doclrp.errors import DoclrpError
+from references import recurrent_reference
+
+CORE_COMPOSITES = ["zero", "epsilon", "epsilon-plus", "epsilon-gamma-box", "alpha2-beta1"]
+
+
+class Flat(nn.Module):
+    """A recurrent layer's whole output sequence, flattened: ``(batch, T·D·H)``."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        y = self.net(x)[0]
+        return (y if self.net.batch_first else y.transpose(0, 1)).flatten(1)
+
+
+class Words(nn.Module):
+    """Embedding → recurrent layer over a packed batch (padding id 0) → max over time → Linear."""
+
+    def __init__(self, cls=nn.LSTM, vocab=30, dim=5, hidden=4, layers=1, packed=True):
+        super().__init__()
+        self.packed = packed
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.net = cls(dim, hidden, num_layers=layers, batch_first=True, bidirectional=True)
+        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.head = nn.Linear(2 * hidden, 3)
+
+    def forward(self, ids):
+        x = self.embedding(ids)
+        if self.packed:
+            lengths = (ids != 0).sum(1).clamp(min=1).cpu()
+            y, _ = pad_packed_sequence(self.net(pack_padded_sequence(x, lengths, batch_first=True,
+                                                                     enforce_sorted=False))[0],
+                                       batch_first=True, padding_value=-1e4, total_length=ids.shape[1])
+        else:
+            y = self.net(x)[0]
+        return self.head(self.pool(y.transpose(1, 2)).flatten(1))
+
+
+def _net(cls, bidirectional, layers, bias, seed=0):
+    torch.manual_seed(seed)
+    return cls(3, 4, num_layers=layers, bias=bias, batch_first=True, bidirectional=bidirectional).double()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.05])
+def test_recurrent_rules_match_arras_reference(cls, bidirectional, layers, bias, eps):
+    net = _net(cls, bidirectional, layers, bias)
+    model = Flat(net)
+    torch.manual_seed(1)
+    x = torch.randn(3, 6, 3, dtype=torch.float64)
+    weights = torch.randn(3, model(x).shape[1], dtype=torch.float64)
+    attr = attribute(model, x, target=weights, composite=Composite({nn.Linear: Epsilon(eps)}))
+    assert torch.equal(attr.output, model(x))  # exact forward values
+    y = model(x).detach()
+    for b in range(3):
+        relevance_out = (weights[b] * y[b]).reshape(6, -1).numpy()
+        expected = recurrent_reference(net, x[b].numpy(), relevance_out, eps)
+        assert torch.allclose(attr.relevance[b], torch.from_numpy(expected), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("composite", ["zero", "alpha2-beta1"])
+def test_bias_free_recurrent_layers_conserve_to_float64_precision(cls, composite):
+    net = _net(cls, bidirectional=True, layers=2, bias=False)
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    attr = attribute(Flat(net), x, target=torch.randn(4, 7 * 8, dtype=torch.float64), composite=composite)
+    assert attr.delta.abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("composite", CORE_COMPOSITES)
+def test_every_composite_explains_a_text_model_and_leaves_it_unchanged(cls, composite):
+    assert set(CORE_COMPOSITES) <= set(composite_names())
+    torch.manual_seed(0)
+    model = Words(cls, layers=2).eval()
+    ids = torch.tensor([[3, 4, 5, 6, 0, 0], [7, 8, 9, 10, 11, 12]])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        expected = model(ids)
+    attr = attribute(model, ids, composite=composite)
+    assert torch.equal(attr.output, expected)
+    assert attr.relevance.shape == ids.shape and torch.isfinite(attr.relevance).all()
+    assert attr.relevance[0, 4:].abs().max() == 0  # padding is no part of a packed document
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.net._forward_hooks and all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_packed_batch_equals_documents_one_by_one(cls):
+    torch.manual_seed(0)
+    model = Words(cls, layers=2).double().eval()
+    ids = torch.tensor([[3, 4, 5, 0, 0, 0], [7, 8, 9, 10, 11, 12], [13, 14, 0, 0, 0, 0]])
+    batch = attribute(model, ids, target=1, composite="epsilon")
+    for b, length in enumerate((3, 6, 2)):
+        alone = attribute(model, ids[b:b + 1, :length], target=1, composite="epsilon")
+        assert torch.allclose(batch.relevance[b, :length], alone.relevance[0], atol=1e-12)
+        assert torch.allclose(batch.delta[b], alone.delta[0], atol=1e-12)
+
+
+def test_layouts_give_the_same_relevance():
+    """batch_first or not, one sample unbatched: the same relevance."""
+    net = _net(nn.LSTM, bidirectional=True, layers=2, bias=True)
+    other = nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    other.load_state_dict(net.state_dict())
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    first = attribute(Flat(net), x, target=0, composite="epsilon").relevance
+
+    class TimeFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = other
+
+        def forward(self, x):
+            return self.net(x.transpose(0, 1))[0].transpose(0, 1).flatten(1)
+
+    assert torch.allclose(attribute(TimeFirst(), x, target=0, composite="epsilon").relevance, first, atol=1e-12)
+
+    class Unbatched(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x[0])[0].flatten().unsqueeze(0)
+
+    alone = attribute(Unbatched(), x[:1], target=0, composite="epsilon").relevance
+    assert torch.allclose(alone, first[:1], atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_rule_machinery_equals_the_fused_epsilon_path(cls):
+    """A rule the cell does not special-case runs the general per-step rule call: for ε both agree."""
+
+    class MyEpsilon(Epsilon):
+        pass
+
+    net = _net(cls, bidirectional=True, layers=1, bias=True)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    weights = torch.randn(2, 5 * 8, dtype=torch.float64)
+    fused = attribute(Flat(net), x, target=weights, composite=Composite({nn.Linear: Epsilon(0.01)}))
+    general = attribute(Flat(net), x, target=weights, composite=Composite({nn.Linear: MyEpsilon(0.01)}))
+    assert torch.allclose(fused.relevance, general.relevance, atol=1e-12)
+    gamma = attribute(Flat(net), x, target=weights, composite=Composite({nn.Linear: Gamma(0.25)}))
+    assert torch.isfinite(gamma.relevance).all() and not torch.allclose(gamma.relevance, fused.relevance)
+
+
+def test_initial_states_and_final_states_carry_relevance():
+    """Relevance that enters through h_n reaches the inputs; h0 given as an input gets its share."""
+    net = _net(nn.LSTM, bidirectional=False, layers=1, bias=False)
+
+    class Final(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            _, (h, c) = self.net(x)
+            return h[-1] + c[-1]
+
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    attr = attribute(Final(), x, target=0, composite="zero")
+    assert attr.delta.abs().max() < 1e-12
+
+
+def test_composite_choices_for_recurrent_layers():
+    lstm = nn.LSTM(3, 4)
+    assert get_composite("epsilon").rule_for("rnn", lstm) == Recurrent(Epsilon(1e-6))
+    assert Composite({nn.LSTM: Gamma(0.5)}).rule_for("rnn", lstm) == Recurrent(Gamma(0.5))
+    assert Composite({"rnn": Gradient()}).rule_for("rnn", lstm) == Gradient()
+    # the input rule of a first layer is no rule for the recurrent maps: the Linear rule is
+    assert get_composite("epsilon-gamma-box").rule_for("rnn", lstm) == Recurrent(Epsilon(1e-6))
+    # Gradient(): the plain gradient, gradient × input
+    net = _net(nn.GRU, bidirectional=True, layers=1, bias=True)
+    x = torch.randn(2, 4, 3, dtype=torch.float64)
+    plain = attribute(Flat(net), x, target=0, composite=Composite({nn.GRU: Gradient()}))
+    xd = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(Flat(net)(xd)[:, 0].sum(), xd)
+    assert torch.allclose(plain.relevance, x * grad)
+    lrp = attribute(Flat(net), x, target=0, composite=Composite({nn.Linear: Zero()}))
+    assert not torch.allclose(lrp.relevance, plain.relevance)
+
+
+@pytest.mark.parametrize("make, composite, message", [
+    (lambda: nn.LSTM(3, 4, proj_size=2, batch_first=True), "epsilon", "proj_size"),
+    (lambda: nn.LSTM(3, 4, num_layers=2, dropout=0.5, batch_first=True).train(), "epsilon", "model.eval()"),
+    (lambda: nn.GRU(3, 4, batch_first=True), Composite({nn.Conv1d: Epsilon()}), "has no rule"),
+    (lambda: nn.GRU(3, 4, batch_first=True), Composite({nn.GRU: ZBox(-1, 1)}), "hidden layers"),
+])
+def test_refusals_name_the_layer_and_the_fix(make, composite, message):
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = make()
+
+        def forward(self, x):
+            return self.rnn(x)[0][:, -1]
+
+    with pytest.raises(DoclrpError, match=message) as error:
+        attribute(Model(), torch.randn(2, 4, 3), target=0, composite=composite)
+    assert "\n" not in str(error.value)
