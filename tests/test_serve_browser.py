@@ -114,6 +114,8 @@ def api_explain(server: str, **request) -> dict:
 
 
 def explain_and_wait(page, times: int) -> None:
+    # The page wires its controls once the server has listed models and methods: not before.
+    page.wait_for_selector("body[data-ready='1']")
     page.click("#explain")
     page.wait_for_selector(f"body[data-explained='{times}']")
 

@@ -787,6 +787,10 @@ function showView(name) {
 
 // -- start -----------------------------------------------------------------------------------------
 async function start() {
+  // Until the lists arrive and the real handler is wired, Explain must not submit the form natively
+  // (a navigation that would drop the typed text).
+  const early = (event) => event.preventDefault();
+  $("controls").addEventListener("submit", early);
   try {
     [state.models, state.methods, state.colormaps, state.results] = await Promise.all(
       [api("/api/models"), api("/api/methods"), api("/api/colormaps"), api("/api/results")]);
@@ -825,6 +829,7 @@ async function start() {
       button.addEventListener("click", () => exportPanel(side, button.dataset.format));
     }
   }
+  $("controls").removeEventListener("submit", early);
   $("controls").addEventListener("submit", (event) => { event.preventDefault(); explain(); });
   $("text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); explain(); }
