@@ -49,6 +49,7 @@ __all__ = [
     "FORWARD_TOLERANCE", "CONSERVATION_TOLERANCE", "REFERENCE_TOLERANCE",
     "FAMILIES", "DECODERS", "COMPOSITES", "WORDS",
     "tiny_model", "batch", "tiny_decoder", "decoder_batch", "zero_biases", "word_tokenizer", "model_state",
+    "SUBWORDS", "subword_tokenizer",
     "run_cli",
     "toolbox_forward", "toolbox_lrp", "write_toolbox_model",
     "alpha_beta_dropping_reference", "window_membership", "pool_reference",
@@ -404,6 +405,27 @@ def word_tokenizer(style: str = "bert", max_length: int = 12):
         specials = dict(bos_token="<s>", eos_token="</s>", pad_token="[PAD]")
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", model_max_length=max_length,
                                    **specials)
+
+
+# A WordPiece vocabulary: "Unbelievable" is un ##believ ##able, "players" player ##s.
+SUBWORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + (
+    "un ##believ ##able film match the a was player ##s team good bad play ##ed ##ing . , !".split()
+)
+
+
+def subword_tokenizer(max_length: int = 40):
+    """A fast BERT-style WordPiece tokenizer built in memory (``SUBWORDS``): several pieces per word."""
+    pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordPiece({w: i for i, w in enumerate(SUBWORDS)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", model_max_length=max_length,
+                                   cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
 
 
 def model_state(model: nn.Module):

@@ -459,3 +459,126 @@ def test_screenshots_of_compare_corpus_and_digits(page, server, tmp_path):
     page.wait_for_selector("body[data-digits]")
     page.screenshot(path=str(out / "serve-digits.png"), full_page=True)
     assert all((out / f"serve-{name}.png").stat().st_size > 10_000 for name in ("compare", "corpus", "digits"))
+
+
+# -- model tokens: a subword model's pieces ------------------------------------------------------------
+SUBWORD_TEXT = "Unbelievable film. The players played a good match, the team was bad!"
+
+
+@pytest.fixture(scope="module")
+def subword_server():
+    """A tiny BERT with a WordPiece tokenizer ("Unbelievable" is Un ##believ ##able) beside the CNN."""
+    from references import SUBWORDS, subword_tokenizer, tiny_model
+
+    from doclrp.models.hf.pipeline import HFPipeline
+
+    pipeline = HFPipeline(tiny_model("bert", n_labels=2, vocab=len(SUBWORDS), max_position_embeddings=12),
+                          subword_tokenizer(12), labels=["neg", "pos"])
+    app = create_app(models={"subword": pipeline, "bbc-cnn": doclrp.pretrained_path()}, digits=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def hover_relevance(page) -> float:
+    """The exact relevance the hover line gives (six significant digits)."""
+    return float(page.inner_text("#hover").split("relevance ", 1)[1].split(",")[0].split(" ")[0])
+
+
+def shown_request(page, side: str = "a") -> dict:
+    """The request the page sent for a panel (its own record of what it shows)."""
+    return page.evaluate(f"state.shown.{side}.source.request")
+
+
+def test_model_tokens_are_coloured_and_a_word_shows_its_pieces(page, subword_server):
+    ready(page, subword_server)
+    page.fill("#text", SUBWORD_TEXT)
+    page.select_option("#granularity", "token")
+    explain_and_wait(page, 1)
+    expected = api_explain(subword_server, **shown_request(page))
+    tokens = [t for t in expected["tokens"] if t["end"] > t["start"]]
+    assert page.get_attribute("#document", "data-granularity") == "token"
+    assert page.eval_on_selector_all("#document span.unit", "s => s.map(e => e.textContent)") == \
+           [t["text"] for t in tokens] and len(tokens) > len(expected["words"])
+    assert shown_relevance(page) == pytest.approx([t["relevance"] for t in tokens], rel=1e-12)
+    vmax = max(abs(t["relevance"]) for t in tokens)
+    stops = colormaps(subword_server)["rdbu"]
+    assert shown_colours(page) == [expected_colour(t["relevance"], vmax, stops) for t in tokens]
+    assert page.inner_text("#document") == SUBWORD_TEXT  # the spaces between tokens shown plainly
+    assert "granularity=token" in page.url
+
+    # A token: its relevance, its word and the word's pieces.
+    page.hover("#document span.unit >> nth=1")
+    hover = page.inner_text("#hover")
+    assert "token “believ” of “Unbelievable”" in hover
+    assert hover_relevance(page) == pytest.approx(tokens[1]["relevance"], rel=1e-5)
+    pieces = [t for t in tokens if t["word"] == 0]
+    assert page.eval_on_selector_all("#hover .piece", "s => s.map(e => Number(e.dataset.relevance))") == \
+           pytest.approx([t["relevance"] for t in pieces], rel=1e-12)
+    assert page.inner_text("#hover .piece.current").startswith("“believ”")
+
+    # By word (no new request): hovering a word shows its exact relevance and its pieces.
+    page.select_option("#granularity", "word")
+    assert page.get_attribute("body", "data-explained") == "1"
+    players = next(i for i, w in enumerate(expected["words"]) if w["text"] == "players")
+    page.hover(f"#document span.unit >> nth={players}")
+    hover = page.inner_text("#hover")
+    assert hover_relevance(page) == pytest.approx(expected["words"][players]["relevance"], rel=1e-5)
+    assert "2 pieces" in hover
+    assert [p.split("”")[0].lstrip("“") for p in page.eval_on_selector_all(
+        "#hover .piece", "s => s.map(e => e.textContent)")] == ["player", "s"]
+    assert page.eval_on_selector_all("#hover .piece", "s => s.map(e => Number(e.dataset.relevance))") == \
+           pytest.approx([t["relevance"] for t in tokens if t["word"] == players], rel=1e-12)
+
+    # The permalink reopens the token view.
+    page.select_option("#granularity", "token")
+    again = page.context.new_page()
+    again.goto(page.url)
+    again.wait_for_selector("body[data-explained='1']")
+    assert again.input_value("#granularity") == "token"
+    assert shown_relevance(again) == pytest.approx(shown_relevance(page), rel=1e-12)
+    assert page.problems == [] and again.evaluate("window.pwned") is None
+
+
+def test_model_tokens_in_compare_mode_export_and_a_tap(browser, subword_server):
+    context = browser.new_context(viewport={"width": 390, "height": 800}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ready(page, subword_server)
+    page.fill("#text", SUBWORD_TEXT)
+    page.select_option("#granularity", "token")
+    page.check("#compare")
+    page.select_option("#model-b", "bbc-cnn")
+    explain_and_wait(page, 1)
+    a = api_explain(subword_server, **shown_request(page, "a"))
+    b = api_explain(subword_server, **shown_request(page, "b"))
+    # The CNN's tokens are its words; both panels on one scale, the largest |token relevance| of the two.
+    assert [t["text"] for t in b["tokens"]] == [w["text"] for w in b["words"]]
+    assert shown_relevance(page, "#document-b") == pytest.approx([t["relevance"] for t in b["tokens"]], rel=1e-12)
+    vmax = max(abs(t["relevance"]) for t in a["tokens"] + b["tokens"])
+    assert page.inner_text("#legend-max") == f"+{vmax:.4f}"
+    # A tap on "Unbelievable"'s first piece lists the word's three pieces.
+    page.tap("#document span.unit >> nth=0")
+    assert page.eval_on_selector_all("#hover .piece", "s => s.map(e => e.textContent.split('”')[0])") == \
+           ["“Un", "“believ", "“able"]
+    assert page.inner_text("#hover").startswith("A: token “Un” of “Unbelievable”")
+    # Export: the JSON holds the tokens, the CSV lists them.
+    downloads = {}
+    for fmt in ("json", "csv"):
+        with page.expect_download() as info:
+            page.click(f"#panel button.export[data-format='{fmt}']")
+        downloads[fmt] = Path(info.value.path()).read_text(encoding="utf-8")
+    assert json.loads(downloads["json"])["tokens"] == a["tokens"]
+    rows = list(csv.reader(io.StringIO(downloads["csv"])))
+    assert rows[0][0] == "token" and [r[0] for r in rows[1:]] == [t["text"] for t in a["tokens"]]
+    context.close()

@@ -317,3 +317,56 @@ def test_the_schema_documents_every_endpoint(client):
     assert paths >= {"/api/colormaps", "/api/export", "/api/results", "/api/results/{id}/documents",
                      "/api/results/{id}/documents/{index}", "/api/results/{id}/documents/{index}/export",
                      "/api/results/{id}/top-words", "/api/digits"}
+
+
+# -- model tokens: the granularity "token" and a word's pieces -------------------------------------
+SUBWORD_TEXT = "Unbelievable film. The players played a good match, the team was bad!"
+
+
+@pytest.fixture(scope="module")
+def subword_client():
+    from references import SUBWORDS, subword_tokenizer, tiny_model
+
+    from doclrp.models.hf.pipeline import HFPipeline
+
+    # 12 positions: the text's 19 pieces are explained in overlapping windows.
+    pipeline = HFPipeline(tiny_model("bert", n_labels=2, vocab=len(SUBWORDS), max_position_embeddings=12),
+                          subword_tokenizer(12), labels=["neg", "pos"])
+    return TestClient(create_app(models={"subword": pipeline}, digits=False), base_url=BASE), pipeline
+
+
+def test_the_explain_response_carries_the_model_tokens_and_each_words_pieces(subword_client):
+    client, pipeline = subword_client
+    data = client.post("/api/explain", json={"text": SUBWORD_TEXT, "granularity": "token"}).json()
+    assert data["granularity"] == "token"
+    expected = doclrp.explain(pipeline, SUBWORD_TEXT, method=pipeline.default_composite)
+    assert [(t["text"], t["start"], t["end"], t["word"]) for t in data["tokens"]] == \
+           [(t.text, t.start, t.end, t.word) for t in expected.tokens]
+    assert [t["text"] for t in data["tokens"] if t["word"] == 0] == ["Un", "believ", "able"]
+    for index, word in enumerate(data["words"]):
+        pieces = [t["relevance"] for t in data["tokens"] if t["word"] == index]
+        assert math.fsum(pieces) == pytest.approx(word["relevance"], abs=1e-12 * data["scale"]["word_vmax"])
+    assert data["scale"]["token_vmax"] == max(abs(t["relevance"]) for t in data["tokens"])
+    assert all(t["color"].startswith("#") and t["text_color"] in ("#000000", "#ffffff") for t in data["tokens"])
+    # export: JSON holds the tokens, CSV lists them for the token granularity (words otherwise)
+    exported = client.post("/api/export", json={"text": SUBWORD_TEXT, "granularity": "token", "format": "json"})
+    assert exported.json()["tokens"] == data["tokens"]
+    rows = list(csv.reader(io.StringIO(client.post("/api/export", json={
+        "text": SUBWORD_TEXT, "granularity": "token", "format": "csv"}).text)))
+    assert rows[0] == ["token", "start", "end", "word", "relevance"]
+    assert [(r[0], int(r[3]), float(r[4])) for r in rows[1:]] == \
+           [(t["text"], t["word"], t["relevance"]) for t in data["tokens"]]
+    words = list(csv.reader(io.StringIO(client.post("/api/export", json={"text": SUBWORD_TEXT, "format": "csv"}).text)))
+    assert words[0][0] == "word" and len(words) == len(data["words"]) + 1
+
+
+def test_the_cnns_tokens_are_its_words_and_stored_documents_have_none(client, results_jsonl):
+    data = client.post("/api/explain", json={"text": TEXT, "granularity": "token"}).json()
+    assert [(t["text"], t["start"], t["end"], t["relevance"]) for t in data["tokens"]] == \
+           [(w["text"], w["start"], w["end"], w["relevance"]) for w in data["words"]]
+    assert [t["word"] for t in data["tokens"]] == list(range(len(data["words"])))
+    stored = client.get("/api/results/run/documents/0?granularity=token").json()
+    assert stored["tokens"] == [] and stored["granularity"] == "token" and stored["words"]
+    reply = client.get("/api/results/run/documents/0/export?format=csv&granularity=token")
+    assert reply.text.startswith("word,start,end,sentence,relevance")  # no tokens stored: the words
+    one_line_error(client.post("/api/explain", json={"text": TEXT, "granularity": "piece"}), 422, "granularity")

@@ -88,3 +88,61 @@ def test_errors_name_the_fix():
         make(special=["[CLS]"])
     with pytest.raises(DoclrpError, match="to_dict"):
         Explanation.from_dict({"text": "x"})
+
+
+# -- model tokens: a word's pieces ------------------------------------------------------------------
+def test_tokens_are_the_pieces_the_words_were_summed_from():
+    exp = make(special=["[CLS]", "Great", "match", ".", "Poor", "ref", ".", "[SEP]"])
+    assert [(t.text, t.start, t.end, t.word) for t in exp.tokens] == [
+        ("", 0, 0, None), ("Great", 0, 5, 0), ("match", 6, 11, 1), (".", 11, 12, 2),
+        ("Poor", 13, 17, 3), ("ref", 18, 21, 4), (".", 21, 22, 5), ("", 0, 0, None)]
+    # tokens sum to the words plus the special tokens, and each word's pieces to the word
+    assert math.isclose(math.fsum(t.relevance for t in exp.tokens), exp.total, abs_tol=SUM_TOL)
+    for index, word in enumerate(exp.words):
+        assert math.isclose(sum(t.relevance for t in exp.tokens if t.word == index), word.relevance,
+                            abs_tol=SUM_TOL)
+
+
+def test_tokens_round_trip_and_old_dicts_without_tokens_load():
+    exp = make()
+    data = json.loads(json.dumps(exp.to_dict()))
+    assert data["tokens"][1] == {"text": "Great", "start": 0, "end": 5, "word": 0, "relevance": 2.0}
+    assert Explanation.from_dict(data).tokens == exp.tokens
+    del data["tokens"]
+    old = Explanation.from_dict(data)
+    assert old.tokens == [] and old.words == exp.words and old == exp  # tokens are not compared
+
+
+def test_corpus_records_do_not_store_tokens():
+    from doclrp.corpus.output import explanation_record, record_to_explanation
+
+    record = explanation_record(make())
+    assert "tokens" not in record and "tokens" not in json.dumps(record)
+    assert record_to_explanation(record).tokens == []
+
+
+@pytest.mark.parametrize("overlap", [None, 0, 6])
+def test_a_subword_model_gives_a_word_several_pieces_across_windows(overlap):
+    from references import SUBWORDS, subword_tokenizer, tiny_model
+
+    import doclrp
+    from doclrp.models.hf.pipeline import HFPipeline
+
+    # 12 positions: 10 tokens a window, so this text of 19 pieces is explained in overlapping windows.
+    pipeline = HFPipeline(tiny_model("bert", n_labels=2, vocab=len(SUBWORDS), max_position_embeddings=12),
+                          subword_tokenizer(12), labels=["neg", "pos"])
+    text = "Unbelievable film. The players played a good match, the team was bad!"
+    exp = doclrp.explain(pipeline, text, overlap=overlap)
+    [(_, spans)] = pipeline.tokens([text])
+    assert len(spans) > pipeline.max_tokens
+    assert [(t.start, t.end) for t in exp.tokens] == [tuple(s) for s in spans]  # one piece per span
+    assert [t.text for t in exp.tokens if t.word == 0] == ["Un", "believ", "able"]
+    assert [t.text for t in exp.tokens if t.word == 4] == ["player", "s"]
+    scale = max(abs(w.relevance) for w in exp.words)
+    for index, word in enumerate(exp.words):
+        pieces = [t.relevance for t in exp.tokens if t.word == index]
+        assert pieces and math.fsum(pieces) == pytest.approx(word.relevance, abs=1e-12 * scale)
+    # the tokens plus the special tokens and positions of the windows are all the relevance
+    windows = math.fsum(exp.special.values())
+    assert math.fsum(t.relevance for t in exp.tokens) + windows == pytest.approx(exp.total, abs=1e-12 * scale)
+    assert exp.total + exp.delta == pytest.approx(exp.target_value, rel=1e-5, abs=1e-6)

@@ -208,7 +208,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
     @app.post("/api/export", responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}}})
     async def export(request: ExportRequest) -> Response:
         """The explanation of an explain request (the page's last one is not computed again) as
-        doclrp's self-contained HTML page, JSON or CSV (one row per word)."""
+        doclrp's self-contained HTML page, JSON or CSV (one row per word; per model token for
+        granularity ``token``)."""
         fields = request.model_dump(exclude={"format"})
         model, explanation = await explanation_for(ExplainRequest(**fields))
         return _export(explanation, request.format, f"doclrp-{model}", _response(model, request.granularity,
@@ -257,7 +258,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
             raise _RequestError(404 if "no document" in str(error) else 422, str(error)) from None
 
     @app.get("/api/results/{id}/documents/{index}")
-    def document(id: str, index: int, granularity: str = Query("word", pattern="^(word|sentence)$")
+    def document(id: str, index: int, granularity: str = Query("word", pattern="^(word|sentence|token)$")
                  ) -> dict[str, Any]:
         """One document as the results store it (the same fields as an explanation), with
         ``source``: the id of the served model that made the results (its fingerprint
@@ -272,7 +273,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
     @app.get("/api/results/{id}/documents/{index}/export",
              responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}}})
     def document_export(id: str, index: int, format: str = Query("html", pattern="^(html|json|csv)$"),
-                        granularity: str = Query("word", pattern="^(word|sentence)$")) -> Response:
+                        granularity: str = Query("word", pattern="^(word|sentence|token)$")) -> Response:
         """One stored document as doclrp's HTML page, JSON or CSV."""
         _, explanation = stored(id, index)
         return _export(explanation, format, f"doclrp-{id}-{index}", _response("", granularity, explanation))
@@ -323,8 +324,13 @@ def _export(explanation: Any, format: str, name: str, response: dict[str, Any]) 
     else:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["word", "start", "end", "sentence", "relevance"])
-        writer.writerows((w.text, w.start, w.end, w.sentence, repr(w.relevance)) for w in explanation.words)
+        if response["granularity"] == "token" and explanation.tokens:
+            writer.writerow(["token", "start", "end", "word", "relevance"])
+            writer.writerows((t.text, t.start, t.end, "" if t.word is None else t.word, repr(t.relevance))
+                             for t in explanation.tokens)
+        else:
+            writer.writerow(["word", "start", "end", "sentence", "relevance"])
+            writer.writerows((w.text, w.start, w.end, w.sentence, repr(w.relevance)) for w in explanation.words)
         body = out.getvalue()
     return Response(body, media_type=EXPORT_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
@@ -334,6 +340,7 @@ def _response(model: str, granularity: str, explanation: Any) -> dict[str, Any]:
     data = explanation.to_dict()
     word_vmax = symmetric_vmax([w.relevance for w in explanation.words])
     sentence_vmax = symmetric_vmax([s.relevance for s in explanation.sentences])
+    token_vmax = symmetric_vmax([t.relevance for t in explanation.tokens])
     words_sum = math.fsum(w.relevance for w in explanation.words)
     special_sum = math.fsum(explanation.special.values())
     return {
@@ -344,6 +351,7 @@ def _response(model: str, granularity: str, explanation: Any) -> dict[str, Any]:
         "task": data["task"],
         "words": [{**w, **_colors(w["relevance"], word_vmax)} for w in data["words"]],
         "sentences": [{**s, **_colors(s["relevance"], sentence_vmax)} for s in data["sentences"]],
+        "tokens": [{**t, **_colors(t["relevance"], token_vmax)} for t in data["tokens"]],
         "prediction": data["prediction"],
         "target": {**data["target"], "name": str(explanation.target)},
         "method": {"name": data["method"].get("name", ""), "params": _json_defaults(data["method"].get("params", {}))},
@@ -353,7 +361,8 @@ def _response(model: str, granularity: str, explanation: Any) -> dict[str, Any]:
                          "delta": explanation.delta},
         "top_for": [_top(w) for w in explanation.top_words(TOP_WORDS, +1)],
         "top_against": [_top(w) for w in explanation.top_words(TOP_WORDS, -1)],
-        "scale": {"word_vmax": word_vmax, "sentence_vmax": sentence_vmax, "gradient": css_gradient()},
+        "scale": {"word_vmax": word_vmax, "sentence_vmax": sentence_vmax, "token_vmax": token_vmax,
+                  "gradient": css_gradient()},
     }
 
 

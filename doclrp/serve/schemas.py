@@ -11,12 +11,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-__all__ = ["ExplainRequest", "ExplainResponse", "ExportRequest", "MethodInfo", "ModelInfo", "Word", "Sentence",
+__all__ = ["ExplainRequest", "ExplainResponse", "ExportRequest", "MethodInfo", "ModelInfo", "Word", "Sentence", "Token",
            "TopWord", "PredictionOut", "TargetOut", "MethodOut", "Conservation", "ColormapInfo", "ResultsInfo",
            "DigitsRequest", "GRANULARITIES"]
 
-#: How the page colours the document: each word, or each sentence by its summed relevance.
-GRANULARITIES = ("word", "sentence")
+#: How the page colours the document: each word, each sentence by its summed relevance, or each model token.
+GRANULARITIES = ("word", "sentence", "token")
 _Number = StrictInt | StrictFloat
 
 
@@ -35,7 +35,8 @@ class ExplainRequest(BaseModel):
         "predicted", description="'predicted', a label, an output index, 'LABEL-vs-rest' or {label: weight}")
     reference: Literal["mean"] | list[_Number] | None = Field(
         None, description="explain the deviation from 'mean' (stored at training) or from these values")
-    granularity: Literal["word", "sentence"] = "word"
+    granularity: Literal["word", "sentence", "token"] = Field(
+        "word", description="what the page colours (and a CSV export lists, for 'token'): words, sentences or model tokens")
 
 
 class ExportRequest(ExplainRequest):
@@ -104,6 +105,18 @@ class Sentence(BaseModel):
     text_color: str
 
 
+class Token(BaseModel):
+    """A model token: its text and offsets, the index of its word (None: special or between words)."""
+
+    text: str
+    start: int
+    end: int
+    word: int | None
+    relevance: float
+    color: str
+    text_color: str
+
+
 class TopWord(BaseModel):
     text: str
     start: int
@@ -146,6 +159,8 @@ class ExplainResponse(BaseModel):
     task: str
     words: list[Word]
     sentences: list[Sentence]
+    tokens: list[Token] = Field(default_factory=list,
+                                description="the model tokens the words were summed from (none for stored results)")
     prediction: PredictionOut
     target: TargetOut
     method: MethodOut

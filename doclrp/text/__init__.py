@@ -14,6 +14,7 @@ from doclrp.text.explanation import (
     Explanations,
     Prediction,
     SentenceRelevance,
+    TokenPiece,
     WordRelevance,
     build_explanation,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Span",
     "Term",
     "Token",
+    "TokenPiece",
     "Vocabulary",
     "WordRelevance",
     "aggregate",

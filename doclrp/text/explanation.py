@@ -14,6 +14,8 @@
 ([2.5, -0.75], 1.75)
 >>> Explanation.from_dict(exp.to_dict()) == exp
 True
+>>> exp.tokens[0]
+TokenPiece(text='Great', start=0, end=5, word=0, relevance=2.0)
 
 The JSON form (`to_dict`) is what corpora are written as and HTML is made from;
 `to_frame` gives the words as a pandas DataFrame, and in a notebook an `Explanation`
@@ -42,6 +44,7 @@ __all__ = [
     "Explanations",
     "Prediction",
     "SentenceRelevance",
+    "TokenPiece",
     "WordRelevance",
     "build_explanation",
 ]
@@ -74,6 +77,20 @@ class WordRelevance(NamedTuple):
     start: int
     end: int
     sentence: int
+    relevance: float
+
+
+class TokenPiece(NamedTuple):
+    """One model token: its text and character offsets in the document, the index of the word
+    it was aligned to (None: a special token, or one over no word), and its relevance.
+
+    A word's pieces are the tokens whose ``word`` is its index; their relevance sums to the word's.
+    """
+
+    text: str
+    start: int
+    end: int
+    word: int | None
     relevance: float
 
 
@@ -133,7 +150,9 @@ class Explanation:
     ``target_value``: the explained output (e.g. the class logit);
     ``delta``: target_value − total relevance (conservation error);
     ``special``: relevance of model tokens that map to no word, by name;
-    ``method``: the method that made it, ``{"name": …, "params": {…}}``.
+    ``method``: the method that made it, ``{"name": …, "params": {…}}``;
+    ``tokens``: the model tokens with their relevance (`TokenPiece`), the pieces the words were
+    summed from (empty when not kept, as in explanations read back from corpus results).
     """
 
     text: str
@@ -148,6 +167,8 @@ class Explanation:
     special: dict[str, float] = field(default_factory=dict)
     id: str | None = None
     method: dict[str, Any] = field(default_factory=dict)
+    # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
+    tokens: list[TokenPiece] = field(default_factory=list, compare=False)
 
     def __post_init__(self) -> None:
         _check_task(self.task)
@@ -197,9 +218,10 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = asdict(replace(self, words=[], target=None))
+        data = asdict(replace(self, words=[], tokens=[], target=None))
         data["target"] = self.target.to_dict()
         data["words"] = [word._asdict() for word in self.words]
+        data["tokens"] = [token._asdict() for token in self.tokens]
         return data
 
     @classmethod
@@ -219,6 +241,8 @@ class Explanation:
                 special=dict(data.get("special") or {}),
                 id=data.get("id"),
                 method=dict(data.get("method") or {}),
+                # Absent from dicts written before tokens were kept.
+                tokens=[TokenPiece(**t) for t in data.get("tokens") or ()],
             )
         except (KeyError, TypeError) as err:
             raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err
@@ -263,7 +287,8 @@ def build_explanation(
     ``token_relevance``: (seq,) one number per token; ``special``: optional
     token names, e.g. ``tokenizer.convert_ids_to_tokens(ids)``: a token that
     maps to no word is reported under its name in ``Explanation.special``
-    (else under ``"unassigned"``), so no relevance is lost.
+    (else under ``"unassigned"``), so no relevance is lost. Every token is kept
+    in ``Explanation.tokens`` with its word (one piece per span).
     """
     alignment = align(token_spans, document)
     relevance = as_vector(token_relevance)
@@ -277,6 +302,12 @@ def build_explanation(
             leftovers[name] = leftovers.get(name, 0.0) + float(relevance[i])
     new = tuple.__new__  # (text, start, end, sentence) + relevance, without the per-field constructor
     words = [new(WordRelevance, (*w, r)) for w, r in zip(document.words, summed.words.tolist())]
+    if hasattr(token_spans, "tolist"):  # numpy arrays and torch tensors
+        token_spans = token_spans.tolist()
+    text = document.text
+    tokens = [new(TokenPiece, (text[start:end], start, end, word, r))
+              for (start, end), word, r in zip(((int(a), int(b)) for a, b in token_spans), alignment,
+                                               relevance.tolist())]
     sentences = [
         SentenceRelevance(s.start, s.end, document.text[s.start : s.end], float(r))
         for s, r in zip(document.sentences, summed.sentences)
@@ -296,6 +327,7 @@ def build_explanation(
         special=leftovers,
         id=id,
         method=dict(method or {}),
+        tokens=tokens,
     )
 
 

@@ -296,7 +296,32 @@ function readUrl() {
 }
 
 // -- one panel ------------------------------------------------------------------------------------
-function unitsOf(result) { return display().granularity === "sentence" ? result.sentences : result.words; }
+// Model tokens with characters of their own (special tokens have none); stored results keep no tokens,
+// so they show their words.
+function tokensOf(result) { return (result.tokens || []).filter((t) => t.end > t.start); }
+
+function granularityOf(result) {
+  const wanted = display().granularity;
+  return wanted === "token" && !tokensOf(result).length ? "word" : wanted;
+}
+
+function unitsOf(result) {
+  const granularity = granularityOf(result);
+  return granularity === "sentence" ? result.sentences : granularity === "token" ? tokensOf(result) : result.words;
+}
+
+// A word's pieces: the model tokens aligned to it, in order.
+function piecesOf(result, wordIndex) {
+  if (!result.piecesByWord) {
+    result.piecesByWord = new Map();
+    for (const token of result.tokens || []) {
+      if (token.word === null || token.word === undefined) continue;
+      if (!result.piecesByWord.has(token.word)) result.piecesByWord.set(token.word, []);
+      result.piecesByWord.get(token.word).push(token);
+    }
+  }
+  return result.piecesByWord.get(wordIndex) || [];
+}
 
 function vmaxOf(result) { return Math.max(0, ...unitsOf(result).map((u) => Math.abs(u.relevance)).filter(Number.isFinite)); }
 
@@ -305,11 +330,15 @@ function renderDocument(side, result, vmax) {
   box.replaceChildren();
   const text = result.text;
   const d = display();
-  const bySentence = d.granularity === "sentence";
+  const granularity = granularityOf(result);
+  box.dataset.granularity = granularity;
   let position = 0;
   unitsOf(result).forEach((unit, index) => {
     if (unit.start > position) box.append(document.createTextNode(text.slice(position, unit.start)));
-    const span = el("span", "unit", text.slice(unit.start, unit.end));
+    // Text between or inside the units stays plain; a unit overlapping the last one shows only its new characters.
+    const start = Math.max(position, unit.start);
+    if (unit.end <= start) return;
+    const span = el("span", "unit", text.slice(start, unit.end));
     const rgb = colorOf(unit.relevance, vmax, d.colormap, d.gamma);
     span.style.backgroundColor = cssColor(rgb);
     span.style.color = textColorOn(rgb);
@@ -319,7 +348,7 @@ function renderDocument(side, result, vmax) {
     const show = () => {
       for (const other of document.querySelectorAll(".document span.unit.focus")) other.classList.remove("focus");
       span.classList.add("focus");
-      showHover(side, result, unit, bySentence);
+      showHover(side, result, unit, index, granularity);
     };
     span.addEventListener("mouseenter", show);
     span.addEventListener("click", show); // a tap on a phone
@@ -329,12 +358,36 @@ function renderDocument(side, result, vmax) {
   if (position < text.length) box.append(document.createTextNode(text.slice(position)));
 }
 
-function showHover(side, result, unit, bySentence) {
+// The exact relevance of what is hovered or tapped and, for a word or a token, the word's pieces.
+function showHover(side, result, unit, index, granularity) {
   const share = result.conservation.explained ? unit.relevance / result.conservation.explained : null;
-  const what = bySentence ? `sentence at ${unit.start}` : `“${unit.text}” (sentence ${unit.sentence + 1})`;
+  let what;
+  let word = null;
+  if (granularity === "sentence") {
+    what = `sentence at ${unit.start}`;
+  } else if (granularity === "token") {
+    word = unit.word === null || unit.word === undefined ? null : unit.word;
+    what = `token “${unit.text}”` + (word === null ? " (in no word)" : ` of “${result.words[word].text}”`);
+  } else {
+    word = index;
+    what = `“${unit.text}” (sentence ${unit.sentence + 1})`;
+  }
   const where = $("compare").checked ? `${side.toUpperCase()}: ` : "";
-  $("hover").textContent = `${where}${what}: relevance ${unit.relevance.toPrecision(6)}` +
-    (share === null ? "" : `, ${(100 * share).toFixed(1)}% of the explained value`);
+  const hover = $("hover");
+  hover.replaceChildren(`${where}${what}: relevance ${unit.relevance.toPrecision(6)}` +
+    (share === null ? "" : `, ${(100 * share).toFixed(1)}% of the explained value`));
+  const pieces = word === null ? [] : piecesOf(result, word);
+  if (!pieces.length) return;
+  const list = el("span", "pieces", granularity === "token"
+    ? ` · its word ${result.words[word].relevance.toPrecision(6)} in ${pieces.length} piece${pieces.length > 1 ? "s" : ""}: `
+    : ` · ${pieces.length} piece${pieces.length > 1 ? "s" : ""}: `);
+  pieces.forEach((piece, k) => {
+    const item = el("span", "piece", `“${piece.text}” ${piece.relevance.toPrecision(6)}`);
+    item.dataset.relevance = String(piece.relevance);
+    if (piece === unit) item.classList.add("current");
+    list.append(item, k + 1 < pieces.length ? ", " : "");
+  });
+  hover.append(list);
 }
 
 function renderSummary(side, result, note) {
@@ -431,7 +484,7 @@ function renderAll() {
   $("panel-b").hidden = !sides.includes("b");
   $("panels").classList.toggle("compare", sides.includes("b"));
   renderLegend(vmax);
-  $("hover").textContent = "Hover or tap a word for its exact relevance.";
+  $("hover").textContent = "Hover or tap a word for its exact relevance and its pieces.";
   $("result").hidden = false;
 }
 
@@ -808,7 +861,9 @@ async function start() {
   setSide("a", wanted.a);
   setSide("b", wanted.compare ? wanted.b : wanted.a);
   for (const side of SIDES) wireSide(side);
-  if (wanted.granularity) $("granularity").value = wanted.granularity === "sentence" ? "sentence" : "word";
+  if (wanted.granularity) {
+    $("granularity").value = ["sentence", "token"].includes(wanted.granularity) ? wanted.granularity : "word";
+  }
   fillSelect($("colormap"), state.colormaps.map((m) => [m.name, m.name]), wanted.cmap ?? undefined);
   const gamma = Number(wanted.gamma);
   if (wanted.gamma && gamma >= 0.2 && gamma <= 2) $("gamma").value = String(gamma);
