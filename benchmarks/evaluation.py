@@ -93,9 +93,16 @@ def main() -> int:
     parser.add_argument("--minilm", type=Path, default=None, help="a MiniLM folder fine-tuned on BBC (optional)")
     parser.add_argument("--report", type=Path, default=None, help="also write the HTML report(s) into this folder")
     parser.add_argument("--readme", action="store_true", help="write the table(s) into README.md")
+    parser.add_argument("--skip-cnn", action="store_true",
+                        help="measure only --minilm; the CNN's table is read from its saved results (same --docs)")
     args = parser.parse_args()
-    models = [("bbc-cnn", SHIPPED)] + ([("minilm", args.minilm)] if args.minilm else [])
+    models = ([] if args.skip_cnn else [("bbc-cnn", SHIPPED)]) + ([("minilm", args.minilm)] if args.minilm else [])
     tables = []
+    if args.skip_cnn:
+        saved = RESULTS / "evaluation-bbc-cnn-30docs.md"
+        if not saved.exists():
+            raise SystemExit(f"--skip-cnn: no saved CNN table at {saved}")
+        tables.append(saved.read_text(encoding="utf-8"))
     for name, folder in models:
         data, table = run(name, folder, args)
         stem = f"evaluation-{name}-{args.docs}docs"
