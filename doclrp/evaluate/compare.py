@@ -20,7 +20,7 @@ from doclrp.core import resolve_method
 from doclrp.errors import DoclrpError
 from doclrp.evaluate.deletion import aopc, check_positive, deletion_curve, deletion_drops
 
-__all__ = ["compare_methods", "iter_method_scores", "MethodScore", "skipped_line"]
+__all__ = ["compare_methods", "iter_method_scores", "MethodScore", "skipped_line", "explainable_documents"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,29 @@ def compare_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] = ("e
                                    batch_size=batch_size, seed=seed, ids=ids))
 
 
+def explainable_documents(pipeline, texts: Sequence[str], ids: Sequence[str] | None = None, batch_size: int = 16,
+                          ) -> tuple[list[str], list[str], dict[str, str]]:
+    """The texts the model can explain, their names, and the others' reasons by name.
+
+    One unreadable document must not cost a whole evaluation: found once, left out by name;
+    when none is left, one line says why.
+
+    >>> from doclrp.models import IdEncoder, TextCNN, TextPipeline
+    >>> enc = IdEncoder.fit(["good fun"])
+    >>> pipe = TextPipeline(TextCNN(len(enc.vocabulary), 4, (1,), 2, 2), enc, ["neg", "pos"])
+    >>> explainable_documents(pipe, ["good fun", "  "])
+    (['good fun'], ['0'], {'1': 'is empty'})
+    """
+    texts = list(texts)
+    names = document_names(texts, ids)
+    reasons = unexplainable(pipeline, texts, batch_size=max(batch_size, 64))
+    skipped = {names[i]: reason for i, reason in reasons.items()}
+    kept = [i for i in range(len(texts)) if i not in reasons]
+    if not kept:
+        raise DoclrpError(f"none of the {len(texts)} documents can be explained: {skipped_line(skipped, len(texts))}")
+    return [texts[i] for i in kept], [names[i] for i in kept], skipped
+
+
 def iter_method_scores(pipeline, texts: Sequence[str], methods: Sequence[Any], *, k: int = 10, steps: int = 10,
                        target="predicted", batch_size: int = 16, seed: int = 0, ids: Sequence[str] | None = None):
     """:func:`compare_methods` one method at a time, each score as soon as it is known."""
@@ -65,15 +88,7 @@ def iter_method_scores(pipeline, texts: Sequence[str], methods: Sequence[Any], *
     # Methods and target resolved once: an unknown name fails before the first, maybe long, method runs.
     attributors = [resolve_method(method) for method in methods]
     target = resolve_target(target, pipeline)
-    texts = list(texts)
-    names = document_names(texts, ids)
-    # One unreadable document must not cost the whole table: found once, left out by name.
-    reasons = unexplainable(pipeline, texts, batch_size=max(batch_size, 64))
-    skipped = {names[i]: reason for i, reason in reasons.items()}
-    kept = [i for i in range(len(texts)) if i not in reasons]
-    if not kept:
-        raise DoclrpError(f"none of the {len(texts)} documents can be explained: {skipped_line(skipped, len(texts))}")
-    texts, names = [texts[i] for i in kept], [names[i] for i in kept]
+    texts, names, skipped = explainable_documents(pipeline, texts, ids, batch_size)
     random_drop = None
     for attributor in attributors:
         started = time.perf_counter()

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from doclrp._explain import document_names, explain, resolve_target, unexplainable
+from doclrp._explain import explain, resolve_target
 from doclrp.core import describe, resolve_method
 from doclrp.errors import DoclrpError
-from doclrp.evaluate.compare import skipped_line
+from doclrp.evaluate.compare import explainable_documents
 from doclrp.evaluate.deletion import check_positive
 from doclrp.evaluate.measures import (abpc, aopc_bounds, aopc_per_document, comprehensiveness, normalized_aopc,
                                       sufficiency)
@@ -76,14 +76,7 @@ def prepare(pipeline, texts: Sequence[str], methods: Sequence[Any] | None = None
     if len(set(names)) != len(names):
         raise DoclrpError(f"a method is named twice: {', '.join(names)}")
     target = resolve_target(target, pipeline)
-    texts = list(texts)
-    doc_names = document_names(texts, ids)
-    reasons = unexplainable(pipeline, texts, batch_size=max(batch_size, 64))
-    skipped = {doc_names[i]: reason for i, reason in reasons.items()}
-    kept = [i for i in range(len(texts)) if i not in reasons]
-    if not kept:
-        raise DoclrpError(f"none of the {len(texts)} documents can be explained: {skipped_line(skipped, len(texts))}")
-    texts, doc_names = [texts[i] for i in kept], [doc_names[i] for i in kept]
+    texts, doc_names, skipped = explainable_documents(pipeline, texts, ids, batch_size)
     for attributor in attributors:
         explain(pipeline, texts[:1], target=target, method=attributor, ids=doc_names[:1])
     return attributors, target, texts, doc_names, skipped
