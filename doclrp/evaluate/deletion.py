@@ -27,7 +27,7 @@ perturbs the model's token ids instead (deletion and replacement, MoRF and LeRF)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from doclrp._explain import document_outputs
 from doclrp.errors import DoclrpError
 from doclrp.text import Explanation
 
-__all__ = ["deletion_drops", "deletion_curve", "aopc", "ORDERS", "explained_weights", "check_positive"]
+__all__ = ["deletion_drops", "deletion_curve", "aopc", "ORDERS", "explained_weights", "check_positive", "text_without"]
 
 ORDERS = ("relevance", "random")
 
@@ -97,13 +97,13 @@ def _curves(pipeline, explanations, removals: list[list[list[int]]], batch_size:
     texts = []
     for explanation, sets in zip(explanations, removals):
         texts.append(explanation.text)
-        texts += [_without(explanation, chosen) for chosen in sets]
+        texts += [text_without(explanation, chosen) for chosen in sets]
     per_doc = 1 + len(removals[0])
     outputs = document_outputs(pipeline, texts, batch_size=batch_size).reshape(len(explanations), per_doc, -1)
     return (outputs * weights.unsqueeze(1)).sum(-1).numpy()
 
 
-def _without(explanation: Explanation, chosen: Sequence[int]) -> str:
+def text_without(explanation: Explanation, chosen: Iterable[int]) -> str:
     """The text with the chosen words cut out (the whitespace around them stays)."""
     text, pieces, last = explanation.text, [], 0
     for index in sorted(chosen):

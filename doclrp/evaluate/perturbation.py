@@ -40,7 +40,7 @@ import torch
 
 from doclrp._explain import sequence_protocol, window_output_sums, document_outputs, window_starts
 from doclrp.errors import DoclrpError
-from doclrp.evaluate.deletion import explained_weights
+from doclrp.evaluate.deletion import explained_weights, text_without
 from doclrp.text import Explanation
 
 __all__ = ["SHARES", "DIRECTIONS", "MODES", "perturbation_curves", "removal_order", "removed_count",
@@ -155,15 +155,5 @@ def _sequence_outputs(pipeline, sequence, explanations, removals, mode: str, bat
 
 
 def _bag_outputs(pipeline, explanations, removals, batch_size: int) -> torch.Tensor:
-    texts = [_without(e, removed) for e, sets in zip(explanations, removals) for removed in sets]
+    texts = [text_without(e, removed) for e, sets in zip(explanations, removals) for removed in sets]
     return document_outputs(pipeline, texts, batch_size=batch_size)
-
-
-def _without(explanation: Explanation, removed: set[int]) -> str:
-    text, pieces, last = explanation.text, [], 0
-    for index in sorted(removed):
-        word = explanation.words[index]
-        pieces.append(text[last : word.start])
-        last = word.end
-    pieces.append(text[last:])
-    return "".join(pieces)
