@@ -322,6 +322,15 @@ def add_corpus_parser(subparsers) -> None:
     summarize.add_argument("--group-by", choices=["auto", "label", "predicted", "target"], default="auto",
                            help="classes of the summary: auto (true label where known, else predicted), label, "
                                 "predicted, or the explained target")
+    summarize.add_argument("--class-switch", action=argparse.BooleanOptionalAction, default=True,
+                           help="document pages carry every class's relevance and X-vs-rest, with a switch "
+                                "(default on when the run's model is at hand: the linked documents are re-explained "
+                                "as the run did, about TIME on 2 CPU cores for BBC's 20); --no-class-switch: the "
+                                "explained target only")
+    summarize.add_argument("--model", metavar="DIR",
+                           help="the run's model folder, when it is no longer where the results say (its "
+                                "fingerprint must match theirs)")
+    add_device(summarize)
 
 
 class _NotRequired:
