@@ -324,13 +324,15 @@ def add_corpus_parser(subparsers) -> None:
                                 "predicted, or the explained target")
     summarize.add_argument("--class-switch", action=argparse.BooleanOptionalAction, default=True,
                            help="document pages carry every class's relevance and X-vs-rest, with a switch "
-                                "(default on when the run's model is at hand: the linked documents are re-explained "
-                                "as the run did, about TIME on 2 CPU cores for BBC's 20); --no-class-switch: the "
-                                "explained target only")
+                                "(default on when the run's model is at hand: the linked documents are "
+                                "re-explained as the run did; about 1 min on 2 busy CPU cores for BBC's 20 with "
+                                "the shipped CNN); --no-class-switch: the explained target only")
     summarize.add_argument("--model", metavar="DIR",
                            help="the run's model folder, when it is no longer where the results say (its "
                                 "fingerprint must match theirs)")
-    add_device(summarize)
+    summarize.add_argument("--device", default="auto",
+                           help="where the class switch re-explains: auto (default: cuda when available, else "
+                                "cpu), cpu, cuda or cuda:N; its start line says which")
 
 
 class _NotRequired:
