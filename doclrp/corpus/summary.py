@@ -515,13 +515,15 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
     summary.header.setdefault("results_path", str(Path(results).resolve()))
     linked = list({str(r["id"]): r for r in summary.most_confident + summary.least_confident}.values())
     alternatives: dict[str, list[Explanation]] = {}
+    pipeline = None
     if not class_switch:
         summary.pages_note = "document pages: the explained target only (class switch off)"
     elif linked or model is not None:  # a model given is checked even when no page needs it
         pipeline, summary.pages_note = _switch_model(summary.header, model, device)
+    with staged_folder(out) as staging:
+        # re-explained once the staging folder exists: a report folder that cannot be written fails first
         if pipeline is not None and linked:
             alternatives, summary.pages_note = _alternatives(pipeline, summary.header, linked, progress)
-    with staged_folder(out) as staging:
         (staging / "docs").mkdir()
         hrefs: dict[str, str] = {}
         for record in linked:
