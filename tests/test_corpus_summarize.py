@@ -244,3 +244,107 @@ def test_end_to_end_from_a_corpus_run(tmp_path, capsys):
     assert summary.documents == 4 and summary.labelled == 4
     assert summary.header["model_sha256"] == read_results(tmp_path / "r.parquet").header["model_sha256"]
     assert (tmp_path / "report" / "index.html").is_file()
+
+
+# -- the class switch on document pages (issue 16) -------------------------------------------------
+def tiny_run(tmp_path, labels=("neg", "neu", "pos")):
+    """A three-class model saved to a folder, and a run of it over six documents."""
+    encoder = IdEncoder.fit(["good fun great", "bad dull awful", "plain okay"])
+    pipeline = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, len(labels)), encoder, list(labels))
+    model_dir = save_pipeline(pipeline, tmp_path / "model")
+    corpus = tmp_path / "c.jsonl"
+    texts = [("good fun", "pos"), ("great fun", "pos"), ("bad, dull", "neg"), ("awful", "neg"),
+             ("plain okay", "neu"), ("okay fun", "neu")]
+    corpus.write_text("".join(json.dumps({"id": str(i), "text": t, "label": label}) + "\n"
+                              for i, (t, label) in enumerate(texts)), encoding="utf-8")
+    explain_corpus(model_dir, corpus, tmp_path / "r.jsonl", method="epsilon", progress=False)
+    return model_dir, tmp_path / "r.jsonl", dict(texts)
+
+
+class Views(HTMLParser):
+    """A document page's switch labels and, per view, its words' exact values (``data-v``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.labels, self.views, self._in_label = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._in_label = tag == "label" and (attrs.get("for") or "").startswith("pick-")
+        if tag == "div" and "view" in (attrs.get("class") or "").split():
+            self.views.append([])
+        if tag == "span" and attrs.get("class") == "w" and self.views:
+            self.views[-1].append(float(attrs["data-v"]))
+
+    def handle_data(self, data):
+        if self._in_label:
+            self.labels.append(data)
+            self._in_label = False
+
+
+def pages(report):
+    out = {}
+    for path in sorted((report / "docs").iterdir()):
+        views = Views()
+        views.feed(path.read_text(encoding="utf-8"))
+        out[path.name] = views
+    return out
+
+
+def test_document_pages_switch_between_every_class_with_the_librarys_numbers(tmp_path, capsys):
+    from doclrp import load_model
+    from doclrp._explain import explain_targets
+
+    model_dir, results, _ = tiny_run(tmp_path)
+    assert main(["corpus", "summarize", str(results), "--out", str(tmp_path / "report"), "--pages", "2",
+                 "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "class switch: explaining the 4 linked documents for every class and X-vs-rest with epsilon" in captured.err
+    assert "document pages: every class and X-vs-rest, with a switch (4 documents re-explained" in captured.out
+    index = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "document pages: every class and X-vs-rest, with a switch" in index
+    pipeline = load_model(model_dir)
+    by_id = {str(r["id"]): r for r in read_results(results)}
+    found = pages(tmp_path / "report")
+    assert len(found) == 4
+    for name, views in found.items():
+        record = by_id[name.split("-", 1)[1].removesuffix(".html")]
+        expected = explain_targets(pipeline, record["text"], target="predicted", method="epsilon", id=record["id"])
+        assert views.labels == [str(e.target) for e in expected] and len(views.labels) == 3 + 3
+        assert views.labels[0] == record["target"] and "neg-vs-rest" in views.labels
+        assert views.views[0] == [w[3] for w in record["words"]]  # the record itself comes first
+        for shown, explanation in zip(views.views, expected):
+            assert shown == pytest.approx([w.relevance for w in explanation.words], abs=1e-6)
+
+
+def test_a_changed_model_gives_single_target_pages_and_says_why(tmp_path, capsys):
+    model_dir, results, _ = tiny_run(tmp_path)
+    (model_dir / "config.json").write_text((model_dir / "config.json").read_text() + " ")  # another fingerprint
+    summary = summarize(results, tmp_path / "report", pages=2, progress=False)
+    assert summary.pages_note.startswith("document pages: the explained target only (the run's model ")
+    assert "has changed since the run" in summary.pages_note and "--model DIR" in summary.pages_note
+    assert all(views.labels == [] and len(views.views) == 1 for views in pages(tmp_path / "report").values())
+    index = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert index.count("has changed since the run") == 1
+    assert summarize(results, tmp_path / "off", pages=2, class_switch=False).pages_note.endswith("(class switch off)")
+
+
+def test_model_points_at_a_moved_model_and_a_wrong_one_is_a_one_line_error(tmp_path, capsys):
+    model_dir, results, _ = tiny_run(tmp_path)
+    moved = model_dir.rename(tmp_path / "moved")
+    summary = summarize(results, tmp_path / "report", pages=1, progress=False)
+    assert "is not there: point at it with --model DIR" in summary.pages_note
+    assert main(["corpus", "summarize", str(results), "--out", str(tmp_path / "report"), "--pages", "1",
+                 "--model", str(moved)]) == 0
+    assert "with a switch (2 documents re-explained" in capsys.readouterr().out
+    assert all(len(views.labels) == 6 for views in pages(tmp_path / "report").values())
+    before = sorted(p.name for p in (tmp_path / "report" / "docs").iterdir())
+    other, _, _ = tiny_run(tmp_path / "other")
+    for wrong, message in ((other, "is not the model of these results"), (tmp_path / "nowhere", "does not exist")):
+        assert main(["corpus", "summarize", str(results), "--out", str(tmp_path / "report"), "--model",
+                     str(wrong)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("doclrp: error:") and message in err and "\n" not in err
+    # the report in place is whole and unchanged; nothing staged is left behind
+    assert sorted(p.name for p in (tmp_path / "report" / "docs").iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -142,3 +142,27 @@ def test_document_pages_link_back_and_chart_their_top_words(site, browser):
     terms = explanations[0].top_terms(10, +1)
     assert len(bars) == len(terms) and float(bars[0]) == pytest.approx(terms[0].relevance, abs=0.01)
     page.context.close()
+
+
+def test_a_corpus_reports_document_page_switches_the_class(site, browser):
+    folder, _ = site
+    pipeline = doclrp.load_model(doclrp.pretrained_path())  # the run's model, in memory as the run had it
+    report = folder / "report-switch"
+    summary = summarize(folder / "results.jsonl", report, min_df=1, pages=1, model=pipeline, progress=False)
+    assert "with a switch" in summary.pages_note
+    path = sorted((report / "docs").iterdir())[0]
+    text = next(r["text"] for r in doclrp.corpus.read_results(folder / "results.jsonl")
+                if path.stem.split("-", 1)[1] == r["id"].replace("/", "-"))
+    expected = explain_targets(pipeline, text)
+    for width in (360, 1280):
+        page = open_page(browser, path, width)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        labels = page.eval_on_selector_all(".switch label", "labels => labels.map(l => l.textContent)")
+        assert labels == [str(e.target) for e in expected]
+        assert page.get_attribute("nav.back a", "href") == "../index.html"
+        n = len(expected) - 1  # the last contrast
+        page.click(f'label[for="pick-{n}"]')
+        shown = visible_words(page)
+        assert [float(w[1]) for w in shown] == pytest.approx([w.relevance for w in expected[n].words], abs=1e-6)
+        assert page.locator(".view-0").is_hidden()
+        page.context.close()

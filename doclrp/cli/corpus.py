@@ -5,6 +5,7 @@
                   [--engine local|ray] [--overwrite] [--on-error raise|skip] [--quiet]
     doclrp corpus summarize RESULTS --out REPORT_DIR [--top K] [--pages K] [--min-df N]
                   [--group-by auto|label|predicted|target] [--top-words-filter punct|stop|punct,stop|none]
+                  [--class-switch|--no-class-switch] [--model DIR] [--device auto|cpu|cuda]
 
 >>> from doclrp.cli import main
 >>> main(["corpus", "--model", "m"])
@@ -53,7 +54,9 @@ def _summarize(args) -> int:
     try:
         summary = summarize(args.results, args.out, top=args.top, pages=args.pages, min_df=args.min_df,
                             group_by=args.group_by,
-                            leave_out=parse_leave_out(getattr(args, "top_words_filter", None)))
+                            leave_out=parse_leave_out(getattr(args, "top_words_filter", None)),
+                            model=getattr(args, "model", None), class_switch=getattr(args, "class_switch", True),
+                            device=getattr(args, "device", "cpu"))
     except OSError as error:  # the report folder: read-only, full, or under a file
         raise DoclrpError(f"cannot write {args.out}: {error.strerror or error}; choose another --out") from None
     for line in summary.lines(min_df=args.min_df):

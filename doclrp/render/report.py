@@ -91,6 +91,8 @@ class CorpusReportData:
     held_out: tuple[float, int] | None = None
     #: What the word charts leave out, in words.
     words_note: str = "punctuation left out, stop words kept"
+    #: What the document pages show (a class switch, or why not), in one line; None: nothing said.
+    pages_note: str | None = None
 
 
 _STYLE = """
@@ -194,7 +196,8 @@ def render_report(data: CorpusReportData, hrefs: Mapping[str, str] | None = None
         name, result = data.lexicon
         parts.append(f'<section id="lexicon"><h2>Lexicon check</h2><p>{escape(name)}: '
                      f"<strong>{escape(result)}</strong></p></section>")
-    parts.append(f'<section id="confident"><h2>Most confident documents</h2><p class="meta">By '
+    pages = f'<p class="meta pages-note">{escape(data.pages_note)}.</p>' if data.pages_note else ""
+    parts.append(f'<section id="confident"><h2>Most confident documents</h2>{pages}<p class="meta">By '
                  f'{escape(data.score_name)}, highest first.</p>'
                  f"{_documents_table(data.most_confident, hrefs, data.score_name)}"
                  f'<h2>Least confident documents</h2><p class="meta">By {escape(data.score_name)}, lowest first.</p>'
