@@ -83,3 +83,16 @@ def failing_folder_swap(monkeypatch):
         real_replace(src, dst)
 
     monkeypatch.setattr("doclrp._atomic.os.replace", replace)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright, one for the whole run (modules skip first when absent)."""
+    from playwright import sync_api
+
+    from references import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -25,6 +25,7 @@ references serve test modules that run without them.
 import contextlib
 import inspect
 import math
+import os
 import sys
 import types
 
@@ -738,3 +739,18 @@ def recurrent_reference(module, x, relevance_out, eps):
                     R_h = R_direct + s["h_prev"] * ((s["r"][:, None] * W_hh[rows]).T @ share)
         R_y = R_x
     return R_y
+
+
+# -- the browser tests' Chromium ------------------------------------------------------------------
+#: Debian's chromium (Playwright's own download needs the network); the Makefile installs it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def skip_module_without_browser():
+    """Skip the calling test module (before its fixtures build anything) without playwright or chromium."""
+    pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (test extra)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium (make install adds it)",
+                    allow_module_level=True)

@@ -5,17 +5,12 @@ the library's numbers; a tap or keyboard focus shows a word's exact value (issue
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (test extra)")
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium (make install adds it)",
-                allow_module_level=True)
+from references import skip_module_without_browser  # noqa: E402
+
+skip_module_without_browser()
 
 import doclrp  # noqa: E402
 from doclrp._explain import explain_targets  # noqa: E402
@@ -51,14 +46,6 @@ def site(tmp_path_factory):
                    folder / "results.jsonl", progress=False)
     summarize(folder / "results.jsonl", folder / "report", min_df=1, pages=3)
     return folder, views
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, path, width, touch=False):

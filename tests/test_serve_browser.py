@@ -7,6 +7,7 @@ contrasts and weights; export; browse corpus results and open a document; draw a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -20,15 +21,11 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 pytest.importorskip("fastapi", reason="doclrp serve needs the serve extra: pip install 'doclrp[serve]'")
 pytest.importorskip("uvicorn", reason="doclrp serve needs the serve extra: pip install 'doclrp[serve]'")
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (test extra)")
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium (make install adds it)",
-                allow_module_level=True)
+from references import skip_module_without_browser  # noqa: E402
+
+skip_module_without_browser()
 
 import uvicorn  # noqa: E402
 
@@ -67,10 +64,15 @@ def results_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(results_file):
-    app = create_app(models={"bbc-cnn": doclrp.pretrained_path()}, results=[results_file])
+    with served(create_app(models={"bbc-cnn": doclrp.pretrained_path()}, results=[results_file])) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def served(app):
+    """``app`` on uvicorn in a thread, on a free loopback port; its URL while the block runs."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -78,18 +80,12 @@ def server(results_file):
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 @pytest.fixture
@@ -474,20 +470,8 @@ def subword_server():
 
     pipeline = HFPipeline(tiny_model("bert", n_labels=2, vocab=len(SUBWORDS), max_position_embeddings=12),
                           subword_tokenizer(12), labels=["neg", "pos"])
-    app = create_app(models={"subword": pipeline, "bbc-cnn": doclrp.pretrained_path()}, digits=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with served(create_app(models={"subword": pipeline, "bbc-cnn": doclrp.pretrained_path()}, digits=False)) as url:
+        yield url
 
 
 def hover_relevance(page) -> float:
