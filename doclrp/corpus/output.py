@@ -79,6 +79,7 @@ __all__ = [
     "HEADER_KEYS",
     "Results",
     "ResultsWriter",
+    "record_from_parquet_row",
     "explanation_record",
     "model_fingerprint",
     "open_results_writer",
@@ -310,7 +311,8 @@ def _to_parquet_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
+def record_from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A Parquet row as the record :func:`read_results` gives (also for the web app, which reads one row)."""
     if row["sentences"] is not None:
         row["sentences"] = [[s["start"], s["end"], s["relevance"]] for s in row["sentences"]]
     if row["words"] is not None:
@@ -755,7 +757,7 @@ class Results:
             parquet = pq.ParquetFile(self.path)
             for group in range(parquet.num_row_groups):
                 for row in parquet.read_row_group(group).to_pylist():
-                    yield _from_parquet_row(row)
+                    yield record_from_parquet_row(row)
 
 
     def to_frame(self) -> Any:

@@ -32,8 +32,7 @@ from typing import Any, Literal
 
 import orjson
 
-# The reader's own conversion of a Parquet row to a record (as read_results gives it).
-from doclrp.corpus.output import _from_parquet_row, read_results
+from doclrp.corpus.output import record_from_parquet_row, read_results
 from doclrp.corpus.summary import summarize_results
 from doclrp.errors import DoclrpError
 from doclrp.serve.models import model_id
@@ -147,7 +146,7 @@ class ResultsFile:
 
         group, row = where
         table = pq.ParquetFile(self.path).read_row_group(group).slice(row, 1)
-        return _from_parquet_row(table.to_pylist()[0])
+        return record_from_parquet_row(table.to_pylist()[0])
 
     def info(self) -> dict[str, Any]:
         """What ``GET /api/results`` says of this file."""
