@@ -86,6 +86,14 @@ def failing_folder_swap(monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The documentation site, built once per run as `make docs` builds it (strict: a warning fails)."""
+    from doc_blocks import build_site
+
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Headless Chromium driven by Playwright, one for the whole run (modules skip first when absent)."""
     from playwright import sync_api

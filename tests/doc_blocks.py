@@ -25,8 +25,8 @@ from doclrp.models.hf import HFPipeline
 from doclrp.models.loading import pretrained_path
 from references import WORDS, tiny_model, word_tokenizer
 
-__all__ = ["BLOCK", "RUNNABLE", "SHOWN", "SKIPPED", "STAND_INS", "blocks", "make_stand_in_data", "prepare_folder",
-           "run_sh_line", "sh_lines", "skipped_reason", "stand_in"]
+__all__ = ["BLOCK", "RUNNABLE", "SHOWN", "SKIPPED", "STAND_INS", "blocks", "build_site", "make_stand_in_data",
+           "prepare_folder", "run_sh_line", "sh_lines", "skipped_reason", "stand_in"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A fenced block: its fence, its language (the info string's first word) and its code; a line
@@ -56,6 +56,7 @@ SKIPPED = {
     "ray start": "starts a Ray cluster (tens of seconds); tests/test_corpus_run_ray.py runs the same engine",
     "ray stop": "stops a Ray cluster",
     "--engine ray": "starts a Ray cluster (tens of seconds); the same run is tests/test_corpus_run_ray.py",
+    "RAY_ADDRESS=": "connects to a Ray cluster of several machines",
     "nvidia-smi": "needs a GPU",
     "open ": "opens a browser",
     "xdg-open ": "opens a browser",
@@ -182,3 +183,15 @@ def run_sh_line(argv: list[str], data: dict[str, Path]) -> int:
             sys.argv = saved
         return 0
     raise AssertionError(f"command {shlex.join(argv)!r} is neither doclrp, python FILE, nor listed in SKIPPED")
+
+
+def build_site(out: Path) -> Path:
+    """Build the site from docs/ into ``out`` with the command `make docs` runs; fails with Sphinx's output."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html", str(ROOT / "docs"), str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, f"the site does not build cleanly:\n{done.stdout}\n{done.stderr}"
+    return out
