@@ -68,7 +68,8 @@ STAND_INS = """
   paragraph) and 40 VADER sentences, with their real labels and targets, in a folder / a JSONL file;
 - `doclrp/pretrained/bbc-cnn` (and `models/bbc-cnn`): the shipped model (a link), unless the page trains it;
 - `--epochs 1` on every `doclrp train`, `--docs 3` on `doclrp evaluate`;
-- `--model minilm` and Hugging Face folders the page does not make: a tiny BERT classifier folder (tests/references.py);
+- `--model minilm` (with `--max-len 64`) and the fine-tuned `models/minilm-bbc`, `models/minilm-news` a page does
+  not make itself: a tiny BERT classifier folder (tests/references.py);
 - `--device cuda` becomes `--device cpu` without CUDA;
 - `doc.txt`, `corpus.jsonl`, `reviews.jsonl`: small files written into the page's folder;
 - `http://127.0.0.1:8765`: a real `doclrp serve` app started by the test on a free port.
@@ -135,6 +136,8 @@ def stand_in(argv: list[str], data: dict[str, Path]) -> list[str]:
         argv += ["--epochs", "1"]
         if "--model" in argv and argv[argv.index("--model") + 1] == "minilm":
             argv[argv.index("--model") + 1] = str(data["hf"])
+            if "--max-len" in argv:  # the stand-in has 64 positions
+                argv[argv.index("--max-len") + 1] = "64"
     if argv and argv[0] == "evaluate":
         argv += ["--docs", "3"]
     if "--device" in argv and argv[argv.index("--device") + 1].startswith("cuda") and not torch.cuda.is_available():
@@ -150,6 +153,9 @@ def prepare_folder(folder: Path, data: dict[str, Path], trained: set[str] = froz
     (folder / "models").mkdir()
     if "models/bbc-cnn" not in trained:
         (folder / "models" / "bbc-cnn").symlink_to(pretrained_path())
+    for name in ("minilm-bbc", "minilm-news"):  # the fine-tuned MiniLM a page assumes from a tutorial
+        if f"models/{name}" not in trained:
+            (folder / "models" / name).symlink_to(data["hf"])
     (folder / "path" / "to").mkdir(parents=True)
     (folder / "path" / "to" / "hf-folder").symlink_to(data["hf"])
     (folder / "examples").symlink_to(ROOT / "examples")
@@ -168,7 +174,10 @@ def run_sh_line(argv: list[str], data: dict[str, Path]) -> int:
 
     program = os.path.basename(argv[0])
     if program == "doclrp":
-        return main(stand_in(argv[1:], data))
+        try:
+            return main(stand_in(argv[1:], data))
+        except SystemExit as exit:  # --help and --version end through argparse
+            return int(exit.code or 0)
     if program in ("python", "python3") and argv[1].endswith(".py"):
         import runpy
         import sys
