@@ -44,7 +44,7 @@ from doclrp.models.hf.layouts import is_disentangled_attention
 from doclrp.models.hf.pipeline import takes_row_positions
 
 __all__ = [
-    "dense_matrix", "bias_vector", "rule_reference",
+    "dense_matrix", "bias_vector", "rule_reference", "sum_reference", "product_reference",
     "Half", "attention_by_the_rules", "reference_run",
     "embedding_gradients",
     "FORWARD_TOLERANCE", "CONSERVATION_TOLERANCE", "REFERENCE_TOLERANCE",
@@ -121,6 +121,39 @@ def rule_reference(rule, layer, x, g):
     else:
         raise AssertionError(rule)
     return (share * R[:, None, :]).sum(2).reshape(x.shape)
+
+
+def sum_reference(rule, coefficients, inputs, g):
+    """``[R_i]`` of ``rule`` on the sum ``z = Σ_i c_i x_i`` (a merge layer), element by element from
+    its terms ``c_i x_i``, as the rule's equation on a bias-free layer with weights ``c_i``; float64."""
+    terms = torch.stack([c * x for c, x in zip(coefficients, inputs)])   # (n, *shape)
+    z = terms.sum(0)
+    R = z * g
+    pos, neg = terms.clamp(min=0), terms.clamp(max=0)
+    zp, zn = pos.sum(0), neg.sum(0)
+    if isinstance(rule, Zero):
+        share = terms / z
+    elif isinstance(rule, Epsilon):
+        share = terms / (z + rule.eps * (2.0 * (z >= 0).double() - 1.0))
+    elif isinstance(rule, Gamma):
+        share = (terms + rule.gamma * torch.where(z >= 0, pos, neg)) / (z + rule.gamma * torch.where(z >= 0, zp, zn))
+    elif isinstance(rule, (AlphaBeta, ZPlus)):
+        alpha, beta = (1.0, 0.0) if isinstance(rule, ZPlus) else (rule.alpha, rule.beta)
+        safe_zp, safe_zn = torch.where(zp > 0, zp, 1.0), torch.where(zn < 0, zn, -1.0)
+        share = torch.where((zp > 0) & (zn < 0), alpha * pos / safe_zp - beta * neg / safe_zn,
+                            torch.where(zp > 0, pos / safe_zp, torch.where(zn < 0, neg / safe_zn, 0.0)))
+    else:
+        raise AssertionError(rule)
+    return list((share * R).unbind(0))
+
+
+def product_reference(keep, inputs, g):
+    """``[R_i]`` on the product ``z = Π_i x_i``: ``R/n`` each (``keep`` None), or all to factor ``keep``."""
+    z = torch.stack(inputs).prod(0)
+    R = z * g
+    if keep is None:
+        return [R / len(inputs) for _ in inputs]
+    return [R if i == keep else torch.zeros_like(R) for i in range(len(inputs))]
 
 
 # -- attention and gated MLPs, by the papers' rules ----------------------------------------------
