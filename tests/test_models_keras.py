@@ -293,10 +293,10 @@ def test_unsupported_layers_and_settings_are_refused(fmt, tmp_path):
                 "layer 'd': unknown activation 'elu'"),
         "gru": (keras.Sequential([keras.Input((4, 3)), L.GRU(2, reset_after=False, name="g")]),
                 "layer 'g': GRU with reset_after=False is not read"),
-        "mask": (keras.Sequential([keras.Input((4,)), L.Embedding(5, 2, mask_zero=True, name="e"), L.LSTM(2)]),
-                 "layer 'e': mask_zero=True is not read"),
-        "layer": (keras.Sequential([keras.Input((4, 3)), L.LayerNormalization(name="ln")]),
-                  r"layer 'ln' \(LayerNormalization\) is a custom object or a layer doclrp does not read"),
+        "layer": (keras.Sequential([keras.Input((4, 3)), L.UnitNormalization(name="un")]),
+                  r"layer 'un' \(UnitNormalization\) is a custom object or a layer doclrp does not read"),
+        "rms": (keras.Sequential([keras.Input((4, 3)), L.LayerNormalization(rms_scaling=True, name="ln")]),
+                "layer 'ln': rms_scaling=True is not read"),
         "relu6": (keras.Sequential([keras.Input((3,)), L.ReLU(max_value=6.0, name="r6")]),
                   "layer 'r6': ReLU with max_value=6.0 is not read"),
         "nchw": (keras.Sequential([keras.Input((2, 5, 5)), L.Conv2D(2, 3, data_format="channels_first", name="c")]),
@@ -314,12 +314,13 @@ def test_unsupported_layers_and_settings_are_refused(fmt, tmp_path):
         refused(path, message)
 
 
-def test_branching_functional_model_is_refused(tmp_path):
+def test_branching_functional_model_is_a_graph(tmp_path):
+    """Chains stay an nn.Sequential; anything else is a GraphModel (tests/test_models_keras_graph.py)."""
     inputs = keras.Input((3,))
     outputs = L.Add(name="sum")([L.Dense(3)(inputs), inputs])
     path = tmp_path / "m.keras"
     keras.Model(inputs, outputs).save(path)
-    refused(path, "layer 'sum' takes 2 inputs")
+    assert type(doclrp.read_keras_model(path)).__name__ == "GraphModel"
 
 
 def rewrite_archive(source, target, config=None, edit_weights=None):

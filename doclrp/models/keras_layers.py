@@ -33,20 +33,22 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from doclrp.errors import DoclrpError
 
-__all__ = ["LayerBuilder", "Permute", "KerasRecurrent", "LAYER_KINDS", "ACTIVATIONS"]
+__all__ = ["LayerBuilder", "Permute", "KerasRecurrent", "MaskedMean", "LAYER_KINDS", "ACTIVATIONS"]
 
 Shape = tuple  # the Keras shape without the batch axis; None for a length unknown until run time
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "gelu", "linear")
 # Layers that act on every value alone: a Flatten before them keeps its order until the next Dense.
 _ELEMENTWISE_KINDS = ("Dropout", "Activation", "ReLU")
 _POOL_KINDS = ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
 _GLOBAL_KINDS = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
 LAYER_KINDS = ("InputLayer", "Dense", "Conv1D", "Conv2D", *_POOL_KINDS, *_GLOBAL_KINDS, "Flatten", "Embedding",
-               "Dropout", "Activation", "ReLU", "Softmax", "BatchNormalization", "LSTM", "GRU", "Bidirectional")
+               "Dropout", "Activation", "ReLU", "Softmax", "BatchNormalization", "LayerNormalization", "LSTM", "GRU",
+               "Bidirectional")
 
 
 class Permute(nn.Identity):
@@ -85,7 +87,9 @@ class KerasRecurrent(nn.Module):
         super().__init__()
         self.rnn, self.return_sequences, self.merge = rnn, return_sequences, merge
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        if ids is not None:
+            return self._masked(x, ids != 0)
         out, _ = self.rnn(x)
         units = self.rnn.hidden_size
         if not self.rnn.bidirectional:
@@ -98,8 +102,45 @@ class KerasRecurrent(nn.Module):
         total = forward + backward
         return total if self.merge == "sum" else total / 2
 
+    def _masked(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last step of a Keras layer behind ``Embedding(mask_zero=True)``: masked steps are
+        skipped (the state carries over them), so the unmasked steps run as one packed sequence,
+        moved to the front in their order (a gather: relevance goes back to where each came
+        from; masked steps get none). A sequence with no unmasked step returns zeros, as Keras's
+        initial state."""
+        if self.return_sequences:
+            raise DoclrpError("a masked recurrent layer returning sequences is not read")
+        lengths = mask.sum(1)
+        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+        gathered = x.gather(1, order.unsqueeze(-1).expand_as(x))
+        packed = pack_padded_sequence(gathered, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        _, states = self.rnn(packed)
+        final = states[0] if isinstance(states, tuple) else states  # (directions, batch, units)
+        if not self.rnn.bidirectional:
+            last = final[-1]
+        else:
+            forward, backward = final[-2], final[-1]
+            last = torch.cat([forward, backward], -1) if self.merge == "concat" else \
+                forward + backward if self.merge == "sum" else (forward + backward) / 2
+        return last * (lengths > 0).unsqueeze(-1).to(last.dtype)
+
     def extra_repr(self) -> str:
         return f"return_sequences={self.return_sequences}" + (f", merge={self.merge!r}" if self.rnn.bidirectional else "")
+
+
+class MaskedMean(nn.Identity):
+    """Keras's ``GlobalAveragePooling1D`` behind ``Embedding(mask_zero=True)``: the mean over the
+    steps whose token id is not 0 ``(batch, seq, features) → (batch, features)``; masked steps get
+    no share. A linear map with a constant mask, like an average pool: its plain gradient is
+    LRP-0 and conserves, so it subclasses ``nn.Identity`` for the engine, as :class:`Permute`.
+
+    >>> MaskedMean()(torch.ones(1, 3, 2), torch.tensor([[5, 0, 7]])).tolist()
+    [[1.0, 1.0]]
+    """
+
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # two inputs
+        mask = (ids != 0).to(x.dtype).unsqueeze(-1)
+        return (x * mask).sum(1) / mask.sum(1)
 
 
 def _pair(value: Any, rank: int) -> Any:
@@ -139,6 +180,8 @@ class LayerBuilder:
         self.flattened: Shape | None = None  # the channels-last shape a Flatten left in torch's order
         self.modules: list[nn.Module] = []
         self.name = ""
+        # whether the caller wires Embedding(mask_zero=True)'s mask to the layers that read it (graphs)
+        self.reads_masks = False
 
     # -- helpers --------------------------------------------------------------------------
     def fail(self, message: str) -> DoclrpError:
@@ -191,6 +234,8 @@ class LayerBuilder:
             self.modules.append(nn.Tanh())
         elif activation == "sigmoid":
             self.modules.append(nn.Sigmoid())
+        elif activation == "gelu":
+            self.modules.append(nn.GELU())  # Keras's "gelu": the exact form (approximate=False)
         elif activation == "softmax":
             self._layout(False)  # Keras normalizes the last axis
             self.modules.append(nn.Softmax(dim=-1))
@@ -214,7 +259,8 @@ class LayerBuilder:
         """Appends the torch modules of one Keras layer. ``next_kinds``: the kinds of the layers
         after it (a Flatten looks ahead to its Dense)."""
         self.name = str(config.get("name", kind))
-        if kind in ("Dense", "Conv1D", "Conv2D", "Embedding", "BatchNormalization", "LSTM", "GRU", "Bidirectional"):
+        if kind in ("Dense", "Conv1D", "Conv2D", "Embedding", "BatchNormalization", "LayerNormalization", "LSTM", "GRU",
+                    "Bidirectional"):
             if config.get("lora_rank"):
                 raise self.fail("LoRA-adapted weights (lora_rank) are not read; merge them into the kernel first")
             if config.get("quantization_config"):
@@ -390,7 +436,7 @@ class LayerBuilder:
         self.shape, self.channels_first = (math.prod(self.shape),), False
 
     def _embedding(self, config: dict[str, Any], weights: list[np.ndarray]) -> None:
-        if config.get("mask_zero"):
+        if config.get("mask_zero") and not self.reads_masks:
             raise self.fail("mask_zero=True is not read: the layers after it would skip masked steps, "
                             "which the torch modules do not")
         if len(self.shape) != 1:
@@ -429,6 +475,29 @@ class LayerBuilder:
                                   (norm.running_var, variance)):
                 cast(torch.Tensor, buffer).copy_(self._tensor(value))  # all exist: affine, tracking statistics
         self.modules.append(norm.eval())
+
+    def _layernormalization(self, config: dict[str, Any], weights: list[np.ndarray]) -> None:
+        axis = config.get("axis", -1)
+        axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+        if axis not in (-1, len(self.shape)):
+            raise self.fail(f"axis {config.get('axis')!r} is not read; doclrp reads LayerNormalization over the "
+                            "last axis")
+        if config.get("rms_scaling"):
+            raise self.fail("rms_scaling=True is not read")
+        features = self.shape[-1] if self.shape else None
+        if features is None:
+            raise self.fail("LayerNormalization needs a known number of features")
+        scale, center = bool(config.get("scale", True)), bool(config.get("center", True))
+        spec = ([("gamma", (features,))] if scale else []) + ([("beta", (features,))] if center else [])
+        arrays = self._weights(weights, spec)
+        gamma = arrays.pop(0) if scale else np.ones(features)
+        beta = arrays.pop(0) if center else np.zeros(features)
+        self._layout(False)
+        norm = nn.LayerNorm(features, eps=float(config.get("epsilon", 1e-3)), dtype=self.dtype)
+        with torch.no_grad():
+            norm.weight.copy_(self._tensor(gamma))
+            norm.bias.copy_(self._tensor(beta))
+        self.modules.append(norm)
 
     def _recurrent_cell(self, kind: str, config: dict[str, Any], input_size: int | None) -> tuple[int, bool]:
         """Checks one LSTM/GRU config; returns ``(units, use_bias)``."""
