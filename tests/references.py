@@ -704,9 +704,12 @@ def recurrent_reference(module, x, relevance_out, eps):
     its share through tanh; the joint map ``[x_t; h_{t−1}] → z_g`` (both biases in ``z_g``) takes
     LRP-ε: ``R_j = Σ_k a_j w_kj / (z_k + ε sign z_k) R_k`` (biases absorb their share). GRU:
     ``h = (1−z) n + z h_{t−1}`` splits in proportion, ``n`` through tanh to ``z_n = W_in x + b_in +
-    r (W_hn h + b_hn)``, the joint map with weight ``[W_in, diag(r) W_hn]`` under ε.
+    r (W_hn h + b_hn)``, the joint map with weight ``[W_in, diag(r) W_hn]`` under ε; a GRU with its
+    reset gate before the product (``ResetBeforeGRU``): ``z_n = W_in x + b_in + W_hn (r h) + b_hn``,
+    weight ``[W_in, W_hn diag(r)]``.
     """
     lstm = isinstance(module, nn.LSTM)
+    before = type(module).__name__ == "ResetBeforeGRU"
     H = module.hidden_size
     D = 2 if module.bidirectional else 1
     params = {k: v.detach().double().numpy() for k, v in module.named_parameters()}
@@ -735,7 +738,7 @@ def recurrent_reference(module, x, relevance_out, eps):
                 else:
                     a, m = W_ih @ inp[t] + b_ih, W_hh @ h + b_hh
                     r, u = _np_sigmoid(a[:H] + m[:H]), _np_sigmoid(a[H:2 * H] + m[H:2 * H])
-                    zn = a[2 * H:] + r * m[2 * H:]
+                    zn = a[2 * H:] + (W_hh[2 * H:] @ (r * h) + b_hh[2 * H:] if before else r * m[2 * H:])
                     n = np.tanh(zn)
                     h_new = (1 - u) * n + u * h
                     steps.append(dict(t=t, h_prev=h, h=h_new, r=r, u=u, n=n, zn=zn))
@@ -769,7 +772,8 @@ def recurrent_reference(module, x, relevance_out, eps):
                     rows = slice(2 * H, 3 * H)
                     share = R_n * _np_epsilon_share(s["zn"], eps)
                     R_x[t] += inp[t] * (W_ih[rows].T @ share)
-                    R_h = R_direct + s["h_prev"] * ((s["r"][:, None] * W_hh[rows]).T @ share)
+                    gated = W_hh[rows] * s["r"][None, :] if before else s["r"][:, None] * W_hh[rows]
+                    R_h = R_direct + s["h_prev"] * (gated.T @ share)
         R_y = R_x
     return R_y
 

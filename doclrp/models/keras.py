@@ -32,7 +32,8 @@ functional models with ``Dense``, ``Conv1D``, ``Conv2D``,
 ``GlobalAveragePooling1D/2D``, ``Flatten``, ``Embedding`` (``mask_zero`` too), ``Dropout``,
 ``Activation``, ``ReLU``, ``Softmax`` and the ``activation`` argument (``relu``, ``tanh``,
 ``sigmoid``, ``softmax``, ``gelu``, ``linear``), ``BatchNormalization``, ``LayerNormalization``,
-``LSTM``, ``GRU`` (``reset_after=True``, Keras's default) and ``Bidirectional`` around either.
+``LSTM``, ``GRU`` (``reset_after=False`` as a :class:`~doclrp.core.recurrent.ResetBeforeGRU`) and
+``Bidirectional`` around either.
 A model that is one chain of layers becomes an ``nn.Sequential``; any other graph (the merge
 layers ``Concatenate``, ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``,
 ``Minimum``, shared layers, several inputs or outputs, masks) a

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, WeightedSum
+from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
 from doclrp.models.graph import GraphModel, Step, module_key
 from doclrp.models.keras_layers import KerasRecurrent, LayerBuilder, MaskedMean
@@ -355,6 +356,8 @@ def _layer(node: Node, kind: str, config: dict[str, Any], shape: Shape, weights:
             if not isinstance(module, KerasRecurrent) or module.return_sequences:
                 raise DoclrpError(f"layer '{name}' ({kind}) returns sequences over masked steps; doclrp reads "
                                   "masked recurrent layers that return their last step")
+            if isinstance(module.rnn, ResetBeforeGRU):
+                raise DoclrpError(f"layer '{name}': a GRU with reset_after=False over masked steps is not read")
     previous = built.get(name)
     if previous is None:
         key = module_key(name, taken)

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
 
 __all__ = ["LayerBuilder", "Permute", "KerasRecurrent", "MaskedMean", "LAYER_KINDS", "ACTIVATIONS"]
@@ -108,8 +109,9 @@ class KerasRecurrent(nn.Module):
         moved to the front in their order (a gather: relevance goes back to where each came
         from; masked steps get none). A sequence with no unmasked step returns zeros, as Keras's
         initial state."""
-        if self.return_sequences:
-            raise DoclrpError("a masked recurrent layer returning sequences is not read")
+        if self.return_sequences or isinstance(self.rnn, ResetBeforeGRU):
+            raise DoclrpError("a masked recurrent layer returning sequences, or a masked GRU with reset_after=False, "
+                              "is not read")
         lengths = mask.sum(1)
         order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
         gathered = x.gather(1, order.unsqueeze(-1).expand_as(x))
@@ -507,18 +509,16 @@ class LayerBuilder:
         for flag in ("stateful", "return_state"):
             if config.get(flag):
                 raise self.fail(f"{kind} with {flag}=True is not read")
-        if kind == "GRU" and not config.get("reset_after", True):
-            raise self.fail("GRU with reset_after=False is not read; torch's GRU applies the reset gate after "
-                            "the recurrent product (Keras's default, reset_after=True)")
         if input_size is None:
             raise self.fail(f"{kind} needs a known number of features per step")
         return int(config["units"]), bool(config.get("use_bias", True))
 
     def _rnn_weights(self, kind: str, weights: list[np.ndarray], input_size: int, units: int, use_bias: bool,
-                     prefix: str = "") -> list[torch.Tensor]:
+                     prefix: str = "", reset_after: bool = True) -> list[torch.Tensor]:
         """Keras's kernel, recurrent kernel and bias as torch's ``weight_ih, weight_hh[, bias_ih, bias_hh]``."""
         gates = 4 if kind == "LSTM" else 3
-        bias_shape: tuple[int, ...] = (gates * units,) if kind == "LSTM" else (2, gates * units)
+        one_bias = kind == "LSTM" or not reset_after  # a GRU with reset_after keeps input and recurrent biases
+        bias_shape: tuple[int, ...] = (gates * units,) if one_bias else (2, gates * units)
         spec: list[tuple[str, tuple[int, ...]]] = [(prefix + "kernel", (input_size, gates * units)),
                                                    (prefix + "recurrent_kernel", (units, gates * units))]
         spec += [(prefix + "bias", bias_shape)] if use_bias else []
@@ -530,7 +530,7 @@ class LayerBuilder:
         else:
             # Keras's z, r, h → torch's r, z, n
             order = [*range(units, 2 * units), *range(units), *range(2 * units, 3 * units)]
-            biases = [bias[0][0], bias[0][1]] if use_bias else []
+            biases = ([bias[0], np.zeros_like(bias[0])] if one_bias else [bias[0][0], bias[0][1]]) if use_bias else []
         arrays = [kernel.T[order], recurrent.T[order], *(b[order] for b in biases)]
         return [self._tensor(array) for array in arrays]
 
@@ -545,16 +545,21 @@ class LayerBuilder:
         if config.get("go_backwards"):
             raise self.fail(f"{kind} with go_backwards=True is not read (outside a Bidirectional wrapper)")
         per_direction = 3 if use_bias else 2
-        tensors = self._rnn_weights(kind, weights[:per_direction], input_size, units, use_bias)
+        reset_after = kind != "GRU" or bool(config.get("reset_after", True))
+        tensors = self._rnn_weights(kind, weights[:per_direction], input_size, units, use_bias,
+                                    reset_after=reset_after)
         if backward is not None:
             if self._recurrent_cell(kind, backward, input_size) != (units, use_bias) \
-                    or bool(backward.get("return_sequences")) != bool(config.get("return_sequences")):
+                    or bool(backward.get("return_sequences")) != bool(config.get("return_sequences")) \
+                    or (kind == "GRU" and bool(backward.get("reset_after", True)) != reset_after):
                 raise self.fail("the backward layer of a Bidirectional differs from its forward layer in units, "
                                 "bias or return_sequences; doclrp reads mirrored pairs")
-            tensors += self._rnn_weights(kind, weights[per_direction:], input_size, units, use_bias, "backward ")
+            tensors += self._rnn_weights(kind, weights[per_direction:], input_size, units, use_bias, "backward ",
+                                         reset_after)
         elif len(weights) > per_direction:
             raise self.fail(f"{len(weights)} weight arrays where {per_direction} were expected")
-        rnn_type = nn.LSTM if kind == "LSTM" else nn.GRU
+        # Keras's reset_after=False: the reset gate before the recurrent product, which nn.GRU cannot
+        rnn_type = nn.LSTM if kind == "LSTM" else nn.GRU if reset_after else ResetBeforeGRU
         rnn = rnn_type(input_size, units, batch_first=True, bias=use_bias, bidirectional=backward is not None,
                        dtype=self.dtype)
         with torch.no_grad():
