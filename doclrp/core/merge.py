@@ -57,9 +57,17 @@ __all__ = ["WeightedSum", "ElementwiseProduct", "Extremum", "Concatenate", "SumR
 
 
 def _same_shapes(inputs: Sequence[Tensor], kind: str) -> None:
-    if len(inputs) < 2 or any(x.shape != inputs[0].shape for x in inputs[1:]):
-        shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
-        raise DoclrpError(f"{kind} merges two or more tensors of one shape, got {shapes or 'none'}")
+    """Two or more tensors that broadcast to one shape (a position embedding ``(1, seq, dim)`` to
+    the tokens' ``(batch, seq, dim)``, say)."""
+    try:
+        torch.broadcast_shapes(*(x.shape for x in inputs))
+    except RuntimeError:
+        pass
+    else:
+        if len(inputs) >= 2:
+            return
+    shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+    raise DoclrpError(f"{kind} merges two or more tensors of one shape, got {shapes or 'none'}")
 
 
 class WeightedSum(nn.Module):
@@ -130,7 +138,7 @@ class Extremum(nn.Module):
 
     def forward(self, *inputs: Tensor) -> Tensor:
         _same_shapes(inputs, "Extremum")
-        stacked = torch.stack(inputs)
+        stacked = torch.stack(torch.broadcast_tensors(*inputs))
         # amax/amin's gradient splits evenly among ties (torch.maximum's only between two)
         return stacked.amax(0) if self.mode == "max" else stacked.amin(0)
 
@@ -235,7 +243,9 @@ class SumRule(ModuleRule):
                 return None
             weight = torch.tensor(module.coefficients, dtype=output.dtype, device=output.device)
             layer = _TermsMap(module, weight, None)
-            return cast(Tensor, _TermsFunction.apply(output.detach(), rule, layer, *args))
+            # terms of broadcast shapes: expanded (autograd sums a term's gradient back over its copies)
+            terms = torch.broadcast_tensors(*args)
+            return cast(Tensor, _TermsFunction.apply(output.detach(), rule, layer, *terms))
 
         return hook
 
