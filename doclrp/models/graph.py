@@ -58,12 +58,14 @@ class GraphModel(nn.Module):
     """Runs ``steps`` over ``layers``; see the module docstring.
 
     ``inputs``: the names of the model's inputs, in the order ``forward`` takes them;
-    ``outputs``: the names of the tensors it returns.
+    ``outputs``: the names of the tensors it returns; ``input_shapes``: each input's shape without
+    the batch axis (None for a size known only at run time), where the file says.
     """
 
     def __init__(self, layers: Mapping[str, nn.Module], steps: Sequence[Step], inputs: Sequence[str],
-                 outputs: Sequence[str]) -> None:
+                 outputs: Sequence[str], input_shapes: Sequence[tuple[int | None, ...]] | None = None) -> None:
         super().__init__()
+        self.input_shapes = None if input_shapes is None else [tuple(shape) for shape in input_shapes]
         self.layers = nn.ModuleDict(dict(layers))
         self.steps = tuple(steps)
         self.input_names = tuple(inputs)
@@ -115,7 +117,7 @@ class GraphModel(nn.Module):
                 needed.update(step.inputs)
         steps.reverse()
         layers = {step.layer: self.layers[step.layer] for step in steps}
-        return GraphModel(layers, steps, self.input_names, [name]).train(self.training)
+        return GraphModel(layers, steps, self.input_names, [name], self.input_shapes).train(self.training)
 
     def extra_repr(self) -> str:
         return f"inputs={list(self.input_names)}, outputs={list(self.output_names)}, steps={len(self.steps)}"

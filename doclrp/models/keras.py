@@ -298,7 +298,10 @@ def _load(config: Any, weights: _ArchiveWeights | _LegacyWeights, dtype: torch.d
             raise DoclrpError(f"layer '{name}' ({kind}): malformed config or weights ({error})") from None
     if not builder.modules:
         raise DoclrpError("the model has no layers with an effect (only inputs and dropouts)")
-    return builder.finish()
+    model = builder.finish()
+    # what a caller feeding text needs to know (a fixed length); a plain attribute, not a module
+    setattr(model, "input_shapes", [_input_shape(layers)])
+    return model
 
 
 def _read_archive(path: Path, dtype: torch.dtype) -> nn.Sequential | GraphModel:

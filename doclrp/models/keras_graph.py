@@ -329,7 +329,7 @@ def read_graph(nodes: list[Node], inputs: list[str], outputs: list[str], weights
         layers[key] = module
         shapes[node.output], masks[node.output] = out_shape, out_mask
         steps.append(Step(key, reads, node.output))
-    return GraphModel(layers, steps, inputs, outputs).eval()
+    return GraphModel(layers, steps, inputs, outputs, [shapes[name] for name in inputs]).eval()
 
 
 def _layer(node: Node, kind: str, config: dict[str, Any], shape: Shape, weights: Weights, dtype: torch.dtype,

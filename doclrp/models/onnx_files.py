@@ -466,5 +466,8 @@ def read_onnx_model(path: str | Path, dtype: torch.dtype = torch.float32, output
     for name in outputs:
         if name in static:
             raise DoclrpError(f"{path}: output {name!r} is a constant")
-    model_out = GraphModel(reader.layers, reader.steps, inputs, outputs).eval()
+    shapes = [tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                    for d in value.type.tensor_type.shape.dim[1:])
+              for value in graph.input if value.name not in static]
+    model_out = GraphModel(reader.layers, reader.steps, inputs, outputs, shapes).eval()
     return model_out if output is None else model_out.with_output(output)
