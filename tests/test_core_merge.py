@@ -176,3 +176,16 @@ def test_one_input_keeps_the_single_result_and_ids_without_embedding_are_refused
 
     with pytest.raises(DoclrpError, match="input 0 holds integer ids"):
         attribute(Plain(), (torch.ones(1, 3, dtype=torch.long), torch.ones(1, 3)), target=0)
+
+
+def test_baselines_of_one_input_refuse_several_and_gradient_x_input_takes_them():
+    from doclrp.core import resolve_method
+
+    torch.manual_seed(0)
+    model = TwoInputs().double()
+    inputs = (torch.randint(0, 12, (2, 5)), torch.randint(0, 12, (2, 4)), torch.randn(2, 3, dtype=torch.float64))
+    result = resolve_method("gradient-x-input").attribute(model, inputs, 0)
+    assert len(result.input_relevance) == 3 and result.method == "gradient-x-input"
+    for name in ("saliency", "integrated-gradients", "occlusion", "random"):
+        with pytest.raises(DoclrpError, match=f"{name} takes one input tensor, got a tuple"):
+            resolve_method(name).attribute(model, inputs, 0)
