@@ -26,11 +26,18 @@ RELEVANCE_TOLERANCE = 1e-5   # float32, relevance of the read model against the 
 Z_PLUS = Composite({nn.Linear: ZPlus(), nn.Conv1d: ZPlus(), nn.Conv2d: ZPlus()}, name="z-plus")
 
 
-def export(model, x, path, dynamic=None):
+def export(model, x, path, dynamic=None, exporter="torchscript"):
+    """``model`` exported by torch's TorchScript exporter (axes ``dynamic`` of any size), or by its
+    newer ``torch.export`` one (``dynamo``, fixed shapes; it needs onnxscript)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch announces its newer (dynamo) exporter
-        torch.onnx.export(model.eval(), (x,), path, dynamo=False, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": dynamic or {0: "batch"}})
+        if exporter == "dynamo":
+            pytest.importorskip("onnxscript")
+            torch.onnx.export(model.eval(), (x,), path, dynamo=True, input_names=["x"], output_names=["y"],
+                              verbose=False)
+        else:
+            torch.onnx.export(model.eval(), (x,), path, dynamo=False, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": dynamic or {0: "batch"}})
     return path
 
 
@@ -62,12 +69,13 @@ BUILT_IN = {"bow": (bow, {0: "batch"}), "text-cnn": (text_cnn, {0: "batch", 1: "
             "image-cnn": (image_cnn, {0: "batch"})}
 
 
+@pytest.mark.parametrize("exporter", ["torchscript", pytest.param("dynamo", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", list(BUILT_IN))
-def test_built_in_models_read_back_with_their_outputs_and_relevance(name, tmp_path):
+def test_built_in_models_read_back_with_their_outputs_and_relevance(name, exporter, tmp_path):
     build, dynamic = BUILT_IN[name]
     model, x = build()
     model.eval()
-    read = doclrp.read_onnx_model(export(model, x, tmp_path / "m.onnx", dynamic))
+    read = doclrp.read_onnx_model(export(model, x, tmp_path / "m.onnx", dynamic, exporter))
     with torch.no_grad():
         torch.testing.assert_close(read(x), model(x), atol=FORWARD_TOLERANCE, rtol=0)
     for composite in ("epsilon", Z_PLUS):

@@ -60,6 +60,17 @@ def _reduce(function: Callable[..., Tensor]) -> Callable[[Sequence[Tensor], Attr
     return reduce
 
 
+def _extreme(x: Tensor, dim: tuple[int, ...], keepdim: bool, one: Callable[..., Any],
+             every: Callable[..., Tensor]) -> Tensor:
+    """A maximum (minimum) over ``dim``: over one axis (others of size 1) a tie goes to one winner, as
+    torch's max pools and ``max(dim)`` give it (a model exported from torch then keeps its relevance
+    exactly); over several axes tied winners share it evenly. Either way relevance is conserved."""
+    wide = [d for d in dim if x.shape[d] > 1]
+    if len(wide) == 1:  # the others are of size 1 (an exporter's unsqueezed pool): a reshape
+        x = one(x, wide[0], keepdim=True).values
+    return every(x, dim=dim, keepdim=keepdim)
+
+
 def _reshape(inputs: Sequence[Tensor], attributes: Attributes) -> Tensor:
     x, shape = inputs[0], [int(s) for s in inputs[1].tolist()]
     if not attributes.get("allowzero", 0):
@@ -188,7 +199,8 @@ FUNCTIONS: dict[str, Callable[[Sequence[Tensor], Attributes], Tensor]] = {
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
     "Slice": _slice, "Gather": _gather, "Concat": _concat, "Pad": _pad, "Expand": lambda i, a: i[0].expand(
         *torch.broadcast_shapes(i[0].shape, tuple(int(s) for s in i[1].tolist()))),
-    "ReduceMax": _reduce(torch.amax), "ReduceMin": _reduce(torch.amin), "ReduceMean": _reduce(torch.mean),
+    "ReduceMax": _reduce(lambda x, dim, keepdim: _extreme(x, dim, keepdim, torch.max, torch.amax)),
+    "ReduceMin": _reduce(lambda x, dim, keepdim: _extreme(x, dim, keepdim, torch.min, torch.amin)), "ReduceMean": _reduce(torch.mean),
     "ReduceSum": _reduce(torch.sum),
     "Add": lambda i, a: i[0] + i[1], "Sub": lambda i, a: i[0] - i[1], "Mul": lambda i, a: i[0] * i[1],
     "Div": lambda i, a: i[0] / i[1] if i[0].is_floating_point() else torch.div(i[0], i[1], rounding_mode="trunc"),
