@@ -189,3 +189,30 @@ def test_baselines_of_one_input_refuse_several_and_gradient_x_input_takes_them()
     for name in ("saliency", "integrated-gradients", "occlusion", "random"):
         with pytest.raises(DoclrpError, match=f"{name} takes one input tensor, got a tuple"):
             resolve_method(name).attribute(model, inputs, 0)
+
+
+def test_first_layer_rules_read_each_inputs_own_bounds():
+    """z^B on the layers reading each of two inputs, with the bounds of that input's data."""
+    from doclrp.core import get_composite
+    from doclrp.core.rules import ZBox
+    from references import rule_reference
+
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 2), nn.Linear(4, 2)
+            self.join, self.out = Concatenate(-1), nn.Linear(4, 2, bias=False)
+
+        def forward(self, a, b):
+            return self.out(self.join(self.a(a), self.b(b)))
+
+    torch.manual_seed(3)
+    model = Two().double()
+    a = torch.rand(2, 3, dtype=torch.float64) * 10            # a range unlike b's
+    b = torch.rand(2, 4, dtype=torch.float64) - 0.5
+    result = attribute(model, (a, b), target=0, composite=get_composite("epsilon-gamma-box", eps=0.0))
+    g = model.out.weight[0].detach().expand(2, 4)
+    for x, layer, grad, got in ((a, model.a, g[:, :2], result.input_relevance[0]),
+                                (b, model.b, g[:, 2:], result.input_relevance[1])):
+        expected = rule_reference(ZBox(x.min(), x.max()), layer, x, grad)
+        torch.testing.assert_close(got, expected, atol=REFERENCE_TOLERANCE, rtol=0)
