@@ -147,9 +147,20 @@ def masked_bidirectional_and_mean():
     return keras.Model(ids, L.Dense(2)(L.Concatenate()([recurrent, mean]))), [padded(4, 6, 20)]
 
 
+def masked_sequences():
+    """Stacked: a Bidirectional GRU's sequences (masked steps zero), an LSTM's (masked steps repeat the
+    last output) into a max over time (which ignores masks), and a last LSTM over the masked steps."""
+    ids = keras.Input((7,), dtype="int32")
+    embedded = L.Embedding(20, 4, mask_zero=True)(ids)
+    both = L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="sum")(embedded)
+    carried = L.LSTM(3, return_sequences=True)(both)
+    return keras.Model(ids, L.Dense(2)(L.Concatenate()([L.GlobalMaxPooling1D()(carried), L.LSTM(2)(carried)]))), \
+        [padded(4, 7, 20)]
+
+
 def masked_sequential():
     return keras.Sequential([keras.Input((6,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
-                             L.LSTM(3), L.Dense(2)]), [padded(4, 6, 20)]
+                             L.LSTM(3, return_sequences=True), L.LSTM(3), L.Dense(2)]), [padded(4, 6, 20)]
 
 
 def padded(batch, seq, vocab):
@@ -162,7 +173,7 @@ def padded(batch, seq, vocab):
 
 
 GRAPHS = [kim_cnn, residual_block, two_inputs, shared_embedding, every_merge, layer_norm_image, masked_gru,
-          masked_bidirectional_and_mean, masked_sequential]
+          masked_bidirectional_and_mean, masked_sequences, masked_sequential]
 
 
 @pytest.mark.parametrize("build", GRAPHS)
@@ -305,7 +316,7 @@ def test_graph_conserves_without_biases(tmp_path):
     assert [tuple(r.shape) for r in result.input_relevance] == [(3, 7), (3, 3)]
 
 
-@pytest.mark.parametrize("build", [masked_gru, masked_bidirectional_and_mean, masked_sequential])
+@pytest.mark.parametrize("build", [masked_gru, masked_bidirectional_and_mean, masked_sequences, masked_sequential])
 def test_padding_gets_no_relevance(build, tmp_path):
     model, (ids,) = build()
     imported = doclrp.read_keras_model(save(randomized(model), tmp_path)["h5"], dtype=torch.float64)
@@ -325,10 +336,10 @@ def refused(path, match):
 def test_masks_read_otherwise_are_refused(tmp_path):
     ids = keras.Input((5,), dtype="int32")
     embedded = L.Embedding(10, 3, mask_zero=True)(ids)
-    sequences = keras.Model(ids, L.GRU(2, return_sequences=True, name="seq")(embedded))
-    path = tmp_path / "seq.keras"
-    sequences.save(path)
-    refused(path, "layer 'seq' .GRU. returns sequences over masked steps")
+    gru = keras.Model(ids, L.GRU(2, reset_after=False, name="old")(embedded))
+    path = tmp_path / "old.keras"
+    gru.save(path)
+    refused(path, "layer 'old': a GRU with reset_after=False over masked steps is not read")
     softmax = keras.Sequential([keras.Input((5,), dtype="int32"), L.Embedding(10, 3, mask_zero=True),
                                 L.Softmax(name="sm")])
     path = tmp_path / "softmax.h5"

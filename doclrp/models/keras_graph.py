@@ -14,10 +14,11 @@ become the core's merge modules (:mod:`doclrp.core.merge`), whose rules conserve
 
 Masks follow Keras: ``Embedding(mask_zero=True)`` masks the steps whose id is 0; layers that
 support masking pass it on (``Dense``, ``Dropout``, activations, normalizations, merges); a
-recurrent layer (its last step) skips masked steps and ``GlobalAveragePooling1D`` averages over
-the others, so padding gets no relevance there; layers without masking drop the mask, as in
+recurrent layer skips masked steps (returning sequences, it gives a masked step zeros or the last
+output before it, as Keras does, and passes the mask on) and ``GlobalAveragePooling1D`` averages
+over the others, so padding gets no relevance there; layers without masking drop the mask, as in
 Keras (padding then enters, as it does in Keras). What would read a mask some other way
-(``Softmax``, a recurrent layer returning sequences, two different masks merged) is refused.
+(``Softmax``, two different masks merged) is refused.
 """
 
 from __future__ import annotations
@@ -314,6 +315,8 @@ def read_graph(nodes: list[Node], inputs: list[str], outputs: list[str], weights
                 out_mask = None
                 if mask is not None and kind in _MASK_READERS:
                     reads = (sources[0], mask)
+                    # a recurrent layer returning sequences passes the mask on (Keras's compute_mask)
+                    out_mask = mask if isinstance(module, KerasRecurrent) and module.return_sequences else None
                 elif kind == "Embedding" and config.get("mask_zero"):
                     out_mask = sources[0]
                 elif mask is not None and kind in _MASK_PASSING:
@@ -353,9 +356,8 @@ def _layer(node: Node, kind: str, config: dict[str, Any], shape: Shape, weights:
         module = sequence[0] if len(sequence) == 1 else sequence if len(sequence) else nn.Identity()
         out_shape = builder.shape
         if masked and kind in ("LSTM", "GRU", "Bidirectional"):
-            if not isinstance(module, KerasRecurrent) or module.return_sequences:
-                raise DoclrpError(f"layer '{name}' ({kind}) returns sequences over masked steps; doclrp reads "
-                                  "masked recurrent layers that return their last step")
+            if not isinstance(module, KerasRecurrent):
+                raise DoclrpError(f"layer '{name}' ({kind}) over masked steps is not read")
             if isinstance(module.rnn, ResetBeforeGRU):
                 raise DoclrpError(f"layer '{name}': a GRU with reset_after=False over masked steps is not read")
     previous = built.get(name)

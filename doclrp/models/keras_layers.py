@@ -33,7 +33,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
@@ -84,9 +84,12 @@ class KerasRecurrent(nn.Module):
     torch.Size([4, 2])
     """
 
-    def __init__(self, rnn: nn.LSTM | nn.GRU, return_sequences: bool, merge: str = "concat") -> None:
+    def __init__(self, rnn: nn.LSTM | nn.GRU, return_sequences: bool, merge: str = "concat",
+                 zero_output_for_mask: bool = False) -> None:
         super().__init__()
         self.rnn, self.return_sequences, self.merge = rnn, return_sequences, merge
+        # behind a mask, a masked step returns zeros (True; Bidirectional's layers) or the last output
+        self.zero_output_for_mask = zero_output_for_mask
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         if ids is not None:
@@ -98,6 +101,9 @@ class KerasRecurrent(nn.Module):
         forward, backward = out[..., :units], out[..., units:]
         if not self.return_sequences:
             forward, backward = forward[:, -1], backward[:, 0]
+        return self._merged(forward, backward)
+
+    def _merged(self, forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
         if self.merge == "concat":
             return torch.cat([forward, backward], dim=-1)
         total = forward + backward
@@ -109,22 +115,31 @@ class KerasRecurrent(nn.Module):
         moved to the front in their order (a gather: relevance goes back to where each came
         from; masked steps get none). A sequence with no unmasked step returns zeros, as Keras's
         initial state."""
-        if self.return_sequences or isinstance(self.rnn, ResetBeforeGRU):
-            raise DoclrpError("a masked recurrent layer returning sequences, or a masked GRU with reset_after=False, "
-                              "is not read")
+        if isinstance(self.rnn, ResetBeforeGRU):
+            raise DoclrpError("a masked GRU with reset_after=False is not read")
         lengths = mask.sum(1)
         order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
         gathered = x.gather(1, order.unsqueeze(-1).expand_as(x))
         packed = pack_padded_sequence(gathered, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-        _, states = self.rnn(packed)
+        outputs, states = self.rnn(packed)
+        if self.return_sequences:
+            return self._scattered(pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])[0], mask)
         final = states[0] if isinstance(states, tuple) else states  # (directions, batch, units)
-        if not self.rnn.bidirectional:
-            last = final[-1]
-        else:
-            forward, backward = final[-2], final[-1]
-            last = torch.cat([forward, backward], -1) if self.merge == "concat" else \
-                forward + backward if self.merge == "sum" else (forward + backward) / 2
+        last = self._merged(final[-2], final[-1]) if self.rnn.bidirectional else final[-1]
         return last * (lengths > 0).unsqueeze(-1).to(last.dtype)
+
+    def _scattered(self, compact: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Every step's output at its own position from the packed run's ``compact`` outputs: a
+        masked step returns zeros, or (``zero_output_for_mask`` False) the last unmasked step's
+        output before it (zeros before the first), as Keras's masked recurrence does."""
+        slot = mask.long().cumsum(1) - 1  # the compact index of the last unmasked step up to each position
+        keep = mask if self.zero_output_for_mask else slot >= 0
+        spread = compact.gather(1, slot.clamp(min=0).unsqueeze(-1).expand(-1, -1, compact.shape[-1]))
+        spread = spread * keep.unsqueeze(-1).to(spread.dtype)
+        if not self.rnn.bidirectional:
+            return spread
+        units = self.rnn.hidden_size
+        return self._merged(spread[..., :units], spread[..., units:])
 
     def extra_repr(self) -> str:
         return f"return_sequences={self.return_sequences}" + (f", merge={self.merge!r}" if self.rnn.bidirectional else "")
@@ -566,7 +581,9 @@ class LayerBuilder:
             for parameter, value in zip(rnn.parameters(), tensors):  # weight_ih, weight_hh, bias_ih, bias_hh, reverse
                 parameter.copy_(value)
         return_sequences = bool(config.get("return_sequences", False))
-        self.modules.append(KerasRecurrent(rnn, return_sequences, merge))
+        # Bidirectional forces its layers' zero_output_for_mask to return_sequences (Keras)
+        zero_output = backward is not None or bool(config.get("zero_output_for_mask", False))
+        self.modules.append(KerasRecurrent(rnn, return_sequences, merge, zero_output))
         width = units * (2 if backward is not None and merge == "concat" else 1)
         self.shape = (self.shape[0], width) if return_sequences else (width,)
 
