@@ -139,7 +139,6 @@ class _Reader:
         self.steps: list[Step] = []
         self.taken: set[str] = set()
         self.skip: set[int] = set()
-        self.renamed: dict[str, str] = {}  # an output of a node folded into another → that one's output
         self.consumers: dict[str, list[int]] = {}
         for index, node in enumerate(graph.node):
             for name in node.input:
@@ -155,7 +154,7 @@ class _Reader:
         key = module_key(node.name or f"{node.op_type}_{index}", self.taken)
         self.layers[key] = module
         out = output or node.output[0]
-        self.steps.append(Step(key, tuple(self.renamed.get(i, i) for i in inputs), out))
+        self.steps.append(Step(key, tuple(inputs), out))
         self.kind[out] = kind
 
     def weight(self, name: str, where: str, what: str) -> np.ndarray:
@@ -185,7 +184,7 @@ class _Reader:
             if op == "Constant":
                 self.constant(node, attributes, where)
                 continue
-            inputs = [self.renamed.get(name, name) for name in node.input]
+            inputs = list(node.input)
             for name in inputs:
                 if name and name not in self.static and name not in self.kind:
                     raise DoclrpError(f"{where}: input {name!r} is neither a constant nor computed before it")
@@ -462,7 +461,7 @@ def read_onnx_model(path: str | Path, dtype: torch.dtype = torch.float32, output
         raise DoclrpError(f"{path}: a node misses attribute or input {error}") from None
     except (TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"{path}: malformed node or weights ({error})") from None
-    outputs = [reader.renamed.get(name, name) for name in _endpoints(graph.output, set())]
+    outputs = _endpoints(graph.output, set())
     for name in outputs:
         if name in static:
             raise DoclrpError(f"{path}: output {name!r} is a constant")
