@@ -353,3 +353,42 @@ def test_merges_of_other_shapes_and_unknown_layers_are_refused(tmp_path):
     path = tmp_path / "dot.keras"
     model.save(path)
     refused(path, r"layer 'dot' \(Dot\) is a custom object or a layer doclrp does not read")
+
+
+def test_keras2_legacy_graph_with_a_shared_layer(tmp_path):
+    """A tf.keras 2 .h5 graph (nested-list inbound nodes): one Dense called on two inputs (its second call
+    is node 1), the two calls added, a Dense on the sum; against numpy."""
+    import h5py
+    import json
+
+    rng = np.random.default_rng(0)
+    shared, shared_bias, out = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(4, 2))
+    layers = [
+        {"class_name": "InputLayer", "name": "a", "config": {"batch_input_shape": [None, 3], "name": "a"},
+         "inbound_nodes": []},
+        {"class_name": "InputLayer", "name": "b", "config": {"batch_input_shape": [None, 3], "name": "b"},
+         "inbound_nodes": []},
+        {"class_name": "Dense", "name": "shared", "config": {"name": "shared", "units": 4, "activation": "tanh"},
+         "inbound_nodes": [[["a", 0, 0, {}]], [["b", 0, 0, {}]]]},
+        {"class_name": "Add", "name": "sum", "config": {"name": "sum"},
+         "inbound_nodes": [[["shared", 0, 0, {}], ["shared", 1, 0, {}]]]},
+        {"class_name": "Dense", "name": "out", "config": {"name": "out", "units": 2, "use_bias": False},
+         "inbound_nodes": [[["sum", 0, 0, {}]]]},
+    ]
+    config = {"class_name": "Functional", "config": {"layers": layers, "input_layers": [["a", 0, 0], ["b", 0, 0]],
+                                                     "output_layers": [["out", 0, 0]]}}
+    path = tmp_path / "tf2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config).encode()
+        weights = f.create_group("model_weights")
+        for name, arrays in {"shared": {"kernel:0": shared, "bias:0": shared_bias}, "out": {"kernel:0": out}}.items():
+            group = weights.create_group(name)
+            group.attrs["weight_names"] = [f"{name}/{key}".encode() for key in arrays]
+            for key, array in arrays.items():
+                group[f"{name}/{key}"] = array
+    a, b = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    expected = (np.tanh(a @ shared + shared_bias) + np.tanh(b @ shared + shared_bias)) @ out
+    model = doclrp.read_keras_model(path, dtype=torch.float64)
+    got = model(torch.from_numpy(a), torch.from_numpy(b))
+    np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-12)
+    assert [step.layer for step in model.steps].count("shared") == 2
