@@ -93,7 +93,7 @@ def test_export_html_is_doclrps_page_of_the_same_explanation(client, bbc):
     request = {"text": TEXT, "method": "epsilon", "params": {"eps": 0.01}, "target": "sports"}
     reply = client.post("/api/export", json={**request, "format": "html"})
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/html")
-    assert 'attachment; filename="doclrp-bbc-cnn.html"' == reply.headers["content-disposition"]
+    assert 'attachment; filename="doclrp-bbc-cnn-epsilon-sports.html"' == reply.headers["content-disposition"]
     expected = doclrp.explain(bbc, TEXT, target="sports", method=doclrp.resolve_method("epsilon", eps=0.01))
     assert reply.text == to_html(expected)
 
@@ -278,12 +278,12 @@ def test_sixteen_requests_that_arrive_together_are_batched_and_equal_sequential_
         return data["target"]["name"], data["delta"], [w["relevance"] for w in data["words"]]
 
     sequential = [ask(p) for p in payloads]
-    assert set(app.state.batcher.batch_sizes) == {1}
-    app.state.batcher.batch_sizes.clear()
-    app.state.batcher  # the cache would answer repeats: ask for other texts of the same shape
+    assert set(app.state.queues["bbc-cnn"].batch_sizes) == {1}
+    app.state.queues["bbc-cnn"].batch_sizes.clear()
+    app.state.queues["bbc-cnn"]  # the cache would answer repeats: ask for other texts of the same shape
     payloads = [{**p, "text": p["text"] + " Again."} for p in payloads]
     sequential = [ask(p) for p in payloads]
-    app.state.batcher.batch_sizes.clear()
+    app.state.queues["bbc-cnn"].batch_sizes.clear()
     start = threading.Barrier(16)
 
     def ask_together(payload):
@@ -292,7 +292,7 @@ def test_sixteen_requests_that_arrive_together_are_batched_and_equal_sequential_
 
     with ThreadPoolExecutor(16) as pool:
         together = list(pool.map(ask_together, payloads))
-    assert max(app.state.batcher.batch_sizes) > 1, app.state.batcher.batch_sizes
+    assert max(app.state.queues["bbc-cnn"].batch_sizes) > 1, app.state.queues["bbc-cnn"].batch_sizes
     for (name, delta, words), (name2, delta2, words2) in zip(together, sequential):
         assert name == name2 and delta == pytest.approx(delta2, rel=1e-5, abs=1e-6)
         assert words == pytest.approx(words2, rel=1e-5, abs=1e-7)
