@@ -111,6 +111,25 @@ def test_export_json_and_csv_hold_what_the_page_shows(client):
     assert [(r[0], float(r[4])) for r in rows[1:]] == [(w["text"], w["relevance"]) for w in shown["words"]]
 
 
+HOSTILE = '=HYPERLINK("http://evil.example") said +cmd and @SUM(A1) - then\tleft =1+1'
+
+
+@pytest.mark.parametrize("granularity", ["word", "token"])
+def test_csv_export_is_spreadsheet_safe(client, granularity):
+    """Cells that a spreadsheet would run as formulas (=, +, -, @, tab, CR first) get a leading
+    ' (OWASP); relevance stays a number, negative ones included."""
+    request = {"text": HOSTILE, "method": "gradient-x-input", "granularity": granularity}
+    shown = client.post("/api/explain", json=request).json()
+    rows = list(csv.reader(io.StringIO(client.post("/api/export", json={**request, "format": "csv"}).text)))
+    units = shown["tokens"] if granularity == "token" else shown["words"]
+    assert len(rows) == len(units) + 1 and any(u["text"].startswith(("=", "+", "-", "@")) for u in units)
+    for row, unit in zip(rows[1:], units):
+        dangerous = unit["text"].startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert row[0] == ("'" + unit["text"] if dangerous else unit["text"])
+        assert float(row[4]) == unit["relevance"]
+    assert any(float(row[4]) < 0 and row[4].startswith("-") for row in rows[1:])
+
+
 def test_export_refuses_a_bad_format_in_one_line(client):
     one_line_error(client.post("/api/export", json={"text": TEXT, "format": "pdf"}), 422, "format")
 

@@ -15,9 +15,7 @@ HTML page, JSON, CSV).
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import math
 import re
@@ -28,6 +26,7 @@ from fastapi.responses import Response
 
 from doclrp.render.colors import css_gradient, diverging_rgb, hex_color, symmetric_vmax, text_color
 from doclrp.render.html import to_html
+from doclrp.render.table import csv_text
 
 __all__ = ["explanation_response", "export_response", "export_name", "json_defaults", "EXPORT_TYPES", "TOP_WORDS"]
 
@@ -78,16 +77,13 @@ def export_response(explanation: Any, format: str, name: str, response: dict[str
     elif format == "json":
         body = json.dumps({key: value for key, value in response.items() if key != "scale"}, ensure_ascii=False)
     else:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        # Spreadsheet-safe: a word such as =HYPERLINK(…) stays text (doclrp.render.table).
         if response["granularity"] == "token" and explanation.tokens:
-            writer.writerow(["token", "start", "end", "word", "relevance"])
-            writer.writerows((t.text, t.start, t.end, "" if t.word is None else t.word, repr(t.relevance))
-                             for t in explanation.tokens)
+            body = csv_text([["token", "start", "end", "word", "relevance"],
+                             *((t.text, t.start, t.end, t.word, float(t.relevance)) for t in explanation.tokens)])
         else:
-            writer.writerow(["word", "start", "end", "sentence", "relevance"])
-            writer.writerows((w.text, w.start, w.end, w.sentence, repr(w.relevance)) for w in explanation.words)
-        body = out.getvalue()
+            body = csv_text([["word", "start", "end", "sentence", "relevance"],
+                             *((w.text, w.start, w.end, w.sentence, float(w.relevance)) for w in explanation.words)])
     return Response(body, media_type=EXPORT_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
