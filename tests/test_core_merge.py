@@ -216,3 +216,11 @@ def test_first_layer_rules_read_each_inputs_own_bounds():
                                 (b, model.b, g[:, 2:], result.input_relevance[1])):
         expected = rule_reference(ZBox(x.min(), x.max()), layer, x, grad)
         torch.testing.assert_close(got, expected, atol=REFERENCE_TOLERANCE, rtol=0)
+
+
+def test_a_gated_product_holds_its_gates_constant_by_default():
+    x = inputs(2, seed=7)
+    g = torch.ones(4, 5, dtype=torch.float64)
+    result = relevance_of_terms(ElementwiseProduct(signal=1), "epsilon", x, g)
+    expected = product_reference(1, list(x.unbind(1)), g)
+    torch.testing.assert_close(result.relevance, torch.stack(expected, 1), atol=REFERENCE_TOLERANCE, rtol=0)

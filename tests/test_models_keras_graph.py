@@ -392,3 +392,19 @@ def test_keras2_legacy_graph_with_a_shared_layer(tmp_path):
     got = model(torch.from_numpy(a), torch.from_numpy(b))
     np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-12)
     assert [step.layer for step in model.steps].count("shared") == 2
+
+
+def test_a_gated_unit_gives_its_gate_no_relevance(tmp_path):
+    """Multiply(sigmoid gate, signal): the gate is held constant (its input gets nothing), the signal's
+    input all of it (bias-free: conserved)."""
+    gate_in, signal_in = keras.Input((3,), name="gate_in"), keras.Input((4,), name="signal_in")
+    gate = L.Dense(5, activation="sigmoid", use_bias=False)(gate_in)
+    signal = L.Dense(5, activation="tanh", use_bias=False)(signal_in)
+    model = randomized(keras.Model([gate_in, signal_in], L.Dense(2, use_bias=False)(L.Multiply()([gate, signal]))))
+    imported = doclrp.read_keras_model(save(model, tmp_path)["keras"], dtype=torch.float64)
+    product = next(m for m in imported.modules() if type(m).__name__ == "ElementwiseProduct")
+    assert product.signal == 1
+    inputs = torch_inputs([floats(3, 3), floats(3, 4, seed=2)], torch.float64)
+    result = attribute(imported, inputs, target=0, composite=doclrp.get_composite("epsilon", eps=1e-12))
+    assert torch.all(result.input_relevance[0] == 0)
+    torch.testing.assert_close(result.delta, torch.zeros(3, dtype=torch.float64), atol=CONSERVATION_TOLERANCE, rtol=0)

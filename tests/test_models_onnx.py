@@ -202,3 +202,21 @@ def test_external_data_is_read_from_the_models_folder_only(tmp_path):
 
 def test_read_onnx_model_is_exported():
     assert doclrp.read_onnx_model is doclrp.models.onnx_files.read_onnx_model
+
+
+def test_a_gated_product_holds_the_sigmoid_gate_constant(tmp_path):
+    class Gated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate, self.signal, self.out = nn.Linear(3, 4), nn.Linear(3, 4), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.out(torch.sigmoid(self.gate(x)) * torch.tanh(self.signal(x)))
+
+    torch.manual_seed(0)
+    model, x = Gated().eval(), torch.rand(3, 3)
+    read = doclrp.read_onnx_model(export(model, x, tmp_path / "gated.onnx"))
+    product = next(m for m in read.modules() if type(m).__name__ == "ElementwiseProduct")
+    assert product.signal == 1
+    with torch.no_grad():
+        torch.testing.assert_close(read(x), model(x), atol=FORWARD_TOLERANCE, rtol=0)

@@ -27,8 +27,9 @@ The rules, each in the engine's gradient form (relevance = activation ⊙ modifi
   each factor: AttnLRP's uniform rule for the product of two signals (Achtibat et al. 2024,
   eq. 7; its ``½`` each), which conserves. ``ProductRule(keep=i)`` instead holds every factor
   but the i-th constant and hands it all of ``R``: the gates of CP-LRP (Ali et al. 2022) and of
-  the recurrent rules (Arras et al. 2017, signal-take-all), for a product known to be
-  ``gate ⊙ signal``.
+  the recurrent rules (Arras et al. 2017, signal-take-all). That is the default of a product
+  known to be ``gate ⊙ signal`` (``ElementwiseProduct(signal=i)``: the importers mark the factor
+  that is not a sigmoid's output), the uniform split of any other.
 - **A maximum or minimum** (``Maximum``, ``Minimum``) hands ``R`` to the winning input (tied
   winners share it evenly), and **a concatenation** routes each part of ``R`` back to the input
   it came from: both are their plain gradients, which conserve.
@@ -108,11 +109,20 @@ class WeightedSum(nn.Module):
 
 
 class ElementwiseProduct(nn.Module):
-    """``Π_i x_i`` of tensors of one shape (Keras's ``Multiply``).
+    """``Π_i x_i`` of tensors of one shape (Keras's ``Multiply``). ``signal``: the index of the one
+    factor that is not a gate, where the others are known to be gates (sigmoids: a gated unit); its
+    default rule then holds the gates constant (:func:`merge_rule`).
 
     >>> ElementwiseProduct()(torch.tensor([3.0]), torch.tensor([2.0]))
     tensor([6.])
     """
+
+    def __init__(self, signal: int | None = None) -> None:
+        super().__init__()
+        self.signal = signal
+
+    def extra_repr(self) -> str:
+        return "" if self.signal is None else f"signal={self.signal}"
 
     def forward(self, *inputs: Tensor) -> Tensor:
         _same_shapes(inputs, "ElementwiseProduct")
@@ -296,5 +306,6 @@ def merge_rule(module: nn.Module, mapped: Rule | None, linear: Rule | None) -> R
             return mapped
         return SumRule(mapped if mapped is not None else linear if linear is not None else Zero())
     if isinstance(module, ElementwiseProduct):
-        return mapped if isinstance(mapped, (ModuleRule, Gradient)) else ProductRule()
+        # a gated product holds its gates constant (signal-take-all); any other splits evenly
+        return mapped if isinstance(mapped, (ModuleRule, Gradient)) else ProductRule(keep=module.signal)
     return mapped if isinstance(mapped, ModuleRule) else Gradient()

@@ -26,7 +26,7 @@ from torch import nn
 
 from doclrp.errors import DoclrpError
 
-__all__ = ["GraphModel", "Step", "module_key"]
+__all__ = ["GraphModel", "Step", "module_key", "gated_signal"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,18 @@ def module_key(name: str, taken: set[str]) -> str:
         unique, n = f"{key}_{n}", n + 1
     taken.add(unique)
     return unique
+
+
+def gated_signal(gates: Sequence[bool]) -> int | None:
+    """Of a product's factors, the index of the one that is not a gate where all others are (a gated
+    unit: ``sigmoid(a) ⊙ b``), else None; its rule then holds the gates constant
+    (:class:`~doclrp.core.merge.ElementwiseProduct`).
+
+    >>> gated_signal([True, False]), gated_signal([False, False])
+    (1, None)
+    """
+    signals = [i for i, gate in enumerate(gates) if not gate]
+    return signals[0] if len(signals) == 1 and len(gates) > 1 else None
 
 
 class GraphModel(nn.Module):

@@ -34,7 +34,7 @@ from torch import nn
 from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, WeightedSum
 from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
-from doclrp.models.graph import GraphModel, Step, module_key
+from doclrp.models.graph import GraphModel, Step, gated_signal, module_key
 from doclrp.models.keras_layers import KerasRecurrent, LayerBuilder, MaskedMean
 
 __all__ = ["MERGE_KINDS", "read_graph", "node_inputs", "Node"]
@@ -211,8 +211,15 @@ def _input_shape(layer: dict[str, Any]) -> Shape:
     return tuple(shape[1:])
 
 
-def _merge(kind: str, config: dict[str, Any], shapes: list[Shape], name: str) -> tuple[nn.Module, Shape]:
-    """The core merge module of a Keras merge layer and its output shape."""
+def _ends_in_sigmoid(module: nn.Module) -> bool:
+    last = module[-1] if isinstance(module, nn.Sequential) and len(module) else module
+    return isinstance(last, nn.Sigmoid)
+
+
+def _merge(kind: str, config: dict[str, Any], shapes: list[Shape], name: str,
+           signal: int | None = None) -> tuple[nn.Module, Shape]:
+    """The core merge module of a Keras merge layer and its output shape; ``signal``: of a product,
+    the one factor that is not a gate (:func:`gated_signal`)."""
     if len(shapes) < 2 or (kind == "Subtract" and len(shapes) != 2):
         raise DoclrpError(f"layer '{name}' ({kind}) merges {len(shapes)} tensors")
     if kind == "Concatenate":
@@ -230,7 +237,8 @@ def _merge(kind: str, config: dict[str, Any], shapes: list[Shape], name: str) ->
     n = len(shapes)
     makers: dict[str, Callable[[], nn.Module]] = {
         "Add": lambda: WeightedSum.add(n), "Subtract": WeightedSum.subtract, "Average": lambda: WeightedSum.average(n),
-        "Multiply": ElementwiseProduct, "Maximum": lambda: Extremum("max"), "Minimum": lambda: Extremum("min")}
+        "Multiply": lambda: ElementwiseProduct(signal), "Maximum": lambda: Extremum("max"),
+        "Minimum": lambda: Extremum("min")}
     return makers[kind](), shapes[0]
 
 
@@ -297,7 +305,9 @@ def read_graph(nodes: list[Node], inputs: list[str], outputs: list[str], weights
         reads: tuple[str, ...] = tuple(sources)
         try:
             if kind in MERGE_KINDS:
-                module, out_shape = _merge(kind, config, in_shapes, name)
+                producers = {step.output: layers[step.layer] for step in steps}
+                gates = [s in producers and _ends_in_sigmoid(producers[s]) for s in sources]
+                module, out_shape = _merge(kind, config, in_shapes, name, gated_signal(gates))
                 if len(in_masks) > 1:
                     raise DoclrpError(f"layer '{name}' ({kind}) merges tensors with different masks; doclrp reads "
                                       "merges of one masked input")

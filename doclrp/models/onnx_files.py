@@ -49,7 +49,7 @@ from torch import nn
 
 from doclrp.core.merge import ElementwiseProduct, Extremum, WeightedSum
 from doclrp.errors import DoclrpError
-from doclrp.models.graph import GraphModel, Step, module_key
+from doclrp.models.graph import GraphModel, Step, gated_signal, module_key
 from doclrp.models.onnx_ops import DATA_RESULT, FUNCTIONS, ON_SIGNAL, AnyRankBatchNorm, OnnxOp
 
 if TYPE_CHECKING:
@@ -139,6 +139,7 @@ class _Reader:
         self.steps: list[Step] = []
         self.taken: set[str] = set()
         self.skip: set[int] = set()
+        self.producer: dict[str, str] = {}  # runtime tensor → the operator that computed it (gates)
         self.consumers: dict[str, list[int]] = {}
         for index, node in enumerate(graph.node):
             for name in node.input:
@@ -156,6 +157,7 @@ class _Reader:
         out = output or node.output[0]
         self.steps.append(Step(key, tuple(inputs), out))
         self.kind[out] = kind
+        self.producer[out] = node.op_type
 
     def weight(self, name: str, where: str, what: str) -> np.ndarray:
         if name not in self.static:
@@ -210,9 +212,10 @@ class _Reader:
                 where: str) -> None:
         """An operator without weights: a merge of computed tensors, or an :class:`OnnxOp`."""
         op, signals = node.op_type, self.signal(inputs)
+        gates = gated_signal([self.producer.get(name) == "Sigmoid" for name in signals])
         merges = {"Add": lambda n: WeightedSum.add(n), "Sum": lambda n: WeightedSum.add(n),
                   "Sub": lambda n: WeightedSum.subtract(), "Mean": lambda n: WeightedSum.average(n),
-                  "Mul": lambda n: ElementwiseProduct(), "Max": lambda n: Extremum("max"),
+                  "Mul": lambda n: ElementwiseProduct(gates), "Max": lambda n: Extremum("max"),
                   "Min": lambda n: Extremum("min")}
         if len(signals) > 1 and op in merges:
             if len(signals) != len([i for i in inputs if i]):
