@@ -105,3 +105,21 @@ def test_page_code_runs(page, data, tmp_path, monkeypatch, capsys):
                     status = run_sh_line(argv, data)
                     captured = capsys.readouterr()
                     assert status == 0, f"{_id(page)}: {' '.join(argv)}\n{captured.err}"
+
+
+def test_corpus_formats_read_as_documented(tmp_path):
+    """The corpus formats page's JSONL and CSV examples read to the same records, fields as described."""
+    from doclrp.corpus import open_corpus
+
+    text = (DOCS / "reference" / "corpus-formats.md").read_text(encoding="utf-8")
+    examples = {lang: code for lang, code, _ in blocks(text) if lang in ("jsonl", "csv")}
+    assert set(examples) == {"jsonl", "csv"}
+    for field in ("`id`", "`text`", "`label`", "target columns", "--target-column"):
+        assert field in text, field
+    read = {}
+    for kind, lines in examples.items():
+        path = tmp_path / f"corpus.{kind}"
+        path.write_text(lines, encoding="utf-8")
+        read[kind] = list(open_corpus(path, target_columns=["stars"]))
+    assert read["jsonl"] == read["csv"]
+    assert [(r.id, r.label, r.targets) for r in read["csv"]] == [("r1", "pos", (4.5,)), ("r2", "neg", (1.0,))]

@@ -72,7 +72,12 @@ def _on_builder_inited(app: Any) -> None:
 
 
 def setup(app: Any) -> dict[str, Any]:
+    from pygments.lexers import JsonLexer, TextLexer
+
     setup_mathml(app)
+    # the corpus formats' examples: JSON Lines is JSON a line; CSV shown as it is
+    app.add_lexer("jsonl", JsonLexer)
+    app.add_lexer("csv", TextLexer)
     app.connect("builder-inited", _on_builder_inited)
     app.connect("autodoc-process-docstring", process_docstring)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
