@@ -4,18 +4,17 @@ Runs :func:`doclrp.evaluate.suite.evaluate_methods` (what ``doclrp evaluate --re
 a seeded, stratified sample of the held-out BBC documents (the fixed split of ``doclrp
 train``) for the shipped text CNN, and for a MiniLM fine-tuned on BBC when ``--minilm
 FOLDER`` is given (``doclrp train --model minilm``; not shipped, and slow on a CPU). Writes the
-figures to ``benchmarks/results/evaluation-<model>-<docs>docs.json``, the Markdown table next
-to it (``.md``), the HTML report with ``--report DIR``, and with ``--readme`` the table into
-the README's evaluation section (between its ``evaluation-table`` markers).
+figures to ``benchmarks/results/evaluation-<model>-<docs>docs.json`` and the Markdown table next
+to it (``.md``, which the site's Evaluation page, ``docs/evaluation.md``, includes as it is), and
+the HTML report with ``--report DIR``.
 
-    PYTHONPATH=. python benchmarks/evaluation.py [--docs 30] [--minilm FOLDER] [--readme]
+    PYTHONPATH=. python benchmarks/evaluation.py [--docs 30] [--minilm FOLDER]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -31,9 +30,7 @@ from measure import write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-README = ROOT / "README.md"
 SHIPPED = ROOT / "doclrp" / "pretrained" / "bbc-cnn"
-START, END = "<!-- evaluation-table:start -->", "<!-- evaluation-table:end -->"
 
 
 def cell(summary: dict, digits: int = 2) -> str:
@@ -74,14 +71,6 @@ def run(name: str, folder: Path, args) -> tuple[dict, str]:
     return data, markdown(name, data)
 
 
-def update_readme(table: str) -> None:
-    text = README.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md has no {START} … {END} markers")
-    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{table}{END}", text, flags=re.S)
-    README.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=30, help="held-out documents per model (default 30)")
@@ -92,17 +81,9 @@ def main() -> int:
     parser.add_argument("--planted-docs", type=int, default=100)
     parser.add_argument("--minilm", type=Path, default=None, help="a MiniLM folder fine-tuned on BBC (optional)")
     parser.add_argument("--report", type=Path, default=None, help="also write the HTML report(s) into this folder")
-    parser.add_argument("--readme", action="store_true", help="write the table(s) into README.md")
-    parser.add_argument("--skip-cnn", action="store_true",
-                        help="measure only --minilm; the CNN's table is read from its saved results (same --docs)")
+    parser.add_argument("--skip-cnn", action="store_true", help="measure only --minilm")
     args = parser.parse_args()
     models = ([] if args.skip_cnn else [("bbc-cnn", SHIPPED)]) + ([("minilm", args.minilm)] if args.minilm else [])
-    tables = []
-    if args.skip_cnn:
-        saved = RESULTS / "evaluation-bbc-cnn-30docs.md"
-        if not saved.exists():
-            raise SystemExit(f"--skip-cnn: no saved CNN table at {saved}")
-        tables.append(saved.read_text(encoding="utf-8"))
     for name, folder in models:
         data, table = run(name, folder, args)
         stem = f"evaluation-{name}-{args.docs}docs"
@@ -112,12 +93,6 @@ def main() -> int:
             args.report.mkdir(parents=True, exist_ok=True)
             (args.report / f"{name}.html").write_text(render_evaluation(data, {"model": name}), encoding="utf-8")
         print(table)
-        tables.append(table)
-    if not args.minilm:
-        tables.append("MiniLM: not measured here (no fine-tuned MiniLM folder on this machine; "
-                      "`--minilm FOLDER` adds its table).\n")
-    if args.readme:
-        update_readme("\n".join(tables))
     return 0
 
 
