@@ -30,7 +30,7 @@ demo: $(STAMP)
 # Layers and cycles (import-linter), lint (ruff), types of the engine, explain, render and serve (mypy), then every test.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check doclrp tests benchmarks examples corpora
+	$(VENV)/bin/ruff check doclrp tests benchmarks examples corpora docs/_ext
 	$(VENV)/bin/mypy doclrp/core doclrp/_explain.py doclrp/render doclrp/serve
 	$(PY) -m pytest -q
 
