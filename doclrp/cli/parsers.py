@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Load the model shipped with doclrp, explain one test document of each "
                                       "BBC news type and write highlighted HTML pages with an index.")
     demo.add_argument("--out", default="doclrp-demo", help="output folder (default: doclrp-demo)")
-    demo.add_argument("--model", default=None, help="a model folder instead of the shipped one")
+    demo.add_argument("--model", default=None,
+                      help="a model folder (doclrp or Hugging Face) or a .skops file instead of the shipped one")
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
     add_top_words_filter(demo)
 
@@ -206,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and replacement), ABPC, comprehensiveness, sufficiency, normalized AOPC, each with 95% "
                     "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
                     "task and time per document, written as DIR/results.json and DIR/index.html.")
-    evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    evaluate.add_argument("--model", required=True, metavar="DIR",
+                          help="a model folder (doclrp or Hugging Face) or a scikit-learn .skops file")
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
@@ -335,7 +337,7 @@ def add_corpus_parser(subparsers) -> None:
                                 "re-explained as the run did; about 1 min on 2 busy CPU cores for BBC's 20 with "
                                 "the shipped CNN); --no-class-switch: the explained target only")
     summarize.add_argument("--model", metavar="DIR",
-                           help="the run's model folder, when it is no longer where the results say (its "
+                           help="the run's model (folder or .skops file), when it is no longer where the results say (its "
                                 "fingerprint must match theirs)")
     summarize.add_argument("--device", default="auto",
                            help="where the class switch re-explains: auto (default: cuda when available, else "
