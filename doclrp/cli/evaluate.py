@@ -19,6 +19,7 @@ from pathlib import Path
 from doclrp.cli.options import say_device, target_from_args
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.split import sample_records
+from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
 from doclrp import __version__
 from doclrp._atomic import staged_folder
@@ -42,8 +43,11 @@ def run(args) -> int:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         if not methods:
             raise DoclrpError("--methods names no method")
+        for name in methods:  # before the model loads: a mistyped name answers at once
+            resolve_method(name)
     args.device = resolve_device(args.device)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    target = target_from_args(args, pipeline)  # as soon as the labels are known, before the corpus is read
     records = list(open_corpus(args.corpus))
     if args.split == "test":
         records = train_test_split_fixed(records)[1]
@@ -51,7 +55,6 @@ def run(args) -> int:
         raise DoclrpError(f"corpus {args.corpus} has no document")
     sample = sample_records(records, args.docs, seed=args.seed)
     methods = default_methods(pipeline) if methods is None else methods
-    target = target_from_args(args, pipeline)
     if args.report is not None:
         return _report(args, pipeline, records, sample, methods, target)
     scores = iter_method_scores(pipeline, [r.text for r in sample], methods, k=args.k, steps=args.steps,

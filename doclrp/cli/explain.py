@@ -95,9 +95,11 @@ def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
     text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
+    # A named method and its --param need no model: checked before it loads; the target as soon as
+    # the model's labels are there. Made once, here, and carried down unchanged.
+    method = method_from_args(args)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
-    # Made once, here, and carried down unchanged.
-    target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
+    target, method = target_from_args(args, pipeline), method or method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
     page = None
     if args.out is not None:

@@ -19,6 +19,7 @@ are checked by the command rather than by argparse (which would demand them from
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 
 from doclrp import __version__
@@ -32,7 +33,7 @@ DOC_TIMEOUT = 300.0
 
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
-__all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
+__all__ = ["parse_command_line", "build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
            "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "positive_int",
            "positive_float", "count", "seconds_or_off"]
 
@@ -274,6 +275,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but an unknown option is told by its command's parser (its usage,
+    not the top level's) with the closest option it has (``--targte``: did you mean ``--target``?).
+
+    >>> parse_command_line(build_parser(), ["explain", "--model", "m", "--text", "Hi.", "--targte", "x"])
+    Traceback (most recent call last):
+    SystemExit: 2
+    """
+    args, unknown = parser.parse_known_args(argv)
+    if not unknown:
+        return args
+    command = _command_parser(parser, args)
+    options = [option for action in command._actions for option in action.option_strings]
+    hint = ""
+    for word in unknown:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            if close:
+                hint = f" (did you mean {close[0]}?)"
+                break
+    command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    raise AssertionError("unreachable")  # argparse's error() exits
+
+
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost parser of the command ``args`` holds (``corpus summarize`` included)."""
+    found = parser
+    for destination in ("command", "corpus_command"):
+        actions = [a for a in found._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, destination, None)
+        if not actions or name is None or name not in actions[0].choices:
+            break
+        found = actions[0].choices[name]
+    return found
+
+
 def add_corpus_parser(subparsers) -> None:
     """Add ``corpus`` (with the model options: --model/--target/--method/--device) and its
     nested ``summarize`` to the ``doclrp`` subcommands; see the module docstring."""
@@ -311,7 +348,8 @@ def add_corpus_parser(subparsers) -> None:
                              "windows. A stage already running (one spaCy call, one forward/backward pass) is "
                              "not interrupted; long runs of one character are split before spaCy already. A "
                              "document over the limit is skipped with its reason under --on-error skip, else "
-                             "the run stops with one line (run it again to continue). Local engine only")
+                             "the run stops with one line (run it again to continue). Both engines (local, ray) "
+                             "honour it")
     corpus.add_argument("--quiet", action="store_true", help="no progress bar")
 
     nested = corpus.add_subparsers(dest="corpus_command", metavar="summarize")
