@@ -28,6 +28,9 @@ def test_evaluate_prints_a_row_per_method(topic_model_dir, topic_corpus_dir, cap
     (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--k", "0"], "k must be a positive integer"),
     (["--target", "weather"], "unknown target 'weather'"),
+    (["--steps", "5000"], "--steps takes at most 1000, got 5000"),
+    (["--resamples", "10000000"], "--resamples takes at most 100000"),
+    (["--batch-size", "100000"], "--batch-size takes at most 1024"),
 ])
 def test_bad_input_one_line_exit_2(topic_model_dir, topic_corpus_dir, capsys, extra, message):
     code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),

@@ -72,6 +72,10 @@ def run(args) -> int:
     return 0
 
 
+#: The most deletion-curve steps, bootstrap resamples and documents per batch one run takes.
+MAX_STEPS, MAX_RESAMPLES, MAX_BATCH_SIZE = 1000, 100_000, 1024
+
+
 def _check_options(args) -> None:
     """Every number and the report folder checked before the model loads: one line, exit 2."""
     for flag, value, least in (("--docs", args.docs, 1), ("--resamples", args.resamples, 1),
@@ -82,6 +86,11 @@ def _check_options(args) -> None:
     for flag, value in (("--k", args.k), ("--steps", args.steps)):
         if value < 1:
             raise DoclrpError(f"{flag[2:]} must be a positive integer, got {value}")
+    # Maxima of the work one run may ask for (each a loop of model passes or of resampling).
+    for flag, value, most in (("--steps", args.steps, MAX_STEPS), ("--resamples", args.resamples, MAX_RESAMPLES),
+                              ("--batch-size", args.batch_size, MAX_BATCH_SIZE)):
+        if value > most:
+            raise DoclrpError(f"{flag} takes at most {most}, got {value}")
     if args.report is not None:
         out = Path(args.report)
         ours = (out / "results.json").is_file() and (out / "index.html").is_file()

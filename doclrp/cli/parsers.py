@@ -226,18 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
                                "random)")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
-    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
+    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10, at most 1000)")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write the full report to this folder (results.json, index.html); replaced whole")
     evaluate.add_argument("--resamples", type=int, default=2000,
-                          help="bootstrap resamples of each interval (default 2000; with --report)")
+                          help="bootstrap resamples of each interval (default 2000, at most 100000; with --report)")
     evaluate.add_argument("--sanity-docs", type=int, default=20,
                           help="documents of the model-randomization check per method (default 20; 0 skips it)")
     evaluate.add_argument("--planted-docs", type=int, default=100,
                           help="test documents of the planted-trigger task (default 100; 0 skips it)")
     evaluate.add_argument("--planted-k", type=int, default=3,
                           help="the trigger counts as found among this many most relevant words (default 3)")
-    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16)")
+    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16, at most 1024)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
 
