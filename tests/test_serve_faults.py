@@ -61,7 +61,7 @@ def test_method_parameters_are_bounded_in_the_api_and_on_the_command_line(params
     reply = client.post("/api/explain", json={"text": "good", "method": "integrated-gradients", "params": params})
     assert reply.status_code == 422 and fragment in reply.json()["error"]
     reply = client.post("/api/explain", json={"text": "good", "method": "occlusion", "params": {"batch_size": 5000}})
-    assert reply.status_code == 422 and "batch_size of 'occlusion' takes 1 to 1024" in reply.json()["error"]
+    assert reply.status_code == 422 and "batch_size of 'occlusion' takes 1 to 256" in reply.json()["error"]
     argv = ["explain", "--model", str(doclrp.pretrained_path()), "--text", "hi", "--method", "integrated-gradients",
             *[f"--param={k}={v}" for k, v in params.items()]]
     assert main(argv) == 2
