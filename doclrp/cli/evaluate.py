@@ -46,7 +46,8 @@ def run(args) -> int:
         for name in methods:  # before the model loads: a mistyped name answers at once
             resolve_method(name)
     args.device = resolve_device(args.device)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     target = target_from_args(args, pipeline)  # as soon as the labels are known, before the corpus is read
     records = list(open_corpus(args.corpus))
     if args.split == "test":

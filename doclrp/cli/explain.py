@@ -98,7 +98,8 @@ def run(args) -> int:
     # A named method and its --param need no model: checked before it loads; the target as soon as
     # the model's labels are there. Made once, here, and carried down unchanged.
     method = method_from_args(args)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     target, method = target_from_args(args, pipeline), method or method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
     page = None
