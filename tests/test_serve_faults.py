@@ -158,3 +158,22 @@ def test_the_server_stops_within_seconds_while_work_runs(sig):
     assert process.returncode in (0, 130, -signal.SIGTERM), process.stderr.read()
     assert "Traceback" not in process.stderr.read()
     print(f"stopped {stopped:.1f} s after {signal.Signals(sig).name}")
+
+
+def test_closing_answers_the_running_request_even_when_its_work_cannot_be_stopped_yet():
+    """Work outside any tensor operation (spaCy on a long text, a starved thread) is not stopped at
+    once; the request is answered at once anyway, so a shutdown never waits for it."""
+    import threading
+
+    from doclrp.core.cancel import Cancelled
+    from doclrp.serve.queues import SHUTDOWN, ModelQueue
+
+    release = threading.Event()
+    queue = ModelQueue("m", lambda key, texts: [release.wait(WAIT_S)] * len(texts), window_s=0)
+    future = queue.submit("k", "text", timeout_s=WAIT_S)
+    _until(lambda: queue.busy, "the work never started")
+    queue.close()
+    error = future.exception(timeout=WAIT_S / 2)  # answered, while the work still waits for release
+    assert isinstance(error, Cancelled) and str(error) == SHUTDOWN and not release.is_set()
+    release.set()
+    assert queue.join(WAIT_S)
