@@ -18,7 +18,7 @@ Every request carries a deadline (its ``--timeout``). A group runs inside
 that overruns stops within one tensor operation (:class:`~doclrp.core.cancel.Cancelled`)
 and the model is free for the next request; requests whose deadline passed while they
 waited are answered without running. :meth:`ModelQueue.close` (server shutdown) stops the
-running work the same way and answers everything that waits.
+running work the same way and answers every request, running or waiting, at once.
 
 >>> import time
 >>> calls = []
