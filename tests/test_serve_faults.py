@@ -70,8 +70,9 @@ def test_method_parameters_are_bounded_in_the_api_and_on_the_command_line(params
 
 
 def test_a_heavy_request_stops_at_the_timeout_while_everything_else_is_answered():
+    # 8 s: room for the other requests to be answered while the heavy one runs, on a busy machine too
     app = create_app(models={"bbc-cnn": doclrp.pretrained_path(), "tiny": _tiny()},
-                     limits=Limits(timeout_s=3, batch_window_s=0), digits=False)
+                     limits=Limits(timeout_s=8, batch_window_s=0), digits=False)
     queue = app.state.queues["bbc-cnn"]
     client = TestClient(app, base_url=BASE)
     with ThreadPoolExecutor(2) as pool:
@@ -85,7 +86,7 @@ def test_a_heavy_request_stops_at_the_timeout_while_everything_else_is_answered(
         assert other.status_code == 200 and [w["text"] for w in other.json()["words"]] == ["good", "fun"]
         assert not heavy.done()  # all of that while the heavy request was still running
         reply = heavy.result(WAIT_S)
-    assert reply.status_code == 503 and "took over 3 s (--timeout)" in reply.json()["error"]
+    assert reply.status_code == 503 and "took over 8 s (--timeout)" in reply.json()["error"]
     # The runaway work was stopped, not left running: the model answers the next request.
     _until(lambda: not queue.busy, "the heavy work kept running past its time limit")
     normal = client.post("/api/explain", json={"text": TEXT, "model": "bbc-cnn"})
@@ -135,6 +136,7 @@ def _ask(url: str, payload: dict) -> int:
         return 0  # the server closed the connection as it stopped
 
 
+@pytest.mark.slow  # a server process started (and its model loaded) per signal
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_server_stops_within_seconds_while_work_runs(sig):
     process, url = _start_server("--timeout", "600")
