@@ -54,7 +54,7 @@ __all__ = [
     "run_cli",
     "toolbox_forward", "toolbox_lrp", "write_toolbox_model",
     "alpha_beta_dropping_reference", "window_membership", "pool_reference",
-    "pdf_bytes", "docx_bytes", "eml_bytes",
+    "pdf_bytes", "pdf_of_text", "docx_bytes", "eml_bytes",
 ]
 
 
@@ -767,8 +767,8 @@ def pdf_bytes(pages, *, size=(612, 792), font_size=12, javascript=False, encrypt
               shared_pages=None, hyphen=False, rotate=0):
     """A PDF with a text layer, written object by object with exact cross-reference offsets.
 
-    ``pages``: per page a list of lines, each ``(x, y, text)`` in points from the bottom-left
-    corner (PDF's own coordinates) or a plain string (placed top-down at ``font_size`` × 1.5
+    ``pages``: per page a list of lines, each ``(x, y, text)`` or ``(x, y, text, size)`` in points
+    from the bottom-left corner (PDF's own coordinates) or a plain string (placed top-down at ``font_size`` × 1.5
     line spacing from 72 pt). Helvetica, one ``Tj`` per line. ``javascript``: an OpenAction
     and a document-level JavaScript action (a hostile file; nothing may run it).
     ``encrypted``: a standard security handler whose user password is not empty (so opening
@@ -793,8 +793,9 @@ def pdf_bytes(pages, *, size=(612, 792), font_size=12, javascript=False, encrypt
         if key not in streams:
             ops = []
             for n, line in enumerate(lines):
-                x, y, text = line if isinstance(line, tuple) else (72, size[1] - 72 - n * font_size * 1.5, line)
-                ops.append(f"BT /F1 {font_size} Tf {x:g} {y:g} Td {_pdf_string(text)} Tj ET")
+                x, y, text, *points = line if isinstance(line, tuple) else (72, size[1] - 72 - n * font_size * 1.5,
+                                                                            line)
+                ops.append(f"BT /F1 {points[0] if points else font_size} Tf {x:g} {y:g} Td {_pdf_string(text)} Tj ET")
             content = "\n".join(ops).encode("latin-1")
             streams[key] = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
         kids.append(add(f"<< /Type /Page /Parent {tree} 0 R /MediaBox [0 0 {size[0]} {size[1]}] "
@@ -824,6 +825,24 @@ def pdf_bytes(pages, *, size=(612, 792), font_size=12, javascript=False, encrypt
     out += (f"trailer\n<< /Size {len(objects) + 1} /Root {catalog} 0 R{trailer_extra} >>\n"
             f"startxref\n{xref}\n%%EOF\n").encode()
     return bytes(out)
+
+
+def pdf_of_text(title, paragraphs, *, width=78, font_size=11, size=(612, 792)):
+    """A report-like PDF: a title and paragraphs wrapped at ``width`` characters, pages filled
+    top-down with a gap between paragraphs (a paragraph break for the reader)."""
+    import textwrap
+
+    pages, lines, y = [], [(72, size[1] - 80, title, 18)], size[1] - 120
+    for paragraph in paragraphs:
+        for line in textwrap.wrap(paragraph, width):
+            if y < 72:
+                pages.append(lines)
+                lines, y = [], size[1] - 72
+            lines.append((72, y, line, font_size))
+            y -= font_size * 1.45
+        y -= font_size * 1.2
+    pages.append(lines)
+    return pdf_bytes(pages, size=size, font_size=font_size)
 
 
 def docx_bytes(body, *, headers=(), footers=(), extra_parts=None, compression=None):

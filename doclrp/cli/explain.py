@@ -19,13 +19,14 @@ from doclrp._atomic import write_text
 from doclrp._explain import explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
-from doclrp.documents import Limits, SourceText, read_source
+from doclrp.documents import Deadline, Limits, SourceText, read_source, render_pages
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
+from doclrp.render.pages import PAGE_VIEW_PAGES
 from doclrp.text.terms import parse_leave_out
 
-__all__ = ["run", "read_document", "read_file", "write_page", "write_json", "check_document", "prediction_line",
+__all__ = ["run", "read_document", "read_file", "drawn_pages", "write_page", "write_json", "check_document", "prediction_line",
            "limits_from_args", "document_line"]
 
 
@@ -64,9 +65,17 @@ def read_document(path: str | Path, limits: Limits | None = None) -> str:
     return read_file(path, limits).text
 
 
-def read_file(path: str | Path, limits: Limits | None = None) -> SourceText:
+def read_file(path: str | Path, limits: Limits | None = None, deadline: Deadline | None = None) -> SourceText:
     """A document file read within ``limits`` (:func:`doclrp.documents.read_source`)."""
-    return read_source(path, name=str(path), limits=limits)
+    return read_source(path, name=str(path), limits=limits, deadline=deadline)
+
+
+def drawn_pages(source: SourceText | None, deadline: Deadline | None = None) -> list:
+    """The first `PAGE_VIEW_PAGES` pages of a PDF drawn for its page view (none for other kinds)."""
+    if source is None or source.kind != "pdf" or source.data is None or not source.pages:
+        return []
+    return render_pages(source.data, source.name or "the PDF", pages=range(min(source.pages, PAGE_VIEW_PAGES)),
+                        deadline=deadline)
 
 
 def limits_from_args(args) -> Limits:
@@ -125,7 +134,9 @@ def _print_top(explanation, top: int, leave_out) -> None:
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
-    source = None if args.file is None else read_file(args.file, limits_from_args(args))
+    limits = limits_from_args(args) if args.file is not None else None
+    deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
+    source = None if args.file is None else read_file(args.file, limits, deadline)
     text = check_document(args.text if source is None else source.text, args.max_chars)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     # Made once, here, and carried down unchanged.
@@ -139,7 +150,8 @@ def run(args) -> int:
         if source is not None:
             explanation, others = source.attach(explanation), [source.attach(other) for other in others]
         page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None,
-                                            alternatives=others, leave_out=leave_out))
+                                            alternatives=others, leave_out=leave_out,
+                                            pages=drawn_pages(source, deadline)))
     else:
         explanation = explain(pipeline, text, target=target, method=method)
         if source is not None:

@@ -62,6 +62,10 @@ NOTEBOOK_HTML = {
 }
 
 
+#: Where `Explanation.page_images` finds the drawing of a PDF's pages (render, above text).
+PAGE_IMAGES = "doclrp.render.pages:page_images"
+
+
 def _notebook_html(kind: str, value: Any) -> str:
     module, function = NOTEBOOK_HTML[kind].split(":")
     return getattr(importlib.import_module(module), function)(value)
@@ -222,6 +226,13 @@ class Explanation:
     def _repr_html_(self) -> str:
         """The page of ``doclrp.render.to_html``, for notebooks."""
         return _notebook_html("one", self)
+
+    def page_images(self, source: Any = None, **options: Any) -> list[Any]:
+        """The pages of the PDF this explains as PIL images, every word's box coloured by its
+        relevance (`doclrp.render.pages.page_images`: ``source`` the PDF's path or bytes, by
+        default the file its `layout` names; ``pages``, ``max_width``, ``cmap``, ``vmax``)."""
+        module, function = PAGE_IMAGES.split(":")
+        return list(getattr(importlib.import_module(module), function)(self, source, **options))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""

@@ -49,11 +49,14 @@ class WordLayout:
 
     def __post_init__(self) -> None:
         page = np.asarray(self.page, dtype=np.int32).reshape(-1)
-        box = np.asarray(self.box, dtype=np.float32).reshape(-1, 4)
+        # Six decimals (a thousandth of a point on any page): what JSON keeps, so a layout read
+        # back equals the one written.
+        box = np.round(np.asarray(self.box, dtype=np.float64), 6).astype(np.float32).reshape(-1, 4)
         if len(page) != len(box):
             raise DoclrpError(f"a word layout needs one page per box: {len(page)} pages, {len(box)} boxes")
         object.__setattr__(self, "page", page)
         object.__setattr__(self, "box", box)
+        object.__setattr__(self, "parts", _plain_parts(self.parts))
 
     def __len__(self) -> int:
         return len(self.page)
@@ -112,11 +115,11 @@ def _sizes(data: Mapping[str, Any]) -> list[tuple[float, float]]:
 
 
 def _rounded(box: Any) -> Box:
-    # float32 arrays hold the boxes; six decimals are a thousandth of a point on any page and
-    # read back to the same float32.
+    # float32 arrays hold the boxes at six decimals; their float64 forms read back the same.
     x0, y0, x1, y1 = (round(float(v), 6) for v in box)
     return (x0, y0, x1, y1)
 
 
 def _plain_parts(parts: Mapping[int, Sequence[tuple[int, Sequence[float]]]]) -> dict[int, list[tuple[int, Box]]]:
-    return {int(k): [(int(p), _rounded(np.asarray(b, dtype=np.float32))) for p, b in v] for k, v in parts.items()}
+    return {int(k): [(int(p), _rounded(np.round(np.asarray(b, dtype=np.float64), 6).astype(np.float32)))
+                     for p, b in v] for k, v in parts.items()}
