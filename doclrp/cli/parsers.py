@@ -316,13 +316,15 @@ def add_corpus_parser(subparsers) -> None:
                     "writes an HTML report of the results.")
     add_model_options(_NotRequired(corpus))
     corpus.add_argument("--input", metavar="CORPUS",
-                        help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+                        help="'bbc', a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, mixed), a .jsonl "
+                             "or a .csv file (rows with a text, or a 'path' to a document file)")
     corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                              "or one number per output")
     corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
     add_max_chars(corpus)
+    add_document_limits(corpus)
     corpus.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N documents of the corpus (of the shard), in corpus order: a quick look "
                              "at a large corpus (default: all)")

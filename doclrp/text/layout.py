@@ -85,6 +85,30 @@ class WordLayout:
             data["parts"] = [[int(p), *b] for p, b in self.boxes_on(index)]
         return data
 
+    def to_columns(self) -> dict[str, Any]:
+        """The whole layout as columns (corpus records): ``page`` and ``box`` one entry per word,
+        ``parts`` as ``[word, page, x0, y0, x1, y1]`` rows, ``page_sizes``, ``source``.
+
+        >>> layout = WordLayout(np.array([0]), np.array([[.1, .2, .3, .4]]), [(10.0, 20.0)], "a.pdf")
+        >>> WordLayout.from_columns(layout.to_columns()) == layout
+        True
+        """
+        return {"page_sizes": [list(size) for size in self.page_sizes], "source": self.source,
+                "page": self.page.tolist(), "box": [list(_rounded(b)) for b in self.box],
+                "parts": [[index, page, *box] for index in sorted(self.parts) for page, box in self.boxes_on(index)]}
+
+    @classmethod
+    def from_columns(cls, data: Mapping[str, Any]) -> WordLayout:
+        """The layout `to_columns` wrote."""
+        try:
+            parts: dict[int, list[tuple[int, Box]]] = {}
+            for index, page, x0, y0, x1, y1 in data.get("parts") or ():
+                parts.setdefault(int(index), []).append((int(page), (float(x0), float(y0), float(x1), float(y1))))
+            return cls(np.array(data["page"], dtype=np.int32), np.array(data["box"], dtype=np.float32).reshape(-1, 4),
+                       _sizes(data), data.get("source"), parts)
+        except (KeyError, TypeError, ValueError) as error:
+            raise DoclrpError(f"not a word layout's columns ({error!r})") from None
+
     def to_dict(self) -> dict[str, Any]:
         """The parts that are not per word: page sizes and the source (words carry `word`)."""
         return {"page_sizes": [list(size) for size in self.page_sizes], "source": self.source}
