@@ -98,7 +98,7 @@ def test_report_document_pages_show_page_views(mixed_folder, topic_model_dir, tm
     summarize(out, tmp_path / "report", pages=5, min_df=1, progress=False)
     pages = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "report" / "docs").iterdir()}
     pdf_page = next(text for name, text in pages.items() if "a.pdf" in name)
-    assert 'class="pageview"' in pdf_page and pdf_page.count("data:image/jpeg;base64,") == 1
+    assert 'class="pageview"' in pdf_page and pdf_page.count("data:image/png;base64,") == 1
     assert 'id="pick-1"' in pdf_page  # the class switch recolours the boxes too
     other = next(text for name, text in pages.items() if "c.html" in name)
     assert 'class="pageview"' not in other

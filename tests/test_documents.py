@@ -98,7 +98,7 @@ def test_pdf_with_javascript_and_open_action_is_read_and_drawn_without_a_form_en
     source = read_source(data, name="hostile.pdf")
     assert source.text == "Nothing here runs."
     images = render_pages(data, "hostile.pdf")
-    assert len(images) == 1 and images[0].data[:3] == b"\xff\xd8\xff"
+    assert len(images) == 1 and images[0].data[:8] == b"\x89PNG\r\n\x1a\n" and images[0].mime == "image/png"
 
 
 def test_pdf_pages_are_drawn_at_a_bounded_resolution():
@@ -338,3 +338,15 @@ def test_the_kind_comes_from_the_content_not_the_name():
         read_source(b"\x89PNG\r\n\x1a\n....", name="photo.pdf")
     with pytest.raises(DoclrpError, match=r"old Office file .* save it as \.docx or \.eml"):
         read_source(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, name="old.doc")
+
+
+def test_pages_of_print_are_small_pngs_and_pages_with_pictures_jpegs():
+    from PIL import Image
+
+    from doclrp.documents.pdf import _encoded
+
+    print_page, = render_pages(pdf_bytes([["A page of print only."] * 30]))
+    assert print_page.mime == "image/png" and len(print_page.data) < 120_000
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8))
+    photo = _encoded(0, noise, 80)
+    assert photo.mime == "image/jpeg" and photo.data[:3] == b"\xff\xd8\xff" and (photo.width, photo.height) == (200, 300)

@@ -33,7 +33,7 @@ def test_page_view_html_escapes_words_and_embeds_each_page_once():
     page = to_html(exp, pages=render_pages(data))
     assert "<script" not in page and "</script" not in page
     assert 'data-w="alert(1)&lt;/script"' in page and 'data-w="&quot;"' in page
-    assert page.count("data:image/jpeg;base64,") == 2 and page.count('class="bx"') == len(exp.words)
+    assert page.count("data:image/png;base64,") == 2 and page.count('class="bx"') == len(exp.words)
     assert 'id="mode-pages" checked' in page
 
 

@@ -293,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
                        help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")
+    serve.add_argument("--max-bytes", type=byte_size, default=20 * 1024 * 1024, metavar="SIZE",
+                       help="largest document file uploaded (PDF, Word, HTML, e-mail, text), in bytes or with a "
+                            "unit: 5MB (default 20MB)")
+    serve.add_argument("--max-pages", type=positive_int, default=MAX_PAGES, metavar="N",
+                       help=f"most pages of an uploaded PDF (default {MAX_PAGES})")
     serve.add_argument("--timeout", type=float, default=60.0,
                        help="seconds one explanation may take, waiting included; work past it is stopped "
                             "(default 60)")

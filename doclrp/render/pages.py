@@ -35,7 +35,7 @@ from PIL import Image
 from doclrp.documents import Limits, SourceText, read_source
 from doclrp.documents.pdf import MAX_PAGE_WIDTH, PageImage, iter_page_images
 from doclrp.errors import DoclrpError
-from doclrp.render.colors import css_gradient, diverging_color, symmetric_vmax
+from doclrp.render.colors import css_gradient, diverging_rgb, symmetric_vmax
 from doclrp.render.image import colorize
 from doclrp.render.page import escape
 from doclrp.text.explanation import Explanation
@@ -107,7 +107,9 @@ def page_view(views: Sequence[Explanation], images: Sequence[PageImage], views_h
             raise DoclrpError("every target of a page view must explain the same words of the same PDF")
     values = [view.relevance for view in views]
     scales = [symmetric_vmax(v) for v in values]
-    colours = [[diverging_color(float(x), vmax) for x in v.tolist()] for v, vmax in zip(values, scales)]
+    # Whole arrays at once: a page view holds tens of thousands of boxes.
+    colours = [[f"#{r:02x}{g:02x}{b:02x}" for r, g, b in diverging_rgb(v, vmax).tolist()]
+               for v, vmax in zip(values, scales)]
     texts = [w.text for w in views[0].words]
     by_page: dict[int, list[str]] = {image.page: [] for image in images}
     for index in range(len(layout)):
