@@ -39,6 +39,15 @@ LINES_PER_PAGE = 50
 
 
 def _rss_mib() -> float:
+    """This process's peak resident memory (MiB): VmHWM of its own memory map. Not ``ru_maxrss``,
+    which a child started by ``subprocess`` inherits from its parent's peak (fork keeps it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 

@@ -96,3 +96,28 @@ def test_max_pages_and_doc_timeout_options(topic_model_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         run_cli(capsys, "explain", "--model", str(topic_model_dir), "--file", str(path), "--max-bytes", "lots")
     assert exit_.value.code == 2 and "expected a size like 20MB" in capsys.readouterr().err
+
+
+def test_doc_timeout_covers_reading_and_drawing(topic_model_dir, tmp_path, capsys, monkeypatch):
+    from doclrp.documents import limits as limits_module
+
+    path = tmp_path / "ten.pdf"
+    path.write_bytes(pdf_bytes([["goal"]] * 10))
+    now = [0.0]
+
+    def clock():
+        now[0] += 1.0
+        return now[0]
+
+    monkeypatch.setattr(limits_module, "_clock", clock)
+    code, _, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--file", str(path),
+                           "--doc-timeout", "4", "--out", str(tmp_path / "p.html"))
+    assert code == 2 and "reading page 5 of" in err and "took longer than --doc-timeout 4 s" in err
+    assert len(err.strip().splitlines()) == 1
+    # One budget for reading and drawing: ten pages read within 12 "seconds", the drawing stopped
+    # at its third page. Still one line, and no page written.
+    now[0] = 0.0
+    code, _, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--file", str(path),
+                           "--doc-timeout", "12", "--out", str(tmp_path / "p.html"))
+    assert code == 2 and "drawing page 3 of" in err and "took longer than --doc-timeout 12 s" in err
+    assert not (tmp_path / "p.html").exists()

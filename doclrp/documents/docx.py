@@ -187,7 +187,7 @@ def _part_text(data: bytes, name: str, limits: Limits) -> str:
 
 #: Elements whose content is not the document's text: deleted revisions, field instructions
 #: and the fallback copy of content that markup compatibility gives twice.
-_SKIPPED = {f"{W} delText", f"{W} instrText", f"{_MC} Fallback", f"{W} del"}
+_SKIPPED = {f"{W} delText", f"{W} instrText", f"{_MC} Fallback", f"{W} del", f"{W} moveFrom"}
 
 
 def _parse(data: bytes, name: str, *, start: Callable[[str, dict[str, str]], None] | None = None,
