@@ -77,10 +77,6 @@ figure.sheet figcaption {{ color: #666; font-size: .85rem; }}
 """
 
 
-def _percent(value: float) -> str:
-    return f"{round(value * 100, 2):g}%"
-
-
 def _value(value: float) -> str:
     return f"{value:+.4g}"
 
@@ -112,15 +108,27 @@ def page_view(views: Sequence[Explanation], images: Sequence[PageImage], views_h
                for v, vmax in zip(values, scales)]
     texts = [w.text for w in views[0].words]
     by_page: dict[int, list[str]] = {image.page: [] for image in images}
-    for index in range(len(layout)):
-        for page, (x0, y0, x1, y1) in layout.boxes_on(index):
-            if page not in by_page:
-                continue
-            custom = ";".join(f"--c{n}:{colours[n][index]}" for n in range(len(views)))
-            data = " ".join(f'data-v{n}="{_value(float(values[n][index]))}"' for n in range(len(views)))
-            by_page[page].append(
-                f'<span class="bx" style="left:{_percent(x0)};top:{_percent(y0)};width:{_percent(x1 - x0)};'
-                f'height:{_percent(y1 - y0)};{custom}" data-w="{escape(texts[index])}" {data} tabindex="0"></span>')
+    # Percentages of every box at once (tens of thousands of words): left, top, width, height.
+    box = layout.box.astype(np.float64)
+    places = np.round(np.hstack([box[:, :2], box[:, 2:] - box[:, :2]]) * 100, 2).tolist()
+    pages_of = layout.page.tolist()
+    shown_values = [[_value(x) for x in v.tolist()] for v in values]
+    for index, page in enumerate(pages_of):
+        if index in layout.parts:  # a word broken over lines: a box per line
+            spots = [(p, [round(v * 100, 2) for v in (x0, y0, x1 - x0, y1 - y0)])
+                     for p, (x0, y0, x1, y1) in layout.boxes_on(index)]
+        elif page in by_page:
+            spots = [(page, places[index])]
+        else:
+            continue
+        custom = ";".join(f"--c{n}:{colours[n][index]}" for n in range(len(views)))
+        data = " ".join(f'data-v{n}="{shown_values[n][index]}"' for n in range(len(views)))
+        word = escape(texts[index])
+        for spot_page, (left, top, width, height) in spots:
+            if spot_page in by_page:
+                by_page[spot_page].append(
+                    f'<span class="bx" style="left:{left:g}%;top:{top:g}%;width:{width:g}%;height:{height:g}%;'
+                    f'{custom}" data-w="{word}" {data} tabindex="0"></span>')
     sheets = []
     for image in images:
         source = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
