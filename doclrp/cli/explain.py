@@ -138,7 +138,8 @@ def run(args) -> int:
     deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
     source = None if args.file is None else read_file(args.file, limits, deadline)
     text = check_document(args.text if source is None else source.text, args.max_chars)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
