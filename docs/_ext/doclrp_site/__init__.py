@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .api_pages import api_pages
+from .markdown import prose_cell
 from .benchmark_page import results_markdown
 from .cli_page import cli_markdown
 from .docstrings import process_docstring
@@ -51,14 +52,17 @@ def generate(docs: Path) -> list[Path]:
     python = reference / "python"
     python.mkdir(parents=True, exist_ok=True)
     stems = []
-    for page in api_pages():
+    pages = api_pages()
+    for page in pages:
         _write(python / f"{page.stem}.md", HEADER + page.markdown)
         written.append(python / f"{page.stem}.md")
         stems.append(page.stem)
     index = ["# Python API", "",
              "Every public name of doclrp, from its docstring. `import doclrp` gives the names most work needs; "
              "each package below declares its own public names in `__all__`, and a name is documented once, "
-             "on the first page that exports it.", "", "```{toctree}", ":maxdepth: 1", "", *stems, "```", ""]
+             "on the first page that exports it.", "", "| module | what it holds |", "|---|---|",
+             *[f"| [{page.module}]({page.stem}.md) | {prose_cell(page.summary)} |" for page in pages], "",
+             "```{toctree}", ":hidden:", "", *stems, "```", ""]
     _write(python / "index.md", HEADER + "\n".join(index))
     written.append(python / "index.md")
     for stale in python.glob("*.md"):  # a module that no longer exists takes its page with it

@@ -27,10 +27,12 @@ EXTRA_MODULES = ("doclrp.core.attention_rules", "doclrp.models.toolbox", "doclrp
 
 @dataclass(frozen=True)
 class ApiPage:
-    """One generated page: the module it documents, its file stem and its Markdown."""
+    """One generated page: the module it documents, its file stem, the first sentence of the
+    module's docstring and the page's Markdown."""
 
     module: str
     stem: str
+    summary: str
     markdown: str
 
 
@@ -131,5 +133,5 @@ def api_pages() -> list[ApiPage]:
             lines += ["| name | what it is |", "|---|---|", *rows, ""]
         if bodies:
             lines += ["## Details", "", *bodies]
-        pages.append(ApiPage(module_name, module_name, "\n".join(lines)))
+        pages.append(ApiPage(module_name, module_name, first_sentence(module.__doc__), "\n".join(lines)))
     return pages

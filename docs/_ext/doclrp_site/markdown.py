@@ -25,18 +25,18 @@ def cell(text: str) -> str:
     return escape(" ".join(text.split()))
 
 
-_DOUBLE_CODE = re.compile(r"(``.+?``)")
+_CODE_SPAN = re.compile(r"(``.+?``|`[^`]+`)")
 _PROSE_SPECIAL = re.compile(r"([\\*_<>|\[\]])")
 
 
 def prose_cell(text: str) -> str:
-    """Docstring prose for one table cell: ````code```` spans kept (Markdown reads them as code),
-    everything else shown literally, on one line.
+    """Docstring prose for one table cell: code spans (````x```` and ```x```) kept, Markdown reads
+    both as code, everything else shown literally, on one line.
 
     >>> print(prose_cell("Explain ``a|b`` for |x| and *args"))
     Explain ``a\\|b`` for \\|x\\| and \\*args
     """
-    parts = _DOUBLE_CODE.split(" ".join(text.split()))
+    parts = _CODE_SPAN.split(" ".join(text.split()))
     for i, part in enumerate(parts):
         # inside code only the pipe is escaped: a table cell ends at a bare one even there
         parts[i] = part.replace("|", "\\|") if i % 2 else _PROSE_SPECIAL.sub(r"\\\1", part)
