@@ -2,9 +2,10 @@
 module (and with it torch, seconds to import) is loaded: a mistyped path answers at once.
 
 >>> from doclrp.cli.parsers import build_parser
->>> check_arguments(build_parser().parse_args(["explain", "--model", "nowhere", "--text", "Hi.", "--out", "p.html"]))
+>>> args = build_parser().parse_args(["explain", "--model", "nowhere", "--text", "Hi.", "--out", "p.html"])
+>>> check_arguments(args)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-doclrp.errors.DoclrpError: no model folder at nowhere: check the path or train one (doclrp train)
+doclrp.errors.DoclrpError: no model folder at nowhere: check the path or train one (doclrp train); the model shipped with doclrp is at .../doclrp/pretrained/bbc-cnn
 
 The library checks the same things again where it reads the files (``load_model``,
 ``read_results``); these are the command's early answers, not the only guard.
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from doclrp._atomic import OutputRefused, output_path
 from doclrp.errors import DoclrpError
+
+# where a newcomer's first --model should point (models/loading.py says the same; found here without torch)
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "bbc-cnn"
 
 __all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS", "MODEL_FILE_SUFFIXES"]
 
@@ -82,7 +86,8 @@ def _check_model_folder(folder: str, vocab: str | None = None) -> None:
     if path.suffix.lower() == ".skops" and not path.is_dir():
         raise DoclrpError(f"no model file at {folder}: check the path")
     if not path.is_dir():
-        raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
+        raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train); the model "
+                          f"shipped with doclrp is at {SHIPPED_MODEL}")
 
 
 def _outputs(args) -> list[tuple[str, str, bool]]:

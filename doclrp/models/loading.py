@@ -106,7 +106,8 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
         check_finite_parameters(pipeline.model, str(folder))
         return pipeline
     if not folder.is_dir():
-        raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
+        raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train); the model "
+                          f"shipped with doclrp is at {Path(__file__).resolve().parent.parent / 'pretrained' / PRETRAINED}")
     if _is_hugging_face(folder):
         pipeline = load_hf_pipeline(folder, device=device, allow_pickle=allow_pickle)
     else:

@@ -19,10 +19,10 @@ Traceback (most recent call last):
 doclrp.errors.DoclrpError: unknown model id 'huge'; this server has: tiny
 >>> model_id("My Models/BBC CNN!"), model_id("models/reviews.skops")
 ('bbc-cnn', 'reviews')
->>> ModelRegistry(["no/such/folder", "no/such/model.skops"])
+>>> ModelRegistry(["no/such/folder", "no/such/model.skops"])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 doclrp.errors.DoclrpError: 2 models cannot be served:
-  folder: no model folder at no/such/folder: check the path or train one (doclrp train)
+  folder: no model folder at no/such/folder: check the path or train one (doclrp train); the model shipped ...
   model: no model file at no/such/model.skops: check the path
 """
 
