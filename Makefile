@@ -26,6 +26,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/doclrp demo
+	@echo "doclrp is installed in .venv: call it as .venv/bin/doclrp, or run 'source .venv/bin/activate' once per shell; next steps: README.md and docs/getting-started.md"
 
 # Layers and cycles (import-linter), lint (ruff), types of the engine, explain, render and serve (mypy), then every test.
 test: $(STAMP)
