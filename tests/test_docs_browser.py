@@ -1,7 +1,7 @@
 """The built documentation site in a real headless Chromium (Debian's, driven by Playwright), served
 from its folder by a plain static HTTP server on a loopback port, at a phone's width (390 px) and a
-laptop's (1280 px): the navigation opens and leads to a page, search finds a page, and no request
-leaves the site."""
+laptop's (1280 px): the navigation opens and leads to a page, search finds a page, no request
+leaves the site, and no page is wider than a phone."""
 
 from __future__ import annotations
 
@@ -82,3 +82,21 @@ def test_search_finds_a_page(page):
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any("concepts/conservation.html" in href for href in hrefs), hrefs
     assert not page.outside and not page.problems, (page.outside, page.problems)
+
+
+def test_no_page_is_wider_than_a_phone(browser, built_site, site_url):
+    """Every page fits 390 px: wide tables and code scroll inside their own box."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    wide = []
+    for path in sorted(built_site.rglob("*.html")):
+        if "_static" in path.parts:
+            continue
+        relative = path.relative_to(built_site).as_posix()
+        page.goto(f"{site_url}/{relative}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 391:
+            wide.append(f"{relative}: {width} px")
+    context.close()
+    assert not wide, wide
