@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..errors import DoclrpError
 from .session import attach, output_tensor
-from .attribution import Attribution, attribute
+from .attribution import Attribution, lrp_attribute
 from .composites import Composite
 from .rules import Gradient
 from .targets import TargetSpec, split_reference, target_weights
@@ -64,7 +64,7 @@ class GradientXInput:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
-        result = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
+        result = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         return _renamed(_shifted(result, reference), self.name)
 
 
@@ -129,11 +129,11 @@ class IntegratedGradients:
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
         # The target is fixed at x: along the path another class may lead.
-        full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
+        full = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
         for step in range(self.steps):
             alpha = (step + 0.5) / self.steps
-            point = attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
+            point = lrp_attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
                               input_scale=alpha)
             total += point.relevance.double() / alpha  # x ⊙ ∇f(αx): its run's relevance is αx ⊙ ∇f(αx)
         relevance = (total / self.steps).to(full.relevance.dtype)
