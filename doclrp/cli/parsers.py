@@ -23,6 +23,7 @@ import math
 
 from doclrp import __version__
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, registered_names
 
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
 #: imports argparse only (importing doclrp._explain would import torch before --help).
@@ -45,13 +46,23 @@ def add_model_options(parser) -> None:
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
     parser.add_argument("--method", "--composite", dest="method", default=None,
-                        help="LRP composite (default: the model's own: zero, epsilon, epsilon-plus, "
-                             "epsilon-gamma-box, alpha2-beta1, cp-lrp, attnlrp) or a baseline: gradient-x-input, "
-                             "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
+                        help=f"LRP composite (default: the model's own: {_listed(Group.COMPOSITES)}) or a baseline: "
+                             f"{_listed(Group.BASELINES)} (--composite: the older name)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     add_device(parser)
     add_allow_pickle(parser)
+
+
+def _listed(group: str) -> str:
+    """The names the registry of ``group`` holds, for a help text (read without importing torch)."""
+    return ", ".join(registered_names(group))
+
+
+def corpus_help(ending: str = "") -> str:
+    """What a corpus argument takes: a named source (from the registry), a folder or a file."""
+    named = ", ".join(repr(name) for name in registered_names(Group.CORPUS_SOURCES))
+    return f"{named}, a folder of <class>/*.txt, a .jsonl or a .csv{ending}"
 
 
 def add_device(parser) -> None:
@@ -164,8 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train a text model (cnn, lstm, bow, bag), or fine-tune minilm or any local "
                                        "Hugging Face model folder, with early stopping (built-in models) and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
-    train.add_argument("--corpus", default="bbc",
-                       help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
+    train.add_argument("--corpus", default="bbc", help=corpus_help())
     train.add_argument("--model", default="cnn", metavar="cnn|lstm|bow|bag|minilm|FOLDER",
                        help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
                             "to fine-tune (encoders and decoder classifiers; default cnn)")
@@ -207,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
                     "task and time per document, written as DIR/results.json and DIR/index.html.")
     evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
-    evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
+    evaluate.add_argument("--corpus", default="bbc", help=corpus_help())
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
     evaluate.add_argument("--docs", type=int, default=100,
@@ -219,8 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="comma-separated LRP composites and baselines (default: the model's default LRP "
                                "composite and the other composites for its kind: epsilon, epsilon-plus, "
                                "alpha2-beta1 for word and feature models, attnlrp, cp-lrp for Hugging Face "
-                               "transformers; then gradient-x-input, saliency, integrated-gradients, occlusion, "
-                               "random)")
+                               f"transformers; then {_listed(Group.BASELINES)})")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
@@ -275,8 +284,7 @@ def add_corpus_parser(subparsers) -> None:
                     "they stopped when the same command is run again. 'doclrp corpus summarize RESULTS --out DIR' "
                     "writes an HTML report of the results.")
     add_model_options(_NotRequired(corpus))
-    corpus.add_argument("--input", metavar="CORPUS",
-                        help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+    corpus.add_argument("--input", metavar="CORPUS", help=corpus_help(" file"))
     corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "

@@ -23,13 +23,14 @@ takes either.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
+from ..registry import Group, Registry
 from .session import attach, output_tensor
 from .attribution import Attribution, lrp_attribute
 from .composites import Composite
@@ -280,6 +281,6 @@ def _renamed(result: Attribution, name: str) -> Attribution:
     return replace(result, method=name)
 
 
-#: Baseline methods by name (each built with its defaults).
-BASELINES: dict[str, type[GradientXInput | Saliency | IntegratedGradients | Occlusion | RandomRelevance]] = {
-    cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
+#: Baseline methods by name, each a class built with its parameters: the entry points
+#: ``doclrp.baselines`` (the classes above) and any added at run time.
+BASELINES: Registry[Callable[..., Any]] = Registry("baseline", Group.BASELINES)

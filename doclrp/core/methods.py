@@ -22,7 +22,6 @@ torch.Size([1, 3])
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
+from ..registry import unknown_name
 from .attribution import Attribution, lrp_attribute
 from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
@@ -200,10 +200,7 @@ def describe(method: Attributor) -> dict[str, Any]:
 
 
 def _unknown_method(name: str) -> DoclrpError:
-    names = method_names()
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return DoclrpError(f"unknown method {name!r}{hint}; choose one of: {', '.join(names)}")
+    return DoclrpError(unknown_name("method", name, method_names()))
 
 
 def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> dict[str, Any]:

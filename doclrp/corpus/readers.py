@@ -319,6 +319,7 @@ def open_corpus(spec: str | Path, **options: Any) -> Iterator[Record]:
         if suffix == ".tsv":
             options.setdefault("delimiter", "\t")
         return read_csv(path, **options)
+    named = " or ".join(repr(name) for name in SOURCES)
     if not path.exists():
-        raise DoclrpError(f"no corpus at {path}: give 'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
-    raise DoclrpError(f"cannot read {path}: a corpus is 'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+        raise DoclrpError(f"no corpus at {path}: give {named}, a folder of <class>/*.txt, a .jsonl or a .csv file")
+    raise DoclrpError(f"cannot read {path}: a corpus is {named}, a folder of <class>/*.txt, a .jsonl or a .csv file")

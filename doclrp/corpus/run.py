@@ -54,6 +54,7 @@ from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
 from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
+from doclrp.corpus.registry import SOURCES
 from doclrp.core import describe
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import check_device, load_model
@@ -164,14 +165,19 @@ def plan_batches(records: Iterable[Record], batch_size: int, buffer_size: int = 
 def _open_corpus(corpus, on_error: str) -> Iterable[Record]:
     if not isinstance(corpus, (str, Path)):
         return corpus
-    if (isinstance(corpus, str) and corpus.lower() == "bbc") or Path(corpus).is_dir():
+    if not _is_source(corpus) and Path(corpus).is_dir():
         return open_corpus(corpus)  # folders have no lines to skip
     return open_corpus(corpus, on_error=on_error)
 
 
+def _is_source(corpus) -> bool:
+    """Whether ``corpus`` names a registered source (``"bbc"``, ``"vader"``…) rather than a path."""
+    return isinstance(corpus, str) and corpus.lower() in SOURCES
+
+
 def _input_name(corpus) -> str:
-    if isinstance(corpus, str) and corpus.lower() == "bbc":
-        return "bbc"
+    if _is_source(corpus):
+        return corpus.lower()
     if isinstance(corpus, (str, Path)):
         return str(Path(corpus).resolve())
     return "records"

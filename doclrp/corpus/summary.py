@@ -376,7 +376,7 @@ def _keep(heap: list, entry: tuple, size: int) -> None:
 
 def _lexicon(summary: CorpusSummary, min_count: int) -> dict[str, Any] | None:
     """The target check a source brings for the explained output (the VADER lexicon
-    correlation for ``compound``), if its module can be imported; see
+    correlation for ``compound``); see
     :func:`doclrp.corpus.registry.target_check`."""
     found = next(((g, c) for g in summary.groups
                   if (c := target_check(summary.task, summary.group_outputs.get(g))) is not None), None)
@@ -385,12 +385,8 @@ def _lexicon(summary: CorpusSummary, min_count: int) -> dict[str, Any] | None:
     group, check = found
     name = f"{check.title} ({group}; words seen {min_count}+ times)"
     try:
-        function = check.load()
-    except ImportError as error:
-        return {"name": name, "error": f"not available ({error})"}
-    try:
         means = {w: s.mean for w, s in summary.groups[group].items() if s.count >= min_count}
-        return {"name": name, "result": function(means)}
+        return {"name": name, "result": check.function(means)}
     except DoclrpError as error:
         return {"name": name, "error": str(error)}
 

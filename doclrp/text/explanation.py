@@ -24,9 +24,8 @@ The JSON form (`to_dict`) is what corpora are written as and HTML is made from;
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -34,6 +33,7 @@ import numpy as np
 
 from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, Registry
 from doclrp.text.alignment import aggregate, align, as_vector
 from doclrp.text.frames import words_frame
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
@@ -52,18 +52,11 @@ __all__ = [
 #: Key of `Explanation.special` for tokens that map to no word and have no name.
 UNASSIGNED = "unassigned"
 
-#: Where notebooks get the HTML of an explanation and of a list of them. Rendering is a layer
-#: above text (docs/architecture.md: render imports text, never the reverse), so its functions
-#: are named here and imported on first display, as the core names the composites of models/hf.
-NOTEBOOK_HTML = {
-    "one": "doclrp.render.notebook:explanation_html",
-    "many": "doclrp.render.notebook:explanations_html",
-}
-
-
-def _notebook_html(kind: str, value: Any) -> str:
-    module, function = NOTEBOOK_HTML[kind].split(":")
-    return getattr(importlib.import_module(module), function)(value)
+#: How notebooks draw an explanation (``notebook-explanation``) and a list of them
+#: (``notebook-explanations``). Rendering is a layer above text (docs/architecture.md: render
+#: imports text, never the reverse), so its functions are the entry points ``doclrp.renderers``,
+#: imported on first display, as the core finds the composites of models/hf.
+RENDERERS: Registry[Callable[[Any], str]] = Registry("renderer", Group.RENDERERS)
 
 
 class WordRelevance(NamedTuple):
@@ -214,7 +207,7 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         """The page of ``doclrp.render.to_html``, for notebooks."""
-        return _notebook_html("one", self)
+        return RENDERERS["notebook-explanation"](self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
@@ -263,7 +256,7 @@ class Explanations(list):
         return words_frame(self, [e.id if e.id is not None else n for n, e in enumerate(self)])
 
     def _repr_html_(self) -> str:
-        return _notebook_html("many", self)
+        return RENDERERS["notebook-explanations"](self)
 
 
 def build_explanation(

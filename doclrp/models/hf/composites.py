@@ -20,7 +20,7 @@ Decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3) add three parts (GPT-2 none of 
 gated MLP (which ModernBERT has too), RMSNorm, which with its normalizer constant is a
 diagonal linear map whose LRP-0 is the identity rule, and rotary position tables, constants
 whose rotation is linear and needs no rule. GPT-2's ``Conv1D`` layers are Linear layers
-stored transposed (declared in :data:`doclrp.models.hf.layouts.DENSE_ADAPTERS`): they get
+stored transposed (declared as :data:`doclrp.models.hf.layouts.CONV1D`): they get
 the Linear rules; q|k|v in one projection get their factors per output chunk.
 
 Any other module that looks like attention (class name ending in ``Attention`` with Linear

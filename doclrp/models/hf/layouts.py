@@ -30,7 +30,7 @@ from doclrp.errors import DoclrpError
 
 __all__ = [
     "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS", "QKV_PATHS", "GATE_PATHS", "UP_PATHS", "GATE_UP_PATHS",
-    "AttentionCheck", "GatedMLPCheck", "DENSE_ADAPTERS", "HF_ACTIVATIONS",
+    "AttentionCheck", "GatedMLPCheck", "CONV1D", "HF_ACTIVATIONS",
     "is_query_or_key", "is_value", "is_fused_qkv", "is_fused_gate_up", "is_gate", "is_up",
     "looks_like_attention", "is_disentangled_attention", "is_context_pooler", "is_tanh_head",
     "looks_like_gated_mlp", "is_rotary_embedding", "is_relative_position_bias", "is_rms_norm", "hf_types",
@@ -48,11 +48,10 @@ def _is_conv1d_layout(module: nn.Module) -> bool:
 
 
 # transformers' Conv1D (GPT-2 and its kin): y = x W + b with W of shape (in, out), despite its
-# name a dense layer. Declared by qualified name, so that transformers need not be imported;
-# the core reads this table (by its location) on the first layer that is not torch's.
-DENSE_ADAPTERS = {
-    "transformers.pytorch_utils.Conv1D": DenseAdapter(weight=_conv1d_weight, accepts=_is_conv1d_layout),
-}
+# name a dense layer. Registered by qualified name (entry point doclrp.dense_adapters in
+# pyproject.toml), so that transformers need not be imported; the core loads it when it first
+# meets such a layer.
+CONV1D = DenseAdapter(weight=_conv1d_weight, accepts=_is_conv1d_layout)
 
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
