@@ -38,6 +38,8 @@ class Group:
     COMPOSITES = "doclrp.composites"
     BASELINES = "doclrp.baselines"
     DENSE_ADAPTERS = "doclrp.dense_adapters"
+    MODEL_TYPES = "doclrp.model_types"
+    MODEL_KINDS = "doclrp.model_kinds"
     CORPUS_SOURCES = "doclrp.corpus_sources"
     TARGET_CHECKS = "doclrp.target_checks"
     RENDERERS = "doclrp.renderers"

@@ -91,7 +91,7 @@ def test_regression_predicts_in_target_units(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"model": "rnn"}, "model must be one of"),
+        ({"model": "rnn"}, "unknown model kind .rnn."),
         ({"model": "bow", "glove": True}, "glove=True needs"),
         ({"task": "ranking"}, "task must be one of"),
         ({"task": "regression"}, "same number of numeric targets"),

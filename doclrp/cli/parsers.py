@@ -171,12 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
     add_top_words_filter(demo)
 
+    kinds = _listed(Group.MODEL_KINDS)
     train = sub.add_parser("train", help="train a text model on a corpus",
-                           description="Train a text model (cnn, lstm, bow, bag), or fine-tune minilm or any local "
+                           description=f"Train a text model ({kinds}), or fine-tune minilm or any local "
                                        "Hugging Face model folder, with early stopping (built-in models) and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
     train.add_argument("--corpus", default="bbc", help=corpus_help())
-    train.add_argument("--model", default="cnn", metavar="cnn|lstm|bow|bag|minilm|FOLDER",
+    train.add_argument("--model", default="cnn", metavar="|".join([*registered_names(Group.MODEL_KINDS), "minilm", "FOLDER"]),
                        help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
                             "to fine-tune (encoders and decoder classifiers; default cnn)")
     train.add_argument("--out", required=True, help="output model folder")

@@ -35,20 +35,16 @@ from tqdm.auto import tqdm
 from doclrp._progress import Progress, duration
 from doclrp.corpus import Record, open_corpus, train_test_split_fixed
 from doclrp.errors import DoclrpError
-from doclrp.models.encoders import IdEncoder, TfidfEncoder
 from doclrp.models.glove import GLOVE_DIM, load_glove
 from doclrp.models.io import save_pipeline
 from doclrp.core.targets import TASKS
 from doclrp.models.pipeline import TextPipeline
-from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN, TextLSTM
-from doclrp.training.defaults import MODEL_DEFAULTS, TEXT_DEFAULTS
+from doclrp.models.registry import MODEL_KINDS, ModelKind
+from doclrp.training.defaults import TEXT_DEFAULTS
 from doclrp.training.metrics import prediction_metrics, summarize_metrics
 from doclrp.training.scaling import TargetScaling
 
 __all__ = ["train", "check_training_options"]
-
-_CLASSES = {"cnn": TextCNN, "lstm": TextLSTM, "bow": BowMLP, "bag": EmbeddingBagModel}
-
 
 def _records(corpus: str | Path | Iterable[Record], target_columns: Sequence[str] | None) -> list[Record]:
     if isinstance(corpus, (str, Path)):
@@ -90,17 +86,11 @@ def _output_names(records: list[Record], task: str, target_columns: Sequence[str
     return list(target_columns) if target_columns else [f"target{i}" for i in range(n)]
 
 
-def _fit_encoder(kind: str, texts: list[str], max_len: int, min_freq: int, max_vocab: int | None):
-    if kind == "bow":
-        return TfidfEncoder.fit(texts, min_df=min_freq, max_features=max_vocab)
-    return IdEncoder.fit(texts, max_len=max_len, min_freq=min_freq, max_size=max_vocab)
-
-
-def _build(kind: str, encoder, n_outputs: int, options: dict[str, Any], glove: bool, seed: int, say) -> nn.Module:
-    options = {**MODEL_DEFAULTS[kind]["model"], **options, "n_outputs": n_outputs}
+def _build(kind: ModelKind, encoder, n_outputs: int, options: dict[str, Any], glove: bool, seed: int,
+           say) -> nn.Module:
     if glove:
-        options["embed_dim"] = GLOVE_DIM
-    model = _CLASSES[kind](encoder.input_size, **options)
+        options = {**options, "embed_dim": GLOVE_DIM}
+    model = kind.build(encoder.input_size, n_outputs, **options)
     if glove:
         weights, found = load_glove(encoder.vocabulary, seed=seed)
         with torch.no_grad():
@@ -221,12 +211,13 @@ def train(
     split_seed: int = 13,
     model_options: dict[str, Any] | None = None,
 ) -> TextPipeline:
-    """Train a ``"cnn"`` (TextCNN), ``"lstm"`` (TextLSTM, bidirectional), ``"bow"`` (tf-idf +
-    BowMLP) or ``"bag"`` (EmbeddingBagModel) on ``corpus`` (anything :func:`open_corpus` reads, or
-    Records); save it to ``out`` when given; return the pipeline.
+    """Train the built-in text model ``model`` (a :data:`~doclrp.models.registry.MODEL_KINDS` name:
+    ``"cnn"`` TextCNN, ``"lstm"`` TextLSTM, bidirectional, ``"bow"`` tf-idf + BowMLP, ``"bag"``
+    EmbeddingBagModel) on ``corpus`` (anything :func:`open_corpus` reads, or Records); save it to
+    ``out`` when given; return the pipeline.
 
     ``target_columns``: for regression, the JSONL fields / CSV columns holding
-    the targets. ``epochs``/``lr`` default per model (:data:`~doclrp.training.defaults.MODEL_DEFAULTS`);
+    the targets. ``epochs``/``lr`` default per model (its :class:`~doclrp.models.registry.ModelKind`);
     ``model_options`` override architecture arguments (e.g. ``{"channels":
     100}``). ``max_len``: words per document (ids models); ``min_freq``: in
     how many texts (tf-idf) or how often (ids) a word must occur to get a
@@ -234,16 +225,17 @@ def train(
     embedding from GloVe 50-d vectors (ids models; sets embed_dim to 50).
     ``progress=False``: no progress bars and no printing.
     """
-    if model not in _CLASSES:
-        raise DoclrpError(f"model must be one of {sorted(_CLASSES)}, got {model!r}")
+    kind = MODEL_KINDS[model]
     if task not in TASKS:
         raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
-    if glove and model == "bow":
-        raise DoclrpError("glove=True needs a word-embedding model: use model='cnn', 'lstm' or 'bag'")
+    if glove and not kind.word_embeddings:
+        embedding_kinds = [f"model={k.name!r}" for k in MODEL_KINDS.values() if k.word_embeddings]
+        raise DoclrpError(f"glove=True needs a word-embedding model: use {', '.join(embedding_kinds[:-1])} "
+                          f"or {embedding_kinds[-1]}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use device='cpu'")
-    epochs = MODEL_DEFAULTS[model]["epochs"] if epochs is None else epochs
-    lr = MODEL_DEFAULTS[model]["lr"] if lr is None else lr
+    epochs = kind.epochs if epochs is None else epochs
+    lr = kind.lr if lr is None else lr
     check_training_options(epochs=epochs, batch_size=batch_size, lr=lr, max_len=max_len)
     say = tqdm.write if progress else (lambda *_: None)
     started = time.perf_counter()
@@ -259,10 +251,10 @@ def train(
         )
 
     torch.manual_seed(seed)
-    encoder = _fit_encoder(model, [r.text for r in fit], max_len, min_freq, max_vocab)
+    encoder = kind.fit_encoder([r.text for r in fit], max_len=max_len, min_freq=min_freq, max_vocab=max_vocab)
     x_fit, x_val, x_test = (encoder.inputs([r.text for r in part]) for part in (fit, val, test))
     y_fit, y_val, y_test = (_targets(part, task, labels) for part in (fit, val, test))
-    net = _build(model, encoder, len(labels), dict(model_options or {}), glove, seed, say)
+    net = _build(kind, encoder, len(labels), dict(model_options or {}), glove, seed, say)
     device_ = torch.device(device)
     net.to(device_)
 
