@@ -177,11 +177,11 @@ def test_parse_shard():
 # -- resume ---------------------------------------------------------------------------------------
 KILLED_RUN = textwrap.dedent("""
     import os, sys, time
-    from doclrp.corpus import output
+    from doclrp.corpus.output import journal
 
     tear_at, flag = int(sys.argv[1]), sys.argv[2]
-    write = output._write_all
-    parquet_write = output._ParquetWriter._write
+    write = journal._write_all
+    parquet_write = journal._ParquetWriter._write
     calls = 0
 
     def slow(fd, data):
@@ -203,8 +203,8 @@ KILLED_RUN = textwrap.dedent("""
             time.sleep(600)
         parquet_write(self, records)
 
-    output._write_all = slow
-    output._ParquetWriter._write = slow_parquet
+    journal._write_all = slow
+    journal._ParquetWriter._write = slow_parquet
     from doclrp.cli import main
     sys.exit(main(sys.argv[3:]))
 """)
