@@ -12,7 +12,8 @@ from doclrp.corpus.registry import TARGET_CHECKS
 from doclrp.corpus.sources import lexicon as lexicon_source
 from doclrp.corpus.sources.lexicon import VADER_CHECK
 from doclrp.corpus.output import open_results_writer, run_header, skipped_record
-from doclrp.corpus.summary import summarize, summarize_results
+from doclrp.corpus.reporting import summarize
+from doclrp.corpus.summary import summarize_results
 from doclrp.errors import DoclrpError
 from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
 from doclrp.render.report import bar_chart_svg

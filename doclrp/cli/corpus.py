@@ -22,7 +22,7 @@ from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
 from doclrp.corpus import CorpusWarning, explain_corpus
-from doclrp.corpus.summary import summarize
+from doclrp.corpus.reporting import summarize
 from doclrp.text.terms import parse_leave_out
 
 __all__ = ["run"]

@@ -14,7 +14,8 @@ from doclrp.corpus.sources.bbc import bbc_folder, read_bbc
 from doclrp.corpus.split import train_test_split_fixed
 from doclrp.corpus.output import read_results, record_to_explanation
 from doclrp.corpus.run import RunReport, explain_corpus
-from doclrp.corpus.summary import summarize, summarize_results
+from doclrp.corpus.summary import summarize_results
+from doclrp.corpus.reporting import summarize
 
 __all__ = [
     *readers.__all__,
