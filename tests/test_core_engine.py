@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
-from doclrp.core import session  # its hook-plan cache (_PLANS) is internal: no public name to check it by
+from doclrp.core import attachment  # its hook-plan cache (_PLANS) is internal: no public name to check it by
 from doclrp.core.linear import DenseAdapter, register_dense_adapter
 from doclrp.core.rules import Epsilon, Gradient, Pass, Zero, ZPlus
 
@@ -441,7 +441,7 @@ def test_cached_hook_plan_follows_changes_to_the_model_and_composite():
 
 
 def test_hook_plans_of_several_composites_are_kept_per_model():
-    plans = session._PLANS
+    plans = attachment._PLANS
     model = nn.Sequential(nn.Linear(3, 2))
     x = torch.rand(1, 3)
     for eps in range(10):  # alternating composites do not evict each other, up to a bound
@@ -463,7 +463,7 @@ def test_cached_hook_plan_does_not_keep_models_alive():
 
     model = nn.Sequential(nn.Linear(3, 2))
     doclrp.attribute(model, torch.rand(1, 3), 0)
-    assert model in session._PLANS
+    assert model in attachment._PLANS
     alive = weakref.ref(model)
     del model
     gc.collect()

@@ -3,7 +3,9 @@
 >>> from doclrp.core import attribute, resolve_method, Target, Composite, Epsilon
 """
 
-from .session import PASSIVE_MODULES, Session, attach, output_tensor
+from .session import Session, output_tensor
+from .attachment import attach
+from .hooks import PASSIVE_MODULES
 from .attribution import Attribution, lrp_attribute
 from .composites import COMPOSITES, Composite, get_composite, register_composite
 from .recurrent import RECURRENT_LAYERS, Recurrent

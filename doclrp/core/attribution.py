@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .session import attach
+from .attachment import attach
 from .composites import Composite, Key, get_composite
 from .rules import Rule
 from .targets import TargetSpec, split_reference, target_weights

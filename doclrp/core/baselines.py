@@ -31,7 +31,8 @@ from torch import Tensor, nn
 
 from ..errors import DoclrpError
 from ..registry import Group, Registry
-from .session import attach, output_tensor
+from .attachment import attach
+from .session import output_tensor
 from .attribution import Attribution, lrp_attribute
 from .composites import Composite
 from .rules import Gradient
