@@ -16,7 +16,7 @@ from doclrp.corpus import open_corpus
 from doclrp.errors import DoclrpError
 from doclrp.cli.options import device_from_args
 from doclrp.cli.terminal import in_command_line_terms
-from doclrp.training import hf_defaults, train, train_hf
+from doclrp.training import TrainingSettings, hf_defaults, train, train_hf
 
 __all__ = ["run", "check_writable"]
 
@@ -70,9 +70,9 @@ def _train(args, options: dict, built_in: tuple[str, ...]):
         return train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
                         target_names=args.target_columns, device=args.device, seed=args.seed,
                         progress=not args.quiet, allow_pickle=args.allow_pickle, **options)
-    return train(args.corpus, model=args.model, task=args.task, target_columns=args.target_columns,
-                 out=args.out, seed=args.seed, glove=args.glove, device=args.device,
-                 progress=not args.quiet, **options)
+    settings = TrainingSettings(model=args.model, task=args.task, target_columns=args.target_columns, seed=args.seed,
+                                glove=args.glove, device=args.device, progress=not args.quiet, **options)
+    return train(args.corpus, settings, out=args.out)
 
 
 def _check_config(path: Path) -> None:

@@ -22,10 +22,10 @@ from doclrp.training.hf import train_hf
 from doclrp.training.image import train_image_model
 from doclrp.training.metrics import accuracy, prediction_metrics
 from doclrp.training.scaling import TargetScaling
-from doclrp.training.text import train
+from doclrp.training.text import TrainingSettings, train
 
 __all__ = [
-    "train", "train_hf", "train_image_model",
+    "train", "TrainingSettings", "train_hf", "train_image_model",
     "accuracy", "prediction_metrics", "TargetScaling",
     "TEXT_DEFAULTS", "HF_DEFAULTS", "HF_CPU_DEFAULTS", "IMAGE_DEFAULTS", "hf_defaults",
 ]
