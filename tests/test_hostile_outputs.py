@@ -201,7 +201,7 @@ def test_summarize_out_unwritable(how, topic_model_dir, a_file, tmp_path, capsys
     explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
     out = a_file / "report" if how == "under-a-file" else tmp_path / "report"
     if how == "read-only":
-        monkeypatch.setattr("doclrp.corpus.summary.staged_folder", erofs)
+        monkeypatch.setattr("doclrp.corpus.reporting.staged_folder", erofs)
     code, _, err = run_cli(capsys, "corpus", "summarize", str(results), "--out", str(out))
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
 
