@@ -34,6 +34,7 @@ from ..registry import Group, Registry
 from .attachment import attach
 from .session import output_tensor
 from .attribution import Attribution, lrp_attribute
+from .cancel import check_cancelled
 from .composites import Composite
 from .rules import Gradient
 from .targets import TargetSpec, split_reference, target_weights
@@ -134,6 +135,7 @@ class IntegratedGradients:
         full = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
         for step in range(self.steps):
+            check_cancelled()  # a stop (doclrp.core.cancel) takes effect between steps too
             alpha = (step + 0.5) / self.steps
             point = lrp_attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
                               input_scale=alpha)
@@ -177,6 +179,7 @@ class Occlusion:
         drops = values.new_zeros(active.shape).reshape(len(inputs), -1)
         with torch.no_grad():
             for begin in range(0, len(rows), self.batch_size):
+                check_cancelled()
                 row, column = rows[begin : begin + self.batch_size], columns[begin : begin + self.batch_size]
                 variants = inputs[row].clone()
                 variants.view(len(row), -1)[torch.arange(len(row), device=inputs.device), column] = blank
