@@ -114,7 +114,7 @@ def read_folder(path: str | Path, *, fallback_encoding: str | None = None) -> It
     root = Path(path)
     if not root.is_dir():
         raise DoclrpError(f"no corpus folder at {root}: check the path")
-    files = [(None, f) for f in sorted(root.glob("*.txt"))]
+    files: list[tuple[str | None, Path]] = [(None, f) for f in sorted(root.glob("*.txt"))]
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         files += [(folder.name, f) for f in sorted(folder.glob("*.txt"))]
     if not files:

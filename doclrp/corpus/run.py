@@ -278,7 +278,7 @@ def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSet
     for name, value in {"batch size": s.batch_size, "buffer size": s.buffer_size, **optional}.items():
         if value is None and name in optional:
             continue
-        if isinstance(value, bool) or int(value) != value or value < 1:
+        if isinstance(value, bool) or value is None or int(value) != value or value < 1:
             raise DoclrpError(f"{name} must be at least 1, got {value!r}")
     doc_timeout = check_doc_timeout(s.doc_timeout)
     if s.engine == "local":  # Ray replicas load on their own nodes' devices
@@ -328,8 +328,9 @@ def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSet
                     bar.update(len(records))
 
             try:
-                batch_options = dict(target=target, method=method, batch_size=s.batch_size, max_chars=s.max_chars,
-                                     doc_timeout=doc_timeout, on_error=s.on_error)
+                batch_options: dict[str, Any] = dict(target=target, method=method, batch_size=s.batch_size,
+                                                     max_chars=s.max_chars, doc_timeout=doc_timeout,
+                                                     on_error=s.on_error)
                 if s.engine == "local":
                     for batch in pending:
                         write(explain_records(pipeline, batch, **batch_options))

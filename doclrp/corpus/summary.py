@@ -406,8 +406,8 @@ def report_data(summary: CorpusSummary, top: int = 20, min_df: int = 2) -> Corpu
         skipped=[(reason, n, summary.skipped_ids.get(reason, [])) for reason, n in summary.skipped.most_common()],
         accuracy=summary.accuracy, labelled=summary.labelled, confusion=summary.confusion,
         accuracy_scope=summary.accuracy_scope(),
-        held_out=None if not summary.held_out_confusion else (summary.held_out_accuracy,
-                                                              sum(summary.held_out_confusion.values())),
+        held_out=None if summary.held_out_confusion is None or summary.held_out_accuracy is None else (
+            summary.held_out_accuracy, sum(summary.held_out_confusion.values())),
         words_note=describe_leave_out(summary.leave_out), score_name=summary.score_name, most_confident=documents(summary.most_confident),
         least_confident=documents(summary.least_confident), delta_abs_mean=summary.delta_abs_mean,
         delta_abs_max=summary.delta_abs_max,

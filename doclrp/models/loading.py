@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DoclrpError
+from ..text.pipeline import TextPipeline as Pipeline
 from .hf import load_hf_pipeline
 from .io import load_pipeline
 from .sklearn_files import PICKLE_REFUSAL, PICKLE_SUFFIXES, SKOPS_SUFFIX, load_skops_model
@@ -74,7 +75,7 @@ def resolve_device(device: str = "auto") -> str:
     return check_device(device)
 
 
-def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False):
+def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False) -> Pipeline:
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
 
     A ``.skops`` file is a fitted scikit-learn text pipeline, read with skops' safe loader and
@@ -86,6 +87,7 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     """
     folder = Path(folder)
     check_device(device)
+    pipeline: Pipeline
     if folder.suffix.lower() in PICKLE_SUFFIXES:
         raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
     if folder.suffix.lower() == SKOPS_SUFFIX and not folder.is_dir():

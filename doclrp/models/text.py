@@ -21,6 +21,7 @@ architecture.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -122,7 +123,8 @@ class TextCNN(nn.Module):
         valid_until = self._lengths(ids).clamp(min=self.min_len)
         pooled = []
         for branch in self.branches:
-            conv, relu, pool = branch
+            layers = cast(nn.Sequential, branch)  # (Conv1d, ReLU, AdaptiveMaxPool1d), built so in __init__
+            conv, relu, pool = cast(nn.Conv1d, layers[0]), layers[1], layers[2]
             activations = relu(conv(x))
             # Zero the positions whose window reaches into the batch's padding (after
             # ReLU every kept value is >= 0, so zeros never win the max over a real one):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -211,7 +211,8 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = asdict(replace(self, words=[], tokens=[], target=None))
+        # the target left out of asdict (its own to_dict follows); words and tokens as tuples, below
+        data = asdict(replace(self, words=[], tokens=[], target=cast(Target, None)))
         data["target"] = self.target.to_dict()
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]

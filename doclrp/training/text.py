@@ -27,11 +27,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from doclrp._progress import Progress, duration
 from doclrp.corpus import Record, open_corpus, train_test_split_fixed
@@ -60,7 +60,7 @@ def _records(corpus: str | Path | Iterable[Record], target_columns: Sequence[str
 def _targets(records: list[Record], task: str, labels: list[str]) -> torch.Tensor:
     if task == "classification":
         index = {label: i for i, label in enumerate(labels)}
-        return torch.tensor([index[r.label] for r in records])
+        return torch.tensor([index[cast(str, r.label)] for r in records])  # every record has one (_output_names)
     return torch.tensor([r.targets for r in records], dtype=torch.float32)
 
 
@@ -71,12 +71,12 @@ def _output_names(records: list[Record], task: str, target_columns: Sequence[str
             raise DoclrpError(
                 f"{len(missing)} records have no label (e.g. {missing[0]!r}): classification needs labels"
             )
-        labels = sorted({r.label for r in records})
+        labels = sorted({r.label for r in records if r.label is not None})
         if len(labels) < 2:
             raise DoclrpError(f"classification needs at least 2 labels, the corpus has {labels}")
         return labels
-    lengths = {None if r.targets is None else len(r.targets) for r in records}
-    if None in lengths or len(lengths) != 1:
+    lengths = {len(r.targets) for r in records if r.targets is not None}
+    if any(r.targets is None for r in records) or len(lengths) != 1:
         raise DoclrpError(
             "regression needs the same number of numeric targets on every record: "
             "pass target_columns naming the JSONL fields or CSV columns"
@@ -95,7 +95,7 @@ def _build(kind: ModelKind, encoder, n_outputs: int, options: dict[str, Any], gl
     if glove:
         weights, found = load_glove(encoder.vocabulary, seed=seed)
         with torch.no_grad():
-            model.embedding.weight.copy_(weights)
+            cast(nn.Embedding, model.embedding).weight.copy_(weights)  # an ids model (glove checked by train)
         say(f"GloVe: {found} of {len(encoder.vocabulary)} vocabulary words found")
     return model
 
@@ -284,7 +284,7 @@ def train(corpus: str | Path | Iterable[Record] = "bbc", settings: TrainingSetti
 
     if s.task == "regression":
         # Fold the standardization into the head: outputs come in target units.
-        scaling.fold_into(net.head)
+        scaling.fold_into(cast(nn.Linear, net.head))  # every built-in text model ends in a Linear head
     net.eval()
     test_out = _predict(net, x_test, 2 * s.batch_size, device_)
     metrics = prediction_metrics(s.task, test_out, y_test, labels, "test")

@@ -225,6 +225,7 @@ class _JsonlWriter(ResultsWriter):
     def _write(self, records):
         # One write of whole lines, then fsync: a kill leaves at worst a cut last line.
         data = b"".join(dumps_bytes(r) + b"\n" for r in records)
+        assert self._fd is not None, "the partial file is open while the writer writes"
         _write_all(self._fd, data)
         os.fsync(self._fd)
 

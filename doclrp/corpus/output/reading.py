@@ -50,7 +50,7 @@ class Results:
         self.path, self.header, self.format = path, header, fmt
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        seen: set[str] = set()
+        seen: set[object] = set()
         for record in self._records():
             if record.get("id") in seen:
                 raise DoclrpError(f"{self.path} holds document {record['id']!r} twice (two runs wrote it at "
@@ -89,7 +89,7 @@ class Results:
         """One row per word of every explained document (pandas): ``id``, ``label``, ``predicted``,
         ``target``, then the columns of :meth:`doclrp.text.Explanation.to_frame`."""
         pd = require_pandas()
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for r in self:
             if r["skipped"]:
                 continue

@@ -199,8 +199,8 @@ def dumps_bytes(record: Mapping[str, Any]) -> bytes:
 
 def parquet_modules():
     try:
-        import pyarrow  # optional: the parquet extra
-        import pyarrow.parquet
+        import pyarrow  # type: ignore[import-untyped]  # optional: the parquet extra
+        import pyarrow.parquet  # type: ignore[import-untyped]
     except ImportError:
         raise DoclrpError("Parquet results need pyarrow: pip install 'doclrp[parquet]', or write .jsonl") from None
     return pyarrow, pyarrow.parquet

@@ -21,6 +21,7 @@ name, which needs no import of transformers. Which rule each gets is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -39,7 +40,7 @@ __all__ = [
 
 # -- GPT-2's Conv1D ----------------------------------------------------------------------
 def _conv1d_weight(module: nn.Module) -> Tensor:
-    return module.weight.t()  # stored (in, out)
+    return cast(Tensor, module.weight).t()  # stored (in, out)
 
 
 def _is_conv1d_layout(module: nn.Module) -> bool:
@@ -193,7 +194,7 @@ class GatedMLPCheck(ModuleRule):
 
     def plan(self, name, module):
         children = dict(module.named_children())
-        known = any(all(is_dense(children.get(p)) for p in projections) and activation in children
+        known = any(all(p in children and is_dense(children[p]) for p in projections) and activation in children
                     for projections, activation in self._LAYOUTS)
         if not (known and _path_matches(name, ("mlp",))):
             raise DoclrpError(
@@ -227,7 +228,9 @@ def is_tanh_head(name: str, module: nn.Module) -> bool:
 
 
 def looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
-    return any(is_dense(module._modules.get(p)) for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
+    children = module._modules
+    return any(children.get(p) is not None and is_dense(cast(nn.Module, children[p]))
+               for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
 
 
 def is_rotary_embedding(name: str, module: nn.Module) -> bool:
