@@ -12,6 +12,8 @@ and pandas frames of them.
 ...     _ = writer.finish()
 >>> [record["skipped"] for record in read_results(out)]
 ['empty document']
+>>> read_results(out).to_frame()[["id", "label", "skipped", "words"]].values.tolist()
+[['a', 'pos', 'empty document', 0]]
 """
 
 from __future__ import annotations
@@ -32,18 +34,7 @@ __all__ = ["Results", "DOCUMENT_COLUMNS", "read_results"]
 
 class Results:
     """Finished results: ``header`` and an iterable of records (streamed from disk);
-    ``to_frame()`` and ``words_frame()`` for pandas.
-
-    >>> import tempfile, pathlib
-    >>> from doclrp.corpus.output import open_results_writer, run_header, skipped_record
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
-    >>> header = run_header(model_sha256="ab12", method={"name": "epsilon", "params": {}},
-    ...                     target={"name": None, "weights": None}, input="bbc")
-    >>> with open_results_writer(out, header) as writer:
-    ...     writer.write_batch([skipped_record("a", "pos", "empty document")])
-    ...     _ = writer.finish()
-    >>> read_results(out).to_frame()[["id", "label", "skipped", "words"]].values.tolist()
-    [['a', 'pos', 'empty document', 0]]
+    ``to_frame()`` and ``words_frame()`` for pandas (the module's example shows both).
     """
 
     def __init__(self, path: Path, header: dict[str, Any], fmt: str) -> None:
