@@ -90,3 +90,20 @@ def test_the_docs_list_what_the_registries_hold():
     methods = readme.split("is the one place a name becomes a method", 1)[1].split("```", 1)[0]
     for name in [*registered_names(Group.COMPOSITES), *registered_names(Group.BASELINES)]:
         assert f"`{name}`" in methods, name
+
+
+def test_the_command_line_says_so_in_one_line(monkeypatch, capsys):
+    """An installation whose metadata predates the entry points (an old editable install): one line, exit 2."""
+    from doclrp import registry
+    from doclrp.cli import main
+
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [])
+    registry._entry_points.cache_clear()
+    try:
+        assert main(["--help"]) == 2
+    finally:
+        monkeypatch.undo()
+        registry._entry_points.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("doclrp: error: doclrp's registrations") and "reinstall doclrp" in err
+    assert err.count("\n") == 1
