@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="comma-separated LRP composites and baselines (default: the model's default LRP "
                                "composite and the other composites for its kind: epsilon, epsilon-plus, "
                                "alpha2-beta1 for word and feature models, attnlrp, cp-lrp for Hugging Face "
-                               f"transformers; then {_listed(Group.BASELINES)})")
+                               "transformers; then gradient-x-input, saliency, integrated-gradients, occlusion, "
+                               "random)")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
     evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
