@@ -9,7 +9,8 @@ The common journeys need only these names: ``doclrp.load_model`` (any model fold
 ``doclrp.explain`` (text → words with relevance), ``doclrp.attribute`` (tensors),
 ``doclrp.resolve_method`` and ``doclrp.Target`` (what to explain, and how),
 ``doclrp.explain_corpus`` / ``doclrp.summarize`` (whole corpora),
-``doclrp.read_toolbox_model`` (LRP Toolbox files) and ``doclrp.render.to_html`` (pages).
+``doclrp.read_toolbox_model`` (LRP Toolbox files), ``doclrp.read_keras_model`` and
+``doclrp.read_onnx_model`` (Keras and ONNX files) and ``doclrp.render.to_html`` (pages).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .models.toolbox import read_toolbox_model, toolbox_composite
     from .models.sklearn import from_sklearn
     from .models.keras import read_keras_model
+    from .models.onnx_files import read_onnx_model
     from .corpus import explain_corpus, read_results, summarize
     from . import render
 

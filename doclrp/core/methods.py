@@ -26,7 +26,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from torch import Tensor, nn
 
@@ -152,7 +152,8 @@ def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:
                       f"with .name and .attribute(); got {type(spec).__name__}")
 
 
-def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None, method: MethodSpec = None, *,
+def attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: TargetSpec = None,
+              method: MethodSpec = None, *,
               composite: MethodSpec = None, forward_kwargs: dict[str, Any] | None = None,
               reference: Tensor | Sequence[float] | None = None, input_scale: float = 1.0,
               **params: Any) -> Attribution:
@@ -160,6 +161,10 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None, metho
     takes (an LRP composite's or a baseline's name, with its ``params``; a ``Composite``; a
     mapping of rules; an attributor), as ``explain(method=...)`` does; ``"epsilon"`` when not
     given. ``composite=`` is the older name of ``method=``.
+
+    ``inputs``: one tensor, or a tuple of several for a model of several inputs (called as
+    ``model(*inputs)``: token ids and numeric features, say); under LRP each gets its relevance
+    (``Attribution.input_relevance``), token ids at the output of every embedding that reads them.
 
     ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is subtracted as
     ``reference=`` would be), None (the largest output, or the only one), an output index, one
@@ -194,7 +199,9 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None, metho
                              reference=reference, input_scale=input_scale)
     if input_scale != 1.0:
         raise DoclrpError(f"input_scale goes with an LRP composite, not with {attributor.name!r}")
-    return attributor.attribute(model, inputs, target, forward_kwargs=forward_kwargs, reference=reference)
+    # a baseline takes one tensor and refuses several inputs itself, in one line
+    return attributor.attribute(model, cast(Tensor, inputs), target, forward_kwargs=forward_kwargs,
+                                reference=reference)
 
 
 def describe(method: Attributor) -> dict[str, Any]:

@@ -32,8 +32,8 @@ from .composites import Composite
 from .linear import AffineMap
 from .rules import AffineRule, InputRule
 
-__all__ = ["Session", "AffineRecord", "output_tensor", "module_path", "SHAPE_NODES", "ForwardHook", "HookMaker",
-           "HookPlan"]
+__all__ = ["Session", "InputSlot", "AffineRecord", "output_tensor", "module_path", "SHAPE_NODES", "ForwardHook",
+           "HookMaker", "HookPlan"]
 
 # ``hook(module, args, output)``, or ``hook(module, args, kwargs, output)`` where registered with kwargs
 ForwardHook = Callable[..., Any]
@@ -52,6 +52,18 @@ SHAPE_NODES = {
     "SqueezeBackward3", "ExpandBackward0", "CloneBackward0", "SliceBackward0",
     "ConstantPadNdBackward0", "NativeDropoutBackward0", "ToCopyBackward0",
 }
+
+
+@dataclass
+class InputSlot:
+    """One of several model inputs (``attribute(model, (ids, features))``): the tensor passed
+    (``value``), whether it holds token ids, and the leaves its relevance is taken at: the input
+    itself when it is float, the output of every embedding run on it when it holds ids (a
+    shared embedding called on two inputs gives each its own)."""
+
+    value: Tensor
+    tokens: bool
+    leaves: list[Tensor]
 
 
 @dataclass
@@ -78,7 +90,12 @@ class Session:
         # The model runs on input_scale · input (path methods such as integrated
         # gradients); relevance stays input ⊙ gradient w.r.t. the unscaled input.
         self.input_scale = 1.0
-        self.input_relevance: Tensor | None = None
+        # relevance that input rules hand to a leaf directly, by id(leaf)
+        self.leaf_relevance: dict[int, Tensor] = {}
+        # several inputs: one slot each (see several_inputs); empty for one input
+        self.slots: list[InputSlot] = []
+        # what a leaf's bounds are taken from, by id(leaf), where there are several inputs
+        self._bounds_source: dict[int, Tensor] = {}
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: AffineRecord | None = None
         # (output, input) of each ReLU module run, for Flat/WSquare layers above (see _share_route)
@@ -94,7 +111,9 @@ class Session:
         self.leaf = None
         self._bounds_of = None
         self.other_leaves = {}
-        self.input_relevance = None
+        self.leaf_relevance = {}
+        self.slots = []
+        self._bounds_source = {}
         self.softmax_outputs = []
         self.last_affine = None
         self.rectified = []
@@ -115,6 +134,45 @@ class Session:
         self._bounds_of = weight.detach()
         return self._scaled(self.leaf)
 
+    def several_inputs(self, inputs: tuple[Tensor, ...]) -> list[Tensor]:
+        """Several model inputs, each of which gets its relevance: float ones become leaves, token
+        ids are kept to be recognized (by identity) where an embedding reads them. Returns what to
+        feed the model, in order."""
+        fed = []
+        for index, value in enumerate(inputs):
+            tokens = not value.is_floating_point()
+            slot = InputSlot(value, tokens, [])
+            self.slots.append(slot)
+            if tokens:
+                self.token_input = True
+                fed.append(value)
+                continue
+            leaf = value.detach().requires_grad_(True)
+            self._add_leaf(slot, leaf, value.detach(), main=index == 0)
+            fed.append(self._scaled(leaf))
+        return fed
+
+    def _add_leaf(self, slot: InputSlot, leaf: Tensor, bounds_source: Tensor, main: bool) -> None:
+        slot.leaves.append(leaf)
+        self._bounds_source[id(leaf)] = bounds_source
+        if main and self.leaf is None:
+            self.leaf, self._bounds_of = leaf, bounds_source
+
+    def slot_of(self, ids: Any) -> InputSlot | None:
+        """The input slot whose token ids ``ids`` are (the very tensor passed), or None."""
+        return next((slot for slot in self.slots if slot.tokens and slot.value is ids), None)
+
+    def take_slot_embedding(self, slot: InputSlot, embedded: Tensor, weight: Tensor) -> Tensor:
+        leaf = embedded.detach().requires_grad_(True)
+        self._add_leaf(slot, leaf, weight.detach(), main=slot is self.slots[0])
+        return self._scaled(leaf)
+
+    def leaves(self) -> list[Tensor]:
+        """Every tensor that input relevance is taken at (the one leaf, or those of every slot)."""
+        if self.slots:
+            return [leaf for slot in self.slots for leaf in slot.leaves]
+        return [] if self.leaf is None else [self.leaf]
+
     def _scaled(self, leaf: Tensor) -> Tensor:
         return leaf if self.input_scale == 1.0 else leaf * self.input_scale
 
@@ -132,6 +190,9 @@ class Session:
         0 at the inputs of ``x`` that are 0, so that z^B gives an absent input (a word the
         document lacks, a padded position) no share: its term ``x w − l w⁺ − h w⁻`` is 0."""
         low, high = self.bounds
+        source = self._bounds_source.get(id(self.leaf_of(x))) if self.slots else None
+        if source is not None:
+            low, high = source.min(), source.max()
         if not self.zero_is_absent or low is None or high is None:
             return low, high
         present = x != 0
@@ -139,11 +200,15 @@ class Session:
         return torch.where(present, low.to(x.dtype), zero), torch.where(present, high.to(x.dtype), zero)
 
     def reads_input(self, x: Tensor) -> bool:
-        """Whether ``x`` is the input leaf or a pure reshuffling of it."""
-        if self.leaf is None:
-            return False
-        if x is self.leaf:
-            return True
+        """Whether ``x`` is the input leaf (one of them) or a pure reshuffling of it."""
+        return self.leaf_of(x) is not None
+
+    def leaf_of(self, x: Tensor) -> Tensor | None:
+        """The input leaf that ``x`` is, or is a pure reshuffling of; None if it is neither."""
+        leaves = self.leaves()
+        found = next((leaf for leaf in leaves if x is leaf), None)
+        if found is not None or not leaves:
+            return found
         stack, seen = [x.grad_fn], set()
         while stack:
             node = stack.pop()
@@ -152,23 +217,32 @@ class Session:
             seen.add(node)
             if type(node).__name__ == "AccumulateGrad":
                 # torch's stub of Node lacks the .variable that AccumulateGrad nodes have
-                if node.variable is self.leaf:  # type: ignore[attr-defined]
-                    return True
+                variable = node.variable  # type: ignore[attr-defined]
+                found = next((leaf for leaf in leaves if variable is leaf), None)
+                if found is not None:
+                    return found
                 continue
             if type(node).__name__ not in SHAPE_NODES:
                 continue
             stack.extend(next_node for next_node, _ in node.next_functions)
-        return False
+        return None
 
     def add_input_relevance(self, x: Tensor, relevance: Tensor) -> None:
-        """Add relevance given in the layout of ``x`` (a reshuffling of the leaf) to the leaf."""
-        if x is not self.leaf:
-            leaf = cast(Tensor, self.leaf)  # only input rules add relevance, and they found the leaf
+        """Add relevance given in the layout of ``x`` (a reshuffling of a leaf) to that leaf."""
+        # only input rules add relevance, and they found the leaf
+        leaf = cast(Tensor, self.leaf_of(x) if self.slots else self.leaf)
+        if x is not leaf:
             # The shape operations between leaf and x are linear and only move values,
             # so their transpose carries relevance back without changing any of it.
             with torch.enable_grad():
                 relevance = torch.autograd.grad(x, leaf, relevance, retain_graph=True)[0]
-        self.input_relevance = relevance if self.input_relevance is None else self.input_relevance + relevance
+        previous = self.leaf_relevance.get(id(leaf))
+        self.leaf_relevance[id(leaf)] = relevance if previous is None else previous + relevance
+
+    @property
+    def input_relevance(self) -> Tensor | None:
+        """The relevance input rules handed to the (first) leaf directly, if any."""
+        return None if self.leaf is None else self.leaf_relevance.get(id(self.leaf))
 
     # -- the output ---------------------------------------------------------------------
     @staticmethod

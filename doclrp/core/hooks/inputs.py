@@ -14,7 +14,7 @@ types) are inputs too, reported apart; an ``EmbeddingBag`` is taken per token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -30,17 +30,23 @@ def embedding_hook(session: Session, name: str) -> ForwardHook:
     def hook(module: nn.Embedding, args: tuple[Any, ...], output: Tensor) -> Tensor | None:
         if not session.token_input:
             return None
-        if session.leaf is None:
+        slot = session.slot_of(args[0]) if session.slots else None
+        if slot is not None:
+            return session.take_slot_embedding(slot, output, module.weight)
+        if session.leaf is None and not session.slots:
             return session.take_embedding(output, module.weight)
         # Later embeddings (positions, token types) are inputs too: their relevance is
         # reported apart instead of vanishing.
         leaf = output.detach()
-        if leaf.shape[0] == 1 and session.leaf.shape[0] > 1:
+        batch = session.slots[0].value.shape[0] if session.slots else cast(Tensor, session.leaf).shape[0]
+        if leaf.shape[0] == 1 and batch > 1:
             # one row shared by the batch (position embeddings): give each sample its own
             # copy so each one's relevance is its own; the sum broadcasts to the same values
-            leaf = leaf.expand(session.leaf.shape[0], *leaf.shape[1:]).contiguous()
+            leaf = leaf.expand(batch, *leaf.shape[1:]).contiguous()
         leaf.requires_grad_(True)
-        session.other_leaves[name] = leaf
+        # a shared embedding run twice reports each call apart
+        key = name if name not in session.other_leaves else f"{name}#{len(session.other_leaves)}"
+        session.other_leaves[key] = leaf
         return leaf
 
     return hook
@@ -48,9 +54,10 @@ def embedding_hook(session: Session, name: str) -> ForwardHook:
 
 def embedding_bag_hook(session: Session, name: str) -> ForwardHook:
     def hook(module: nn.EmbeddingBag, args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Tensor | None:
-        if not session.token_input or session.leaf is not None:
-            return None
         ids = args[0]
+        slot = session.slot_of(ids) if session.slots else None
+        if not session.token_input or (session.leaf is not None and slot is None) or (session.slots and slot is None):
+            return None
         offsets = args[1] if len(args) > 1 else kwargs.get("offsets")
         weights = args[2] if len(args) > 2 else kwargs.get("per_sample_weights")
         if ids.dim() != 2 or offsets is not None:
@@ -59,7 +66,9 @@ def embedding_bag_hook(session: Session, name: str) -> ForwardHook:
             )
         if module.mode == "max":
             raise DoclrpError(f"EmbeddingBag '{module_path(name)}': mode='max' is not supported; use 'sum' or 'mean'")
-        tokens = session.take_embedding(F.embedding(ids, module.weight), module.weight)
+        embedded = F.embedding(ids, module.weight)
+        tokens = session.take_embedding(embedded, module.weight) if slot is None \
+            else session.take_slot_embedding(slot, embedded, module.weight)
         keep = torch.ones_like(ids, dtype=tokens.dtype) if module.padding_idx is None else (ids != module.padding_idx).to(tokens.dtype)
         if weights is not None:
             keep = keep * weights
