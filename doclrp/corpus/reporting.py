@@ -28,6 +28,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from doclrp._progress import Progress, duration
 from doclrp.core.methods import resolve_method
 from doclrp.core.targets import Target
 from doclrp.corpus.output import model_fingerprint, record_to_explanation
+from doclrp.documents import Limits, PageImage, read_source, render_pages
 from doclrp.corpus.summary import LEXICON_MIN_COUNT, REPORT_TAG, CorpusSummary, report_data, summarize_results
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, resolve_device
@@ -46,7 +48,7 @@ from doclrp.render.table import csv_text
 from doclrp.text.explanation import Explanation
 from doclrp.text.terms import DEFAULT_LEAVE_OUT
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "report_pages", "REPORT_PAGES"]
 
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -136,9 +138,13 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         hrefs: dict[str, str] = {}
         for record in linked:
             name = _page_name(len(hrefs) + 1, record["id"])
-            page = to_html(record_to_explanation(record, summary.header.get("method")),
-                           title=f"{record['id']} ({record['target']})", back=("../index.html", "corpus report"),
-                           leave_out=summary.leave_out, alternatives=alternatives.get(str(record["id"]), ()))
+            explanation = record_to_explanation(record, summary.header.get("method"))
+            others = alternatives.get(str(record["id"]), ())
+            if explanation.layout is not None:  # the other targets share the words' places on the pages
+                others = [replace(other, layout=explanation.layout) for other in others]
+            page = to_html(explanation, title=f"{record['id']} ({record['target']})",
+                           back=("../index.html", "corpus report"), leave_out=summary.leave_out,
+                           alternatives=others, pages=report_pages(record))
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
         page = render_report(report_data(summary, top, min_df), hrefs)
@@ -147,6 +153,25 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         (staging / "summary.json").write_text(_summary_json(summary, top, min_df), encoding="utf-8")
     summary.report = out / "index.html"
     return summary
+
+
+#: Pages of a PDF drawn on its report page (each ~100 kB; a report links up to 2 × --pages documents).
+REPORT_PAGES = 10
+
+
+def report_pages(record: Mapping[str, Any]) -> list[PageImage]:
+    """The first `REPORT_PAGES` pages of a PDF record's file, drawn for its page view; none when
+    the record has no layout or its file is gone or changed (the page then shows the text)."""
+    source, layout = record.get("source"), record.get("layout")
+    if not source or not layout:
+        return []
+    try:
+        read = read_source(source, limits=Limits())
+    except DoclrpError:
+        return []
+    if read.kind != "pdf" or read.data is None or read.text != record.get("text"):
+        return []  # another file now stands at that path: its pages would not match the boxes
+    return render_pages(read.data, Path(source).name, pages=range(min(read.pages or 0, REPORT_PAGES)))
 
 
 # -- class switch: the linked documents re-explained for every target ----------------------------

@@ -55,6 +55,7 @@ from doclrp.corpus.ray_engine import run_ray
 from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
 from doclrp.corpus.registry import SOURCES
+from doclrp.documents import Limits
 from doclrp.core import describe
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import check_device, load_model
@@ -228,6 +229,9 @@ class CorpusSettings:
     over it is a skipped record with the reason under ``on_error="skip"``, else a one-line
     error that stops the run (rerun to continue). Both engines check it (on Ray, each
     replica). See :func:`doclrp.corpus.batch.explain_records`.
+    ``limits``: the bounds of reading document files (PDF, Word, HTML, e-mail: a folder's or a
+    row's ``path``; `doclrp.documents.Limits`: ``max_bytes``, ``max_pages``); files are read with
+    their batch, within ``doc_timeout``; one that cannot be read gets a skipped record.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
 
     >>> CorpusSettings(batch_size=8).engine
@@ -250,6 +254,7 @@ class CorpusSettings:
     ray_options: dict[str, Any] | None = None
     limit: int | None = None
     doc_timeout: float | None = DOC_TIMEOUT
+    limits: Limits | None = None
 
 
 def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSettings | None = None,
@@ -330,7 +335,7 @@ def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSet
             try:
                 batch_options: dict[str, Any] = dict(target=target, method=method, batch_size=s.batch_size,
                                                      max_chars=s.max_chars, doc_timeout=doc_timeout,
-                                                     on_error=s.on_error)
+                                                     on_error=s.on_error, limits=s.limits)
                 if s.engine == "local":
                     for batch in pending:
                         write(explain_records(pipeline, batch, **batch_options))

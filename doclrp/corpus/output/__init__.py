@@ -17,7 +17,12 @@ each document exactly once and resumes (:mod:`.journal`), and reading finished r
 
     id, label, skipped, task, labels, target, target_weights, target_value, delta,
     prediction {label, index, probabilities, values}, special {name: relevance},
-    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...]
+    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...],
+    source, layout
+
+``source`` is the document's file (PDF, Word, HTML, e-mail) when it was read from one, and
+``layout`` a PDF's word places as columns (``WordLayout.to_columns``: ``page`` and ``box`` per
+word, ``parts`` of words broken over lines, ``page_sizes``); both None otherwise.
 
 ``skipped`` is None for an explained document and the reason otherwise (then
 everything after ``skipped`` but ``targets`` and ``text`` is None). Offsets are

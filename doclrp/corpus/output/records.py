@@ -24,6 +24,7 @@ import orjson
 from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
+from doclrp.text.layout import WordLayout
 
 __all__ = ["FORMAT_VERSION", "HEADER_TAG", "HEADER_KEYS", "RECORD_KEYS", "explanation_record", "skipped_record",
            "record_to_explanation", "run_header", "model_fingerprint", "header_differences", "results_format",
@@ -35,12 +36,12 @@ HEADER_TAG = "corpus-results"
 #: Header entries that must match for a restart to continue an output.
 HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "shard")
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
-               "special", "targets", "text", "sentences", "words")
+               "special", "targets", "text", "sentences", "words", "source", "layout")
 
 
 # -- records --------------------------------------------------------------------------------------
 def explanation_record(explanation: Explanation, label: str | None = None,
-                       targets: Sequence[float] | None = None) -> dict[str, Any]:
+                       targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The compact record of one explained document (see :mod:`doclrp.corpus.output`).
 
     >>> from doclrp.text import Prediction, build_explanation, tokenize
@@ -71,18 +72,20 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
         "words": [[text, start, end, relevance] for text, start, end, _, relevance in explanation.words],
+        "source": source,
+        "layout": None if explanation.layout is None else explanation.layout.to_columns(),
     }
 
 
 def skipped_record(id: str, label: str | None, reason: str, text: str | None = None,
-                   targets: Sequence[float] | None = None) -> dict[str, Any]:
+                   targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The record of a document that was not explained, and why.
 
     >>> skipped_record("7", "pos", "empty document")["skipped"]
     'empty document'
     """
     record = dict.fromkeys(RECORD_KEYS)
-    record.update(id=id, label=label, skipped=reason, text=text,
+    record.update(id=id, label=label, skipped=reason, text=text, source=source,
                   targets=None if targets is None else [float(t) for t in targets])
     return record
 
@@ -101,7 +104,8 @@ def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] |
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
                            target=_record_target(record), target_value=record["target_value"], delta=record["delta"],
-                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}))
+                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}),
+                           layout=WordLayout.from_columns(record["layout"]) if record.get("layout") else None)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"record {record.get('id')!r} is not a doclrp corpus record ({error!r})") from None
 
@@ -219,6 +223,9 @@ def parquet_schema(pa):
         ("sentences", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("relevance", pa.float64())]))),
         ("words", pa.list_(pa.struct([("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                                       ("relevance", pa.float64())]))),
+        ("source", pa.string()),
+        ("layout", pa.struct([("page_sizes", pa.list_(doubles)), ("source", pa.string()), ("page", pa.list_(pa.int32())),
+                              ("box", pa.list_(doubles)), ("parts", pa.list_(doubles))])),
     ])
 
 
@@ -230,6 +237,8 @@ def to_parquet_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row["words"] = [{"text": t, "start": s, "end": e, "relevance": r} for t, s, e, r in row["words"]]
     if row["special"] is not None:
         row["special"] = list(row["special"].items())
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 
@@ -241,6 +250,8 @@ def record_from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
         row["words"] = [[w["text"], w["start"], w["end"], w["relevance"]] for w in row["words"]]
     if row["special"] is not None:
         row["special"] = dict(row["special"])
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 
