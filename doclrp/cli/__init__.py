@@ -21,7 +21,7 @@ import importlib
 import sys
 
 from doclrp.cli.checks import check_arguments
-from doclrp.cli.parsers import build_parser
+from doclrp.cli.parsers import build_parser, parse_command_line
 from doclrp.cli.terminal import warnings_as_lines
 from doclrp.errors import DoclrpError
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     except DoclrpError as error:
         print(f"doclrp: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     try:
         check_arguments(args)
         # Imported after parsing: the commands import torch, --help and argument errors must not wait for it.

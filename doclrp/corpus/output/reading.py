@@ -10,8 +10,8 @@ and pandas frames of them.
 >>> with open_results_writer(out, header) as writer:
 ...     writer.write_batch([skipped_record("a", "pos", "empty document")])
 ...     _ = writer.finish()
->>> [record["skipped"] for record in read_results(out)]
-['empty document']
+>>> [record["skipped"] for record in read_results(out)], len(read_results(out))
+(['empty document'], 1)
 >>> read_results(out).to_frame()[["id", "label", "skipped", "words"]].values.tolist()
 [['a', 'pos', 'empty document', 0]]
 """
@@ -48,6 +48,16 @@ class Results:
                                   "once?): run the corpus again into a new file")
             seen.add(record.get("id"))
             yield record
+
+    def __len__(self) -> int:
+        """The number of records (documents explained or skipped), counted without parsing them
+        (the module's example counts one)."""
+        if self.format == "jsonl":
+            with self.path.open("rb") as handle:
+                handle.readline()  # the header
+                return sum(1 for line in handle if line.strip())
+        _, pq = parquet_modules()
+        return int(pq.ParquetFile(self.path).metadata.num_rows)
 
     def _records(self) -> Iterator[dict[str, Any]]:
         if self.format == "jsonl":
