@@ -22,7 +22,7 @@ __all__ = ["ApiPage", "EXTRA_MODULES", "api_pages", "public_names", "public_modu
 
 #: Modules below the packages that the guides name by their module path (each has public names of its own).
 EXTRA_MODULES = ("doclrp.core.attention_rules", "doclrp.models.toolbox", "doclrp.models.toolbox_io",
-                 "doclrp.models.hf.composites", "doclrp.render.image", "doclrp.errors", "doclrp.datasets")
+                 "doclrp.models.hf.composites", "doclrp.render.image")
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,14 @@ class ApiPage:
 
 
 def public_modules() -> list[str]:
-    """``doclrp``, its packages that declare ``__all__``, then ``EXTRA_MODULES`` (those that exist)."""
+    """``doclrp``, its packages and its top-level modules that declare ``__all__``, then
+    ``EXTRA_MODULES`` (those that exist)."""
     import doclrp
 
     found = ["doclrp"]
     for info in pkgutil.walk_packages(doclrp.__path__, "doclrp."):
-        if info.ispkg and not info.name.rsplit(".", 1)[-1].startswith("_"):
+        public = not any(part.startswith("_") for part in info.name.split("."))
+        if public and (info.ispkg or info.name.count(".") == 1):
             if hasattr(importlib.import_module(info.name), "__all__"):
                 found.append(info.name)
     for name in EXTRA_MODULES:
