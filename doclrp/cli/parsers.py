@@ -368,20 +368,22 @@ def parse_target(value: str):
 
 
 def parse_params(values: list[str]) -> dict:
-    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers).
+    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers, other
+    values as words: ``recurrent=arras``; the method says which of its parameters take words).
 
-    >>> parse_params(["eps=0.01", "steps=8"])
-    {'eps': 0.01, 'steps': 8}
+    >>> parse_params(["eps=0.01", "steps=8", "recurrent=arras"])
+    {'eps': 0.01, 'steps': 8, 'recurrent': 'arras'}
     """
-    params = {}
+    params: dict = {}
     for value in values:
         name, sep, raw = value.partition("=")
-        if not sep or not name.strip():
+        if not sep or not name.strip() or not raw.strip():
             raise DoclrpError(f"bad --param {value!r}: write NAME=VALUE, e.g. eps=0.01")
         try:
             number = float(raw)
         except ValueError:
-            raise DoclrpError(f"bad --param {value!r}: the value must be a number") from None
+            params[name.strip()] = raw.strip()
+            continue
         params[name.strip()] = int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() \
             else number
     return params

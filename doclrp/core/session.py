@@ -14,6 +14,12 @@ the bounds of the data (``ZBox()`` without bounds of its own) then see the box o
 input shrink to {0}: an absent input is a constant, not a variable, and gets nothing. The
 engine reads no more than that flag: it knows no text, and pixels keep their box.
 
+Those bounds are a property of the model, never of the batch (a document's relevance must
+not depend on its neighbours): a model of float inputs declares them as ``input_bounds =
+(low, high)`` (pixels in [0, 1], unit-norm tf-idf in [0, 1]); for token inputs they are the
+range of the embedding matrix. A model of float inputs that declares none leaves ``ZBox()``
+without bounds, and it says so (give them: ``ZBox(low, high)``).
+
 >>> import torch
 >>> from torch import nn
 >>> from doclrp.core.composites import get_composite
@@ -98,7 +104,7 @@ class _AffineRuleFunction(torch.autograd.Function):
             z = kept[0] if kept else layer.forward(x) + layer.bias_like(extra)
             relevance = z * g + extra
             ctx.session.add_input_relevance(x, ctx.rule.relevance(
-                layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x)))
+                layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x, ctx.rule)))
             return None, None, None, None, None
         shift = getattr(ctx, "reference_shift", None)
         if shift is not None:
@@ -114,7 +120,7 @@ class _AffineRuleFunction(torch.autograd.Function):
             z = z + layer.bias_like(z)
         g = g if index is None else g[index]
         if isinstance(ctx.rule, InputRule):
-            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x)))
+            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x, ctx.rule)))
             return None, None, None, None, None
         return ctx.rule.gradient(layer, x, z, g), None, None, None, None
 
@@ -130,10 +136,12 @@ class _AffineRecord:
 class Session:
     """What one attachment knows during its forward and backward pass."""
 
-    def __init__(self, composite: Composite, zero_is_absent: bool = False) -> None:
+    def __init__(self, composite: Composite, zero_is_absent: bool = False,
+                 input_bounds: tuple[Any, Any] | None = None) -> None:
         self.composite = composite
-        # the model's declaration (see the module docstring): inputs at 0 are absent
+        # the model's declarations (see the module docstring): inputs at 0 are absent; the input's range
         self.zero_is_absent = zero_is_absent
+        self.input_bounds = input_bounds
         self.leaf: Tensor | None = None
         self.other_leaves: dict[str, Tensor] = {}
         self.token_input = False
@@ -166,7 +174,8 @@ class Session:
     def float_input(self, inputs: Tensor) -> Tensor:
         """Make ``inputs`` the leaf whose relevance is computed; returns the tensor to feed."""
         self.leaf = inputs.detach().requires_grad_(True)
-        self._bounds_of = inputs.detach()
+        # the batch's own range would make a document's relevance depend on its neighbours
+        self._bounds_of = None
         return self._scaled(self.leaf)
 
     def expect_tokens(self) -> None:
@@ -183,18 +192,28 @@ class Session:
 
     @property
     def bounds(self) -> tuple[Tensor | None, Tensor | None]:
-        """``(min, max)`` of the input data (of the embedding matrix for token input), for
-        ZBox without its own bounds. Computed on demand: two passes over a large
-        embedding matrix would cost every call, and only ZBox reads them."""
+        """``(min, max)`` of the model's input, for ZBox without its own bounds: the model's
+        ``input_bounds``, else for token input the range of the embedding matrix, else
+        ``(None, None)`` (not known). Computed on demand: two passes over a large embedding
+        matrix would cost every call, and only ZBox reads them."""
+        if self.input_bounds is not None:
+            low, high = self.input_bounds
+            like = self.leaf if self.leaf is not None else torch.zeros(())
+            return (None if low is None else torch.as_tensor(low, dtype=like.dtype, device=like.device),
+                    None if high is None else torch.as_tensor(high, dtype=like.dtype, device=like.device))
         if self._bounds_of is None:
             return None, None
         return self._bounds_of.min(), self._bounds_of.max()
 
-    def bounds_at(self, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        """:attr:`bounds` for the layer input ``x``: where the model declares ``zero_is_absent``,
-        0 at the inputs of ``x`` that are 0, so that z^B gives an absent input (a word the
-        document lacks, a padded position) no share: its term ``x w − l w⁺ − h w⁻`` is 0."""
-        low, high = self.bounds
+    def bounds_at(self, x: Tensor, rule: Rule | None = None) -> tuple[Tensor | None, Tensor | None]:
+        """The box of the layer input ``x``: the bounds ``rule`` gives itself (``ZBox(low, high)``),
+        else :attr:`bounds`; where the model declares ``zero_is_absent``, 0 at the inputs of
+        ``x`` that are 0, so that z^B gives an absent input (a word the document lacks, a padded
+        position) no share, whichever bounds it uses: its term ``x w − l w⁺ − h w⁻`` is 0."""
+        own = (getattr(rule, "low", None), getattr(rule, "high", None))
+        low, high = self.bounds if own[0] is None or own[1] is None else (None, None)
+        low, high = (low if own[0] is None else torch.as_tensor(own[0], dtype=x.dtype, device=x.device),
+                     high if own[1] is None else torch.as_tensor(own[1], dtype=x.dtype, device=x.device))
         if not self.zero_is_absent or low is None or high is None:
             return low, high
         present = x != 0
@@ -667,7 +686,8 @@ def _hook_plan(model: nn.Module, composite: Composite) -> _HookPlan:
 @contextmanager
 def attach(model: nn.Module, composite: Composite) -> Iterator[Session]:
     """Attach ``composite`` to ``model`` for the duration of the block; yields the ``Session``."""
-    session = Session(composite, zero_is_absent=bool(getattr(model, "zero_is_absent", False)))
+    session = Session(composite, zero_is_absent=bool(getattr(model, "zero_is_absent", False)),
+                      input_bounds=getattr(model, "input_bounds", None))
     handles = []
     try:
         for module, make_hook, with_kwargs in _hook_plan(model, composite):

@@ -46,7 +46,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
-from doclrp._explain import explain, resolve_target
+from doclrp._explain import explain, method_notes, resolve_target
 from doclrp.core.baselines import BASELINES
 from doclrp.core.methods import method_names, method_parameters, resolve_method
 from doclrp.corpus.output import model_fingerprint, record_to_explanation
@@ -204,7 +204,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
     async def explain_(request: ExplainRequest) -> dict[str, Any]:
         """Explain ``text`` with one model, one method and one target."""
         model, explanation = await explanation_for(request)
-        return _response(model, request.granularity, explanation)
+        return {**_response(model, request.granularity, explanation),
+                "notes": _notes(registry.get(model).pipeline(), explanation)}
 
     @app.post("/api/export", responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}}})
     async def export(request: ExportRequest) -> Response:
@@ -335,6 +336,17 @@ def _export(explanation: Any, format: str, name: str, response: dict[str, Any]) 
         body = out.getvalue()
     return Response(body, media_type=EXPORT_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
+
+
+def _notes(pipeline: Any, explanation: Any) -> list[str]:
+    """What the command line warns of this explanation's method (α-β on a negative value; a
+    composite measured no better than random on this kind of model), one line each."""
+    method = explanation.method or {}
+    try:
+        attributor = resolve_method(method.get("name") or pipeline.default_composite, **method.get("params", {}))
+    except DoclrpError:  # a method the app did not make: nothing to say of it
+        return []
+    return method_notes(pipeline, attributor, [explanation], [explanation.id or "0"])
 
 
 def _response(model: str, granularity: str, explanation: Any) -> dict[str, Any]:
