@@ -27,6 +27,8 @@ def test_evaluate_prints_a_row_per_method(topic_model_dir, topic_corpus_dir, cap
     (["--methods", " , "], "--methods names no method"),
     (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--k", "0"], "k must be a positive integer"),
+    (["--sanity-docs", "5"], "--sanity-docs applies to --report only"),  # it would be ignored
+    (["--resamples", "100"], "--resamples applies to --report only"),
     (["--target", "weather"], "unknown target 'weather'"),
 ])
 def test_bad_input_one_line_exit_2(topic_model_dir, topic_corpus_dir, capsys, extra, message):
@@ -139,7 +141,8 @@ def test_report_renders_escaped_text():
     (["--planted-docs", "-2"], "--planted-docs must be at least 0"),
     (["--planted-k", "0"], "--planted-k must be at least 1"),
     (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--steps", "0"], "steps must be a positive integer"),
+    (["--steps", "5"], "--steps applies to the quick table, not to --report"),  # it would be ignored
+    (["--k", "3"], "--k applies to the quick table, not to --report"),
     (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--methods", "epsilon,epsilon"], "a method is named twice"),
     (["--target", "weather"], "unknown target 'weather'"),

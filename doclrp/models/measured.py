@@ -21,7 +21,42 @@ from typing import Any
 __all__ = ["NOT_BETTER_THAN_RANDOM", "measured_note", "model_kind"]
 
 # measured:start
-NOT_BETTER_THAN_RANDOM: dict[str, dict[str, dict[str, Any]]] = {}
+NOT_BETTER_THAN_RANDOM: dict[str, dict[str, dict[str, Any]]] = {
+    "epsilon-gamma-box": {
+        "bow-mlp": {
+            "corpus": "bbc",
+            "abpc": -1.4768978960879826,
+            "low": -2.7482731668825515,
+            "high": -0.26058563059856354,
+            "random": 0.003171068264213832,
+            "random_low": -0.2594833716186642,
+            "random_high": 0.25838309358060346,
+            "documents": 25
+        }
+    },
+    "alpha2-beta1": {
+        "bow-mlp": {
+            "corpus": "vader",
+            "abpc": 0.13707770970734684,
+            "low": -0.0731393992203201,
+            "high": 0.3557220289453185,
+            "random": 0.04371761191974986,
+            "random_low": -0.06157579868490042,
+            "random_high": 0.15177191623232572,
+            "documents": 25
+        },
+        "embedding-bag": {
+            "corpus": "vader",
+            "abpc": 0.37625934789126575,
+            "low": -0.0459273861998861,
+            "high": 0.7918135119439527,
+            "random": 0.058618030053648074,
+            "random_low": -0.07699484565024345,
+            "random_high": 0.19819749984653148,
+            "documents": 25
+        }
+    }
+}
 # measured:end
 
 
