@@ -12,6 +12,7 @@ import itertools
 import json
 import platform
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def run(args) -> int:
         if not methods:
             raise DoclrpError("--methods names no method")
     args.device = resolve_device(args.device)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     records = list(open_corpus(args.corpus))
     if args.split == "test":
         records = train_test_split_fixed(records)[1]
@@ -105,6 +107,10 @@ def _check_options(args) -> None:
                               "or remove it")
         if not out.parent.is_dir():
             raise DoclrpError(f"folder {out.parent} does not exist: create it or choose another --report")
+        try:  # minutes of work come before the report is written: a read-only place answers now
+            tempfile.TemporaryDirectory(dir=out.parent, prefix=".doclrp-write-check-").cleanup()
+        except OSError as error:
+            raise DoclrpError(f"cannot write {out}: {error.strerror or error}; choose another --report") from None
 
 
 def _report(args, pipeline, records, sample, methods, target) -> int:
@@ -125,11 +131,14 @@ def _report(args, pipeline, records, sample, methods, target) -> int:
             "doclrp": __version__, "torch": _torch_version(), "python": platform.python_version(),
             "machine": _machine(args.device)}
     data = {**meta, "sample_line": _sample_line(sample, len(records), args), **data}
-    with staged_folder(args.report) as staging:
-        (staging / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False),
-                                              encoding="utf-8")
-        (staging / "index.html").write_text(render_evaluation(data, {**meta, "target": data["target"]}),
-                                            encoding="utf-8")
+    try:
+        with staged_folder(args.report) as staging:
+            (staging / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False),
+                                                  encoding="utf-8")
+            (staging / "index.html").write_text(render_evaluation(data, {**meta, "target": data["target"]}),
+                                                encoding="utf-8")
+    except OSError as error:  # checked writable at the start; a disk can still fill up
+        raise DoclrpError(f"cannot write {args.report}: {error.strerror or error}; choose another --report") from None
     # what was deleted: a bag-of-features model's words are cut from the text, others lose token ids
     deleted = "token ids" if sequence_protocol(pipeline) is not None else "words cut from the text"
     print(f"{len(kept)} documents ({args.split}); deletion of {deleted}, means with "

@@ -95,7 +95,8 @@ def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
     text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))

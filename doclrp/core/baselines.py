@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ..errors import DoclrpError
 from .session import attach, output_tensor
 from .attribution import Attribution, attribute
+from .cancel import check_cancelled
 from .composites import Composite
 from .rules import Gradient
 from .targets import TargetSpec, split_reference, target_weights
@@ -89,6 +90,7 @@ class Saliency:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         with torch.enable_grad(), attach(model, GRADIENT_EVERYWHERE) as session:
             if inputs.is_floating_point():
                 output = model(session.float_input(inputs), **(forward_kwargs or {}))
@@ -129,10 +131,12 @@ class IntegratedGradients:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         # The target is fixed at x: along the path another class may lead.
         full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
         for step in range(self.steps):
+            check_cancelled()  # a stop (doclrp.core.cancel) takes effect between steps too
             alpha = (step + 0.5) / self.steps
             point = attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
                               input_scale=alpha)
@@ -166,6 +170,7 @@ class Occlusion:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         kwargs = forward_kwargs or {}
         output, logits, weights, embedding = _forward(model, inputs, kwargs, target)
         values = _explained(logits, weights)
@@ -176,6 +181,7 @@ class Occlusion:
         drops = values.new_zeros(active.shape).reshape(len(inputs), -1)
         with torch.no_grad():
             for begin in range(0, len(rows), self.batch_size):
+                check_cancelled()
                 row, column = rows[begin : begin + self.batch_size], columns[begin : begin + self.batch_size]
                 variants = inputs[row].clone()
                 variants.view(len(row), -1)[torch.arange(len(row), device=inputs.device), column] = blank
@@ -207,6 +213,7 @@ class RandomRelevance:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         output, logits, weights, embedding = _forward(model, inputs, forward_kwargs or {}, target)
         active = _active(inputs, embedding)
         noise = torch.zeros(active.shape, dtype=torch.float64)
@@ -293,6 +300,13 @@ def _shifted(result: Attribution, reference: Tensor | Sequence[float] | None) ->
     reference = torch.as_tensor(reference, dtype=result.logits.dtype, device=result.logits.device).reshape(-1)
     offset = (result.target * reference).sum(1)
     return replace(result, target_output=result.target_output - offset, delta=result.delta - offset)
+
+
+def _one_input(inputs: object, name: str) -> None:
+    """Refuses several inputs (a tuple) where the method takes one tensor."""
+    if not isinstance(inputs, Tensor):
+        raise DoclrpError(f"{name} takes one input tensor, got a {type(inputs).__name__}; models of several "
+                          "inputs are explained by LRP and gradient-x-input")
 
 
 def _renamed(result: Attribution, name: str) -> Attribution:
