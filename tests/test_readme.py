@@ -20,11 +20,12 @@ from doclrp.cli import main
 from doclrp.corpus import open_corpus
 from doclrp.models.hf import HFPipeline
 from doclrp.models.loading import load_model, pretrained_path
-from references import WORDS, tiny_model, word_tokenizer
+from references import WORDS, docx_bytes, pdf_of_text, tiny_model, word_tokenizer
 
 pytestmark = pytest.mark.slow  # every README command, end to end: about a minute on 2 cores
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```", re.S | re.M)
 
 #: Lines that cannot run inside the test suite, and why.
@@ -41,7 +42,8 @@ STAND_INS = """
   40 VADER sentences, with their real labels and targets, in a folder / a JSONL file;
 - `models/bbc-cnn`: the shipped model (a link), unless the block trains it (then on the small corpus);
 - `--epochs 1` on every `doclrp train`, `--docs 3` on `doclrp evaluate`;
-- `DIR`: models/bbc-cnn; `doc.txt`, `corpus.jsonl`, `reviews.jsonl`: small files written here;
+- `DIR`: models/bbc-cnn; `doc.txt`, `corpus.jsonl`, `reviews.jsonl`, `report.pdf`, `letter.docx`: small files
+  written here;
 - `kim-text.keras`, `cnn.onnx` and their `vocab.txt`: a Keras text CNN and doclrp's TextCNN exported to
   ONNX, built here over a small TextVectorization vocabulary;
 - `path/to/hf-folder` and `models/minilm-bbc`: a tiny BERT classifier folder (tests/references.py);
@@ -112,8 +114,16 @@ def _prepare_folder(folder: Path, commands: list[list[str]], data) -> None:
              "label": "pos" if n % 2 else "neg"} for n in range(40)]
     for name in ("corpus.jsonl", "reviews.jsonl"):
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    _document_files(folder)
     if any("kim-text.keras" in c or "cnn.onnx" in c for c in commands):
         _model_files(folder)
+
+
+def _document_files(folder: Path) -> None:
+    """The README's report.pdf and letter.docx."""
+    (folder / "report.pdf").write_bytes(pdf_of_text("Chip maker results", [
+        "Shares in the chip maker rose after strong results.", "Analysts were surprised by the profits."]))
+    (folder / "letter.docx").write_bytes(docx_bytes(["Dear investors,", "the bank reported strong profits."]))
 
 
 def _model_files(folder: Path) -> None:
@@ -224,6 +234,7 @@ def test_readme_python_blocks_run_in_order(data, tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "minilm-bbc").symlink_to(data["hf"])
     _toolbox_files(tmp_path)
+    _document_files(tmp_path)
     torch.manual_seed(0)
     namespace = {
         "model": nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 5)), "inputs": torch.rand(2, 6),
@@ -260,3 +271,24 @@ def test_readme_input_formats_read_as_documented(tmp_path):
         read[kind] = list(open_corpus(path, target_columns=["stars"]))
     assert read["jsonl"] == read["csv"]
     assert [(r.id, r.label, r.targets) for r in read["csv"]] == [("r1", "pos", (4.5,)), ("r2", "neg", (1.0,))]
+
+
+def test_the_readmes_install_line_matches_the_makefile_and_pyproject_cites_files_that_exist():
+    import re
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    extras = re.search(r"-e '\.\[([a-z,]+)\]'", makefile).group(1)
+    assert f"pip install -e '.[{extras}]'" in (ROOT / "README.md").read_text(encoding="utf-8")
+    comments = [line for line in (ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines()
+                if line.lstrip().startswith("#")]
+    for name in re.findall(r"([\w/.-]+\.md)", "\n".join(comments)):
+        assert (ROOT / name).is_file(), f"pyproject.toml cites {name}, which is not in the repository"
+
+
+def test_corpus_help_says_both_engines_honour_the_document_timeout(capsys):
+    from doclrp.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["corpus", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Both engines (local, ray) honour it" in text and "Local engine only" not in text

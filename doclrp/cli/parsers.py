@@ -19,6 +19,7 @@ are checked by the command rather than by argparse (which would demand them from
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 
 from doclrp import __version__
@@ -29,11 +30,15 @@ from doclrp.errors import DoclrpError
 MAX_CHARS = 1_000_000
 #: The default of --doc-timeout; doclrp.corpus.batch.DOC_TIMEOUT, written out for the same reason.
 DOC_TIMEOUT = 300.0
+#: The defaults of --max-pages and --max-bytes; doclrp.documents.MAX_PAGES and MAX_BYTES.
+MAX_PAGES = 500
+MAX_BYTES = 64 * 1024 * 1024
 
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
-__all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "positive_int",
+__all__ = ["parse_command_line", "build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
+           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "add_document_limits", "positive_int",
+           "byte_size",
            "positive_float", "count", "seconds_or_off"]
 
 
@@ -95,6 +100,36 @@ def add_max_chars(parser) -> None:
     parser.add_argument("--max-chars", type=positive_int, default=MAX_CHARS, metavar="N",
                         help=f"longest document accepted, in characters (default {MAX_CHARS:,}); corpus runs "
                              "skip longer ones with a reason")
+
+
+def add_document_limits(parser) -> None:
+    """--max-pages and --max-bytes: the bounds of reading a document file (PDF, Word, HTML, e-mail, text)."""
+    parser.add_argument("--max-pages", type=positive_int, default=MAX_PAGES, metavar="N",
+                        help=f"most pages of a PDF read (default {MAX_PAGES})")
+    parser.add_argument("--max-bytes", type=byte_size, default=MAX_BYTES, metavar="SIZE",
+                        help=f"largest file read, in bytes or with a unit: 20MB, 512KB (default {MAX_BYTES // 2**20}MB)")
+
+
+#: Units of --max-bytes (binary, as file managers count them).
+_UNITS = {"": 1, "b": 1, "kb": 1024, "k": 1024, "mb": 1024**2, "m": 1024**2, "gb": 1024**3, "g": 1024**3}
+
+
+def byte_size(value: str) -> int:
+    """An argparse type: a positive number of bytes, with an optional unit.
+
+    >>> byte_size("20MB"), byte_size("512kb"), byte_size("1000")
+    (20971520, 524288, 1000)
+    """
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("kmgb")
+    unit = text[len(number):]
+    try:
+        size = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        size = math.nan
+    if not (math.isfinite(size) and size >= 1):
+        raise argparse.ArgumentTypeError(f"expected a size like 20MB, 512KB or a number of bytes, got {value!r}")
+    return int(size)
 
 
 def seconds_or_off(value: str) -> float | None:
@@ -179,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Load the model shipped with doclrp, explain one test document of each "
                                       "BBC news type and write highlighted HTML pages with an index.")
     demo.add_argument("--out", default="doclrp-demo", help="output folder (default: doclrp-demo)")
-    demo.add_argument("--model", default=None, help="a model folder instead of the shipped one")
+    demo.add_argument("--model", default=None,
+                      help="a model folder (doclrp or Hugging Face) or a .skops file instead of the shipped one")
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
     add_top_words_filter(demo)
 
@@ -214,8 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(explain)
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the document text")
-    source.add_argument("--file", help="a UTF-8 text file")
-    explain.add_argument("--out", help="the HTML page to write (default: none, the terminal only)")
+    source.add_argument("--file", help="a document: PDF, Word .docx, HTML, e-mail .eml or text (UTF-8, UTF-16 "
+                                       "with a BOM); the kind is found from the content")
+    explain.add_argument("--out", help="the HTML page (.html) or the explanation as JSON (.json) to write "
+                                       "(default: none, the terminal only)")
+    add_document_limits(explain)
+    explain.add_argument("--doc-timeout", type=seconds_or_off, default=DOC_TIMEOUT, metavar="SECONDS",
+                         help=f"seconds that reading the --file and drawing its pages may take (default "
+                              f"{DOC_TIMEOUT:g}; 'off': no limit)")
     explain.add_argument("--top", type=count, default=10, help="top words to print")
     add_top_words_filter(explain)
     add_max_chars(explain)
@@ -232,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
                     "task and time per document, written as DIR/results.json and DIR/index.html.")
     evaluate.add_argument("--model", required=True, metavar="DIR",
-                          help="a model folder (doclrp or Hugging Face), or a Keras or ONNX model file with --vocab")
+                          help="a model folder (doclrp or Hugging Face), a scikit-learn .skops file, or a Keras "
+                               "or ONNX model file with --vocab")
     add_model_file_options(evaluate)
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
@@ -252,12 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=int, default=None,
                           help="words deleted for the drop (default 10; not with --report)")
     evaluate.add_argument("--steps", type=int, default=None,
-                          help="steps of the deletion curve (default 10; not with --report, whose curves take the "
-                               "fixed 10 %% … 100 %% grid)")
+                          help="steps of the deletion curve (default 10, at most 1000; not with --report, whose "
+                               "curves take the fixed 10 %% … 100 %% grid)")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write the full report to this folder (results.json, index.html); replaced whole")
     evaluate.add_argument("--resamples", type=int, default=None,
-                          help="bootstrap resamples of each interval (default 2000; with --report)")
+                          help="bootstrap resamples of each interval (default 2000, at most 100000; with --report)")
     evaluate.add_argument("--sanity-docs", type=int, default=None,
                           help="documents of the model-randomization check per method (default 20; 0 skips it; "
                                "with --report)")
@@ -266,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--planted-k", type=int, default=None,
                           help="the trigger counts as found among this many most relevant words (default 3; with "
                                "--report)")
-    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16)")
+    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16, at most 1024)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
 
@@ -287,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
                        help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")
+    serve.add_argument("--max-bytes", type=byte_size, default=20 * 1024 * 1024, metavar="SIZE",
+                       help="largest document file uploaded (PDF, Word, HTML, e-mail, text), in bytes or with a "
+                            "unit: 5MB (default 20MB)")
+    serve.add_argument("--max-pages", type=positive_int, default=MAX_PAGES, metavar="N",
+                       help=f"most pages of an uploaded PDF (default {MAX_PAGES})")
     serve.add_argument("--timeout", type=float, default=60.0,
                        help="seconds one explanation may take, waiting included; work past it is stopped "
                             "(default 60)")
@@ -306,6 +354,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but an unknown option is told by its command's parser (its usage,
+    not the top level's) with the closest option it has (``--targte``: did you mean ``--target``?).
+
+    >>> parse_command_line(build_parser(), ["explain", "--model", "m", "--text", "Hi.", "--targte", "x"])
+    Traceback (most recent call last):
+    SystemExit: 2
+    """
+    args, unknown = parser.parse_known_args(argv)
+    if not unknown:
+        return args
+    command = _command_parser(parser, args)
+    options = [option for action in command._actions for option in action.option_strings]
+    hint = ""
+    for word in unknown:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            if close:
+                hint = f" (did you mean {close[0]}?)"
+                break
+    command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    raise AssertionError("unreachable")  # argparse's error() exits
+
+
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost parser of the command ``args`` holds (``corpus summarize`` included)."""
+    found = parser
+    for destination in ("command", "corpus_command"):
+        actions = [a for a in found._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, destination, None)
+        if not actions or name is None or name not in actions[0].choices:
+            break
+        found = actions[0].choices[name]
+    return found
+
+
 def add_corpus_parser(subparsers) -> None:
     """Add ``corpus`` (with the model options: --model/--target/--method/--device) and its
     nested ``summarize`` to the ``doclrp`` subcommands; see the module docstring."""
@@ -317,13 +401,15 @@ def add_corpus_parser(subparsers) -> None:
                     "writes an HTML report of the results.")
     add_model_options(_NotRequired(corpus))
     corpus.add_argument("--input", metavar="CORPUS",
-                        help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+                        help="'bbc', a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, mixed), a .jsonl "
+                             "or a .csv file (rows with a text, or a 'path' to a document file)")
     corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                              "or one number per output")
     corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
     add_max_chars(corpus)
+    add_document_limits(corpus)
     corpus.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N documents of the corpus (of the shard), in corpus order: a quick look "
                              "at a large corpus (default: all)")
@@ -343,7 +429,8 @@ def add_corpus_parser(subparsers) -> None:
                              "windows. A stage already running (one spaCy call, one forward/backward pass) is "
                              "not interrupted; long runs of one character are split before spaCy already. A "
                              "document over the limit is skipped with its reason under --on-error skip, else "
-                             "the run stops with one line (run it again to continue). Local engine only")
+                             "the run stops with one line (run it again to continue). Both engines (local, ray) "
+                             "honour it")
     corpus.add_argument("--quiet", action="store_true", help="no progress bar")
 
     nested = corpus.add_subparsers(dest="corpus_command", metavar="summarize")
@@ -369,7 +456,7 @@ def add_corpus_parser(subparsers) -> None:
                                 "re-explained as the run did; about 1 min on 2 busy CPU cores for BBC's 20 with "
                                 "the shipped CNN); --no-class-switch: the explained target only")
     summarize.add_argument("--model", metavar="DIR",
-                           help="the run's model folder, when it is no longer where the results say (its "
+                           help="the run's model (folder or .skops file), when it is no longer where the results say (its "
                                 "fingerprint must match theirs)")
     summarize.add_argument("--device", default="auto",
                            help="where the class switch re-explains: auto (default: cuda when available, else "

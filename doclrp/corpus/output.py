@@ -15,7 +15,12 @@
 
     id, label, skipped, task, labels, target, target_weights, target_value, delta,
     prediction {label, index, probabilities, values}, special {name: relevance},
-    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...]
+    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...],
+    source, layout
+
+``source`` is the document's file (PDF, Word, HTML, e-mail) when it was read from one, and
+``layout`` a PDF's word places as columns (``WordLayout.to_columns``: ``page`` and ``box`` per
+word, ``parts`` of words broken over lines, ``page_sizes``); both None otherwise.
 
 ``skipped`` is None for an explained document and the reason otherwise (then
 everything after ``skipped`` but ``targets`` and ``text`` is None). Offsets are
@@ -73,6 +78,7 @@ from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
 from doclrp.text.frames import WORD_COLUMNS, require_pandas
+from doclrp.text.layout import WordLayout
 
 __all__ = [
     "FORMAT_VERSION",
@@ -97,7 +103,7 @@ HEADER_TAG = "corpus-results"
 #: Header entries that must match for a restart to continue an output.
 HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "shard")
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
-               "special", "targets", "text", "sentences", "words")
+               "special", "targets", "text", "sentences", "words", "source", "layout")
 PARTIAL_SUFFIX = ".partial"
 LOCK_SUFFIX = ".lock"
 #: Records per Parquet row group of finished results (memory holds one while merging).
@@ -106,7 +112,7 @@ ROW_GROUP_RECORDS = 2048
 
 # -- records --------------------------------------------------------------------------------------
 def explanation_record(explanation: Explanation, label: str | None = None,
-                       targets: Sequence[float] | None = None) -> dict[str, Any]:
+                       targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The compact record of one explained document (see the module docstring).
 
     >>> from doclrp.text import Prediction, build_explanation, tokenize
@@ -137,18 +143,20 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
         "words": [[text, start, end, relevance] for text, start, end, _, relevance in explanation.words],
+        "source": source,
+        "layout": None if explanation.layout is None else explanation.layout.to_columns(),
     }
 
 
 def skipped_record(id: str, label: str | None, reason: str, text: str | None = None,
-                   targets: Sequence[float] | None = None) -> dict[str, Any]:
+                   targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The record of a document that was not explained, and why.
 
     >>> skipped_record("7", "pos", "empty document")["skipped"]
     'empty document'
     """
     record = dict.fromkeys(RECORD_KEYS)
-    record.update(id=id, label=label, skipped=reason, text=text,
+    record.update(id=id, label=label, skipped=reason, text=text, source=source,
                   targets=None if targets is None else [float(t) for t in targets])
     return record
 
@@ -167,7 +175,8 @@ def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] |
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
                            target=_record_target(record), target_value=record["target_value"], delta=record["delta"],
-                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}))
+                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}),
+                           layout=WordLayout.from_columns(record["layout"]) if record.get("layout") else None)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"record {record.get('id')!r} is not a doclrp corpus record ({error!r})") from None
 
@@ -297,6 +306,9 @@ def _parquet_schema(pa):
         ("sentences", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("relevance", pa.float64())]))),
         ("words", pa.list_(pa.struct([("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                                       ("relevance", pa.float64())]))),
+        ("source", pa.string()),
+        ("layout", pa.struct([("page_sizes", pa.list_(doubles)), ("source", pa.string()), ("page", pa.list_(pa.int32())),
+                              ("box", pa.list_(doubles)), ("parts", pa.list_(doubles))])),
     ])
 
 
@@ -308,6 +320,8 @@ def _to_parquet_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row["words"] = [{"text": t, "start": s, "end": e, "relevance": r} for t, s, e, r in row["words"]]
     if row["special"] is not None:
         row["special"] = list(row["special"].items())
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 
@@ -319,6 +333,8 @@ def record_from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
         row["words"] = [[w["text"], w["start"], w["end"], w["relevance"]] for w in row["words"]]
     if row["special"] is not None:
         row["special"] = dict(row["special"])
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 
@@ -742,6 +758,26 @@ class Results:
                                   "once?): run the corpus again into a new file")
             seen.add(record.get("id"))
             yield record
+
+    def __len__(self) -> int:
+        """The number of records (documents explained or skipped), counted without parsing them.
+
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+        >>> header = run_header(model_sha256="ab", method={"name": "epsilon", "params": {}},
+        ...                     target={"name": None, "weights": None}, input="bbc")
+        >>> with open_results_writer(out, header) as writer:
+        ...     writer.write_batch([skipped_record("a", None, "empty document"), skipped_record("b", None, "empty document")])
+        ...     _ = writer.finish()
+        >>> len(read_results(out))
+        2
+        """
+        if self.format == "jsonl":
+            with self.path.open("rb") as handle:
+                handle.readline()  # the header
+                return sum(1 for line in handle if line.strip())
+        _, pq = _parquet()
+        return int(pq.ParquetFile(self.path).metadata.num_rows)
 
     def _records(self) -> Iterator[dict[str, Any]]:
         if self.format == "jsonl":

@@ -50,7 +50,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from doclrp.corpus.output import model_fingerprint, read_results, record_to_expl
 from doclrp.corpus.readers import Record
 from doclrp.corpus.registry import target_check
 from doclrp.corpus.split import _key as split_key
+from doclrp.documents import Limits, PageImage, read_source, render_pages
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, resolve_device
 from doclrp.render.html import to_html
@@ -73,7 +74,7 @@ from doclrp.text.explanation import Explanation
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, describe_leave_out, excluded
 
 __all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "explained_output",
-           "GROUP_BY"]
+           "GROUP_BY", "report_pages"]
 
 GROUP_BY = ("auto", "label", "predicted", "target")
 REPORT_TAG = "corpus-report"
@@ -149,6 +150,14 @@ class CorpusSummary:
             return None
         return sum(n for (true, predicted), n in confusion.items() if true == predicted) / sum(confusion.values())
 
+    def foreign_labels(self) -> list[str]:
+        """True labels of the documents that are none of the model's outputs (the results' header
+        names them): the model can never predict those."""
+        known = self.header.get("labels")
+        if not known:
+            return []
+        return sorted({str(true) for true, _ in self.confusion} - {str(label) for label in known})
+
     def accuracy_scope(self) -> str:
         """Which documents the accuracy is on, in words."""
         if self.held_out_confusion:
@@ -182,8 +191,14 @@ class CorpusSummary:
         out += [self.pages_note] if self.pages_note else []
         out += [f"{self.documents} documents: {self.explained} explained, {skipped} skipped"
                + (f" ({', '.join(f'{n} {reason}' for reason, n in self.skipped.most_common())})" if skipped else "")]
-        if self.accuracy is not None:
+        foreign = self.foreign_labels()
+        if self.accuracy is not None and foreign == sorted({true for true, _ in self.confusion}):
+            out.append(f"accuracy not measured: the corpus's labels ({_listed(foreign)}) are none of the model's "
+                       f"({_listed(self.header.get('labels') or [])})")
+        elif self.accuracy is not None:
             out.append(f"accuracy {self.accuracy:.4f} {self.accuracy_scope().replace('labelled', f'{self.labelled} labelled', 1)}")
+            if foreign:
+                out.append(f"note: labels {_listed(foreign)} are not the model's: their documents count as wrong")
             if self.held_out_confusion:
                 out.append(f"accuracy {self.held_out_accuracy:.4f} on the {sum(self.held_out_confusion.values())} "
                            "held-out test documents of the model's training split")
@@ -197,6 +212,10 @@ class CorpusSummary:
         if self.lexicon is not None:
             out.append(f"{self.lexicon['name']}: {_lexicon_text(self.lexicon)}")
         return out
+
+
+def _listed(names: Sequence[Any], most: int = 6) -> str:
+    return ", ".join(map(str, names[:most])) + (", …" if len(names) > most else "")
 
 
 def _group(record: Mapping[str, Any], group_by: str) -> str:
@@ -526,9 +545,13 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         hrefs: dict[str, str] = {}
         for record in linked:
             name = _page_name(len(hrefs) + 1, record["id"])
-            page = to_html(record_to_explanation(record, summary.header.get("method")),
-                           title=f"{record['id']} ({record['target']})", back=("../index.html", "corpus report"),
-                           leave_out=summary.leave_out, alternatives=alternatives.get(str(record["id"]), ()))
+            explanation = record_to_explanation(record, summary.header.get("method"))
+            others = alternatives.get(str(record["id"]), ())
+            if explanation.layout is not None:  # the other targets share the words' places on the pages
+                others = [replace(other, layout=explanation.layout) for other in others]
+            page = to_html(explanation, title=f"{record['id']} ({record['target']})",
+                           back=("../index.html", "corpus report"), leave_out=summary.leave_out,
+                           alternatives=others, pages=report_pages(record))
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
         page = render_report(report_data(summary, top, min_df), hrefs)
@@ -537,6 +560,25 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         (staging / "summary.json").write_text(_summary_json(summary, top, min_df), encoding="utf-8")
     summary.report = out / "index.html"
     return summary
+
+
+#: Pages of a PDF drawn on its report page (each ~100 kB; a report links up to 2 × --pages documents).
+REPORT_PAGES = 10
+
+
+def report_pages(record: Mapping[str, Any]) -> list[PageImage]:
+    """The first `REPORT_PAGES` pages of a PDF record's file, drawn for its page view; none when
+    the record has no layout or its file is gone or changed (the page then shows the text)."""
+    source, layout = record.get("source"), record.get("layout")
+    if not source or not layout:
+        return []
+    try:
+        read = read_source(source, limits=Limits())
+    except DoclrpError:
+        return []
+    if read.kind != "pdf" or read.data is None or read.text != record.get("text"):
+        return []  # another file now stands at that path: its pages would not match the boxes
+    return render_pages(read.data, Path(source).name, pages=range(min(read.pages or 0, REPORT_PAGES)))
 
 
 # -- class switch: the linked documents re-explained for every target ----------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from doclrp._explain import explain, resolve_target
+from doclrp._explain import explain, explain_targets, resolve_target
 from doclrp.core.cancel import Cancelled
 from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
@@ -55,6 +55,9 @@ class Limits:
     max_batch: int = 16
     #: The most requests that wait for one model; more are refused at once (503, Retry-After).
     max_queue: int = MAX_QUEUE
+    #: Largest uploaded document (``--max-bytes``) and most PDF pages read (``--max-pages``).
+    max_bytes: int = 20 * 1024 * 1024
+    max_pages: int = 500
 
     @property
     def max_body_bytes(self) -> int:
@@ -103,11 +106,16 @@ class ServerState:
         pipeline = self.registry.get(id).pipeline
 
         def run(key: Hashable, texts: Sequence[str]) -> list[Any]:
-            # The key is the request but its text, as JSON (see routes/explain.py).
-            method_name, params, target, reference = json.loads(str(key))
+            # The key is the request but its text, as JSON (see routes/explain.py); "views": every
+            # target of the page's class switch (explain_targets, one list per text), for HTML exports.
+            method_name, params, target, reference, views = json.loads(str(key))
             method = resolve_method(method_name or pipeline.default_composite, **params)
             resolved = resolve_target(target, pipeline, reference)
-            return list(explain(pipeline, list(texts), target=resolved, method=method, batch_size=max(1, len(texts))))
+            if views:
+                return [explain_targets(pipeline, text, target=resolved, method=method) for text in texts]
+            if len(texts) == 1:  # one text: errors speak of "the document", not "document 0"
+                return [explain(pipeline, texts[0], target=resolved, method=method)]
+            return list(explain(pipeline, list(texts), target=resolved, method=method, batch_size=len(texts)))
 
         return run
 

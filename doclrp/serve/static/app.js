@@ -12,6 +12,8 @@ const state = {
 // Side A keeps the plain ids (#model, #document…); side B's copies end in "-b".
 const pid = (side, name) => (side === "a" ? name : `${name}-b`);
 const sideEl = (side, name) => $(pid(side, name));
+// Called after every drawing of the result (upload.js draws a PDF's pages this way).
+const afterRender = [];
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -443,6 +445,8 @@ function renderConservation(side, result) {
 function renderBars(box, words, vmax, rgb) {
   box.replaceChildren();
   if (!words.length) { box.append(el("p", "none", "none")); return; }
+  // A top word sums its occurrences, so it can pass the largest single word: the longest bar is it.
+  vmax = Math.max(vmax, ...words.map((word) => Math.abs(word.relevance)));
   for (const word of words) {
     const bar = el("div", "bar");
     const track = el("div", "track");
@@ -450,8 +454,9 @@ function renderBars(box, words, vmax, rgb) {
     fill.style.width = `${vmax > 0 ? Math.min(100, (100 * Math.abs(word.relevance)) / vmax) : 0}%`;
     fill.style.backgroundColor = cssColor(rgb);
     track.append(fill);
-    const name = el("span", "word", word.text);
-    name.title = word.text;
+    const shown = word.count > 1 ? `${word.text} ×${word.count}` : word.text;
+    const name = el("span", "word", shown);
+    name.title = word.count > 1 ? `${word.text}: ${word.count} occurrences, relevance summed` : word.text;
     bar.append(name, track, el("span", "num", fmt(word.relevance)));
     box.append(bar);
   }
@@ -487,6 +492,7 @@ function renderAll() {
   renderLegend(vmax);
   $("hover").textContent = "Hover or tap a word for its exact relevance and its pieces.";
   $("result").hidden = false;
+  for (const hook of afterRender) hook();
 }
 
 function markExplained() {
@@ -515,12 +521,20 @@ async function explain() {
     saveToUrl();
     $("status").textContent = `done in ${((performance.now() - started) / 1000).toFixed(2)} s`;
     markExplained();
+    revealResult();
   } catch (error) {
     showError(error.message);
     $("status").textContent = "";
   } finally {
     $("explain").disabled = false;
   }
+}
+
+// On a narrow screen (a phone) the controls fill the first screen and the result starts below the
+// fold: bring it into view once it is there.
+const NARROW = "(max-width: 900px)";
+function revealResult() {
+  if (window.matchMedia(NARROW).matches) $("result").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 // -- export what a panel shows ----------------------------------------------------------------------
@@ -897,7 +911,9 @@ async function start() {
     event.preventDefault();
     area.classList.remove("drop");
     const file = event.dataTransfer.files[0];
-    if (file) area.value = await file.text();
+    // A document file (PDF, Word, HTML, e-mail) is read by the server: upload.js.
+    if (file && typeof uploadDocument === "function" && !/\.txt$/i.test(file.name)) uploadDocument(file);
+    else if (file) area.value = await file.text();
   });
 
   // Corpus tab: only with --results.
