@@ -18,10 +18,10 @@ without bounds, and it says so (give them: ``ZBox(low, high)``).
 
 >>> import torch
 >>> from doclrp.core.composites import get_composite
->>> session = Session(get_composite("zero"), zero_is_absent=True)
->>> x = session.float_input(torch.tensor([[0.0, 2.0]]))
+>>> session = Session(get_composite("zero"), zero_is_absent=True, input_bounds=(0.0, 1.0))
+>>> x = session.float_input(torch.tensor([[0.0, 0.5]]))
 >>> session.reads_input(x), [float(b) for b in session.bounds]
-(True, [0.0, 2.0])
+(True, [0.0, 1.0])
 """
 
 from __future__ import annotations
