@@ -71,7 +71,8 @@ def _check_model_folder(folder: str, vocab: str | None = None) -> None:
         if not path.is_file():
             raise DoclrpError(f"no model file at {folder}: check the path")
         if vocab is None:
-            raise DoclrpError(f"--model {folder} is a {kind} model file: pass the vocabulary it was trained with, "
+            article = "an" if kind[0] in "AEIOU" else "a"
+            raise DoclrpError(f"--model {folder} is {article} {kind} model file: pass the vocabulary it was trained with, "
                               "--vocab FILE (a vocab.txt, a Hugging Face tokenizer.json, or a Keras TextVectorization "
                               "vocabulary), and its output names, --labels a,b,c")
         if not Path(vocab).is_file():
