@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DoclrpError
+from ..text.pipeline import TextPipeline as Pipeline
 from .hf import load_hf_pipeline
 from .imported import MODEL_FILE_KINDS, load_model_file
 from .io import load_pipeline
@@ -77,7 +78,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False,
-               vocab: str | Path | None = None, labels: Sequence[str] | None = None):
+               vocab: str | Path | None = None, labels: Sequence[str] | None = None) -> Pipeline:
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
 
     A Keras (``.keras``, ``.h5``) or ONNX (``.onnx``) file is a text model read with the
@@ -93,6 +94,7 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     """
     folder = Path(folder)
     check_device(device)
+    pipeline: Pipeline
     if folder.suffix.lower() in PICKLE_SUFFIXES:
         raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
     if folder.suffix.lower() in MODEL_FILE_KINDS and not folder.is_dir():
