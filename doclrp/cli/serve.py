@@ -48,14 +48,28 @@ def _models(args) -> list[Any] | dict[str, Any]:
     from doclrp.serve.models import model_id
 
     models: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for source in sources:
         base = model_id(source)
         key, n = base, 2
         while key in models:
             key, n = f"{base}-{n}", n + 1
-        is_file = Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES
-        models[key] = load_model(source, device=args.device, vocab=args.vocab, labels=args.labels) if is_file \
-            else source
+        models[key] = source
+        if Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES:
+            try:
+                models[key] = load_model(source, device=args.device, vocab=args.vocab, labels=args.labels)
+            except DoclrpError as error:
+                problems[key] = str(error)
+    if problems:  # the folders' problems too: one line per bad model, as the app's registry says them
+        for key, source in models.items():
+            if key not in problems and isinstance(source, (str, Path)):
+                try:
+                    load_model(source, device=args.device)
+                except DoclrpError as error:
+                    problems[key] = str(error)
+        lines = [f"{key}: {problems[key]}" for key in models if key in problems]
+        raise DoclrpError(f"cannot serve model {lines[0]}" if len(lines) == 1
+                          else f"{len(lines)} models cannot be served:\n  " + "\n  ".join(lines))
     return models
 
 

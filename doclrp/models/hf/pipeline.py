@@ -409,6 +409,7 @@ def check_config_sizes(config: dict[str, Any], path: str | Path = "config.json")
 
 #: What transformers and torch raise on a folder whose files are damaged or inconsistent.
 LOADING_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, ZeroDivisionError, EOFError,
+                  AssertionError,  # torch's layers assert some fields (Embedding: padding_idx < num_embeddings)
                   pickle.UnpicklingError)
 
 _LOADERS = ("transformers", "huggingface_hub", "tokenizers", "safetensors")
