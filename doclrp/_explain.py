@@ -32,6 +32,7 @@ from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
+from .text.prompt import PromptColumn, PromptWord
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
@@ -625,6 +626,13 @@ def _finish(pipeline: _Pipeline, document: Document, target: Target, spans: list
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),
                                     target_value=value, delta=delta, id=id, method=method)
+    prompt = [0.0] * len(getattr(pipeline, "prompt_words", ()))
     for key, amount in special.items():
-        explanation.special[key] = explanation.special.get(key, 0.0) + amount
+        if isinstance(key, PromptColumn):  # a piece of a language model's prompt template: by its word
+            prompt[key.word] += amount
+        else:
+            explanation.special[key] = explanation.special.get(key, 0.0) + amount
+    if prompt:
+        explanation.prompt.extend(PromptWord(word.text, amount, word.before)
+                                  for word, amount in zip(pipeline.prompt_words, prompt))
     return explanation

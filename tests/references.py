@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import types
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -427,6 +428,57 @@ def subword_tokenizer(max_length: int = 40):
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", model_max_length=max_length,
                                    cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
+
+
+BPE_TEXTS = ("The striker scored twice as the home side won the cup final.",
+             "Shares in the chip maker rose after strong results.")
+
+
+def bpe_tokenizer(style: str, max_length: int = 16, texts: Sequence[str] = BPE_TEXTS):
+    """A BPE tokenizer trained in memory: GPT-2's byte level (spaces as 'Ġ', offsets trimmed) or
+    SentencePiece's metaspace (spaces as '▁' inside the pieces' offsets), with a start token."""
+    pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if style == "byte-level":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        alphabet = []
+    tokenizer.train_from_iterator(list(texts) * 20, trainers.BpeTrainer(vocab_size=300, initial_alphabet=alphabet,
+                                                             special_tokens=["<unk>", "<pad>", "<s>"]))
+    tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True)] * (style == "byte-level")
+                                                   + [processors.TemplateProcessing(single="<s> $A",
+                                                                                    special_tokens=[("<s>", 2)])])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                   model_max_length=max_length)
+
+
+# Causal language models: the decoder families, Gemma 2 (soft-capped logits and attention scores) too.
+CAUSAL_LMS = {"llama": {}, "qwen2": {}, "gemma2": {}, "mistral": {"num_key_value_heads": 1}, "phi3": {},
+              "gpt2": {"n_inner": 32, "bos_token_id": 4, "eos_token_id": 5}}
+
+
+def tiny_causal_lm(family: str, vocab: int = len(WORDS), seed: int = 0, positions: int = 64, **extra) -> nn.Module:
+    """An ``AutoModelForCausalLM`` of two layers, hidden 16, random weights (biases too)."""
+    transformers = pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    torch.manual_seed(seed)
+    fields = {"vocab_size": vocab, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32, "pad_token_id": 0,
+              "initializer_range": 0.2, "max_position_embeddings": positions, "bos_token_id": 4, "eos_token_id": 5}
+    config = transformers.AutoConfig.for_model(family, **{**fields, **CAUSAL_LMS[family], **extra})
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.uniform_(-0.5, 0.5)
+    return model
 
 
 def model_state(model: nn.Module):

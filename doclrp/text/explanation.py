@@ -36,6 +36,7 @@ from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
 from doclrp.text.alignment import aggregate, align, as_vector
 from doclrp.text.frames import words_frame
+from doclrp.text.prompt import PromptWord
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
 from doclrp.text.words import Document
 
@@ -152,7 +153,9 @@ class Explanation:
     ``special``: relevance of model tokens that map to no word, by name;
     ``method``: the method that made it, ``{"name": …, "params": {…}}``;
     ``tokens``: the model tokens with their relevance (`TokenPiece`), the pieces the words were
-    summed from (empty when not kept, as in explanations read back from corpus results).
+    summed from (empty when not kept, as in explanations read back from corpus results);
+    ``prompt``: the words of a language model's prompt template with their relevance
+    (:class:`~doclrp.text.prompt.PromptWord`), apart from the document's words (empty otherwise).
     """
 
     text: str
@@ -169,6 +172,7 @@ class Explanation:
     method: dict[str, Any] = field(default_factory=dict)
     # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
     tokens: list[TokenPiece] = field(default_factory=list, compare=False)
+    prompt: list[PromptWord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_task(self.task)
@@ -180,9 +184,10 @@ class Explanation:
 
     @property
     def total(self) -> float:
-        """All relevance the input received: words plus special tokens
-        (so ``target_value ≈ total + delta``)."""
-        return math.fsum([w.relevance for w in self.words] + list(self.special.values()))
+        """All relevance the input received: words plus special tokens plus the prompt template's
+        words (so ``target_value ≈ total + delta``)."""
+        return math.fsum([w.relevance for w in self.words] + list(self.special.values())
+                         + [p.relevance for p in self.prompt])
 
     def top_words(self, k: int = 10, sign: int = +1) -> list[WordRelevance]:
         """The ``k`` words with the largest relevance for (``sign=+1``) or
@@ -218,8 +223,12 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = asdict(replace(self, words=[], tokens=[], target=None))
+        data = asdict(replace(self, words=[], tokens=[], target=None, prompt=[]))
         data["target"] = self.target.to_dict()
+        if self.prompt:
+            data["prompt"] = [word._asdict() for word in self.prompt]
+        else:
+            del data["prompt"]
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]
         return data
@@ -243,6 +252,7 @@ class Explanation:
                 method=dict(data.get("method") or {}),
                 # Absent from dicts written before tokens were kept.
                 tokens=[TokenPiece(**t) for t in data.get("tokens") or ()],
+                prompt=[PromptWord(**p) for p in data.get("prompt") or ()],
             )
         except (KeyError, TypeError) as err:
             raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err

@@ -47,7 +47,7 @@ from doclrp.core.rules import Epsilon, Gradient, Pass
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.layouts import (HF_ACTIVATIONS, AttentionCheck, GatedMLPCheck, hf_types, is_context_pooler,
                                       is_disentangled_attention, is_fused_gate_up, is_fused_qkv, is_gate,
-                                      is_query_or_key, is_relative_position_bias, is_rms_norm, is_rotary_embedding,
+                                      is_logit_softcap, is_query_or_key, is_relative_position_bias, is_rms_norm, is_rotary_embedding,
                                       is_tanh_head, is_up, is_value, looks_like_attention, looks_like_gated_mlp)
 from doclrp.models.hf.rules import DisentangledAttention, FirstTokenPooler, FirstTokenTanhHead
 
@@ -75,6 +75,7 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
         is_tanh_head: FirstTokenTanhHead(),
         is_context_pooler: FirstTokenPooler(),
         is_rms_norm: Pass(),
+        is_logit_softcap: Pass(),
         is_rotary_embedding: Gradient(),
         is_relative_position_bias: Gradient(),
         nn.Linear: linear,
