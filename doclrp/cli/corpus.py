@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 
 from doclrp.cli.checks import check_arguments
-from doclrp.cli.options import device_from_args, method_from_args
+from doclrp.cli.options import device_from_args, method_from_args, prompt_options
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
@@ -45,7 +45,7 @@ def run(args) -> int:
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                 on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
                                 allow_pickle=args.allow_pickle, limit=args.limit,
-                                doc_timeout=args.doc_timeout)
+                                doc_timeout=args.doc_timeout, model_options=prompt_options(args) or None)
     print(report)
     return 0
 

@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from doclrp.cli.options import say_device, target_from_args
+from doclrp.cli.options import prompt_options, say_device, target_from_args
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.split import sample_records
 from doclrp.errors import DoclrpError
@@ -42,7 +42,7 @@ def run(args) -> int:
         if not methods:
             raise DoclrpError("--methods names no method")
     args.device = resolve_device(args.device)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, **prompt_options(args))
     records = list(open_corpus(args.corpus))
     if args.split == "test":
         records = train_test_split_fixed(records)[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from doclrp._atomic import write_text
 from doclrp._explain import explain, explain_targets, invalid_character
-from doclrp.cli.options import device_from_args, method_from_args, target_from_args
+from doclrp.cli.options import device_from_args, method_from_args, prompt_options, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
@@ -95,7 +95,7 @@ def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
     text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, **prompt_options(args))
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))

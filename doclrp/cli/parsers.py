@@ -33,7 +33,7 @@ DOC_TIMEOUT = 300.0
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "positive_int",
+           "parse_reference", "add_prompt_options", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "positive_int",
            "positive_float", "count", "seconds_or_off"]
 
 
@@ -52,6 +52,24 @@ def add_model_options(parser) -> None:
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     add_device(parser)
     add_allow_pickle(parser)
+    add_prompt_options(parser)
+
+
+def add_prompt_options(parser) -> None:
+    """--prompt/--prompt-file, --labels, --label-prefix, --chat: a causal language model as a classifier."""
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", metavar="TEMPLATE",
+                        help="--model is a causal language model (Llama, Qwen2, Gemma, Mistral, Phi-3, GPT-2 …) "
+                             "reading this prompt, with {text} where the document goes, e.g. "
+                             "'Article: {text}\\nTopic:'; its outputs are the scores of --labels as its next words")
+    prompt.add_argument("--prompt-file", metavar="FILE", help="the prompt template from a UTF-8 file (long prompts)")
+    parser.add_argument("--labels", metavar="A,B,...",
+                        help="with --prompt: the label words, comma-separated; one-token labels score by their "
+                             "logit, longer ones by their summed log-probability")
+    parser.add_argument("--label-prefix", default=" ", metavar="TEXT",
+                        help="with --prompt: what goes before each label (default a space, as after 'Topic:')")
+    parser.add_argument("--chat", action="store_true",
+                        help="with --prompt: the prompt as the user's message in the tokenizer's chat template")
 
 
 def add_device(parser) -> None:
@@ -237,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
+    add_prompt_options(evaluate)
 
     serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
                            description="Serve a page and an HTTP API (POST /api/explain, GET /api/models, "
@@ -260,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="another host name the server answers to (repeat; with --host other than loopback)")
     add_device(serve)
+    add_prompt_options(serve)  # for the --models folders
 
     add_corpus_parser(sub)
     return parser

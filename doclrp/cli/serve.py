@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import Any
 
-from doclrp.cli.options import device_from_args
+from doclrp.cli.options import device_from_args, prompt_options
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import pretrained_path
 
@@ -29,6 +30,27 @@ def allowed_hosts(args) -> list[str]:
 def url_of(host: str, port: int) -> str:
     shown = "127.0.0.1" if host == "0.0.0.0" else host
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def _models(args) -> list[Any] | dict[str, Any]:
+    """The shipped model and the ``--models`` folders; with ``--prompt``, those folders are language
+    models read as classifiers, loaded here with the prompt (the app takes loaded pipelines by id)."""
+    options = prompt_options(args)
+    if not options:
+        return [pretrained_path(), *args.models]
+    if not args.models:
+        raise DoclrpError("--prompt applies to the --models folders: give a language model folder with --models")
+    from doclrp.models.loading import load_model  # torch and transformers: only when a prompt asks for them
+    from doclrp.serve.models import DEFAULT_MODEL_ID, model_id
+
+    models: dict[str, Any] = {DEFAULT_MODEL_ID: pretrained_path()}
+    for folder in args.models:
+        base = model_id(folder)
+        name, n = base, 2
+        while name in models:
+            name, n = f"{base}-{n}", n + 1
+        models[name] = load_model(folder, device=args.device, **options)
+    return models
 
 
 def run(args) -> int:
@@ -51,7 +73,7 @@ def run(args) -> int:
     if not is_loopback(args.host):
         print(f"doclrp: warning: serving on {args.host}: anyone who can reach this machine can use the app",
               file=sys.stderr)
-    app = create_app(models=[pretrained_path(), *args.models], results=args.results,
+    app = create_app(models=_models(args), results=args.results,
                      limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout,
                                    batch_window_s=args.batch_window, max_batch=args.max_batch),
                      allowed_hosts=allowed_hosts(args), device=args.device)

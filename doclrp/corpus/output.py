@@ -52,6 +52,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -99,6 +100,8 @@ HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "s
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
                "special", "targets", "text", "sentences", "words")
 PARTIAL_SUFFIX = ".partial"
+#: The ``special`` entry of a record that holds the relevance of a language model's prompt template.
+PROMPT_KEY = "[prompt]"
 LOCK_SUFFIX = ".lock"
 #: Records per Parquet row group of finished results (memory holds one while merging).
 ROW_GROUP_RECORDS = 2048
@@ -132,7 +135,9 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "target_value": explanation.target_value,
         "delta": explanation.delta,
         "prediction": {"label": p.label, "index": p.index, "probabilities": p.probabilities, "values": p.values},
-        "special": dict(explanation.special),
+        # a language model's prompt template: its words' relevance in one sum, so the record still adds up
+        "special": {**explanation.special, **({PROMPT_KEY: math.fsum(p.relevance for p in explanation.prompt)}
+                                              if explanation.prompt else {})},
         "targets": None if targets is None else [float(t) for t in targets],
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],

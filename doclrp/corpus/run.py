@@ -37,12 +37,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import json
 import re
 import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,8 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
                    buffer_size: int = BUFFER_SIZE, max_chars: int | None = MAX_CHARS, allow_pickle: bool = False,
                    progress: bool = True, ray_options: dict[str, Any] | None = None,
-                   limit: int | None = None, doc_timeout: float | None = DOC_TIMEOUT) -> RunReport:
+                   limit: int | None = None, doc_timeout: float | None = DOC_TIMEOUT,
+                   model_options: Mapping[str, Any] | None = None) -> RunReport:
     """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
 
     ``model``: a model folder (doclrp or Hugging Face), loaded on ``device``, or a loaded
@@ -231,6 +233,9 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     error that stops the run (rerun to continue). Both engines check it (on Ray, each
     replica). See :func:`doclrp.corpus.batch.explain_records`.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
+    ``model_options``: more keyword arguments of ``load_model`` for a model folder (a language
+    model's ``prompt``, ``labels``, ``chat``, ``label_prefix``); part of the run's model
+    fingerprint and header, so that results of another prompt are never continued.
     Only one run writes to ``out`` at a time: a second one is refused at once (a lock
     file next to it, released by the OS when the first run ends or dies).
     """
@@ -255,9 +260,15 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
         for message in malformed:
             warnings.warn(message, CorpusWarning, stacklevel=2)
 
+        extra: dict[str, Any] = {}
         if isinstance(model, (str, Path)):
-            pipeline = load_model(model, device="cpu" if engine == "ray" else device, allow_pickle=allow_pickle)
+            options = dict(model_options or {})
+            pipeline = load_model(model, device="cpu" if engine == "ray" else device, allow_pickle=allow_pickle,
+                                  **options)
             fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
+            if options:  # the same folder with another prompt is another model
+                extra["model_options"] = options
+                fingerprint = hashlib.sha256(json.dumps([fingerprint, options], sort_keys=True).encode()).hexdigest()
         else:
             pipeline, fingerprint, model_path = model, model_fingerprint(model), None
         # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
@@ -265,7 +276,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
         method = pipeline_method(pipeline, method, composite)
         header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
                             input=_input_name(corpus), shard=shard, model=model_path,
-                            task=pipeline.task, labels=list(pipeline.labels))
+                            task=pipeline.task, labels=list(pipeline.labels), **extra)
 
         report = RunReport(Path(out), malformed=len(malformed))
         skipped: Counter[str] = Counter()
@@ -300,7 +311,9 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                     for batch in pending:
                         write(explain_records(pipeline, batch, **options))
                 else:
-                    run_ray(pending, model if model_path is None else model_path, write, device=device,
+                    # with load options, the loaded pipeline goes to the replicas (through Ray's object store)
+                    shipped = model_path if model_path is not None and not extra else pipeline
+                    run_ray(pending, shipped, write, device=device,
                             allow_pickle=allow_pickle, **options, **(ray_options or {}))
                 writer.finish()
             finally:
