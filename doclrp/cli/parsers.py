@@ -27,6 +27,8 @@ from doclrp.errors import DoclrpError
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
 #: imports argparse only (importing doclrp._explain would import torch before --help).
 MAX_CHARS = 1_000_000
+#: The most tokens --generate writes; doclrp._generate.MAX_GENERATE, written out for the same reason.
+MAX_GENERATE = 256
 #: The default of --doc-timeout; doclrp.corpus.batch.DOC_TIMEOUT, written out for the same reason.
 DOC_TIMEOUT = 300.0
 
@@ -215,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--reference", metavar="mean|V,V,...",
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                               "or one number per output")
+    writes = explain.add_mutually_exclusive_group()
+    writes.add_argument("--generate", type=positive_int, metavar="N",
+                        help=f"with --prompt: let the language model write N tokens (greedy, at most {MAX_GENERATE}) "
+                             "and explain each: which document words made it")
+    writes.add_argument("--continuation", metavar="TEXT",
+                        help="with --prompt: explain this text as the language model's next words, token by token")
+    explain.add_argument("--json", metavar="FILE",
+                         help="with --generate or --continuation: write the explanation as JSON "
+                              "(generated: one entry per token with the relevance of every document word)")
 
     evaluate = sub.add_parser(
         "evaluate", help="score LRP and baseline methods by deleting relevant words; --report: the full report",

@@ -148,7 +148,6 @@ class PromptedClassifier(PromptedLM):
     """
 
     task = "classification"
-    default_composite = "attnlrp"
 
     def __init__(self, lm: nn.Module, tokenizer: Any, prompt: PromptTemplate | str, labels: Sequence[str], *,
                  chat: bool = False, label_prefix: str = LABEL_PREFIX) -> None:

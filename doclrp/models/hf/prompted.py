@@ -26,6 +26,7 @@ give the identity rule. The label scores built on this are :mod:`doclrp.models.h
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from doclrp.models.hf.pipeline import (SAFE_LOADING, _transformers, check_hf_fol
 from doclrp.text.prompt import PromptColumn, PromptWord, prompt_words
 
 __all__ = ["PromptTemplate", "PromptedLM", "LogitSoftcap", "PLACEHOLDER", "PAD_NAME", "context_size",
-           "check_causal_lm", "load_prompted_lm"]
+           "check_causal_lm", "load_prompted_lm", "NextTokenScores"]
 
 #: Where the document goes in a prompt template.
 PLACEHOLDER = "{text}"
@@ -138,6 +139,9 @@ class PromptedLM:
     put it in the tokenizer's chat template). The model is put in eval mode.
     """
 
+    #: The method of its explanations unless another is asked for.
+    default_composite = "attnlrp"
+
     def __init__(self, lm: nn.Module, tokenizer: Any, prompt: PromptTemplate | str, *, chat: bool = False) -> None:
         check_causal_lm(lm)
         if not getattr(tokenizer, "is_fast", False):
@@ -157,6 +161,7 @@ class PromptedLM:
         self.pad_id = int(pad) if pad is not None else 0  # any id: padding columns are masked out
         cap = getattr(lm.config, "final_logit_softcapping", None)
         self.softcap: nn.Module = LogitSoftcap(cap) if cap else nn.Identity()
+        self._next_token: NextTokenScores | None = None
 
     def _template_part(self, text: str, before: bool) -> tuple[list[int], list[str]]:
         """The token ids of one part of the template and their column names (:class:`PromptColumn`)."""
@@ -195,6 +200,12 @@ class PromptedLM:
                               f"of the model's {self.context}: no room is left for the document; shorten the prompt")
         return room
 
+    def next_token_module(self) -> NextTokenScores:
+        """The module one step of generation runs (made once: its hook plan is kept with it)."""
+        if self._next_token is None:
+            self._next_token = NextTokenScores(self.lm, self.softcap).to(self.device).eval()
+        return self._next_token
+
     # -- the sequence protocol --------------------------------------------------------------
     def tokens(self, texts: Sequence[Any]) -> list[tuple[list[int], list[tuple[int, int]]]]:
         """Per document: its token ids (no specials, not truncated) and their character spans."""
@@ -225,6 +236,43 @@ class PromptedLM:
         mask = mask.to(self.device)
         kwargs = {"attention_mask": mask, "position_ids": (mask.cumsum(1) - 1).clamp(min=0)}
         return ids.to(self.device), kwargs, positions, names
+
+
+_PARAMETERS: dict[type, frozenset[str]] = {}
+
+
+def _parameters(model_class: type[nn.Module]) -> frozenset[str]:
+    """The names ``forward`` of a transformers model class takes (once per class)."""
+    if model_class not in _PARAMETERS:
+        _PARAMETERS[model_class] = frozenset(inspect.signature(model_class.forward).parameters)
+    return _PARAMETERS[model_class]
+
+
+class NextTokenScores(nn.Module):
+    """Token ids ``(batch, new)`` and the cache of the earlier ones → next-token logits ``(batch, vocab)``
+    after the last of them, and the cache: one step of generation, the module generation is explained on.
+
+    ``attention_mask`` covers the earlier tokens and the new ones; ``softcap``: as in
+    :class:`PromptedLM`.
+    """
+
+    lm: Any  # a transformers model: its methods are not typed on nn.Module
+
+    def __init__(self, lm: nn.Module, softcap: nn.Module | None = None) -> None:
+        super().__init__()
+        self.lm = lm
+        self.softcap = softcap if softcap is not None else nn.Identity()
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, position_ids: Tensor,
+                past_key_values: Any = None) -> tuple[Tensor, Any]:
+        base = self.lm.base_model
+        # transformers 5.25 names the cache `cache`, earlier versions `past_key_values`
+        kind: type[nn.Module] = type(base)
+        name = "cache" if "cache" in _parameters(kind) else "past_key_values"
+        out = base(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                   use_cache=True, **{name: past_key_values})
+        logits = self.softcap(self.lm.get_output_embeddings()(out.last_hidden_state[:, -1]))
+        return logits, out[name] if name in out else out[1]
 
 
 def load_prompted_lm(folder: str | Path, prompt: PromptTemplate | str, *, chat: bool = False,
