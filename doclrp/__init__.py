@@ -6,7 +6,8 @@
 torch.Size([2, 4])
 
 The common journeys need only these names: ``doclrp.load_model`` (any model folder),
-``doclrp.explain`` (text → words with relevance), ``doclrp.attribute`` (tensors),
+``doclrp.explain`` (text → words with relevance), ``doclrp.explain_generation`` (what a
+language model writes after a document, token by token), ``doclrp.attribute`` (tensors),
 ``doclrp.resolve_method`` and ``doclrp.Target`` (what to explain, and how),
 ``doclrp.explain_corpus`` / ``doclrp.summarize`` (whole corpora),
 ``doclrp.read_toolbox_model`` (LRP Toolbox files) and ``doclrp.render.to_html`` (pages).
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the names as static tools see them; at run time they come f
                        resolve_method)
     from .errors import DoclrpError
     from ._explain import explain
+    from ._generate import explain_generation
     from .text import Explanation
     from .models.loading import load_model, pretrained_path
     from .models.toolbox import read_toolbox_model, toolbox_composite
@@ -37,7 +39,7 @@ __all__ = [
     "attribute", "Attribution", "attach", "Composite", "get_composite",
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
     "Target", "Attributor", "LRP", "resolve_method", "method_names",
-    "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
+    "DoclrpError", "explain", "explain_generation", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
     "from_sklearn", "read_keras_model", "explain_corpus", "read_results", "summarize", "render", "__version__",
 ]
 
@@ -49,6 +51,7 @@ _HOMES = {
                      "get_composite", "method_names", "resolve_method"], "doclrp.core"),
     "DoclrpError": "doclrp.errors",
     "explain": "doclrp._explain",
+    "explain_generation": "doclrp._generate",
     "Explanation": "doclrp.text",
     "load_model": "doclrp.models.loading",
     "pretrained_path": "doclrp.models.loading",
