@@ -98,6 +98,10 @@ def test_serve_loads_language_model_folders_with_the_prompt(lm_folder, capsys, m
     uvicorn = pytest.importorskip("uvicorn")
     from fastapi.testclient import TestClient
 
+    from doclrp.cli.parsers import build_parser
+    from doclrp.cli.serve import _models
+    from doclrp.serve import create_app
+
     apps = []
 
     def fake_run(self, sockets=None):
@@ -106,11 +110,13 @@ def test_serve_loads_language_model_folders_with_the_prompt(lm_folder, capsys, m
             sock.close()
 
     monkeypatch.setattr(uvicorn.Server, "run", fake_run)
-    code, out, err = run_cli(capsys, "serve", "--port", "0", "--models", str(lm_folder), "--prompt", PROMPT,
-                             "--labels", "good,bad", "--device", "cpu")
+    argv = ["serve", "--port", "0", "--models", str(lm_folder), "--prompt", PROMPT, "--labels", "good,bad",
+            "--device", "cpu"]
+    code, out, err = run_cli(capsys, *argv)
     assert code == 0, err
-    (app,) = apps
-    assert app.state.registry.ids() == ["bbc-cnn", "tiny-llama"]
+    assert apps[0].state.registry.ids() == ["bbc-cnn", "tiny-llama"]
+    # the same models in an app of its own (the command's app stops with its server)
+    app = create_app(models=_models(build_parser().parse_args(argv)))
     with TestClient(app, base_url="http://127.0.0.1") as client:
         answer = client.post("/api/explain", json={"model": "tiny-llama", "text": TEXT, "target": "bad"})
     assert answer.status_code == 200, answer.text

@@ -289,3 +289,20 @@ def test_a_folder_with_code_is_refused_with_a_prompt_too(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(DoclrpError, match=r"asks for custom code \(modeling_evil.py via auto_map\)"):
         doclrp.load_model(folder, prompt=PROMPT, labels=LABELS)
+
+
+@pytest.mark.parametrize("mode", ["deletion", "replacement"])
+def test_deletion_curves_run_on_the_document_tokens_inside_the_prompt(mode):
+    from doclrp.evaluate.perturbation import perturbation_curves
+
+    pipeline = pipeline_for("llama", dtype=torch.float64)
+    explanation = doclrp.explain(pipeline, TEXT, target="bad")
+    curves = perturbation_curves(pipeline, [explanation], direction="morf", mode=mode)
+    assert curves.shape == (1, 11) and bool(torch.isfinite(torch.as_tensor(curves)).all())
+    assert float(curves[0, 0]) == pytest.approx(explanation.target_value, abs=1e-10)   # as written
+    # every word gone: the prompt alone (deletion), or the stand-in tokens (replacement)
+    empty = [] if mode == "deletion" else [pipeline.tokenizer.unk_token_id] * 6
+    inputs, kwargs, _, _ = pipeline.collate([empty])
+    with torch.no_grad():
+        alone = pipeline.model(inputs, **kwargs)
+    assert float(curves[0, -1]) == pytest.approx(float(alone[0, 1]), abs=1e-10)
