@@ -306,3 +306,22 @@ def test_deletion_curves_run_on_the_document_tokens_inside_the_prompt(mode):
     with torch.no_grad():
         alone = pipeline.model(inputs, **kwargs)
     assert float(curves[0, -1]) == pytest.approx(float(alone[0, 1]), abs=1e-10)
+
+
+def test_the_prompt_words_survive_json_and_are_left_out_of_other_models_dicts():
+    from doclrp.text import Explanation
+
+    explanation = doclrp.explain(pipeline_for("llama"), TEXT)
+    data = explanation.to_dict()
+    assert [p["text"] for p in data["prompt"]] == ["the", "on"]
+    assert Explanation.from_dict(data) == explanation and Explanation.from_dict(data).prompt == explanation.prompt
+    assert "prompt" not in doclrp.explain(doclrp.load_model(doclrp.pretrained_path()), "Shares rose.").to_dict()
+
+
+def test_a_label_prefix_goes_before_each_label():
+    tokenizer = bpe_tokenizer("byte-level", max_length=64, texts=["Topic: sports business", "Topic:sports"])
+    lm = tiny_causal_lm("gpt2", vocab=len(tokenizer))
+    spaced = PromptedClassifier(lm, tokenizer, "{text} Topic:", ["sports", "business"])
+    tight = PromptedClassifier(lm, tokenizer, "{text} Topic:", ["sports", "business"], label_prefix="")
+    assert tokenizer.convert_ids_to_tokens(spaced.model.label_ids[0, :1].tolist())[0].startswith("Ġ")
+    assert not tokenizer.convert_ids_to_tokens(tight.model.label_ids[0, :1].tolist())[0].startswith("Ġ")
