@@ -10,6 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import math  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -18,6 +20,7 @@ transformers = pytest.importorskip("transformers")
 import doclrp  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.hf.label_scores import PromptedClassifier  # noqa: E402
+from doclrp.models.hf.prompted import PromptedLM  # noqa: E402
 from references import (CAUSAL_LMS, COMPOSITES, CONSERVATION_TOLERANCE, WORDS, bpe_tokenizer,  # noqa: E402
                         tiny_causal_lm, word_tokenizer, zero_biases)
 
@@ -325,3 +328,16 @@ def test_a_label_prefix_goes_before_each_label():
     tight = PromptedClassifier(lm, tokenizer, "{text} Topic:", ["sports", "business"], label_prefix="")
     assert tokenizer.convert_ids_to_tokens(spaced.model.label_ids[0, :1].tolist())[0].startswith("Ġ")
     assert not tokenizer.convert_ids_to_tokens(tight.model.label_ids[0, :1].tolist())[0].startswith("Ġ")
+
+
+@pytest.mark.parametrize("labels", [LABELS, LONG_LABELS], ids=["one-token", "several-tokens"])
+def test_bfloat16_language_models_are_explained_like_float32_ones(labels):
+    full = doclrp.explain(pipeline_for("llama", labels), TEXT, target=labels[1])
+    half = doclrp.explain(pipeline_for("llama", labels, dtype=torch.bfloat16), TEXT, target=labels[1])
+    # bfloat16 keeps 8 bits of mantissa: the relevance follows the float32 one to a few percent
+    error = np.linalg.norm(half.relevance - full.relevance) / np.linalg.norm(full.relevance)
+    assert error < 0.05, error
+    written = doclrp.explain_generation(PromptedLM(tiny_causal_lm("llama").to(torch.bfloat16),
+                                                   word_tokenizer("llama", max_length=64), PROMPT), TEXT,
+                                        continuation="dog ran")
+    assert all(math.isfinite(v) for t in written.generated for v in t.words)
