@@ -28,7 +28,11 @@ children) or like a gated MLP fails loudly, once, when the hooks are planned. Ro
 classification head and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh``
 as a function, out of reach of a module hook: they get
 :class:`~doclrp.models.hf.rules.FirstTokenTanhHead`. RMSNorm modules and rotary position
-tables are matched by class name (``…RMSNorm``, ``…RotaryEmbedding``). MPNet's table of
+tables are matched by class name (``…RMSNorm``, ``…RotaryEmbedding``); so is the logit cap
+``c·tanh(z/c)`` a language model's next-token scores go through (Gemma 2:
+:class:`~doclrp.models.hf.prompted.LogitSoftcap`), which gets the identity rule (Gemma 2's cap on
+attention scores, a function inside its attention, keeps its gradient: ≈ 1 for scores well
+below the cap). MPNet's table of
 relative position biases is a constant, not an input: what it takes in the softmax shows in
 delta. DeBERTa v2/v3's disentangled attention and its ``ContextPooler`` (whose activation
 is built inside ``forward``) are recomputed by their own rules,
