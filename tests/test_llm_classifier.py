@@ -341,3 +341,12 @@ def test_bfloat16_language_models_are_explained_like_float32_ones(labels):
                                                    word_tokenizer("llama", max_length=64), PROMPT), TEXT,
                                         continuation="dog ran")
     assert all(math.isfinite(v) for t in written.generated for v in t.words)
+
+
+def test_a_pipeline_pickles_as_ray_ships_it_to_its_workers():
+    import pickle
+
+    pipeline = pipeline_for("gpt2")
+    copy = pickle.loads(pickle.dumps(pipeline))
+    ours, theirs = doclrp.explain(pipeline, TEXT), doclrp.explain(copy, TEXT)
+    assert ours.relevance.tolist() == theirs.relevance.tolist() and ours.prompt == theirs.prompt

@@ -6,6 +6,9 @@
 >>> column = PromptColumn("Article", word=0)
 >>> column == "Article", column == PromptColumn("Article", word=0), {column: 1.0}[PromptColumn("Article", 0)]
 (False, True, 1.0)
+>>> import pickle
+>>> pickle.loads(pickle.dumps(column))
+PromptColumn('Article', word=0)
 
 A language model used as a classifier reads ``prefix + document + suffix`` (``"Article: {text}
 Topic:"``): relevance lands on the document's words and, apart from them, on the template's
@@ -55,6 +58,10 @@ class PromptColumn(str):
 
     def __repr__(self) -> str:
         return f"PromptColumn({str(self)!r}, word={self.word})"
+
+    def __reduce__(self) -> tuple[type[PromptColumn], tuple[str, int]]:
+        # pickled with its word (Ray ships pipelines to its workers by pickle)
+        return PromptColumn, (str(self), self.word)
 
 
 _WORD = re.compile(r"\S+")
