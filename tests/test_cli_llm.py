@@ -49,10 +49,9 @@ def test_the_prompt_comes_from_a_file_and_escapes_a_line_break(lm_folder, tmp_pa
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--labels", "good,bad"], "--labels needs --prompt"),
+    (["--chat"], "--chat needs --prompt"),
     (["--prompt", PROMPT], "--prompt needs --labels"),
     (["--prompt", "no document here", "--labels", "good,bad"], "must hold {text} once"),
-    (["--prompt", PROMPT, "--labels", "good,,bad"], "has an empty label"),
     (["--prompt", PROMPT, "--labels", "good,Good"], "labels 'good' and 'Good' tokenize to the same tokens"),
     (["--prompt", PROMPT, "--labels", "good,bad", "--chat"], "--chat: the model's tokenizer has no chat template"),
     (["--prompt-file", "no/such/prompt.txt", "--labels", "good"], "no such file: no/such/prompt.txt"),

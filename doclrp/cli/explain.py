@@ -100,7 +100,8 @@ def run(args) -> int:
         return _generation(args, text)
     if args.json is not None:
         raise DoclrpError("--json writes a generation explanation: give --generate N or --continuation TEXT")
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, **prompt_options(args))
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels, **prompt_options(args))
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
@@ -129,7 +130,7 @@ def _generation(args, text: str) -> int:
     if not options:
         raise DoclrpError("--generate and --continuation need --prompt (or --prompt-file): the language model "
                           "reads the document inside it")
-    if options["labels"] is not None:
+    if args.labels is not None:
         raise DoclrpError("--labels score a classifier's labels; --generate and --continuation explain what the "
                           "model writes: give one or the other")
     if args.generate is not None and args.generate > MAX_GENERATE:

@@ -88,32 +88,28 @@ def prompt_from_args(args) -> str | None:
 
 
 def prompt_options(args, labels_needed: bool = True) -> dict[str, Any]:
-    """The keyword arguments of ``load_model`` for a causal language model with a prompt
-    (``--prompt``/``--prompt-file``, ``--labels``, ``--label-prefix``, ``--chat``); ``{}`` without
-    a prompt. ``labels_needed``: a classifier's (``--generate`` needs none).
+    """``load_model``'s keyword arguments for a causal language model read with a prompt
+    (``--prompt``/``--prompt-file``, ``--label-prefix``, ``--chat``; the labels travel as
+    ``--labels`` do for every model); ``{}`` without a prompt. ``labels_needed``: a classifier's
+    (``--generate`` needs none).
 
     >>> from types import SimpleNamespace
-    >>> prompt_options(SimpleNamespace(prompt="{text} Topic:", prompt_file=None, labels="sport, tech",
+    >>> prompt_options(SimpleNamespace(prompt="{text} Topic:", prompt_file=None, labels=["sport", "tech"],
     ...                                label_prefix=" ", chat=False))
-    {'prompt': '{text} Topic:', 'labels': ['sport', 'tech'], 'chat': False, 'label_prefix': ' '}
-    >>> prompt_options(SimpleNamespace(prompt=None, prompt_file=None, labels="a,b", label_prefix=" ", chat=False))
+    {'prompt': '{text} Topic:', 'chat': False, 'label_prefix': ' '}
+    >>> prompt_options(SimpleNamespace(prompt=None, prompt_file=None, labels=None, label_prefix=" ", chat=True))
     Traceback (most recent call last):
-    doclrp.errors.DoclrpError: --labels needs --prompt (or --prompt-file): the labels are words a language model says after the prompt
+    doclrp.errors.DoclrpError: --chat needs --prompt (or --prompt-file): it is about a language model's prompt
     """
     prompt = prompt_from_args(args)
-    labels = getattr(args, "labels", None)
     if prompt is None:
-        for flag, given in (("--labels", labels is not None), ("--chat", getattr(args, "chat", False))):
+        for flag, given in (("--chat", getattr(args, "chat", False)),
+                            ("--label-prefix", getattr(args, "label_prefix", " ") != " ")):
             if given:
-                raise DoclrpError(f"{flag} needs --prompt (or --prompt-file): the labels are words a language model "
-                                  "says after the prompt")
+                raise DoclrpError(f"{flag} needs --prompt (or --prompt-file): it is about a language model's prompt")
         return {}
-    names = [] if labels is None else [label.strip() for label in labels.split(",")]
-    if labels_needed and not names:
+    if labels_needed and not getattr(args, "labels", None):
         raise DoclrpError("--prompt needs --labels: the label words whose scores the model gives, e.g. "
                           "--labels business,sport,tech")
-    if any(not name for name in names):
-        raise DoclrpError(f"--labels {labels!r} has an empty label: give names separated by commas")
-    options: dict[str, Any] = {"prompt": prompt, "labels": names or None, "chat": bool(getattr(args, "chat", False)),
-                               "label_prefix": getattr(args, "label_prefix", " ")}
-    return options
+    return {"prompt": prompt, "chat": bool(getattr(args, "chat", False)),
+            "label_prefix": getattr(args, "label_prefix", " ")}

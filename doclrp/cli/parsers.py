@@ -40,9 +40,11 @@ __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_targ
 
 
 def add_model_options(parser) -> None:
-    """--model, --target, --method (alias --composite), --param and --device."""
+    """--model, --vocab, --labels, --target, --method (alias --composite), --param and --device."""
     parser.add_argument("--model", required=True, metavar="DIR",
-                        help="a model folder (doclrp or Hugging Face) or a scikit-learn .skops file")
+                        help="a model folder (doclrp or Hugging Face), a scikit-learn .skops file, or a Keras "
+                             "(.keras, .h5) or ONNX (.onnx) text model file with --vocab")
+    add_model_file_options(parser)
     parser.add_argument("--target", default="predicted",
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
@@ -58,20 +60,40 @@ def add_model_options(parser) -> None:
 
 
 def add_prompt_options(parser) -> None:
-    """--prompt/--prompt-file, --labels, --label-prefix, --chat: a causal language model as a classifier."""
+    """--prompt/--prompt-file, --label-prefix, --chat: a causal language model as a classifier of --labels."""
     prompt = parser.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", metavar="TEMPLATE",
                         help="--model is a causal language model (Llama, Qwen2, Gemma, Mistral, Phi-3, GPT-2 …) "
                              "reading this prompt, with {text} where the document goes, e.g. "
                              "'Article: {text}\\nTopic:'; its outputs are the scores of --labels as its next words")
     prompt.add_argument("--prompt-file", metavar="FILE", help="the prompt template from a UTF-8 file (long prompts)")
-    parser.add_argument("--labels", metavar="A,B,...",
-                        help="with --prompt: the label words, comma-separated; one-token labels score by their "
-                             "logit, longer ones by their summed log-probability")
     parser.add_argument("--label-prefix", default=" ", metavar="TEXT",
                         help="with --prompt: what goes before each label (default a space, as after 'Topic:')")
     parser.add_argument("--chat", action="store_true",
                         help="with --prompt: the prompt as the user's message in the tokenizer's chat template")
+
+
+def add_model_file_options(parser) -> None:
+    """--vocab and --labels: what a Keras or ONNX model file needs besides its weights."""
+    parser.add_argument("--vocab", metavar="FILE",
+                        help="the vocabulary of a Keras or ONNX --model file: a vocab.txt, a Hugging Face "
+                             "tokenizer.json, or a Keras TextVectorization vocabulary (one word per line)")
+    parser.add_argument("--labels", type=label_list, metavar="A,B,C",
+                        help="the output names of a Keras or ONNX --model file, in order (default 0, 1, ...); "
+                             "with --prompt, the label words a language model scores (one-token labels by their "
+                             "logit, longer ones by their summed log-probability)")
+
+
+def label_list(value: str) -> list[str]:
+    """An argparse type: comma-separated output names.
+
+    >>> label_list("neg, pos")
+    ['neg', 'pos']
+    """
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"--labels {value!r}: give names separated by commas, e.g. neg,pos")
+    return names
 
 
 def add_device(parser) -> None:
@@ -235,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "and replacement), ABPC, comprehensiveness, sufficiency, normalized AOPC, each with 95% "
                     "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
                     "task and time per document, written as DIR/results.json and DIR/index.html.")
-    evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    evaluate.add_argument("--model", required=True, metavar="DIR",
+                          help="a model folder (doclrp or Hugging Face), or a Keras or ONNX model file with --vocab")
+    add_model_file_options(evaluate)
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
@@ -278,8 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to bind (default 127.0.0.1; others expose the app to the network)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--models", nargs="+", default=[], metavar="MODEL",
-                       help="models to serve as well: folders (doclrp, Hugging Face) or .skops files; each is "
-                            "loaded and checked before the server starts")
+                       help="models to serve as well: folders (doclrp, Hugging Face), .skops files, or Keras/ONNX "
+                            "model files (with --vocab, --labels); each is loaded and checked before the server "
+                            "starts")
+    add_model_file_options(serve)
     serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
                        help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
+from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES
 from doclrp.cli.options import device_from_args, prompt_options
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import pretrained_path
@@ -36,23 +38,30 @@ def url_of(host: str, port: int) -> str:
 
 
 def _models(args) -> list[Any] | dict[str, Any]:
-    """The shipped model and the ``--models`` folders; with ``--prompt``, those folders are language
-    models read as classifiers, loaded here with the prompt (the app takes loaded pipelines by id)."""
+    """The shipped model and the --models folders; with Keras/ONNX files among them, or with --prompt
+    (the folders are language models read as classifiers), ``{id: folder or pipeline}``, the files
+    and language models read here (the app serves pipelines as folders)."""
     options = prompt_options(args)
-    if not options:
-        return [pretrained_path(), *args.models]
-    if not args.models:
+    sources = [pretrained_path(), *args.models]
+    if not options and not any(Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES for source in args.models):
+        return sources
+    if options and not args.models:
         raise DoclrpError("--prompt applies to the --models folders: give a language model folder with --models")
-    from doclrp.models.loading import load_model  # torch and transformers: only when a prompt asks for them
-    from doclrp.serve.models import DEFAULT_MODEL_ID, model_id
+    from doclrp.models.loading import load_model  # torch and transformers: only when these ask for them
+    from doclrp.serve.models import model_id
 
-    models: dict[str, Any] = {DEFAULT_MODEL_ID: pretrained_path()}
-    for folder in args.models:
-        base = model_id(folder)
-        name, n = base, 2
-        while name in models:
-            name, n = f"{base}-{n}", n + 1
-        models[name] = load_model(folder, device=args.device, **options)
+    models: dict[str, Any] = {}
+    for number, source in enumerate(sources):
+        base = model_id(source)
+        key, n = base, 2
+        while key in models:
+            key, n = f"{base}-{n}", n + 1
+        if Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES:
+            models[key] = load_model(source, device=args.device, vocab=args.vocab, labels=args.labels)
+        elif options and number > 0:  # a --models folder: a language model with the prompt
+            models[key] = load_model(source, device=args.device, labels=args.labels, **options)
+        else:
+            models[key] = source
     return models
 
 

@@ -18,6 +18,7 @@ import torch
 from ..errors import DoclrpError
 from .hf import load_hf_pipeline
 from .hf.label_scores import LABEL_PREFIX, load_prompted_classifier
+from .imported import MODEL_FILE_KINDS, load_model_file
 from .io import load_pipeline
 from .sklearn_files import PICKLE_REFUSAL, PICKLE_SUFFIXES, SKOPS_SUFFIX, load_skops_model
 
@@ -77,15 +78,20 @@ def resolve_device(device: str = "auto") -> str:
     return check_device(device)
 
 
-def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False, prompt: str | None = None,
-               labels: Sequence[str] | None = None, chat: bool = False, label_prefix: str = LABEL_PREFIX):
+def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False,
+               vocab: str | Path | None = None, labels: Sequence[str] | None = None, prompt: str | None = None,
+               chat: bool = False, label_prefix: str = LABEL_PREFIX):
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
 
-    ``prompt`` and ``labels``: ``folder`` holds a causal language model (Llama, Qwen2, Gemma,
-    Mistral, Phi-3, GPT-2 …) used as a classifier: the document goes where the prompt says
-    ``{text}``, and the outputs are the scores of the labels as the model's next words
-    (``label_prefix`` before each, a space by default; ``chat``: the prompt as the user's
-    message in the tokenizer's chat template). See :mod:`doclrp.models.hf.label_scores`.
+    A Keras (``.keras``, ``.h5``) or ONNX (``.onnx``) file is a text model read with the
+    vocabulary it was trained with, ``vocab``, and its output names, ``labels``
+    (:mod:`doclrp.models.imported`); without ``vocab`` it is one line saying what to pass.
+
+    With ``prompt``, ``folder`` holds a causal language model (Llama, Qwen2, Gemma, Mistral,
+    Phi-3, GPT-2 …) used as a classifier: the document goes where the prompt says ``{text}``,
+    and the outputs are the scores of ``labels`` as the model's next words (``label_prefix``
+    before each, a space by default; ``chat``: the prompt as the user's message in the
+    tokenizer's chat template). See :mod:`doclrp.models.hf.label_scores`.
 
     A ``.skops`` file is a fitted scikit-learn text pipeline, read with skops' safe loader and
     converted (:mod:`doclrp.models.sklearn_files`); ``.pkl`` and ``.joblib`` files are refused.
@@ -99,15 +105,23 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     pipeline: Any  # one of the pipeline kinds below
     if folder.suffix.lower() in PICKLE_SUFFIXES:
         raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
-    if folder.suffix.lower() == SKOPS_SUFFIX and not folder.is_dir() and prompt is None and labels is None:
+    if prompt is not None and (folder.suffix.lower() in MODEL_FILE_KINDS or folder.suffix.lower() == SKOPS_SUFFIX):
+        raise DoclrpError(f"{folder} is a model file: a prompt needs a Hugging Face language model folder")
+    if folder.suffix.lower() in MODEL_FILE_KINDS and not folder.is_dir():
+        if not folder.is_file():
+            raise DoclrpError(f"no model file at {folder}: check the path")
+        imported = load_model_file(folder, vocab, labels, device=device)
+        check_finite_parameters(imported.model, str(folder))
+        return imported
+    if folder.suffix.lower() == SKOPS_SUFFIX and not folder.is_dir():
         pipeline = load_skops_model(folder, device=device)
         check_finite_parameters(pipeline.model, str(folder))
         return pipeline
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
-    if prompt is not None or labels is not None:
-        if prompt is None or not labels:
-            raise DoclrpError("a language model as a classifier needs both a prompt (with {text}) and labels")
+    if prompt is not None:
+        if not labels:
+            raise DoclrpError("a language model as a classifier needs labels: the words whose scores it gives")
         if not (folder / "config.json").is_file() or not _is_hugging_face(folder):
             raise DoclrpError(f"{folder} is not a Hugging Face model folder: a prompt and labels need a causal "
                               "language model")
