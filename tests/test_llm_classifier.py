@@ -270,9 +270,10 @@ def test_load_model_reads_a_language_model_folder_with_a_prompt_and_labels(tmp_p
     assert isinstance(pipeline, PromptedClassifier) and pipeline.labels == LABELS
     direct = PromptedClassifier(tiny_causal_lm("llama"), word_tokenizer("llama", max_length=64), PROMPT, LABELS)
     assert torch.allclose(pipeline.outputs([TEXT]), direct.outputs([TEXT]), atol=1e-6)
-    with pytest.raises(DoclrpError, match="needs both a prompt"):
+    with pytest.raises(DoclrpError, match="names its own outputs: labels are given for a Keras or ONNX model file, "
+                                          "or with a prompt"):
         doclrp.load_model(folder, labels=LABELS)
-    with pytest.raises(DoclrpError, match="needs both a prompt"):
+    with pytest.raises(DoclrpError, match="a language model as a classifier needs labels"):
         doclrp.load_model(folder, prompt=PROMPT)
     config = transformers.AutoConfig.for_model("distilbert", vocab_size=len(WORDS), dim=16, n_layers=1, n_heads=2,
                                                hidden_dim=32)

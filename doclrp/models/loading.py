@@ -127,6 +127,9 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
                               "language model")
         pipeline = load_prompted_classifier(folder, prompt, labels, chat=chat, label_prefix=label_prefix,
                                             device=device, allow_pickle=allow_pickle)
+    elif labels is not None:
+        raise DoclrpError(f"{folder} names its own outputs: labels are given for a Keras or ONNX model file, or "
+                          "with a prompt for a language model")
     elif _is_hugging_face(folder):
         pipeline = load_hf_pipeline(folder, device=device, allow_pickle=allow_pickle)
     else:
