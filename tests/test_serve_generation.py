@@ -60,8 +60,11 @@ def test_generate_answers_what_explain_generation_gives(client):
     given = client.post("/api/generate", json={"model": "lm", "text": TEXT, "continuation": "dog ran",
                                                "method": "cp-lrp"}).json()
     assert [t["token"] for t in given["generated"]] == ["dog", " ran"] and given["method"]["name"] == "cp-lrp"
-    # the same model still explains its labels
-    assert client.post("/api/explain", json={"model": "lm", "text": TEXT, "target": "bad"}).status_code == 200
+    # the same model still explains its labels, the prompt's words in one entry of the conservation table
+    explained = client.post("/api/explain", json={"model": "lm", "text": TEXT, "target": "bad"}).json()
+    c = explained["conservation"]
+    assert "[prompt]" in explained["special"]
+    assert c["words"] + c["special"] + c["delta"] == pytest.approx(c["explained"], abs=1e-9)
 
 
 @pytest.mark.parametrize("request_, status, message", [
