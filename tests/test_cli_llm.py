@@ -79,6 +79,11 @@ def test_corpus_runs_record_the_prompt_and_never_continue_another_one(lm_folder,
         assert "[prompt]" in record["special"] and total == pytest.approx(record["target_value"], abs=1e-5)
     code, printed, err = run_cli(capsys, *args[:-5], "--labels", "good,fast", "--device", "cpu", "--quiet")
     assert code == 2 and "--overwrite" in err, err
+    # the report's pages re-explain their documents for every label with the run's prompt and labels
+    from doclrp.corpus import summarize
+
+    summary = summarize(out, tmp_path / "report", min_df=1, pages=1, progress=False)
+    assert "with a switch" in summary.pages_note, summary.pages_note
 
 
 def test_evaluate_scores_methods_on_a_prompted_language_model(lm_folder, tmp_path, capsys):

@@ -90,6 +90,7 @@ __all__ = [
     "results_lock",
     "results_format",
     "run_header",
+    "run_fingerprint",
     "skipped_record",
 ]
 
@@ -203,6 +204,20 @@ def run_header(*, model_sha256: str, method: Mapping[str, Any], target: Mapping[
     header.update(extra)
     # Round-trip once so the header compares equal to the one read back (tuples → lists).
     return json.loads(json.dumps(header, ensure_ascii=False))
+
+
+def run_fingerprint(model: Any, model_options: Mapping[str, Any] | None = None) -> str:
+    """What a run's header records as ``model_sha256``: :func:`model_fingerprint` of the model, and
+    with ``load_model`` options (a language model's prompt and labels), of both: the same folder
+    read with another prompt is another model.
+
+    >>> run_fingerprint("no/such/folder") == model_fingerprint("no/such/folder")
+    True
+    """
+    fingerprint = model_fingerprint(model)
+    if not model_options:
+        return fingerprint
+    return hashlib.sha256(json.dumps([fingerprint, dict(model_options)], sort_keys=True).encode()).hexdigest()
 
 
 def model_fingerprint(model: Any) -> str:

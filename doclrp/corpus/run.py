@@ -37,7 +37,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
-import json
 import re
 import sys
 import time
@@ -53,7 +52,7 @@ from doclrp._progress import Progress
 
 from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
-from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
+from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_fingerprint, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
 from doclrp.core import describe
 from doclrp.errors import DoclrpError
@@ -265,10 +264,9 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
             options = dict(model_options or {})
             pipeline = load_model(model, device="cpu" if engine == "ray" else device, allow_pickle=allow_pickle,
                                   **options)
-            fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
-            if options:  # the same folder with another prompt is another model
+            fingerprint, model_path = run_fingerprint(model, options), str(Path(model).resolve())
+            if options:  # the same folder with another prompt is another model (in the fingerprint too)
                 extra["model_options"] = options
-                fingerprint = hashlib.sha256(json.dumps([fingerprint, options], sort_keys=True).encode()).hexdigest()
         else:
             pipeline, fingerprint, model_path = model, model_fingerprint(model), None
         # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
