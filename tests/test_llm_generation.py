@@ -131,12 +131,13 @@ def lm_folder(tmp_path_factory):
     return folder
 
 
-def test_the_command_line_writes_json_and_a_page(lm_folder, tmp_path, capsys):
+def test_the_command_line_writes_json_or_a_page(lm_folder, tmp_path, capsys):
     out, page = tmp_path / "g.json", tmp_path / "g.html"
-    code, printed, err = run_cli(capsys, "explain", "--model", str(lm_folder), "--prompt", PROMPT, "--text", TEXT,
-                                 "--generate", "3", "--json", str(out), "--out", str(page), "--device", "cpu")
-    assert code == 0, err
-    assert "continuation:" in printed and printed.count("(logit") == 3
+    for target in (out, page):
+        code, printed, err = run_cli(capsys, "explain", "--model", str(lm_folder), "--prompt", PROMPT, "--text", TEXT,
+                                     "--generate", "3", "--out", str(target), "--device", "cpu")
+        assert code == 0, err
+        assert "continuation:" in printed and printed.count("(logit") == 3 and f"wrote {target}" in printed
     data = json.loads(out.read_text(encoding="utf-8"))
     assert len(data["generated"]) == 3 and len(data["generated"][2]["words"]) == 6
     assert len(data["generated"][2]["previous"]) == 2
@@ -148,7 +149,7 @@ def test_the_command_line_writes_json_and_a_page(lm_folder, tmp_path, capsys):
     (["--prompt", PROMPT, "--generate", "3", "--labels", "good,bad"], "--labels score a classifier's labels"),
     (["--prompt", PROMPT, "--generate", str(MAX_GENERATE + 1)], f"--generate takes at most {MAX_GENERATE} tokens"),
     (["--prompt", PROMPT, "--generate", "2", "--method", "occlusion"], "not occlusion"),
-    (["--prompt", PROMPT, "--labels", "good", "--json", "x.json"], "--json writes a generation explanation"),
+    (["--prompt", PROMPT, "--generate", "2", "--target", "good"], "--target and --reference do not apply"),
 ])
 def test_command_line_mistakes_are_one_line(lm_folder, capsys, argv, message):
     code, printed, err = run_cli(capsys, "explain", "--model", str(lm_folder), "--text", TEXT, "--device", "cpu",

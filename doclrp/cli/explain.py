@@ -1,10 +1,13 @@
-"""``doclrp explain``: explain one document; its prediction and top words printed, a page with ``--out``.
+"""``doclrp explain``: explain one document; its prediction and top words printed, a page or JSON with ``--out``.
 
 >>> import pathlib, tempfile
->>> doc = pathlib.Path(tempfile.mkdtemp()) / "doc.txt"
->>> _ = doc.write_text("Shares rose.", encoding="utf-8")
+>>> doc = pathlib.Path(tempfile.mkdtemp()) / "doc.html"
+>>> _ = doc.write_text("<p>Shares <b>rose</b>.<script>x()</script>", encoding="utf-8")
 >>> read_document(doc)
 'Shares rose.'
+
+``--file`` is any document doclrp reads (:mod:`doclrp.documents`: PDF, Word, HTML, e-mail,
+text), within ``--max-bytes``, ``--max-pages`` and ``--doc-timeout``.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from doclrp._atomic import write_text
 from doclrp._explain import explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, prompt_options, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
+from doclrp.documents import Deadline, Limits, SourceText, read_source, render_pages
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
+from doclrp.render.pages import PAGE_VIEW_PAGES
 from doclrp.text.terms import excluded, parse_leave_out
 
-__all__ = ["run", "read_document", "write_page", "check_document", "prediction_line"]
+__all__ = ["run", "read_document", "read_file", "drawn_pages", "write_page", "write_json", "check_document", "prediction_line",
+           "limits_from_args", "document_line"]
 
 
 def write_page(path: str | Path, text: str) -> Path:
@@ -53,15 +59,48 @@ def check_document(text: str, max_chars: int) -> str:
     return text
 
 
-def read_document(path: str | Path) -> str:
-    """A UTF-8 document; one-line errors for missing files and other encodings."""
-    path = Path(path)
-    if not path.is_file():
-        raise DoclrpError(f"no such file: {path}")
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DoclrpError(f"{path} is not UTF-8 text (byte {error.start}); convert it to UTF-8") from None
+def read_document(path: str | Path, limits: Limits | None = None) -> str:
+    """The text of a document file of any kind doclrp reads; one-line errors for missing,
+    oversized, encrypted, scanned and malformed files and for text in other encodings."""
+    return read_file(path, limits).text
+
+
+def read_file(path: str | Path, limits: Limits | None = None, deadline: Deadline | None = None) -> SourceText:
+    """A document file read within ``limits`` (:func:`doclrp.documents.read_source`)."""
+    return read_source(path, name=str(path), limits=limits, deadline=deadline)
+
+
+def drawn_pages(source: SourceText | None, deadline: Deadline | None = None) -> list:
+    """The first `PAGE_VIEW_PAGES` pages of a PDF drawn for its page view (none for other kinds)."""
+    if source is None or source.kind != "pdf" or source.data is None or not source.pages:
+        return []
+    return render_pages(source.data, source.name or "the PDF", pages=range(min(source.pages, PAGE_VIEW_PAGES)),
+                        deadline=deadline)
+
+
+def limits_from_args(args) -> Limits:
+    """The bounds of reading a file from ``--max-bytes``, ``--max-pages`` and ``--doc-timeout``."""
+    return Limits(max_bytes=args.max_bytes, max_pages=args.max_pages, timeout=getattr(args, "doc_timeout", None))
+
+
+def document_line(source: SourceText) -> str:
+    """What was read from a file that is not plain text: its kind, pages, attachments, notes.
+
+    >>> document_line(SourceText("Hi", kind="pdf", name="a.pdf", pages=3, notes=["no text on page(s) 2 (scanned?)"]))
+    'document: a.pdf (PDF, 3 pages; no text on page(s) 2 (scanned?))'
+    """
+    kinds = {"pdf": "PDF", "docx": "Word", "html": "HTML", "email": "e-mail", "text": "text"}
+    facts = [kinds[source.kind]]
+    if source.pages is not None:
+        facts.append(f"{source.pages} page{'s' if source.pages != 1 else ''}")
+    details = "; ".join(source.notes + ([f"attachments: {', '.join(source.attachments)}"] if source.attachments
+                                        else []))
+    return f"document: {source.name} ({', '.join(facts)}{'; ' + details if details else ''})"
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """``data`` as a JSON file, written atomically (the checks of `write_page`)."""
+    return write_page(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def prediction_line(explanation) -> str:
@@ -95,26 +134,37 @@ def _print_top(explanation, top: int, leave_out) -> None:
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
-    text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
+    limits = limits_from_args(args) if args.file is not None else None
+    deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
+    source = None if args.file is None else read_file(args.file, limits, deadline)
+    text = check_document(args.text if source is None else source.text, args.max_chars)
     if args.generate is not None or args.continuation is not None:
         return _generation(args, text)
-    if args.json is not None:
-        raise DoclrpError("--json writes a generation explanation: give --generate N or --continuation TEXT")
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
                           labels=args.labels, **prompt_options(args))
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
     page = None
-    if args.out is not None:
+    as_json = args.out is not None and Path(args.out).suffix.lower() == ".json"
+    if args.out is not None and not as_json:
         # The page carries every class (and X-vs-rest) for its target switch: one pass each.
         explanation, *others = explain_targets(pipeline, text, target=target, method=method)
+        if source is not None:
+            explanation, others = source.attach(explanation), [source.attach(other) for other in others]
         page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None,
-                                            alternatives=others, leave_out=leave_out))
+                                            alternatives=others, leave_out=leave_out,
+                                            pages=drawn_pages(source, deadline)))
     else:
         explanation = explain(pipeline, text, target=target, method=method)
+        if source is not None:
+            explanation = source.attach(explanation)
+        if as_json:
+            page = write_json(args.out, _json_of(explanation, source))
     print(printable(prediction_line(explanation)))
     _print_top(explanation, args.top, leave_out)
+    if source is not None and source.kind != "text":
+        print(printable(document_line(source)))
     if page is not None:
         print(f"wrote {page}")
     return 0
@@ -149,11 +199,18 @@ def _generation(args, text: str) -> int:
                  and not excluded(result.words[i].text, leave)][: args.top]
         print(printable(f"  {index + 1:3d} {token.token!r} (logit {token.value:.3f}, p {token.probability:.3f}): "
                         f"{', '.join(shown) or '-'}"))
-    if args.json is not None:
-        written = write_page(args.json, json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n")
-        print(f"wrote {written}")
-    if args.out is not None:
+    if args.out is not None and Path(args.out).suffix.lower() == ".json":
+        print(f"wrote {write_json(args.out, result.to_dict())}")
+    elif args.out is not None:
         title = Path(args.file).name if args.file else None
         print(f"wrote {write_page(args.out, generation_html(result, title=title))}")
     return 0
 
+
+def _json_of(explanation, source: SourceText | None) -> dict:
+    """``Explanation.to_dict()`` and, for a file, what was read from it (``document``)."""
+    data = explanation.to_dict()
+    if source is not None:
+        data["document"] = {"name": source.name, "kind": source.kind, "pages": source.pages,
+                            "attachments": list(source.attachments), "notes": list(source.notes)}
+    return data

@@ -15,7 +15,12 @@
 
     id, label, skipped, task, labels, target, target_weights, target_value, delta,
     prediction {label, index, probabilities, values}, special {name: relevance},
-    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...]
+    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...],
+    source, layout
+
+``source`` is the document's file (PDF, Word, HTML, e-mail) when it was read from one, and
+``layout`` a PDF's word places as columns (``WordLayout.to_columns``: ``page`` and ``box`` per
+word, ``parts`` of words broken over lines, ``page_sizes``); both None otherwise.
 
 ``skipped`` is None for an explained document and the reason otherwise (then
 everything after ``skipped`` but ``targets`` and ``text`` is None). Offsets are
@@ -74,6 +79,7 @@ from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
 from doclrp.text.frames import WORD_COLUMNS, require_pandas
+from doclrp.text.layout import WordLayout
 
 __all__ = [
     "FORMAT_VERSION",
@@ -99,7 +105,7 @@ HEADER_TAG = "corpus-results"
 #: Header entries that must match for a restart to continue an output.
 HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "shard")
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
-               "special", "targets", "text", "sentences", "words")
+               "special", "targets", "text", "sentences", "words", "source", "layout")
 PARTIAL_SUFFIX = ".partial"
 #: The ``special`` entry of a record that holds the relevance of a language model's prompt template.
 PROMPT_KEY = "[prompt]"
@@ -110,7 +116,7 @@ ROW_GROUP_RECORDS = 2048
 
 # -- records --------------------------------------------------------------------------------------
 def explanation_record(explanation: Explanation, label: str | None = None,
-                       targets: Sequence[float] | None = None) -> dict[str, Any]:
+                       targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The compact record of one explained document (see the module docstring).
 
     >>> from doclrp.text import Prediction, build_explanation, tokenize
@@ -143,18 +149,20 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
         "words": [[text, start, end, relevance] for text, start, end, _, relevance in explanation.words],
+        "source": source,
+        "layout": None if explanation.layout is None else explanation.layout.to_columns(),
     }
 
 
 def skipped_record(id: str, label: str | None, reason: str, text: str | None = None,
-                   targets: Sequence[float] | None = None) -> dict[str, Any]:
+                   targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The record of a document that was not explained, and why.
 
     >>> skipped_record("7", "pos", "empty document")["skipped"]
     'empty document'
     """
     record = dict.fromkeys(RECORD_KEYS)
-    record.update(id=id, label=label, skipped=reason, text=text,
+    record.update(id=id, label=label, skipped=reason, text=text, source=source,
                   targets=None if targets is None else [float(t) for t in targets])
     return record
 
@@ -173,7 +181,8 @@ def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] |
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
                            target=_record_target(record), target_value=record["target_value"], delta=record["delta"],
-                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}))
+                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}),
+                           layout=WordLayout.from_columns(record["layout"]) if record.get("layout") else None)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"record {record.get('id')!r} is not a doclrp corpus record ({error!r})") from None
 
@@ -317,6 +326,9 @@ def _parquet_schema(pa):
         ("sentences", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("relevance", pa.float64())]))),
         ("words", pa.list_(pa.struct([("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                                       ("relevance", pa.float64())]))),
+        ("source", pa.string()),
+        ("layout", pa.struct([("page_sizes", pa.list_(doubles)), ("source", pa.string()), ("page", pa.list_(pa.int32())),
+                              ("box", pa.list_(doubles)), ("parts", pa.list_(doubles))])),
     ])
 
 
@@ -328,6 +340,8 @@ def _to_parquet_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row["words"] = [{"text": t, "start": s, "end": e, "relevance": r} for t, s, e, r in row["words"]]
     if row["special"] is not None:
         row["special"] = list(row["special"].items())
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 
@@ -339,6 +353,8 @@ def record_from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
         row["words"] = [[w["text"], w["start"], w["end"], w["relevance"]] for w in row["words"]]
     if row["special"] is not None:
         row["special"] = dict(row["special"])
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 

@@ -31,6 +31,7 @@ from doclrp.errors import DoclrpError
 from doclrp.render.colors import (NEGATIVE_RGB, POSITIVE_RGB, css_gradient, diverging_color, hex_color,
                                   symmetric_vmax, text_color)
 from doclrp.render.page import TAP_VALUES, bar_chart_svg, escape, html_page
+from doclrp.render.pages import PageImage, page_view
 from doclrp.text.explanation import Explanation, WordRelevance
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, describe_leave_out
 
@@ -90,7 +91,8 @@ def _method_html(exp: Explanation) -> str:
 
 
 def to_html(explanation: Explanation, title: str | None = None, *, alternatives: Sequence[Explanation] = (),
-            back: tuple[str, str] | None = None, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> str:
+            back: tuple[str, str] | None = None, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT,
+            pages: Sequence[PageImage] = ()) -> str:
     """A complete HTML5 page showing which words of the document made the prediction.
 
     Words are shaded by relevance (red toward the target, blue against,
@@ -103,6 +105,9 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
     ``back``: ``(href, text)`` of a link back to the index the page belongs to.
     ``leave_out``: what the top-word lists leave out (``"punct"``, ``"stop"``; see
     :mod:`doclrp.text.terms`); repeated words are grouped, their relevance summed.
+    ``pages``: a PDF's pages drawn (`doclrp.documents.render_pages`) for an explanation with a
+    `layout`: the page then shows them with every word's box coloured, beside the text, with a
+    switch between pages and text (:mod:`doclrp.render.pages`).
     """
     exp = explanation
     views = [exp, *alternatives]
@@ -118,6 +123,10 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
         switch, style = _switch_html(views), _STYLE + _switch_style(len(views))
     rendered = "\n".join(
         f'<div class="view view-{n}">\n{_view_html(view, n, leave_out)}\n</div>' for n, view in enumerate(views))
+    views_html = f'<div class="views">\n{rendered}\n</div>'
+    if pages:
+        views_html, page_style = page_view(views, pages, views_html)
+        style += page_style
     body = f"""<header>
 {link}<h1>{escape(title)}</h1>
 <p class="meta">{escape(exp.task)}{" · id " + escape(exp.id) if exp.id is not None else ""}</p>
@@ -126,9 +135,7 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
 <h2>Prediction</h2>
 {_prediction_html(exp)}
 </section>
-{switch}<div class="views">
-{rendered}
-</div>"""
+{switch}{views_html}"""
     return html_page(title, body, style)
 
 

@@ -37,6 +37,7 @@ from doclrp.errors import DoclrpError
 from doclrp.text.alignment import aggregate, align, as_vector
 from doclrp.text.frames import words_frame
 from doclrp.text.prompt import PromptWord
+from doclrp.text.layout import WordLayout
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
 from doclrp.text.words import Document
 
@@ -60,6 +61,10 @@ NOTEBOOK_HTML = {
     "one": "doclrp.render.notebook:explanation_html",
     "many": "doclrp.render.notebook:explanations_html",
 }
+
+
+#: Where `Explanation.page_images` finds the drawing of a PDF's pages (render, above text).
+PAGE_IMAGES = "doclrp.render.pages:page_images"
 
 
 def _notebook_html(kind: str, value: Any) -> str:
@@ -156,6 +161,8 @@ class Explanation:
     summed from (empty when not kept, as in explanations read back from corpus results);
     ``prompt``: the words of a language model's prompt template with their relevance
     (:class:`~doclrp.text.prompt.PromptWord`), apart from the document's words (empty otherwise).
+    ``layout``: where each word stands on the pages of its file (`WordLayout`, PDF files; None
+    for text without pages), a side structure indexed like the words.
     """
 
     text: str
@@ -173,9 +180,13 @@ class Explanation:
     # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
     tokens: list[TokenPiece] = field(default_factory=list, compare=False)
     prompt: list[PromptWord] = field(default_factory=list)
+    layout: WordLayout | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_task(self.task)
+        if self.layout is not None and len(self.layout) != len(self.words):
+            raise DoclrpError(f"a layout of {len(self.layout)} words for an explanation of {len(self.words)}: "
+                              "give one page and box per word")
 
     @property
     def relevance(self) -> np.ndarray:
@@ -221,9 +232,16 @@ class Explanation:
         """The page of ``doclrp.render.to_html``, for notebooks."""
         return _notebook_html("one", self)
 
+    def page_images(self, source: Any = None, **options: Any) -> list[Any]:
+        """The pages of the PDF this explains as PIL images, every word's box coloured by its
+        relevance (`doclrp.render.pages.page_images`: ``source`` the PDF's path or bytes, by
+        default the file its `layout` names; ``pages``, ``max_width``, ``cmap``, ``vmax``)."""
+        module, function = PAGE_IMAGES.split(":")
+        return list(getattr(importlib.import_module(module), function)(self, source, **options))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = asdict(replace(self, words=[], tokens=[], target=None, prompt=[]))
+        data = asdict(replace(self, words=[], tokens=[], target=None, prompt=[], layout=None))
         data["target"] = self.target.to_dict()
         if self.prompt:
             data["prompt"] = [word._asdict() for word in self.prompt]
@@ -231,6 +249,12 @@ class Explanation:
             del data["prompt"]
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]
+        if self.layout is None:
+            del data["layout"]
+        else:  # each word carries its page and box; the pages' sizes and the file come once
+            data["layout"] = self.layout.to_dict()
+            for index, word in enumerate(data["words"]):
+                word.update(self.layout.word(index))
         return data
 
     @classmethod
@@ -239,7 +263,9 @@ class Explanation:
         try:
             return cls(
                 text=data["text"],
-                words=[WordRelevance(**w) for w in data["words"]],
+                # By field: words of a file with pages carry their page and box too (`layout`).
+                words=[WordRelevance(w["text"], w["start"], w["end"], w["sentence"], w["relevance"])
+                       for w in data["words"]],
                 sentences=[SentenceRelevance(**s) for s in data["sentences"]],
                 labels=list(data["labels"]),
                 task=data["task"],
@@ -253,6 +279,7 @@ class Explanation:
                 # Absent from dicts written before tokens were kept.
                 tokens=[TokenPiece(**t) for t in data.get("tokens") or ()],
                 prompt=[PromptWord(**p) for p in data.get("prompt") or ()],
+                layout=WordLayout.from_dict(data["layout"], data["words"]) if data.get("layout") else None,
             )
         except (KeyError, TypeError) as err:
             raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err

@@ -1,16 +1,16 @@
 """The app's routes, one router per part of the page: ``catalog`` (the page, models, methods,
 colour maps), ``explain`` (explain, export), ``results`` (corpus results), ``digits`` (the
-handwriting demo), ``generation`` (what a served language model writes). A new part of the app
-is a module here with a ``router`` that reaches the server's state through
-``Depends(server_state)``, and one line in :data:`ROUTERS`.
+handwriting demo), ``upload`` (a document file explained), ``generation`` (what a served language
+model writes). A new part of the app is a module here with a ``router`` that reaches the
+server's state through ``Depends(server_state)``, and one line in :data:`ROUTERS`.
 
 >>> [r.prefix for r in ROUTERS]
 ['', '', '', '', '']
 """
 
-from doclrp.serve.routes import catalog, digits, explain, generation, results
+from doclrp.serve.routes import catalog, digits, explain, generation, results, upload
 
 __all__ = ["ROUTERS"]
 
 #: Included by :func:`doclrp.serve.create_app`, in this order.
-ROUTERS = [catalog.router, explain.router, results.router, digits.router, generation.router]
+ROUTERS = [catalog.router, explain.router, results.router, digits.router, upload.router, generation.router]

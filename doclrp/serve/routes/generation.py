@@ -8,8 +8,8 @@ A request names a model served with a prompt (``doclrp serve --models FOLDER --p
 model list says ``generates``), the document, and either ``max_new_tokens`` (greedy, at most
 :data:`~doclrp.serve.generation.MAX_WEB_GENERATE`) or the ``continuation`` to explain. The
 work goes to the model's queue like an explanation (one thread per model, the time limit, a
-full queue refused); the answer is the explanation's JSON, as ``doclrp explain --generate
---json`` writes it.
+full queue refused); the answer is the explanation's JSON, as ``doclrp explain --generate N
+--out FILE.json`` writes it.
 """
 
 from __future__ import annotations
