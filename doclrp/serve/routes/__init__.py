@@ -5,7 +5,7 @@ model writes). A new part of the app is a module here with a ``router`` that rea
 server's state through ``Depends(server_state)``, and one line in :data:`ROUTERS`.
 
 >>> [r.prefix for r in ROUTERS]
-['', '', '', '', '']
+['', '', '', '', '', '']
 """
 
 from doclrp.serve.routes import catalog, digits, explain, generation, results, upload
