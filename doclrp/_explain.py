@@ -56,7 +56,7 @@ class UnexplainableDocument(DoclrpError):
     position), ``reason`` says why (one of the reasons above)."""
 
     def __init__(self, document: str, reason: str) -> None:
-        super().__init__(f"document {document} {reason}: nothing to explain")
+        super().__init__(f"{_called(document)} {reason}: nothing to explain")
         self.document = document
         self.reason = reason
 
@@ -233,15 +233,16 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     """
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    names = document_names(texts, ids)
+    # One text given as a string is "the document" in messages; several are named by position or id.
+    names = [""] if single and ids is None else document_names(texts, ids)
     for name, text in zip(names, texts):
         if not isinstance(text, str):
-            raise DoclrpError(f"document {name} is a {type(text).__name__}, not text")
+            raise DoclrpError(f"{_called(name)} is a {type(text).__name__}, not text")
         if not text.strip():
             raise UnexplainableDocument(name, EMPTY)
         problem = invalid_character(text)
         if problem:
-            raise DoclrpError(f"document {name} {problem}")
+            raise DoclrpError(f"{_called(name)} {problem}")
     resolved = resolve_target(target, pipeline, reference)
     attributor = pipeline_method(pipeline, method, composite)
     described = describe(attributor)
@@ -316,6 +317,16 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     return views
 
 
+def _called(name: str) -> str:
+    """How a message names a document: ``document NAME``, or ``the document`` for the one text
+    ``explain`` was given (name ``""``).
+
+    >>> _called("7"), _called("")
+    ('document 7', 'the document')
+    """
+    return f"document {name}" if name else "the document"
+
+
 def document_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
     """How errors and skips name each document: by its id when ``ids`` are given, else by its
     position.
@@ -356,7 +367,7 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
     share, name = max(high)
     others = f" and {len(high) - 1} more of {len(shares)} documents" if len(high) > 1 else ""
     warnings.warn(
-        f"{method}: {share:.1%} of the relevance reaching the input of document {name}{others} lies on no word "
+        f"{method}: {share:.1%} of the relevance reaching the input of {_called(name)}{others} lies on no word "
         "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
         "outside any word); its words leave that much of the output unexplained",
         UnplacedRelevanceWarning, stacklevel=3)
@@ -390,7 +401,7 @@ def _check_finite_outputs(logits: Any, labels: Sequence[str], document: Any) -> 
     if bad.size:
         index = int(bad[0])
         name = labels[index] if index < len(labels) else str(index)
-        raise DoclrpError(f"document {document}: the model's output {name!r} is {values.reshape(-1)[index]} "
+        raise DoclrpError(f"{_called(document)}: the model's output {name!r} is {values.reshape(-1)[index]} "
                           "(not finite): check the model's weights")
 
 

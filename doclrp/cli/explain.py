@@ -134,6 +134,9 @@ def _print_top(explanation, top: int, leave_out) -> None:
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
+    # A named method and its --param need no model: checked before the file is read and the model
+    # loads; the target as soon as the model's labels are there. Made once, here, and carried down.
+    method = method_from_args(args)
     limits = limits_from_args(args) if args.file is not None else None
     deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
     source = None if args.file is None else read_file(args.file, limits, deadline)
@@ -142,8 +145,7 @@ def run(args) -> int:
         return _generation(args, text)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
                           labels=args.labels, **prompt_options(args))
-    # Made once, here, and carried down unchanged.
-    target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
+    target, method = target_from_args(args, pipeline), method or method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
     page = None
     as_json = args.out is not None and Path(args.out).suffix.lower() == ".json"

@@ -4,8 +4,8 @@ handwriting demo), ``upload`` (a document file explained), ``generation`` (what 
 model writes). A new part of the app is a module here with a ``router`` that reaches the
 server's state through ``Depends(server_state)``, and one line in :data:`ROUTERS`.
 
->>> [r.prefix for r in ROUTERS]
-['', '', '', '', '', '']
+>>> [router.routes[0].path for router in ROUTERS]
+['/', '/api/explain', '/api/results', '/api/digits', '/api/upload', '/api/generate']
 """
 
 from doclrp.serve.routes import catalog, digits, explain, generation, results, upload
