@@ -50,12 +50,12 @@ from measure import add_out_argument, results_path, write_results
 #: Functions whose cumulative time the profile reports, by what they stand for.
 PHASES = {
     "read corpus": ("readers.py", "records", "numbered"),
-    "tokenize (spaCy)": ("tokenize.py", "tokenize_many"),
-    "LRP forward + backward": ("attribute.py", "attribute"),
-    "class of multi-window documents": ("explain.py", "_document_classes"),
+    "tokenize (spaCy)": ("words.py", "tokenize_many"),
+    "LRP forward + backward": ("attribution.py", "lrp_attribute"),
+    "class of multi-window documents": ("_explain.py", "_document_classes"),
     "words, sentences (build_explanation)": ("explanation.py", "build_explanation"),
-    "result records": ("output.py", "explanation_record"),
-    "write + fsync": ("output.py", "write_batch"),
+    "result records": ("records.py", "explanation_record"),
+    "write + fsync": ("journal.py", "write_batch"),
 }
 
 

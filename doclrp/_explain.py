@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, cast, overload
+from typing import Any, cast, overload
 
 import warnings
 
@@ -32,7 +32,9 @@ from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
+from .text.pipeline import FeaturePipeline, TextPipeline, TokenSequence
 from .text.prompt import PromptColumn, PromptWord
+from .text.targets import ReferenceLike, TargetLike, resolve_reference, resolve_target
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
@@ -64,89 +66,10 @@ class UnexplainableDocument(DoclrpError):
 class UnplacedRelevanceWarning(UserWarning):
     """More than :data:`UNPLACED_WARNING_SHARE` of a document's relevance lies on no word."""
 
-#: A text pipeline (``doclrp.models.TextPipeline``, ``HFPipeline``, or any object alike), read
-#: duck-typed by the members each path needs: ``labels``, ``task``, ``model``,
-#: ``default_composite``; ``inputs``, ``token_relevance`` and ``outputs`` for a bag of features;
-#: ``tokens`` and ``collate``, or an ``encoder`` with a vocabulary, for a sequence.
-_Pipeline = Any
-#: What the target of :func:`explain` may be (see :meth:`doclrp.core.targets.Target.resolve`).
-_TargetLike = Any
-#: A reference: ``"mean"`` or one number per output (see :func:`resolve_reference`).
-_ReferenceLike = str | Sequence[float] | torch.Tensor | None
 # (document index, start token, token ids) of one window of a sequence
 _Window = tuple[int, int, list[int]]
 # a document's (token spans, relevance per token, special relevance, logits, target weights, value, delta)
 _Parts = tuple[list[tuple[int, int]], np.ndarray, dict[str, float], Any, Any, float, float]
-
-
-class _TokenSequence(Protocol):
-    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch."""
-
-    @property
-    def max_tokens(self) -> int: ...
-
-    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]: ...
-
-    def collate(self, windows: list[list[int]]
-                ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]: ...
-
-
-def resolve_target(target: _TargetLike, pipeline: _Pipeline, reference: _ReferenceLike = None) -> Target:
-    """The :class:`~doclrp.core.targets.Target` for ``target`` on ``pipeline``'s outputs,
-    explaining the deviation from ``reference`` when one is given (see :func:`resolve_reference`).
-
-    Resolved once per call of :func:`explain`, per corpus run and per evaluation, and
-    carried from there into every ``Explanation`` and corpus record.
-
-    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
-    >>> encoder = IdEncoder.fit(["up", "down"])
-    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 3), encoder, ["business", "sport", "tech"])
-    >>> resolve_target("sport-vs-rest", pipe).weights
-    (-0.5, 1.0, -0.5)
-    >>> str(resolve_target({"sport": 1, "tech": -1}, pipe, reference=[0.0, 1.0, 2.0]))
-    '+1·sport -1·tech − reference'
-    """
-    resolved = Target.resolve(target, pipeline.labels, pipeline.task)
-    if reference is None:
-        return resolved
-    if resolved.reference is not None:
-        raise DoclrpError("the target already subtracts a reference: give reference= once")
-    values, name = resolve_reference(reference, pipeline)
-    return resolved.with_reference(values, name)
-
-
-def resolve_reference(reference: _ReferenceLike, pipeline: _Pipeline) -> tuple[torch.Tensor | None, str]:
-    """``(values (n_outputs,), name)`` for ``reference``: None, ``"mean"`` (the mean
-    prediction stored at training time) or one number per output.
-
-    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
-    >>> encoder = IdEncoder.fit(["up", "down"])
-    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"], "regression",
-    ...                     metrics={"mean_prediction": {"neg": 0.25, "pos": 0.5}})
-    >>> values, name = resolve_reference("mean", pipe)
-    >>> values.tolist(), name
-    ([0.25, 0.5], 'mean')
-    """
-    labels = list(pipeline.labels)
-    if reference is None:
-        return None, ""
-    if isinstance(reference, str):
-        if reference != "mean":
-            raise DoclrpError(f"unknown reference {reference!r}: use 'mean' or one number per output")
-        stored = getattr(pipeline, "metrics", {}).get("mean_prediction")
-        if stored is None:
-            raise DoclrpError("this model stores no mean prediction (it was trained without one): retrain it, "
-                              "or pass reference as one number per output")
-        missing = [label for label in labels if label not in stored]
-        if missing:
-            raise DoclrpError(f"the stored mean prediction lacks outputs {missing}: retrain, or pass numbers")
-        return torch.tensor([float(stored[label]) for label in labels], dtype=torch.float64), "mean"
-    values = torch.as_tensor(reference, dtype=torch.float64).reshape(-1)
-    if values.numel() != len(labels):
-        raise DoclrpError(f"reference has {values.numel()} values for {len(labels)} outputs ({', '.join(labels)})")
-    if not bool(values.isfinite().all()):
-        raise DoclrpError(f"reference values must be finite numbers, got {values.tolist()}")
-    return values, "reference"
 
 
 def window_starts(length: int, size: int, overlap: int) -> list[int]:
@@ -168,14 +91,14 @@ def window_starts(length: int, size: int, overlap: int) -> list[int]:
 
 # -- sequence pipelines (word ids) ----------------------------------------------------------------
 class _IdSequence:
-    """The sequence protocol for ``TextPipeline``s with an ``IdEncoder``."""
+    """The sequence protocol for ``TextPipeline``s with an ``IdEncoder`` (``encoder``: its word ids)."""
 
-    def __init__(self, pipeline: _Pipeline) -> None:
-        self.pipeline = pipeline
-        self.max_tokens: int = pipeline.encoder.max_len
+    def __init__(self, pipeline: TextPipeline, encoder: Any) -> None:
+        self.pipeline, self.encoder = pipeline, encoder
+        self.max_tokens: int = encoder.max_len
 
     def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]:
-        vocabulary = self.pipeline.encoder.vocabulary
+        vocabulary = self.encoder.vocabulary
         return [(vocabulary.encode([w.text for w in doc.words]), [(w.start, w.end) for w in doc.words])
                 for doc in documents]
 
@@ -186,33 +109,45 @@ class _IdSequence:
             ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
         positions = [list(range(len(w))) for w in windows]
         specials = [["[PAD]"] * (ids.shape[1] - len(w)) for w in windows]
-        return ids.to(self.pipeline.device), {}, positions, specials
+        device = next(self.pipeline.model.parameters()).device
+        return ids.to(device), {}, positions, specials
 
 
-def sequence_protocol(pipeline: _Pipeline) -> _TokenSequence | None:
+def sequence_protocol(pipeline: TextPipeline) -> TokenSequence | None:
+    """The pipeline as a :class:`~doclrp.text.pipeline.TokenSequence` (itself, or its word ids),
+    or None for a bag of features."""
     if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
-        return pipeline
+        return cast(TokenSequence, pipeline)
     encoder = getattr(pipeline, "encoder", None)
     if encoder is not None and hasattr(encoder, "vocabulary"):
-        return _IdSequence(pipeline)
+        return _IdSequence(pipeline, encoder)
     return None
 
 
+def _features(pipeline: TextPipeline) -> FeaturePipeline:
+    """``pipeline``, which is no sequence, as a bag of features (else one line: it is neither)."""
+    if not isinstance(pipeline, FeaturePipeline):
+        raise DoclrpError(f"{type(pipeline).__name__} is neither a sequence of tokens (tokens and collate, or an "
+                          "encoder with a vocabulary) nor a bag of features (inputs and token_relevance)")
+    return pipeline
+
+
+# a str is a Sequence[str] too: this overload, the first, takes it (hence the overlap mypy sees)
 @overload
-def explain(pipeline: _Pipeline, texts: str, target: _TargetLike = ..., method: MethodSpec = ..., *,
+def explain(pipeline: TextPipeline, texts: str, target: TargetLike = ..., method: MethodSpec = ..., *,  # type: ignore[overload-overlap]
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> Explanation: ...
+            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...) -> Explanation: ...
 
 
 @overload
-def explain(pipeline: _Pipeline, texts: Sequence[str], target: _TargetLike = ..., method: MethodSpec = ..., *,
+def explain(pipeline: TextPipeline, texts: Sequence[str], target: TargetLike = ..., method: MethodSpec = ..., *,
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> Explanations: ...
+            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...) -> Explanations: ...
 
 
-def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike = "predicted",
+def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLike = "predicted",
             method: MethodSpec = None, *, composite: MethodSpec = None, batch_size: int = 16, overlap: int | None = None,
-            ids: Sequence[str] | None = None, reference: _ReferenceLike = None) -> Explanation | Explanations:
+            ids: Sequence[str] | None = None, reference: ReferenceLike = None) -> Explanation | Explanations:
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns ``Explanations``, a list that shows itself in a notebook).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
@@ -252,7 +187,7 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, names)
+            results = _explain_bag(_features(pipeline), texts, resolved, attributor, batch_size, names)
         else:
             results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
                                         names)
@@ -274,8 +209,8 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
 MAX_TARGET_VIEWS = 20
 
 
-def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predicted", method: MethodSpec = None, *,
-                    reference: _ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
+def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "predicted", method: MethodSpec = None, *,
+                    reference: ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
                     contrasts: bool = True) -> list[Explanation]:
     """``text`` explained for ``target`` first, then for every other output and (classification)
     every ``LABEL-vs-rest`` contrast, with one method: the data of a page's target switch
@@ -405,7 +340,7 @@ def _check_finite_outputs(logits: Any, labels: Sequence[str], document: Any) -> 
                           "(not finite): check the model's weights")
 
 
-def pipeline_method(pipeline: _Pipeline, method: MethodSpec = None, composite: MethodSpec = None) -> Attributor:
+def pipeline_method(pipeline: TextPipeline, method: MethodSpec = None, composite: MethodSpec = None) -> Attributor:
     """The attributor for ``method`` (or its older name ``composite``), default the model's own
     (``pipeline.default_composite``); what :func:`explain` and corpus runs resolve once.
 
@@ -420,7 +355,7 @@ def pipeline_method(pipeline: _Pipeline, method: MethodSpec = None, composite: M
                           else pipeline.default_composite)
 
 
-def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attributor: Attributor,
+def _explain_bag(pipeline: FeaturePipeline, texts: Sequence[str], target: Target, attributor: Attributor,
                  batch_size: int, names: Sequence[str]) -> list[_Parts]:
     results: list[_Parts] = []
     for start in range(0, len(texts), batch_size):
@@ -439,7 +374,7 @@ def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attr
     return results
 
 
-def _windows(pipeline: _Pipeline, sequence: _TokenSequence, encoded: Sequence[tuple[list[int], Any]],
+def _windows(pipeline: TextPipeline, sequence: TokenSequence, encoded: Sequence[tuple[list[int], Any]],
              overlap: int | None, names: Sequence[str] | None = None) -> list[_Window]:
     """``(document, start, ids)`` of every window, in document order; with ``names`` (strict), a
     document without tokens, or only unknown ones, is an error instead of one empty window."""
@@ -458,7 +393,7 @@ def _windows(pipeline: _Pipeline, sequence: _TokenSequence, encoded: Sequence[tu
 
 
 @torch.no_grad()
-def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int = 16,
+def document_outputs(pipeline: TextPipeline, texts: Sequence[str], *, batch_size: int = 16,
                      overlap: int | None = None) -> torch.Tensor:
     """Model outputs ``(n_texts, n_outputs)`` per document as ``explain`` sees them: the mean
     of the outputs of its windows (``pipeline.outputs`` reads only the first window).
@@ -485,7 +420,7 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
 
 
 @torch.no_grad()
-def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+def window_output_sums(pipeline: TextPipeline, sequence: TokenSequence, windows: Sequence[_Window], n_documents: int,
                         batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
     window outputs summed, and how many windows it has (float64, on the CPU)."""
@@ -501,7 +436,7 @@ def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: S
     return sums, counts
 
 
-def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: Sequence[Document], target: Target,
+def _explain_sequence(pipeline: TextPipeline, sequence: TokenSequence, documents: Sequence[Document], target: Target,
                       attributor: Attributor, batch_size: int, overlap: int | None,
                       names: Sequence[str]) -> list[_Parts]:
     encoded = sequence.tokens(documents)
@@ -572,7 +507,7 @@ def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_siz
     return batches
 
 
-def _document_classes(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+def _document_classes(pipeline: TextPipeline, sequence: TokenSequence, windows: Sequence[_Window], n_documents: int,
                       batch_size: int) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
@@ -592,7 +527,7 @@ def _window_target(target: Target, batch: Sequence[_Window], classes: dict[int, 
     return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
-def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int]) -> str | None:
+def _sequence_reason(pipeline: TextPipeline, token_ids: Sequence[int]) -> str | None:
     """Why a document of these model tokens cannot be explained, or None."""
     if not token_ids:
         return NO_TOKENS
@@ -602,7 +537,7 @@ def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int]) -> str | Non
     return None
 
 
-def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int = 64) -> dict[int, str]:
+def unexplainable(pipeline: TextPipeline, texts: Sequence[str], *, batch_size: int = 64) -> dict[int, str]:
     """``{position: reason}`` for each of ``texts`` that :func:`explain` would refuse (empty, no
     word the model knows), checked as ``explain`` checks them; evaluation leaves these out.
 
@@ -619,7 +554,7 @@ def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int 
     if sequence is None:
         for start in range(0, len(rest), batch_size):
             chunk = rest[start : start + batch_size]
-            known = (pipeline.inputs([texts[i] for i in chunk]) != 0).any(1).tolist()
+            known = (_features(pipeline).inputs([texts[i] for i in chunk]) != 0).any(1).tolist()
             reasons.update({i: NO_KNOWN_WORD for i, any_known in zip(chunk, known) if not any_known})
     else:
         encoded = sequence.tokens(tokenize_many([texts[i] for i in rest]))
@@ -630,20 +565,21 @@ def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int 
     return dict(sorted(reasons.items()))
 
 
-def _finish(pipeline: _Pipeline, document: Document, target: Target, spans: list[tuple[int, int]],
+def _finish(pipeline: TextPipeline, document: Document, target: Target, spans: list[tuple[int, int]],
             relevance: np.ndarray, special: dict[str, float], logits: Any, weights: Any, value: float, delta: float, id: str | None,
             method: dict[str, Any]) -> Explanation:
     prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),
                                     target_value=value, delta=delta, id=id, method=method)
-    prompt = [0.0] * len(getattr(pipeline, "prompt_words", ()))
+    # a language model's prompt template (doclrp.models.hf.label_scores): words beside the protocol's
+    words: Sequence[PromptWord] = getattr(pipeline, "prompt_words", ())
+    prompt = [0.0] * len(words)
     for key, amount in special.items():
         if isinstance(key, PromptColumn):  # a piece of a language model's prompt template: by its word
             prompt[key.word] += amount
         else:
             explanation.special[key] = explanation.special.get(key, 0.0) + amount
     if prompt:
-        explanation.prompt.extend(PromptWord(word.text, amount, word.before)
-                                  for word, amount in zip(pipeline.prompt_words, prompt))
+        explanation.prompt.extend(PromptWord(word.text, amount, word.before) for word, amount in zip(words, prompt))
     return explanation

@@ -28,15 +28,15 @@ from torch import Tensor
 from .core import LRP, Attributor, describe
 from .core.baselines import GRADIENT_EVERYWHERE, GradientXInput
 from .core.composites import Composite
-from .core.session import attach
+from .core.attachment import attach
 from .errors import DoclrpError
 from .models.hf.prompted import PromptedLM, PromptTemplate, load_prompted_lm
 from .text import tokenize
 from .text.alignment import aggregate, align
 from .text.generation import GeneratedToken, GenerationExplanation
 from .text.prompt import PromptColumn
-from ._explain import EMPTY, NO_TOKENS, UnexplainableDocument, invalid_character, pipeline_method
-from .core.methods import MethodSpec
+from ._explain import EMPTY, NO_TOKENS, UnexplainableDocument, invalid_character
+from .core.methods import MethodSpec, resolve_method
 
 __all__ = ["explain_generation", "MAX_GENERATE", "generation_composite"]
 
@@ -80,7 +80,7 @@ def explain_generation(model: PromptedLM | str | Path, text: str, prompt: Prompt
         raise DoclrpError(f"document {name} {problem}")
     forced = _forced_tokens(lm, continuation, max_new_tokens)
     count = len(forced) if forced is not None else max_new_tokens
-    attributor = pipeline_method(lm, method)
+    attributor = resolve_method(method if method is not None else lm.default_composite)
     composite = generation_composite(attributor)
     document = tokenize(text)
     [(ids, spans)] = lm.tokens([document])

@@ -116,7 +116,7 @@ def test_cuda_equals_cpu_for_merge_layers_and_several_inputs():
     """Graph models (issue 25): sums, products, maxima, concatenations and two inputs, on CUDA as on the CPU."""
     from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, WeightedSum
     from doclrp.models.graph import GraphModel, Step
-    from doclrp.models.keras_layers import Permute
+    from doclrp.models.keras_modules import Permute
 
     torch.manual_seed(2)
     layers = {"embed": nn.Embedding(30, 6), "turn": Permute((2, 1)), "pool": nn.AdaptiveMaxPool1d(1),

@@ -29,7 +29,7 @@ finally:
 h5py = pytest.importorskip("h5py")
 
 import doclrp  # noqa: E402
-from doclrp.core.attribution import attribute  # noqa: E402
+from doclrp.core import attribute  # noqa: E402
 from doclrp.core.composites import get_composite  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 

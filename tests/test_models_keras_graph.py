@@ -21,7 +21,7 @@ finally:
 pytest.importorskip("h5py")
 
 import doclrp  # noqa: E402
-from doclrp.core.attribution import attribute  # noqa: E402
+from doclrp.core import attribute  # noqa: E402
 from doclrp.core.merge import WeightedSum  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.graph import GraphModel  # noqa: E402

@@ -14,7 +14,7 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 
 import doclrp  # noqa: E402
-from doclrp.core.session import attach  # noqa: E402
+from doclrp.core.attachment import attach  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from references import (  # noqa: E402
     COMPOSITES,

@@ -17,11 +17,23 @@ from pathlib import Path
 
 from doclrp._atomic import OutputRefused, output_path
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, registered_names
 
-__all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS", "MODEL_FILE_SUFFIXES"]
+__all__ = ["check_arguments", "text_model_kinds", "train_model_names", "MINILM", "MODEL_FILE_SUFFIXES"]
 
-#: ``doclrp train --model`` names that are not folders.
-BUILT_IN_TRAIN_MODELS = ("cnn", "lstm", "bow", "bag", "minilm")
+#: ``doclrp train --model minilm``: the shipped MiniLM encoder, fine-tuned (not a folder either).
+MINILM = "minilm"
+
+
+def text_model_kinds() -> list[str]:
+    """The built-in text models ``doclrp train --model`` trains (the registry of model kinds),
+    read without importing torch."""
+    return registered_names(Group.MODEL_KINDS)
+
+
+def train_model_names() -> list[str]:
+    """``doclrp train --model`` names that are not folders: the model kinds, and minilm."""
+    return [*text_model_kinds(), MINILM]
 
 
 def check_arguments(args) -> None:
@@ -54,9 +66,9 @@ def check_arguments(args) -> None:
         out = Path(args.out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
-        if args.model not in BUILT_IN_TRAIN_MODELS and not (Path(args.model) / "config.json").is_file():
-            raise DoclrpError(f"--model {args.model!r}: give cnn, lstm, bow, bag, minilm or a Hugging Face model folder "
-                              "(one with a config.json)")
+        if args.model not in train_model_names() and not (Path(args.model) / "config.json").is_file():
+            raise DoclrpError(f"--model {args.model!r}: give {', '.join(train_model_names())} or a Hugging Face model "
+                              "folder (one with a config.json)")
 
 
 #: ``--model`` files (not folders) that ``load_model`` answers itself: ``.skops`` files are read,

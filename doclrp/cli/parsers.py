@@ -24,6 +24,7 @@ import math
 
 from doclrp import __version__
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, registered_names
 
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
 #: imports argparse only (importing doclrp._explain would import torch before --help).
@@ -54,9 +55,8 @@ def add_model_options(parser) -> None:
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
     parser.add_argument("--method", "--composite", dest="method", default=None,
-                        help="LRP composite (default: the model's own: zero, epsilon, epsilon-plus, "
-                             "epsilon-gamma-box, alpha2-beta1, cp-lrp, attnlrp) or a baseline: gradient-x-input, "
-                             "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
+                        help=f"LRP composite (default: the model's own: {_listed(Group.COMPOSITES)}) or a baseline: "
+                             f"{_listed(Group.BASELINES)} (--composite: the older name)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     add_device(parser)
@@ -76,6 +76,21 @@ def add_prompt_options(parser) -> None:
                         help="with --prompt: what goes before each label (default a space, as after 'Topic:')")
     parser.add_argument("--chat", action="store_true",
                         help="with --prompt: the prompt as the user's message in the tokenizer's chat template")
+
+
+def _listed(group: str) -> str:
+    """The names the registry of ``group`` holds, for a help text (read without importing torch)."""
+    return ", ".join(registered_names(group))
+
+
+def named_sources() -> str:
+    """The corpus sources known by name (the registry's), quoted, for a help text."""
+    return ", ".join(repr(name) for name in registered_names(Group.CORPUS_SOURCES))
+
+
+def corpus_help() -> str:
+    """What a corpus argument takes: a named source (from the registry), a folder or a file."""
+    return f"{named_sources()}, a folder of <class>/*.txt, a .jsonl or a .csv"
 
 
 def add_model_file_options(parser) -> None:
@@ -238,13 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
     add_top_words_filter(demo)
 
+    kinds = _listed(Group.MODEL_KINDS)
     train = sub.add_parser("train", help="train a text model on a corpus",
-                           description="Train a text model (cnn, lstm, bow, bag), or fine-tune minilm or any local "
+                           description=f"Train a text model ({kinds}), or fine-tune minilm or any local "
                                        "Hugging Face model folder, with early stopping (built-in models) and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
-    train.add_argument("--corpus", default="bbc",
-                       help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
-    train.add_argument("--model", default="cnn", metavar="cnn|lstm|bow|bag|minilm|FOLDER",
+    train.add_argument("--corpus", default="bbc", help=corpus_help())
+    train.add_argument("--model", default="cnn", metavar="|".join([*registered_names(Group.MODEL_KINDS), "minilm", "FOLDER"]),
                        help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
                             "to fine-tune (encoders and decoder classifiers; default cnn)")
     train.add_argument("--out", required=True, help="output model folder")
@@ -301,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a model folder (doclrp or Hugging Face), a scikit-learn .skops file, or a Keras "
                                "or ONNX model file with --vocab")
     add_model_file_options(evaluate)
-    evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
+    evaluate.add_argument("--corpus", default="bbc", help=corpus_help())
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
     evaluate.add_argument("--docs", type=int, default=100,
@@ -422,8 +437,8 @@ def add_corpus_parser(subparsers) -> None:
                     "writes an HTML report of the results.")
     add_model_options(_NotRequired(corpus))
     corpus.add_argument("--input", metavar="CORPUS",
-                        help="'bbc', a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, mixed), a .jsonl "
-                             "or a .csv file (rows with a text, or a 'path' to a document file)")
+                        help=f"{named_sources()}, a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, "
+                             "mixed), a .jsonl or a .csv file (rows with a text, or a 'path' to a document file)")
     corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "

@@ -23,15 +23,17 @@ takes either.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .session import attach, output_tensor
-from .attribution import Attribution, attribute
+from ..registry import Group, Registry
+from .attachment import attach
+from .session import output_tensor
+from .attribution import Attribution, lrp_attribute
 from .cancel import check_cancelled
 from .composites import Composite
 from .rules import Gradient
@@ -65,7 +67,7 @@ class GradientXInput:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
-        result = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
+        result = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         return _renamed(_shifted(result, reference), self.name)
 
 
@@ -132,12 +134,12 @@ class IntegratedGradients:
         target, reference = split_reference(target, reference)
         _one_input(inputs, self.name)
         # The target is fixed at x: along the path another class may lead.
-        full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
+        full = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
         for step in range(self.steps):
             check_cancelled()  # a stop (doclrp.core.cancel) takes effect between steps too
             alpha = (step + 0.5) / self.steps
-            point = attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
+            point = lrp_attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
                               input_scale=alpha)
             total += point.relevance.double() / alpha  # x ⊙ ∇f(αx): its run's relevance is αx ⊙ ∇f(αx)
         relevance = (total / self.steps).to(full.relevance.dtype)
@@ -294,6 +296,6 @@ def _renamed(result: Attribution, name: str) -> Attribution:
     return replace(result, method=name)
 
 
-#: Baseline methods by name (each built with its defaults).
-BASELINES: dict[str, type[GradientXInput | Saliency | IntegratedGradients | Occlusion | RandomRelevance]] = {
-    cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
+#: Baseline methods by name, each a class built with its parameters: the entry points
+#: ``doclrp.baselines`` (the classes above) and any added at run time.
+BASELINES: Registry[Callable[..., Any]] = Registry("baseline", Group.BASELINES)

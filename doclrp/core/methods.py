@@ -1,4 +1,4 @@
-"""Methods: the one place where a name or an object becomes an ``Attributor``.
+"""Methods: the one place where a name or an object becomes an ``Attributor``; and ``attribute()``.
 
 An attributor turns a model, a batch of inputs and a target into an ``Attribution``.
 ``LRP(composite)`` is one kind; the baselines of :mod:`doclrp.core.baselines`
@@ -15,28 +15,30 @@ calls :func:`resolve_method` once and passes the attributor on.
 >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2))
 >>> method.attribute(net, torch.ones(1, 3), 0).relevance.shape
 torch.Size([1, 3])
+>>> attribute(net, torch.ones(1, 3), 0, method="saliency").method
+'saliency'
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .attribution import Attribution, attribute
+from ..registry import unknown_name
+from .attribution import Attribution, lrp_attribute
 from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
 from .targets import TargetSpec
 
-__all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters", "MethodSpec",
-           "PARAMETER_BOUNDS"]
+__all__ = ["attribute", "Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters",
+           "MethodSpec", "PARAMETER_BOUNDS"]
 
 #: The range each method parameter may take (inclusive; None: no bound on that side), checked by
 #: :func:`resolve_method` wherever a parameter comes from (``--param``, the web app, Python). The
@@ -90,7 +92,8 @@ class LRP:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        return attribute(model, inputs, target, self.composite, forward_kwargs=forward_kwargs, reference=reference)
+        return lrp_attribute(model, inputs, target, self.composite, forward_kwargs=forward_kwargs,
+                             reference=reference)
 
 
 #: What :func:`resolve_method` accepts.
@@ -150,6 +153,58 @@ def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:
                       f"with .name and .attribute(); got {type(spec).__name__}")
 
 
+def attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: TargetSpec = None,
+              method: MethodSpec = None, *,
+              composite: MethodSpec = None, forward_kwargs: dict[str, Any] | None = None,
+              reference: Tensor | Sequence[float] | None = None, input_scale: float = 1.0,
+              **params: Any) -> Attribution:
+    """Explain ``target`` of ``model(inputs)`` with ``method``: whatever :func:`resolve_method`
+    takes (an LRP composite's or a baseline's name, with its ``params``; a ``Composite``; a
+    mapping of rules; an attributor), as ``explain(method=...)`` does; ``"epsilon"`` when not
+    given. ``composite=`` is the older name of ``method=``.
+
+    ``inputs``: one tensor, or a tuple of several for a model of several inputs (called as
+    ``model(*inputs)``: token ids and numeric features, say); under LRP each gets its relevance
+    (``Attribution.input_relevance``), token ids at the output of every embedding that reads them.
+
+    ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is subtracted as
+    ``reference=`` would be), None (the largest output, or the only one), an output index, one
+    index per sample, a weight tensor ``(n,)`` or ``(batch, n)`` for any linear combination of
+    outputs (contrasts, several regression outputs), or a callable on the logits returning one
+    of these. ``forward_kwargs`` go to ``model`` unchanged (an attention mask, say). The model is
+    not modified; its mode (train/eval) is used as is.
+
+    ``reference``: output values ``(n,)`` (e.g. the mean prediction over a corpus) to explain
+    ``f(x) − reference`` instead of ``f(x)``: the output layer then treats its bias as
+    ``b − reference``, so a constant offset is not handed to the words (rules that distribute
+    the bias, such as αβ and z⁺, share out only the deviation; under ε the words' relevance is
+    unchanged and the offset shows in delta).
+
+    ``input_scale`` (LRP only): run the model on ``input_scale · x`` (the input, or the output of
+    the first embedding for token ids), for path methods such as integrated gradients; relevance
+    is ``x ⊙`` the gradient w.r.t. ``x`` of that run.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    >>> attribute(net, torch.ones(1, 3), 0, method="epsilon", eps=0.5).method
+    'epsilon'
+    >>> attribute(net, torch.ones(1, 3), 0, composite="zero").method
+    'zero'
+    """
+    if method is not None and composite is not None:
+        raise DoclrpError("give the method once: method= (composite= is its older name)")
+    spec = method if method is not None else composite if composite is not None else "epsilon"
+    attributor = resolve_method(spec, **params)
+    if isinstance(attributor, LRP):
+        return lrp_attribute(model, inputs, target, attributor.composite, forward_kwargs=forward_kwargs,
+                             reference=reference, input_scale=input_scale)
+    if input_scale != 1.0:
+        raise DoclrpError(f"input_scale goes with an LRP composite, not with {attributor.name!r}")
+    # a baseline takes one tensor and refuses several inputs itself, in one line
+    return attributor.attribute(model, cast(Tensor, inputs), target, forward_kwargs=forward_kwargs,
+                                reference=reference)
+
+
 def describe(method: Attributor) -> dict[str, Any]:
     """``{"name": …, "params": {…}}``, JSON-safe: what results record of the method that made them
     (an LRP composite's factory arguments, a baseline's dataclass fields).
@@ -164,10 +219,7 @@ def describe(method: Attributor) -> dict[str, Any]:
 
 
 def _unknown_method(name: str) -> DoclrpError:
-    names = method_names()
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return DoclrpError(f"unknown method {name!r}{hint}; choose one of: {', '.join(names)}")
+    return DoclrpError(unknown_name("method", name, method_names()))
 
 
 def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ cannot be written as ``x ⊙ grad``; they are *input rules*: on a layer that rea
 input they return the relevance itself. ``Flat`` and ``WSquare`` also run on hidden layers
 (and on pooling layers). The share they give to inputs that are exactly zero (dead ReLUs, a
 pooled window of them) travels on as the LRP Toolbox passes it through Rect: the engine
-(``doclrp.core.session``) hands it straight to a Flat/WSquare layer below, or past a ReLU
+(``doclrp.core.hooks.shares``) hands it straight to a Flat/WSquare layer below, or past a ReLU
 *module* as the gradient ``R_j / z_j`` at the ReLU's input ``z_j``. After a ReLU applied as a
 function (or in place) the predecessor is not known: the gradient is ``R_j / x_j`` and the
 share of inputs at 0 shows in ``delta``.

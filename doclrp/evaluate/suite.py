@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from doclrp._explain import explain, resolve_target
 from doclrp.core import describe, resolve_method

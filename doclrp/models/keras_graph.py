@@ -9,7 +9,7 @@ outputs, ``Embedding(mask_zero=True)``) read into a :class:`~doclrp.models.graph
 Every layer call (a Keras *node*) becomes one :class:`~doclrp.models.graph.Step`; a layer called
 twice is one torch module called twice (its weights shared). Between steps tensors keep Keras's
 layout (channels last); each layer's torch module moves channels where torch needs them and back
-(:class:`~doclrp.models.keras_layers.Permute`, which relevance passes unchanged). Merge layers
+(:class:`~doclrp.models.keras_modules.Permute`, which relevance passes unchanged). Merge layers
 become the core's merge modules (:mod:`doclrp.core.merge`), whose rules conserve.
 
 Masks follow Keras: ``Embedding(mask_zero=True)`` masks the steps whose id is 0; layers that
@@ -35,7 +35,8 @@ from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, Weighte
 from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
 from doclrp.models.graph import GraphModel, Step, gated_signal, module_key
-from doclrp.models.keras_layers import KerasRecurrent, LayerBuilder, MaskedMean
+from doclrp.models.keras_layers import LayerBuilder
+from doclrp.models.keras_modules import KerasRecurrent, MaskedMean
 
 __all__ = ["MERGE_KINDS", "read_graph", "node_inputs", "Node"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ..errors import DoclrpError
+from ..text.pipeline import TextPipeline as Pipeline
 from .hf import load_hf_pipeline
 from .hf.label_scores import LABEL_PREFIX, load_prompted_classifier
 from .imported import MODEL_FILE_KINDS, load_model_file
@@ -80,7 +80,7 @@ def resolve_device(device: str = "auto") -> str:
 
 def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False,
                vocab: str | Path | None = None, labels: Sequence[str] | None = None, prompt: str | None = None,
-               chat: bool = False, label_prefix: str = LABEL_PREFIX):
+               chat: bool = False, label_prefix: str = LABEL_PREFIX) -> Pipeline:
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
 
     A Keras (``.keras``, ``.h5``) or ONNX (``.onnx``) file is a text model read with the
@@ -102,7 +102,7 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     """
     folder = Path(folder)
     check_device(device)
-    pipeline: Any  # one of the pipeline kinds below
+    pipeline: Pipeline
     if folder.suffix.lower() in PICKLE_SUFFIXES:
         raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
     if prompt is not None and (folder.suffix.lower() in MODEL_FILE_KINDS or folder.suffix.lower() == SKOPS_SUFFIX):

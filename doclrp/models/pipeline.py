@@ -22,7 +22,7 @@ from torch import nn
 
 from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
-from doclrp.models.encoders import IdEncoder, TfidfEncoder, TokenRelevance
+from doclrp.models.encoders import TextEncoder, TokenRelevance
 from doclrp.text import Prediction
 
 __all__ = ["TextPipeline", "TASKS"]
@@ -38,7 +38,7 @@ class TextPipeline:
     """
 
     model: nn.Module
-    encoder: IdEncoder | TfidfEncoder
+    encoder: TextEncoder
     labels: list[str]
     task: str = "classification"
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -69,7 +69,7 @@ class TextPipeline:
 
     @property
     def default_composite(self) -> str:
-        return self.model.default_composite
+        return str(getattr(self.model, "default_composite"))  # every doclrp model class declares one
 
     @property
     def device(self) -> torch.device:

@@ -71,7 +71,7 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "identity": nn.Identity}
 
 
-def _sklearn_classes(names: Sequence[str]) -> tuple[type, ...]:
+def _sklearn_classes(names: Sequence[str]) -> tuple[Any, ...]:
     # lazily: a second to import scikit-learn
     from sklearn import linear_model, neural_network, svm
     from sklearn.feature_extraction import text
@@ -104,7 +104,7 @@ class SklearnNet(nn.Module):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise DoclrpError(f"activation {activation!r} is not supported: use one of {', '.join(_ACTIVATIONS)}")
-        self.config = {"n_features": int(n_features), "hidden": [int(h) for h in hidden], "activation": activation,
+        self.config: dict[str, Any] = {"n_features": int(n_features), "hidden": [int(h) for h in hidden], "activation": activation,
                        "n_outputs": int(n_outputs), "estimator": estimator}
         layers: list[nn.Module] = []
         width = int(n_features)
@@ -401,7 +401,7 @@ def from_sklearn(pipeline: Any, *, labels: Sequence[str] | None = None,
     classes = getattr(estimator, "classes_", None)
     classifier = classes is not None
     net = _build_net(estimator, encoder.input_size, classifier, dtype)
-    if classifier:
+    if classes is not None:
         names = [str(c) for c in classes]
         if len(names) == 2 and net.config["n_outputs"] != 2 or len(names) > 2 and net.config["n_outputs"] != len(names):
             raise DoclrpError(f"{_describe(estimator)} has {len(names)} classes but {net.config['n_outputs']} "

@@ -21,6 +21,7 @@ architecture.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -28,8 +29,9 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from doclrp.errors import DoclrpError
+from doclrp.models.registry import ModelKind
 
-__all__ = ["TextCNN", "TextLSTM", "BowMLP", "EmbeddingBagModel"]
+__all__ = ["TextCNN", "TextLSTM", "BowMLP", "EmbeddingBagModel", "CNN", "LSTM", "BOW", "BAG"]
 
 
 def _positive(value: int, name: str) -> int:
@@ -121,7 +123,8 @@ class TextCNN(nn.Module):
         valid_until = self._lengths(ids).clamp(min=self.min_len)
         pooled = []
         for branch in self.branches:
-            conv, relu, pool = branch
+            layers = cast(nn.Sequential, branch)  # (Conv1d, ReLU, AdaptiveMaxPool1d), built so in __init__
+            conv, relu, pool = cast(nn.Conv1d, layers[0]), layers[1], layers[2]
             activations = relu(conv(x))
             # Zero the positions whose window reaches into the batch's padding (after
             # ReLU every kept value is >= 0, so zeros never win the max over a real one):
@@ -135,6 +138,11 @@ class TextCNN(nn.Module):
     def _lengths(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch,) tokens up to and including the last non-padding id (padding trails)."""
         return _lengths(ids, self.config["padding_idx"])
+
+
+#: ``doclrp train --model cnn``.
+CNN = ModelKind("cnn", TextCNN, "ids", {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2},
+                epochs=40, lr=2e-3)
 
 
 def _lengths(ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
@@ -205,6 +213,13 @@ class TextLSTM(nn.Module):
         return self.head(self.dropout(self.pool(states.transpose(1, 2)).flatten(1)))
 
 
+#: ``doclrp train --model lstm``: fewer epochs than the CNN, one costs several times as much on
+#: a CPU (a step per word).
+LSTM = ModelKind("lstm", TextLSTM, "ids",
+                 {"embed_dim": 100, "hidden": 128, "layers": 1, "dropout": 0.5, "embed_dropout": 0.2},
+                 epochs=15, lr=2e-3)
+
+
 class BowMLP(nn.Module):
     """Multi-layer perceptron over a bag-of-words (tf-idf) vector.
 
@@ -249,6 +264,10 @@ class BowMLP(nn.Module):
         return self.head(self.layers(x))
 
 
+#: ``doclrp train --model bow``: tf-idf features.
+BOW = ModelKind("bow", BowMLP, "tfidf", {"hidden": [256], "dropout": 0.5}, epochs=10, lr=1e-3)
+
+
 class EmbeddingBagModel(nn.Module):
     """Mean of word embeddings followed by a Linear layer (fastText-style).
 
@@ -278,3 +297,7 @@ class EmbeddingBagModel(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.head(self.embedding(ids))
+
+
+#: ``doclrp train --model bag``.
+BAG = ModelKind("bag", EmbeddingBagModel, "ids", {"embed_dim": 64}, epochs=40, lr=5e-3)

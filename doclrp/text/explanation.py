@@ -24,16 +24,16 @@ The JSON form (`to_dict`) is what corpora are written as and HTML is made from;
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
 from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, Registry
 from doclrp.text.alignment import aggregate, align, as_vector
 from doclrp.text.frames import words_frame
 from doclrp.text.prompt import PromptWord
@@ -54,22 +54,12 @@ __all__ = [
 #: Key of `Explanation.special` for tokens that map to no word and have no name.
 UNASSIGNED = "unassigned"
 
-#: Where notebooks get the HTML of an explanation and of a list of them. Rendering is a layer
-#: above text (docs/architecture.md: render imports text, never the reverse), so its functions
-#: are named here and imported on first display, as the core names the composites of models/hf.
-NOTEBOOK_HTML = {
-    "one": "doclrp.render.notebook:explanation_html",
-    "many": "doclrp.render.notebook:explanations_html",
-}
-
-
-#: Where `Explanation.page_images` finds the drawing of a PDF's pages (render, above text).
-PAGE_IMAGES = "doclrp.render.pages:page_images"
-
-
-def _notebook_html(kind: str, value: Any) -> str:
-    module, function = NOTEBOOK_HTML[kind].split(":")
-    return getattr(importlib.import_module(module), function)(value)
+#: How notebooks draw an explanation (``notebook-explanation``) and a list of them
+#: (``notebook-explanations``), and how `Explanation.page_images` draws a PDF's pages
+#: (``page-images``). Rendering is a layer above text (docs/architecture.md: render imports text,
+#: never the reverse), so its functions are the entry points ``doclrp.renderers``, imported on
+#: first use, as the core finds the composites of models/hf.
+RENDERERS: Registry[Callable[..., Any]] = Registry("renderer", Group.RENDERERS)
 
 
 class WordRelevance(NamedTuple):
@@ -230,18 +220,18 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         """The page of ``doclrp.render.to_html``, for notebooks."""
-        return _notebook_html("one", self)
+        return RENDERERS["notebook-explanation"](self)
 
     def page_images(self, source: Any = None, **options: Any) -> list[Any]:
         """The pages of the PDF this explains as PIL images, every word's box coloured by its
         relevance (`doclrp.render.pages.page_images`: ``source`` the PDF's path or bytes, by
         default the file its `layout` names; ``pages``, ``max_width``, ``cmap``, ``vmax``)."""
-        module, function = PAGE_IMAGES.split(":")
-        return list(getattr(importlib.import_module(module), function)(self, source, **options))
+        return list(RENDERERS["page-images"](self, source, **options))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = asdict(replace(self, words=[], tokens=[], target=None, prompt=[], layout=None))
+        # the target and the layout left out of asdict (their own forms follow); words, tokens and prompt below
+        data = asdict(replace(self, words=[], tokens=[], target=cast(Target, None), prompt=[], layout=None))
         data["target"] = self.target.to_dict()
         if self.prompt:
             data["prompt"] = [word._asdict() for word in self.prompt]
@@ -300,7 +290,7 @@ class Explanations(list):
         return words_frame(self, [e.id if e.id is not None else n for n, e in enumerate(self)])
 
     def _repr_html_(self) -> str:
-        return _notebook_html("many", self)
+        return RENDERERS["notebook-explanations"](self)
 
 
 def build_explanation(

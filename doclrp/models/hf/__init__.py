@@ -10,7 +10,7 @@ outputs, :mod:`doclrp.models.hf.label_scores`) and :class:`PromptedLM` (the mode
 ``doclrp.explain_generation`` explains, :mod:`doclrp.models.hf.prompted`).
 
 The attention-aware composites ``"cp-lrp"`` and ``"attnlrp"`` are
-:mod:`doclrp.models.hf.composites` (the core imports it by name on first use), where
+:mod:`doclrp.models.hf.composites` (the core finds them through the entry points of its registry, on first use), where
 each module of a family is :mod:`doclrp.models.hf.layouts`, the family-specific rules
 :mod:`doclrp.models.hf.rules`; ``transformers`` itself is imported only when a model is
 loaded. Fine-tuning lives in :mod:`doclrp.training.hf` (``train_hf``), which imports

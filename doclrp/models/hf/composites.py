@@ -20,7 +20,7 @@ Decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3) add three parts (GPT-2 none of 
 gated MLP (which ModernBERT has too), RMSNorm, which with its normalizer constant is a
 diagonal linear map whose LRP-0 is the identity rule, and rotary position tables, constants
 whose rotation is linear and needs no rule. GPT-2's ``Conv1D`` layers are Linear layers
-stored transposed (declared in :data:`doclrp.models.hf.layouts.DENSE_ADAPTERS`): they get
+stored transposed (declared as :data:`doclrp.models.hf.layouts.CONV1D`): they get
 the Linear rules; q|k|v in one projection get their factors per output chunk.
 
 Any other module that looks like attention (class name ending in ``Attention`` with Linear
@@ -46,8 +46,8 @@ from __future__ import annotations
 from torch import nn
 
 from doclrp.core.attention_rules import AttentionOperand, LayerNormCP
-from doclrp.core.composites import Composite
-from doclrp.core.rules import Epsilon, Gradient, Pass
+from doclrp.core.composites import Composite, Key
+from doclrp.core.rules import Epsilon, Gradient, Pass, Rule
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.layouts import (HF_ACTIVATIONS, AttentionCheck, GatedMLPCheck, hf_types, is_context_pooler,
                                       is_disentangled_attention, is_fused_gate_up, is_fused_qkv, is_gate,
@@ -66,7 +66,7 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
     # LRP-0 in gradient form is the plain gradient (no division, nothing to stabilize):
     # with eps=0 the Linear layers keep theirs and cost nothing over gradient × input.
     linear = Epsilon(eps) if eps else Gradient()
-    rules = {
+    rules: dict[Key, Rule] = {
         is_query_or_key: AttentionOperand(query_key, eps),
         is_value: AttentionOperand(value, eps),
         is_fused_qkv: AttentionOperand((query_key, query_key, value), eps),

@@ -150,15 +150,17 @@ def encode_texts(tokenizer: Any, texts: Sequence[Any]) -> list[tuple[list[int], 
 class HFPipeline:
     """Tokenizer + ``AutoModelForSequenceClassification`` model + output names + task.
 
-    ``labels``: one name per model output (default: ``config.id2label``); ``task``:
-    ``"regression"`` where ``config.problem_type == "regression"`` (default), else
+    ``labels``: one name per model output (default, None or empty: ``config.id2label``); ``task``:
+    ``"regression"`` where ``config.problem_type == "regression"`` (default, None or empty), else
     ``"classification"``. The model is put in eval mode.
     """
 
-    model: nn.Module
+    # a transformers PreTrainedModel (an nn.Module): transformers is imported lazily, and its
+    # config's fields (num_labels, id2label, pad_token_id…) are read by name
+    model: Any
     tokenizer: Any
-    labels: list[str] | None = None
-    task: str | None = None
+    labels: list[str] = field(default_factory=list)
+    task: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     default_composite: str = "attnlrp"
 
@@ -174,14 +176,14 @@ class HFPipeline:
                 f"{type(self.tokenizer).__name__} is not a fast tokenizer: character offsets need one; "
                 "load it with AutoTokenizer.from_pretrained(folder) (use_fast=True)"
             )
-        if self.labels is None:
+        if not self.labels:
             self.labels = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
         self.labels = [str(label) for label in self.labels]
         if len(self.labels) != config.num_labels:
             raise DoclrpError(
                 f"the model has {config.num_labels} outputs but {len(self.labels)} labels were given: one name per output"
             )
-        if self.task is None:
+        if not self.task:
             self.task = "regression" if config.problem_type == "regression" else "classification"
         if self.task not in TASKS:
             raise DoclrpError(f"task must be one of {TASKS}, got {self.task!r}")
@@ -514,6 +516,6 @@ def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu", *,
                       "predictions and explanations are of a random head; fine-tune it first "
                       f"(doclrp train --model {folder})", RandomHeadWarning, stacklevel=2)
     return HFPipeline(
-        model.to(device), tokenizer, labels=info.get("labels"), task=info.get("task"),
+        model.to(device), tokenizer, labels=info.get("labels") or [], task=info.get("task") or "",
         metrics=info.get("metrics", {}), default_composite=info.get("default_composite", "attnlrp"),
     )
