@@ -5,7 +5,7 @@
 >>> encoder = IdEncoder.fit(["up", "down"])
 >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
 >>> method_from_args(SimpleNamespace(method=None, param=[]), pipe)
-LRP('epsilon', eps=1e-06)
+LRP('epsilon', eps=1e-06, recurrent=None, bias_factor=0.0)
 >>> target_from_args(SimpleNamespace(target="pos=1,neg=-1", reference=None), pipe).weights
 (-1.0, 1.0)
 """

@@ -273,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-len", type=positive_int, default=None)
     train.add_argument("--glove", action="store_true", help="initialise embeddings from GloVe 6B 50d")
     add_device(train)
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--quiet", action="store_true",
+                       help="print nothing while training: no progress bars and no per-epoch lines (the device "
+                            "line first and the saved folder with its test metrics last still)")
     add_allow_pickle(train)
 
     explain = sub.add_parser("explain", help="explain one document: its prediction and top words, an HTML page",
@@ -331,18 +333,23 @@ def build_parser() -> argparse.ArgumentParser:
                                "transformers; then gradient-x-input, saliency, integrated-gradients, occlusion, "
                                "random)")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
-    evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
-    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10, at most 1000)")
+    evaluate.add_argument("--k", type=int, default=None,
+                          help="words deleted for the drop (default 10; not with --report)")
+    evaluate.add_argument("--steps", type=int, default=None,
+                          help="steps of the deletion curve (default 10, at most 1000; not with --report, whose "
+                               "curves take the fixed 10 %% … 100 %% grid)")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write the full report to this folder (results.json, index.html); replaced whole")
-    evaluate.add_argument("--resamples", type=int, default=2000,
+    evaluate.add_argument("--resamples", type=int, default=None,
                           help="bootstrap resamples of each interval (default 2000, at most 100000; with --report)")
-    evaluate.add_argument("--sanity-docs", type=int, default=20,
-                          help="documents of the model-randomization check per method (default 20; 0 skips it)")
-    evaluate.add_argument("--planted-docs", type=int, default=100,
-                          help="test documents of the planted-trigger task (default 100; 0 skips it)")
-    evaluate.add_argument("--planted-k", type=int, default=3,
-                          help="the trigger counts as found among this many most relevant words (default 3)")
+    evaluate.add_argument("--sanity-docs", type=int, default=None,
+                          help="documents of the model-randomization check per method (default 20; 0 skips it; "
+                               "with --report)")
+    evaluate.add_argument("--planted-docs", type=int, default=None,
+                          help="test documents of the planted-trigger task (default 100; 0 skips it; with --report)")
+    evaluate.add_argument("--planted-k", type=int, default=None,
+                          help="the trigger counts as found among this many most relevant words (default 3; with "
+                               "--report)")
     evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16, at most 1024)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
@@ -532,20 +539,22 @@ def parse_target(value: str):
 
 
 def parse_params(values: list[str]) -> dict:
-    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers).
+    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers, other
+    values as words: ``recurrent=arras``; the method says which of its parameters take words).
 
-    >>> parse_params(["eps=0.01", "steps=8"])
-    {'eps': 0.01, 'steps': 8}
+    >>> parse_params(["eps=0.01", "steps=8", "recurrent=arras"])
+    {'eps': 0.01, 'steps': 8, 'recurrent': 'arras'}
     """
-    params = {}
+    params: dict = {}
     for value in values:
         name, sep, raw = value.partition("=")
-        if not sep or not name.strip():
+        if not sep or not name.strip() or not raw.strip():
             raise DoclrpError(f"bad --param {value!r}: write NAME=VALUE, e.g. eps=0.01")
         try:
             number = float(raw)
         except ValueError:
-            raise DoclrpError(f"bad --param {value!r}: the value must be a number") from None
+            params[name.strip()] = raw.strip()
+            continue
         params[name.strip()] = int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() \
             else number
     return params

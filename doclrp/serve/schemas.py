@@ -175,3 +175,5 @@ class ExplainResponse(BaseModel):
     top_for: list[TopWord]
     top_against: list[TopWord]
     scale: dict[str, float | str]
+    notes: list[str] = Field(default_factory=list,
+                             description="what the method means here, one line each (α-β on a negative value …)")
