@@ -35,6 +35,7 @@ from .errors import DoclrpError
 from .models.measured import measured_note, model_kind
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 from .text.pipeline import FeaturePipeline, TextPipeline, TokenSequence
+from .text.prompt import PromptColumn, PromptWord
 from .text.targets import ReferenceLike, TargetLike, resolve_reference, resolve_target
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
@@ -615,6 +616,14 @@ def _finish(pipeline: TextPipeline, document: Document, target: Target, spans: l
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),
                                     target_value=value, delta=delta, id=id, method=method)
+    # a language model's prompt template (doclrp.models.hf.label_scores): words beside the protocol's
+    words: Sequence[PromptWord] = getattr(pipeline, "prompt_words", ())
+    prompt = [0.0] * len(words)
     for key, amount in special.items():
-        explanation.special[key] = explanation.special.get(key, 0.0) + amount
+        if isinstance(key, PromptColumn):  # a piece of a language model's prompt template: by its word
+            prompt[key.word] += amount
+        else:
+            explanation.special[key] = explanation.special.get(key, 0.0) + amount
+    if prompt:
+        explanation.prompt.extend(PromptWord(word.text, amount, word.before) for word, amount in zip(words, prompt))
     return explanation

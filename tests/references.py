@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import types
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -463,6 +464,57 @@ def subword_tokenizer(max_length: int = 40):
                                    cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
 
 
+BPE_TEXTS = ("The striker scored twice as the home side won the cup final.",
+             "Shares in the chip maker rose after strong results.")
+
+
+def bpe_tokenizer(style: str, max_length: int = 16, texts: Sequence[str] = BPE_TEXTS):
+    """A BPE tokenizer trained in memory: GPT-2's byte level (spaces as 'Ġ', offsets trimmed) or
+    SentencePiece's metaspace (spaces as '▁' inside the pieces' offsets), with a start token."""
+    pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if style == "byte-level":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        alphabet = []
+    tokenizer.train_from_iterator(list(texts) * 20, trainers.BpeTrainer(vocab_size=300, initial_alphabet=alphabet,
+                                                             special_tokens=["<unk>", "<pad>", "<s>"]))
+    tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True)] * (style == "byte-level")
+                                                   + [processors.TemplateProcessing(single="<s> $A",
+                                                                                    special_tokens=[("<s>", 2)])])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                   model_max_length=max_length)
+
+
+# Causal language models: the decoder families, Gemma 2 (soft-capped logits and attention scores) too.
+CAUSAL_LMS = {"llama": {}, "qwen2": {}, "gemma2": {}, "mistral": {"num_key_value_heads": 1}, "phi3": {},
+              "gpt2": {"n_inner": 32, "bos_token_id": 4, "eos_token_id": 5}}
+
+
+def tiny_causal_lm(family: str, vocab: int = len(WORDS), seed: int = 0, positions: int = 64, **extra) -> nn.Module:
+    """An ``AutoModelForCausalLM`` of two layers, hidden 16, random weights (biases too)."""
+    transformers = pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    torch.manual_seed(seed)
+    fields = {"vocab_size": vocab, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32, "pad_token_id": 0,
+              "initializer_range": 0.2, "max_position_embeddings": positions, "bos_token_id": 4, "eos_token_id": 5}
+    config = transformers.AutoConfig.for_model(family, **{**fields, **CAUSAL_LMS[family], **extra})
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.uniform_(-0.5, 0.5)
+    return model
+
+
 def model_state(model: nn.Module):
     hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
     params = {name: (p.detach().clone(), p.requires_grad) for name, p in model.named_parameters()}
@@ -858,6 +910,32 @@ def skip_module_without_browser():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium (make install adds it)",
                     allow_module_level=True)
+
+
+@contextlib.contextmanager
+def served(app):
+    """``app`` on uvicorn in a thread, on a free loopback port; its URL while the block runs."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn  # the serve extra: only the web app's tests call this
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 # -- documents built in code: a minimal PDF writer, Word files, e-mails ---------------------------

@@ -60,6 +60,9 @@ def check_arguments(args) -> None:
                 _check_model_folder(model, getattr(args, "vocab", None))
     if command == "explain" and args.file is not None and not Path(args.file).is_file():
         raise DoclrpError(f"no such file: {args.file}")
+    prompt_file = getattr(args, "prompt_file", None)
+    if prompt_file is not None and not Path(prompt_file).is_file():
+        raise DoclrpError(f"no such file: {prompt_file} (--prompt-file)")
     if command == "train":
         out = Path(args.out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):

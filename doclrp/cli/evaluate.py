@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from doclrp.cli.options import say_device, target_from_args
+from doclrp.cli.options import prompt_options, say_device, target_from_args
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.split import sample_records
 from doclrp.core.methods import resolve_method
@@ -49,7 +49,7 @@ def run(args) -> int:
             resolve_method(name)
     args.device = resolve_device(args.device)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
-                          labels=args.labels)
+                          labels=args.labels, **prompt_options(args))
     target = target_from_args(args, pipeline)  # as soon as the labels are known, before the corpus is read
     records = list(open_corpus(args.corpus))
     if args.split == "test":

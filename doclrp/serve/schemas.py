@@ -78,6 +78,7 @@ class ModelInfo(BaseModel):
     labels: list[str]
     default_method: str
     has_mean_reference: bool
+    generates: bool = False  # a language model served with a prompt: POST /api/generate explains what it writes
 
 
 class MethodInfo(BaseModel):
