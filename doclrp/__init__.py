@@ -6,7 +6,8 @@
 torch.Size([2, 4])
 
 The common journeys need only these names: ``doclrp.load_model`` (any model folder),
-``doclrp.explain`` (text → words with relevance), ``doclrp.attribute`` (tensors),
+``doclrp.explain`` (text → words with relevance), ``doclrp.explain_generation`` (what a
+language model writes after a document, token by token), ``doclrp.attribute`` (tensors),
 ``doclrp.resolve_method`` and ``doclrp.Target`` (what to explain, and how),
 ``doclrp.explain_corpus`` / ``doclrp.summarize`` (whole corpora),
 ``doclrp.read_toolbox_model`` (LRP Toolbox files), ``doclrp.read_keras_model`` and
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
                        register_composite, resolve_method)
     from .errors import DoclrpError
     from ._explain import explain
+    from ._generate import explain_generation
     from .text import Explanation
     from .models.loading import load_model, pretrained_path
     from .models.toolbox import read_toolbox_model, toolbox_composite

@@ -28,16 +28,20 @@ import numpy as np
 import torch
 
 from .core import Attributor, Target, describe, output_tensor, resolve_method
+from .core.rules import AlphaBeta
 from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from .errors import DoclrpError
+from .models.measured import measured_note, model_kind
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 from .text.pipeline import FeaturePipeline, TextPipeline, TokenSequence
+from .text.prompt import PromptColumn, PromptWord
 from .text.targets import ReferenceLike, TargetLike, resolve_reference, resolve_target
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
-           "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
+           "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE", "MethodNoteWarning",
+           "method_notes"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
 #: document, padding): above this share of a document's absolute relevance, a warning says so.
@@ -64,6 +68,11 @@ class UnexplainableDocument(DoclrpError):
 
 class UnplacedRelevanceWarning(UserWarning):
     """More than :data:`UNPLACED_WARNING_SHARE` of a document's relevance lies on no word."""
+
+
+class MethodNoteWarning(UserWarning):
+    """What the chosen method means for this model: measured no better than random on its kind
+    (:mod:`doclrp.models.measured`), or α-β on a negative explained value (its signs flip)."""
 
 # (document index, start token, token ids) of one window of a sequence
 _Window = tuple[int, int, list[int]]
@@ -199,6 +208,7 @@ def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLi
         for i, (doc, parts) in enumerate(zip(documents, results))
     ]
     _warn_unplaced(explanations, names, described["name"])
+    _warn_method_notes(pipeline, attributor, explanations, names)
     return explanations[0] if single else Explanations(explanations)
 
 
@@ -246,8 +256,10 @@ def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "pre
         if resolved.weights in seen:
             continue
         seen.add(resolved.weights)
-        views.append(explain(pipeline, [text], target=resolved, method=attributor,
-                             ids=None if id is None else [id])[0])
+        with warnings.catch_warnings():  # the notes are the chosen target's, said once above
+            warnings.simplefilter("ignore", MethodNoteWarning)
+            views.append(explain(pipeline, [text], target=resolved, method=attributor,
+                                 ids=None if id is None else [id])[0])
     return views
 
 
@@ -307,6 +319,39 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
         UnplacedRelevanceWarning, stacklevel=3)
 
 
+def method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: Sequence[Explanation],
+                 names: Sequence[str]) -> list[str]:
+    """The notes on the method for these explanations, one line each (what :func:`explain` warns,
+    and the web app shows): the figure measured for this composite on this kind of model where it
+    was no better than random, and α-β on a negative explained value.
+
+    α-β hands ``α·R`` to the positive contributions and ``−β·R`` to the negative ones; for a
+    negative explained value ``R`` the words that pushed the value *down* get positive relevance
+    ("cup" −0.44 under ``alpha2-beta1`` for sports-vs-rest where ε gave +7.0, the logit −0.86).
+    """
+    notes = []
+    measured = measured_note(model_kind(getattr(pipeline, "model", None)), attributor.name)
+    if measured:
+        notes.append(measured)
+    composite = getattr(attributor, "composite", None)
+    if composite is not None and any(isinstance(rule, AlphaBeta) and rule.beta > 0
+                                     for rule in (*composite.rules.values(), composite.first)):
+        negative = [(e.target_value, name) for e, name in zip(explanations, names) if e.target_value < 0]
+        if negative:
+            value, name = min(negative)
+            others = f" and {len(negative) - 1} more of {len(names)} documents" if len(negative) > 1 else ""
+            notes.append(f"{attributor.name} explains a negative value ({value:.3g} for document {name}{others}): "
+                         "α-β then gives positive relevance to the words that pull the value down, the meaning "
+                         "of its signs flips; explain a target whose value is positive, or use epsilon")
+    return notes
+
+
+def _warn_method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: Sequence[Explanation],
+                       names: Sequence[str]) -> None:
+    for note in method_notes(pipeline, attributor, explanations, names):
+        warnings.warn(note, MethodNoteWarning, stacklevel=3)
+
+
 #: Characters of one document that the command line and corpus runs accept by default: a
 #: document's cost (time, memory, page size) grows with its length, so a 20 MB file that is
 #: not meant as one document must not quietly take an hour.
@@ -346,7 +391,7 @@ def pipeline_method(pipeline: TextPipeline, method: MethodSpec = None, composite
     >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
     >>> encoder = IdEncoder.fit(["up", "down"])
     >>> pipeline_method(TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["a", "b"]))
-    LRP('epsilon', eps=1e-06)
+    LRP('epsilon', eps=1e-06, recurrent=None, bias_factor=0.0)
     """
     if method is not None and composite is not None:
         raise DoclrpError("give method= or its older name composite=, not both")
@@ -571,6 +616,14 @@ def _finish(pipeline: TextPipeline, document: Document, target: Target, spans: l
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),
                                     target_value=value, delta=delta, id=id, method=method)
+    # a language model's prompt template (doclrp.models.hf.label_scores): words beside the protocol's
+    words: Sequence[PromptWord] = getattr(pipeline, "prompt_words", ())
+    prompt = [0.0] * len(words)
     for key, amount in special.items():
-        explanation.special[key] = explanation.special.get(key, 0.0) + amount
+        if isinstance(key, PromptColumn):  # a piece of a language model's prompt template: by its word
+            prompt[key.word] += amount
+        else:
+            explanation.special[key] = explanation.special.get(key, 0.0) + amount
+    if prompt:
+        explanation.prompt.extend(PromptWord(word.text, amount, word.before) for word, amount in zip(words, prompt))
     return explanation

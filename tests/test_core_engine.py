@@ -77,7 +77,8 @@ def test_bias_free_cnn_with_tied_maxpool_conserves(composite):
 def test_all_zero_input_gives_no_nan():
     net = MaxPoolCNN().double()
     for name in ["zero", "epsilon", "epsilon-plus", "alpha2-beta1", "epsilon-gamma-box"]:
-        attr = doclrp.attribute(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64), target=0, composite=name)
+        rules = doclrp.get_composite(name, low=0.0, high=1.0) if name == "epsilon-gamma-box" else name
+        attr = doclrp.attribute(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64), target=0, composite=rules)
         assert torch.isfinite(attr.relevance).all(), name
 
 
@@ -138,6 +139,8 @@ def test_outputs_exact_while_attached_and_model_unchanged_after(composite):
     before = snapshot(net)
     with torch.no_grad():
         expected = net(x)
+    if composite == "epsilon-gamma-box":  # the pixels' range: a plain nn.Sequential declares none
+        composite = doclrp.get_composite(composite, low=0.0, high=1.0)
     attr = doclrp.attribute(net, x, composite=composite)
     assert torch.equal(attr.output, expected)
     after = snapshot(net)
@@ -330,7 +333,8 @@ def test_transposed_linear_layers_get_the_linear_rules(composite):
             theirs.weight.copy_(ours.weight.t())
             theirs.bias.copy_(ours.bias)
     x = torch.randn(6, 4, dtype=torch.float64)
-    rules = {"epsilon-gamma-box": doclrp.get_composite(composite)}.get(composite, composite)
+    # normal inputs: a box that holds them (a plain nn.Sequential declares none)
+    rules = doclrp.get_composite(composite, low=-6.0, high=6.0) if composite == "epsilon-gamma-box" else composite
     a = doclrp.attribute(transposed, x, target=1, composite=rules)
     b = doclrp.attribute(plain, x, target=1, composite=rules)
     torch.testing.assert_close(a.relevance, b.relevance, rtol=1e-12, atol=1e-12)

@@ -363,3 +363,23 @@ def test_demo_and_evaluate_report_unwritable_are_one_line(how, topic_model_dir, 
     code, _, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
                            "--report", str(where / "report"))
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "--report" in err
+
+
+def test_every_writer_under_a_file_says_so(a_file, topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    """An output below a file: each command names the file in the way (not "File exists" or "folder
+    does not exist", the OS's or a later check's words for other cases)."""
+    results = tmp_path / "r.jsonl"
+    explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
+    model, corpus = str(topic_model_dir), str(topic_corpus_dir)
+    commands = {"--out": [["explain", "--model", model, "--text", "the team won", "--out"],
+                          ["corpus", "--model", model, "--input", corpus, "--quiet", "--out"],
+                          ["corpus", "summarize", str(results), "--out"], ["demo", "--out"],
+                          ["train", "--model", "bag", "--corpus", corpus, "--quiet", "--out"]],
+                "--report": [["evaluate", "--model", model, "--corpus", corpus, "--report"]]}
+    for flag, argvs in commands.items():
+        for argv in argvs:
+            out = a_file / "below" / "out.x"
+            code, _, err = run_cli(capsys, *argv, str(out))
+            assert code == 2 and err.count("\n") == 1, (argv, err)
+            assert err.strip() == f"doclrp: error: cannot write {out}: {a_file} is not a folder; " \
+                                  f"choose another {flag}", argv

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES, check_arguments
-from doclrp.cli.options import device_from_args, method_from_args
+from doclrp.cli.options import device_from_args, method_from_args, prompt_options
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
@@ -48,10 +48,17 @@ def run(args) -> int:
                                   device=args.device, shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                   on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
                                   allow_pickle=args.allow_pickle, limit=args.limit, doc_timeout=args.doc_timeout,
-                                  limits=Limits(max_bytes=args.max_bytes, max_pages=args.max_pages))
+                                  limits=Limits(max_bytes=args.max_bytes, max_pages=args.max_pages),
+                                  model_options=_language_model_options(args))
         report = explain_corpus(_model(args), args.input, args.out, settings)
     print(report)
     return 0
+
+
+def _language_model_options(args) -> dict[str, Any] | None:
+    """``load_model``'s options for a language model read with --prompt and --labels (None: no prompt)."""
+    options = prompt_options(args)
+    return {**options, "labels": args.labels} if options else None
 
 
 def _model(args) -> Any:

@@ -30,7 +30,9 @@ def printable(text: object) -> str:
 
 @contextmanager
 def warnings_as_lines(stream=None):
-    """doclrp's own warnings as one ``doclrp: warning: ...`` line each on stderr; others as Python shows them.
+    """doclrp's own warnings as one ``doclrp: warning: ...`` line each on stderr (each line once: a
+    command that explains twice, for its page's target switch, says it once); others as Python
+    shows them.
 
     >>> import io
     >>> from doclrp._explain import UnplacedRelevanceWarning
@@ -42,10 +44,14 @@ def warnings_as_lines(stream=None):
     """
     with warnings.catch_warnings():
         original = warnings.showwarning
+        shown: set[str] = set()
 
         def show(message, category, filename, lineno, file=None, line=None):
             if category.__module__.split(".")[0] == "doclrp":
-                print(printable(f"doclrp: warning: {message}"), file=stream or sys.stderr)
+                text = printable(f"doclrp: warning: {message}")
+                if text not in shown:
+                    shown.add(text)
+                    print(text, file=stream or sys.stderr)
             else:
                 original(message, category, filename, lineno, file, line)
 

@@ -76,7 +76,8 @@ def hook_plan(model: nn.Module, composite: Composite) -> HookPlan:
 @contextmanager
 def attach(model: nn.Module, composite: Composite) -> Iterator[Session]:
     """Attach ``composite`` to ``model`` for the duration of the block; yields the ``Session``."""
-    session = Session(composite, zero_is_absent=bool(getattr(model, "zero_is_absent", False)))
+    session = Session(composite, zero_is_absent=bool(getattr(model, "zero_is_absent", False)),
+                      input_bounds=getattr(model, "input_bounds", None))
     handles = []
     try:
         for module, make_hook, with_kwargs in hook_plan(model, composite):

@@ -165,7 +165,9 @@ def lrp_attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: T
     for value in inputs_relevance:
         unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
     for value in other.values():
-        unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
+        # by the explained outputs' batch: a model may run an embedding on several rows per sample
+        # (a language model scoring each label in a row of its own), kept sample by sample
+        unexplained = unexplained - value.reshape(unexplained.shape[0], -1).sum(1)
     return Attribution(
         relevance=relevance,
         output=_detached(output),

@@ -22,6 +22,7 @@ takes either.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
@@ -193,12 +194,17 @@ class Occlusion:
 
 @dataclass(frozen=True)
 class RandomRelevance:
-    """Normal noise per token or feature (zero at padding and at zero features), from ``seed``.
+    """Normal noise per token or feature (zero at padding and at zero features), seeded per
+    document: by ``seed`` and a hash of the document's own input (its token ids up to its last
+    non-padding token, or its feature values), so a document gets the same noise alone, in any
+    batch and in any order, and under any model (the randomization check then finds that the
+    model does not matter, as it should for noise).
 
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Linear(3, 1))
-    >>> a, b = (RandomRelevance(seed=1).attribute(net, torch.ones(2, 3)) for _ in range(2))
-    >>> bool(torch.equal(a.relevance, b.relevance))
+    >>> x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> a, b = (RandomRelevance(seed=1).attribute(net, inputs) for inputs in (x, x[1:]))
+    >>> bool(torch.equal(a.relevance[1], b.relevance[0]))
     True
     """
 
@@ -212,7 +218,20 @@ class RandomRelevance:
         _one_input(inputs, self.name)
         output, logits, weights, embedding = _forward(model, inputs, forward_kwargs or {}, target)
         active = _active(inputs, embedding)
-        noise = torch.randn(active.shape, generator=torch.Generator().manual_seed(self.seed), dtype=torch.float64)
+        noise = torch.zeros(active.shape, dtype=torch.float64)
+        flat_active = active.reshape(len(inputs), -1).cpu()
+        flat_inputs = inputs.detach().reshape(len(inputs), -1).cpu()
+        for row in range(len(inputs)):
+            # a document ends at its last active position: the padding its batch adds is no part of it
+            positions = flat_active[row].nonzero()
+            length = int(positions[-1]) + 1 if len(positions) else 0
+            if inputs.is_floating_point():
+                length = flat_inputs.shape[1]  # features: a fixed width, never padded
+            content = flat_inputs[row, :length]
+            content = content.double() if content.is_floating_point() else content.long()
+            digest = hashlib.blake2b(content.numpy().tobytes(), digest_size=8, key=str(self.seed).encode()).digest()
+            generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+            noise.view(len(inputs), -1)[row, :length] = torch.randn(length, generator=generator, dtype=torch.float64)
         relevance = (noise.to(active.device) * active).to(logits.dtype)
         return _shifted(_result(self.name, relevance, output, logits, weights, _explained(logits, weights)),
                         reference)

@@ -33,7 +33,7 @@ from ..registry import Group, Registry
 from .attention_rules import LayerNormCP
 from .linear import is_dense
 from .merge import MERGE_LAYERS, merge_rule
-from .recurrent import LINEAR_VIEW, RECURRENT_LAYERS, Recurrent
+from .recurrent import LINEAR_VIEW, RECURRENT_LAYERS, RECURRENT_MODES, ArrasEpsilon, Recurrent
 from .rules import AffineRule, AlphaBeta, Epsilon, Gamma, InputRule, Pass, Rule, ZBox, Zero, ZPlus
 
 __all__ = ["Composite", "get_composite", "register_composite", "composite_factory", "composite_names", "COMPOSITES",
@@ -120,9 +120,25 @@ def zero() -> Composite:
     return Composite(_affine(Zero(), Zero()), name="zero")
 
 
-def epsilon(eps: float = 1e-6) -> Composite:
-    """LRP-ε on every Linear and Conv layer."""
-    return Composite(_affine(Epsilon(eps), Epsilon(eps)), name="epsilon")
+def epsilon(eps: float = 1e-6, recurrent: str | None = None, bias_factor: float = 0.0) -> Composite:
+    """LRP-ε on every Linear and Conv layer (and in the linear maps of recurrent layers).
+
+    ``recurrent="arras"``: LSTM/GRU layers as Arras et al.'s code (ArrasL/LRP_for_LSTM) has them,
+    ε in the cell's sums too, and their ``bias_factor`` on Linear and recurrent layers (see
+    :mod:`doclrp.core.recurrent`; their ε is 0.001). Default: doclrp's, plain sums.
+
+    >>> epsilon(0.001, recurrent="arras").rules[nn.LSTM]
+    Recurrent(rule=Epsilon(eps=0.001), mode='arras')
+    """
+    mode = "doclrp" if recurrent is None else recurrent
+    if mode not in RECURRENT_MODES:
+        raise DoclrpError(f"recurrent={recurrent!r}: choose one of {', '.join(RECURRENT_MODES)}")
+    rules = _affine(Epsilon(eps), Epsilon(eps))
+    if mode == "arras" or bias_factor:
+        cell = Recurrent(Epsilon(eps), mode=mode, bias_factor=bias_factor)  # refuses bias_factor without arras
+        rules.update({nn.Linear: ArrasEpsilon(eps, bias_factor) if bias_factor else Epsilon(eps),
+                      nn.LSTM: cell, nn.GRU: cell})
+    return Composite(rules, name="epsilon")
 
 
 def epsilon_plus(eps: float = 1e-6) -> Composite:

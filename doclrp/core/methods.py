@@ -9,7 +9,7 @@ calls :func:`resolve_method` once and passes the attributor on.
 >>> import torch
 >>> method = resolve_method("epsilon", eps=0.01)
 >>> method.name, method.params
-('epsilon', {'eps': 0.01})
+('epsilon', {'eps': 0.01, 'recurrent': None, 'bias_factor': 0.0})
 >>> describe(resolve_method("integrated-gradients", steps=8))
 {'name': 'integrated-gradients', 'params': {'steps': 8}}
 >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2))
@@ -114,7 +114,7 @@ def method_parameters(name: str) -> dict[str, Any]:
     accepts as keyword arguments), without building it.
 
     >>> method_parameters("epsilon"), method_parameters("integrated-gradients")
-    ({'eps': 1e-06}, {'steps': 32})
+    ({'eps': 1e-06, 'recurrent': None, 'bias_factor': 0.0}, {'steps': 32})
     >>> method_parameters("zero")
     {}
     """
@@ -241,6 +241,8 @@ def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> 
     checked: dict[str, Any] = {}
     for key, value in params.items():
         default = accepted[key]
+        if isinstance(value, str) and not _takes_text(factory, key):
+            raise DoclrpError(f"parameter {key} of {name!r} takes a number, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise DoclrpError(f"parameter {key} of {name!r} must be a finite number")
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
@@ -255,6 +257,15 @@ def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> 
             raise DoclrpError(f"parameter {key} of {name!r} takes {span}, got {value}")
         checked[key] = value
     return checked
+
+
+def _takes_text(factory: Callable[..., Any], key: str) -> bool:
+    """Whether the parameter ``key`` of ``factory`` is declared to take a ``str`` (``recurrent``)."""
+    if dataclasses.is_dataclass(factory):
+        annotation: Any = next((f.type for f in dataclasses.fields(factory) if f.name == key), None)
+    else:
+        annotation = inspect.signature(factory).parameters[key].annotation
+    return "str" in str(annotation)
 
 
 def _build(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> Any:

@@ -10,12 +10,18 @@ the bounds of the data (``ZBox()`` without bounds of its own) then see the box o
 input shrink to {0}: an absent input is a constant, not a variable, and gets nothing. The
 engine reads no more than that flag: it knows no text, and pixels keep their box.
 
+Those bounds are a property of the model, never of the batch (a document's relevance must
+not depend on its neighbours): a model of float inputs declares them as ``input_bounds =
+(low, high)`` (pixels in [0, 1], unit-norm tf-idf in [0, 1]); for token inputs they are the
+range of the embedding matrix. A model of float inputs that declares none leaves ``ZBox()``
+without bounds, and it says so (give them: ``ZBox(low, high)``).
+
 >>> import torch
 >>> from doclrp.core.composites import get_composite
->>> session = Session(get_composite("zero"), zero_is_absent=True)
->>> x = session.float_input(torch.tensor([[0.0, 2.0]]))
+>>> session = Session(get_composite("zero"), zero_is_absent=True, input_bounds=(0.0, 1.0))
+>>> x = session.float_input(torch.tensor([[0.0, 0.5]]))
 >>> session.reads_input(x), [float(b) for b in session.bounds]
-(True, [0.0, 2.0])
+(True, [0.0, 1.0])
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from torch import Tensor, nn
 from ..errors import DoclrpError
 from .composites import Composite
 from .linear import AffineMap
-from .rules import AffineRule, InputRule
+from .rules import AffineRule, InputRule, Rule
 
 __all__ = ["Session", "InputSlot", "AffineRecord", "output_tensor", "module_path", "SHAPE_NODES", "ForwardHook",
            "HookMaker", "HookPlan"]
@@ -79,10 +85,12 @@ class AffineRecord:
 class Session:
     """What one attachment knows during its forward and backward pass."""
 
-    def __init__(self, composite: Composite, zero_is_absent: bool = False) -> None:
+    def __init__(self, composite: Composite, zero_is_absent: bool = False,
+                 input_bounds: tuple[Any, Any] | None = None) -> None:
         self.composite = composite
-        # the model's declaration (see the module docstring): inputs at 0 are absent
+        # the model's declarations (see the module docstring): inputs at 0 are absent; the input's range
         self.zero_is_absent = zero_is_absent
+        self.input_bounds = input_bounds
         self.leaf: Tensor | None = None
         self.other_leaves: dict[str, Tensor] = {}
         self.token_input = False
@@ -95,7 +103,7 @@ class Session:
         # several inputs: one slot each (see several_inputs); empty for one input
         self.slots: list[InputSlot] = []
         # what a leaf's bounds are taken from, by id(leaf), where there are several inputs
-        self._bounds_source: dict[int, Tensor] = {}
+        self._bounds_source: dict[int, Tensor | tuple[Any, Any] | None] = {}
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: AffineRecord | None = None
         # (output, input) of each ReLU module run, for Flat/WSquare layers above (see _share_route)
@@ -122,7 +130,8 @@ class Session:
     def float_input(self, inputs: Tensor) -> Tensor:
         """Make ``inputs`` the leaf whose relevance is computed; returns the tensor to feed."""
         self.leaf = inputs.detach().requires_grad_(True)
-        self._bounds_of = inputs.detach()
+        # the batch's own range would make a document's relevance depend on its neighbours
+        self._bounds_of = None
         return self._scaled(self.leaf)
 
     def expect_tokens(self) -> None:
@@ -148,15 +157,18 @@ class Session:
                 fed.append(value)
                 continue
             leaf = value.detach().requires_grad_(True)
-            self._add_leaf(slot, leaf, value.detach(), main=index == 0)
+            # a float input's z^B box: what the model declares for it, never its batch's range
+            self._add_leaf(slot, leaf, self._declared(index), main=index == 0)
             fed.append(self._scaled(leaf))
         return fed
 
-    def _add_leaf(self, slot: InputSlot, leaf: Tensor, bounds_source: Tensor, main: bool) -> None:
+    def _add_leaf(self, slot: InputSlot, leaf: Tensor, bounds_source: Tensor | tuple[Any, Any] | None,
+                  main: bool) -> None:
         slot.leaves.append(leaf)
         self._bounds_source[id(leaf)] = bounds_source
         if main and self.leaf is None:
-            self.leaf, self._bounds_of = leaf, bounds_source
+            self.leaf = leaf
+            self._bounds_of = bounds_source if isinstance(bounds_source, Tensor) else None
 
     def slot_of(self, ids: Any) -> InputSlot | None:
         """The input slot whose token ids ``ids`` are (the very tensor passed), or None."""
@@ -178,21 +190,53 @@ class Session:
 
     @property
     def bounds(self) -> tuple[Tensor | None, Tensor | None]:
-        """``(min, max)`` of the input data (of the embedding matrix for token input), for
-        ZBox without its own bounds. Computed on demand: two passes over a large
-        embedding matrix would cost every call, and only ZBox reads them."""
+        """``(min, max)`` of the model's input, for ZBox without its own bounds: the model's
+        ``input_bounds``, else for token input the range of the embedding matrix, else
+        ``(None, None)`` (not known). Computed on demand: two passes over a large embedding
+        matrix would cost every call, and only ZBox reads them."""
+        declared = self._declared(0)
+        if declared is not None:
+            return self._as_bounds(declared, self.leaf if self.leaf is not None else torch.zeros(()))
         if self._bounds_of is None:
             return None, None
         return self._bounds_of.min(), self._bounds_of.max()
 
-    def bounds_at(self, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        """:attr:`bounds` for the layer input ``x``: where the model declares ``zero_is_absent``,
-        0 at the inputs of ``x`` that are 0, so that z^B gives an absent input (a word the
-        document lacks, a padded position) no share: its term ``x w − l w⁺ − h w⁻`` is 0."""
-        low, high = self.bounds
-        source = self._bounds_source.get(id(self.leaf_of(x))) if self.slots else None
-        if source is not None:
-            low, high = source.min(), source.max()
+    def _declared(self, index: int) -> tuple[Any, Any] | None:
+        """The model's ``input_bounds`` for its input ``index``: one ``(low, high)`` for every input,
+        or one pair per input (``((low, high), (low, high))``)."""
+        declared = self.input_bounds
+        if declared is None:
+            return None
+        if len(declared) and all(isinstance(pair, (tuple, list)) for pair in declared):
+            return tuple(declared[index]) if index < len(declared) else None
+        return declared
+
+    @staticmethod
+    def _as_bounds(pair: Any, like: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        if pair is None:
+            return None, None
+        low, high = pair
+        return (None if low is None else torch.as_tensor(low, dtype=like.dtype, device=like.device),
+                None if high is None else torch.as_tensor(high, dtype=like.dtype, device=like.device))
+
+    def bounds_at(self, x: Tensor, rule: Rule | None = None) -> tuple[Tensor | None, Tensor | None]:
+        """The box of the layer input ``x``: the bounds ``rule`` gives itself (``ZBox(low, high)``),
+        else those of the input ``x`` reads (:attr:`bounds`; with several inputs, that input's own);
+        where the model declares ``zero_is_absent``, 0 at the inputs of ``x`` that are 0, so that
+        z^B gives an absent input (a word the document lacks, a padded position) no share,
+        whichever bounds it uses: its term ``x w − l w⁺ − h w⁻`` is 0."""
+        own = (getattr(rule, "low", None), getattr(rule, "high", None))
+        low: Tensor | None = None
+        high: Tensor | None = None
+        if own[0] is None or own[1] is None:
+            low, high = self.bounds
+            source = self._bounds_source.get(id(self.leaf_of(x))) if self.slots else None
+            if isinstance(source, Tensor):  # an embedding matrix
+                low, high = source.min(), source.max()
+            elif self.slots:  # a float input: its declared bounds (never the batch's), or none
+                low, high = self._as_bounds(source, x)
+        low = low if own[0] is None else torch.as_tensor(own[0], dtype=x.dtype, device=x.device)
+        high = high if own[1] is None else torch.as_tensor(own[1], dtype=x.dtype, device=x.device)
         if not self.zero_is_absent or low is None or high is None:
             return low, high
         present = x != 0

@@ -37,7 +37,7 @@ from doclrp._explain import explain_targets
 from doclrp._progress import Progress, duration
 from doclrp.core.methods import resolve_method
 from doclrp.core.targets import Target
-from doclrp.corpus.output import model_fingerprint, record_to_explanation
+from doclrp.corpus.output import model_fingerprint, record_to_explanation, run_fingerprint
 from doclrp.documents import Limits, PageImage, read_source, render_pages
 from doclrp.corpus.summary import LEXICON_MIN_COUNT, REPORT_TAG, CorpusSummary, report_data, summarize_results
 from doclrp.errors import DoclrpError
@@ -182,23 +182,25 @@ def _switch_model(header: Mapping[str, Any], model: Any, device: str) -> tuple[A
     """``(pipeline, None)`` for the run's model, or ``(None, why not)`` in one line; a ``model``
     given that is not the run's is an error."""
     expected = header.get("model_sha256")
+    options = dict(header.get("model_options") or {})  # a language model's prompt and labels
     if model is not None:
         given = Path(model) if isinstance(model, (str, Path)) else model
-        if model_fingerprint(given) != expected:
+        fingerprint = run_fingerprint(given, options) if isinstance(given, Path) else model_fingerprint(given)
+        if fingerprint != expected:
             shown = given if isinstance(given, Path) else "the model given"
             raise DoclrpError(f"{shown} is not the model of these results (its fingerprint differs from the "
                               f"header's model_sha256 {str(expected)[:12]}…): give the run's model folder")
-        return (load_model(given, resolve_device(device)) if isinstance(given, Path) else given), None
+        return (load_model(given, resolve_device(device), **options) if isinstance(given, Path) else given), None
     folder = header.get("model")
     if not folder:
         return None, f"{_SINGLE} (the run's model was not a folder: give it with --model DIR for a class switch)"
     if not Path(folder).exists():
         return None, f"{_SINGLE} (the run's model {folder} is not there: point at it with --model DIR)"
-    if model_fingerprint(folder) != expected:
+    if run_fingerprint(folder, options) != expected:
         return None, (f"{_SINGLE} (the run's model {folder} has changed since the run: its fingerprint differs; "
                       "--model DIR points at the run's model)")
     try:
-        return load_model(folder, resolve_device(device)), None
+        return load_model(folder, resolve_device(device), **options), None
     except DoclrpError as error:
         return None, f"{_SINGLE} (the run's model {folder} does not load: {error})"
 

@@ -42,7 +42,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,7 +52,7 @@ from doclrp._progress import Progress
 
 from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
-from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
+from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_fingerprint, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
 from doclrp.corpus.registry import SOURCES
 from doclrp.documents import Limits
@@ -233,6 +233,9 @@ class CorpusSettings:
     row's ``path``; `doclrp.documents.Limits`: ``max_bytes``, ``max_pages``); files are read with
     their batch, within ``doc_timeout``; one that cannot be read gets a skipped record.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
+    ``model_options``: more keyword arguments of ``load_model`` for a model folder (a language
+    model's ``prompt``, ``labels``, ``chat``, ``label_prefix``); part of the run's model
+    fingerprint and header, so that results of another prompt are never continued.
 
     >>> CorpusSettings(batch_size=8).engine
     'local'
@@ -255,6 +258,7 @@ class CorpusSettings:
     limit: int | None = None
     doc_timeout: float | None = DOC_TIMEOUT
     limits: Limits | None = None
+    model_options: Mapping[str, Any] | None = None
 
 
 def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSettings | None = None,
@@ -294,9 +298,14 @@ def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSet
         for message in malformed:
             warnings.warn(message, CorpusWarning, stacklevel=2)
 
+        extra: dict[str, Any] = {}
         if isinstance(model, (str, Path)):
-            pipeline = load_model(model, device="cpu" if s.engine == "ray" else s.device, allow_pickle=s.allow_pickle)
-            fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
+            load_options = dict(s.model_options or {})
+            pipeline = load_model(model, device="cpu" if s.engine == "ray" else s.device, allow_pickle=s.allow_pickle,
+                                  **load_options)
+            fingerprint, model_path = run_fingerprint(model, load_options), str(Path(model).resolve())
+            if load_options:  # the same folder with another prompt is another model (in the fingerprint too)
+                extra["model_options"] = load_options
         else:
             pipeline, fingerprint, model_path = model, model_fingerprint(model), None
         # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
@@ -304,7 +313,7 @@ def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSet
         method = pipeline_method(pipeline, s.method, composite)
         header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
                             input=_input_name(corpus), shard=shard, model=model_path,
-                            task=pipeline.task, labels=list(pipeline.labels))
+                            task=pipeline.task, labels=list(pipeline.labels), **extra)
 
         report = RunReport(Path(out), malformed=len(malformed))
         skipped: Counter[str] = Counter()
@@ -340,7 +349,9 @@ def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSet
                     for batch in pending:
                         write(explain_records(pipeline, batch, **batch_options))
                 else:
-                    run_ray(pending, model if model_path is None else model_path, write, device=s.device,
+                    # with load options, the loaded pipeline goes to the replicas (through Ray's object store)
+                    shipped = model_path if model_path is not None and not extra else pipeline
+                    run_ray(pending, shipped, write, device=s.device,
                             allow_pickle=s.allow_pickle, **batch_options, **(s.ray_options or {}))
                 writer.finish()
             finally:

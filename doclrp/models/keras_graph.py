@@ -48,6 +48,8 @@ _MASK_READERS = ("LSTM", "GRU", "Bidirectional", "GlobalAveragePooling1D")
 _HARMLESS_KWARGS = {"training": (None, False), "mask": (None,)}
 # Keras 3 writes a mask into the graph: ``ops.not_equal(ids, 0)`` as a layer, passed as ``mask=``
 _MASK_OP = "NotEqual"
+# ... and a merge's mask as ``ops.logical_or`` (``logical_and``) of its inputs' masks: read where they are one
+_MASK_MERGES = ("LogicalOr", "LogicalAnd")
 
 Shape = tuple[int | None, ...]
 
@@ -280,6 +282,11 @@ def read_graph(nodes: list[Node], inputs: list[str], outputs: list[str], weights
             source, call, _ = node.inputs[0]
             mask_ops[node.output] = f"{source}:{call}"
             continue
+        if layer.get("class_name") in _MASK_MERGES and str(layer.get("module") or "keras").startswith("keras"):
+            merged = {mask_ops.get(f"{source}:{call}") for source, call, _ in node.inputs}
+            if len(merged) == 1 and None not in merged:  # the same mask merged with itself: that mask
+                mask_ops[node.output] = str(merged.pop())
+                continue
         check_layer(layer)
         kind = str(layer["class_name"])
         config = layer["config"]

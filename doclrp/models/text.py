@@ -13,7 +13,9 @@ the TextCNN's 0/1 padding mask, which pass gradient (and so relevance) through
 unchanged. Each model ends in a Linear layer named ``head``: training folds the
 scale of regression targets into it. Each declares ``zero_is_absent``: an input of 0 (a
 tf-idf feature of a word the document lacks, a padded position) is no part of the document,
-so the engine's rules give it no relevance (see :mod:`doclrp.core.session`). ``config`` holds the constructor keyword
+so the engine's rules give it no relevance (see :mod:`doclrp.core.session`). ``BowMLP`` declares
+``input_bounds = (0, 1)`` (its tf-idf rows have unit L2 norm), the box of z^B; the models over word ids
+need none (z^B's box is the range of their embedding matrix). ``config`` holds the constructor keyword
 arguments as JSON-safe values, so ``type(model)(**model.config)`` rebuilds the
 architecture.
 """
@@ -233,6 +235,8 @@ class BowMLP(nn.Module):
     model_type = "bow-mlp"
     default_composite = "epsilon"
     zero_is_absent = True
+    # z^B's box (doclrp.core.session): its input is a tf-idf row, non-negative with unit L2 norm
+    input_bounds = (0.0, 1.0)
 
     def __init__(
         self,

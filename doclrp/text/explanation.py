@@ -36,6 +36,7 @@ from doclrp.errors import DoclrpError
 from doclrp.registry import Group, Registry
 from doclrp.text.alignment import aggregate, align, as_vector
 from doclrp.text.frames import words_frame
+from doclrp.text.prompt import PromptWord
 from doclrp.text.layout import WordLayout
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
 from doclrp.text.words import Document
@@ -148,6 +149,8 @@ class Explanation:
     ``method``: the method that made it, ``{"name": …, "params": {…}}``;
     ``tokens``: the model tokens with their relevance (`TokenPiece`), the pieces the words were
     summed from (empty when not kept, as in explanations read back from corpus results);
+    ``prompt``: the words of a language model's prompt template with their relevance
+    (:class:`~doclrp.text.prompt.PromptWord`), apart from the document's words (empty otherwise).
     ``layout``: where each word stands on the pages of its file (`WordLayout`, PDF files; None
     for text without pages), a side structure indexed like the words.
     """
@@ -166,6 +169,7 @@ class Explanation:
     method: dict[str, Any] = field(default_factory=dict)
     # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
     tokens: list[TokenPiece] = field(default_factory=list, compare=False)
+    prompt: list[PromptWord] = field(default_factory=list)
     layout: WordLayout | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -181,9 +185,10 @@ class Explanation:
 
     @property
     def total(self) -> float:
-        """All relevance the input received: words plus special tokens
-        (so ``target_value ≈ total + delta``)."""
-        return math.fsum([w.relevance for w in self.words] + list(self.special.values()))
+        """All relevance the input received: words plus special tokens plus the prompt template's
+        words (so ``target_value ≈ total + delta``)."""
+        return math.fsum([w.relevance for w in self.words] + list(self.special.values())
+                         + [p.relevance for p in self.prompt])
 
     def top_words(self, k: int = 10, sign: int = +1) -> list[WordRelevance]:
         """The ``k`` words with the largest relevance for (``sign=+1``) or
@@ -225,9 +230,13 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        # the target and the layout left out of asdict (their own forms follow); words and tokens below
-        data = asdict(replace(self, words=[], tokens=[], target=cast(Target, None), layout=None))
+        # the target and the layout left out of asdict (their own forms follow); words, tokens and prompt below
+        data = asdict(replace(self, words=[], tokens=[], target=cast(Target, None), prompt=[], layout=None))
         data["target"] = self.target.to_dict()
+        if self.prompt:
+            data["prompt"] = [word._asdict() for word in self.prompt]
+        else:
+            del data["prompt"]
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]
         if self.layout is None:
@@ -259,6 +268,7 @@ class Explanation:
                 method=dict(data.get("method") or {}),
                 # Absent from dicts written before tokens were kept.
                 tokens=[TokenPiece(**t) for t in data.get("tokens") or ()],
+                prompt=[PromptWord(**p) for p in data.get("prompt") or ()],
                 layout=WordLayout.from_dict(data["layout"], data["words"]) if data.get("layout") else None,
             )
         except (KeyError, TypeError) as err:

@@ -47,7 +47,7 @@ class _AffineRuleFunction(torch.autograd.Function):
             z = kept[0] if kept else layer.forward(x) + layer.bias_like(extra)
             relevance = z * g + extra
             ctx.session.add_input_relevance(x, ctx.rule.relevance(
-                layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x)))
+                layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x, ctx.rule)))
             return None, None, None, None, None
         shift = getattr(ctx, "reference_shift", None)
         if shift is not None:
@@ -63,7 +63,7 @@ class _AffineRuleFunction(torch.autograd.Function):
             z = z + layer.bias_like(z)
         g = g if index is None else g[index]
         if isinstance(ctx.rule, InputRule):
-            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x)))
+            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x, ctx.rule)))
             return None, None, None, None, None
         return ctx.rule.gradient(layer, x, z, g), None, None, None, None
 

@@ -54,15 +54,16 @@ before this lock existed). A file system that refuses writes (read-only, full) e
 run with a one-line error naming the path.
 """
 
-from doclrp.corpus.output.records import (FORMAT_VERSION, HEADER_KEYS, explanation_record, model_fingerprint,
-                                          record_from_parquet_row, record_to_explanation, results_format, run_header,
-                                          skipped_record)
+from doclrp.corpus.output.records import (FORMAT_VERSION, HEADER_KEYS, PROMPT_KEY, explanation_record,
+                                          model_fingerprint, record_from_parquet_row, record_to_explanation,
+                                          results_format, run_fingerprint, run_header, skipped_record)
 from doclrp.corpus.output.journal import ResultsWriter, open_results_writer, partial_path, results_lock
 from doclrp.corpus.output.reading import DOCUMENT_COLUMNS, Results, read_results
 
 __all__ = [
     "FORMAT_VERSION",
     "HEADER_KEYS",
+    "PROMPT_KEY",
     "DOCUMENT_COLUMNS",
     "Results",
     "ResultsWriter",
@@ -76,5 +77,6 @@ __all__ = [
     "results_lock",
     "results_format",
     "run_header",
+    "run_fingerprint",
     "skipped_record",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -27,7 +28,7 @@ from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, 
 from doclrp.text.layout import WordLayout
 
 __all__ = ["FORMAT_VERSION", "HEADER_TAG", "HEADER_KEYS", "RECORD_KEYS", "explanation_record", "skipped_record",
-           "record_to_explanation", "run_header", "model_fingerprint", "header_differences", "results_format",
+           "record_to_explanation", "run_header", "run_fingerprint", "model_fingerprint", "PROMPT_KEY", "header_differences", "results_format",
            "dumps", "dumps_bytes", "parquet_modules", "parquet_schema", "to_parquet_row", "record_from_parquet_row",
            "read_header"]
 
@@ -37,6 +38,8 @@ HEADER_TAG = "corpus-results"
 HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "shard")
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
                "special", "targets", "text", "sentences", "words", "source", "layout")
+#: The ``special`` entry of a record that holds the relevance of a language model's prompt template.
+PROMPT_KEY = "[prompt]"
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -67,7 +70,9 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "target_value": explanation.target_value,
         "delta": explanation.delta,
         "prediction": {"label": p.label, "index": p.index, "probabilities": p.probabilities, "values": p.values},
-        "special": dict(explanation.special),
+        # a language model's prompt template: its words' relevance in one sum, so the record still adds up
+        "special": {**explanation.special, **({PROMPT_KEY: math.fsum(word.relevance for word in explanation.prompt)}
+                                              if explanation.prompt else {})},
         "targets": None if targets is None else [float(t) for t in targets],
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
@@ -136,6 +141,20 @@ def run_header(*, model_sha256: str, method: Mapping[str, Any], target: Mapping[
     header.update(extra)
     # Round-trip once so the header compares equal to the one read back (tuples → lists).
     return json.loads(json.dumps(header, ensure_ascii=False))
+
+
+def run_fingerprint(model: Any, model_options: Mapping[str, Any] | None = None) -> str:
+    """What a run's header records as ``model_sha256``: :func:`model_fingerprint` of the model, and
+    with ``load_model`` options (a language model's prompt and labels), of both: the same folder
+    read with another prompt is another model.
+
+    >>> run_fingerprint("no/such/folder") == model_fingerprint("no/such/folder")
+    True
+    """
+    fingerprint = model_fingerprint(model)
+    if not model_options:
+        return fingerprint
+    return hashlib.sha256(json.dumps([fingerprint, dict(model_options)], sort_keys=True).encode()).hexdigest()
 
 
 def model_fingerprint(model: Any) -> str:

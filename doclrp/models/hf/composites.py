@@ -28,7 +28,11 @@ children) or like a gated MLP fails loudly, once, when the hooks are planned. Ro
 classification head and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh``
 as a function, out of reach of a module hook: they get
 :class:`~doclrp.models.hf.rules.FirstTokenTanhHead`. RMSNorm modules and rotary position
-tables are matched by class name (``…RMSNorm``, ``…RotaryEmbedding``). MPNet's table of
+tables are matched by class name (``…RMSNorm``, ``…RotaryEmbedding``); so is the logit cap
+``c·tanh(z/c)`` a language model's next-token scores go through (Gemma 2:
+:class:`~doclrp.models.hf.prompted.LogitSoftcap`), which gets the identity rule (Gemma 2's cap on
+attention scores, a function inside its attention, keeps its gradient: ≈ 1 for scores well
+below the cap). MPNet's table of
 relative position biases is a constant, not an input: what it takes in the softmax shows in
 delta. DeBERTa v2/v3's disentangled attention and its ``ContextPooler`` (whose activation
 is built inside ``forward``) are recomputed by their own rules,
@@ -47,7 +51,7 @@ from doclrp.core.rules import Epsilon, Gradient, Pass, Rule
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.layouts import (HF_ACTIVATIONS, AttentionCheck, GatedMLPCheck, hf_types, is_context_pooler,
                                       is_disentangled_attention, is_fused_gate_up, is_fused_qkv, is_gate,
-                                      is_query_or_key, is_relative_position_bias, is_rms_norm, is_rotary_embedding,
+                                      is_logit_softcap, is_query_or_key, is_relative_position_bias, is_rms_norm, is_rotary_embedding,
                                       is_tanh_head, is_up, is_value, looks_like_attention, looks_like_gated_mlp)
 from doclrp.models.hf.rules import DisentangledAttention, FirstTokenPooler, FirstTokenTanhHead
 
@@ -75,6 +79,7 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
         is_tanh_head: FirstTokenTanhHead(),
         is_context_pooler: FirstTokenPooler(),
         is_rms_norm: Pass(),
+        is_logit_softcap: Pass(),
         is_rotary_embedding: Gradient(),
         is_relative_position_bias: Gradient(),
         nn.Linear: linear,

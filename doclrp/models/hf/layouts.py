@@ -34,7 +34,7 @@ __all__ = [
     "AttentionCheck", "GatedMLPCheck", "CONV1D", "HF_ACTIVATIONS",
     "is_query_or_key", "is_value", "is_fused_qkv", "is_fused_gate_up", "is_gate", "is_up",
     "looks_like_attention", "is_disentangled_attention", "is_context_pooler", "is_tanh_head",
-    "looks_like_gated_mlp", "is_rotary_embedding", "is_relative_position_bias", "is_rms_norm", "hf_types",
+    "looks_like_gated_mlp", "is_rotary_embedding", "is_relative_position_bias", "is_rms_norm", "is_logit_softcap", "hf_types",
 ]
 
 
@@ -243,6 +243,12 @@ def is_relative_position_bias(name: str, module: nn.Module) -> bool:
     # MPNet's table of attention-score biases by relative position: no input reaches it, so it
     # is no input either; the relevance it takes in the softmax shows in delta
     return isinstance(module, nn.Embedding) and _path_matches(name, ("relative_attention_bias",))
+
+
+def is_logit_softcap(name: str, module: nn.Module) -> bool:
+    # cap · tanh(z / cap) on next-token logits (Gemma 2; doclrp.models.hf.prompted.LogitSoftcap):
+    # element-wise, so the identity rule, as the activations get
+    return type(module).__name__ == "LogitSoftcap"
 
 
 def is_rms_norm(name: str, module: nn.Module) -> bool:

@@ -49,8 +49,8 @@ from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
 
-__all__ = ["HFPipeline", "load_hf_pipeline", "RandomHeadWarning", "untrained_head", "check_hf_folder", "SAFE_LOADING",
-           "check_config_sizes", "loading_errors", "takes_row_positions", "DOCLRP_JSON",
+__all__ = ["HFPipeline", "load_hf_pipeline", "special_template", "encode_texts", "RandomHeadWarning", "untrained_head",
+           "check_hf_folder", "SAFE_LOADING", "check_config_sizes", "loading_errors", "takes_row_positions", "DOCLRP_JSON",
            "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
@@ -114,6 +114,38 @@ def _probe_text(tokenizer) -> str:
     return "hello" if tokenizer.unk_token is None or "hello" in tokenizer.get_vocab() else "a"
 
 
+def special_template(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """``(before, after)``: the special token ids ``tokenizer`` puts around one text ([CLS] … [SEP],
+    <s> …), read off by encoding one word with and without them, which works the same in every
+    transformers version."""
+    probe = _probe_text(tokenizer)
+    bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    full = tokenizer(probe, add_special_tokens=True)["input_ids"]
+    start = next((i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare), None)
+    if start is None:
+        raise DoclrpError(f"cannot find the special-token template of {type(tokenizer).__name__}")
+    return list(full[:start]), list(full[start + len(bare) :])
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[Any]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    """Per text: ``tokenizer``'s token ids (no specials, not truncated) and their character spans.
+
+    ``texts``: strings, or objects with a ``.text`` (``doclrp.text.Document``).
+    """
+    if isinstance(texts, str):
+        raise DoclrpError("expected a list of texts, got one str: wrap it in a list")
+    strings = [t if isinstance(t, str) else getattr(t, "text", None) for t in texts]
+    if any(not isinstance(s, str) for s in strings):
+        raise DoclrpError("tokens() takes strings or documents with a .text attribute")
+    if not strings:
+        return []
+    encoded = tokenizer(strings, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)
+    return [
+        (list(ids), [(int(a), int(b)) for a, b in spans])
+        for ids, spans in zip(encoded["input_ids"], encoded["offset_mapping"])
+    ]
+
+
 @dataclass
 class HFPipeline:
     """Tokenizer + ``AutoModelForSequenceClassification`` model + output names + task.
@@ -169,15 +201,8 @@ class HFPipeline:
                 f"{model_pad}: make them the same (tokenizer.pad_token or config.pad_token_id)"
             )
         self.model.eval()
-        # The single-sequence template ([CLS] … [SEP], <s> … </s>): read off by encoding
-        # one word with and without specials, which works the same in every transformers version.
-        probe = _probe_text(self.tokenizer)
-        bare = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
-        full = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
-        start = next((i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare), None)
-        if start is None:
-            raise DoclrpError(f"cannot find the special-token template of {type(self.tokenizer).__name__}")
-        self._prefix, self._suffix = full[:start], full[start + len(bare) :]
+        # The single-sequence template ([CLS] … [SEP], <s> … </s>)
+        self._prefix, self._suffix = special_template(self.tokenizer)
 
     # -- what the model is -----------------------------------------------------------------
     @property
@@ -215,20 +240,7 @@ class HFPipeline:
         >>> pipeline.tokens(["Shares fell."])  # doctest: +SKIP
         [([6661, 3062, 1012], [(0, 6), (7, 11), (11, 12)])]
         """
-        if isinstance(texts, str):
-            raise DoclrpError("expected a list of texts, got one str: wrap it in a list")
-        strings = [t if isinstance(t, str) else getattr(t, "text", None) for t in texts]
-        if any(not isinstance(s, str) for s in strings):
-            raise DoclrpError("tokens() takes strings or documents with a .text attribute")
-        if not strings:
-            return []
-        encoded = self.tokenizer(
-            strings, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
-        )
-        return [
-            (list(ids), [(int(a), int(b)) for a, b in spans])
-            for ids, spans in zip(encoded["input_ids"], encoded["offset_mapping"])
-        ]
+        return encode_texts(self.tokenizer, texts)
 
     def collate(self, windows: Sequence[Sequence[int]]) -> tuple[Tensor, dict, list[list[int]], list[list[str]]]:
         """A padded batch ``(batch, seq)`` of ``windows`` (content token ids) with the special tokens added.
@@ -409,6 +421,7 @@ def check_config_sizes(config: dict[str, Any], path: str | Path = "config.json")
 
 #: What transformers and torch raise on a folder whose files are damaged or inconsistent.
 LOADING_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, ZeroDivisionError, EOFError,
+                  AssertionError,  # torch's layers assert some fields (Embedding: padding_idx < num_embeddings)
                   pickle.UnpicklingError)
 
 _LOADERS = ("transformers", "huggingface_hub", "tokenizers", "safetensors")
