@@ -23,7 +23,7 @@ import torch
 from doclrp.corpus import open_corpus
 from doclrp.models.hf import HFPipeline
 from doclrp.models.loading import pretrained_path
-from references import WORDS, tiny_model, word_tokenizer
+from references import WORDS, bpe_tokenizer, docx_bytes, pdf_of_text, tiny_causal_lm, tiny_model, word_tokenizer
 
 __all__ = ["BLOCK", "RUNNABLE", "SHOWN", "SKIPPED", "STAND_INS", "blocks", "build_site", "make_stand_in_data",
            "prepare_folder", "run_sh_line", "sh_lines", "skipped_reason", "stand_in"]
@@ -71,7 +71,10 @@ STAND_INS = """
 - `--model minilm` (with `--max-len 64`) and the fine-tuned `models/minilm-bbc`, `models/minilm-news` a page does
   not make itself: a tiny BERT classifier folder (tests/references.py);
 - `--device cuda` becomes `--device cpu` without CUDA;
-- `doc.txt`, `corpus.jsonl`, `reviews.jsonl`: small files written into the page's folder;
+- `path/to/llm`: a tiny GPT-2 language model folder with a byte-level tokenizer that knows the label words;
+  `prompt.txt`: a template;
+- `doc.txt`, `corpus.jsonl`, `reviews.jsonl`, `report.pdf`, `letter.docx`: small files written into the page's
+  folder (unless a page writes its own);
 - `http://127.0.0.1:8765`: a real `doclrp serve` app started by the test on a free port.
 """
 
@@ -122,7 +125,13 @@ def make_stand_in_data(root: Path) -> dict[str, Path]:
     hf = root / "hf"
     HFPipeline(tiny_model("bert", n_labels=2, vocab=len(WORDS), max_position_embeddings=64),
                word_tokenizer(max_length=64)).save(hf)
-    return {"bbc": bbc, "vader": vader, "hf": hf}
+    llm = root / "llm"
+    tokenizer = bpe_tokenizer("byte-level", max_length=256, texts=[
+        "Article: Topic: In short: business politics sport tech",
+        "Shares in the chip maker rose after strong results.", "The team won the cup final."])
+    tiny_causal_lm("gpt2", vocab=len(tokenizer), positions=256).save_pretrained(llm)
+    tokenizer.save_pretrained(llm)
+    return {"bbc": bbc, "vader": vader, "hf": hf, "llm": llm}
 
 
 def stand_in(argv: list[str], data: dict[str, Path]) -> list[str]:
@@ -158,6 +167,11 @@ def prepare_folder(folder: Path, data: dict[str, Path], trained: set[str] = froz
             (folder / "models" / name).symlink_to(data["hf"])
     (folder / "path" / "to").mkdir(parents=True)
     (folder / "path" / "to" / "hf-folder").symlink_to(data["hf"])
+    (folder / "path" / "to" / "llm").symlink_to(data["llm"])
+    (folder / "prompt.txt").write_text("Article: {text}\nTopic:", encoding="utf-8")
+    (folder / "report.pdf").write_bytes(pdf_of_text("Chip maker results", [
+        "Shares in the chip maker rose after strong results.", "Analysts were surprised by the profits."]))
+    (folder / "letter.docx").write_bytes(docx_bytes(["Dear investors,", "the bank reported strong profits."]))
     (folder / "examples").symlink_to(ROOT / "examples")
     (folder / "doc.txt").write_text("Shares in the chip maker rose after strong results.\n\nAnalysts were surprised.",
                                     encoding="utf-8")
