@@ -30,8 +30,10 @@ import torch
 from .core import Attributor, Target, describe, output_tensor, resolve_method
 from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
+from ._budget import Budget, checked
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
+from .text.columns import WordSpans
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
@@ -73,9 +75,9 @@ _TargetLike = Any
 #: A reference: ``"mean"`` or one number per output (see :func:`resolve_reference`).
 _ReferenceLike = str | Sequence[float] | torch.Tensor | None
 # (document index, start token, token ids) of one window of a sequence
-_Window = tuple[int, int, list[int]]
+_Window = tuple[int, int, Any]  # the ids: a list slice or an array view
 # a document's (token spans, relevance per token, special relevance, logits, target weights, value, delta)
-_Parts = tuple[list[tuple[int, int]], np.ndarray, dict[str, float], Any, Any, float, float]
+_Parts = tuple[Any, np.ndarray, dict[str, float], Any, Any, float, float]  # spans: (n, 2) array or list of pairs
 
 
 class _TokenSequence(Protocol):
@@ -169,49 +171,76 @@ def window_starts(length: int, size: int, overlap: int) -> list[int]:
 class _IdSequence:
     """The sequence protocol for ``TextPipeline``s with an ``IdEncoder``."""
 
-    def __init__(self, pipeline: _Pipeline) -> None:
+    def __init__(self, pipeline: _Pipeline, budget: Budget | None = None) -> None:
         self.pipeline = pipeline
         self.max_tokens: int = pipeline.encoder.max_len
+        self.budget = budget
 
-    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    def tokens(self, documents: Sequence[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per document (a ``Document``, or anything with its ``.text`` and ``.words``): the word ids
+        (n,) and the words' spans (n, 2), as int64 arrays, encoded :data:`ENCODE_WORDS` words at a time."""
         vocabulary = self.pipeline.encoder.vocabulary
-        return [(vocabulary.encode([w.text for w in doc.words]), [(w.start, w.end) for w in doc.words])
-                for doc in documents]
+        encoded = []
+        for document in documents:
+            words = _word_spans(document)
+            ids = np.empty(len(words), dtype=np.int64)
+            for begin in range(0, len(words), ENCODE_WORDS):
+                ids[begin : begin + ENCODE_WORDS] = vocabulary.encode(words[begin : begin + ENCODE_WORDS].texts())
+                checked(self.budget, "while encoding")
+            encoded.append((ids, np.stack([words.start, words.end], axis=1)))
+        return encoded
 
-    def collate(self, windows: list[list[int]]
+    def collate(self, windows: Sequence[Sequence[int]]
                 ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]:
         ids = torch.zeros(len(windows), max(1, *map(len, windows)), dtype=torch.long)
         for row, window in enumerate(windows):
-            ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
+            ids[row, : len(window)] = torch.as_tensor(np.asarray(window, dtype=np.int64))
         positions = [list(range(len(w))) for w in windows]
         specials = [["[PAD]"] * (ids.shape[1] - len(w)) for w in windows]
         return ids.to(self.pipeline.device), {}, positions, specials
 
 
-def sequence_protocol(pipeline: _Pipeline) -> _TokenSequence | None:
+#: Words encoded to ids at a time (a budget is checked between such chunks).
+ENCODE_WORDS = 65_536
+
+
+def _word_spans(document: Any) -> WordSpans:
+    """The words of a ``Document`` (or of an object with its ``.text`` and ``.words``) as columns."""
+    words = document.words
+    if isinstance(words, WordSpans):
+        return words
+    return WordSpans.from_rows(document.text, [(w.text, w.start, w.end, getattr(w, "sentence", 0)) for w in words])
+
+
+def sequence_protocol(pipeline: _Pipeline, budget: Budget | None = None) -> _TokenSequence | None:
+    """How ``pipeline`` turns documents into model tokens and windows into batches, or None for a bag
+    of features; ``budget`` is checked while word-id pipelines encode."""
     if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
-        return pipeline
+        return cast(_TokenSequence, pipeline)
     encoder = getattr(pipeline, "encoder", None)
     if encoder is not None and hasattr(encoder, "vocabulary"):
-        return _IdSequence(pipeline)
+        return _IdSequence(pipeline, budget)
     return None
 
 
 @overload
 def explain(pipeline: _Pipeline, texts: str, target: _TargetLike = ..., method: MethodSpec = ..., *,
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> Explanation: ...
+            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...,
+            budget: Budget | float | None = ...) -> Explanation: ...
 
 
 @overload
 def explain(pipeline: _Pipeline, texts: Sequence[str], target: _TargetLike = ..., method: MethodSpec = ..., *,
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...) -> Explanations: ...
+            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...,
+            budget: Budget | float | None = ...) -> Explanations: ...
 
 
 def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike = "predicted",
             method: MethodSpec = None, *, composite: MethodSpec = None, batch_size: int = 16, overlap: int | None = None,
-            ids: Sequence[str] | None = None, reference: _ReferenceLike = None) -> Explanation | Explanations:
+            ids: Sequence[str] | None = None, reference: _ReferenceLike = None,
+            budget: Budget | float | None = None) -> Explanation | Explanations:
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns ``Explanations``, a list that shows itself in a notebook).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
@@ -229,7 +258,12 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     words keep their relevance and the offset moves into ``delta``; under z⁺ and αβ the
     words share out the deviation instead of the whole score. ``target`` is then named
     ``"<target> − mean"`` (or ``"− reference"``) and ``target_value`` is the deviation.
+    ``budget``: seconds the whole call may take, or a :class:`~doclrp._budget.Budget` (which also
+    times each stage: ``budget.seconds``); checked between the blocks of words spaCy splits,
+    the chunks of words encoded, the batches of windows and the words built, it raises
+    :class:`~doclrp._budget.DocumentTimeout` (a ``DoclrpError``) when spent. None: no limit.
     """
+    budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
     names = document_names(texts, ids)
@@ -244,24 +278,31 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     resolved = resolve_target(target, pipeline, reference)
     attributor = pipeline_method(pipeline, method, composite)
     described = describe(attributor)
-    documents = tokenize_many(texts)
-    sequence = sequence_protocol(pipeline)
+    clock = budget if budget is not None else Budget()
+    with clock.stage("split words"):
+        documents = tokenize_many(texts, budget=budget)
+    checked(budget, "after tokenizing")
+    sequence = sequence_protocol(pipeline, budget)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, names)
+            with clock.stage("attribute"):
+                results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, names, budget)
         else:
             results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
-                                        names)
+                                        names, clock, budget)
     finally:
         pipeline.model.train(was_training)
+    checked(budget, "after its last model pass")
     for position, parts in enumerate(results):
         _check_finite_outputs(parts[3], pipeline.labels, names[position])
-    explanations = [
-        _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]), method=described)
-        for i, (doc, parts) in enumerate(zip(documents, results))
-    ]
+    explanations = []
+    with clock.stage("words and sentences"):
+        for i, (doc, parts) in enumerate(zip(documents, results)):
+            explanations.append(_finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]),
+                                        method=described))
+            checked(budget, "while building words and sentences")
     _warn_unplaced(explanations, names, described["name"])
     return explanations[0] if single else Explanations(explanations)
 
@@ -409,9 +450,10 @@ def pipeline_method(pipeline: _Pipeline, method: MethodSpec = None, composite: M
 
 
 def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attributor: Attributor,
-                 batch_size: int, names: Sequence[str]) -> list[_Parts]:
+                 batch_size: int, names: Sequence[str], budget: Budget | None = None) -> list[_Parts]:
     results: list[_Parts] = []
     for start in range(0, len(texts), batch_size):
+        checked(budget, "between model passes")
         chunk = texts[start : start + batch_size]
         inputs = pipeline.inputs(chunk)
         if not bool((inputs != 0).any(1).all()):
@@ -427,10 +469,11 @@ def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attr
     return results
 
 
-def _windows(pipeline: _Pipeline, sequence: _TokenSequence, encoded: Sequence[tuple[list[int], Any]],
-             overlap: int | None, names: Sequence[str] | None = None) -> list[_Window]:
-    """``(document, start, ids)`` of every window, in document order; with ``names`` (strict), a
-    document without tokens, or only unknown ones, is an error instead of one empty window."""
+def _windows(sequence: _TokenSequence, encoded: Sequence[tuple[Any, Any]], overlap: int | None,
+             names: Sequence[str] | None = None, pipeline: _Pipeline = None) -> list[_Window]:
+    """``(document, start, ids)`` of every window, in document order (``ids`` a slice of the
+    document's ids: a view where they are an array); with ``names`` (strict), a document
+    without tokens, or only unknown ones, is an error instead of one empty window."""
     size = sequence.max_tokens
     overlap = size // 4 if overlap is None else overlap
     if not 0 <= overlap < size:
@@ -462,7 +505,7 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
     if sequence is None:
         return pipeline.outputs(texts, batch_size=batch_size).double()
     encoded = sequence.tokens(tokenize_many(texts, pipeline="blank"))
-    windows = _windows(pipeline, sequence, encoded, overlap)
+    windows = _windows(sequence, encoded, overlap)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
@@ -474,12 +517,14 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
 
 @torch.no_grad()
 def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
-                        batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+                       batch_size: int, budget: Budget | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
-    window outputs summed, and how many windows it has (float64, on the CPU)."""
+    window outputs summed, and how many windows it has (float64, on the CPU); ``budget``
+    is checked before each batch."""
     sums = torch.zeros(n_documents, len(pipeline.labels), dtype=torch.float64)
     counts = torch.zeros(n_documents, 1, dtype=torch.float64)
     for begin in range(0, len(windows), batch_size):
+        checked(budget, "between model passes")
         batch = windows[begin : begin + batch_size]
         inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
         logits = output_tensor(pipeline.model(inputs, **kwargs)).reshape(len(batch), -1).double().cpu()
@@ -491,9 +536,14 @@ def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: S
 
 def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: Sequence[Document], target: Target,
                       attributor: Attributor, batch_size: int, overlap: int | None,
-                      names: Sequence[str]) -> list[_Parts]:
-    encoded = sequence.tokens(documents)
-    windows = _windows(pipeline, sequence, encoded, overlap, names)
+                      names: Sequence[str], clock: Budget, budget: Budget | None) -> list[_Parts]:
+    with clock.stage("encode"):
+        encoded = [(np.asarray(ids, dtype=np.int64), np.asarray(spans, dtype=np.int64).reshape(-1, 2))
+                   for ids, spans in sequence.tokens(documents)]
+        windows = _windows(sequence, encoded, overlap, names, pipeline)
+    checked(budget, "after encoding")
+    # Each document's relevance is written into its own preallocated array as the batches of
+    # windows stream through; the windows themselves are views of the document's ids.
     per_doc: list[dict[str, Any]] = [
         dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0) for ids, _ in encoded]
     counts = np.bincount([w[0] for w in windows], minlength=len(encoded)).tolist()
@@ -501,9 +551,21 @@ def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: 
     # Only documents whose windows span several batches need a forward pass of their
     # own to find their class; the others find it inside their attribution batch.
     split = [w for w in windows if counts[w[0]] > batch_size]
-    classes = {} if not target.is_predicted else _document_classes(pipeline, sequence, split, len(encoded),
-                                                                    batch_size)
+    with clock.stage("predict (documents over several batches)"):
+        classes = {} if not target.is_predicted else _document_classes(pipeline, sequence, split, len(encoded),
+                                                                        batch_size, budget)
+    with clock.stage("attribute"):
+        _attribute_windows(pipeline, sequence, batches, per_doc, counts, target, attributor, classes, budget)
+    return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
+            for (_, spans), acc in zip(encoded, per_doc)]
+
+
+def _attribute_windows(pipeline: _Pipeline, sequence: _TokenSequence, batches: Sequence[list[_Window]],
+                       per_doc: list[dict[str, Any]], counts: Sequence[int], target: Target, attributor: Attributor,
+                       classes: dict[int, int], budget: Budget | None) -> None:
+    """One attribution per batch of windows, each window's share added into its document's arrays."""
     for batch in batches:
+        checked(budget, "between model passes")
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
         attr = attributor.attribute(pipeline.model, inputs, _window_target(target, batch, classes, pipeline.labels),
                                     forward_kwargs=kwargs)
@@ -530,8 +592,6 @@ def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: 
             acc["weights"] = weights[row]
             acc["value"] += share * values[row]
             acc["delta"] += share * deltas[row]
-    return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
-            for (_, spans), acc in zip(encoded, per_doc)]
 
 
 def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_size: int) -> list[list[_Window]]:
@@ -561,10 +621,10 @@ def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_siz
 
 
 def _document_classes(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
-                      batch_size: int) -> dict[int, int]:
+                      batch_size: int, budget: Budget | None = None) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
-    sums, counts = window_output_sums(pipeline, sequence, windows, n_documents, batch_size)
+    sums, counts = window_output_sums(pipeline, sequence, windows, n_documents, batch_size, budget)
     return {doc_index: int(sums[doc_index].argmax()) for doc_index in counts[:, 0].nonzero()[:, 0].tolist()}
 
 
@@ -580,12 +640,12 @@ def _window_target(target: Target, batch: Sequence[_Window], classes: dict[int, 
     return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
-def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int]) -> str | None:
+def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int] | np.ndarray) -> str | None:
     """Why a document of these model tokens cannot be explained, or None."""
-    if not token_ids:
+    if len(token_ids) == 0:
         return NO_TOKENS
     vocabulary = getattr(getattr(pipeline, "encoder", None), "vocabulary", None)
-    if vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids):
+    if vocabulary is not None and bool(np.all(np.asarray(token_ids) == vocabulary.oov_id)):
         return ONLY_UNKNOWN
     return None
 
