@@ -35,7 +35,7 @@ from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 from .text.columns import WordSpans
 
-__all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
+__all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "MAX_VIEW_WORDS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
            "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
 
@@ -266,6 +266,15 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
+    names = _checked_names(texts, ids)
+    resolved = resolve_target(target, pipeline, reference)
+    attributor = pipeline_method(pipeline, method, composite)
+    explanations = _explain_texts(pipeline, texts, names, ids, resolved, attributor, batch_size, overlap, budget)
+    return explanations[0] if single else Explanations(explanations)
+
+
+def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
+    """The documents' names (:func:`document_names`), once each text is known to be explainable text."""
     names = document_names(texts, ids)
     for name, text in zip(names, texts):
         if not isinstance(text, str):
@@ -275,13 +284,20 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
         problem = invalid_character(text)
         if problem:
             raise DoclrpError(f"document {name} {problem}")
-    resolved = resolve_target(target, pipeline, reference)
-    attributor = pipeline_method(pipeline, method, composite)
+    return names
+
+
+def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[str], ids: Sequence[str] | None,
+                   resolved: Target, attributor: Attributor, batch_size: int, overlap: int | None,
+                   budget: Budget | None, documents: Sequence[Document] | None = None) -> list[Explanation]:
+    """:func:`explain` once the target and method are resolved; ``documents``: the texts' words
+    when they were split already (:func:`explain_targets` splits them once for all targets)."""
     described = describe(attributor)
     clock = budget if budget is not None else Budget()
-    with clock.stage("split words"):
-        documents = tokenize_many(texts, budget=budget)
-    checked(budget, "after tokenizing")
+    if documents is None:
+        with clock.stage("split words"):
+            documents = tokenize_many(texts, budget=budget)
+        checked(budget, "after tokenizing")
     sequence = sequence_protocol(pipeline, budget)
     was_training = pipeline.model.training
     pipeline.model.eval()
@@ -304,7 +320,7 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
                                         method=described))
             checked(budget, "while building words and sentences")
     _warn_unplaced(explanations, names, described["name"])
-    return explanations[0] if single else Explanations(explanations)
+    return explanations
 
 
 #: Outputs explained one by one for a page's target switch (and as many ``X-vs-rest`` contrasts):
@@ -313,9 +329,14 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
 MAX_TARGET_VIEWS = 20
 
 
+#: Words of a document up to which :func:`explain_targets` explains every target (a page's switch).
+MAX_VIEW_WORDS = 10_000
+
+
 def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predicted", method: MethodSpec = None, *,
                     reference: _ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
-                    contrasts: bool = True) -> list[Explanation]:
+                    contrasts: bool = True, max_words: int | None = MAX_VIEW_WORDS,
+                    budget: Budget | float | None = None) -> list[Explanation]:
     """``text`` explained for ``target`` first, then for every other output and (classification)
     every ``LABEL-vs-rest`` contrast, with one method: the data of a page's target switch
     (``doclrp.render.to_html(first, alternatives=rest)``).
@@ -323,7 +344,11 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     One explanation (one backward pass per window) per target; for models with more than
     ``max_outputs`` outputs only the ``max_outputs`` highest-valued outputs (and their contrasts)
     are explained. A target equal to the first one is not repeated; a reference subtracted from
-    the first target is subtracted from every other.
+    the first target is subtracted from every other. The text is split into words once.
+
+    ``max_words``: a document of more words gets the first explanation alone (None: no limit):
+    each other target costs one more pass over the whole document, and its page one more view
+    of it (:data:`MAX_VIEW_WORDS`). ``budget``: as :func:`explain` takes it, for all targets together.
 
     >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
     >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
@@ -331,10 +356,25 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     >>> views = explain_targets(pipe, "good fun", target="b")
     >>> [str(v.target) for v in views]
     ['b', 'a', 'c', 'a-vs-rest', 'b-vs-rest', 'c-vs-rest']
+    >>> len(explain_targets(pipe, "good fun", target="b", max_words=1))
+    1
     """
+    budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     attributor = pipeline_method(pipeline, method)
     base = resolve_target(target, pipeline, reference)
-    first = explain(pipeline, [text], target=base, method=attributor, ids=None if id is None else [id])[0]
+    ids = None if id is None else [id]
+    names = _checked_names([text], ids)
+    clock = budget if budget is not None else Budget()
+    with clock.stage("split words"):
+        documents = tokenize_many([text], budget=budget)
+    checked(budget, "after tokenizing")
+
+    def one(resolved: Target) -> Explanation:
+        return _explain_texts(pipeline, [text], names, ids, resolved, attributor, 16, None, budget, documents)[0]
+
+    first = one(base)
+    if max_words is not None and len(first.words) > max_words:
+        return [first]
     labels = list(pipeline.labels)
     outputs = list(range(len(labels)))
     if len(outputs) > max_outputs:
@@ -351,8 +391,7 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
         if resolved.weights in seen:
             continue
         seen.add(resolved.weights)
-        views.append(explain(pipeline, [text], target=resolved, method=attributor,
-                             ids=None if id is None else [id])[0])
+        views.append(one(resolved))
     return views
 
 

@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 from doclrp._atomic import write_text
-from doclrp._explain import explain, explain_targets, invalid_character
+from doclrp._budget import Budget, DocumentTimeout
+from doclrp._explain import MAX_VIEW_WORDS, explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.errors import DoclrpError
@@ -94,21 +98,41 @@ def _print_top(explanation, top: int, leave_out) -> None:
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
-    text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
+    if args.file is not None and not Path(args.file).is_file():  # before the model loads: a typo fails at once
+        raise DoclrpError(f"no such file: {args.file}")
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
-    # Made once, here, and carried down unchanged.
-    target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
-    leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
-    page = None
-    if args.out is not None:
-        # The page carries every class (and X-vs-rest) for its target switch: one pass each.
-        explanation, *others = explain_targets(pipeline, text, target=target, method=method)
-        page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None,
-                                            alternatives=others, leave_out=leave_out))
-    else:
-        explanation = explain(pipeline, text, target=target, method=method)
+    # The document's budget starts once the model is loaded: loading is the command's, not the document's.
+    budget = Budget(getattr(args, "doc_timeout", None))
+    try:
+        explanation, page = _explain_document(args, pipeline, budget)
+    except DocumentTimeout as error:
+        raise DoclrpError(f"the document {error}; raise --doc-timeout or split the document") from None
+    finally:
+        if getattr(args, "timings", False):
+            print("timings " + json.dumps({name: round(s, 4) for name, s in budget.seconds.items()}),
+                  file=sys.stderr, flush=True)
     print(printable(prediction_line(explanation)))
-    _print_top(explanation, args.top, leave_out)
+    _print_top(explanation, args.top, parse_leave_out(getattr(args, "top_words_filter", None)))
     if page is not None:
         print(f"wrote {page}")
     return 0
+
+
+def _explain_document(args: Any, pipeline: Any, budget: Budget) -> tuple[Any, Path | None]:
+    with budget.stage("read"):
+        text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
+    # Made once, here, and carried down unchanged.
+    target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
+    leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
+    if args.out is None:
+        return explain(pipeline, text, target=target, method=method, budget=budget), None
+    # The page carries every class (and X-vs-rest) for its target switch: one pass each.
+    explanation, *others = explain_targets(pipeline, text, target=target, method=method, budget=budget)
+    if len(explanation.words) > MAX_VIEW_WORDS:
+        print(f"the page shows {explanation.target} alone: documents over {MAX_VIEW_WORDS:,} words get no switch "
+              "between targets (each target is one more pass over the whole document)", file=sys.stderr)
+    with budget.stage("page"):
+        page = to_html(explanation, title=Path(args.file).name if args.file else None, alternatives=others,
+                       leave_out=leave_out, budget=budget)
+    with budget.stage("write"):
+        return explanation, write_page(args.out, page)
