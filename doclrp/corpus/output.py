@@ -59,7 +59,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -71,12 +71,14 @@ except ImportError:  # Windows: no flock; runs on one output are then the user's
 from doclrp._atomic import fsync_folder, staged_file, write_bytes, write_text
 from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
-from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
+from doclrp.text.columns import WordColumns
+from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance
 from doclrp.text.frames import WORD_COLUMNS, require_pandas
 
 __all__ = [
     "FORMAT_VERSION",
     "HEADER_KEYS",
+    "WordRows",
     "Results",
     "ResultsWriter",
     "record_from_parquet_row",
@@ -136,8 +138,59 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "targets": None if targets is None else [float(t) for t in targets],
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
-        "words": [[text, start, end, relevance] for text, start, end, _, relevance in explanation.words],
+        "words": WordRows(explanation.word_columns),
     }
+
+
+class WordRows(Sequence[list[Any]]):
+    """A record's ``words``, ``[text, start, end, relevance]`` per word, read from the explanation's
+    columns as they are iterated (a million words as lists cost 200 MB; as columns 30): the JSONL
+    writer streams them out in blocks, and they compare equal to the lists read back.
+
+    >>> from doclrp.text import Explanation
+    >>> from doclrp.text.explanation import _EXAMPLE
+    >>> rows = WordRows(Explanation.from_dict(_EXAMPLE).word_columns)
+    >>> rows, rows == [["Up", 0, 2, 1.5], ["down", 3, 7, -0.5]]
+    ([['Up', 0, 2, 1.5], ['down', 3, 7, -0.5]], True)
+    """
+
+    def __init__(self, columns: WordColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, index: int) -> list[Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Any]]: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [[t, s, e, r] for t, s, e, _, r in self.columns[index]]
+        text, start, end, _, relevance = self.columns[index]
+        return [text, start, end, relevance]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return ([text, start, end, relevance] for text, start, end, _, relevance in self.columns)
+
+    def blocks(self, size: int = 65_536) -> Iterator[list[list[Any]]]:
+        """The rows in lists of at most ``size``."""
+        for begin in range(0, len(self), size):
+            yield self[begin : begin + size]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, WordRows):
+            return self.columns == other.columns
+        if isinstance(other, (list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 def skipped_record(id: str, label: str | None, reason: str, text: str | None = None,
@@ -161,8 +214,11 @@ def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] |
     try:
         text = record["text"]
         starts = [s[0] for s in record["sentences"]]
-        words = [WordRelevance(w[0], w[1], w[2], max(0, bisect.bisect_right(starts, w[1]) - 1), w[3])
-                 for w in record["words"]]
+        rows = record["words"]
+        if isinstance(rows, WordRows):
+            words: Any = rows.columns
+        else:
+            words = [(w[0], w[1], w[2], max(0, bisect.bisect_right(starts, w[1]) - 1), w[3]) for w in rows]
         sentences = [SentenceRelevance(s, e, text[s:e], r) for s, e, r in record["sentences"]]
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
@@ -272,7 +328,17 @@ def _dumps_bytes(record: Mapping[str, Any]) -> bytes:
     # orjson: compact UTF-8 JSON ten times faster than json.dumps, a tenth of a corpus
     # run's time on BBC; the lines read back with any JSON reader. numpy scalars are
     # floats to json.dumps (np.float64 subclasses float): to orjson only with the option.
-    return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+    words = record.get("words")
+    keys = list(record)
+    if not isinstance(words, WordRows) or keys[-1] != "words":
+        if isinstance(words, WordRows):
+            record = {**record, "words": list(words)}
+        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+    # The words (the last key) dumped in blocks and joined: the bytes of one dumps call on the
+    # whole record, without a list of a million lists.
+    head = orjson.dumps({key: record[key] for key in keys[:-1]}, option=orjson.OPT_SERIALIZE_NUMPY)
+    parts = [orjson.dumps(block)[1:-1] for block in words.blocks()]
+    return head[:-1] + (b"," if len(keys) > 1 else b"") + b'"words":[' + b",".join(parts) + b"]}"
 
 
 def _parquet():

@@ -298,7 +298,11 @@ def build_explanation(
     columns = document.words
     words = WordColumns(text, texts=columns._texts, extra=columns.extra, start=columns.start, end=columns.end,
                         sentence=columns.sentence, relevance=summed.words)
-    tokens = TokenColumns(text, start=spans[:, 0], end=spans[:, 1], word=alignment, relevance=relevance)
+    if len(alignment) == len(words) and np.array_equal(alignment, np.arange(len(words))):
+        # One model token per word (word-id models): the tokens share the words' arrays.
+        tokens = TokenColumns(text, start=words.start, end=words.end, word=alignment, relevance=words.relevance)
+    else:
+        tokens = TokenColumns(text, start=spans[:, 0], end=spans[:, 1], word=alignment, relevance=relevance)
     sentences = [
         SentenceRelevance(s.start, s.end, text[s.start : s.end], float(r))
         for s, r in zip(document.sentences, summed.sentences.tolist())
