@@ -22,6 +22,7 @@ from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
+from doclrp.text import load_spacy
 from doclrp.text.terms import parse_leave_out
 
 __all__ = ["run", "read_document", "write_page", "check_document", "prediction_line"]
@@ -101,6 +102,7 @@ def run(args) -> int:
     if args.file is not None and not Path(args.file).is_file():  # before the model loads: a typo fails at once
         raise DoclrpError(f"no such file: {args.file}")
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    load_spacy()  # the word splitter too: loading is the command's work, not the document's
     # The document's budget starts once the model is loaded: loading is the command's, not the document's.
     budget = Budget(getattr(args, "doc_timeout", None))
     try:

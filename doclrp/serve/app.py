@@ -46,6 +46,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
+from doclrp._budget import Budget, DocumentTimeout
 from doclrp._explain import explain, resolve_target
 from doclrp.core.baselines import BASELINES
 from doclrp.core.methods import method_names, method_parameters, resolve_method
@@ -120,6 +121,9 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
     fingerprints: dict[str, str] = {}
 
     def run_batch(key: Hashable, texts: Sequence[str]) -> list[Any]:
+        # The batch's budget (--timeout) starts before it waits for the model: a request that
+        # has given up (its reply was a 503) stops the work at its next check, in every stage.
+        budget = Budget(limits.timeout_s)
         model, method_name, params, target, reference = json.loads(str(key))
         entry = registry.get(model)
         # One explanation at a time per model: rules are hooks on the shared module.
@@ -128,10 +132,11 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
             method = resolve_method(method_name or pipeline.default_composite, **params)
             resolved = resolve_target(target, pipeline, reference)
             explained = explain(pipeline, list(texts), target=resolved, method=method,
-                                batch_size=max(1, len(texts)))
+                                batch_size=max(1, len(texts)), budget=budget)
         return list(explained)
 
-    batcher = Batcher(executor, run_batch, window_s=limits.batch_window_s, max_batch=limits.max_batch)
+    batcher = Batcher(executor, run_batch, window_s=limits.batch_window_s, max_batch=limits.max_batch,
+                      final=(DocumentTimeout,))
     app.state.registry, app.state.limits, app.state.batcher = registry, limits, batcher
     app.state.results = [f.info() for f in result_files.values()]
 
@@ -189,7 +194,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
         try:
             explanation = await asyncio.wait_for(asyncio.wrap_future(batcher.submit(entry.id, key, request.text)),
                                                  limits.timeout_s)
-        except TimeoutError:
+        except (TimeoutError, DocumentTimeout):
             raise _RequestError(503, f"the explanation took over {limits.timeout_s:g} s (--timeout); "
                                      "try a shorter text or a faster method") from None
         except DoclrpError as error:

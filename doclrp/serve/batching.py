@@ -41,8 +41,12 @@ class Batcher:
     ``run(key, texts) -> results`` (one result per text, in order), called in ``executor``."""
 
     def __init__(self, executor: Executor, run: Callable[[Hashable, Sequence[str]], Sequence[Any]],
-                 window_s: float = WINDOW_S, max_batch: int = MAX_BATCH) -> None:
+                 window_s: float = WINDOW_S, max_batch: int = MAX_BATCH,
+                 final: tuple[type[BaseException], ...] = ()) -> None:
         self.executor, self.run = executor, run
+        #: Errors that answer every request of the batch as they are (a spent time budget):
+        #: running the requests again one by one would only spend it again.
+        self.final = final
         self.window_s, self.max_batch = window_s, max_batch
         self._pending: dict[str, list[_Item]] = {}
         self._lock = threading.Lock()
@@ -87,8 +91,9 @@ class Batcher:
         try:
             results = self.run(key, [text for _, text, _ in items])
         except Exception as error:
-            if len(items) == 1:
-                _settle(items[0][2], error=error)
+            if len(items) == 1 or isinstance(error, self.final):
+                for _, _, future in items:
+                    _settle(future, error=error)
             else:
                 # One bad document must not fail the others: answer each on its own.
                 for item in items:
