@@ -295,7 +295,7 @@ def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[st
     described = describe(attributor)
     clock = budget if budget is not None else Budget()
     if documents is None:
-        with clock.stage("split words"):
+        with clock.stage("splitting words"):
             documents = tokenize_many(texts, budget=budget)
         checked(budget, "after tokenizing")
     sequence = sequence_protocol(pipeline, budget)
@@ -303,7 +303,7 @@ def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[st
     pipeline.model.eval()
     try:
         if sequence is None:
-            with clock.stage("attribute"):
+            with clock.stage("attributing"):
                 results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, names, budget)
         else:
             results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
@@ -314,7 +314,7 @@ def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[st
     for position, parts in enumerate(results):
         _check_finite_outputs(parts[3], pipeline.labels, names[position])
     explanations = []
-    with clock.stage("words and sentences"):
+    with clock.stage("building words and sentences"):
         for i, (doc, parts) in enumerate(zip(documents, results)):
             explanations.append(_finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]),
                                         method=described))
@@ -365,7 +365,7 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     ids = None if id is None else [id]
     names = _checked_names([text], ids)
     clock = budget if budget is not None else Budget()
-    with clock.stage("split words"):
+    with clock.stage("splitting words"):
         documents = tokenize_many([text], budget=budget)
     checked(budget, "after tokenizing")
 
@@ -576,7 +576,7 @@ def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: S
 def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: Sequence[Document], target: Target,
                       attributor: Attributor, batch_size: int, overlap: int | None,
                       names: Sequence[str], clock: Budget, budget: Budget | None) -> list[_Parts]:
-    with clock.stage("encode"):
+    with clock.stage("encoding"):
         encoded = [(np.asarray(ids, dtype=np.int64), np.asarray(spans, dtype=np.int64).reshape(-1, 2))
                    for ids, spans in sequence.tokens(documents)]
         windows = _windows(sequence, encoded, overlap, names, pipeline)
@@ -590,10 +590,10 @@ def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: 
     # Only documents whose windows span several batches need a forward pass of their
     # own to find their class; the others find it inside their attribution batch.
     split = [w for w in windows if counts[w[0]] > batch_size]
-    with clock.stage("predict (documents over several batches)"):
+    with clock.stage("predicting (documents over several batches)"):
         classes = {} if not target.is_predicted else _document_classes(pipeline, sequence, split, len(encoded),
                                                                         batch_size, budget)
-    with clock.stage("attribute"):
+    with clock.stage("attributing"):
         _attribute_windows(pipeline, sequence, batches, per_doc, counts, target, attributor, classes, budget)
     return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
             for (_, spans), acc in zip(encoded, per_doc)]

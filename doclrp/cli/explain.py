@@ -121,7 +121,7 @@ def run(args) -> int:
 
 
 def _explain_document(args: Any, pipeline: Any, budget: Budget) -> tuple[Any, Path | None]:
-    with budget.stage("read"):
+    with budget.stage("reading"):
         text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
@@ -133,8 +133,8 @@ def _explain_document(args: Any, pipeline: Any, budget: Budget) -> tuple[Any, Pa
     if len(explanation.words) > MAX_VIEW_WORDS:
         print(f"the page shows {explanation.target} alone: documents over {MAX_VIEW_WORDS:,} words get no switch "
               "between targets (each target is one more pass over the whole document)", file=sys.stderr)
-    with budget.stage("page"):
+    with budget.stage("making the page"):
         page = to_html(explanation, title=Path(args.file).name if args.file else None, alternatives=others,
                        leave_out=leave_out, budget=budget)
-    with budget.stage("write"):
+    with budget.stage("writing the page"):
         return explanation, write_page(args.out, page)
