@@ -16,24 +16,82 @@ to disk and renamed over the target. A folder is built aside and swapped in:
 the old folder is renamed away, the new one renamed in, the old one removed;
 if anything fails before the swap, the staging folder is removed and the old
 folder stays. On failure nothing is left behind but what was there before.
+
+What may be replaced (:func:`output_path`, used by every function here): only a regular
+file by a file, and only a folder by a folder. A device, a FIFO or a socket is never
+replaced (``--out /dev/null`` as root would replace the system's /dev/null), nor a
+folder by a file or a file by a folder: :class:`OutputRefused`, an ``OSError`` that the
+commands report as one line. A symbolic link is followed: its target is written (made if
+missing) and the link stays a link, pointing at the new content; so ``link.jsonl`` and the
+file it points at are one output (one results lock, one file).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["write_bytes", "write_text", "staged_file", "staged_folder", "fsync_folder"]
+__all__ = ["write_bytes", "write_text", "staged_file", "staged_folder", "fsync_folder", "output_path",
+           "OutputRefused"]
 
 # mkstemp and mkdtemp make private entries (0600, 0700); what they become is an
 # ordinary file or folder, so it gets the usual rw-r--r-- / rwxr-xr-x.
 FILE_MODE = 0o644
 FOLDER_MODE = 0o755
+
+
+class OutputRefused(OSError):
+    """An output path that doclrp does not replace (see the module's page); ``strerror`` says why."""
+
+
+def output_path(path: str | os.PathLike, folder: bool = False) -> Path:
+    """The path a writer of ``path`` writes: symbolic links followed; an existing target that
+    is not a regular file (``folder``: not a folder) refused with :class:`OutputRefused`.
+
+    >>> output_path("/dev/null")
+    Traceback (most recent call last):
+    doclrp._atomic.OutputRefused: [Errno 17] it is a character device, not a regular file: doclrp never replaces one: '/dev/null'
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "link.txt").symlink_to(root / "real.txt")
+    >>> output_path(root / "link.txt") == root.resolve() / "real.txt"
+    True
+    >>> output_path(root, folder=False)
+    Traceback (most recent call last):
+    doclrp._atomic.OutputRefused: [Errno 21] it is a folder, not a file: ...
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except NotADirectoryError:
+        return target  # "under a file": the write itself fails with the OS's own reason
+    if folder and not stat.S_ISDIR(mode):
+        what = "a file" if stat.S_ISREG(mode) else _special(mode)
+        raise OutputRefused(errno.ENOTDIR, f"it is {what}, not a folder: doclrp replaces only a folder here",
+                            str(path))
+    if not folder and stat.S_ISDIR(mode):
+        raise OutputRefused(errno.EISDIR, "it is a folder, not a file: give a file name", str(path))
+    if not folder and not stat.S_ISREG(mode):
+        raise OutputRefused(errno.EEXIST, f"it is {_special(mode)}, not a regular file: doclrp never replaces one",
+                            str(path))
+    return target
+
+
+def _special(mode: int) -> str:
+    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def fsync_folder(folder: str | os.PathLike) -> None:
@@ -67,9 +125,10 @@ def staged_file(path: str | os.PathLike) -> Iterator[Path]:
     (b'rows', ['table.bin'])
 
     For writers that take a path (Parquet, safetensors). If the block fails,
-    the temporary file is removed and ``path`` keeps what it had.
+    the temporary file is removed and ``path`` keeps what it had. ``path`` is checked and
+    resolved by :func:`output_path` first.
     """
-    target = Path(path)
+    target = output_path(path)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(name)
@@ -125,9 +184,11 @@ def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
     first renamed aside, then the new one renamed in (if that fails, the old one
     is put back), then the old one removed. If the block fails, the staging
     folder is removed and ``out`` is left as it was. The parent of ``out`` must
-    exist; callers check what ``out`` may be replaced (it is replaced whole).
+    exist; ``out`` is checked and resolved by :func:`output_path` (a file or a
+    special file there is refused); callers check which folder may be replaced
+    (it is replaced whole).
     """
-    out = Path(out)
+    out = output_path(out, folder=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         os.chmod(staging, FOLDER_MODE)
@@ -150,7 +211,7 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _swap_in(staging: Path, out: Path) -> None:
-    if out.exists() or out.is_symlink():
+    if out.exists():
         old = out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.old")
         os.replace(out, old)
         try:
@@ -158,10 +219,7 @@ def _swap_in(staging: Path, out: Path) -> None:
         except BaseException:
             os.replace(old, out)
             raise
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
+        shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out)
     fsync_folder(out.parent)

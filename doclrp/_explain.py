@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .core import Attributor, Target, describe, output_tensor, resolve_method
+from .core.cancel import check_cancelled
 from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from ._budget import Budget, checked
@@ -187,6 +188,7 @@ class _IdSequence:
             for begin in range(0, len(words), ENCODE_WORDS):
                 ids[begin : begin + ENCODE_WORDS] = vocabulary.encode(words[begin : begin + ENCODE_WORDS].texts())
                 checked(self.budget, "while encoding")
+                check_cancelled()
             encoded.append((ids, np.stack([words.start, words.end], axis=1)))
         return encoded
 

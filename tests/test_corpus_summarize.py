@@ -348,3 +348,21 @@ def test_model_points_at_a_moved_model_and_a_wrong_one_is_a_one_line_error(tmp_p
     # the report in place is whole and unchanged; nothing staged is left behind
     assert sorted(p.name for p in (tmp_path / "report" / "docs").iterdir()) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_words_csv_is_spreadsheet_safe(tmp_path):
+    """Words and groups (labels) that a spreadsheet would run as formulas are text; numbers stay numbers."""
+    import csv
+
+    hostile = [("=HYPERLINK(\"http://x\")", 1.0), ("+cmd", -0.5), ("@SUM(A1)", 0.25), ("-2+3", -1.0)]
+    evil = record("=ID()", "=1+1", "pos", [0.2, 0.8], hostile, labels=["neg", "pos"])
+    results = write_results(tmp_path / "r.jsonl", [evil])
+    out = tmp_path / "report"
+    assert main(["corpus", "summarize", str(results), "--out", str(out), "--min-df", "1"]) == 0
+    rows = list(csv.reader((out / "words.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows[0] == ["group", "word", "sum", "mean", "count", "df"]
+    for group, word, total, mean, *_ in rows[1:]:
+        assert group == "'=1+1" and word[0] == "'" and word[1] in "=+@-"
+        assert float(total) == float(mean) and not total.startswith("'")
+    assert {(row[1], float(row[2])) for row in rows[1:]} == {
+        ("'=hyperlink(\"http://x\")", 1.0), ("'+cmd", -0.5), ("'@sum(a1)", 0.25), ("'-2+3", -1.0)}

@@ -208,3 +208,59 @@ def test_a_random_classification_head_warns_once_in_one_line(tmp_path, capsys):
     assert code == 0, err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("doclrp: warning: ") and "random head" in lines[0], err
+
+
+# -- configurations with wrong value types, pickles torch refuses (issue 22 §3) --------------------------
+@pytest.fixture(scope="module")
+def saved_bert(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bert") / "bert"
+    HFPipeline(tiny_model("bert", n_labels=2, vocab=len(WORDS), max_position_embeddings=12),
+               word_tokenizer()).save(folder)
+    return folder
+
+
+def _broken(saved_bert, tmp_path, **changes):
+    import shutil
+
+    folder = tmp_path / "broken"
+    shutil.copytree(saved_bert, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(changes)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"hidden_size": "sixteen"}, "hidden_size must be a whole number of at least 1, got 'sixteen'"),
+    ({"num_attention_heads": 0}, "num_attention_heads must be a whole number of at least 1, got 0"),
+    ({"num_attention_heads": 3}, "hidden_size 16 does not split over num_attention_heads 3"),
+    ({"vocab_size": None}, "cannot load the model in"),
+    ({"hidden_act": 7}, "cannot load the model in"),
+])
+def test_a_config_with_wrong_value_types_is_one_line_everywhere(changes, fragment, saved_bert, topic_corpus_dir,
+                                                                tmp_path, capsys):
+    folder = _broken(saved_bert, tmp_path, **changes)
+    for argv in [("explain", "--model", str(folder), "--text", "the cat sat", "--out", str(tmp_path / "p.html")),
+                 ("corpus", "--model", str(folder), "--input", str(topic_corpus_dir), "--out",
+                  str(tmp_path / "r.jsonl"), "--quiet"),
+                 ("evaluate", "--model", str(folder), "--corpus", str(topic_corpus_dir)),
+                 ("train", "--model", str(folder), "--corpus", str(topic_corpus_dir), "--out", str(tmp_path / "t"),
+                  "--quiet", "--epochs", "1")]:
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err, (argv, err)
+    assert not any(p.name in ("p.html", "r.jsonl", "t") for p in tmp_path.iterdir())
+
+
+def test_allow_pickle_on_a_pickle_torch_refuses_is_one_line(saved_bert, tmp_path, capsys):
+    import pickle
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(saved_bert, folder)
+    (folder / "model.safetensors").unlink()
+    # An object torch's weights-only loader does not allow (as a file that runs code would hold).
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"x": Path("anything")}))
+    code, _, err = run_cli(capsys, "explain", "--model", str(folder), "--text", "the cat sat", "--allow-pickle",
+                           "--out", str(tmp_path / "p.html"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "torch's safe loader refuses its pickled weights" in err and not (tmp_path / "p.html").exists()

@@ -224,3 +224,142 @@ def test_train_save_that_fails_is_one_line(topic_corpus_dir, tmp_path, capsys, m
     code, _, err = run_cli(capsys, "train", "--model", "bag", "--corpus", str(topic_corpus_dir), "--out", str(out),
                            "--quiet", "--epochs", "1")
     assert_one_line(code, err, out)
+
+
+# -- special files, folders that are files, symbolic links (issue 22 §2) ------------------------------
+@pytest.fixture
+def specials(tmp_path):
+    """An existing FIFO, a socket and a device node (a copy of /dev/null's, made as root) by kind."""
+    import socket
+    import stat
+
+    made = {}
+    os.mkfifo(tmp_path / "fifo")
+    made["FIFO"] = tmp_path / "fifo"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock"))
+    made["socket"] = tmp_path / "sock"
+    try:
+        os.mknod(tmp_path / "dev", 0o666 | stat.S_IFCHR, os.stat("/dev/null").st_rdev)
+        made["character device"] = tmp_path / "dev"
+    except PermissionError:  # not root: the system's own /dev/null, which is then safe from replacement
+        made["character device"] = Path("/dev/null")
+    yield made
+    server.close()
+
+
+def _unchanged(path: Path, kind: str) -> bool:
+    import stat
+
+    mode = os.lstat(path).st_mode
+    return {"FIFO": stat.S_ISFIFO, "socket": stat.S_ISSOCK, "character device": stat.S_ISCHR}[kind](mode)
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "socket", "character device"])
+def test_every_writer_refuses_a_special_file(kind, specials, topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    from doclrp._atomic import OutputRefused, staged_file, staged_folder, write_text
+
+    target = specials[kind]
+    with pytest.raises(OutputRefused, match=f"it is a {kind}"):
+        write_text(target, "page")
+    with pytest.raises(OutputRefused, match=f"it is a {kind}"):
+        with staged_file(target):
+            pytest.fail("the block ran")
+    with pytest.raises(OutputRefused, match="not a folder"):
+        with staged_folder(target):
+            pytest.fail("the block ran")
+    results = tmp_path / "r.jsonl"
+    explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
+    commands = [
+        ("explain", "--model", str(topic_model_dir), "--text", "the team won", "--out", str(target)),
+        ("corpus", "--model", str(topic_model_dir), "--input", str(topic_corpus_dir), "--out", str(target),
+         "--quiet", "--overwrite"),
+        ("corpus", "summarize", str(results), "--out", str(target)),
+        ("evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir), "--report", str(target)),
+        ("train", "--model", "bag", "--corpus", str(topic_corpus_dir), "--out", str(target), "--quiet"),
+        ("demo", "--out", str(target)),
+    ]
+    for argv in commands:
+        code, out, err = run_cli(capsys, *argv)
+        assert_one_line(code, err, target)
+        assert "not a regular file" in err or "not a folder" in err, err
+        assert _unchanged(target, kind), argv
+    # The library's own writers, past the command line's early check
+    with pytest.raises(DoclrpError, match="not a regular file: doclrp never replaces one"):
+        open_results_writer(target, run_header(**HEADER), overwrite=True)
+    assert _unchanged(target, kind)
+
+
+def test_a_file_where_a_folder_goes_is_refused_by_every_folder_writer(a_file, topic_model_dir, topic_corpus_dir,
+                                                                      tmp_path, capsys):
+    from doclrp._atomic import OutputRefused, staged_folder
+    from doclrp.models.io import save_pipeline
+    from doclrp.models.loading import load_model
+
+    with pytest.raises(OutputRefused, match="it is a file, not a folder"):
+        with staged_folder(a_file):
+            pytest.fail("the block ran")
+    with pytest.raises(DoclrpError, match="exists and is not a saved doclrp pipeline"):
+        save_pipeline(load_model(topic_model_dir), a_file)
+    results = tmp_path / "r.jsonl"
+    explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
+    for argv in [("corpus", "summarize", str(results), "--out", str(a_file)), ("demo", "--out", str(a_file)),
+                 ("evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir), "--report",
+                  str(a_file))]:
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, argv
+    assert a_file.read_text() == "not a folder"
+
+
+def test_a_symbolic_link_is_followed_by_every_writer(topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    """The documented way: the link's target is written (made if missing), the link stays a link."""
+    page, link = tmp_path / "page.html", tmp_path / "link.html"
+    link.symlink_to(page)  # dangling until the first write
+    code, _, _ = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--text", "the team won",
+                         "--out", str(link))
+    assert code == 0 and link.is_symlink() and page.is_file() and "<!DOCTYPE html>" in page.read_text()
+    report, report_link = tmp_path / "report", tmp_path / "report-link"
+    report.mkdir()
+    report_link.symlink_to(report, target_is_directory=True)
+    results = tmp_path / "r.jsonl"
+    explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
+    code, _, err = run_cli(capsys, "corpus", "summarize", str(results), "--out", str(report_link))
+    assert code == 0, err
+    assert report_link.is_symlink() and (report / "index.html").is_file()
+    # results: the link and its file are one output, with one lock
+    real, results_link = tmp_path / "s.jsonl", tmp_path / "link.jsonl"
+    results_link.symlink_to(real)
+    code, _, err = run_cli(capsys, "corpus", "--model", str(topic_model_dir), "--input", str(topic_corpus_dir),
+                           "--out", str(results_link), "--quiet")
+    assert code == 0, err
+    assert results_link.is_symlink() and len(list(read_results(real))) == 24
+
+
+def test_the_results_lock_is_keyed_by_the_resolved_path(topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    real, link = tmp_path / "s.jsonl", tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    holder = hold_lock(real, tmp_path / "ready")
+    try:
+        code, _, err = run_cli(capsys, "corpus", "--model", str(topic_model_dir), "--input", str(topic_corpus_dir),
+                               "--out", str(link), "--quiet")
+        assert code == 2 and "another run is writing" in err
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert not real.exists() and not Path(str(link) + ".lock").exists()
+
+
+@pytest.mark.parametrize("how", ["under-a-file", "read-only", "proc"])
+def test_demo_and_evaluate_report_unwritable_are_one_line(how, topic_model_dir, topic_corpus_dir, a_file,
+                                                          tmp_path, capsys, monkeypatch):
+    where = {"under-a-file": a_file, "read-only": tmp_path, "proc": Path("/proc")}[how]
+    if how == "read-only":
+        monkeypatch.setattr("doclrp._atomic.tempfile.mkdtemp", erofs)
+        monkeypatch.setattr("doclrp.cli.evaluate.tempfile.TemporaryDirectory", erofs)
+    monkeypatch.setattr("doclrp.cli.demo.explain_targets", lambda *a, **k: pytest.fail("explained before writing"))
+    code, _, err = run_cli(capsys, "demo", "--out", str(where / "demo"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "choose another --out" in err
+    monkeypatch.setattr("doclrp.cli.evaluate.evaluate_methods", lambda *a, **k: pytest.fail("evaluated first"))
+    code, _, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
+                           "--report", str(where / "report"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "--report" in err

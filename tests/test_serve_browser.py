@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -357,7 +358,8 @@ def test_export_html_json_and_csv_of_what_is_shown(page, server):
     for fmt in ("html", "json", "csv"):
         with page.expect_download() as info:
             page.click(f"#panel button.export[data-format='{fmt}']")
-        assert info.value.suggested_filename == f"doclrp-bbc-cnn.{fmt}"
+        # named by model, method and target (the predicted class, named)
+        assert re.fullmatch(rf"doclrp-bbc-cnn-gradient-x-input-[a-z]+\.{fmt}", info.value.suggested_filename)
         downloads[fmt] = Path(info.value.path()).read_text(encoding="utf-8")
     assert downloads["html"] == expected_html and "<!DOCTYPE html>" in expected_html
     shown = shown_relevance(page)

@@ -93,7 +93,7 @@ def test_export_html_is_doclrps_page_of_the_same_explanation(client, bbc):
     request = {"text": TEXT, "method": "epsilon", "params": {"eps": 0.01}, "target": "sports"}
     reply = client.post("/api/export", json={**request, "format": "html"})
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/html")
-    assert 'attachment; filename="doclrp-bbc-cnn.html"' == reply.headers["content-disposition"]
+    assert 'attachment; filename="doclrp-bbc-cnn-epsilon-sports.html"' == reply.headers["content-disposition"]
     expected = doclrp.explain(bbc, TEXT, target="sports", method=doclrp.resolve_method("epsilon", eps=0.01))
     assert reply.text == to_html(expected)
 
@@ -109,6 +109,25 @@ def test_export_json_and_csv_hold_what_the_page_shows(client):
     rows = list(csv.reader(io.StringIO(reply.text)))
     assert rows[0] == ["word", "start", "end", "sentence", "relevance"]
     assert [(r[0], float(r[4])) for r in rows[1:]] == [(w["text"], w["relevance"]) for w in shown["words"]]
+
+
+HOSTILE = '=HYPERLINK("http://evil.example") said +cmd and @SUM(A1) - then\tleft =1+1'
+
+
+@pytest.mark.parametrize("granularity", ["word", "token"])
+def test_csv_export_is_spreadsheet_safe(client, granularity):
+    """Cells that a spreadsheet would run as formulas (=, +, -, @, tab, CR first) get a leading
+    ' (OWASP); relevance stays a number, negative ones included."""
+    request = {"text": HOSTILE, "method": "gradient-x-input", "granularity": granularity}
+    shown = client.post("/api/explain", json=request).json()
+    rows = list(csv.reader(io.StringIO(client.post("/api/export", json={**request, "format": "csv"}).text)))
+    units = shown["tokens"] if granularity == "token" else shown["words"]
+    assert len(rows) == len(units) + 1 and any(u["text"].startswith(("=", "+", "-", "@")) for u in units)
+    for row, unit in zip(rows[1:], units):
+        dangerous = unit["text"].startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert row[0] == ("'" + unit["text"] if dangerous else unit["text"])
+        assert float(row[4]) == unit["relevance"]
+    assert any(float(row[4]) < 0 and row[4].startswith("-") for row in rows[1:])
 
 
 def test_export_refuses_a_bad_format_in_one_line(client):
@@ -278,12 +297,12 @@ def test_sixteen_requests_that_arrive_together_are_batched_and_equal_sequential_
         return data["target"]["name"], data["delta"], [w["relevance"] for w in data["words"]]
 
     sequential = [ask(p) for p in payloads]
-    assert set(app.state.batcher.batch_sizes) == {1}
-    app.state.batcher.batch_sizes.clear()
-    app.state.batcher  # the cache would answer repeats: ask for other texts of the same shape
+    assert set(app.state.queues["bbc-cnn"].batch_sizes) == {1}
+    app.state.queues["bbc-cnn"].batch_sizes.clear()
+    app.state.queues["bbc-cnn"]  # the cache would answer repeats: ask for other texts of the same shape
     payloads = [{**p, "text": p["text"] + " Again."} for p in payloads]
     sequential = [ask(p) for p in payloads]
-    app.state.batcher.batch_sizes.clear()
+    app.state.queues["bbc-cnn"].batch_sizes.clear()
     start = threading.Barrier(16)
 
     def ask_together(payload):
@@ -292,7 +311,7 @@ def test_sixteen_requests_that_arrive_together_are_batched_and_equal_sequential_
 
     with ThreadPoolExecutor(16) as pool:
         together = list(pool.map(ask_together, payloads))
-    assert max(app.state.batcher.batch_sizes) > 1, app.state.batcher.batch_sizes
+    assert max(app.state.queues["bbc-cnn"].batch_sizes) > 1, app.state.queues["bbc-cnn"].batch_sizes
     for (name, delta, words), (name2, delta2, words2) in zip(together, sequential):
         assert name == name2 and delta == pytest.approx(delta2, rel=1e-5, abs=1e-6)
         assert words == pytest.approx(words2, rel=1e-5, abs=1e-7)

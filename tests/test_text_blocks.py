@@ -96,3 +96,23 @@ def test_the_budget_is_checked_between_blocks(monkeypatch, small_blocks):
     assert len(seen) == 3  # stopped at the first check past 25 s, not after all blocks
     budget = Budget(None)
     assert tokenize(text, nlp=Slow(), budget=budget).words == tokenize(text, nlp=nlp).words
+
+
+def test_a_cancelled_request_stops_between_blocks(small_blocks):
+    """The web app's --timeout (a cancel token, doclrp.core.cancel) stops the split between blocks too."""
+    from doclrp.core.cancel import Cancelled, CancelToken, cancellable
+
+    nlp = load_spacy("blank")
+    token = CancelToken()
+    seen = []
+
+    class Cancelling:
+        def pipe(self, pieces, **kwargs):
+            for doc, context in nlp.pipe(pieces, **kwargs):
+                seen.append(context)
+                token.cancel("over 60 s")
+                yield doc, context
+
+    with cancellable(token), pytest.raises(Cancelled, match="over 60 s"):
+        tokenize("Shares rose sharply. " * 300, nlp=Cancelling())
+    assert len(seen) == 1

@@ -12,8 +12,10 @@ The library checks the same things again where it reads the files (``load_model`
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
+from doclrp._atomic import OutputRefused, output_path
 from doclrp.errors import DoclrpError
 
 __all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS", "MODEL_FILE_SUFFIXES"]
@@ -28,12 +30,15 @@ def check_arguments(args) -> None:
     command = args.command
     if command == "corpus":
         if args.corpus_command == "summarize":
+            _check_output(args.out, "--out", folder=True)
             return
         missing = [flag for flag, value in (("--model", args.model), ("--input", args.input), ("--out", args.out))
                    if not value]
         if missing:
             raise DoclrpError(f"doclrp corpus needs {', '.join(missing)} "
                               "(or: doclrp corpus summarize RESULTS --out DIR)")
+    for flag, value, folder in _outputs(args):
+        _check_output(value, flag, folder)
     if command in ("explain", "corpus", "evaluate"):
         _check_model_folder(args.model)
     if command == "explain" and args.file is not None and not Path(args.file).is_file():
@@ -60,3 +65,27 @@ def _check_model_folder(folder: str) -> None:
         raise DoclrpError(f"no model file at {folder}: check the path")
     if not path.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
+
+
+def _outputs(args) -> list[tuple[str, str, bool]]:
+    """``(flag, path, is a folder)`` of what the command will write (corpus summarize: above)."""
+    wanted = {"explain": [("--out", "out", False)], "corpus": [("--out", "out", False)],
+              "evaluate": [("--report", "report", True)], "demo": [("--out", "out", True)],
+              "train": [("--out", "out", True)]}.get(args.command, [])
+    return [(flag, getattr(args, name), folder) for flag, name, folder in wanted if getattr(args, name, None)]
+
+
+def _check_output(path: str, flag: str, folder: bool) -> None:
+    """Refuse at once an output that no writer would replace (a device, FIFO or socket; a file
+    where a folder goes): :func:`doclrp._atomic.output_path`, which every writer calls again.
+
+    >>> _check_output("/dev/null", "--out", folder=False)
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: cannot write /dev/null: it is a character device, not a regular file: doclrp never replaces one; choose another --out
+    """
+    try:
+        output_path(path, folder=folder)
+    except OutputRefused as error:
+        if error.errno == errno.EISDIR or (error.errno == errno.ENOTDIR and Path(path).is_file()):
+            return  # a folder given for a file or a file for a folder: each command says so in its own words
+        raise DoclrpError(f"cannot write {path}: {error.strerror}; choose another {flag}") from None

@@ -16,6 +16,7 @@ from doclrp._atomic import staged_folder
 from doclrp._explain import explain_targets
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.corpus import read_bbc, train_test_split_fixed
+from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, pretrained_path
 from doclrp.render import render_index, to_html
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, parse_leave_out
@@ -68,7 +69,10 @@ def run_demo(out: str | Path = "doclrp-demo", model: str | Path | None = None, t
 @in_command_line_terms()
 def run(args) -> int:
     """``doclrp demo``: pages for the BBC news types, the index path printed."""
-    index = run_demo(args.out, model=args.model, top=args.top,
-                     leave_out=parse_leave_out(getattr(args, "top_words_filter", None)))
+    try:
+        index = run_demo(args.out, model=args.model, top=args.top,
+                         leave_out=parse_leave_out(getattr(args, "top_words_filter", None)))
+    except OSError as error:  # read-only file system, /sys or /proc, a file where a folder goes, a full disk
+        raise DoclrpError(f"cannot write {args.out}: {error.strerror or error}; choose another --out") from None
     print(f"open {index}")
     return 0

@@ -12,6 +12,7 @@ import itertools
 import json
 import platform
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -86,6 +87,10 @@ def _check_options(args) -> None:
                               "or remove it")
         if not out.parent.is_dir():
             raise DoclrpError(f"folder {out.parent} does not exist: create it or choose another --report")
+        try:  # minutes of work come before the report is written: a read-only place answers now
+            tempfile.TemporaryDirectory(dir=out.parent, prefix=".doclrp-write-check-").cleanup()
+        except OSError as error:
+            raise DoclrpError(f"cannot write {out}: {error.strerror or error}; choose another --report") from None
 
 
 def _report(args, pipeline, records, sample, methods, target) -> int:
@@ -105,11 +110,14 @@ def _report(args, pipeline, records, sample, methods, target) -> int:
             "doclrp": __version__, "torch": _torch_version(), "python": platform.python_version(),
             "machine": _machine(args.device)}
     data = {**meta, "sample_line": _sample_line(sample, len(records), args), **data}
-    with staged_folder(args.report) as staging:
-        (staging / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False),
-                                              encoding="utf-8")
-        (staging / "index.html").write_text(render_evaluation(data, {**meta, "target": data["target"]}),
-                                            encoding="utf-8")
+    try:
+        with staged_folder(args.report) as staging:
+            (staging / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False),
+                                                  encoding="utf-8")
+            (staging / "index.html").write_text(render_evaluation(data, {**meta, "target": data["target"]}),
+                                                encoding="utf-8")
+    except OSError as error:  # checked writable at the start; a disk can still fill up
+        raise DoclrpError(f"cannot write {args.report}: {error.strerror or error}; choose another --report") from None
     print(f"{len(kept)} documents ({args.split}); deletion of token ids, means with "
           f"{data['level']:.0%} bootstrap intervals:")
     for line in summary_lines(data):

@@ -254,11 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; others expose the app to the network)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--models", nargs="+", default=[], metavar="DIR", help="model folders to serve as well")
+    serve.add_argument("--models", nargs="+", default=[], metavar="MODEL",
+                       help="models to serve as well: folders (doclrp, Hugging Face) or .skops files; each is "
+                            "loaded and checked before the server starts")
     serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
                        help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")
-    serve.add_argument("--timeout", type=float, default=60.0, help="seconds one explanation may take (default 60)")
+    serve.add_argument("--timeout", type=float, default=60.0,
+                       help="seconds one explanation may take, waiting included; work past it is stopped "
+                            "(default 60)")
+    serve.add_argument("--max-queue", type=int, default=64, metavar="N",
+                       help="requests that may wait for one model; more are refused at once with 503 and "
+                            "Retry-After (default 64)")
     serve.add_argument("--batch-window", type=float, default=0.015, metavar="S",
                        help="seconds a request waits for others to the same model, to explain them in one batch "
                             "(default 0.015; 0: no wait)")

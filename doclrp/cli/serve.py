@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import Any
 
 from doclrp.cli.options import device_from_args
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import pretrained_path
 
-__all__ = ["run", "allowed_hosts", "url_of"]
+__all__ = ["run", "allowed_hosts", "url_of", "SHUTDOWN_GRACE_S"]
+
+#: Seconds uvicorn waits for open requests at shutdown (their work is stopped at once).
+SHUTDOWN_GRACE_S = 2
 
 def allowed_hosts(args) -> list[str]:
     """The host names the server answers to besides loopback ones: the bound address, ``--allow-host``."""
@@ -45,6 +49,8 @@ def run(args) -> int:
         raise DoclrpError("--max-chars and --timeout must be positive")
     if not 0 <= args.batch_window <= 1 or not 1 <= args.max_batch <= 256:
         raise DoclrpError("--batch-window takes 0 to 1 seconds and --max-batch 1 to 256 documents")
+    if not 1 <= args.max_queue <= 10_000:
+        raise DoclrpError(f"--max-queue takes 1 to 10000 requests, got {args.max_queue}")
     if not 0 <= args.port <= 65535:
         raise DoclrpError(f"--port {args.port} is not a port number (0 to 65535)")
     device_from_args(args)
@@ -53,7 +59,8 @@ def run(args) -> int:
               file=sys.stderr)
     app = create_app(models=[pretrained_path(), *args.models], results=args.results,
                      limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout,
-                                   batch_window_s=args.batch_window, max_batch=args.max_batch),
+                                   batch_window_s=args.batch_window, max_batch=args.max_batch,
+                                   max_queue=args.max_queue),
                      allowed_hosts=allowed_hosts(args), device=args.device)
     # Bound here (not by uvicorn) so that --port 0 can print the port it got.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -63,8 +70,23 @@ def run(args) -> int:
         sock.bind((args.host, args.port))
     except OSError as error:
         raise DoclrpError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+    # Listening before the URL is printed: a client that reads it and connects at once is queued
+    # until uvicorn accepts, not refused.
+    sock.listen(2048)
     port = sock.getsockname()[1]
     print(f"doclrp serve: open {url_of(args.host, port)}  (Ctrl+C to stop)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+    state = app.state.server
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Ctrl+C / SIGTERM: running explanations stop within one operation and waiting
+            # requests are answered, so uvicorn's graceful shutdown has nothing long to wait for.
+            state.close()
+            super().handle_exit(sig, frame)
+
+    server = Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        state.close()
     return 0

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from ..errors import DoclrpError
 from .session import attach, output_tensor
 from .attribution import Attribution, attribute
+from .cancel import check_cancelled
 from .composites import Composite
 from .rules import Gradient
 from .targets import TargetSpec, split_reference, target_weights
@@ -132,6 +133,7 @@ class IntegratedGradients:
         full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
         for step in range(self.steps):
+            check_cancelled()  # a stop (doclrp.core.cancel) takes effect between steps too
             alpha = (step + 0.5) / self.steps
             point = attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
                               input_scale=alpha)
@@ -175,6 +177,7 @@ class Occlusion:
         drops = values.new_zeros(active.shape).reshape(len(inputs), -1)
         with torch.no_grad():
             for begin in range(0, len(rows), self.batch_size):
+                check_cancelled()
                 row, column = rows[begin : begin + self.batch_size], columns[begin : begin + self.batch_size]
                 variants = inputs[row].clone()
                 variants.view(len(row), -1)[torch.arange(len(row), device=inputs.device), column] = blank

@@ -35,7 +35,19 @@ from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
 from .targets import TargetSpec
 
-__all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters", "MethodSpec"]
+__all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters", "MethodSpec",
+           "PARAMETER_BOUNDS"]
+
+#: The range each method parameter may take (inclusive; None: no bound on that side), checked by
+#: :func:`resolve_method` wherever a parameter comes from (``--param``, the web app, Python). The
+#: maxima bound the work one request can ask for: ``steps`` (integrated gradients: one forward
+#: and backward pass each; 32 by default, papers use 20 to 300), occlusion's ``batch_size``
+#: (variants in one forward pass: memory), ``seed`` (what torch's generator takes).
+PARAMETER_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "steps": (1, 1024),
+    "batch_size": (1, 1024),
+    "seed": (0, 2**63 - 1),
+}
 
 
 @runtime_checkable
@@ -158,12 +170,15 @@ def _unknown_method(name: str) -> DoclrpError:
 
 
 def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` as ``factory`` takes them: unknown names refused, numbers finite, and a whole
+    """``params`` as ``factory`` takes them: unknown names refused, numbers finite, a whole
     number where the default is an integer (``steps=8.0`` becomes 8; a float ``steps`` would
-    fail only deep inside the method).
+    fail only deep inside the method), and within :data:`PARAMETER_BOUNDS`.
 
     >>> _checked(BASELINES["integrated-gradients"], "integrated-gradients", {"steps": 8.0})
     {'steps': 8}
+    >>> _checked(BASELINES["integrated-gradients"], "integrated-gradients", {"steps": 10**9})
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: parameter steps of 'integrated-gradients' takes 1 to 1024, got 1000000000
     """
     accepted = _defaults(factory)
     unknown = sorted(set(params) - set(accepted))
@@ -179,6 +194,12 @@ def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> 
             if not value.is_integer():
                 raise DoclrpError(f"parameter {key} of {name!r} takes a whole number, got {value}")
             value = int(value)
+        low, high = PARAMETER_BOUNDS.get(key, (None, None))
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                (low is not None and value < low) or (high is not None and value > high)):
+            span = f"{low} to {high}" if low is not None and high is not None else (
+                f"at least {low}" if low is not None else f"at most {high}")
+            raise DoclrpError(f"parameter {key} of {name!r} takes {span}, got {value}")
         checked[key] = value
     return checked
 

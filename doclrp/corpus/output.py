@@ -68,7 +68,7 @@ try:
 except ImportError:  # Windows: no flock; runs on one output are then the user's to keep apart
     fcntl = None  # type: ignore[assignment]
 
-from doclrp._atomic import fsync_folder, staged_file, write_bytes, write_text
+from doclrp._atomic import fsync_folder, output_path, staged_file, write_bytes, write_text
 from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
 from doclrp.text.columns import WordColumns
@@ -406,7 +406,7 @@ def results_lock(path: str | Path) -> Iterator[None]:
     >>> (out.parent / "r.jsonl.lock").exists()
     False
     """
-    path = Path(os.path.abspath(path))
+    path = Path(os.path.realpath(path))  # one lock per file, whatever link names it
     held = _HELD.get(path)
     if held is not None or fcntl is None:
         if held is not None:
@@ -720,6 +720,8 @@ def open_results_writer(path: str | Path, header: Mapping[str, Any], overwrite: 
         raise DoclrpError(f"folder {path.parent} does not exist: create it or choose another --out")
     if path.is_dir():
         raise DoclrpError(f"{path} is a folder; give a file name for the results (.jsonl or .parquet)")
+    with writing(path):
+        path = output_path(path)  # a link's target is the output; a device, FIFO or socket is refused
     # Held from here to the writer's exit: recovering a partial file another run appends to would cut its lines.
     lock = results_lock(path)
     lock.__enter__()

@@ -42,9 +42,7 @@ target alone and the report says why, in one line.
 
 from __future__ import annotations
 
-import csv
 import heapq
-import io
 import json
 import math
 import re
@@ -70,6 +68,7 @@ from doclrp.models.loading import load_model, resolve_device
 from doclrp.render.html import to_html
 from doclrp.render.notebook import embed
 from doclrp.render.report import CorpusReportData, DocumentRow, GroupWords, WordRow, render_report
+from doclrp.render.table import csv_text
 from doclrp.text.explanation import Explanation
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, describe_leave_out, excluded
 
@@ -448,13 +447,12 @@ def _page_name(number: int, id: str) -> str:
 
 
 def _words_csv(summary: CorpusSummary) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["group", "word", "sum", "mean", "count", "df"])
+    # Spreadsheet-safe: a word or a group such as =HYPERLINK(…) stays text (doclrp.render.table).
+    rows: list[list[Any]] = [["group", "word", "sum", "mean", "count", "df"]]
     for group in sorted(summary.groups):
         for word, s in sorted(summary.groups[group].items(), key=lambda item: (-abs(item[1].sum), item[0])):
-            writer.writerow([group, word, repr(s.sum), repr(s.mean), s.count, s.df])
-    return buffer.getvalue()
+            rows.append([str(group), word, float(s.sum), float(s.mean), s.count, s.df])
+    return csv_text(rows, lineterminator="\r\n")
 
 
 def _summary_json(summary: CorpusSummary, top: int, min_df: int) -> str:

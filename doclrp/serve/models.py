@@ -1,21 +1,29 @@
-"""The models a server offers: ids the clients name them by, loaded once, one lock each.
+"""The models a server offers: ids the clients name them by, loaded and checked at start-up.
 
 Clients never send a path: they name a model by an id from :meth:`ModelRegistry.ids`.
-A model is loaded on first use and kept; its lock serializes every explanation on it,
-because attaching rules hooks the shared ``nn.Module`` and two threads attaching at once
-would mix their hooks.
+Every model is loaded when the registry is made (before the server opens its port), in
+any format :func:`doclrp.load_model` reads (doclrp and Hugging Face folders, scikit-learn
+``.skops`` files); a model that does not load (missing, unreadable, weights that are not
+finite) is one line of the error, all of them at once. What ``GET /api/models`` says of
+each model is worked out then too, so listing models never waits for a model that is busy
+explaining.
 
 >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
 >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
 >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
 >>> registry = ModelRegistry({"tiny": pipe})
->>> registry.ids(), registry.get("tiny").info()["labels"]
+>>> registry.ids(), registry.get("tiny").info["labels"]
 (['tiny'], ['neg', 'pos'])
 >>> registry.get("huge")
 Traceback (most recent call last):
 doclrp.errors.DoclrpError: unknown model id 'huge'; this server has: tiny
->>> model_id("My Models/BBC CNN!")
-'bbc-cnn'
+>>> model_id("My Models/BBC CNN!"), model_id("models/reviews.skops")
+('bbc-cnn', 'reviews')
+>>> ModelRegistry(["no/such/folder", "no/such/model.skops"])
+Traceback (most recent call last):
+doclrp.errors.DoclrpError: 2 models cannot be served:
+  folder: no model folder at no/such/folder: check the path or train one (doclrp train)
+  model: no model file at no/such/model.skops: check the path
 """
 
 from __future__ import annotations
@@ -26,56 +34,60 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from doclrp.corpus.output import model_fingerprint
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, pretrained_path
 
-__all__ = ["ModelEntry", "ModelRegistry", "model_id", "DEFAULT_MODEL_ID"]
+__all__ = ["ModelEntry", "ModelRegistry", "model_id", "DEFAULT_MODEL_ID", "MODEL_FILE_SUFFIXES"]
 
 #: The id of the shipped BBC news model, served when no model is given.
 DEFAULT_MODEL_ID = "bbc-cnn"
+#: Models that are one file rather than a folder; their id leaves the suffix out.
+MODEL_FILE_SUFFIXES = (".skops",)
 
 
-def model_id(folder: str | Path) -> str:
-    """A URL-safe id from a folder's name (lower case, runs of other characters as ``-``)."""
-    slug = re.sub(r"[^a-z0-9._]+", "-", Path(folder).name.lower()).strip("-.")
+def model_id(source: str | Path) -> str:
+    """A URL-safe id from a model's folder or file name (lower case, runs of other characters as ``-``)."""
+    path = Path(source)
+    name = path.stem if path.suffix.lower() in MODEL_FILE_SUFFIXES else path.name
+    slug = re.sub(r"[^a-z0-9._]+", "-", name.lower()).strip("-.")
     return slug or "model"
 
 
 class ModelEntry:
-    """One served model: its id, where it comes from, the pipeline once loaded, its lock."""
+    """One served model: its id, where it comes from, the loaded pipeline and what the
+    model list says of it. Only the model's own queue runs explanations on it."""
 
-    def __init__(self, id: str, source: Any, device: str = "cpu") -> None:
+    def __init__(self, id: str, source: Any, pipeline: Any) -> None:
         self.id = id
         self.source = source
-        self.device = device
-        # Held while the model is loaded and while rules are attached to it.
-        self.lock = threading.Lock()
-        self._pipeline = None if isinstance(source, (str, Path)) else source
-
-    def pipeline(self) -> Any:
-        """The text pipeline, loaded on first use (call with :attr:`lock` held)."""
-        if self._pipeline is None:
-            self._pipeline = load_model(self.source, device=self.device)
-        return self._pipeline
-
-    def info(self) -> dict[str, Any]:
-        """What ``GET /api/models`` says of this model."""
-        with self.lock:
-            pipeline = self.pipeline()
+        self.pipeline = pipeline
         metrics = getattr(pipeline, "metrics", None) or {}
-        return {
-            "id": self.id,
-            "name": Path(self.source).name if isinstance(self.source, (str, Path)) else self.id,
+        #: What ``GET /api/models`` says of this model.
+        self.info: dict[str, Any] = {
+            "id": id,
+            "name": Path(source).name if isinstance(source, (str, Path)) else id,
             "task": pipeline.task,
             "labels": [str(label) for label in pipeline.labels],
             "default_method": pipeline.default_composite,
             "has_mean_reference": "mean_prediction" in metrics,
         }
+        self._fingerprint: str | None = None
+        self._fingerprint_lock = threading.Lock()
+
+    def fingerprint(self) -> str:
+        """sha256 of the model (:func:`~doclrp.corpus.output.model_fingerprint`), worked out once.
+        Reading the weights needs no turn of the model: explanations never change them."""
+        with self._fingerprint_lock:
+            if self._fingerprint is None:
+                self._fingerprint = model_fingerprint(self.source if isinstance(self.source, (str, Path))
+                                                      else self.pipeline)
+            return self._fingerprint
 
 
 class ModelRegistry:
-    """Models by id. ``models``: ``{id: folder or pipeline}``, or folders (ids from their
-    names, made unique), or None for the shipped BBC model alone."""
+    """Models by id, loaded now. ``models``: ``{id: folder, file or pipeline}``, or folders and
+    files (ids from their names, made unique), or None for the shipped BBC model alone."""
 
     def __init__(self, models: Mapping[str, Any] | Sequence[str | Path] | None = None, device: str = "cpu") -> None:
         if models is None:
@@ -84,10 +96,19 @@ class ModelRegistry:
             models = _ids_for(models)
         if not models:
             raise DoclrpError("no models to serve")
+        entries, problems = {}, []
         for id, source in models.items():
-            if isinstance(source, (str, Path)) and not Path(source).is_dir():
-                raise DoclrpError(f"no model folder at {source}")
-        self._entries = {str(id): ModelEntry(str(id), source, device) for id, source in models.items()}
+            try:
+                pipeline = load_model(source, device=device) if isinstance(source, (str, Path)) else source
+                entries[str(id)] = ModelEntry(str(id), source, pipeline)
+            except DoclrpError as error:
+                problems.append(f"{id}: {error}")
+        if len(problems) == 1:
+            raise DoclrpError(f"cannot serve model {problems[0]}")
+        if problems:
+            raise DoclrpError(f"{len(problems)} models cannot be served:\n  "
+                              + "\n  ".join(problems))
+        self._entries = entries
 
     def ids(self) -> list[str]:
         """The model ids, in the order given (the first is the default)."""
@@ -102,13 +123,19 @@ class ModelRegistry:
             raise DoclrpError(f"unknown model id {id!r}; this server has: {', '.join(self._entries)}")
         return entry
 
+    def matching(self, sha256: str | None) -> str | None:
+        """The id of the served model whose fingerprint is ``sha256`` (None: none)."""
+        if not sha256:
+            return None
+        return next((id for id, entry in self._entries.items() if entry.fingerprint() == sha256), None)
 
-def _ids_for(folders: Sequence[str | Path]) -> dict[str, Any]:
+
+def _ids_for(sources: Sequence[str | Path]) -> dict[str, Any]:
     ids: dict[str, Any] = {}
-    for folder in folders:
-        base = model_id(folder)
+    for source in sources:
+        base = model_id(source)
         id, n = base, 2
         while id in ids:
             id, n = f"{base}-{n}", n + 1
-        ids[id] = Path(folder)
+        ids[id] = Path(source)
     return ids

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from doclrp._budget import Budget, checked
+from doclrp.core.cancel import check_cancelled
 from doclrp.errors import DoclrpError
 from doclrp.text.columns import Token, WordSpans
 
@@ -190,7 +191,7 @@ def tokenize_many(
         pairs = ((prepared, (text, breaks)) for text, (prepared, breaks) in group)
         for doc, (text, breaks) in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process):
             documents.append(_document(_token_array(doc), text, breaks))
-            checked(budget, "while splitting words")
+            _between(budget, "while splitting words")
     return documents
 
 
@@ -249,8 +250,15 @@ def _blockwise(nlp: Any, text: str, prepared: str, breaks: np.ndarray, budget: B
         array[:, 0] += seen_start
         arrays.append(array[(array[:, 0] >= start) & (array[:, 0] < end)])
         del doc
-        checked(budget, "while splitting words")
+        _between(budget, "while splitting words")
     return _document(np.concatenate(arrays) if arrays else np.empty((0, 4), np.int64), text, breaks)
+
+
+def _between(budget: Budget | None, stage: str) -> None:
+    """Where long work on text may stop: the document's ``budget`` is checked, and a cancelled
+    request's token (:mod:`doclrp.core.cancel`: the web app's --timeout) stops it here too."""
+    checked(budget, stage)
+    check_cancelled()
 
 
 def _token_array(doc: Any) -> np.ndarray:

@@ -35,7 +35,8 @@ from doclrp.corpus import Record, train_test_split_fixed
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.minilm import minilm_path
 from doclrp.core.targets import TASKS
-from doclrp.models.hf.pipeline import SAFE_LOADING, HFPipeline, _transformers, check_hf_folder, hf_folder, quiet
+from doclrp.models.hf.pipeline import (SAFE_LOADING, HFPipeline, _transformers, check_hf_folder, hf_folder,
+                                       loading_errors, quiet)
 from doclrp.training.defaults import HF_DEFAULTS
 from doclrp.training.metrics import prediction_metrics, summarize_metrics
 from doclrp.training.scaling import TargetScaling
@@ -124,15 +125,16 @@ def train_hf(
     torch.manual_seed(seed)
     rng = random.Random(seed)
 
-    tokenizer = transformers.AutoTokenizer.from_pretrained(base, **SAFE_LOADING)
-    tokenizer.model_max_length = max_len
-    with quiet(transformers):  # "newly initialized classifier" is expected here
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            base, use_safetensors=use_safetensors, **SAFE_LOADING, num_labels=len(labels),
-            ignore_mismatched_sizes=True,
-            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
-            problem_type="regression" if task == "regression" else "single_label_classification",
-        )
+    with loading_errors(base):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(base, **SAFE_LOADING)
+        tokenizer.model_max_length = max_len
+        with quiet(transformers):  # "newly initialized classifier" is expected here
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                base, use_safetensors=use_safetensors, **SAFE_LOADING, num_labels=len(labels),
+                ignore_mismatched_sizes=True,
+                id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+                problem_type="regression" if task == "regression" else "single_label_classification",
+            )
     model.to(device=device, dtype=torch.float32)  # weights stored in half precision train in float32
     if tokenizer.pad_token is None:  # decoder tokenizers: batches pad with the end token
         if tokenizer.eos_token is None:

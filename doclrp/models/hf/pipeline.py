@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -48,7 +49,8 @@ from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
 
-__all__ = ["HFPipeline", "load_hf_pipeline", "RandomHeadWarning", "untrained_head", "check_hf_folder", "SAFE_LOADING", "takes_row_positions", "DOCLRP_JSON",
+__all__ = ["HFPipeline", "load_hf_pipeline", "RandomHeadWarning", "untrained_head", "check_hf_folder", "SAFE_LOADING",
+           "check_config_sizes", "loading_errors", "takes_row_positions", "DOCLRP_JSON",
            "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
@@ -356,6 +358,7 @@ def check_hf_folder(folder: str | Path, allow_pickle: bool = False) -> bool:
                 f"{folder / name} asks for custom code ({', '.join(files[:3])} via auto_map): doclrp never runs "
                 "code from a model folder; use a model of a family transformers ships"
             )
+    check_config_sizes(_json_object(folder / "config.json"), folder / "config.json")
     if any(folder.glob("*.safetensors")) or (folder / "model.safetensors.index.json").is_file():
         return True
     pickles = sorted(p.name for pattern in _PICKLES for p in folder.glob(pattern))
@@ -368,6 +371,77 @@ def check_hf_folder(folder: str | Path, allow_pickle: bool = False) -> bool:
     if not pickles:
         raise DoclrpError(f"{folder} holds no model weights (model.safetensors): check the folder")
     return False
+
+
+#: config.json fields that are sizes (any family's names): whole numbers of at least 1 where given.
+SIZE_FIELDS = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size",
+               "max_position_embeddings", "num_key_value_heads", "n_embd", "n_head", "n_layer", "n_positions",
+               "n_inner", "dim", "n_heads", "n_layers", "hidden_dim")
+#: (width, heads) pairs: the width splits evenly over the heads.
+_HEAD_SPLITS = (("hidden_size", "num_attention_heads"), ("n_embd", "n_head"), ("dim", "n_heads"))
+
+
+def check_config_sizes(config: dict[str, Any], path: str | Path = "config.json") -> None:
+    """Refuse a configuration whose sizes are not whole numbers of at least 1, or whose width
+    does not split over its attention heads: transformers would fail deep inside with a
+    traceback (a ``"sixteen"``, a division by zero heads).
+
+    >>> check_config_sizes({"hidden_size": 16, "num_attention_heads": 2})
+    >>> check_config_sizes({"hidden_size": "sixteen"})
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: config.json: hidden_size must be a whole number of at least 1, got 'sixteen'; fix the model's configuration
+    >>> check_config_sizes({"hidden_size": 16, "num_attention_heads": 3})
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: config.json: hidden_size 16 does not split over num_attention_heads 3; fix the model's configuration
+    """
+    for key in SIZE_FIELDS:
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise DoclrpError(f"{path}: {key} must be a whole number of at least 1, got {value!r}; "
+                              "fix the model's configuration")
+    for width, heads in _HEAD_SPLITS:
+        if isinstance(config.get(width), int) and isinstance(config.get(heads), int) and config[width] % config[heads]:
+            raise DoclrpError(f"{path}: {width} {config[width]} does not split over {heads} {config[heads]}; "
+                              "fix the model's configuration")
+
+
+#: What transformers and torch raise on a folder whose files are damaged or inconsistent.
+LOADING_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, ZeroDivisionError, EOFError,
+                  pickle.UnpicklingError)
+
+_LOADERS = ("transformers", "huggingface_hub", "tokenizers", "safetensors")
+
+
+@contextmanager
+def loading_errors(folder: str | Path) -> Iterator[None]:
+    """Errors of loading the files in ``folder`` (a damaged file, a configuration transformers
+    cannot build, pickled weights torch's safe loader refuses) as one line.
+
+    >>> with loading_errors("models/x"):
+    ...     raise ZeroDivisionError("integer modulo by zero")
+    Traceback (most recent call last):
+    doclrp.errors.DoclrpError: cannot load the model in models/x: integer modulo by zero (ZeroDivisionError)
+    """
+    try:
+        yield
+    except DoclrpError:
+        raise
+    except pickle.UnpicklingError as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        why = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[-1] if lines else "")
+        raise DoclrpError(f"cannot load the model in {folder}: torch's safe loader refuses its pickled weights "
+                          f"({why.rstrip('.')}); doclrp unpickles nothing but tensors: convert the weights to "
+                          "safetensors") from None
+    except Exception as error:
+        # The loaders' own error types (huggingface_hub's validation of a config's fields) count too.
+        if not isinstance(error, LOADING_ERRORS) and type(error).__module__.split(".")[0] not in _LOADERS:
+            raise
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        # a first line that ends in a colon announces the reason on the next
+        first = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
+        raise DoclrpError(f"cannot load the model in {folder}: {first or type(error).__name__}"
+                          f"{f' ({type(error).__name__})' if first and not isinstance(error, OSError) else ''}"
+                          ) from None
 
 
 def _flat_values(value: Any) -> list[Any]:
@@ -415,14 +489,10 @@ def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu", *,
             info = json.loads((folder / DOCLRP_JSON).read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DoclrpError(f"{folder / DOCLRP_JSON} is not valid JSON ({error}); remove or fix it") from None
-    try:
-        with quiet(transformers):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **SAFE_LOADING)
-            model, loading = transformers.AutoModelForSequenceClassification.from_pretrained(
-                folder, use_safetensors=use_safetensors, output_loading_info=True, **SAFE_LOADING)
-    except (OSError, ValueError, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DoclrpError(f"cannot load the model in {folder}: {first}") from None
+    with loading_errors(folder), quiet(transformers):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **SAFE_LOADING)
+        model, loading = transformers.AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=use_safetensors, output_loading_info=True, **SAFE_LOADING)
     # transformers' own notice of this is an info log, silenced above with the rest; a random head
     # gives fluent explanations of nothing, so it is said here, once per load.
     head = untrained_head(loading.get("missing_keys", []), model.base_model_prefix)

@@ -1,0 +1,68 @@
+"""Explain a text (``POST /api/explain``) and export the explanation (``POST /api/export``).
+
+Nothing here computes relevance: the request becomes a key (method, parameters, target,
+reference) and its text, which the model's queue (:mod:`doclrp.serve.queues`) hands to
+``explain`` with the other requests of its batch. Recent explanations are kept, so the
+page's export of what it shows is not computed again.
+
+>>> sorted(route.path for route in router.routes)
+['/api/explain', '/api/export']
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from doclrp.errors import DoclrpError
+from doclrp.serve.responses import EXPORT_CONTENT, explanation_response, export_name, export_response
+from doclrp.serve.schemas import ExplainRequest, ExplainResponse, ExportRequest
+from doclrp.serve.state import RequestError, ServerState, server_state
+
+__all__ = ["router", "explanation_for"]
+
+router = APIRouter()
+
+
+async def explanation_for(request: ExplainRequest, server: ServerState) -> tuple[str, Any]:
+    """``(model id, Explanation)`` of ``request``: from the recent ones, or from the model's queue."""
+    limits = server.limits
+    if not request.text.strip():
+        raise RequestError(422, "text is empty: paste or type a document")
+    if len(request.text) > limits.max_chars:
+        raise RequestError(413, f"text has {len(request.text)} characters; "
+                                f"this server takes at most {limits.max_chars} (--max-chars)")
+    try:
+        entry = server.registry.get(request.model)
+    except DoclrpError as error:
+        raise RequestError(404, str(error)) from None
+    # Not sorted: a target's weights keep the order given, which names the target.
+    key = json.dumps([request.method, request.params, request.target, request.reference])
+    cache_key = f"{entry.id}\0{key}\0{request.text}"
+    explanation = server.recall(cache_key)
+    if explanation is None:
+        explanation = await server.work(entry.id, key, request.text)
+        server.remember(cache_key, explanation)
+    return entry.id, explanation
+
+
+@router.post("/api/explain", response_model=ExplainResponse)
+async def explain(request: ExplainRequest, server: ServerState = Depends(server_state)) -> dict[str, Any]:
+    """Explain ``text`` with one model, one method and one target."""
+    model, explanation = await explanation_for(request, server)
+    return explanation_response(model, request.granularity, explanation)
+
+
+@router.post("/api/export", responses=EXPORT_CONTENT)
+async def export(request: ExportRequest, server: ServerState = Depends(server_state)) -> Response:
+    """The explanation of an explain request (the page's last one is not computed again) as
+    doclrp's self-contained HTML page, JSON or CSV (one row per word; per model token for
+    granularity ``token``), named by model, method and target."""
+    fields = request.model_dump(exclude={"format"})
+    model, explanation = await explanation_for(ExplainRequest(**fields), server)
+    name = export_name(model, explanation.method, str(explanation.target), request.format)
+    return export_response(explanation, request.format, name, explanation_response(model, request.granularity,
+                                                                                   explanation))
