@@ -423,7 +423,7 @@ def unplaced_share(explanation: Explanation) -> float:
     0.0
     """
     unplaced = sum(abs(explanation.special.get(key, 0.0)) for key in _UNPLACED)
-    total = unplaced + sum(abs(w.relevance) for w in explanation.words)
+    total = unplaced + float(np.abs(explanation.relevance).sum())
     return unplaced / total if total > 0 else 0.0
 
 

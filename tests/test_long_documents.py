@@ -10,6 +10,7 @@ import torch
 
 import doclrp._budget
 import doclrp._explain
+import doclrp.corpus.output
 import doclrp.cli.explain
 import doclrp.render.html
 from doclrp import explain
@@ -157,12 +158,13 @@ def test_json_round_trip_is_exact(pipeline):
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
-def test_records_round_trip_through_results_files_unchanged(pipeline, tmp_path, suffix):
+def test_records_round_trip_through_results_files_unchanged(pipeline, tmp_path, suffix, monkeypatch):
     if suffix == "parquet":
         pytest.importorskip("pyarrow")
     explanations = explain(pipeline, [long_text(), "goal match.", long_text(7)], ids=["a", "b", "c"])
+    monkeypatch.setattr(doclrp.corpus.output, "ROW_COLUMNS_WORDS", 100)
     records = [explanation_record(e, label="sport") for e in explanations]
-    assert all(isinstance(r["words"], WordRows) for r in records)
+    assert [isinstance(r["words"], WordRows) for r in records] == [True, False, False]
     out = tmp_path / f"results.{suffix}"
     header = run_header(model_sha256="0" * 64, method={"name": "epsilon"}, target={"name": "predicted"},
                         input="records", shard=None)
@@ -176,8 +178,10 @@ def test_records_round_trip_through_results_files_unchanged(pipeline, tmp_path, 
     assert record_to_explanation(records[0], explanations[0].method) == explanations[0]
 
 
-def test_words_are_written_byte_for_byte_as_lists(pipeline):
+def test_words_are_written_byte_for_byte_as_lists(pipeline, monkeypatch):
+    monkeypatch.setattr(doclrp.corpus.output, "ROW_COLUMNS_WORDS", 100)
     record = explanation_record(explain(pipeline, long_text(200)), label="sport")
+    assert isinstance(record["words"], WordRows)
     as_lists = {**record, "words": [list(w) for w in record["words"]]}
     assert _dumps_bytes(record) == orjson.dumps(as_lists, option=orjson.OPT_SERIALIZE_NUMPY)
     small = WordRows(record["words"].columns)

@@ -138,8 +138,19 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "targets": None if targets is None else [float(t) for t in targets],
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
-        "words": WordRows(explanation.word_columns),
+        "words": _word_rows(explanation.word_columns),
     }
+
+
+#: Words from which a record holds its words as :class:`WordRows` (columns, lists made as they
+#: are read) instead of a list of lists: plain JSON data for ordinary documents, bounded memory
+#: for books and logs (doclrp's writers stream either; ``list(record["words"])`` gives the lists).
+ROW_COLUMNS_WORDS = 50_000
+
+
+def _word_rows(columns: WordColumns) -> Sequence[list[Any]]:
+    rows = WordRows(columns)
+    return rows if len(rows) >= ROW_COLUMNS_WORDS else list(rows)
 
 
 class WordRows(Sequence[list[Any]]):
@@ -168,12 +179,15 @@ class WordRows(Sequence[list[Any]]):
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            return [[t, s, e, r] for t, s, e, _, r in self.columns[index]]
+            part = self.columns[index]
+            return [list(row) for row in zip(part.texts(), part.start.tolist(), part.end.tolist(),
+                                             part.relevance.tolist())]
         text, start, end, _, relevance = self.columns[index]
         return [text, start, end, relevance]
 
     def __iter__(self) -> Iterator[list[Any]]:
-        return ([text, start, end, relevance] for text, start, end, _, relevance in self.columns)
+        for block in self.blocks():
+            yield from block
 
     def blocks(self, size: int = 65_536) -> Iterator[list[list[Any]]]:
         """The rows in lists of at most ``size``."""
