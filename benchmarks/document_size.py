@@ -23,7 +23,8 @@ the largest document (how long after its start the document was stopped, and whe
 corpus run of that document between two short ones with ``--doc-timeout SECONDS --on-error
 skip`` (the long one skipped with its reason, the run going on).
 
-    python benchmarks/document_size.py [--sizes 0.1,0.5,1,5,20] [--kinds news] [--budget 10] [--out FILE]
+    python benchmarks/document_size.py [--sizes 0.1,0.5,1,5,20] [--kinds news] [--budget 10 [--budget-only]]
+                                       [--no-corpus] [--out FILE]
 
 Results: printed, and written to ``benchmarks/results/document_size.json`` (or ``--out``).
 Issue 28's goals: at most 60 MiB per MB of text, 5 MB within 12x the wall time of 0.5 MB, a
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--no-corpus", action="store_true", help="measure doclrp explain only")
     parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                         help="also check --doc-timeout SECONDS on the largest document")
+    parser.add_argument("--budget-only", action="store_true", help="only the --budget check")
     add_out_argument(parser, __file__)
     args = parser.parse_args()
     from doclrp import pretrained_path
@@ -195,7 +197,7 @@ def main() -> None:
               f"corpus {base['corpus_seconds']:.1f} s, {base['corpus']:.0f} MiB peak", flush=True)
         print(f"{'kind':8s} {'MB':>5s} {'explain s':>10s} {'added MiB':>10s} {'MiB/MB':>7s} {'page MB':>8s} "
               f"{'corpus s':>9s} {'added MiB':>10s}  stages (s)", flush=True)
-        for kind in args.kinds.split(","):
+        for kind in [] if args.budget_only else args.kinds.split(","):
             for size in sizes:
                 row = measure(kind, int(size * MB), model, folder, base, not args.no_corpus)
                 rows.append(row)
@@ -206,7 +208,7 @@ def main() -> None:
                       f"{c.get('seconds', float('nan')):9.1f} {c.get('peak_added_mib', float('nan')):10.0f}  {stages}",
                       flush=True)
         fits = {}
-        for kind in args.kinds.split(","):
+        for kind in [] if args.budget_only else args.kinds.split(","):
             mine = [r for r in rows if r["kind"] == kind]
             mb = [r["mb"] for r in mine]
             fits[kind] = {"explain_mib": linear_fit(mb, [r["explain"]["peak_added_mib"] for r in mine]),
