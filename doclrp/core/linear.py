@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, cast
 
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.modules.conv import _ConvNd
 
-__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "is_affine_layer",
+__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "one_thread", "is_affine_layer",
            "is_dense", "AFFINE_LAYERS", "DenseAdapter", "register_dense_adapter", "dense_adapter"]
 
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
@@ -299,6 +300,29 @@ def restrict_to_nonzero(layer: AffineMap, x: Tensor,
         return layer, None
     positions = nonzero.nonzero()
     return SparseConv1dMap(layer, positions), tuple(positions.unbind(1))
+
+
+#: Whether a CPU Conv1d's sparse rule runs on one thread (see ``session``); benchmarks switch it off to compare.
+ONE_THREAD_SPARSE = True
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one intra-op thread (torch's own count restored after it).
+
+    >>> with one_thread():
+    ...     torch.get_num_threads()
+    1
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def keeps_output(module: nn.Module, x: Tensor) -> bool:
