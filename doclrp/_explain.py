@@ -34,7 +34,7 @@ from .core.methods import MethodSpec
 from ._budget import Budget, checked
 from .errors import DoclrpError
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
-from .text.columns import WordSpans
+from .text.columns import WordSpans, WordTable
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "MAX_VIEW_WORDS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
@@ -206,10 +206,10 @@ class _IdSequence:
 ENCODE_WORDS = 65_536
 
 
-def _word_spans(document: Any) -> WordSpans:
+def _word_spans(document: Any) -> WordTable[Any]:
     """The words of a ``Document`` (or of an object with its ``.text`` and ``.words``) as columns."""
     words = document.words
-    if isinstance(words, WordSpans):
+    if isinstance(words, WordTable):
         return words
     return WordSpans.from_rows(document.text, [(w.text, w.start, w.end, getattr(w, "sentence", 0)) for w in words])
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from doclrp.errors import DoclrpError
-from doclrp.text.columns import WordSpans
+from doclrp.text.columns import WordTable
 from doclrp.text.words import Document, Token
 
 __all__ = ["Aggregated", "aggregate", "align", "align_array", "as_vector", "word_offsets"]
@@ -90,7 +90,7 @@ def word_offsets(words: Document | Sequence[Token]) -> tuple[np.ndarray, np.ndar
     """``(starts, ends)`` of ``words`` (a document, its columns, or any sequence of words) as int64 arrays."""
     if isinstance(words, Document):
         words = words.words
-    if isinstance(words, WordSpans):
+    if isinstance(words, WordTable):
         return words.start, words.end
     return (np.fromiter((w.start for w in words), np.int64, len(words)),
             np.fromiter((w.end for w in words), np.int64, len(words)))

@@ -27,7 +27,8 @@ from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, overload
 
 import numpy as np
 
-__all__ = ["Token", "WordRelevance", "TokenPiece", "TextColumns", "WordSpans", "WordColumns", "TokenColumns"]
+__all__ = ["Token", "WordRelevance", "TokenPiece", "TextColumns", "WordTable", "WordSpans", "WordColumns",
+           "TokenColumns"]
 
 
 class Token(NamedTuple):
@@ -63,7 +64,7 @@ class TokenPiece(NamedTuple):
     relevance: float
 
 
-Row = TypeVar("Row", bound=tuple)  # type: ignore[type-arg]
+Row = TypeVar("Row", bound=tuple)
 _C = TypeVar("_C", bound="TextColumns[Any]")
 #: Rows made at a time when iterating: bounded memory, numpy's tolist() speed.
 _BLOCK = 8192
@@ -76,9 +77,9 @@ class TextColumns(Sequence[Row], Generic[Row]):
     the rows' own strings. Arrays are read-only: an explanation is a value.
     """
 
-    ROW: ClassVar[type]
+    ROW: ClassVar[type[Any]]
     #: The fields stored as arrays, in the row's order after ``text``, and their dtypes.
-    FIELDS: ClassVar[tuple[tuple[str, type], ...]]
+    FIELDS: ClassVar[tuple[tuple[str, Any], ...]]
 
     def __init__(self, text: str, texts: Sequence[str] | None = None, extra: Mapping[str, Any] | None = None,
                  **columns: Any) -> None:
@@ -105,7 +106,7 @@ class TextColumns(Sequence[Row], Generic[Row]):
             return rows
         rows = list(rows)
         names = [name for name, _ in cls.FIELDS]
-        columns = {name: [row[i + 1] for row in rows] for i, name in enumerate(names)}
+        columns: dict[str, Any] = {name: [row[i + 1] for row in rows] for i, name in enumerate(names)}
         texts = [row[0] for row in rows]
         own = [cls._slice(text, row[1], row[2]) for row in rows]
         return cls(text, texts=None if texts == own else texts, **columns)
@@ -149,7 +150,8 @@ class TextColumns(Sequence[Row], Generic[Row]):
         return self._row(text, values)
 
     def _row(self, text: str, values: list[Any]) -> Row:
-        return tuple.__new__(self.ROW, (text, *values))  # type: ignore[no-any-return]
+        row: Row = tuple.__new__(self.ROW, (text, *values))
+        return row
 
     def __iter__(self) -> Iterator[Row]:
         for begin in range(0, self._length, _BLOCK):
@@ -173,7 +175,7 @@ class TextColumns(Sequence[Row], Generic[Row]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking sequences (lists) are not hashable either
+    __hash__ = None  # type: ignore[assignment]  # sequences compared by value (as lists) are not hashable
 
     def __repr__(self) -> str:
         shown = [repr(row) for row in self[:6]]
@@ -205,11 +207,8 @@ def _frozen(values: Any, dtype: Any) -> np.ndarray:
     return array
 
 
-class WordSpans(TextColumns[Token]):
-    """The words of a text (:class:`Token`): offsets and sentence index per word."""
-
-    ROW = Token
-    FIELDS = (("start", np.int64), ("end", np.int64), ("sentence", np.int64))
+class WordTable(TextColumns[Row]):
+    """Words with their offsets and sentence index as arrays: what documents and explanations share."""
 
     @property
     def start(self) -> np.ndarray:
@@ -224,7 +223,14 @@ class WordSpans(TextColumns[Token]):
         return self._columns["sentence"]
 
 
-class WordColumns(WordSpans, TextColumns[WordRelevance]):  # type: ignore[misc]
+class WordSpans(WordTable[Token]):
+    """The words of a text (:class:`Token`): offsets and sentence index per word."""
+
+    ROW = Token
+    FIELDS = (("start", np.int64), ("end", np.int64), ("sentence", np.int64))
+
+
+class WordColumns(WordTable[WordRelevance]):
     """The words of an explanation (:class:`WordRelevance`): offsets, sentence and relevance per word."""
 
     ROW = WordRelevance
