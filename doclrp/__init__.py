@@ -9,7 +9,8 @@ The common journeys need only these names: ``doclrp.load_model`` (any model fold
 ``doclrp.explain`` (text → words with relevance), ``doclrp.attribute`` (tensors),
 ``doclrp.resolve_method`` and ``doclrp.Target`` (what to explain, and how),
 ``doclrp.explain_corpus`` / ``doclrp.summarize`` (whole corpora),
-``doclrp.read_toolbox_model`` (LRP Toolbox files) and ``doclrp.render.to_html`` (pages).
+``doclrp.read_toolbox_model`` (LRP Toolbox files), ``doclrp.read_keras_model`` and
+``doclrp.read_onnx_model`` (Keras and ONNX files) and ``doclrp.render.to_html`` (pages).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the names as static tools see them; at run time they come f
     from .models.toolbox import read_toolbox_model, toolbox_composite
     from .models.sklearn import from_sklearn
     from .models.keras import read_keras_model
+    from .models.onnx_files import read_onnx_model
     from .corpus import explain_corpus, read_results, summarize
     from . import render
 
@@ -38,7 +40,7 @@ __all__ = [
     "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
     "Target", "Attributor", "LRP", "resolve_method", "method_names",
     "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
-    "from_sklearn", "read_keras_model", "explain_corpus", "read_results", "summarize", "render", "__version__",
+    "from_sklearn", "read_keras_model", "read_onnx_model", "explain_corpus", "read_results", "summarize", "render", "__version__",
 ]
 
 # Imported on first use, not with the package: `import doclrp.cli` runs this file first, and
@@ -56,6 +58,7 @@ _HOMES = {
     "toolbox_composite": "doclrp.models.toolbox",
     "from_sklearn": "doclrp.models.sklearn",
     "read_keras_model": "doclrp.models.keras",
+    "read_onnx_model": "doclrp.models.onnx_files",
     **dict.fromkeys(["explain_corpus", "read_results", "summarize"], "doclrp.corpus"),
 }
 

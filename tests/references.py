@@ -44,7 +44,7 @@ from doclrp.models.hf.layouts import is_disentangled_attention
 from doclrp.models.hf.pipeline import takes_row_positions
 
 __all__ = [
-    "dense_matrix", "bias_vector", "rule_reference",
+    "dense_matrix", "bias_vector", "rule_reference", "sum_reference", "product_reference",
     "Half", "attention_by_the_rules", "reference_run",
     "embedding_gradients",
     "FORWARD_TOLERANCE", "CONSERVATION_TOLERANCE", "REFERENCE_TOLERANCE",
@@ -121,6 +121,39 @@ def rule_reference(rule, layer, x, g):
     else:
         raise AssertionError(rule)
     return (share * R[:, None, :]).sum(2).reshape(x.shape)
+
+
+def sum_reference(rule, coefficients, inputs, g):
+    """``[R_i]`` of ``rule`` on the sum ``z = Σ_i c_i x_i`` (a merge layer), element by element from
+    its terms ``c_i x_i``, as the rule's equation on a bias-free layer with weights ``c_i``; float64."""
+    terms = torch.stack([c * x for c, x in zip(coefficients, inputs)])   # (n, *shape)
+    z = terms.sum(0)
+    R = z * g
+    pos, neg = terms.clamp(min=0), terms.clamp(max=0)
+    zp, zn = pos.sum(0), neg.sum(0)
+    if isinstance(rule, Zero):
+        share = terms / z
+    elif isinstance(rule, Epsilon):
+        share = terms / (z + rule.eps * (2.0 * (z >= 0).double() - 1.0))
+    elif isinstance(rule, Gamma):
+        share = (terms + rule.gamma * torch.where(z >= 0, pos, neg)) / (z + rule.gamma * torch.where(z >= 0, zp, zn))
+    elif isinstance(rule, (AlphaBeta, ZPlus)):
+        alpha, beta = (1.0, 0.0) if isinstance(rule, ZPlus) else (rule.alpha, rule.beta)
+        safe_zp, safe_zn = torch.where(zp > 0, zp, 1.0), torch.where(zn < 0, zn, -1.0)
+        share = torch.where((zp > 0) & (zn < 0), alpha * pos / safe_zp - beta * neg / safe_zn,
+                            torch.where(zp > 0, pos / safe_zp, torch.where(zn < 0, neg / safe_zn, 0.0)))
+    else:
+        raise AssertionError(rule)
+    return list((share * R).unbind(0))
+
+
+def product_reference(keep, inputs, g):
+    """``[R_i]`` on the product ``z = Π_i x_i``: ``R/n`` each (``keep`` None), or all to factor ``keep``."""
+    z = torch.stack(inputs).prod(0)
+    R = z * g
+    if keep is None:
+        return [R / len(inputs) for _ in inputs]
+    return [R if i == keep else torch.zeros_like(R) for i in range(len(inputs))]
 
 
 # -- attention and gated MLPs, by the papers' rules ----------------------------------------------
@@ -671,9 +704,12 @@ def recurrent_reference(module, x, relevance_out, eps):
     its share through tanh; the joint map ``[x_t; h_{t−1}] → z_g`` (both biases in ``z_g``) takes
     LRP-ε: ``R_j = Σ_k a_j w_kj / (z_k + ε sign z_k) R_k`` (biases absorb their share). GRU:
     ``h = (1−z) n + z h_{t−1}`` splits in proportion, ``n`` through tanh to ``z_n = W_in x + b_in +
-    r (W_hn h + b_hn)``, the joint map with weight ``[W_in, diag(r) W_hn]`` under ε.
+    r (W_hn h + b_hn)``, the joint map with weight ``[W_in, diag(r) W_hn]`` under ε; a GRU with its
+    reset gate before the product (``ResetBeforeGRU``): ``z_n = W_in x + b_in + W_hn (r h) + b_hn``,
+    weight ``[W_in, W_hn diag(r)]``.
     """
     lstm = isinstance(module, nn.LSTM)
+    before = type(module).__name__ == "ResetBeforeGRU"
     H = module.hidden_size
     D = 2 if module.bidirectional else 1
     params = {k: v.detach().double().numpy() for k, v in module.named_parameters()}
@@ -702,7 +738,7 @@ def recurrent_reference(module, x, relevance_out, eps):
                 else:
                     a, m = W_ih @ inp[t] + b_ih, W_hh @ h + b_hh
                     r, u = _np_sigmoid(a[:H] + m[:H]), _np_sigmoid(a[H:2 * H] + m[H:2 * H])
-                    zn = a[2 * H:] + r * m[2 * H:]
+                    zn = a[2 * H:] + (W_hh[2 * H:] @ (r * h) + b_hh[2 * H:] if before else r * m[2 * H:])
                     n = np.tanh(zn)
                     h_new = (1 - u) * n + u * h
                     steps.append(dict(t=t, h_prev=h, h=h_new, r=r, u=u, n=n, zn=zn))
@@ -736,7 +772,8 @@ def recurrent_reference(module, x, relevance_out, eps):
                     rows = slice(2 * H, 3 * H)
                     share = R_n * _np_epsilon_share(s["zn"], eps)
                     R_x[t] += inp[t] * (W_ih[rows].T @ share)
-                    R_h = R_direct + s["h_prev"] * ((s["r"][:, None] * W_hh[rows]).T @ share)
+                    gated = W_hh[rows] * s["r"][None, :] if before else s["r"][:, None] * W_hh[rows]
+                    R_h = R_direct + s["h_prev"] * (gated.T @ share)
         R_y = R_x
     return R_y
 

@@ -216,3 +216,39 @@ def test_refusals_name_the_layer_and_the_fix(make, composite, message):
     with pytest.raises(DoclrpError, match=message) as error:
         attribute(Model(), torch.randn(2, 4, 3), target=0, composite=composite)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("composite", [Composite({nn.Linear: Epsilon(0.05)}), Composite({nn.Linear: Gamma(0.25)})])
+def test_reset_before_gru_matches_arras_reference_and_its_equations(bidirectional, bias, composite):
+    """Keras's GRU(reset_after=False): the reset gate before W_hn, its forward by the equations and
+    its relevance by the reference (ε); other rules (γ) run through the general per-step path."""
+    from doclrp.core.recurrent import ResetBeforeGRU
+
+    net = _net(ResetBeforeGRU, bidirectional, 1, bias)
+    torch.manual_seed(1)
+    x = torch.randn(3, 6, 3, dtype=torch.float64)
+    # the forward by hand, one direction: n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
+    h = torch.zeros(3, 4, dtype=torch.float64)
+    w_ih, w_hh = net.weight_ih_l0, net.weight_hh_l0
+    b_ih = net.bias_ih_l0 if bias else torch.zeros(12, dtype=torch.float64)
+    b_hh = net.bias_hh_l0 if bias else torch.zeros(12, dtype=torch.float64)
+    for t in range(6):
+        a, m = x[:, t] @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+        r, z = torch.sigmoid(a[:, :4] + m[:, :4]), torch.sigmoid(a[:, 4:8] + m[:, 4:8])
+        h = (1 - z) * torch.tanh(a[:, 8:] + (r * h) @ w_hh[8:].T + b_hh[8:]) + z * h
+    torch.testing.assert_close(net(x)[0][:, -1, :4], h, atol=1e-12, rtol=0)
+    model = Flat(net)
+    weights = torch.randn(3, model(x).shape[1], dtype=torch.float64)
+    attr = attribute(model, x, target=weights, composite=composite)
+    assert torch.equal(attr.output, model(x))
+    rule = composite.rules[nn.Linear]
+    if isinstance(rule, Epsilon):
+        y = model(x).detach()
+        for b in range(3):
+            relevance_out = (weights[b] * y[b]).reshape(6, -1).numpy()
+            expected = recurrent_reference(net, x[b].numpy(), relevance_out, rule.eps)
+            assert torch.allclose(attr.relevance[b], torch.from_numpy(expected), rtol=0, atol=1e-10)
+    elif not bias:
+        assert attr.delta.abs().max() < 1e-10  # γ on bias-free maps conserves

@@ -110,3 +110,27 @@ def test_shipped_model_explains_and_runs_a_corpus_on_cuda(tmp_path):
     records = sorted((line for line in lines if "id" in line), key=lambda r: int(r["id"]))
     assert [r["target"] for r in records] == [str(e.target) for e in cpu]
     np.testing.assert_allclose([r["target_value"] for r in records], [e.target_value for e in cpu], rtol=1e-4)
+
+
+def test_cuda_equals_cpu_for_merge_layers_and_several_inputs():
+    """Graph models (issue 25): sums, products, maxima, concatenations and two inputs, on CUDA as on the CPU."""
+    from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, WeightedSum
+    from doclrp.models.graph import GraphModel, Step
+    from doclrp.models.keras_layers import Permute
+
+    torch.manual_seed(2)
+    layers = {"embed": nn.Embedding(30, 6), "turn": Permute((2, 1)), "pool": nn.AdaptiveMaxPool1d(1),
+              "flat": nn.Flatten(), "meta": nn.Linear(3, 6), "add": WeightedSum.add(2), "mul": ElementwiseProduct(),
+              "max": Extremum("max"), "cat": Concatenate(-1), "out": nn.Linear(12, 3)}
+    steps = [Step("embed", ("ids",), "e"), Step("turn", ("e",), "t"), Step("pool", ("t",), "p"),
+             Step("flat", ("p",), "f"), Step("meta", ("x",), "m"), Step("add", ("f", "m"), "s"),
+             Step("mul", ("s", "m"), "q"), Step("max", ("s", "q"), "r"), Step("cat", ("r", "m"), "c"),
+             Step("out", ("c",), "y")]
+    model = GraphModel(layers, steps, ["ids", "x"], ["y"]).double()
+    ids, x = torch.randint(1, 30, (4, 9)), torch.randn(4, 3, dtype=torch.float64)
+    for composite in ("epsilon", "alpha2-beta1"):
+        cpu = doclrp.attribute(model, (ids, x), target=1, composite=composite)
+        gpu = doclrp.attribute(model.cuda(), (ids.cuda(), x.cuda()), target=1, composite=composite)
+        model.cpu()
+        for a, b in zip(cpu.input_relevance, gpu.input_relevance):
+            torch.testing.assert_close(b.cpu(), a, atol=1e-10, rtol=0)

@@ -168,6 +168,21 @@ def test_recurrent_outputs_equal_keras(kind, return_sequences, bidirectional, tm
     assert type(rnn) is (nn.LSTM if kind == "LSTM" else nn.GRU) and rnn.batch_first and rnn.bidirectional == bidirectional
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_gru_with_reset_before_the_product(bidirectional, use_bias, tmp_path):
+    """GRU(reset_after=False): the reset gate before the recurrent product (a ResetBeforeGRU)."""
+    layer = L.GRU(4, reset_after=False, use_bias=use_bias, return_sequences=True)
+    layer = L.Bidirectional(layer) if bidirectional else layer
+    model = keras.Sequential([keras.Input((7,), dtype="int32"), L.Embedding(25, 5), layer,
+                              L.GlobalMaxPooling1D(), L.Dense(2)])
+    assert_same_outputs(randomized(model), token_ids(4, 7, 25), tmp_path)
+    imported = doclrp.read_keras_model(tmp_path / "model.keras", dtype=torch.float64)
+    assert type(imported[1].rnn).__name__ == "ResetBeforeGRU"
+    result = attribute(imported, torch.from_numpy(token_ids(4, 7, 25)).long(), target=0, composite="epsilon")
+    assert result.relevance.shape == (4, 7) and torch.isfinite(result.relevance).all()
+
+
 @pytest.mark.parametrize("merge", ["sum", "ave"])
 def test_bidirectional_merge_modes_and_stacks(merge, tmp_path):
     model = keras.Sequential([keras.Input((6, 3)), L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=merge),
@@ -291,12 +306,10 @@ def test_unsupported_layers_and_settings_are_refused(fmt, tmp_path):
                    "layer 'd': unknown activation 'doclrp_tests>doubled'"),
         "elu": (keras.Sequential([keras.Input((3,)), L.Dense(2, activation="elu", name="d")]),
                 "layer 'd': unknown activation 'elu'"),
-        "gru": (keras.Sequential([keras.Input((4, 3)), L.GRU(2, reset_after=False, name="g")]),
-                "layer 'g': GRU with reset_after=False is not read"),
-        "mask": (keras.Sequential([keras.Input((4,)), L.Embedding(5, 2, mask_zero=True, name="e"), L.LSTM(2)]),
-                 "layer 'e': mask_zero=True is not read"),
-        "layer": (keras.Sequential([keras.Input((4, 3)), L.LayerNormalization(name="ln")]),
-                  r"layer 'ln' \(LayerNormalization\) is a custom object or a layer doclrp does not read"),
+        "layer": (keras.Sequential([keras.Input((4, 3)), L.UnitNormalization(name="un")]),
+                  r"layer 'un' \(UnitNormalization\) is a custom object or a layer doclrp does not read"),
+        "rms": (keras.Sequential([keras.Input((4, 3)), L.LayerNormalization(rms_scaling=True, name="ln")]),
+                "layer 'ln': rms_scaling=True is not read"),
         "relu6": (keras.Sequential([keras.Input((3,)), L.ReLU(max_value=6.0, name="r6")]),
                   "layer 'r6': ReLU with max_value=6.0 is not read"),
         "nchw": (keras.Sequential([keras.Input((2, 5, 5)), L.Conv2D(2, 3, data_format="channels_first", name="c")]),
@@ -314,12 +327,13 @@ def test_unsupported_layers_and_settings_are_refused(fmt, tmp_path):
         refused(path, message)
 
 
-def test_branching_functional_model_is_refused(tmp_path):
+def test_branching_functional_model_is_a_graph(tmp_path):
+    """Chains stay an nn.Sequential; anything else is a GraphModel (tests/test_models_keras_graph.py)."""
     inputs = keras.Input((3,))
     outputs = L.Add(name="sum")([L.Dense(3)(inputs), inputs])
     path = tmp_path / "m.keras"
     keras.Model(inputs, outputs).save(path)
-    refused(path, "layer 'sum' takes 2 inputs")
+    assert type(doclrp.read_keras_model(path)).__name__ == "GraphModel"
 
 
 def rewrite_archive(source, target, config=None, edit_weights=None):

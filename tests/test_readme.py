@@ -42,6 +42,8 @@ STAND_INS = """
 - `models/bbc-cnn`: the shipped model (a link), unless the block trains it (then on the small corpus);
 - `--epochs 1` on every `doclrp train`, `--docs 3` on `doclrp evaluate`;
 - `DIR`: models/bbc-cnn; `doc.txt`, `corpus.jsonl`, `reviews.jsonl`: small files written here;
+- `kim-text.keras`, `cnn.onnx` and their `vocab.txt`: a Keras text CNN and doclrp's TextCNN exported to
+  ONNX, built here over a small TextVectorization vocabulary;
 - `path/to/hf-folder` and `models/minilm-bbc`: a tiny BERT classifier folder (tests/references.py);
 - `--device cuda` becomes `--device cpu` without CUDA;
 - Python: `model`/`inputs` a small MLP and a batch; the custom-attention block a model with an
@@ -110,6 +112,31 @@ def _prepare_folder(folder: Path, commands: list[list[str]], data) -> None:
              "label": "pos" if n % 2 else "neg"} for n in range(40)]
     for name in ("corpus.jsonl", "reviews.jsonl"):
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    if any("kim-text.keras" in c or "cnn.onnx" in c for c in commands):
+        _model_files(folder)
+
+
+def _model_files(folder: Path) -> None:
+    """The Keras and ONNX text models of the README's model-file commands, and their vocabulary."""
+    import os
+    import warnings
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    from doclrp.models import TextCNN
+
+    words = ["", "[UNK]", "the", "shares", "rose", "after", "match", "team", "won", "market", "fell", "good"]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    ids = keras.Input((16,), dtype="int32")
+    embedded = keras.layers.Embedding(len(words), 4)(ids)
+    pooled = [keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(3, k, activation="relu")(embedded))
+              for k in (2, 3)]
+    keras.Model(ids, keras.layers.Dense(2)(keras.layers.Concatenate()(pooled))).save(folder / "kim-text.keras")
+    cnn = TextCNN(vocab_size=len(words), embed_dim=4, widths=(2, 3), channels=3, n_outputs=2).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(cnn, (torch.randint(1, len(words), (2, 9)),), folder / "cnn.onnx", dynamo=False,
+                          input_names=["ids"], dynamic_axes={"ids": {0: "batch", 1: "seq"}})
 
 
 SH_BLOCKS = [code for lang, code in readme_blocks() if lang == "sh"]

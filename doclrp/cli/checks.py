@@ -40,7 +40,11 @@ def check_arguments(args) -> None:
     for flag, value, folder in _outputs(args):
         _check_output(value, flag, folder)
     if command in ("explain", "corpus", "evaluate"):
-        _check_model_folder(args.model)
+        _check_model_folder(args.model, getattr(args, "vocab", None))
+    if command == "serve":  # folders are checked where they are served
+        for model in args.models:
+            if Path(model).suffix.lower() in VOCAB_MODEL_SUFFIXES:
+                _check_model_folder(model, getattr(args, "vocab", None))
     if command == "explain" and args.file is not None and not Path(args.file).is_file():
         raise DoclrpError(f"no such file: {args.file}")
     if command == "train":
@@ -55,10 +59,24 @@ def check_arguments(args) -> None:
 #: ``--model`` files (not folders) that ``load_model`` answers itself: ``.skops`` files are read,
 #: pickles refused with the way to save a ``.skops`` file instead.
 MODEL_FILE_SUFFIXES = (".skops", ".pkl", ".pickle", ".joblib")
+#: ``--model`` files read with a ``--vocab`` (``doclrp.models.imported.MODEL_FILE_KINDS``, kept here
+#: too: this module answers before torch is imported).
+VOCAB_MODEL_SUFFIXES = {".keras": "Keras", ".h5": "Keras", ".onnx": "ONNX"}
 
 
-def _check_model_folder(folder: str) -> None:
+def _check_model_folder(folder: str, vocab: str | None = None) -> None:
     path = Path(folder)
+    kind = VOCAB_MODEL_SUFFIXES.get(path.suffix.lower())
+    if kind is not None and not path.is_dir():
+        if not path.is_file():
+            raise DoclrpError(f"no model file at {folder}: check the path")
+        if vocab is None:
+            raise DoclrpError(f"--model {folder} is a {kind} model file: pass the vocabulary it was trained with, "
+                              "--vocab FILE (a vocab.txt, a Hugging Face tokenizer.json, or a Keras TextVectorization "
+                              "vocabulary), and its output names, --labels a,b,c")
+        if not Path(vocab).is_file():
+            raise DoclrpError(f"--vocab {vocab}: no such file")
+        return
     if path.suffix.lower() in MODEL_FILE_SUFFIXES and path.is_file():
         return
     if path.suffix.lower() == ".skops" and not path.is_dir():

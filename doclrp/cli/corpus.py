@@ -15,14 +15,17 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
+from typing import Any
 
-from doclrp.cli.checks import check_arguments
+from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES, check_arguments
 from doclrp.cli.options import device_from_args, method_from_args
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
+from doclrp.models.loading import load_model
 from doclrp.text.terms import parse_leave_out
 
 __all__ = ["run"]
@@ -39,7 +42,7 @@ def run(args) -> int:
     with warnings_as_lines(), warnings.catch_warnings():
         warnings.simplefilter("always", CorpusWarning)
         # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
-        report = explain_corpus(args.model, args.input, args.out, target=parse_target(args.target),
+        report = explain_corpus(_model(args), args.input, args.out, target=parse_target(args.target),
                                 method=method_from_args(args), reference=parse_reference(args.reference),
                                 batch_size=args.batch_size, device=args.device,
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
@@ -48,6 +51,14 @@ def run(args) -> int:
                                 doc_timeout=args.doc_timeout)
     print(report)
     return 0
+
+
+def _model(args) -> Any:
+    """The --model folder, or a Keras/ONNX file read here with its --vocab (a corpus run takes a pipeline)."""
+    if Path(args.model).suffix.lower() not in VOCAB_MODEL_SUFFIXES:
+        return args.model
+    return load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                      labels=args.labels)
 
 
 def _summarize(args) -> int:

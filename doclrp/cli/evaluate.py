@@ -43,7 +43,8 @@ def run(args) -> int:
         if not methods:
             raise DoclrpError("--methods names no method")
     args.device = resolve_device(args.device)
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     records = list(open_corpus(args.corpus))
     if args.split == "test":
         records = train_test_split_fixed(records)[1]

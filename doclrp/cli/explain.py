@@ -101,7 +101,8 @@ def run(args) -> int:
     device_from_args(args)
     if args.file is not None and not Path(args.file).is_file():  # before the model loads: a typo fails at once
         raise DoclrpError(f"no such file: {args.file}")
-    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
+    pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
+                          labels=args.labels)
     load_spacy()  # the word splitter too: loading is the command's work, not the document's
     # The document's budget starts once the model is loaded: loading is the command's, not the document's.
     budget = Budget(getattr(args, "doc_timeout", None))

@@ -38,9 +38,11 @@ __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_targ
 
 
 def add_model_options(parser) -> None:
-    """--model, --target, --method (alias --composite), --param and --device."""
+    """--model, --vocab, --labels, --target, --method (alias --composite), --param and --device."""
     parser.add_argument("--model", required=True, metavar="DIR",
-                        help="a model folder (doclrp or Hugging Face) or a scikit-learn .skops file")
+                        help="a model folder (doclrp or Hugging Face), a scikit-learn .skops file, or a Keras "
+                             "(.keras, .h5) or ONNX (.onnx) text model file with --vocab")
+    add_model_file_options(parser)
     parser.add_argument("--target", default="predicted",
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
@@ -52,6 +54,27 @@ def add_model_options(parser) -> None:
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     add_device(parser)
     add_allow_pickle(parser)
+
+
+def add_model_file_options(parser) -> None:
+    """--vocab and --labels: what a Keras or ONNX model file needs besides its weights."""
+    parser.add_argument("--vocab", metavar="FILE",
+                        help="the vocabulary of a Keras or ONNX --model file: a vocab.txt, a Hugging Face "
+                             "tokenizer.json, or a Keras TextVectorization vocabulary (one word per line)")
+    parser.add_argument("--labels", type=label_list, metavar="A,B,C",
+                        help="the output names of a Keras or ONNX --model file, in order (default 0, 1, ...)")
+
+
+def label_list(value: str) -> list[str]:
+    """An argparse type: comma-separated output names.
+
+    >>> label_list("neg, pos")
+    ['neg', 'pos']
+    """
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"--labels {value!r}: give names separated by commas, e.g. neg,pos")
+    return names
 
 
 def add_device(parser) -> None:
@@ -213,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "and replacement), ABPC, comprehensiveness, sufficiency, normalized AOPC, each with 95% "
                     "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
                     "task and time per document, written as DIR/results.json and DIR/index.html.")
-    evaluate.add_argument("--model", required=True, metavar="DIR", help="a model folder (doclrp or Hugging Face)")
+    evaluate.add_argument("--model", required=True, metavar="DIR",
+                          help="a model folder (doclrp or Hugging Face), or a Keras or ONNX model file with --vocab")
+    add_model_file_options(evaluate)
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
@@ -255,8 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to bind (default 127.0.0.1; others expose the app to the network)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--models", nargs="+", default=[], metavar="MODEL",
-                       help="models to serve as well: folders (doclrp, Hugging Face) or .skops files; each is "
-                            "loaded and checked before the server starts")
+                       help="models to serve as well: folders (doclrp, Hugging Face), .skops files, or Keras/ONNX "
+                            "model files (with --vocab, --labels); each is loaded and checked before the server "
+                            "starts")
+    add_model_file_options(serve)
     serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
                        help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")

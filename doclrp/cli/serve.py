@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
+from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES
 from doclrp.cli.options import device_from_args
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import pretrained_path
@@ -33,6 +35,27 @@ def allowed_hosts(args) -> list[str]:
 def url_of(host: str, port: int) -> str:
     shown = "127.0.0.1" if host == "0.0.0.0" else host
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def _models(args) -> list[Any] | dict[str, Any]:
+    """The shipped model and the --models folders; with Keras/ONNX files among them, ``{id: folder or
+    pipeline}``, the files read here with --vocab and --labels (the app serves pipelines as folders)."""
+    sources = [pretrained_path(), *args.models]
+    if not any(Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES for source in args.models):
+        return sources
+    from doclrp.models.loading import load_model
+    from doclrp.serve.models import model_id
+
+    models: dict[str, Any] = {}
+    for source in sources:
+        base = model_id(source)
+        key, n = base, 2
+        while key in models:
+            key, n = f"{base}-{n}", n + 1
+        is_file = Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES
+        models[key] = load_model(source, device=args.device, vocab=args.vocab, labels=args.labels) if is_file \
+            else source
+    return models
 
 
 def run(args) -> int:
@@ -57,7 +80,7 @@ def run(args) -> int:
     if not is_loopback(args.host):
         print(f"doclrp: warning: serving on {args.host}: anyone who can reach this machine can use the app",
               file=sys.stderr)
-    app = create_app(models=[pretrained_path(), *args.models], results=args.results,
+    app = create_app(models=_models(args), results=args.results,
                      limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout,
                                    batch_window_s=args.batch_window, max_batch=args.max_batch,
                                    max_queue=args.max_queue),

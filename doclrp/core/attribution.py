@@ -43,6 +43,9 @@ class Attribution:
     delta: ``(batch,)`` ``target_output − relevance − other_relevance``, summed per
         sample (what biases, ε and unplaceable shares absorbed; ~0 where a rule conserves).
     method: the name of the method (LRP composite or baseline) that made it.
+    input_relevance: the relevance of every model input, in order, where several were given
+        (``attribute(model, (ids, features))``; ``relevance`` is the first); delta subtracts
+        them all. Empty for one input.
     """
 
     relevance: Tensor
@@ -53,6 +56,7 @@ class Attribution:
     delta: Tensor
     method: str
     other_relevance: dict[str, Tensor] = field(default_factory=dict)
+    input_relevance: tuple[Tensor, ...] = ()
 
     def __repr__(self) -> str:
         """A short summary (shapes, the explained values, the worst conservation error), not every tensor.
@@ -74,10 +78,14 @@ class Attribution:
 _SHOWN = 4
 
 
-def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
+def attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: TargetSpec = None,
               composite: str | Composite = "epsilon", *, forward_kwargs: dict[str, Any] | None = None,
               reference: Tensor | Sequence[float] | None = None, input_scale: float = 1.0) -> Attribution:
     """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
+
+    ``inputs``: one tensor, or a tuple of several for a model of several inputs (called as
+    ``model(*inputs)``: token ids and numeric features, say); each gets its relevance
+    (``Attribution.input_relevance``), token ids at the output of every embedding that reads them.
 
     ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is
     subtracted as ``reference=`` would be), None (the largest output, or the only one), an output index, one
@@ -97,16 +105,26 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
     (:mod:`doclrp.evaluate`); relevance is ``x ⊙`` the gradient w.r.t. ``x`` of that run.
     Meant for gradient composites: a ``first`` rule finds no layer reading ``x`` itself.
     """
-    if not isinstance(inputs, Tensor):
-        raise DoclrpError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-    if inputs.dim() == 0 or inputs.shape[0] == 0:
-        raise DoclrpError("inputs must have a batch dimension with at least one sample")
+    several = _several(inputs)
+    if isinstance(inputs, (tuple, list)) and len(inputs) == 1 and isinstance(inputs[0], Tensor):
+        inputs = inputs[0]
+    if not isinstance(inputs, Tensor) and several is None:
+        raise DoclrpError(f"inputs must be a torch.Tensor or a tuple of them, got {type(inputs).__name__}")
+    for tensor in several or (cast(Tensor, inputs),):
+        if tensor.dim() == 0 or tensor.shape[0] == 0:
+            raise DoclrpError("inputs must have a batch dimension with at least one sample")
     target, reference = split_reference(target, reference)
     composite = get_composite(composite)
     with torch.enable_grad(), attach(model, composite) as session:
         session.input_scale = float(input_scale)
-        if inputs.is_floating_point():
-            output = model(session.float_input(inputs), **(forward_kwargs or {}))
+        if several is not None:
+            output = model(*session.several_inputs(several), **(forward_kwargs or {}))
+            for index, slot in enumerate(session.slots):
+                if not slot.leaves:
+                    raise DoclrpError(f"input {index} holds integer ids, but no nn.Embedding or nn.EmbeddingBag "
+                                      "of the model read them; pass float inputs or embed the ids with one")
+        elif cast(Tensor, inputs).is_floating_point():
+            output = model(session.float_input(cast(Tensor, inputs)), **(forward_kwargs or {}))
         else:
             session.expect_tokens()
             no_embedding = DoclrpError(
@@ -134,18 +152,31 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
             session.shift_output(logits, reference.view_as(logits[0]))
             explained_logits = explained_logits - reference
         explained = (explained_logits * weights).sum(1)
-        leaves = [leaf, *session.other_leaves.values()]
+        input_leaves = session.leaves() if several is not None else [leaf]
+        leaves = [*input_leaves, *session.other_leaves.values()]
         gradients = torch.autograd.grad(explained, leaves, torch.ones_like(explained), allow_unused=True)
-        relevance = _input_times_gradient(leaf, gradients[0])
-        if session.input_relevance is not None:
-            relevance = relevance + session.input_relevance
+        by_leaf = []
+        for each, gradient in zip(input_leaves, gradients):
+            relevance = _input_times_gradient(each, gradient)
+            handed = session.leaf_relevance.get(id(each))
+            by_leaf.append(relevance if handed is None else relevance + handed)
         other = {name: _input_times_gradient(leaf, grad).sum(-1)
-                 for name, leaf, grad in zip(session.other_leaves, leaves[1:], gradients[1:])}
-        if session.token_input:
-            relevance = relevance.sum(-1)
-    relevance = relevance.detach()
+                 for name, leaf, grad in zip(session.other_leaves, leaves[len(input_leaves):],
+                                             gradients[len(input_leaves):])}
+        if several is None:
+            per_input = [by_leaf[0].sum(-1) if session.token_input else by_leaf[0]]
+        else:
+            per_input, taken = [], 0
+            for slot in session.slots:  # a slot's leaves are consecutive in session.leaves()
+                parts = by_leaf[taken:taken + len(slot.leaves)]
+                taken += len(slot.leaves)
+                per_input.append(torch.stack([part.sum(-1) for part in parts]).sum(0) if slot.tokens else parts[0])
+    inputs_relevance = tuple(r.detach() for r in per_input)
+    relevance = inputs_relevance[0]
     explained = explained.detach()
-    unexplained = explained - relevance.reshape(relevance.shape[0], -1).sum(1)
+    unexplained = explained.clone()
+    for value in inputs_relevance:
+        unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
     for value in other.values():
         unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
     return Attribution(
@@ -157,7 +188,15 @@ def attribute(model: nn.Module, inputs: Tensor, target: TargetSpec = None,
         delta=unexplained,
         method=composite.name,
         other_relevance=other,
+        input_relevance=inputs_relevance if several is not None else (),
     )
+
+
+def _several(inputs: object) -> tuple[Tensor, ...] | None:
+    """``inputs`` as a tuple of two or more tensors, if it is a sequence of tensors; else None."""
+    if isinstance(inputs, (tuple, list)) and len(inputs) > 1 and all(isinstance(t, Tensor) for t in inputs):
+        return tuple(inputs)
+    return None
 
 
 def _input_times_gradient(leaf: Tensor, gradient: Tensor | None) -> Tensor:

@@ -89,6 +89,7 @@ class Saliency:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         with torch.enable_grad(), attach(model, GRADIENT_EVERYWHERE) as session:
             if inputs.is_floating_point():
                 output = model(session.float_input(inputs), **(forward_kwargs or {}))
@@ -129,6 +130,7 @@ class IntegratedGradients:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         # The target is fixed at x: along the path another class may lead.
         full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
@@ -167,6 +169,7 @@ class Occlusion:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         kwargs = forward_kwargs or {}
         output, logits, weights, embedding = _forward(model, inputs, kwargs, target)
         values = _explained(logits, weights)
@@ -204,6 +207,7 @@ class RandomRelevance:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
+        _one_input(inputs, self.name)
         output, logits, weights, embedding = _forward(model, inputs, forward_kwargs or {}, target)
         active = _active(inputs, embedding)
         noise = torch.randn(active.shape, generator=torch.Generator().manual_seed(self.seed), dtype=torch.float64)
@@ -277,6 +281,13 @@ def _shifted(result: Attribution, reference: Tensor | Sequence[float] | None) ->
     reference = torch.as_tensor(reference, dtype=result.logits.dtype, device=result.logits.device).reshape(-1)
     offset = (result.target * reference).sum(1)
     return replace(result, target_output=result.target_output - offset, delta=result.delta - offset)
+
+
+def _one_input(inputs: object, name: str) -> None:
+    """Refuses several inputs (a tuple) where the method takes one tensor."""
+    if not isinstance(inputs, Tensor):
+        raise DoclrpError(f"{name} takes one input tensor, got a {type(inputs).__name__}; models of several "
+                          "inputs are explained by LRP and gradient-x-input")
 
 
 def _renamed(result: Attribution, name: str) -> Attribution:

@@ -30,7 +30,9 @@ from typing import Any, Callable, Mapping
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
+from .attention_rules import LayerNormCP
 from .linear import is_dense
+from .merge import MERGE_LAYERS, merge_rule
 from .recurrent import LINEAR_VIEW, RECURRENT_LAYERS, Recurrent
 from .rules import AffineRule, AlphaBeta, Epsilon, Gamma, InputRule, Pass, Rule, ZBox, Zero, ZPlus
 
@@ -71,11 +73,14 @@ class Composite:
         """The rule for ``module`` at path ``name``; ``first`` when it reads the model input.
 
         An ``nn.LSTM``/``nn.GRU`` gets :class:`~doclrp.core.recurrent.Recurrent` with the rule
-        mapped to it, else with the rule an ``nn.Linear`` would get at its path (its linear maps).
+        mapped to it, else with the rule an ``nn.Linear`` would get at its path (its linear maps);
+        a merge layer (:mod:`doclrp.core.merge`) its rule likewise.
         """
         rule = self._lookup(name, module, first)
         if isinstance(module, RECURRENT_LAYERS) and (rule is None or isinstance(rule, (AffineRule, InputRule))):
             return Recurrent(rule if rule is not None else self._lookup(name, LINEAR_VIEW, False))
+        if isinstance(module, MERGE_LAYERS):
+            return merge_rule(module, rule, self._lookup(name, LINEAR_VIEW, False))
         return rule
 
     def _lookup(self, name: str, module: nn.Module, first: bool) -> Rule | None:
@@ -93,6 +98,8 @@ class Composite:
             return self.rules[nn.Linear]
         if isinstance(module, ELEMENTWISE):
             return Pass()
+        if isinstance(module, nn.LayerNorm):
+            return LayerNormCP()  # its normalizer a constant (CP-LRP, AttnLRP): a linear map
         return None
 
     def mentions(self, name: str, module: nn.Module) -> bool:

@@ -59,7 +59,7 @@ from ..errors import DoclrpError
 from .linear import AffineMap
 from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Rule, Zero
 
-__all__ = ["Recurrent", "RECURRENT_LAYERS", "LINEAR_VIEW"]
+__all__ = ["Recurrent", "RECURRENT_LAYERS", "LINEAR_VIEW", "ResetBeforeGRU"]
 
 #: The recurrent layers the engine explains.
 RECURRENT_LAYERS = (nn.LSTM, nn.GRU)
@@ -69,6 +69,45 @@ RECURRENT_LAYERS = (nn.LSTM, nn.GRU)
 #: :class:`~doclrp.core.linear.AffineMap` (which reads a layer's kind from its module).
 # on the meta device: no memory, and no draw from torch's random generator at import
 LINEAR_VIEW = nn.Linear(1, 1, bias=False, device="meta")
+
+
+class ResetBeforeGRU(nn.GRU):
+    """The GRU with its reset gate applied *before* the recurrent product (Cho et al. 2014; Keras's
+    ``GRU(reset_after=False)``): ``n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)``, where
+    ``nn.GRU`` computes ``r ⊙ (W_hn h + b_hn)``. Same parameters as ``nn.GRU``; one layer,
+    padded (not packed) batches; run step by step in Python (no fused kernel computes it). The
+    recurrent rules read it as a GRU whose candidate map is ``[x; r ⊙ h]``.
+
+    >>> gru = ResetBeforeGRU(3, 2, batch_first=True)
+    >>> gru(torch.zeros(4, 5, 3))[0].shape
+    torch.Size([4, 5, 2])
+    """
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        if isinstance(input, PackedSequence) or self.num_layers != 1 or input.dim() != 3:
+            raise DoclrpError("ResetBeforeGRU runs one layer on padded (batch, seq, features) batches")
+        x = input if self.batch_first else input.transpose(0, 1)
+        size = self.hidden_size
+        outputs, finals = [], []
+        for direction in range(2 if self.bidirectional else 1):
+            suffix = "_l0" + ("_reverse" if direction else "")
+            w_ih, w_hh = getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix)
+            b_ih = getattr(self, "bias_ih" + suffix) if self.bias else None
+            b_hh = getattr(self, "bias_hh" + suffix) if self.bias else None
+            from_input = F.linear(x, w_ih, b_ih)
+            h = x.new_zeros(x.shape[0], size) if hx is None else hx[direction]
+            steps: list[Tensor] = [x.new_empty(0)] * x.shape[1]
+            for t in (range(x.shape[1] - 1, -1, -1) if direction else range(x.shape[1])):
+                gates = from_input[:, t, :2 * size] + F.linear(h, w_hh[:2 * size], None if b_hh is None else b_hh[:2 * size])
+                r, z = torch.sigmoid(gates[:, :size]), torch.sigmoid(gates[:, size:])
+                n = torch.tanh(from_input[:, t, 2 * size:] + F.linear(r * h, w_hh[2 * size:],
+                                                                      None if b_hh is None else b_hh[2 * size:]))
+                h = (1 - z) * n + z * h
+                steps[t] = h
+            outputs.append(torch.stack(steps, 1))
+            finals.append(h)
+        y = torch.cat(outputs, -1) if len(outputs) > 1 else outputs[0]
+        return (y if self.batch_first else y.transpose(0, 1)), torch.stack(finals)
 
 
 @dataclass(frozen=True)
@@ -220,12 +259,16 @@ class _GatedMap(AffineMap):
 
     split: int = 0
     gate: Tensor | None = None
+    #: the gate multiplies the state before ``W_h`` (``W_x x + W_h (r ⊙ h)``, :class:`ResetBeforeGRU`)
+    gate_before: bool = False
 
     def forward(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
         weight = self.weight if weight is None else weight
         if self.gate is None:
             return F.linear(x, weight)
         s = self.split
+        if self.gate_before:
+            return F.linear(x[:, :s], weight[:, :s]) + F.linear(self.gate * x[:, s:], weight[:, s:])
         return F.linear(x[:, :s], weight[:, :s]) + self.gate * F.linear(x[:, s:], weight[:, s:])
 
     def vjp(self, grad: Tensor, x: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -233,6 +276,8 @@ class _GatedMap(AffineMap):
         if self.gate is None:
             return grad.matmul(weight)
         s = self.split
+        if self.gate_before:
+            return torch.cat([grad.matmul(weight[:, :s]), self.gate * grad.matmul(weight[:, s:])], 1)
         return torch.cat([grad.matmul(weight[:, :s]), (self.gate * grad).matmul(weight[:, s:])], 1)
 
 
@@ -244,6 +289,7 @@ class _Cell:
                  valid: Tensor | None) -> None:
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         self.lstm = isinstance(module, nn.LSTM)
+        self.reset_before = isinstance(module, ResetBeforeGRU)
         self.hidden = module.hidden_size
         self.w_ih = cast(Tensor, getattr(module, "weight_ih" + suffix)).detach()
         self.w_hh = cast(Tensor, getattr(module, "weight_hh" + suffix)).detach()
@@ -296,8 +342,8 @@ class _Cell:
                 from_state = F.linear(h, self.w_hh, self.b_hh)
                 r = torch.sigmoid(from_input[:, t, :size] + from_state[:, :size])
                 update = torch.sigmoid(from_input[:, t, size:2 * size] + from_state[:, size:2 * size])
-                h = (1 - update) * torch.tanh(from_input[:, t, 2 * size:] + r * from_state[:, 2 * size:]) \
-                    + update * h
+                recurrent = self._candidate_state(r, h, from_state)
+                h = (1 - update) * torch.tanh(from_input[:, t, 2 * size:] + recurrent) + update * h
             mask = self._mask(t)
             if mask is not None:
                 h = torch.where(mask, h, h_prev)
@@ -349,9 +395,17 @@ class _Cell:
         from_state = F.linear(previous, self.w_hh, self.b_hh)
         r = torch.sigmoid(from_input[..., :size] + from_state[..., :size])
         update = torch.sigmoid(from_input[..., size:2 * size] + from_state[..., size:2 * size])
-        z_signal = from_input[..., 2 * size:] + r * from_state[..., 2 * size:]
+        z_signal = from_input[..., 2 * size:] + self._candidate_state(r, previous, from_state)
         self._keep_factors(x, previous, z_signal, torch.tanh(z_signal), r, update, 1 - update)
         return c0
+
+    def _candidate_state(self, r: Tensor, h: Tensor, from_state: Tensor) -> Tensor:
+        """The state's part of the GRU's candidate: ``r ⊙ (W_hn h + b_hn)``, or ``W_hn (r ⊙ h) + b_hn``
+        for a :class:`ResetBeforeGRU`."""
+        size = self.hidden
+        if not self.reset_before:
+            return r * from_state[..., 2 * size:]
+        return F.linear(r * h, self.w_hh[2 * size:], None if self.b_hh is None else self.b_hh[2 * size:])
 
     def _joint_map(self, gate: Tensor, inputs: int) -> AffineMap:
         rows = slice(2 * self.hidden, 3 * self.hidden)  # the signal: LSTM's g (i, f, g, o), GRU's n (r, z, n)
@@ -359,8 +413,11 @@ class _Cell:
         if self.lstm:
             bias = None if self.b_ih is None else self.b_ih[rows] + cast(Tensor, self.b_hh)[rows]
             return _GatedMap(LINEAR_VIEW, weight, bias, inputs, None)
-        bias = None if self.b_ih is None else self.b_ih[rows] + gate * cast(Tensor, self.b_hh)[rows]
-        return _GatedMap(LINEAR_VIEW, weight, bias, inputs, gate)
+        if self.reset_before:  # the gate scales the state, not the bias
+            bias = None if self.b_ih is None else self.b_ih[rows] + cast(Tensor, self.b_hh)[rows]
+        else:
+            bias = None if self.b_ih is None else self.b_ih[rows] + gate * cast(Tensor, self.b_hh)[rows]
+        return _GatedMap(LINEAR_VIEW, weight, bias, inputs, gate, self.reset_before)
 
     def backward(self, grad_y: Tensor, grad_h: Tensor, grad_c: Tensor,
                  inputs: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -383,7 +440,8 @@ class _Cell:
                 g_z = g_h * signal[:, t]
                 carried = g_h * keep[:, t]  # to h_{t−1} directly
             if grad_x is None:
-                from_signal = (g_z if self.lstm else g_z * to_cell[:, t]).matmul(w_h)
+                from_signal = g_z.matmul(w_h) * to_cell[:, t] if self.reset_before else \
+                    (g_z if self.lstm else g_z * to_cell[:, t]).matmul(w_h)
                 at_signal[:, t] = g_z if mask is None else torch.where(mask, g_z, 0)
             else:
                 joint, z = general[0][:, t], general[1][:, t]

@@ -44,7 +44,7 @@ from .linear import (AffineMap, batchnorm_affine, is_affine_layer, is_dense, kee
 from .rules import (POOLS, AffineRule, Flat, Gradient, InputRule, ModuleRule, OnHiddenLayer, Pass, Rule, Winners,
                     WSquare, _ElementwiseFunction, _safe_div, chunk_factors, pool_gradient, pool_relevance)
 
-__all__ = ["attach", "Session", "PASSIVE_MODULES", "output_tensor"]
+__all__ = ["attach", "Session", "InputSlot", "PASSIVE_MODULES", "output_tensor"]
 
 # Parameter-free modules whose plain gradient already is LRP-0 (linear maps, max
 # selection) or the identity rule (ReLU family): relevance = input ⊙ gradient holds.
@@ -134,6 +134,18 @@ def _rule_backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, None, None, None
 
 
 @dataclass
+class InputSlot:
+    """One of several model inputs (``attribute(model, (ids, features))``): the tensor passed
+    (``value``), whether it holds token ids, and the leaves its relevance is taken at: the input
+    itself when it is float, the output of every embedding run on it when it holds ids (a
+    shared embedding called on two inputs gives each its own)."""
+
+    value: Tensor
+    tokens: bool
+    leaves: list[Tensor]
+
+
+@dataclass
 class _AffineRecord:
     output: Tensor
     x: Tensor
@@ -155,7 +167,12 @@ class Session:
         # The model runs on input_scale · input (path methods such as integrated
         # gradients); relevance stays input ⊙ gradient w.r.t. the unscaled input.
         self.input_scale = 1.0
-        self.input_relevance: Tensor | None = None
+        # relevance that input rules hand to a leaf directly, by id(leaf)
+        self.leaf_relevance: dict[int, Tensor] = {}
+        # several inputs: one slot each (see several_inputs); empty for one input
+        self.slots: list[InputSlot] = []
+        # what a leaf's bounds are taken from, by id(leaf), where there are several inputs
+        self._bounds_source: dict[int, Tensor] = {}
         self.softmax_outputs: list[tuple[Tensor, Tensor, str]] = []
         self.last_affine: _AffineRecord | None = None
         # (output, input) of each ReLU module run, for Flat/WSquare layers above (see _share_route)
@@ -171,7 +188,9 @@ class Session:
         self.leaf = None
         self._bounds_of = None
         self.other_leaves = {}
-        self.input_relevance = None
+        self.leaf_relevance = {}
+        self.slots = []
+        self._bounds_source = {}
         self.softmax_outputs = []
         self.last_affine = None
         self.rectified = []
@@ -192,6 +211,45 @@ class Session:
         self._bounds_of = weight.detach()
         return self._scaled(self.leaf)
 
+    def several_inputs(self, inputs: tuple[Tensor, ...]) -> list[Tensor]:
+        """Several model inputs, each of which gets its relevance: float ones become leaves, token
+        ids are kept to be recognized (by identity) where an embedding reads them. Returns what to
+        feed the model, in order."""
+        fed = []
+        for index, value in enumerate(inputs):
+            tokens = not value.is_floating_point()
+            slot = InputSlot(value, tokens, [])
+            self.slots.append(slot)
+            if tokens:
+                self.token_input = True
+                fed.append(value)
+                continue
+            leaf = value.detach().requires_grad_(True)
+            self._add_leaf(slot, leaf, value.detach(), main=index == 0)
+            fed.append(self._scaled(leaf))
+        return fed
+
+    def _add_leaf(self, slot: InputSlot, leaf: Tensor, bounds_source: Tensor, main: bool) -> None:
+        slot.leaves.append(leaf)
+        self._bounds_source[id(leaf)] = bounds_source
+        if main and self.leaf is None:
+            self.leaf, self._bounds_of = leaf, bounds_source
+
+    def slot_of(self, ids: Any) -> InputSlot | None:
+        """The input slot whose token ids ``ids`` are (the very tensor passed), or None."""
+        return next((slot for slot in self.slots if slot.tokens and slot.value is ids), None)
+
+    def take_slot_embedding(self, slot: InputSlot, embedded: Tensor, weight: Tensor) -> Tensor:
+        leaf = embedded.detach().requires_grad_(True)
+        self._add_leaf(slot, leaf, weight.detach(), main=slot is self.slots[0])
+        return self._scaled(leaf)
+
+    def leaves(self) -> list[Tensor]:
+        """Every tensor that input relevance is taken at (the one leaf, or those of every slot)."""
+        if self.slots:
+            return [leaf for slot in self.slots for leaf in slot.leaves]
+        return [] if self.leaf is None else [self.leaf]
+
     def _scaled(self, leaf: Tensor) -> Tensor:
         return leaf if self.input_scale == 1.0 else leaf * self.input_scale
 
@@ -209,6 +267,9 @@ class Session:
         0 at the inputs of ``x`` that are 0, so that z^B gives an absent input (a word the
         document lacks, a padded position) no share: its term ``x w − l w⁺ − h w⁻`` is 0."""
         low, high = self.bounds
+        source = self._bounds_source.get(id(self.leaf_of(x))) if self.slots else None
+        if source is not None:
+            low, high = source.min(), source.max()
         if not self.zero_is_absent or low is None or high is None:
             return low, high
         present = x != 0
@@ -216,11 +277,15 @@ class Session:
         return torch.where(present, low.to(x.dtype), zero), torch.where(present, high.to(x.dtype), zero)
 
     def reads_input(self, x: Tensor) -> bool:
-        """Whether ``x`` is the input leaf or a pure reshuffling of it."""
-        if self.leaf is None:
-            return False
-        if x is self.leaf:
-            return True
+        """Whether ``x`` is the input leaf (one of them) or a pure reshuffling of it."""
+        return self.leaf_of(x) is not None
+
+    def leaf_of(self, x: Tensor) -> Tensor | None:
+        """The input leaf that ``x`` is, or is a pure reshuffling of; None if it is neither."""
+        leaves = self.leaves()
+        found = next((leaf for leaf in leaves if x is leaf), None)
+        if found is not None or not leaves:
+            return found
         stack, seen = [x.grad_fn], set()
         while stack:
             node = stack.pop()
@@ -229,23 +294,32 @@ class Session:
             seen.add(node)
             if type(node).__name__ == "AccumulateGrad":
                 # torch's stub of Node lacks the .variable that AccumulateGrad nodes have
-                if node.variable is self.leaf:  # type: ignore[attr-defined]
-                    return True
+                variable = node.variable  # type: ignore[attr-defined]
+                found = next((leaf for leaf in leaves if variable is leaf), None)
+                if found is not None:
+                    return found
                 continue
             if type(node).__name__ not in _SHAPE_NODES:
                 continue
             stack.extend(next_node for next_node, _ in node.next_functions)
-        return False
+        return None
 
     def add_input_relevance(self, x: Tensor, relevance: Tensor) -> None:
-        """Add relevance given in the layout of ``x`` (a reshuffling of the leaf) to the leaf."""
-        if x is not self.leaf:
-            leaf = cast(Tensor, self.leaf)  # only input rules add relevance, and they found the leaf
+        """Add relevance given in the layout of ``x`` (a reshuffling of a leaf) to that leaf."""
+        # only input rules add relevance, and they found the leaf
+        leaf = cast(Tensor, self.leaf_of(x) if self.slots else self.leaf)
+        if x is not leaf:
             # The shape operations between leaf and x are linear and only move values,
             # so their transpose carries relevance back without changing any of it.
             with torch.enable_grad():
                 relevance = torch.autograd.grad(x, leaf, relevance, retain_graph=True)[0]
-        self.input_relevance = relevance if self.input_relevance is None else self.input_relevance + relevance
+        previous = self.leaf_relevance.get(id(leaf))
+        self.leaf_relevance[id(leaf)] = relevance if previous is None else previous + relevance
+
+    @property
+    def input_relevance(self) -> Tensor | None:
+        """The relevance input rules handed to the (first) leaf directly, if any."""
+        return None if self.leaf is None else self.leaf_relevance.get(id(self.leaf))
 
     # -- the output ---------------------------------------------------------------------
     @staticmethod
@@ -522,17 +596,23 @@ def _embedding_hook(session: Session, name: str) -> _ForwardHook:
     def hook(module: nn.Embedding, args: tuple[Any, ...], output: Tensor) -> Tensor | None:
         if not session.token_input:
             return None
-        if session.leaf is None:
+        slot = session.slot_of(args[0]) if session.slots else None
+        if slot is not None:
+            return session.take_slot_embedding(slot, output, module.weight)
+        if session.leaf is None and not session.slots:
             return session.take_embedding(output, module.weight)
         # Later embeddings (positions, token types) are inputs too: their relevance is
         # reported apart instead of vanishing.
         leaf = output.detach()
-        if leaf.shape[0] == 1 and session.leaf.shape[0] > 1:
+        batch = session.slots[0].value.shape[0] if session.slots else cast(Tensor, session.leaf).shape[0]
+        if leaf.shape[0] == 1 and batch > 1:
             # one row shared by the batch (position embeddings): give each sample its own
             # copy so each one's relevance is its own; the sum broadcasts to the same values
-            leaf = leaf.expand(session.leaf.shape[0], *leaf.shape[1:]).contiguous()
+            leaf = leaf.expand(batch, *leaf.shape[1:]).contiguous()
         leaf.requires_grad_(True)
-        session.other_leaves[name] = leaf
+        # a shared embedding run twice reports each call apart
+        key = name if name not in session.other_leaves else f"{name}#{len(session.other_leaves)}"
+        session.other_leaves[key] = leaf
         return leaf
 
     return hook
@@ -540,9 +620,10 @@ def _embedding_hook(session: Session, name: str) -> _ForwardHook:
 
 def _embedding_bag_hook(session: Session, name: str) -> _ForwardHook:
     def hook(module: nn.EmbeddingBag, args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Tensor | None:
-        if not session.token_input or session.leaf is not None:
-            return None
         ids = args[0]
+        slot = session.slot_of(ids) if session.slots else None
+        if not session.token_input or (session.leaf is not None and slot is None) or (session.slots and slot is None):
+            return None
         offsets = args[1] if len(args) > 1 else kwargs.get("offsets")
         weights = args[2] if len(args) > 2 else kwargs.get("per_sample_weights")
         if ids.dim() != 2 or offsets is not None:
@@ -551,7 +632,9 @@ def _embedding_bag_hook(session: Session, name: str) -> _ForwardHook:
             )
         if module.mode == "max":
             raise DoclrpError(f"EmbeddingBag '{_module_path(name)}': mode='max' is not supported; use 'sum' or 'mean'")
-        tokens = session.take_embedding(F.embedding(ids, module.weight), module.weight)
+        embedded = F.embedding(ids, module.weight)
+        tokens = session.take_embedding(embedded, module.weight) if slot is None \
+            else session.take_slot_embedding(slot, embedded, module.weight)
         keep = torch.ones_like(ids, dtype=tokens.dtype) if module.padding_idx is None else (ids != module.padding_idx).to(tokens.dtype)
         if weights is not None:
             keep = keep * weights

@@ -18,7 +18,10 @@ only when asked for.
 from doclrp.models.encoders import Encoded, IdEncoder, TfidfEncoder, TokenRelevance
 from doclrp.models.glove import load_glove
 from doclrp.models.io import load_pipeline, save_pipeline
+from doclrp.models.graph import GraphModel
+from doclrp.models.imported import ImportedTextPipeline, load_model_file
 from doclrp.models.keras import read_keras_model
+from doclrp.models.onnx_files import read_onnx_model
 from doclrp.models.pipeline import TextPipeline
 from doclrp.models.registry import MODEL_TYPES, build_model, model_config
 from doclrp.models.sklearn import SklearnNet, SklearnTextEncoder, from_sklearn
@@ -38,6 +41,10 @@ __all__ = [
     "Encoded",
     "TokenRelevance",
     "TextPipeline",
+    "GraphModel",
+    "read_onnx_model",
+    "load_model_file",
+    "ImportedTextPipeline",
     "save_pipeline",
     "load_pipeline",
     "from_sklearn",

@@ -27,12 +27,19 @@ Sequential(
 No TensorFlow and no Keras are needed, and nothing in the file runs: a ``Lambda`` layer, a
 custom layer, model or activation is refused by name, as is every layer or setting this
 reader does not know (one line, nothing loaded). Read are ``Sequential`` models and
-functional models that are one chain of layers, with ``Dense``, ``Conv1D``, ``Conv2D``,
+functional models with ``Dense``, ``Conv1D``, ``Conv2D``,
 ``MaxPooling1D/2D``, ``AveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``,
-``GlobalAveragePooling1D/2D``, ``Flatten``, ``Embedding``, ``Dropout``, ``Activation``, ``ReLU``,
-``Softmax`` and the ``activation`` argument (``relu``, ``tanh``, ``sigmoid``, ``softmax``, ``linear``),
-``BatchNormalization``, ``LSTM``, ``GRU`` (``reset_after=True``, Keras's default) and
+``GlobalAveragePooling1D/2D``, ``Flatten``, ``Embedding`` (``mask_zero`` too), ``Dropout``,
+``Activation``, ``ReLU``, ``Softmax`` and the ``activation`` argument (``relu``, ``tanh``,
+``sigmoid``, ``softmax``, ``gelu``, ``linear``), ``BatchNormalization``, ``LayerNormalization``,
+``LSTM``, ``GRU`` (``reset_after=False`` as a :class:`~doclrp.core.recurrent.ResetBeforeGRU`) and
 ``Bidirectional`` around either.
+A model that is one chain of layers becomes an ``nn.Sequential``; any other graph (the merge
+layers ``Concatenate``, ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``,
+``Minimum``, shared layers, several inputs or outputs, masks) a
+:class:`~doclrp.models.graph.GraphModel` (:mod:`doclrp.models.keras_graph`) that takes the
+inputs in the model's order, ``model(ids, features)``; explain it with
+``doclrp.attribute(model, (ids, features), ...)``, which gives every input its relevance.
 
 The model takes and returns Keras's layouts: images ``(batch, height, width, channels)``,
 sequences ``(batch, seq, features)``, token ids ``(batch, seq)``; the channels move to axis 1
@@ -56,6 +63,9 @@ import torch
 from torch import nn
 
 from doclrp.errors import DoclrpError
+from doclrp.models.graph import GraphModel
+from doclrp.models.keras_graph import MERGE_KINDS, functional_nodes, layer_name as _layer_name, read_graph, \
+    sequential_nodes
 from doclrp.models.keras_layers import LAYER_KINDS, LayerBuilder
 
 if TYPE_CHECKING:
@@ -178,20 +188,8 @@ def _inbound_names(nodes: Any) -> Iterator[str]:
             yield from _inbound_names(value)
 
 
-def _endpoint(value: Any, what: str) -> str:
-    """The one layer name of a functional model's ``input_layers`` / ``output_layers``."""
-    names = list(_inbound_names(value))
-    if len(names) != 1:
-        raise DoclrpError(f"functional model with {len(names)} {what}: doclrp reads models with one input and one output")
-    return names[0]
-
-
-def _layer_name(layer: dict[str, Any]) -> str:
-    return str(layer.get("name") or (layer.get("config") or {}).get("name") or layer.get("class_name"))
-
-
-def _chain(model: dict[str, Any]) -> list[dict[str, Any]]:
-    """The model's layers in the order data flows through them."""
+def _layers(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model's layers as listed, after checking that it is a model class this reader reads."""
     kind = model.get("class_name")
     config = model.get("config")
     if kind not in _MODEL_CLASSES or model.get("registered_name") not in (None, kind) \
@@ -202,33 +200,38 @@ def _chain(model: dict[str, Any]) -> list[dict[str, Any]]:
     layers = config.get("layers") if isinstance(config, dict) else config  # old Keras 2: the list itself
     if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
         raise DoclrpError("the model config has no list of layers ('config.layers')")
-    if kind == "Sequential":
-        return layers
-    if not isinstance(config, dict):
+    if kind != "Sequential" and not isinstance(config, dict):
         raise DoclrpError("the functional model's config is not a JSON object with layers, input_layers, output_layers")
+    return layers
+
+
+def _chain(model: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The model's layers in the order data flows through them, if they are one chain (one input,
+    one output, each layer called once on one tensor); None for any other graph."""
+    layers = _layers(model)
+    if model.get("class_name") == "Sequential":
+        return layers
+    config = model["config"]
     by_name = {_layer_name(layer): layer for layer in layers}
-    first, last = _endpoint(config.get("input_layers"), "inputs"), _endpoint(config.get("output_layers"), "outputs")
-    chain, name = [], last
+    firsts, lasts = list(_inbound_names(config.get("input_layers"))), list(_inbound_names(config.get("output_layers")))
+    if len(firsts) != 1 or len(lasts) != 1:
+        return None
+    chain, name = [], lasts[0]
     while True:
         layer = by_name.get(name)
         if layer is None:
             raise DoclrpError(f"functional model: layer {name!r} is named but not defined")
         chain.append(layer)
-        if name == first:
+        if name == firsts[0]:
             break
         nodes = layer.get("inbound_nodes") or []
         sources = list(_inbound_names(nodes))
         if len(nodes) != 1 or len(sources) != 1:
-            raise DoclrpError(f"layer '{name}' takes {len(sources)} inputs over {len(nodes)} calls; doclrp reads "
-                              "functional models that are one chain of layers, each called once")
+            return None
         name = sources[0]
         if len(chain) > len(layers):
             raise DoclrpError("functional model: its layers form a loop")
-    if len(chain) != len(layers):
-        stray = sorted(set(by_name) - {_layer_name(layer) for layer in chain})
-        raise DoclrpError(f"layer '{stray[0]}' is off the chain from input to output; doclrp reads functional "
-                          "models that are one chain of layers")
-    return chain[::-1]
+    return chain[::-1] if len(chain) == len(layers) else None
 
 
 def _check_layer(layer: dict[str, Any]) -> None:
@@ -239,10 +242,11 @@ def _check_layer(layer: dict[str, Any]) -> None:
                           "without it (or with built-in layers) to read it")
     registered = layer.get("registered_name")
     module = str(layer.get("module") or "keras.layers")
-    if kind not in LAYER_KINDS or registered not in (None, kind) or not module.startswith("keras"):
+    if (kind not in LAYER_KINDS and kind not in MERGE_KINDS) or registered not in (None, kind) \
+            or not module.startswith("keras"):
         label = registered if registered not in (None, kind) else kind
         raise DoclrpError(f"layer '{name}' ({label}) is a custom object or a layer doclrp does not read; "
-                          f"it reads {', '.join(k for k in LAYER_KINDS if k != 'InputLayer')}")
+                          f"it reads {', '.join(k for k in (*LAYER_KINDS, *MERGE_KINDS) if k != 'InputLayer')}")
     config = layer.get("config")
     if not isinstance(config, dict):
         raise DoclrpError(f"layer '{name}' has no config")
@@ -264,14 +268,20 @@ def _input_shape(layers: list[dict[str, Any]]) -> tuple[int | None, ...]:
     return tuple(shape[1:])
 
 
-def _load(config: Any, weights: _ArchiveWeights | _LegacyWeights, dtype: torch.dtype) -> nn.Sequential:
+def _load(config: Any, weights: _ArchiveWeights | _LegacyWeights, dtype: torch.dtype) -> nn.Sequential | GraphModel:
     if not isinstance(config, dict):
         raise DoclrpError("the model config is not a JSON object")
+    all_layers = _layers(config)
+    weights.index(all_layers)
     layers = _chain(config)
+    if layers is None or any((layer.get("config") or {}).get("mask_zero") for layer in all_layers):
+        if config.get("class_name") == "Sequential":
+            nodes, inputs, outputs = sequential_nodes(all_layers)
+        else:
+            nodes, inputs, outputs = functional_nodes(config["config"])
+        return read_graph(nodes, inputs, outputs, weights, dtype, _check_layer)
     for layer in layers:
         _check_layer(layer)
-    all_layers = config["config"]["layers"] if isinstance(config.get("config"), dict) else config["config"]
-    weights.index(all_layers)
     builder = LayerBuilder(_input_shape(layers), dtype)
     kinds = [str(layer["class_name"]) for layer in layers]
     for index, layer in enumerate(layers):
@@ -288,10 +298,13 @@ def _load(config: Any, weights: _ArchiveWeights | _LegacyWeights, dtype: torch.d
             raise DoclrpError(f"layer '{name}' ({kind}): malformed config or weights ({error})") from None
     if not builder.modules:
         raise DoclrpError("the model has no layers with an effect (only inputs and dropouts)")
-    return builder.finish()
+    model = builder.finish()
+    # what a caller feeding text needs to know (a fixed length); a plain attribute, not a module
+    setattr(model, "input_shapes", [_input_shape(layers)])
+    return model
 
 
-def _read_archive(path: Path, dtype: torch.dtype) -> nn.Sequential:
+def _read_archive(path: Path, dtype: torch.dtype) -> nn.Sequential | GraphModel:
     import h5py  # slow to import (~0.4 s): only reading a Keras file needs it
 
     try:
@@ -316,7 +329,7 @@ def _read_archive(path: Path, dtype: torch.dtype) -> nn.Sequential:
         return _load(config, _ArchiveWeights(file, f"{path}: model.weights.h5"), dtype)
 
 
-def _read_legacy(path: Path, dtype: torch.dtype) -> nn.Sequential:
+def _read_legacy(path: Path, dtype: torch.dtype) -> nn.Sequential | GraphModel:
     import h5py  # slow to import (~0.4 s): only reading a Keras file needs it
 
     try:
@@ -337,13 +350,17 @@ def _read_legacy(path: Path, dtype: torch.dtype) -> nn.Sequential:
         return _load(config, _LegacyWeights(file["model_weights"], str(path)), dtype)
 
 
-def read_keras_model(path: str | Path, dtype: torch.dtype = torch.float32) -> nn.Sequential:
-    """The Keras model in ``path`` (a ``.keras`` archive or a legacy ``.h5`` file) as a
-    ``torch.nn.Sequential`` with the same outputs; see the module docstring for what is read.
+def read_keras_model(path: str | Path, dtype: torch.dtype = torch.float32,
+                     output: str | int | None = None) -> nn.Sequential | GraphModel:
+    """The Keras model in ``path`` (a ``.keras`` archive or a legacy ``.h5`` file) as a torch
+    module with the same outputs: a ``torch.nn.Sequential`` for a chain of layers, a
+    :class:`~doclrp.models.graph.GraphModel` for any other graph; see the module docstring.
 
     ``dtype``: of the parameters; float32 by default, as Keras computes (``.double()`` the
-    model for float64 checks of conservation). Raises :class:`~doclrp.errors.DoclrpError`
-    with one line naming the layer or field for anything it does not read.
+    model for float64 checks of conservation). ``output``: for a model of several outputs, the
+    one to return (its output layer's name, or its index); by default all, as a tuple, of which
+    doclrp explains the first. Raises :class:`~doclrp.errors.DoclrpError` with one line naming
+    the layer or field for anything it does not read.
     """
     path = Path(path)
     if not path.is_file():
@@ -351,7 +368,17 @@ def read_keras_model(path: str | Path, dtype: torch.dtype = torch.float32) -> nn
     with path.open("rb") as file:
         magic = file.read(8)
     if magic.startswith(_ZIP_MAGIC):
-        return _read_archive(path, dtype)
-    if magic == _HDF5_MAGIC:
-        return _read_legacy(path, dtype)
-    raise DoclrpError(f"{path} is neither a Keras archive (.keras, a zip) nor an HDF5 file (.h5)")
+        model = _read_archive(path, dtype)
+    elif magic == _HDF5_MAGIC:
+        model = _read_legacy(path, dtype)
+    else:
+        raise DoclrpError(f"{path} is neither a Keras archive (.keras, a zip) nor an HDF5 file (.h5)")
+    if output is None:
+        return model
+    if not isinstance(model, GraphModel):
+        if output == 0:
+            return model
+        raise DoclrpError(f"the model is one chain of layers with one output; output={output!r} is not it (use 0)")
+    if isinstance(output, str):  # the output layer's name, as Keras names outputs
+        output = next((name for name in model.output_names if name.rsplit(":", 1)[0] == output), output)
+    return model.with_output(output)

@@ -33,20 +33,23 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
 
-__all__ = ["LayerBuilder", "Permute", "KerasRecurrent", "LAYER_KINDS", "ACTIVATIONS"]
+__all__ = ["LayerBuilder", "Permute", "KerasRecurrent", "MaskedMean", "LAYER_KINDS", "ACTIVATIONS"]
 
 Shape = tuple  # the Keras shape without the batch axis; None for a length unknown until run time
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "gelu", "linear")
 # Layers that act on every value alone: a Flatten before them keeps its order until the next Dense.
 _ELEMENTWISE_KINDS = ("Dropout", "Activation", "ReLU")
 _POOL_KINDS = ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
 _GLOBAL_KINDS = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
 LAYER_KINDS = ("InputLayer", "Dense", "Conv1D", "Conv2D", *_POOL_KINDS, *_GLOBAL_KINDS, "Flatten", "Embedding",
-               "Dropout", "Activation", "ReLU", "Softmax", "BatchNormalization", "LSTM", "GRU", "Bidirectional")
+               "Dropout", "Activation", "ReLU", "Softmax", "BatchNormalization", "LayerNormalization", "LSTM", "GRU",
+               "Bidirectional")
 
 
 class Permute(nn.Identity):
@@ -81,11 +84,16 @@ class KerasRecurrent(nn.Module):
     torch.Size([4, 2])
     """
 
-    def __init__(self, rnn: nn.LSTM | nn.GRU, return_sequences: bool, merge: str = "concat") -> None:
+    def __init__(self, rnn: nn.LSTM | nn.GRU, return_sequences: bool, merge: str = "concat",
+                 zero_output_for_mask: bool = False) -> None:
         super().__init__()
         self.rnn, self.return_sequences, self.merge = rnn, return_sequences, merge
+        # behind a mask, a masked step returns zeros (True; Bidirectional's layers) or the last output
+        self.zero_output_for_mask = zero_output_for_mask
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        if ids is not None:
+            return self._masked(x, ids != 0)
         out, _ = self.rnn(x)
         units = self.rnn.hidden_size
         if not self.rnn.bidirectional:
@@ -93,13 +101,63 @@ class KerasRecurrent(nn.Module):
         forward, backward = out[..., :units], out[..., units:]
         if not self.return_sequences:
             forward, backward = forward[:, -1], backward[:, 0]
+        return self._merged(forward, backward)
+
+    def _merged(self, forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
         if self.merge == "concat":
             return torch.cat([forward, backward], dim=-1)
         total = forward + backward
         return total if self.merge == "sum" else total / 2
 
+    def _masked(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last step of a Keras layer behind ``Embedding(mask_zero=True)``: masked steps are
+        skipped (the state carries over them), so the unmasked steps run as one packed sequence,
+        moved to the front in their order (a gather: relevance goes back to where each came
+        from; masked steps get none). A sequence with no unmasked step returns zeros, as Keras's
+        initial state."""
+        if isinstance(self.rnn, ResetBeforeGRU):
+            raise DoclrpError("a masked GRU with reset_after=False is not read")
+        lengths = mask.sum(1)
+        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+        gathered = x.gather(1, order.unsqueeze(-1).expand_as(x))
+        packed = pack_padded_sequence(gathered, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        outputs, states = self.rnn(packed)
+        if self.return_sequences:
+            return self._scattered(pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])[0], mask)
+        final = states[0] if isinstance(states, tuple) else states  # (directions, batch, units)
+        last = self._merged(final[-2], final[-1]) if self.rnn.bidirectional else final[-1]
+        return last * (lengths > 0).unsqueeze(-1).to(last.dtype)
+
+    def _scattered(self, compact: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Every step's output at its own position from the packed run's ``compact`` outputs: a
+        masked step returns zeros, or (``zero_output_for_mask`` False) the last unmasked step's
+        output before it (zeros before the first), as Keras's masked recurrence does."""
+        slot = mask.long().cumsum(1) - 1  # the compact index of the last unmasked step up to each position
+        keep = mask if self.zero_output_for_mask else slot >= 0
+        spread = compact.gather(1, slot.clamp(min=0).unsqueeze(-1).expand(-1, -1, compact.shape[-1]))
+        spread = spread * keep.unsqueeze(-1).to(spread.dtype)
+        if not self.rnn.bidirectional:
+            return spread
+        units = self.rnn.hidden_size
+        return self._merged(spread[..., :units], spread[..., units:])
+
     def extra_repr(self) -> str:
         return f"return_sequences={self.return_sequences}" + (f", merge={self.merge!r}" if self.rnn.bidirectional else "")
+
+
+class MaskedMean(nn.Identity):
+    """Keras's ``GlobalAveragePooling1D`` behind ``Embedding(mask_zero=True)``: the mean over the
+    steps whose token id is not 0 ``(batch, seq, features) → (batch, features)``; masked steps get
+    no share. A linear map with a constant mask, like an average pool: its plain gradient is
+    LRP-0 and conserves, so it subclasses ``nn.Identity`` for the engine, as :class:`Permute`.
+
+    >>> MaskedMean()(torch.ones(1, 3, 2), torch.tensor([[5, 0, 7]])).tolist()
+    [[1.0, 1.0]]
+    """
+
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # two inputs
+        mask = (ids != 0).to(x.dtype).unsqueeze(-1)
+        return (x * mask).sum(1) / mask.sum(1)
 
 
 def _pair(value: Any, rank: int) -> Any:
@@ -139,6 +197,8 @@ class LayerBuilder:
         self.flattened: Shape | None = None  # the channels-last shape a Flatten left in torch's order
         self.modules: list[nn.Module] = []
         self.name = ""
+        # whether the caller wires Embedding(mask_zero=True)'s mask to the layers that read it (graphs)
+        self.reads_masks = False
 
     # -- helpers --------------------------------------------------------------------------
     def fail(self, message: str) -> DoclrpError:
@@ -191,6 +251,8 @@ class LayerBuilder:
             self.modules.append(nn.Tanh())
         elif activation == "sigmoid":
             self.modules.append(nn.Sigmoid())
+        elif activation == "gelu":
+            self.modules.append(nn.GELU())  # Keras's "gelu": the exact form (approximate=False)
         elif activation == "softmax":
             self._layout(False)  # Keras normalizes the last axis
             self.modules.append(nn.Softmax(dim=-1))
@@ -214,7 +276,8 @@ class LayerBuilder:
         """Appends the torch modules of one Keras layer. ``next_kinds``: the kinds of the layers
         after it (a Flatten looks ahead to its Dense)."""
         self.name = str(config.get("name", kind))
-        if kind in ("Dense", "Conv1D", "Conv2D", "Embedding", "BatchNormalization", "LSTM", "GRU", "Bidirectional"):
+        if kind in ("Dense", "Conv1D", "Conv2D", "Embedding", "BatchNormalization", "LayerNormalization", "LSTM", "GRU",
+                    "Bidirectional"):
             if config.get("lora_rank"):
                 raise self.fail("LoRA-adapted weights (lora_rank) are not read; merge them into the kernel first")
             if config.get("quantization_config"):
@@ -390,7 +453,7 @@ class LayerBuilder:
         self.shape, self.channels_first = (math.prod(self.shape),), False
 
     def _embedding(self, config: dict[str, Any], weights: list[np.ndarray]) -> None:
-        if config.get("mask_zero"):
+        if config.get("mask_zero") and not self.reads_masks:
             raise self.fail("mask_zero=True is not read: the layers after it would skip masked steps, "
                             "which the torch modules do not")
         if len(self.shape) != 1:
@@ -430,6 +493,29 @@ class LayerBuilder:
                 cast(torch.Tensor, buffer).copy_(self._tensor(value))  # all exist: affine, tracking statistics
         self.modules.append(norm.eval())
 
+    def _layernormalization(self, config: dict[str, Any], weights: list[np.ndarray]) -> None:
+        axis = config.get("axis", -1)
+        axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+        if axis not in (-1, len(self.shape)):
+            raise self.fail(f"axis {config.get('axis')!r} is not read; doclrp reads LayerNormalization over the "
+                            "last axis")
+        if config.get("rms_scaling"):
+            raise self.fail("rms_scaling=True is not read")
+        features = self.shape[-1] if self.shape else None
+        if features is None:
+            raise self.fail("LayerNormalization needs a known number of features")
+        scale, center = bool(config.get("scale", True)), bool(config.get("center", True))
+        spec = ([("gamma", (features,))] if scale else []) + ([("beta", (features,))] if center else [])
+        arrays = self._weights(weights, spec)
+        gamma = arrays.pop(0) if scale else np.ones(features)
+        beta = arrays.pop(0) if center else np.zeros(features)
+        self._layout(False)
+        norm = nn.LayerNorm(features, eps=float(config.get("epsilon", 1e-3)), dtype=self.dtype)
+        with torch.no_grad():
+            norm.weight.copy_(self._tensor(gamma))
+            norm.bias.copy_(self._tensor(beta))
+        self.modules.append(norm)
+
     def _recurrent_cell(self, kind: str, config: dict[str, Any], input_size: int | None) -> tuple[int, bool]:
         """Checks one LSTM/GRU config; returns ``(units, use_bias)``."""
         if config.get("activation", "tanh") != "tanh" or config.get("recurrent_activation", "sigmoid") != "sigmoid":
@@ -438,18 +524,16 @@ class LayerBuilder:
         for flag in ("stateful", "return_state"):
             if config.get(flag):
                 raise self.fail(f"{kind} with {flag}=True is not read")
-        if kind == "GRU" and not config.get("reset_after", True):
-            raise self.fail("GRU with reset_after=False is not read; torch's GRU applies the reset gate after "
-                            "the recurrent product (Keras's default, reset_after=True)")
         if input_size is None:
             raise self.fail(f"{kind} needs a known number of features per step")
         return int(config["units"]), bool(config.get("use_bias", True))
 
     def _rnn_weights(self, kind: str, weights: list[np.ndarray], input_size: int, units: int, use_bias: bool,
-                     prefix: str = "") -> list[torch.Tensor]:
+                     prefix: str = "", reset_after: bool = True) -> list[torch.Tensor]:
         """Keras's kernel, recurrent kernel and bias as torch's ``weight_ih, weight_hh[, bias_ih, bias_hh]``."""
         gates = 4 if kind == "LSTM" else 3
-        bias_shape: tuple[int, ...] = (gates * units,) if kind == "LSTM" else (2, gates * units)
+        one_bias = kind == "LSTM" or not reset_after  # a GRU with reset_after keeps input and recurrent biases
+        bias_shape: tuple[int, ...] = (gates * units,) if one_bias else (2, gates * units)
         spec: list[tuple[str, tuple[int, ...]]] = [(prefix + "kernel", (input_size, gates * units)),
                                                    (prefix + "recurrent_kernel", (units, gates * units))]
         spec += [(prefix + "bias", bias_shape)] if use_bias else []
@@ -461,7 +545,7 @@ class LayerBuilder:
         else:
             # Keras's z, r, h → torch's r, z, n
             order = [*range(units, 2 * units), *range(units), *range(2 * units, 3 * units)]
-            biases = [bias[0][0], bias[0][1]] if use_bias else []
+            biases = ([bias[0], np.zeros_like(bias[0])] if one_bias else [bias[0][0], bias[0][1]]) if use_bias else []
         arrays = [kernel.T[order], recurrent.T[order], *(b[order] for b in biases)]
         return [self._tensor(array) for array in arrays]
 
@@ -476,23 +560,30 @@ class LayerBuilder:
         if config.get("go_backwards"):
             raise self.fail(f"{kind} with go_backwards=True is not read (outside a Bidirectional wrapper)")
         per_direction = 3 if use_bias else 2
-        tensors = self._rnn_weights(kind, weights[:per_direction], input_size, units, use_bias)
+        reset_after = kind != "GRU" or bool(config.get("reset_after", True))
+        tensors = self._rnn_weights(kind, weights[:per_direction], input_size, units, use_bias,
+                                    reset_after=reset_after)
         if backward is not None:
             if self._recurrent_cell(kind, backward, input_size) != (units, use_bias) \
-                    or bool(backward.get("return_sequences")) != bool(config.get("return_sequences")):
+                    or bool(backward.get("return_sequences")) != bool(config.get("return_sequences")) \
+                    or (kind == "GRU" and bool(backward.get("reset_after", True)) != reset_after):
                 raise self.fail("the backward layer of a Bidirectional differs from its forward layer in units, "
                                 "bias or return_sequences; doclrp reads mirrored pairs")
-            tensors += self._rnn_weights(kind, weights[per_direction:], input_size, units, use_bias, "backward ")
+            tensors += self._rnn_weights(kind, weights[per_direction:], input_size, units, use_bias, "backward ",
+                                         reset_after)
         elif len(weights) > per_direction:
             raise self.fail(f"{len(weights)} weight arrays where {per_direction} were expected")
-        rnn_type = nn.LSTM if kind == "LSTM" else nn.GRU
+        # Keras's reset_after=False: the reset gate before the recurrent product, which nn.GRU cannot
+        rnn_type = nn.LSTM if kind == "LSTM" else nn.GRU if reset_after else ResetBeforeGRU
         rnn = rnn_type(input_size, units, batch_first=True, bias=use_bias, bidirectional=backward is not None,
                        dtype=self.dtype)
         with torch.no_grad():
             for parameter, value in zip(rnn.parameters(), tensors):  # weight_ih, weight_hh, bias_ih, bias_hh, reverse
                 parameter.copy_(value)
         return_sequences = bool(config.get("return_sequences", False))
-        self.modules.append(KerasRecurrent(rnn, return_sequences, merge))
+        # Bidirectional forces its layers' zero_output_for_mask to return_sequences (Keras)
+        zero_output = backward is not None or bool(config.get("zero_output_for_mask", False))
+        self.modules.append(KerasRecurrent(rnn, return_sequences, merge, zero_output))
         width = units * (2 if backward is not None and merge == "concat" else 1)
         self.shape = (self.shape[0], width) if return_sequences else (width,)
 

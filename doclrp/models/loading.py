@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from ..errors import DoclrpError
 from .hf import load_hf_pipeline
+from .imported import MODEL_FILE_KINDS, load_model_file
 from .io import load_pipeline
 from .sklearn_files import PICKLE_REFUSAL, PICKLE_SUFFIXES, SKOPS_SUFFIX, load_skops_model
 
@@ -74,8 +76,13 @@ def resolve_device(device: str = "auto") -> str:
     return check_device(device)
 
 
-def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False):
+def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False,
+               vocab: str | Path | None = None, labels: Sequence[str] | None = None):
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
+
+    A Keras (``.keras``, ``.h5``) or ONNX (``.onnx``) file is a text model read with the
+    vocabulary it was trained with, ``vocab``, and its output names, ``labels``
+    (:mod:`doclrp.models.imported`); without ``vocab`` it is one line saying what to pass.
 
     A ``.skops`` file is a fitted scikit-learn text pipeline, read with skops' safe loader and
     converted (:mod:`doclrp.models.sklearn_files`); ``.pkl`` and ``.joblib`` files are refused.
@@ -88,6 +95,12 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     check_device(device)
     if folder.suffix.lower() in PICKLE_SUFFIXES:
         raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
+    if folder.suffix.lower() in MODEL_FILE_KINDS and not folder.is_dir():
+        if not folder.is_file():
+            raise DoclrpError(f"no model file at {folder}: check the path")
+        imported = load_model_file(folder, vocab, labels, device=device)
+        check_finite_parameters(imported.model, str(folder))
+        return imported
     if folder.suffix.lower() == SKOPS_SUFFIX and not folder.is_dir():
         pipeline = load_skops_model(folder, device=device)
         check_finite_parameters(pipeline.model, str(folder))
