@@ -51,8 +51,12 @@ def _ratio_rows(modes: dict) -> list[str]:
 
 def _speed(results: dict) -> list[str]:
     rows = []
-    for model, modes in results["models"].items():
-        rows += [f"{model}:", "", *_ratio_rows(modes), ""]
+    for name, value in results["models"].items():
+        if "gradient_x_input" in value:  # one setting: {model: {mode: figures}}
+            rows += [f"{name}:", "", *_ratio_rows(value), ""]
+            continue
+        for model, modes in value.items():  # several (--threads 1 2, --background): {setting: {model: ...}}
+            rows += [f"{model}, {name}:", "", *_ratio_rows(modes), ""]
     return rows
 
 
@@ -82,7 +86,9 @@ def _corpus_throughput(results: dict) -> list[str]:
     rows += ["", (f"{results['documents']} documents, {results['documents_per_second']:.0f} documents/s, "
                   f"{results['output_bytes'] / 1e6:.1f} MB; explain / predict {r['explain_to_predict']:.2f}×, "
                   f"/ predict all windows {r['explain_to_all_windows']:.2f}×, "
-                  f"/ predict as called {r['explain_to_predict_as_called']:.2f}×")]
+                  f"/ predict as called {r['explain_to_predict_as_called']:.2f}×"
+                  + (f", / (all windows + split words) {r['explain_to_all_windows_and_split']:.2f}×"
+                     if "explain_to_all_windows_and_split" in r else ""))]
     if "profile" in results:
         total = results["profile"]["seconds_with_profiler"]
         rows += ["", "| phase (cProfile) | share |", "|---|---|"]
@@ -106,7 +112,51 @@ def _vader_sanity(results: dict) -> list[str]:
              f"{results['sentences']} sentences explained in {results['explain_seconds']:.1f} s")]
 
 
-FORMATS = {"speed.py": _speed, "transformers_speed.py": _transformers_speed, "peers.py": _peers,
+def _document_size(results: dict) -> list[str]:
+    base = results.get("baseline") or {}
+    rows = []
+    documents = results.get("documents") or []
+    if documents and "explain" in documents[0]:
+        rows += [f"one-line document: explain {base.get('explain', 0):.0f} MiB peak, corpus {base.get('corpus', 0):.0f} MiB",
+                 "", "| kind | MB | explain s | explain MiB above one line | page MB | corpus s | corpus MiB above |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in documents:
+            e, c = r["explain"], r.get("corpus") or {}
+            rows.append(f"| {r['kind']} | {r['mb']:.1f} | {e['seconds']:.0f} | {e['peak_added_mib']:.0f} | "
+                        f"{e['page_bytes'] / 1e6:.1f} | {c.get('seconds', float('nan')):.0f} | "
+                        f"{c.get('peak_added_mib', float('nan')):.0f} |")
+        for kind, fits in (results.get("fits") or {}).items():
+            parts = [f"{name} {fit['slope_per_mb']:.1f}/MB (R² {fit['r2']:.2f})" for name, fit in fits.items()
+                     if isinstance(fit, dict) and fit]
+            rows += ["", f"{kind}: " + ", ".join(parts)]
+    elif documents:  # written before issue 28: one in-process explanation per size
+        rows += ["| kind | characters | peak MiB added |", "|---|---|---|"]
+        rows += [f"| {r['kind']} | {r['characters']} | {r['peak_memory_added_mib']:.0f} |" for r in documents]
+    budget = results.get("budget")
+    if budget:
+        e = budget["explain"]
+        rows += ["", f"--doc-timeout {budget['doc_timeout']:g} on {budget['characters'] / 1e6:.0f} MB: stopped after "
+                     f"{e['document_seconds']:.1f} s of the document's work ({' '.join(e['message'])}); corpus run "
+                     f"around it: {budget['corpus']['records']}"]
+    return rows
+
+
+def _sentence_boundaries(results: dict) -> list[str]:
+    rows = [f"{results['documents']} documents, {results['reference_sentences']} parser sentences", "",
+            "| splitter | precision | recall | F1 |", "|---|---|---|---|"]
+    rows += [f"| {name} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} |"
+             for name, f in results["splitters"].items()]
+    return rows
+
+
+def _startup(results: dict) -> list[str]:
+    rows = ["| step (fresh process) | seconds |", "|---|---|"]
+    rows += [f"| {name} | {seconds:.2f} |" for name, seconds in results["seconds"].items()]
+    return rows
+
+
+FORMATS = {"document_size.py": _document_size, "sentence_boundaries.py": _sentence_boundaries,
+           "startup.py": _startup,"speed.py": _speed, "transformers_speed.py": _transformers_speed, "peers.py": _peers,
            "corpus_throughput.py": _corpus_throughput,
            "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity}
 
@@ -115,7 +165,10 @@ def tables(path: Path) -> str:
     """The Markdown of one results file: its name, the machine line and the figures."""
     record = json.loads(Path(path).read_text())
     lines = [f"### `{Path(path).name}`", "", describe(record), ""]
-    return "\n".join(lines + FORMATS[record["script"]](record["results"])).rstrip()
+    format_results = FORMATS.get(record["script"])
+    if format_results is None:  # a script whose figures its own page shows (evaluation.py writes Markdown too)
+        return "\n".join(lines + [f"(no table here for {record['script']}: see its section above)"]).rstrip()
+    return "\n".join(lines + format_results(record["results"])).rstrip()
 
 
 def update_readme(markdown: str, readme: Path = README) -> None:
