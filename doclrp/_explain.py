@@ -291,9 +291,11 @@ def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]
 
 def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[str], ids: Sequence[str] | None,
                    resolved: Target, attributor: Attributor, batch_size: int, overlap: int | None,
-                   budget: Budget | None, documents: Sequence[Document] | None = None) -> list[Explanation]:
+                   budget: Budget | None, documents: Sequence[Document] | None = None,
+                   warn_level: int = 4) -> list[Explanation]:
     """:func:`explain` once the target and method are resolved; ``documents``: the texts' words
-    when they were split already (:func:`explain_targets` splits them once for all targets)."""
+    when they were split already (:func:`explain_targets` splits them once for all targets);
+    ``warn_level``: the stack level of the caller's caller, whom a warning names."""
     described = describe(attributor)
     clock = budget if budget is not None else Budget()
     if documents is None:
@@ -321,7 +323,7 @@ def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[st
             explanations.append(_finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]),
                                         method=described))
             checked(budget, "while building words and sentences")
-    _warn_unplaced(explanations, names, described["name"])
+    _warn_unplaced(explanations, names, described["name"], warn_level)
     return explanations
 
 
@@ -372,7 +374,8 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     checked(budget, "after tokenizing")
 
     def one(resolved: Target) -> Explanation:
-        return _explain_texts(pipeline, [text], names, ids, resolved, attributor, 16, None, budget, documents)[0]
+        return _explain_texts(pipeline, [text], names, ids, resolved, attributor, 16, None, budget, documents,
+                              warn_level=5)[0]
 
     first = one(base)
     if max_words is not None and len(first.words) > max_words:
@@ -427,7 +430,8 @@ def unplaced_share(explanation: Explanation) -> float:
     return unplaced / total if total > 0 else 0.0
 
 
-def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], method: str) -> None:
+def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], method: str,
+                   stacklevel: int = 3) -> None:
     """One warning per call when documents have more than a small share of relevance on no word:
     a method that hands relevance to what the text does not hold must not pass unnoticed."""
     shares = [(unplaced_share(e), name) for e, name in zip(explanations, names)]
@@ -440,7 +444,7 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
         f"{method}: {share:.1%} of the relevance reaching the input of document {name}{others} lies on no word "
         "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
         "outside any word); its words leave that much of the output unexplained",
-        UnplacedRelevanceWarning, stacklevel=3)
+        UnplacedRelevanceWarning, stacklevel=stacklevel)
 
 
 #: Characters of one document that the command line and corpus runs accept by default: a
