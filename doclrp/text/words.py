@@ -245,13 +245,17 @@ def _blockwise(nlp: Any, text: str, prepared: str, breaks: np.ndarray, budget: B
     spans = blocks(prepared)
     pieces = ((prepared[seen_start:seen_end], (seen_start, start, end)) for seen_start, start, end, seen_end in spans)
     arrays = []
+    # kept as int32 until all blocks are in, where the offsets fit: half the memory of int64
+    dtype = np.int32 if len(prepared) < 2**31 else np.int64
     for doc, (seen_start, start, end) in nlp.pipe(pieces, as_tuples=True, batch_size=1):
         array = _token_array(doc)
         array[:, 0] += seen_start
-        arrays.append(array[(array[:, 0] >= start) & (array[:, 0] < end)])
+        arrays.append(array[(array[:, 0] >= start) & (array[:, 0] < end)].astype(dtype))
         del doc
         _between(budget, "while splitting words")
-    return _document(np.concatenate(arrays) if arrays else np.empty((0, 4), np.int64), text, breaks)
+    whole = np.concatenate(arrays) if arrays else np.empty((0, 4), dtype)
+    del arrays
+    return _document(whole.astype(np.int64), text, breaks)
 
 
 def _between(budget: Budget | None, stage: str) -> None:
