@@ -155,8 +155,21 @@ def _startup(results: dict) -> list[str]:
     return rows
 
 
+def _documents(results: dict) -> list[str]:
+    rate, seconds = results["pages_per_second"], results["seconds"]
+    memory = results["peak_memory_added_mib"]
+    return ["| stage | pages/s | seconds |", "|---|---|---|",
+            *(f"| {name.replace('_', ' ')} | {rate[name]:.1f} | {seconds[name]:.2f} |" for name in rate),
+            f"| page with {results['page_view_pages']} page images | | {seconds['page_html']:.2f} |", "",
+            f"{results['pages']}-page PDF, {results['words']:,} words: read + explain + attach "
+            f"{results['read_and_explain_vs_plain_text']:.2f}× the plain text's explanation; page "
+            f"{results['page_html_bytes'] / 1e6:.1f} MB; peak memory added {memory['file']:.0f} MiB "
+            f"(file path) vs {memory['plain']:.0f} MiB (plain text)"]
+
+
 FORMATS = {"document_size.py": _document_size, "sentence_boundaries.py": _sentence_boundaries,
-           "startup.py": _startup,"speed.py": _speed, "transformers_speed.py": _transformers_speed, "peers.py": _peers,
+           "startup.py": _startup, "documents.py": _documents, "speed.py": _speed,
+           "transformers_speed.py": _transformers_speed, "peers.py": _peers,
            "corpus_throughput.py": _corpus_throughput,
            "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity}
 

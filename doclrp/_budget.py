@@ -76,6 +76,17 @@ class Budget:
         if self.limit is not None and self.now() > self.at:
             raise DocumentTimeout(self.limit, stage)
 
+    def charge(self, name: str, seconds: float) -> None:
+        """Count ``seconds`` of work done before this budget began (stage ``name``) against it.
+
+        >>> budget = Budget(10, clock=lambda: 0.0)
+        >>> budget.charge("reading", 4.0)
+        >>> budget.at, budget.seconds
+        (6.0, {'reading': 4.0})
+        """
+        self.at -= seconds
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Time the block as stage ``name`` (added to :attr:`seconds`); checked as it begins."""

@@ -54,6 +54,7 @@ __all__ = [
     "run_cli",
     "toolbox_forward", "toolbox_lrp", "write_toolbox_model",
     "alpha_beta_dropping_reference", "window_membership", "pool_reference",
+    "pdf_bytes", "pdf_of_text", "docx_bytes", "eml_bytes",
 ]
 
 
@@ -791,3 +792,157 @@ def skip_module_without_browser():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium (make install adds it)",
                     allow_module_level=True)
+
+
+# -- documents built in code: a minimal PDF writer, Word files, e-mails ---------------------------
+def _pdf_string(text: str) -> str:
+    """A PDF literal string in WinAnsi (Latin-1 here): parentheses and backslashes escaped."""
+    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def pdf_bytes(pages, *, size=(612, 792), font_size=12, javascript=False, encrypted=False, count=None,
+              shared_pages=None, hyphen=False, rotate=0):
+    """A PDF with a text layer, written object by object with exact cross-reference offsets.
+
+    ``pages``: per page a list of lines, each ``(x, y, text)`` or ``(x, y, text, size)`` in points
+    from the bottom-left corner (PDF's own coordinates) or a plain string (placed top-down at ``font_size`` × 1.5
+    line spacing from 72 pt). Helvetica, one ``Tj`` per line. ``javascript``: an OpenAction
+    and a document-level JavaScript action (a hostile file; nothing may run it).
+    ``encrypted``: a standard security handler whose user password is not empty (so opening
+    it needs a password). ``count``: the page count the page tree claims (default: the truth).
+    ``shared_pages``: that many pages all drawing the first page's content stream (a 10,000-page
+    file stays small). An empty page list entry is a page with no text (a scan without OCR).
+    """
+    if shared_pages is not None:
+        pages = [pages[0]] * shared_pages
+    objects: list[bytes] = []
+
+    def add(body) -> int:
+        objects.append(body if isinstance(body, bytes) else body.encode("latin-1"))
+        return len(objects)
+
+    catalog, tree, font = add(""), add(""), add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+                                                   "/Encoding /WinAnsiEncoding >>")
+    streams: dict[int, int] = {}
+    kids = []
+    for lines in pages:
+        key = id(lines)
+        if key not in streams:
+            ops = []
+            for n, line in enumerate(lines):
+                x, y, text, *points = line if isinstance(line, tuple) else (72, size[1] - 72 - n * font_size * 1.5,
+                                                                            line)
+                ops.append(f"BT /F1 {points[0] if points else font_size} Tf {x:g} {y:g} Td {_pdf_string(text)} Tj ET")
+            content = "\n".join(ops).encode("latin-1")
+            streams[key] = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+        kids.append(add(f"<< /Type /Page /Parent {tree} 0 R /MediaBox [0 0 {size[0]} {size[1]}] "
+                        f"/Resources << /Font << /F1 {font} 0 R >> >> /Contents {streams[key]} 0 R"
+                        + (f" /Rotate {rotate}" if rotate else "") + " >>"))
+    extra = ""
+    if javascript:
+        script = add("<< /S /JavaScript /JS (app.alert\\('ran'\\); this.submitForm\\('http://example.invalid'\\);) >>")
+        names = add(f"<< /Names [(run) {script} 0 R] >>")
+        extra = f" /OpenAction {script} 0 R /Names << /JavaScript {names} 0 R >> /AcroForm << /Fields [] >>"
+    objects[catalog - 1] = f"<< /Type /Catalog /Pages {tree} 0 R{extra} >>".encode()
+    objects[tree - 1] = (f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] "
+                         f"/Count {len(kids) if count is None else count} >>").encode()
+    trailer_extra = ""
+    if encrypted:
+        encrypt = add("<< /Filter /Standard /V 1 /R 2 /Length 40 /P -4 "
+                      "/O <" + "11" * 32 + "> /U <" + "22" * 32 + "> >>")
+        trailer_extra = f" /Encrypt {encrypt} 0 R /ID [<{'33' * 16}> <{'33' * 16}>]"
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root {catalog} 0 R{trailer_extra} >>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode()
+    return bytes(out)
+
+
+def pdf_of_text(title, paragraphs, *, width=78, font_size=11, size=(612, 792)):
+    """A report-like PDF: a title and paragraphs wrapped at ``width`` characters, pages filled
+    top-down with a gap between paragraphs (a paragraph break for the reader)."""
+    import textwrap
+
+    pages, lines, y = [], [(72, size[1] - 80, title, 18)], size[1] - 120
+    for paragraph in paragraphs:
+        for line in textwrap.wrap(paragraph, width):
+            if y < 72:
+                pages.append(lines)
+                lines, y = [], size[1] - 72
+            lines.append((72, y, line, font_size))
+            y -= font_size * 1.45
+        y -= font_size * 1.2
+    pages.append(lines)
+    return pdf_bytes(pages, size=size, font_size=font_size)
+
+
+def docx_bytes(body, *, headers=(), footers=(), extra_parts=None, compression=None):
+    """A Word .docx built from parts: ``body`` a list of paragraphs (strings) and tables (lists of
+    rows of cell strings); ``headers``/``footers`` paragraph texts, one part each, referenced by
+    the section in order. ``extra_parts``: more ``{name: bytes}`` (a macro, a bomb)."""
+    import io
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    r = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+
+    def paragraph(text):
+        runs = "".join(f'<w:r><w:t xml:space="preserve">{escape(piece)}</w:t></w:r>' + ("<w:r><w:tab/></w:r>"
+                       if n < text.count("\t") else "") for n, piece in enumerate(text.split("\t")))
+        return f"<w:p>{runs}</w:p>"
+
+    blocks = []
+    for block in body:
+        if isinstance(block, str):
+            blocks.append(paragraph(block))
+        else:
+            rows = "".join("<w:tr>" + "".join(f"<w:tc>{paragraph(cell)}</w:tc>" for cell in row) + "</w:tr>"
+                           for row in block)
+            blocks.append(f"<w:tbl>{rows}</w:tbl>")
+    refs, rels, parts = [], [], {}
+    for kind, texts in (("header", headers), ("footer", footers)):
+        for n, text in enumerate(texts):
+            rid, part = f"rId{kind}{n}", f"{kind}{n + 1}.xml"
+            tag = "hdr" if kind == "header" else "ftr"
+            parts[f"word/{part}"] = f'<w:{tag} {w}>{paragraph(text)}</w:{tag}>'
+            refs.append(f'<w:{kind}Reference w:type="default" r:id="{rid}"/>')
+            rels.append(f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                        f'relationships/{kind}" Target="{part}"/>')
+    document = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document {w} {r}><w:body>'
+                f'{"".join(blocks)}<w:sectPr>{"".join(refs)}</w:sectPr></w:body></w:document>')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression or zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                         'package/2006/content-types"/>')
+        archive.writestr("word/document.xml", document)
+        archive.writestr("word/_rels/document.xml.rels",
+                         '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                         f'relationships">{"".join(rels)}</Relationships>')
+        for name, data in {**parts, **(extra_parts or {})}.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def eml_bytes(subject, text=None, html=None, attachments=()):
+    """An e-mail message (bytes) with a plain and/or an HTML body and named attachments."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ann@example.com", "bob@example.com", subject
+    if text is not None:
+        message.set_content(text)
+    if html is not None:
+        if text is None:
+            message.set_content(html, subtype="html")
+        else:
+            message.add_alternative(html, subtype="html")
+    for name, data in attachments:
+        message.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return message.as_bytes()

@@ -72,7 +72,7 @@ def slow(monkeypatch, clock, module, name, seconds=1000.0):
 
 STAGES = {
     # stage made slow → where the budget stops the document
-    "reading": ((doclrp.cli.explain, "read_document"), "before splitting words"),
+    "reading": ((doclrp.cli.explain, "read_file"), "before splitting words"),
     "splitting words": ((doclrp._explain, "tokenize_many"), "while splitting words"),
     "encoding": ((doclrp._explain, "_word_spans"), "while encoding"),
     "model passes": ((doclrp._explain, "output_tensor"), "between model passes"),

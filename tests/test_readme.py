@@ -20,7 +20,7 @@ from doclrp.cli import main
 from doclrp.corpus import open_corpus
 from doclrp.models.hf import HFPipeline
 from doclrp.models.loading import load_model, pretrained_path
-from references import WORDS, tiny_model, word_tokenizer
+from references import WORDS, docx_bytes, pdf_of_text, tiny_model, word_tokenizer
 
 pytestmark = pytest.mark.slow  # every README command, end to end: about a minute on 2 cores
 
@@ -41,7 +41,8 @@ STAND_INS = """
   40 VADER sentences, with their real labels and targets, in a folder / a JSONL file;
 - `models/bbc-cnn`: the shipped model (a link), unless the block trains it (then on the small corpus);
 - `--epochs 1` on every `doclrp train`, `--docs 3` on `doclrp evaluate`;
-- `DIR`: models/bbc-cnn; `doc.txt`, `corpus.jsonl`, `reviews.jsonl`: small files written here;
+- `DIR`: models/bbc-cnn; `doc.txt`, `corpus.jsonl`, `reviews.jsonl`, `report.pdf`, `letter.docx`: small files
+  written here;
 - `kim-text.keras`, `cnn.onnx` and their `vocab.txt`: a Keras text CNN and doclrp's TextCNN exported to
   ONNX, built here over a small TextVectorization vocabulary;
 - `path/to/hf-folder` and `models/minilm-bbc`: a tiny BERT classifier folder (tests/references.py);
@@ -112,8 +113,16 @@ def _prepare_folder(folder: Path, commands: list[list[str]], data) -> None:
              "label": "pos" if n % 2 else "neg"} for n in range(40)]
     for name in ("corpus.jsonl", "reviews.jsonl"):
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    _document_files(folder)
     if any("kim-text.keras" in c or "cnn.onnx" in c for c in commands):
         _model_files(folder)
+
+
+def _document_files(folder: Path) -> None:
+    """The README's report.pdf and letter.docx."""
+    (folder / "report.pdf").write_bytes(pdf_of_text("Chip maker results", [
+        "Shares in the chip maker rose after strong results.", "Analysts were surprised by the profits."]))
+    (folder / "letter.docx").write_bytes(docx_bytes(["Dear investors,", "the bank reported strong profits."]))
 
 
 def _model_files(folder: Path) -> None:
@@ -224,6 +233,7 @@ def test_readme_python_blocks_run_in_order(data, tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "minilm-bbc").symlink_to(data["hf"])
     _toolbox_files(tmp_path)
+    _document_files(tmp_path)
     torch.manual_seed(0)
     namespace = {
         "model": nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 5)), "inputs": torch.rand(2, 6),

@@ -568,3 +568,89 @@ def test_model_tokens_in_compare_mode_export_and_a_tap(browser, subword_server):
     rows = list(csv.reader(io.StringIO(downloads["csv"])))
     assert rows[0][0] == "token" and [r[0] for r in rows[1:]] == [t["text"] for t in a["tokens"]]
     context.close()
+
+
+# -- document files: upload, a PDF's pages with coloured boxes (issue 24) ------------------------------
+def upload_and_wait(page, path, times: int = 1) -> None:
+    page.wait_for_selector("body[data-ready='1']")
+    page.set_input_files("#upload", str(path))
+    page.wait_for_selector(f"body[data-uploaded='{times}']")
+
+
+@pytest.fixture(scope="module")
+def story_pdf(tmp_path_factory):
+    from references import pdf_of_text
+
+    paragraphs = [p for p in DOCUMENT.split("\n\n")]
+    path = tmp_path_factory.mktemp("upload") / "story.pdf"
+    path.write_bytes(pdf_of_text("United beat Chelsea", paragraphs * 3))
+    return path
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_upload_a_pdf_shows_its_pages_with_boxes_coloured_as_the_words(browser, server, story_pdf, width):
+    context = browser.new_context(viewport={"width": width, "height": 860}, has_touch=width < 500,
+                                  is_mobile=width < 500)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ready(page, server)
+    upload_and_wait(page, story_pdf)
+    assert page.locator("#pages .sheet img").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    boxes = page.eval_on_selector_all("#pages .bx", "bs => bs.map(b => [Number(b.dataset.index), "
+                                                     "getComputedStyle(b).backgroundColor])")
+    words = page.eval_on_selector_all("#document span.unit", "us => us.map(u => u.style.backgroundColor)")
+    assert len(boxes) >= len(words) - 2 and all(colour == words[index] for index, colour in boxes)
+    text_shown = page.locator("#document").is_visible()
+    if width >= 1100:  # the pages beside the text
+        assert text_shown
+        pages_box, text_box = page.locator("#pages").bounding_box(), page.locator("#document").bounding_box()
+        assert pages_box["x"] + pages_box["width"] <= text_box["x"] + 1
+    else:  # one at a time; the switch shows the text
+        assert not text_shown
+        page.click("#page-switch button[data-mode='text']")
+        assert page.locator("#document").is_visible() and not page.locator("#pages").is_visible()
+        page.click("#page-switch button[data-mode='pages']")
+    box = page.locator("#pages .bx").nth(5)
+    box.scroll_into_view_if_needed()
+    if width < 500:
+        box.tap()
+    else:
+        box.hover()
+    # The box that took the tap or the pointer is marked, and the line above the panels names its word.
+    index = int(page.get_attribute("#pages .bx.focus", "data-index"))
+    word, relevance = page.eval_on_selector_all(
+        "#document span.unit", f"us => [us[{index}].textContent, Number(us[{index}].dataset.relevance)]")
+    assert page.inner_text("#hover").startswith(f"“{word}” (sentence") and f"{relevance:.5g}"[:5] in \
+        page.inner_text("#hover")
+    context.close()
+
+
+def test_upload_export_and_a_bad_file(page, server, story_pdf, tmp_path):
+    ready(page, server)
+    upload_and_wait(page, story_pdf)
+    with page.expect_download() as info:
+        page.click("#panel button.export[data-format='json']")
+    exported = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert exported["text"] == page.input_value("#text") and "United beat Chelsea" in exported["text"]
+    locked = tmp_path / "locked.pdf"
+    from references import pdf_bytes
+
+    locked.write_bytes(pdf_bytes([["secret"]], encrypted=True))
+    page.set_input_files("#upload", str(locked))
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == "locked.pdf is an encrypted PDF: save it without a password first"
+    assert page.problems == [] or all("422" in p for p in page.problems)
+
+
+def test_screenshot_of_an_uploaded_pdf(browser, server, story_pdf, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ready(page, server)
+    upload_and_wait(page, story_pdf)
+    page.locator("#pages .bx").nth(8).hover()
+    out = Path(__file__).resolve().parent.parent / "docs" if os.environ.get("DOCLRP_SCREENSHOT") else tmp_path
+    page.screenshot(path=str(out / "serve-upload.png"), full_page=True)
+    assert (out / "serve-upload.png").stat().st_size > 10_000
+    context.close()

@@ -25,6 +25,7 @@ from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
 from doclrp.corpus import CorpusWarning, explain_corpus
 from doclrp.corpus.summary import summarize
+from doclrp.documents import Limits
 from doclrp.models.loading import load_model
 from doclrp.text.terms import parse_leave_out
 
@@ -48,7 +49,8 @@ def run(args) -> int:
                                 shard=args.shard, engine=args.engine, overwrite=args.overwrite,
                                 on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
                                 allow_pickle=args.allow_pickle, limit=args.limit,
-                                doc_timeout=args.doc_timeout)
+                                doc_timeout=args.doc_timeout,
+                                limits=Limits(max_bytes=args.max_bytes, max_pages=args.max_pages))
     print(report)
     return 0
 

@@ -1,10 +1,13 @@
-"""``doclrp explain``: explain one document; its prediction and top words printed, a page with ``--out``.
+"""``doclrp explain``: explain one document; its prediction and top words printed, a page or JSON with ``--out``.
 
 >>> import pathlib, tempfile
->>> doc = pathlib.Path(tempfile.mkdtemp()) / "doc.txt"
->>> _ = doc.write_text("Shares rose.", encoding="utf-8")
+>>> doc = pathlib.Path(tempfile.mkdtemp()) / "doc.html"
+>>> _ = doc.write_text("<p>Shares <b>rose</b>.<script>x()</script>", encoding="utf-8")
 >>> read_document(doc)
 'Shares rose.'
+
+``--file`` is any document doclrp reads (:mod:`doclrp.documents`: PDF, Word, HTML, e-mail,
+text), within ``--max-bytes``, ``--max-pages`` and ``--doc-timeout``.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from doclrp._budget import Budget, DocumentTimeout
 from doclrp._explain import MAX_VIEW_WORDS, explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
+from doclrp.documents import Deadline, Limits, SourceText, read_source, render_pages
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
+from doclrp.render.pages import PAGE_VIEW_PAGES
 from doclrp.text import load_spacy
 from doclrp.text.terms import parse_leave_out
 
-__all__ = ["run", "read_document", "write_page", "check_document", "prediction_line"]
+__all__ = ["run", "read_document", "read_file", "drawn_pages", "write_page", "write_json", "check_document", "prediction_line",
+           "limits_from_args", "document_line"]
 
 
 def write_page(path: str | Path, text: str) -> Path:
@@ -57,15 +63,48 @@ def check_document(text: str, max_chars: int) -> str:
     return text
 
 
-def read_document(path: str | Path) -> str:
-    """A UTF-8 document; one-line errors for missing files and other encodings."""
-    path = Path(path)
-    if not path.is_file():
-        raise DoclrpError(f"no such file: {path}")
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DoclrpError(f"{path} is not UTF-8 text (byte {error.start}); convert it to UTF-8") from None
+def read_document(path: str | Path, limits: Limits | None = None) -> str:
+    """The text of a document file of any kind doclrp reads; one-line errors for missing,
+    oversized, encrypted, scanned and malformed files and for text in other encodings."""
+    return read_file(path, limits).text
+
+
+def read_file(path: str | Path, limits: Limits | None = None, deadline: Deadline | None = None) -> SourceText:
+    """A document file read within ``limits`` (:func:`doclrp.documents.read_source`)."""
+    return read_source(path, name=str(path), limits=limits, deadline=deadline)
+
+
+def drawn_pages(source: SourceText | None, deadline: Deadline | None = None) -> list:
+    """The first `PAGE_VIEW_PAGES` pages of a PDF drawn for its page view (none for other kinds)."""
+    if source is None or source.kind != "pdf" or source.data is None or not source.pages:
+        return []
+    return render_pages(source.data, source.name or "the PDF", pages=range(min(source.pages, PAGE_VIEW_PAGES)),
+                        deadline=deadline)
+
+
+def limits_from_args(args) -> Limits:
+    """The bounds of reading a file from ``--max-bytes``, ``--max-pages`` and ``--doc-timeout``."""
+    return Limits(max_bytes=args.max_bytes, max_pages=args.max_pages, timeout=getattr(args, "doc_timeout", None))
+
+
+def document_line(source: SourceText) -> str:
+    """What was read from a file that is not plain text: its kind, pages, attachments, notes.
+
+    >>> document_line(SourceText("Hi", kind="pdf", name="a.pdf", pages=3, notes=["no text on page(s) 2 (scanned?)"]))
+    'document: a.pdf (PDF, 3 pages; no text on page(s) 2 (scanned?))'
+    """
+    kinds = {"pdf": "PDF", "docx": "Word", "html": "HTML", "email": "e-mail", "text": "text"}
+    facts = [kinds[source.kind]]
+    if source.pages is not None:
+        facts.append(f"{source.pages} page{'s' if source.pages != 1 else ''}")
+    details = "; ".join(source.notes + ([f"attachments: {', '.join(source.attachments)}"] if source.attachments
+                                        else []))
+    return f"document: {source.name} ({', '.join(facts)}{'; ' + details if details else ''})"
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """``data`` as a JSON file, written atomically (the checks of `write_page`)."""
+    return write_page(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def prediction_line(explanation) -> str:
@@ -99,15 +138,21 @@ def _print_top(explanation, top: int, leave_out) -> None:
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
-    if args.file is not None and not Path(args.file).is_file():  # before the model loads: a typo fails at once
-        raise DoclrpError(f"no such file: {args.file}")
+    limits = limits_from_args(args) if args.file is not None else None
+    deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
+    # The file is read before the model loads (an unreadable one fails at once); its time counts
+    # against --doc-timeout, and the model's and spaCy's loading do not (the command's, not the document's).
+    reading = Budget(None)
+    with reading.stage("reading"):
+        source = None if args.file is None else read_file(args.file, limits, deadline)
+        text = check_document(args.text if source is None else source.text, args.max_chars)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
                           labels=args.labels)
-    load_spacy()  # the word splitter too: loading is the command's work, not the document's
-    # The document's budget starts once the model is loaded: loading is the command's, not the document's.
+    load_spacy()
     budget = Budget(getattr(args, "doc_timeout", None))
+    budget.charge("reading", reading.seconds["reading"])
     try:
-        explanation, page = _explain_document(args, pipeline, budget)
+        explanation, page = _explain_document(args, pipeline, text, source, deadline, budget)
     except DocumentTimeout as error:
         raise DoclrpError(f"the document {error}; raise --doc-timeout or split the document") from None
     finally:
@@ -116,26 +161,45 @@ def run(args) -> int:
                   file=sys.stderr, flush=True)
     print(printable(prediction_line(explanation)))
     _print_top(explanation, args.top, parse_leave_out(getattr(args, "top_words_filter", None)))
+    if source is not None and source.kind != "text":
+        print(printable(document_line(source)))
     if page is not None:
         print(f"wrote {page}")
     return 0
 
 
-def _explain_document(args: Any, pipeline: Any, budget: Budget) -> tuple[Any, Path | None]:
-    with budget.stage("reading"):
-        text = check_document(args.text if args.text is not None else read_document(args.file), args.max_chars)
+def _explain_document(args: Any, pipeline: Any, text: str, source: SourceText | None, deadline: Deadline | None,
+                      budget: Budget) -> tuple[Any, Path | None]:
     # Made once, here, and carried down unchanged.
     target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
-    if args.out is None:
-        return explain(pipeline, text, target=target, method=method, budget=budget), None
+    as_json = args.out is not None and Path(args.out).suffix.lower() == ".json"
+    if args.out is None or as_json:
+        explanation = explain(pipeline, text, target=target, method=method, budget=budget)
+        if source is not None:
+            explanation = source.attach(explanation)
+        if not as_json:
+            return explanation, None
+        with budget.stage("writing the page"):
+            return explanation, write_json(args.out, _json_of(explanation, source))
     # The page carries every class (and X-vs-rest) for its target switch: one pass each.
     explanation, *others = explain_targets(pipeline, text, target=target, method=method, budget=budget)
+    if source is not None:
+        explanation, others = source.attach(explanation), [source.attach(other) for other in others]
     if len(explanation.words) > MAX_VIEW_WORDS:
         print(f"the page shows {explanation.target} alone: documents over {MAX_VIEW_WORDS:,} words get no switch "
               "between targets (each target is one more pass over the whole document)", file=sys.stderr)
     with budget.stage("making the page"):
         page = to_html(explanation, title=Path(args.file).name if args.file else None, alternatives=others,
-                       leave_out=leave_out, budget=budget)
+                       leave_out=leave_out, budget=budget, pages=drawn_pages(source, deadline))
     with budget.stage("writing the page"):
         return explanation, write_page(args.out, page)
+
+
+def _json_of(explanation: Any, source: SourceText | None) -> dict[str, Any]:
+    """``Explanation.to_dict()`` and, for a file, what was read from it (``document``)."""
+    data = explanation.to_dict()
+    if source is not None:
+        data["document"] = {"name": source.name, "kind": source.kind, "pages": source.pages,
+                            "attachments": list(source.attachments), "notes": list(source.notes)}
+    return data

@@ -29,11 +29,15 @@ from doclrp.errors import DoclrpError
 MAX_CHARS = 1_000_000
 #: The default of --doc-timeout; doclrp.corpus.batch.DOC_TIMEOUT, written out for the same reason.
 DOC_TIMEOUT = 300.0
+#: The defaults of --max-pages and --max-bytes; doclrp.documents.MAX_PAGES and MAX_BYTES.
+MAX_PAGES = 500
+MAX_BYTES = 64 * 1024 * 1024
 
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "positive_int",
+           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "add_document_limits", "positive_int",
+           "byte_size",
            "positive_float", "count", "seconds_or_off"]
 
 
@@ -95,6 +99,36 @@ def add_max_chars(parser) -> None:
     parser.add_argument("--max-chars", type=positive_int, default=MAX_CHARS, metavar="N",
                         help=f"longest document accepted, in characters (default {MAX_CHARS:,}); corpus runs "
                              "skip longer ones with a reason")
+
+
+def add_document_limits(parser) -> None:
+    """--max-pages and --max-bytes: the bounds of reading a document file (PDF, Word, HTML, e-mail, text)."""
+    parser.add_argument("--max-pages", type=positive_int, default=MAX_PAGES, metavar="N",
+                        help=f"most pages of a PDF read (default {MAX_PAGES})")
+    parser.add_argument("--max-bytes", type=byte_size, default=MAX_BYTES, metavar="SIZE",
+                        help=f"largest file read, in bytes or with a unit: 20MB, 512KB (default {MAX_BYTES // 2**20}MB)")
+
+
+#: Units of --max-bytes (binary, as file managers count them).
+_UNITS = {"": 1, "b": 1, "kb": 1024, "k": 1024, "mb": 1024**2, "m": 1024**2, "gb": 1024**3, "g": 1024**3}
+
+
+def byte_size(value: str) -> int:
+    """An argparse type: a positive number of bytes, with an optional unit.
+
+    >>> byte_size("20MB"), byte_size("512kb"), byte_size("1000")
+    (20971520, 524288, 1000)
+    """
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("kmgb")
+    unit = text[len(number):]
+    try:
+        size = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        size = math.nan
+    if not (math.isfinite(size) and size >= 1):
+        raise argparse.ArgumentTypeError(f"expected a size like 20MB, 512KB or a number of bytes, got {value!r}")
+    return int(size)
 
 
 def seconds_or_off(value: str) -> float | None:
@@ -212,15 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(explain)
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the document text")
-    source.add_argument("--file", help="a UTF-8 text file")
-    explain.add_argument("--out", help="the HTML page to write (default: none, the terminal only)")
+    source.add_argument("--file", help="a document: PDF, Word .docx, HTML, e-mail .eml or text (UTF-8, UTF-16 "
+                                       "with a BOM); the kind is found from the content")
+    explain.add_argument("--out", help="the HTML page (.html) or the explanation as JSON (.json) to write "
+                                       "(default: none, the terminal only)")
+    add_document_limits(explain)
     explain.add_argument("--top", type=count, default=10, help="top words to print")
     add_top_words_filter(explain)
     add_max_chars(explain)
-    explain.add_argument("--doc-timeout", type=seconds_or_off, default=None, metavar="SECONDS",
-                         help="seconds the document's work may take once the model is loaded (default: no limit): "
-                              "reading, splitting words, encoding, the model passes, the page; checked between "
-                              "blocks of text and batches of windows, so it holds to within about a second")
+    explain.add_argument("--doc-timeout", type=seconds_or_off, default=DOC_TIMEOUT, metavar="SECONDS",
+                         help=f"seconds the document's work may take (default {DOC_TIMEOUT:g}; 'off': no limit): "
+                              "reading the --file, splitting words, encoding, the model passes, the page and its "
+                              "drawn PDF pages (loading the model does not count); checked between blocks of text "
+                              "and batches of windows, so it holds to within about a second")
     explain.add_argument("--timings", action="store_true",
                          help="print the seconds each stage took (reading, splitting words, encoding, model passes, "
                               "words and sentences, page) to stderr as one JSON line")
@@ -287,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--results", nargs="+", default=[], metavar="FILE",
                        help="results of doclrp corpus (.jsonl or .parquet) to browse")
     serve.add_argument("--max-chars", type=int, default=50_000, help="longest text accepted (default 50000)")
+    serve.add_argument("--max-bytes", type=byte_size, default=20 * 1024 * 1024, metavar="SIZE",
+                       help="largest document file uploaded (PDF, Word, HTML, e-mail, text), in bytes or with a "
+                            "unit: 5MB (default 20MB)")
+    serve.add_argument("--max-pages", type=positive_int, default=MAX_PAGES, metavar="N",
+                       help=f"most pages of an uploaded PDF (default {MAX_PAGES})")
     serve.add_argument("--timeout", type=float, default=60.0,
                        help="seconds one explanation may take, waiting included; work past it is stopped "
                             "(default 60)")
@@ -317,13 +360,15 @@ def add_corpus_parser(subparsers) -> None:
                     "writes an HTML report of the results.")
     add_model_options(_NotRequired(corpus))
     corpus.add_argument("--input", metavar="CORPUS",
-                        help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+                        help="'bbc', a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, mixed), a .jsonl "
+                             "or a .csv file (rows with a text, or a 'path' to a document file)")
     corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                              "or one number per output")
     corpus.add_argument("--batch-size", type=int, default=32, help="documents per batch (default 32)")
     add_max_chars(corpus)
+    add_document_limits(corpus)
     corpus.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N documents of the corpus (of the shard), in corpus order: a quick look "
                              "at a large corpus (default: all)")

@@ -83,7 +83,8 @@ def run(args) -> int:
     app = create_app(models=_models(args), results=args.results,
                      limits=Limits(max_chars=args.max_chars, timeout_s=args.timeout,
                                    batch_window_s=args.batch_window, max_batch=args.max_batch,
-                                   max_queue=args.max_queue),
+                                   max_queue=args.max_queue, max_bytes=args.max_bytes,
+                                   max_pages=args.max_pages),
                      allowed_hosts=allowed_hosts(args), device=args.device)
     # Bound here (not by uvicorn) so that --port 0 can print the port it got.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from doclrp._budget import DocumentTimeout, check_seconds
 from doclrp._explain import UnexplainableDocument, explain, invalid_character
 from doclrp.corpus.output import explanation_record, skipped_record
 from doclrp.corpus.readers import Record
+from doclrp.documents import Limits, SourceText, read_source
 from doclrp.errors import DoclrpError
 
-__all__ = ["explain_records", "EMPTY", "DOC_TIMEOUT", "DocumentTimeout", "check_doc_timeout"]
+__all__ = ["explain_records", "read_sources", "EMPTY", "DOC_TIMEOUT", "DocumentTimeout", "check_doc_timeout"]
 
 #: The reason recorded for a document without text.
 EMPTY = "empty document"
@@ -61,9 +64,36 @@ def _unusable(record: Record, max_chars: int | None) -> str | None:
     return None if problem is None else f"text {problem}"
 
 
+def read_sources(records: Sequence[Record], limits: Limits | None = None,
+                 doc_timeout: float | None = None) -> tuple[list[Record], dict[str, SourceText], dict[str, str]]:
+    """The records with the text of their ``source`` files read (PDF, Word, HTML, e-mail, text),
+    the files read (by record id; their bytes dropped) and why the others could not be read.
+
+    ``limits``: the bounds of reading (``--max-bytes``, ``--max-pages``); ``doc_timeout`` bounds
+    the reading of each file.
+    """
+    limits = replace(limits or Limits(), timeout=doc_timeout)
+    out: list[Record] = []
+    read: dict[str, SourceText] = {}
+    unreadable: dict[str, str] = {}
+    for record in records:
+        if record.source is None or record.text:
+            out.append(record)
+            continue
+        try:
+            source = read_source(record.source, name=Path(record.source).name, limits=limits)
+        except DoclrpError as error:
+            unreadable[record.id] = str(error)
+        else:
+            read[record.id] = replace(source, data=None)  # a batch keeps no PDF's bytes, only its boxes
+            record = replace(record, text=source.text)
+        out.append(record)
+    return out, read, unreadable
+
+
 def explain_records(pipeline, records: Sequence[Record], *, target="predicted", method=None,
                     batch_size: int = 32, max_chars: int | None = None, doc_timeout: float | None = None,
-                    on_error: str = "raise") -> list[dict[str, Any]]:
+                    on_error: str = "raise", limits: Limits | None = None) -> list[dict[str, Any]]:
     """One result record per document of ``records``, in their order (used by both engines).
 
     ``target`` and ``method``: as :func:`doclrp.explain` takes them; a corpus run passes
@@ -83,6 +113,11 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
     twice the budget). A document over its budget gets a ``skipped`` record under
     ``on_error="skip"``; under ``"raise"`` it ends the call with a one-line ``DoclrpError``.
 
+    Records with a ``source`` file are read first (`read_sources`, within ``limits`` and
+    ``doc_timeout``); a file that cannot be read (encrypted, scanned, too large, malformed) gets
+    a ``skipped`` record with the reason. Their records keep ``source``, and a PDF's words
+    their pages and boxes (``layout``).
+
     >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
     >>> encoder = IdEncoder.fit(["good fun"])
     >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
@@ -94,13 +129,14 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
         raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     results: dict[str, dict[str, Any]] = {}
     todo = []
+    records, sources, unreadable = read_sources(records, limits, doc_timeout)
     for record in records:
-        reason = _unusable(record, max_chars)
+        reason = unreadable.get(record.id) or _unusable(record, max_chars)
         if reason is None:
             todo.append(record)
         else:
             text = record.text if reason == EMPTY else None
-            results[record.id] = skipped_record(record.id, record.label, reason, text, record.targets)
+            results[record.id] = skipped_record(record.id, record.label, reason, text, record.targets, record.source)
     options = dict(target=target, method=method, batch_size=batch_size)
     try:
         if len(todo) == 1 and doc_timeout is not None:
@@ -120,10 +156,13 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
                     raise DoclrpError(f"document {record.id} {error}; rerun with a larger --doc-timeout, or "
                                       "--on-error skip to record it as skipped (the run continues where it "
                                       "stopped)") from None
-                results[record.id] = skipped_record(record.id, record.label, str(error), None, record.targets)
+                results[record.id] = skipped_record(record.id, record.label, str(error), None, record.targets,
+                                                    record.source)
             except DoclrpError as error:
                 results[record.id] = skipped_record(record.id, record.label, _reason(error), record.text,
-                                                    record.targets)
+                                                    record.targets, record.source)
     for record, explanation in pairs:
-        results[record.id] = explanation_record(explanation, record.label, record.targets)
+        if record.id in sources:
+            explanation = sources[record.id].attach(explanation)
+        results[record.id] = explanation_record(explanation, record.label, record.targets, record.source)
     return [results[r.id] for r in records]

@@ -15,7 +15,12 @@
 
     id, label, skipped, task, labels, target, target_weights, target_value, delta,
     prediction {label, index, probabilities, values}, special {name: relevance},
-    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...]
+    targets, text, sentences [[start, end, relevance]...], words [[text, start, end, relevance]...],
+    source, layout
+
+``source`` is the document's file (PDF, Word, HTML, e-mail) when it was read from one, and
+``layout`` a PDF's word places as columns (``WordLayout.to_columns``: ``page`` and ``box`` per
+word, ``parts`` of words broken over lines, ``page_sizes``); both None otherwise.
 
 ``skipped`` is None for an explained document and the reason otherwise (then
 everything after ``skipped`` but ``targets`` and ``text`` is None). Offsets are
@@ -74,6 +79,7 @@ from doclrp.errors import DoclrpError
 from doclrp.text.columns import WordColumns
 from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance
 from doclrp.text.frames import WORD_COLUMNS, require_pandas
+from doclrp.text.layout import WordLayout
 
 __all__ = [
     "FORMAT_VERSION",
@@ -99,7 +105,7 @@ HEADER_TAG = "corpus-results"
 #: Header entries that must match for a restart to continue an output.
 HEADER_KEYS = ("format_version", "model_sha256", "method", "target", "input", "shard")
 RECORD_KEYS = ("id", "label", "skipped", "task", "labels", "target", "target_weights", "target_value", "delta", "prediction",
-               "special", "targets", "text", "sentences", "words")
+               "special", "targets", "text", "sentences", "words", "source", "layout")
 PARTIAL_SUFFIX = ".partial"
 LOCK_SUFFIX = ".lock"
 #: Records per Parquet row group of finished results (memory holds one while merging).
@@ -108,7 +114,7 @@ ROW_GROUP_RECORDS = 2048
 
 # -- records --------------------------------------------------------------------------------------
 def explanation_record(explanation: Explanation, label: str | None = None,
-                       targets: Sequence[float] | None = None) -> dict[str, Any]:
+                       targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The compact record of one explained document (see the module docstring).
 
     >>> from doclrp.text import Prediction, build_explanation, tokenize
@@ -139,6 +145,8 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
         "words": _word_rows(explanation.word_columns),
+        "source": source,
+        "layout": None if explanation.layout is None else explanation.layout.to_columns(),
     }
 
 
@@ -208,14 +216,14 @@ class WordRows(Sequence[list[Any]]):
 
 
 def skipped_record(id: str, label: str | None, reason: str, text: str | None = None,
-                   targets: Sequence[float] | None = None) -> dict[str, Any]:
+                   targets: Sequence[float] | None = None, source: str | None = None) -> dict[str, Any]:
     """The record of a document that was not explained, and why.
 
     >>> skipped_record("7", "pos", "empty document")["skipped"]
     'empty document'
     """
     record = dict.fromkeys(RECORD_KEYS)
-    record.update(id=id, label=label, skipped=reason, text=text,
+    record.update(id=id, label=label, skipped=reason, text=text, source=source,
                   targets=None if targets is None else [float(t) for t in targets])
     return record
 
@@ -237,7 +245,8 @@ def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] |
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
                            target=_record_target(record), target_value=record["target_value"], delta=record["delta"],
-                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}))
+                           special=dict(record["special"] or {}), id=record["id"], method=dict(method or {}),
+                           layout=WordLayout.from_columns(record["layout"]) if record.get("layout") else None)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DoclrpError(f"record {record.get('id')!r} is not a doclrp corpus record ({error!r})") from None
 
@@ -343,16 +352,17 @@ def _dumps_bytes(record: Mapping[str, Any]) -> bytes:
     # run's time on BBC; the lines read back with any JSON reader. numpy scalars are
     # floats to json.dumps (np.float64 subclasses float): to orjson only with the option.
     words = record.get("words")
-    keys = list(record)
-    if not isinstance(words, WordRows) or keys[-1] != "words":
-        if isinstance(words, WordRows):
-            record = {**record, "words": list(words)}
+    if not isinstance(words, WordRows):
         return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
-    # The words (the last key) dumped in blocks and joined: the bytes of one dumps call on the
-    # whole record, without a list of a million lists.
-    head = orjson.dumps({key: record[key] for key in keys[:-1]}, option=orjson.OPT_SERIALIZE_NUMPY)
+    # The words dumped in blocks and joined between the keys before and after them: the bytes of
+    # one dumps call on the whole record (compact, in key order), without a list of a million lists.
+    keys = list(record)
+    at = keys.index("words")
+    before = orjson.dumps({key: record[key] for key in keys[:at]}, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+    after = orjson.dumps({key: record[key] for key in keys[at + 1:]}, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
     parts = [orjson.dumps(block)[1:-1] for block in words.blocks()]
-    return head[:-1] + (b"," if len(keys) > 1 else b"") + b'"words":[' + b",".join(parts) + b"]}"
+    return b"".join([b"{", before, b"," if before else b"", b'"words":[', b",".join(parts), b"]",
+                     b"," if after else b"", after, b"}"])
 
 
 def _parquet():
@@ -377,6 +387,9 @@ def _parquet_schema(pa):
         ("sentences", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("relevance", pa.float64())]))),
         ("words", pa.list_(pa.struct([("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                                       ("relevance", pa.float64())]))),
+        ("source", pa.string()),
+        ("layout", pa.struct([("page_sizes", pa.list_(doubles)), ("source", pa.string()), ("page", pa.list_(pa.int32())),
+                              ("box", pa.list_(doubles)), ("parts", pa.list_(doubles))])),
     ])
 
 
@@ -388,6 +401,8 @@ def _to_parquet_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row["words"] = [{"text": t, "start": s, "end": e, "relevance": r} for t, s, e, r in row["words"]]
     if row["special"] is not None:
         row["special"] = list(row["special"].items())
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 
@@ -399,6 +414,8 @@ def record_from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
         row["words"] = [[w["text"], w["start"], w["end"], w["relevance"]] for w in row["words"]]
     if row["special"] is not None:
         row["special"] = dict(row["special"])
+    row.setdefault("source", None)
+    row.setdefault("layout", None)
     return row
 
 

@@ -33,6 +33,7 @@ import torch
 
 from doclrp.corpus.batch import explain_records
 from doclrp.corpus.readers import Record
+from doclrp.documents import Limits
 from doclrp.models.loading import load_model
 from doclrp.errors import DoclrpError
 
@@ -61,8 +62,8 @@ class ExplainReplica:
     def __call__(self, rows: dict) -> dict:
         out = []
         for payload in rows["batch"]:
-            records = [Record(i, t, label, None if targets is None else tuple(targets))
-                       for i, t, label, targets in json.loads(payload)]
+            records = [Record(i, t, label, None if targets is None else tuple(targets), source=source)
+                       for i, t, label, targets, source in json.loads(payload)]
             out.append(json.dumps(explain_records(self.pipeline, records, **self.options), ensure_ascii=False))
         return {"number": rows["number"], "records": np.array(out, dtype=object)}
 
@@ -91,7 +92,7 @@ def _windows(batches: Iterator[list[Record]], docs: int) -> Iterator[list[list[R
 def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[str, Any]]], None], *,
             device: str = "cpu", target="predicted", method=None, batch_size: int = 32,
             max_chars: int | None = None, doc_timeout: float | None = None, on_error: str = "raise",
-            allow_pickle: bool = False,
+            allow_pickle: bool = False, limits: Limits | None = None,
             replicas: int | None = None, window_docs: int = WINDOW_DOCS) -> None:
     """Explain ``batches`` on Ray and pass each batch's records to ``write``, in plan order.
 
@@ -128,11 +129,11 @@ def run_ray(batches: Iterator[list[Record]], model, write: Callable[[list[dict[s
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars,
-                       doc_timeout=doc_timeout, on_error=on_error)
+                       doc_timeout=doc_timeout, on_error=on_error, limits=limits)
         settings = {"model": model if isinstance(model, str) else ray.put(model), "device": replica_device,
                     "options": options, "threads": threads, "allow_pickle": allow_pickle}
         for number, window in enumerate(itertools.chain([first], windows)):
-            rows = [{"number": i, "batch": json.dumps([[r.id, r.text, r.label, r.targets] for r in batch],
+            rows = [{"number": i, "batch": json.dumps([[r.id, r.text, r.label, r.targets, r.source] for r in batch],
                                                       ensure_ascii=False)} for i, batch in enumerate(window)]
             dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
                 ExplainReplica, batch_size=1, batch_format="numpy", fn_constructor_kwargs=settings,

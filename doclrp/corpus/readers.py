@@ -5,8 +5,9 @@
 >>> first.id, first.label
 ('business/001', 'business')
 
-Sources: a folder of ``<class>/*.txt`` files, a JSONL file, a CSV file, or a
-corpus known by name (the BBC News articles, the VADER corpora), which the
+Sources: a folder of ``<class>/*.txt`` files (or PDF, Word, HTML and e-mail files, mixed), a
+JSONL file, a CSV file (rows with the text, or a ``path`` to a document file), or a corpus
+known by name (the BBC News articles, the VADER corpora), which the
 registry of :mod:`doclrp.corpus.registry` resolves. Every reader checks
 its path when called (so a wrong path fails at once, not at the first
 ``next``) and then yields records lazily. Problems name the file, and the line
@@ -19,9 +20,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +38,20 @@ __all__ = [
     "read_jsonl",
     "read_csv",
     "open_corpus",
+    "DOCUMENT_SUFFIXES",
 ]
+
+#: Names of the files a corpus folder's documents may have besides ``.txt``: read by
+#: :mod:`doclrp.documents` (the kind from the content) when their batch is explained.
+DOCUMENT_SUFFIXES = (".pdf", ".docx", ".docm", ".html", ".htm", ".xhtml", ".eml")
 
 
 @dataclass(frozen=True)
 class Record:
     """One document: a unique ``id``, its ``text``, an optional class ``label``
     and optional regression ``targets`` (floats, in the order of the target
-    columns that were asked for).
+    columns that were asked for); ``source``: the file the document is read from (a PDF, Word,
+    HTML or e-mail file: its text is read when its batch is explained, and is empty until then).
 
     >>> Record("a", "Good film.", targets=(4.5,)).targets
     (4.5,)
@@ -53,6 +61,7 @@ class Record:
     text: str
     label: str | None = None
     targets: tuple[float, ...] | None = None
+    source: str | None = field(default=None, repr=False)  # shown only where set: records of text read as before
 
 
 class CorpusWarning(UserWarning):
@@ -100,7 +109,10 @@ def _decode(data: bytes, path: Path, fallback: str | None) -> str:
 def read_folder(path: str | Path, *, fallback_encoding: str | None = None) -> Iterator[Record]:
     """Records from ``<path>/<class>/*.txt`` (label = folder name, id =
     ``"<class>/<file stem>"``); ``*.txt`` directly in ``path`` give unlabeled
-    records with id = file stem. Classes and files come in sorted order.
+    records with id = file stem. Classes and files come in sorted order. PDF, Word, HTML and
+    e-mail files (`DOCUMENT_SUFFIXES`) may stand beside them: their records have the file's
+    whole name as id (``"<class>/<name>.pdf"``) and its path as ``source``, to be read when
+    explained.
 
     >>> import pathlib, tempfile
     >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "pos").mkdir()
@@ -114,18 +126,29 @@ def read_folder(path: str | Path, *, fallback_encoding: str | None = None) -> It
     root = Path(path)
     if not root.is_dir():
         raise DoclrpError(f"no corpus folder at {root}: check the path")
-    files = [(None, f) for f in sorted(root.glob("*.txt"))]
+    files = [(None, f) for f in _documents_in(root)]
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        files += [(folder.name, f) for f in sorted(folder.glob("*.txt"))]
+        files += [(folder.name, f) for f in _documents_in(folder)]
     if not files:
-        raise DoclrpError(f"no .txt files in {root} or its class folders: expected <class>/<name>.txt")
+        raise DoclrpError(f"no .txt files in {root} or its class folders: expected <class>/<name>.txt "
+                          f"(or {', '.join(DOCUMENT_SUFFIXES)})")
 
     def records() -> Iterator[Record]:
         for label, file in files:
+            if file.suffix.lower() != ".txt":
+                yield Record(file.name if label is None else f"{label}/{file.name}", "", label,
+                             source=os.path.abspath(file))  # absolute: a report finds the file again
+                continue
             text = _decode(file.read_bytes(), file, fallback_encoding)
             yield Record(file.stem if label is None else f"{label}/{file.stem}", text, label)
 
     return records()
+
+
+def _documents_in(folder: Path) -> list[Path]:
+    """A folder's document files, sorted: ``*.txt`` and `DOCUMENT_SUFFIXES` (hidden files left out)."""
+    return sorted(f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file()
+                  and f.suffix.lower() in (".txt", *DOCUMENT_SUFFIXES))
 
 
 def _label(value: Any) -> str | None:
@@ -159,11 +182,18 @@ def _record(
     label_field: str | None,
     id_field: str | None,
     target_columns: Sequence[str] | None,
+    base: Path | None = None,
 ) -> Record:
-    """One record from a parsed JSON object or CSV row; TypeError says what is wrong."""
+    """One record from a parsed JSON object or CSV row; TypeError says what is wrong.
+    Without a text, a ``path`` (relative to ``base``, the corpus file's folder) names the
+    document file to read."""
     text = row.get(text_field)
-    if not isinstance(text, str):
-        raise TypeError(f"field {text_field!r} is missing or not a string")
+    source = None
+    if text in (None, "") and isinstance(row.get(PATH_FIELD), str) and row[PATH_FIELD].strip():
+        source = os.path.abspath((base or Path(".")) / row[PATH_FIELD])
+        text = ""
+    elif not isinstance(text, str):
+        raise TypeError(f"field {text_field!r} is missing or not a string (or give {PATH_FIELD!r}: a document file)")
     raw_id = row.get(id_field) if id_field else None
     record_id = str(line) if raw_id in (None, "") else str(raw_id)
     label = _label(row.get(label_field)) if label_field else None
@@ -173,7 +203,12 @@ def _record(
         problem = None if value is None else invalid_character(value)
         if problem:
             raise TypeError(f"field {name!r} {problem}")
-    return Record(record_id, text, label, targets)
+    return Record(record_id, text, label, targets, source=source)
+
+
+#: The field of a JSONL or CSV row that names a document file (PDF, Word, HTML, e-mail, text)
+#: to read instead of a text, relative to the corpus file's folder.
+PATH_FIELD = "path"
 
 
 def _unique(records: Iterator[tuple[int, Record]], problems: _Problems) -> Iterator[Record]:
@@ -205,6 +240,9 @@ def read_jsonl(
     >>> list(read_jsonl(path, target_columns=["stars"]))
     [Record(id='a', text='Fine.', label='pos', targets=(4.0,))]
 
+    A row without a text may name a document file instead: ``{"id": "b", "path": "b.pdf"}``
+    (relative to the JSONL file's folder; read when explained, as `read_folder`'s documents).
+
     A missing id becomes the line number; a missing label becomes None; blank
     lines are ignored. A malformed line (bad JSON, no text, non-numeric target,
     repeated id, invalid UTF-8) raises a DoclrpError naming its line number, or
@@ -231,7 +269,8 @@ def read_jsonl(
                     problems(number, f"expected a JSON object, got {type(row).__name__}")
                     continue
                 try:
-                    yield number, _record(row, number, text_field, label_field, id_field, target_columns)
+                    yield number, _record(row, number, text_field, label_field, id_field, target_columns,
+                                          path.parent)
                 except TypeError as error:
                     problems(number, str(error))
 
@@ -269,7 +308,8 @@ def read_csv(
         raise DoclrpError(f"{path} is not valid UTF-8: re-save it as UTF-8") from None
     if not header:
         raise DoclrpError(f"{path} is empty: expected a header row with a {text_column!r} column")
-    missing = [c for c in [text_column, *(target_columns or [])] if c not in header]
+    needed = [text_column] if PATH_FIELD not in header else []  # a path column stands in for the text
+    missing = [c for c in [*needed, *(target_columns or [])] if c not in header]
     if missing:
         raise DoclrpError(f"{path} has no column(s) {missing}; its columns are {header}")
     label_column = label_column if label_column in header else None
@@ -286,7 +326,8 @@ def read_csv(
                         problems(number, f"{len(header) + len(row[None])} fields, header has {len(header)}")
                         continue
                     try:
-                        yield number, _record(row, number, text_column, label_column, id_column, target_columns)
+                        yield number, _record(row, number, text_column, label_column, id_column, target_columns,
+                                              path.parent)
                     except TypeError as error:
                         problems(number, str(error))
             except UnicodeDecodeError:

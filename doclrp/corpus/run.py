@@ -54,6 +54,7 @@ from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
 from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
+from doclrp.documents import Limits
 from doclrp.core import describe
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import check_device, load_model
@@ -208,7 +209,8 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                    engine: str = "local", overwrite: bool = False, on_error: str = "raise",
                    buffer_size: int = BUFFER_SIZE, max_chars: int | None = MAX_CHARS, allow_pickle: bool = False,
                    progress: bool = True, ray_options: dict[str, Any] | None = None,
-                   limit: int | None = None, doc_timeout: float | None = DOC_TIMEOUT) -> RunReport:
+                   limit: int | None = None, doc_timeout: float | None = DOC_TIMEOUT,
+                   limits: Limits | None = None) -> RunReport:
     """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
 
     ``model``: a model folder (doclrp or Hugging Face), loaded on ``device``, or a loaded
@@ -230,6 +232,9 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     over it is a skipped record with the reason under ``on_error="skip"``, else a one-line
     error that stops the run (rerun to continue). Both engines check it (on Ray, each
     replica). See :func:`doclrp.corpus.batch.explain_records`.
+    ``limits``: the bounds of reading document files (PDF, Word, HTML, e-mail: a folder's or a
+    row's ``path``; `doclrp.documents.Limits`: ``max_bytes``, ``max_pages``); files are read with
+    their batch, within ``doc_timeout``; one that cannot be read gets a skipped record.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
     Only one run writes to ``out`` at a time: a second one is refused at once (a lock
     file next to it, released by the OS when the first run ends or dies).
@@ -295,7 +300,7 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
 
             try:
                 options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars,
-                               doc_timeout=doc_timeout, on_error=on_error)
+                               doc_timeout=doc_timeout, on_error=on_error, limits=limits)
                 if engine == "local":
                     for batch in pending:
                         write(explain_records(pipeline, batch, **options))

@@ -50,7 +50,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from doclrp.corpus.output import model_fingerprint, read_results, record_to_expl
 from doclrp.corpus.readers import Record
 from doclrp.corpus.registry import target_check
 from doclrp.corpus.split import _key as split_key
+from doclrp.documents import Limits, PageImage, read_source, render_pages
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, resolve_device
 from doclrp.render.html import to_html
@@ -73,7 +74,7 @@ from doclrp.text.explanation import Explanation
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, describe_leave_out, excluded
 
 __all__ = ["WordStat", "CorpusSummary", "summarize_results", "report_data", "summarize", "explained_output",
-           "GROUP_BY"]
+           "GROUP_BY", "report_pages"]
 
 GROUP_BY = ("auto", "label", "predicted", "target")
 REPORT_TAG = "corpus-report"
@@ -526,9 +527,13 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         hrefs: dict[str, str] = {}
         for record in linked:
             name = _page_name(len(hrefs) + 1, record["id"])
-            page = to_html(record_to_explanation(record, summary.header.get("method")),
-                           title=f"{record['id']} ({record['target']})", back=("../index.html", "corpus report"),
-                           leave_out=summary.leave_out, alternatives=alternatives.get(str(record["id"]), ()))
+            explanation = record_to_explanation(record, summary.header.get("method"))
+            others = alternatives.get(str(record["id"]), ())
+            if explanation.layout is not None:  # the other targets share the words' places on the pages
+                others = [replace(other, layout=explanation.layout) for other in others]
+            page = to_html(explanation, title=f"{record['id']} ({record['target']})",
+                           back=("../index.html", "corpus report"), leave_out=summary.leave_out,
+                           alternatives=others, pages=report_pages(record))
             (staging / name).write_text(page, encoding="utf-8")
             hrefs[record["id"]] = name
         page = render_report(report_data(summary, top, min_df), hrefs)
@@ -537,6 +542,25 @@ def summarize(results: str | Path, out: str | Path, *, top: int = 20, pages: int
         (staging / "summary.json").write_text(_summary_json(summary, top, min_df), encoding="utf-8")
     summary.report = out / "index.html"
     return summary
+
+
+#: Pages of a PDF drawn on its report page (each ~100 kB; a report links up to 2 × --pages documents).
+REPORT_PAGES = 10
+
+
+def report_pages(record: Mapping[str, Any]) -> list[PageImage]:
+    """The first `REPORT_PAGES` pages of a PDF record's file, drawn for its page view; none when
+    the record has no layout or its file is gone or changed (the page then shows the text)."""
+    source, layout = record.get("source"), record.get("layout")
+    if not source or not layout:
+        return []
+    try:
+        read = read_source(source, limits=Limits())
+    except DoclrpError:
+        return []
+    if read.kind != "pdf" or read.data is None or read.text != record.get("text"):
+        return []  # another file now stands at that path: its pages would not match the boxes
+    return render_pages(read.data, Path(source).name, pages=range(min(read.pages or 0, REPORT_PAGES)))
 
 
 # -- class switch: the linked documents re-explained for every target ----------------------------

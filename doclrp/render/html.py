@@ -33,6 +33,7 @@ from doclrp.errors import DoclrpError
 from doclrp.render.colors import (NEGATIVE_RGB, POSITIVE_RGB, css_gradient, diverging_color, diverging_rgb,
                                   hex_color, symmetric_vmax, text_color)
 from doclrp.render.page import TAP_VALUES, bar_chart_svg, escape, html_page
+from doclrp.render.pages import PageImage, page_view
 from doclrp.text.explanation import Explanation, WordRelevance
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, describe_leave_out
 
@@ -98,7 +99,8 @@ def _method_html(exp: Explanation) -> str:
 
 def to_html(explanation: Explanation, title: str | None = None, *, alternatives: Sequence[Explanation] = (),
             back: tuple[str, str] | None = None, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT,
-            budget: Budget | None = None, max_words: int | None = PAGE_WORDS) -> str:
+            budget: Budget | None = None, max_words: int | None = PAGE_WORDS,
+            pages: Sequence[PageImage] = ()) -> str:
     """A complete HTML5 page showing which words of the document made the prediction.
 
     Words are shaded by relevance (red toward the target, blue against,
@@ -116,6 +118,9 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
     |relevance| highlighted, up to this many words, with the gaps marked and the limit said on
     the page; its sentence bars (text shortened) and top words still cover the whole document,
     and the explanation's JSON holds every word (None: highlight all; default :data:`PAGE_WORDS`).
+    ``pages``: a PDF's pages drawn (`doclrp.documents.render_pages`) for an explanation with a
+    `layout`: the page then shows them with every word's box coloured, beside the text, with a
+    switch between pages and text (:mod:`doclrp.render.pages`).
     """
     exp = explanation
     views = [exp, *alternatives]
@@ -132,6 +137,10 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
     rendered = "\n".join(
         f'<div class="view view-{n}">\n{_view_html(view, n, leave_out, budget, max_words)}\n</div>'
         for n, view in enumerate(views))
+    views_html = f'<div class="views">\n{rendered}\n</div>'
+    if pages:
+        views_html, page_style = page_view(views, pages, views_html)
+        style += page_style
     body = f"""<header>
 {link}<h1>{escape(title)}</h1>
 <p class="meta">{escape(exp.task)}{" · id " + escape(exp.id) if exp.id is not None else ""}</p>
@@ -140,9 +149,7 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
 <h2>Prediction</h2>
 {_prediction_html(exp)}
 </section>
-{switch}<div class="views">
-{rendered}
-</div>"""
+{switch}{views_html}"""
     return html_page(title, body, style)
 
 

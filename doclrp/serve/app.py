@@ -3,6 +3,7 @@
 ``GET /`` the page (static HTML, CSS and JavaScript shipped in this package),
 ``GET /api/models``, ``GET /api/methods``, ``GET /api/colormaps``, ``POST /api/explain``,
 ``POST /api/export`` (the explanation as doclrp's self-contained HTML page, JSON or CSV),
+``POST /api/upload`` (a PDF, Word, HTML, e-mail or text file explained, a PDF's pages drawn),
 ``GET /api/results…`` (corpus results: pages of the table, per-class top words, one
 document), ``POST /api/digits`` (the handwriting demo); the schema at ``/openapi.json``.
 The routes live in :mod:`doclrp.serve.routes`, one router per part of the page; what they
@@ -47,6 +48,7 @@ from doclrp.serve.models import ModelRegistry
 from doclrp.serve.results import ResultsFile, results_ids
 from doclrp.serve.routes import ROUTERS
 from doclrp.serve.routes.catalog import STATIC
+from doclrp.serve.routes.upload import FORM_ROOM, UPLOAD_PATH
 from doclrp.serve.security import LOOPBACK_NAMES, guard
 from doclrp.serve.state import Limits, RequestError, ServerState
 
@@ -79,7 +81,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
     # Kept for tests, benchmarks and the command line.
     app.state.registry, app.state.limits, app.state.queues = registry, limits, server.queues
     app.state.results = [f.info() for f in result_files.values()]
-    app.middleware("http")(guard([*LOOPBACK_NAMES, *allowed_hosts], limits.max_body_bytes))
+    app.middleware("http")(guard([*LOOPBACK_NAMES, *allowed_hosts], limits.max_body_bytes,
+                                 {UPLOAD_PATH: limits.max_bytes + FORM_ROOM}))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

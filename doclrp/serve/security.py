@@ -11,7 +11,7 @@ bound on request bodies, and headers that let the page run only its own scripts.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -49,11 +49,13 @@ def _refuse(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def guard(allowed_hosts: Iterable[str], max_body_bytes: int
+def guard(allowed_hosts: Iterable[str], max_body_bytes: int, larger_bodies: Mapping[str, int] | None = None
           ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
     """An HTTP middleware: foreign ``Host`` → 400, cross-origin ``Origin`` on a state-changing
-    request → 403, a body over ``max_body_bytes`` → 413; security headers on every response."""
+    request → 403, a body over ``max_body_bytes`` (``larger_bodies``: the bound of a path that
+    takes files, such as the upload) → 413; security headers on every response."""
     allowed = {host_name(h) for h in allowed_hosts}
+    larger = dict(larger_bodies or {})
 
     async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         host = request.headers.get("host", "")
@@ -64,8 +66,8 @@ def guard(allowed_hosts: Iterable[str], max_body_bytes: int
         elif request.method in _STATE_CHANGING and "content-length" not in request.headers:
             # A chunked body has no size to check before it is read.
             response = _refuse(411, "a Content-Length header is required")
-        elif _body_size(request) > max_body_bytes:
-            response = _refuse(413, f"request body over {max_body_bytes} bytes")
+        elif _body_size(request) > larger.get(request.url.path, max_body_bytes):
+            response = _refuse(413, f"request body over {larger.get(request.url.path, max_body_bytes)} bytes")
         else:
             response = await call_next(request)
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

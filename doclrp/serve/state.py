@@ -55,6 +55,9 @@ class Limits:
     max_batch: int = 16
     #: The most requests that wait for one model; more are refused at once (503, Retry-After).
     max_queue: int = MAX_QUEUE
+    #: Largest uploaded document (``--max-bytes``) and most PDF pages read (``--max-pages``).
+    max_bytes: int = 20 * 1024 * 1024
+    max_pages: int = 500
 
     @property
     def max_body_bytes(self) -> int:

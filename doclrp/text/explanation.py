@@ -38,6 +38,7 @@ from doclrp.errors import DoclrpError
 from doclrp.text.alignment import aggregate, align_array, as_vector
 from doclrp.text.columns import TokenColumns, TokenPiece, WordColumns, WordRelevance
 from doclrp.text.frames import words_frame
+from doclrp.text.layout import WordLayout
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
 from doclrp.text.words import Document
 
@@ -61,6 +62,10 @@ NOTEBOOK_HTML = {
     "one": "doclrp.render.notebook:explanation_html",
     "many": "doclrp.render.notebook:explanations_html",
 }
+
+
+#: Where `Explanation.page_images` finds the drawing of a PDF's pages (render, above text).
+PAGE_IMAGES = "doclrp.render.pages:page_images"
 
 
 def _notebook_html(kind: str, value: Any) -> str:
@@ -126,7 +131,9 @@ class Explanation:
     ``special``: relevance of model tokens that map to no word, by name;
     ``method``: the method that made it, ``{"name": …, "params": {…}}``;
     ``tokens``: the model tokens with their relevance (`TokenPiece`), the pieces the words were
-    summed from (empty when not kept, as in explanations read back from corpus results).
+    summed from (empty when not kept, as in explanations read back from corpus results);
+    ``layout``: where each word stands on the pages of its file (`WordLayout`, PDF files; None
+    for text without pages), a side structure indexed like the words.
 
     ``words`` and ``tokens`` are sequences of named tuples stored as columns
     (:class:`~doclrp.text.columns.WordColumns`, :class:`~doclrp.text.columns.TokenColumns`:
@@ -148,6 +155,7 @@ class Explanation:
     method: dict[str, Any] = field(default_factory=dict)
     # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
     tokens: Sequence[TokenPiece] = field(default_factory=list, compare=False)
+    layout: WordLayout | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_task(self.task)
@@ -155,6 +163,9 @@ class Explanation:
             object.__setattr__(self, "words", WordColumns.from_rows(self.text, self.words))
         if not isinstance(self.tokens, TokenColumns):
             object.__setattr__(self, "tokens", TokenColumns.from_rows(self.text, self.tokens))
+        if self.layout is not None and len(self.layout) != len(self.words):
+            raise DoclrpError(f"a layout of {len(self.layout)} words for an explanation of {len(self.words)}: "
+                              "give one page and box per word")
 
     @property
     def word_columns(self) -> WordColumns:
@@ -206,16 +217,27 @@ class Explanation:
         """The page of ``doclrp.render.to_html``, for notebooks."""
         return _notebook_html("one", self)
 
+    def page_images(self, source: Any = None, **options: Any) -> list[Any]:
+        """The pages of the PDF this explains as PIL images, every word's box coloured by its
+        relevance (`doclrp.render.pages.page_images`: ``source`` the PDF's path or bytes, by
+        default the file its `layout` names; ``pages``, ``max_width``, ``cmap``, ``vmax``)."""
+        module, function = PAGE_IMAGES.split(":")
+        return list(getattr(importlib.import_module(module), function)(self, source, **options))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("words", "tokens", "target")}
-        data = copy.deepcopy(data)
+        skip = ("words", "tokens", "target", "layout")
+        data = copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip})
         data["prediction"] = asdict(self.prediction)
         data["sentences"] = [asdict(sentence) for sentence in self.sentences]
         data["target"] = self.target.to_dict()
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]
-        return {f.name: data[f.name] for f in fields(self)}
+        if self.layout is not None:  # each word carries its page and box; the pages' sizes and the file come once
+            data["layout"] = self.layout.to_dict()
+            for index, word in enumerate(data["words"]):
+                word.update(self.layout.word(index))
+        return {f.name: data[f.name] for f in fields(self) if f.name in data}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
@@ -223,6 +245,7 @@ class Explanation:
         try:
             return cls(
                 text=data["text"],
+                # By field: words of a file with pages carry their page and box too (`layout`).
                 words=_word_columns(data["text"], data["words"]),
                 sentences=[SentenceRelevance(**s) for s in data["sentences"]],
                 labels=list(data["labels"]),
@@ -236,6 +259,7 @@ class Explanation:
                 method=dict(data.get("method") or {}),
                 # Absent from dicts written before tokens were kept.
                 tokens=TokenColumns.from_rows(data["text"], [TokenPiece(**t) for t in data.get("tokens") or ()]),
+                layout=WordLayout.from_dict(data["layout"], data["words"]) if data.get("layout") else None,
             )
         except (KeyError, TypeError) as err:
             raise DoclrpError(f"not an Explanation dict ({err}); it must come from Explanation.to_dict()") from err
@@ -355,13 +379,11 @@ _EXAMPLE: dict[str, Any] = {
 
 
 def _word_columns(text: str, words: Sequence[Mapping[str, Any]]) -> WordColumns:
-    """The columns of words in their ``to_dict`` form, without a tuple per word."""
+    """The columns of words in their ``to_dict`` form, without a tuple per word (by field: a
+    word of a file with pages also carries its page and box, which `WordLayout` reads)."""
     if not isinstance(words, Sequence) or any(not isinstance(w, Mapping) for w in words[:1]):
         raise TypeError("words must be a list of {text, start, end, sentence, relevance} objects")
     columns: dict[str, Any] = {name: [w[name] for w in words] for name in ("start", "end", "sentence", "relevance")}
     texts = [w["text"] for w in words]
-    extra = set().union(*map(set, words)) - {"text", "start", "end", "sentence", "relevance"} if words else set()
-    if extra:
-        raise TypeError(f"unexpected word fields {sorted(extra)}")
     own = [text[s:e] for s, e in zip(columns["start"], columns["end"])]
     return WordColumns(text, texts=None if texts == own else texts, **columns)

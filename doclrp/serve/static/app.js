@@ -12,6 +12,8 @@ const state = {
 // Side A keeps the plain ids (#model, #document…); side B's copies end in "-b".
 const pid = (side, name) => (side === "a" ? name : `${name}-b`);
 const sideEl = (side, name) => $(pid(side, name));
+// Called after every drawing of the result (upload.js draws a PDF's pages this way).
+const afterRender = [];
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -486,6 +488,7 @@ function renderAll() {
   renderLegend(vmax);
   $("hover").textContent = "Hover or tap a word for its exact relevance and its pieces.";
   $("result").hidden = false;
+  for (const hook of afterRender) hook();
 }
 
 function markExplained() {
@@ -896,7 +899,9 @@ async function start() {
     event.preventDefault();
     area.classList.remove("drop");
     const file = event.dataTransfer.files[0];
-    if (file) area.value = await file.text();
+    // A document file (PDF, Word, HTML, e-mail) is read by the server: upload.js.
+    if (file && typeof uploadDocument === "function" && !/\.txt$/i.test(file.name)) uploadDocument(file);
+    else if (file) area.value = await file.text();
   });
 
   // Corpus tab: only with --results.
