@@ -82,14 +82,17 @@ _Parts = tuple[Any, np.ndarray, dict[str, float], Any, Any, float, float]  # spa
 
 
 class _TokenSequence(Protocol):
-    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch."""
+    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch.
+
+    ``tokens`` gives per document its ids (a list or an int array, (n,)) and their spans
+    (pairs, or an int array (n, 2)); ``collate`` takes windows as slices of those ids."""
 
     @property
     def max_tokens(self) -> int: ...
 
-    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]: ...
+    def tokens(self, documents: Sequence[Document]) -> Sequence[tuple[Any, Any]]: ...
 
-    def collate(self, windows: list[list[int]]
+    def collate(self, windows: Sequence[Sequence[int]]
                 ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]: ...
 
 
