@@ -152,6 +152,17 @@ def _sentence_boundaries(results: dict) -> list[str]:
 def _startup(results: dict) -> list[str]:
     rows = ["| step (fresh process) | seconds |", "|---|---|"]
     rows += [f"| {name} | {seconds:.2f} |" for name, seconds in results["seconds"].items()]
+def _serve_faults(results: dict) -> list[str]:
+    rows = [f"A costly request (integrated gradients, 1024 steps, {results['text_chars']:,} characters) past "
+            f"--timeout {results['timeout_s']:g} s:", "",
+            "| model | stopped after the deadline (median / max) | model list meanwhile (median / max) | "
+            "one grad×in pass |", "|---|---|---|---|"]
+    for model, f in results["models"].items():
+        rows.append(f"| {model} | {f['stop_s_median'] * 1e3:.0f} / {f['stop_s_max'] * 1e3:.0f} ms | "
+                    f"{f['models_list_ms_median']:.0f} / {f['models_list_ms_max']:.0f} ms | "
+                    f"{f['grad_x_input_ms']:.0f} ms |")
+    rows += ["", f"`doclrp serve` ended {results['SIGTERM_s']:.2f} s after SIGTERM and {results['SIGINT_s']:.2f} s "
+                 "after SIGINT with the costly request running."]
     return rows
 
 
@@ -168,7 +179,7 @@ def _documents(results: dict) -> list[str]:
 
 
 FORMATS = {"document_size.py": _document_size, "sentence_boundaries.py": _sentence_boundaries,
-           "startup.py": _startup, "documents.py": _documents, "speed.py": _speed,
+           "startup.py": _startup, "documents.py": _documents, "speed.py": _speed, "serve_faults.py": _serve_faults,
            "transformers_speed.py": _transformers_speed, "peers.py": _peers,
            "corpus_throughput.py": _corpus_throughput,
            "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity}

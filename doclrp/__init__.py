@@ -74,4 +74,13 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public names, dunders and the subpackages imported so far; not this file's helpers
+    (``importlib``, ``Any``, ``TYPE_CHECKING``, ``annotations``, ``_HOMES``).
+
+    >>> import doclrp
+    >>> {"explain", "load_model", "__version__"} <= set(dir(doclrp)), {"importlib", "Any", "annotations"} & set(dir(doclrp))
+    (True, set())
+    """
+    helpers = {"importlib", "Any", "TYPE_CHECKING", "annotations"}
+    return sorted({*__all__, *(name for name in globals()
+                              if name not in helpers and (name.startswith("__") or not name.startswith("_")))})

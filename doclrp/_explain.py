@@ -58,7 +58,7 @@ class UnexplainableDocument(DoclrpError):
     position), ``reason`` says why (one of the reasons above)."""
 
     def __init__(self, document: str, reason: str) -> None:
-        super().__init__(f"document {document} {reason}: nothing to explain")
+        super().__init__(f"{_called(document)} {reason}: nothing to explain")
         self.document = document
         self.reason = reason
 
@@ -271,24 +271,27 @@ def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike
     budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    names = _checked_names(texts, ids)
+    names = _checked_names(texts, ids, single)
     resolved = resolve_target(target, pipeline, reference)
     attributor = pipeline_method(pipeline, method, composite)
     explanations = _explain_texts(pipeline, texts, names, ids, resolved, attributor, batch_size, overlap, budget)
     return explanations[0] if single else Explanations(explanations)
 
 
-def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
-    """The documents' names (:func:`document_names`), once each text is known to be explainable text."""
-    names = document_names(texts, ids)
+def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None, single: bool) -> list[str]:
+    """The documents' names (:func:`document_names`), once each text is known to be explainable text.
+
+    One text given as a string (``single``) is "the document" in messages; several are named
+    by position or id."""
+    names = [""] if single and ids is None else document_names(texts, ids)
     for name, text in zip(names, texts):
         if not isinstance(text, str):
-            raise DoclrpError(f"document {name} is a {type(text).__name__}, not text")
+            raise DoclrpError(f"{_called(name)} is a {type(text).__name__}, not text")
         if not text.strip():
             raise UnexplainableDocument(name, EMPTY)
         problem = invalid_character(text)
         if problem:
-            raise DoclrpError(f"document {name} {problem}")
+            raise DoclrpError(f"{_called(name)} {problem}")
     return names
 
 
@@ -370,7 +373,7 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
     attributor = pipeline_method(pipeline, method)
     base = resolve_target(target, pipeline, reference)
     ids = None if id is None else [id]
-    names = _checked_names([text], ids)
+    names = _checked_names([text], ids, single=True)
     clock = budget if budget is not None else Budget()
     with clock.stage("splitting words"):
         documents = tokenize_many([text], budget=budget)
@@ -401,6 +404,16 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
         seen.add(resolved.weights)
         views.append(one(resolved))
     return views
+
+
+def _called(name: str) -> str:
+    """How a message names a document: ``document NAME``, or ``the document`` for the one text
+    ``explain`` was given (name ``""``).
+
+    >>> _called("7"), _called("")
+    ('document 7', 'the document')
+    """
+    return f"document {name}" if name else "the document"
 
 
 def document_names(texts: Sequence[Any], ids: Sequence[str] | None) -> list[str]:
@@ -444,7 +457,7 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
     share, name = max(high)
     others = f" and {len(high) - 1} more of {len(shares)} documents" if len(high) > 1 else ""
     warnings.warn(
-        f"{method}: {share:.1%} of the relevance reaching the input of document {name}{others} lies on no word "
+        f"{method}: {share:.1%} of the relevance reaching the input of {_called(name)}{others} lies on no word "
         "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
         "outside any word); its words leave that much of the output unexplained",
         UnplacedRelevanceWarning, stacklevel=stacklevel)
@@ -478,7 +491,7 @@ def _check_finite_outputs(logits: Any, labels: Sequence[str], document: Any) -> 
     if bad.size:
         index = int(bad[0])
         name = labels[index] if index < len(labels) else str(index)
-        raise DoclrpError(f"document {document}: the model's output {name!r} is {values.reshape(-1)[index]} "
+        raise DoclrpError(f"{_called(document)}: the model's output {name!r} is {values.reshape(-1)[index]} "
                           "(not finite): check the model's weights")
 
 

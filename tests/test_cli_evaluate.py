@@ -28,6 +28,9 @@ def test_evaluate_prints_a_row_per_method(topic_model_dir, topic_corpus_dir, cap
     (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--k", "0"], "k must be a positive integer"),
     (["--target", "weather"], "unknown target 'weather'"),
+    (["--steps", "5000"], "--steps takes at most 1000, got 5000"),
+    (["--resamples", "10000000"], "--resamples takes at most 100000"),
+    (["--batch-size", "100000"], "--batch-size takes at most 1024"),
 ])
 def test_bad_input_one_line_exit_2(topic_model_dir, topic_corpus_dir, capsys, extra, message):
     code, out, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
@@ -174,3 +177,15 @@ def test_help_lists_the_default_methods(capsys):
     for names in ("epsilon,epsilon-plus,alpha2-beta1", "attnlrp,cp-lrp", "gradient-x-input,saliency",
                   "integrated-gradients,occlusion,random", "--reportDIR"):
         assert names in text
+
+
+def test_methods_are_checked_before_the_model_loads_and_the_target_before_the_corpus_is_read(
+        topic_model_dir, topic_corpus_dir, capsys, monkeypatch):
+    argv = ["evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir)]
+    with monkeypatch.context() as patch:
+        patch.setattr("doclrp.cli.evaluate.load_model", lambda *a, **k: pytest.fail("the model loaded first"))
+        code, _, err = run_cli(capsys, *argv, "--methods", "epsilon,sailency")
+        assert code == 2 and "unknown method 'sailency' (did you mean 'saliency'?)" in err
+    monkeypatch.setattr("doclrp.cli.evaluate.open_corpus", lambda *a, **k: pytest.fail("the corpus was read first"))
+    code, _, err = run_cli(capsys, *argv, "--target", "sprot")
+    assert code == 2 and "unknown target 'sprot' (did you mean 'sport'?)" in err

@@ -113,3 +113,33 @@ def test_explain_names_regression_outputs(tmp_path, capsys):
     assert code == 0, err
     prediction = out.splitlines()[1]
     assert re.fullmatch(r"prediction: compound [+-]\d\.\d{3}, pos [+-]\d\.\d{3}", prediction), prediction
+
+
+def test_a_mistyped_option_gets_its_commands_usage_and_a_suggestion(topic_model_dir, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["explain", "--model", str(topic_model_dir), "--text", "a goal", "--targte", "sport"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.startswith("usage: doclrp explain")
+    assert "unrecognized arguments: --targte sport (did you mean --target?)" in err
+    with pytest.raises(SystemExit):
+        main(["corpus", "summarize", "r.jsonl", "--out", "x", "--min-dff", "1"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: doclrp corpus summarize") and "(did you mean --min-df?)" in err
+
+
+def test_a_wrong_target_label_gets_a_suggestion_and_one_text_is_the_document(topic_model_dir, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--text", "a goal", "--target", "sprot")
+    assert code == 2 and "unknown target 'sprot' (did you mean 'sport'?)" in err
+    code, _, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--text", "zebra quokka")
+    assert code == 2 and "error: the document has only words the model does not know" in err, err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--method", "epsilno"], "did you mean 'epsilon'"),
+    (["--method", "integrated-gradients", "--param", "steps=0"], "takes 1 to 1024"),
+    (["--param", "eps=0.1"], "--param needs --method"),
+])
+def test_method_and_params_are_checked_before_the_model_loads(argv, fragment, topic_model_dir, capsys, monkeypatch):
+    monkeypatch.setattr("doclrp.cli.explain.load_model", lambda *a, **k: pytest.fail("the model loaded first"))
+    code, _, err = run_cli(capsys, "explain", "--model", str(topic_model_dir), "--text", "a goal", *argv)
+    assert code == 2 and fragment in err and err.count("\n") == 1

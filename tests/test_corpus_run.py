@@ -495,3 +495,19 @@ def test_doc_timeout_settings(model_dir, corpus, tmp_path, capsys):
     with pytest.raises(DoclrpError, match="doc_timeout must be a positive number"):
         explain_corpus(model_dir, corpus, tmp_path / "r.jsonl", doc_timeout=0, progress=False)
     assert not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_len_of_results_counts_the_records(suffix, tmp_path):
+    from doclrp.corpus.output import open_results_writer, run_header, skipped_record
+
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    out = tmp_path / f"r{suffix}"
+    header = run_header(model_sha256="ab", method={"name": "epsilon", "params": {}},
+                        target={"name": None, "weights": None}, input="x")
+    with open_results_writer(out, header) as writer:
+        writer.write_batch([skipped_record(str(i), None, "empty document") for i in range(7)])
+        writer.finish()
+    results = read_results(out)
+    assert len(results) == len(list(results)) == 7

@@ -366,3 +366,32 @@ def test_words_csv_is_spreadsheet_safe(tmp_path):
         assert float(total) == float(mean) and not total.startswith("'")
     assert {(row[1], float(row[2])) for row in rows[1:]} == {
         ("'=hyperlink(\"http://x\")", 1.0), ("'+cmd", -0.5), ("'@sum(a1)", 0.25), ("'-2+3", -1.0)}
+
+
+def test_the_report_names_the_target_and_method_and_says_when_labels_are_not_the_models(tmp_path, capsys):
+    header = run_header(model_sha256="f" * 64, method={"name": "epsilon", "params": {"eps": 0.01}},
+                        target={"name": "pos-vs-rest", "weights": [-1.0, 1.0], "reference": None,
+                                "reference_name": ""}, input="tiny", labels=LABELS, task="classification")
+    records = [record("a", "spam", "pos", [0.2, 0.8], [("good", 1.0)]),
+               record("b", "ham", "neg", [0.7, 0.3], [("bad", 1.0)])]
+    out = tmp_path / "r.jsonl"
+    with open_results_writer(out, header) as writer:
+        writer.write_batch(records)
+        writer.finish()
+    assert main(["corpus", "summarize", str(out), "--out", str(tmp_path / "report"), "--min-df", "1",
+                 "--no-class-switch"]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy not measured: the corpus's labels (ham, spam) are none of the model's (neg, pos)" in printed
+    assert "accuracy 0.0000" not in printed
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "<dt>target</dt><dd>pos-vs-rest</dd>" in page and "<dt>method</dt><dd>epsilon (eps=0.01)</dd>" in page
+    assert "&quot;weights&quot;" not in page
+    # Some labels the model's, some not: the accuracy, and a word on the others.
+    records[1]["label"] = "neg"
+    with open_results_writer(tmp_path / "mixed.jsonl", header) as writer:
+        writer.write_batch(records)
+        writer.finish()
+    assert main(["corpus", "summarize", str(tmp_path / "mixed.jsonl"), "--out", str(tmp_path / "report"),
+                 "--min-df", "1", "--no-class-switch"]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy 0.5000" in printed and "note: labels spam are not the model's" in printed

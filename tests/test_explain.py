@@ -74,3 +74,19 @@ def test_result_does_not_depend_on_batch_size(pipeline):
     for a, b in zip(one, many):
         assert a.target == b.target
         np.testing.assert_allclose(a.relevance, b.relevance, atol=TOLERANCE)
+
+
+def test_one_text_is_the_document_in_messages_several_are_named():
+    from doclrp.errors import DoclrpError
+    from doclrp.models import EmbeddingBagModel
+
+    encoder = IdEncoder.fit(["good fun", "bad dull"])
+    pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"])
+    with pytest.raises(DoclrpError, match="^the document is empty: nothing to explain$"):
+        explain(pipe, "   ")
+    with pytest.raises(DoclrpError, match="^the document has an invalid character"):
+        explain(pipe, "good \ud800")
+    with pytest.raises(DoclrpError, match="^document 1 is empty"):
+        explain(pipe, ["good", " "])
+    with pytest.raises(DoclrpError, match="^document b is empty"):
+        explain(pipe, ["good", " "], ids=["a", "b"])

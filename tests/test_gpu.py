@@ -134,3 +134,23 @@ def test_cuda_equals_cpu_for_merge_layers_and_several_inputs():
         model.cpu()
         for a, b in zip(cpu.input_relevance, gpu.input_relevance):
             torch.testing.assert_close(b.cpu(), a, atol=1e-10, rtol=0)
+
+
+def test_a_stop_takes_effect_on_cuda_in_forward_and_backward_passes():
+    """doclrp.core.cancel on CUDA: the backward runs on autograd's device thread, where the
+    saved-tensor hook still sees the token; afterwards the model is as it was."""
+    from doclrp.core.cancel import Cancelled, CancelToken, cancellable
+
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)).cuda()
+    inputs = torch.randn(4, 8, device="cuda")
+    before = net(inputs).detach().clone()
+    token = CancelToken()
+    with cancellable(token):
+        output = net(inputs.requires_grad_()).sum()
+        token.cancel("stopped on the GPU")
+        with pytest.raises(Cancelled, match="stopped on the GPU"):
+            output.backward()
+    with pytest.raises(Cancelled), cancellable(CancelToken(deadline=0.0)):
+        doclrp.resolve_method("integrated-gradients", steps=1000).attribute(net, inputs.detach(), 0)
+    assert torch.equal(net(inputs.detach()), before)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())

@@ -398,3 +398,17 @@ def test_corpus_fingerprint_of_a_skops_file_follows_its_bytes(tmp_path):
     second.write_bytes(b"another model")
     assert model_fingerprint(first) != model_fingerprint(second)
     assert model_fingerprint(first) == model_fingerprint(str(first))
+
+
+def test_every_command_that_takes_a_model_takes_a_skops_file(bbc_saved, tmp_path, capsys):
+    """explain (above), corpus, corpus summarize --model, evaluate, demo; serve: tests/test_cli_serve.py."""
+    results = tmp_path / "r.jsonl"
+    assert main(["corpus", "--model", str(bbc_saved), "--input", "bbc", "--limit", "3", "--out", str(results),
+                 "--quiet"]) == 0
+    assert main(["corpus", "summarize", str(results), "--out", str(tmp_path / "report"), "--model",
+                 str(bbc_saved)]) == 0
+    assert main(["evaluate", "--model", str(bbc_saved), "--docs", "2"]) == 0
+    assert main(["demo", "--model", str(bbc_saved), "--out", str(tmp_path / "demo")]) == 0
+    err = capsys.readouterr().err
+    assert "error" not in err and (tmp_path / "report" / "index.html").is_file()
+    assert (tmp_path / "demo" / "index.html").is_file()

@@ -24,7 +24,8 @@ from references import WORDS, docx_bytes, pdf_of_text, tiny_model, word_tokenize
 
 pytestmark = pytest.mark.slow  # every README command, end to end: about a minute on 2 cores
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```", re.S | re.M)
 
 #: Lines that cannot run inside the test suite, and why.
@@ -270,3 +271,24 @@ def test_readme_input_formats_read_as_documented(tmp_path):
         read[kind] = list(open_corpus(path, target_columns=["stars"]))
     assert read["jsonl"] == read["csv"]
     assert [(r.id, r.label, r.targets) for r in read["csv"]] == [("r1", "pos", (4.5,)), ("r2", "neg", (1.0,))]
+
+
+def test_the_readmes_install_line_matches_the_makefile_and_pyproject_cites_files_that_exist():
+    import re
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    extras = re.search(r"-e '\.\[([a-z,]+)\]'", makefile).group(1)
+    assert f"pip install -e '.[{extras}]'" in (ROOT / "README.md").read_text(encoding="utf-8")
+    comments = [line for line in (ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines()
+                if line.lstrip().startswith("#")]
+    for name in re.findall(r"([\w/.-]+\.md)", "\n".join(comments)):
+        assert (ROOT / name).is_file(), f"pyproject.toml cites {name}, which is not in the repository"
+
+
+def test_corpus_help_says_both_engines_honour_the_document_timeout(capsys):
+    from doclrp.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["corpus", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Both engines (local, ray) honour it" in text and "Local engine only" not in text

@@ -87,6 +87,25 @@ def test_an_explanation_equals_the_librarys(client, bbc, method, params, target)
     assert [s["relevance"] for s in data["sentences"]] == pytest.approx([s.relevance for s in expected.sentences],
                                                                         rel=1e-6, abs=1e-9)
     assert all(w["relevance"] > 0 for w in data["top_for"]) and all(w["relevance"] < 0 for w in data["top_against"])
+    # The top words as pages and terminals list them (Explanation.top_terms): grouped, no punctuation.
+    for side, sign in (("top_for", 1), ("top_against", -1)):
+        assert data[side] == [t._asdict() for t in expected.top_terms(10, sign)]
+
+
+def test_top_words_group_a_words_occurrences_and_leave_punctuation_out(client):
+    text = "Goal! Goal, goal: the goal of the season. The striker's goal! Shares fell."
+    data = client.post("/api/explain", json={"text": text, "target": "sports"}).json()
+    texts = [w["text"].lower() for w in data["top_for"] + data["top_against"]]
+    assert len(texts) == len(set(texts)) and not {"!", ",", ":", "."} & set(texts)
+    goal = next(w for w in data["top_for"] + data["top_against"] if w["text"].lower() == "goal")
+    words = [w for w in data["words"] if w["text"].lower() == "goal"]
+    assert goal["count"] == len(words) == 5 and goal["start"] == words[0]["start"]
+    assert goal["relevance"] == pytest.approx(sum(w["relevance"] for w in words), rel=1e-9)
+
+
+def test_head_of_the_page_is_200_for_monitoring(client):
+    reply = client.head("/")
+    assert reply.status_code == 200 and reply.text == ""
 
 
 def test_the_default_model_and_method_are_the_models_own(client):
@@ -128,6 +147,30 @@ def test_every_bad_input_is_a_4xx_with_one_line(client, payload, status, fragmen
 def test_a_body_that_is_not_json_is_a_one_line_422(client):
     reply = client.post("/api/explain", content=b"text=hello", headers={"Content-Type": "application/json"})
     assert reply.status_code == 422 and "\n" not in reply.json()["error"]
+
+
+@pytest.mark.parametrize("body, status, fragment", [
+    (b'{"text": "good \\ud800 fun"}', 422, "the document has an invalid character (U+D800, a lone surrogate"),
+    (b'"\\ud800"', 422, "the request holds a lone surrogate"),
+    (b'{"text": "hi", "method": "\\udc00"}', 422, "method holds a lone surrogate"),
+    (b'{"text": "hi", "params": {"\\ud800": 1}}', 422, "takes no parameter \\ud800"),
+    (b'{"text": "hi", "\\ud800": 1}', 422, "a field name of the request holds a lone surrogate"),
+    (b'{"text": "good \xff fun"}', 400, "not JSON in UTF-8"),
+])
+def test_a_lone_surrogate_or_bad_utf8_is_one_line_that_says_so(client, body, status, fragment):
+    reply = client.post("/api/explain", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == status and fragment in reply.json()["error"]
+    assert "valid dictionary" not in reply.text and "\n" not in reply.json()["error"]
+
+
+def test_one_text_is_the_document_in_messages(client):
+    reply = client.post("/api/explain", json={"text": "zebra quokka", "model": "reg"})  # no word it knows
+    assert reply.status_code == 422 and reply.json()["error"].startswith("the document "), reply.text
+
+
+def test_the_digits_tab_does_not_say_its_model_is_trained_on_first_use(client):
+    page = client.get("/").text
+    assert "first use" not in page and "shipped model" in page
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(client):

@@ -247,6 +247,28 @@ def test_the_explained_page_fits_its_width(page, server, width):
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
+def test_on_a_phone_the_result_comes_into_view_and_top_words_are_grouped(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 700}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ready(page, server)
+    page.fill("#text", DOCUMENT + " The club, the club, the club!")
+    assert page.evaluate("document.getElementById('result').hidden")
+    explain_and_wait(page, 1)
+    # Below the fold before: brought into view once explained (a smooth scroll: waited for).
+    # (polled from here: the page's policy forbids the string evaluation wait_for_function uses)
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while abs(page.evaluate("document.getElementById('result').getBoundingClientRect().top")) >= 2:
+        assert time.monotonic() < deadline, "the result never came into view"
+        page.wait_for_timeout(50)
+    assert page.evaluate("window.scrollY") > 0
+    names = page.locator("#top-for .word, #top-against .word").all_inner_texts()
+    words = [name.split(" ×")[0].lower() for name in names]
+    assert len(words) == len(set(words)) and not {",", "!", ".", "-"} & set(words)
+    assert any(" ×" in name for name in names)  # "club ×4", "the ×…": occurrences counted
+    context.close()
+
+
 def test_compare_two_methods_on_one_colour_scale_then_edit_and_explain_again(page, server):
     ready(page, server)
     page.fill("#text", DOCUMENT)

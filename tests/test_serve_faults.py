@@ -61,7 +61,7 @@ def test_method_parameters_are_bounded_in_the_api_and_on_the_command_line(params
     reply = client.post("/api/explain", json={"text": "good", "method": "integrated-gradients", "params": params})
     assert reply.status_code == 422 and fragment in reply.json()["error"]
     reply = client.post("/api/explain", json={"text": "good", "method": "occlusion", "params": {"batch_size": 5000}})
-    assert reply.status_code == 422 and "batch_size of 'occlusion' takes 1 to 1024" in reply.json()["error"]
+    assert reply.status_code == 422 and "batch_size of 'occlusion' takes 1 to 256" in reply.json()["error"]
     argv = ["explain", "--model", str(doclrp.pretrained_path()), "--text", "hi", "--method", "integrated-gradients",
             *[f"--param={k}={v}" for k, v in params.items()]]
     assert main(argv) == 2
@@ -70,8 +70,9 @@ def test_method_parameters_are_bounded_in_the_api_and_on_the_command_line(params
 
 
 def test_a_heavy_request_stops_at_the_timeout_while_everything_else_is_answered():
+    # 8 s: room for the other requests to be answered while the heavy one runs, on a busy machine too
     app = create_app(models={"bbc-cnn": doclrp.pretrained_path(), "tiny": _tiny()},
-                     limits=Limits(timeout_s=3, batch_window_s=0), digits=False)
+                     limits=Limits(timeout_s=8, batch_window_s=0), digits=False)
     queue = app.state.queues["bbc-cnn"]
     client = TestClient(app, base_url=BASE)
     with ThreadPoolExecutor(2) as pool:
@@ -85,7 +86,7 @@ def test_a_heavy_request_stops_at_the_timeout_while_everything_else_is_answered(
         assert other.status_code == 200 and [w["text"] for w in other.json()["words"]] == ["good", "fun"]
         assert not heavy.done()  # all of that while the heavy request was still running
         reply = heavy.result(WAIT_S)
-    assert reply.status_code == 503 and "took over 3 s (--timeout)" in reply.json()["error"]
+    assert reply.status_code == 503 and "took over 8 s (--timeout)" in reply.json()["error"]
     # The runaway work was stopped, not left running: the model answers the next request.
     _until(lambda: not queue.busy, "the heavy work kept running past its time limit")
     normal = client.post("/api/explain", json={"text": TEXT, "model": "bbc-cnn"})
@@ -135,6 +136,7 @@ def _ask(url: str, payload: dict) -> int:
         return 0  # the server closed the connection as it stopped
 
 
+@pytest.mark.slow  # a server process started (and its model loaded) per signal
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_server_stops_within_seconds_while_work_runs(sig):
     process, url = _start_server("--timeout", "600")
@@ -158,3 +160,22 @@ def test_the_server_stops_within_seconds_while_work_runs(sig):
     assert process.returncode in (0, 130, -signal.SIGTERM), process.stderr.read()
     assert "Traceback" not in process.stderr.read()
     print(f"stopped {stopped:.1f} s after {signal.Signals(sig).name}")
+
+
+def test_closing_answers_the_running_request_even_when_its_work_cannot_be_stopped_yet():
+    """Work outside any tensor operation (spaCy on a long text, a starved thread) is not stopped at
+    once; the request is answered at once anyway, so a shutdown never waits for it."""
+    import threading
+
+    from doclrp.core.cancel import Cancelled
+    from doclrp.serve.queues import SHUTDOWN, ModelQueue
+
+    release = threading.Event()
+    queue = ModelQueue("m", lambda key, texts: [release.wait(WAIT_S)] * len(texts), window_s=0)
+    future = queue.submit("k", "text", timeout_s=WAIT_S)
+    _until(lambda: queue.busy, "the work never started")
+    queue.close()
+    error = future.exception(timeout=WAIT_S / 2)  # answered, while the work still waits for release
+    assert isinstance(error, Cancelled) and str(error) == SHUTDOWN and not release.is_set()
+    release.set()
+    assert queue.join(WAIT_S)

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.corpus.output import read_results, record_to_explanation  # noqa: E402
+from doclrp._explain import explain_targets  # noqa: E402
 from doclrp.corpus.run import explain_corpus  # noqa: E402
 from doclrp.render.html import to_html  # noqa: E402
 from doclrp.render.image import colorize  # noqa: E402
@@ -94,8 +95,10 @@ def test_export_html_is_doclrps_page_of_the_same_explanation(client, bbc):
     reply = client.post("/api/export", json={**request, "format": "html"})
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/html")
     assert 'attachment; filename="doclrp-bbc-cnn-epsilon-sports.html"' == reply.headers["content-disposition"]
-    expected = doclrp.explain(bbc, TEXT, target="sports", method=doclrp.resolve_method("epsilon", eps=0.01))
-    assert reply.text == to_html(expected)
+    # With the class switch, as `doclrp explain --out` writes the page: every class and X-vs-rest.
+    expected, *others = explain_targets(bbc, TEXT, target="sports", method=doclrp.resolve_method("epsilon", eps=0.01))
+    assert reply.text == to_html(expected, alternatives=others)
+    assert len(others) == 2 * len(bbc.labels) - 1 and 'name="view"' in reply.text
 
 
 def test_export_json_and_csv_hold_what_the_page_shows(client):

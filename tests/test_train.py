@@ -182,3 +182,15 @@ def test_lstm_learns_a_regression():
                       progress=False, model_options=TINY_LSTM)
     # a tiny LSTM counting good words (r² 0.73 in 40 epochs); the units are held by the bag test above
     assert regressor.metrics["test_r2"]["target0"] > 0.5
+
+
+def test_train_says_saved_once_with_its_time_in_seconds(topic_corpus_dir, tmp_path, capsys):
+    from references import run_cli
+
+    out = tmp_path / "bag"
+    code, printed, err = run_cli(capsys, "train", "--model", "bag", "--corpus", str(topic_corpus_dir), "--out",
+                                 str(out), "--epochs", "1")
+    assert code == 0, err
+    saved = [line for line in (printed + err).splitlines() if "saved" in line]
+    assert len(saved) == 1 and saved[0].startswith(f"saved {out} (")
+    assert re.search(r"; trained in \d+ s\)$", saved[0]) and "train_seconds" not in saved[0]

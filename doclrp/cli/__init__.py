@@ -21,7 +21,7 @@ import importlib
 import sys
 
 from doclrp.cli.checks import check_arguments
-from doclrp.cli.parsers import build_parser
+from doclrp.cli.parsers import build_parser, parse_command_line
 from doclrp.cli.terminal import warnings_as_lines
 from doclrp.errors import DoclrpError
 
@@ -32,7 +32,7 @@ EXIT_USAGE = 2
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``doclrp`` command with ``argv`` (default ``sys.argv[1:]``); the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     try:
         check_arguments(args)
         # Imported after parsing: the commands import torch, --help and argument errors must not wait for it.

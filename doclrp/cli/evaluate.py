@@ -19,6 +19,7 @@ from pathlib import Path
 from doclrp.cli.options import say_device, target_from_args
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.split import sample_records
+from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
 from doclrp import __version__
 from doclrp._atomic import staged_folder
@@ -42,9 +43,12 @@ def run(args) -> int:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         if not methods:
             raise DoclrpError("--methods names no method")
+        for name in methods:  # before the model loads: a mistyped name answers at once
+            resolve_method(name)
     args.device = resolve_device(args.device)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
                           labels=args.labels)
+    target = target_from_args(args, pipeline)  # as soon as the labels are known, before the corpus is read
     records = list(open_corpus(args.corpus))
     if args.split == "test":
         records = train_test_split_fixed(records)[1]
@@ -52,7 +56,6 @@ def run(args) -> int:
         raise DoclrpError(f"corpus {args.corpus} has no document")
     sample = sample_records(records, args.docs, seed=args.seed)
     methods = default_methods(pipeline) if methods is None else methods
-    target = target_from_args(args, pipeline)
     if args.report is not None:
         return _report(args, pipeline, records, sample, methods, target)
     scores = iter_method_scores(pipeline, [r.text for r in sample], methods, k=args.k, steps=args.steps,
@@ -70,6 +73,10 @@ def run(args) -> int:
     return 0
 
 
+#: The most deletion-curve steps, bootstrap resamples and documents per batch one run takes.
+MAX_STEPS, MAX_RESAMPLES, MAX_BATCH_SIZE = 1000, 100_000, 1024
+
+
 def _check_options(args) -> None:
     """Every number and the report folder checked before the model loads: one line, exit 2."""
     for flag, value, least in (("--docs", args.docs, 1), ("--resamples", args.resamples, 1),
@@ -80,6 +87,11 @@ def _check_options(args) -> None:
     for flag, value in (("--k", args.k), ("--steps", args.steps)):
         if value < 1:
             raise DoclrpError(f"{flag[2:]} must be a positive integer, got {value}")
+    # Maxima of the work one run may ask for (each a loop of model passes or of resampling).
+    for flag, value, most in (("--steps", args.steps, MAX_STEPS), ("--resamples", args.resamples, MAX_RESAMPLES),
+                              ("--batch-size", args.batch_size, MAX_BATCH_SIZE)):
+        if value > most:
+            raise DoclrpError(f"{flag} takes at most {most}, got {value}")
     if args.report is not None:
         out = Path(args.report)
         ours = (out / "results.json").is_file() and (out / "index.html").is_file()

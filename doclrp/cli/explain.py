@@ -138,6 +138,9 @@ def _print_top(explanation, top: int, leave_out) -> None:
 def run(args) -> int:
     """``doclrp explain``: one document, its prediction and top words printed, a highlighted page with ``--out``."""
     device_from_args(args)
+    # A named method and its --param need no model: checked before the file is read and the model
+    # loads; the target as soon as the model's labels are there. Made once, here, and carried down.
+    method = method_from_args(args)
     limits = limits_from_args(args) if args.file is not None else None
     deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
     # The file is read before the model loads (an unreadable one fails at once); its time counts
@@ -148,11 +151,13 @@ def run(args) -> int:
         text = check_document(args.text if source is None else source.text, args.max_chars)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
                           labels=args.labels)
+    # the target as soon as the model's labels are there; the method, unless named, is the model's own
+    target, method = target_from_args(args, pipeline), method or method_from_args(args, pipeline)
     load_spacy()
     budget = Budget(getattr(args, "doc_timeout", None))
     budget.charge("reading", reading.seconds["reading"])
     try:
-        explanation, page = _explain_document(args, pipeline, text, source, deadline, budget)
+        explanation, page = _explain_document(args, pipeline, text, source, deadline, budget, target, method)
     except DocumentTimeout as error:
         raise DoclrpError(f"the document {error}; raise --doc-timeout or split the document") from None
     finally:
@@ -169,9 +174,7 @@ def run(args) -> int:
 
 
 def _explain_document(args: Any, pipeline: Any, text: str, source: SourceText | None, deadline: Deadline | None,
-                      budget: Budget) -> tuple[Any, Path | None]:
-    # Made once, here, and carried down unchanged.
-    target, method = target_from_args(args, pipeline), method_from_args(args, pipeline)
+                      budget: Budget, target: Any, method: Any) -> tuple[Any, Path | None]:
     leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
     as_json = args.out is not None and Path(args.out).suffix.lower() == ".json"
     if args.out is None or as_json:

@@ -19,6 +19,7 @@ are checked by the command rather than by argparse (which would demand them from
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 
 from doclrp import __version__
@@ -35,7 +36,7 @@ MAX_BYTES = 64 * 1024 * 1024
 
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
-__all__ = ["build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
+__all__ = ["parse_command_line", "build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
            "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "add_document_limits", "positive_int",
            "byte_size",
            "positive_float", "count", "seconds_or_off"]
@@ -213,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Load the model shipped with doclrp, explain one test document of each "
                                       "BBC news type and write highlighted HTML pages with an index.")
     demo.add_argument("--out", default="doclrp-demo", help="output folder (default: doclrp-demo)")
-    demo.add_argument("--model", default=None, help="a model folder instead of the shipped one")
+    demo.add_argument("--model", default=None,
+                      help="a model folder (doclrp or Hugging Face) or a .skops file instead of the shipped one")
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
     add_top_words_filter(demo)
 
@@ -275,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "bootstrap intervals and paired differences, model-randomization checks, a planted-trigger "
                     "task and time per document, written as DIR/results.json and DIR/index.html.")
     evaluate.add_argument("--model", required=True, metavar="DIR",
-                          help="a model folder (doclrp or Hugging Face), or a Keras or ONNX model file with --vocab")
+                          help="a model folder (doclrp or Hugging Face), a scikit-learn .skops file, or a Keras "
+                               "or ONNX model file with --vocab")
     add_model_file_options(evaluate)
     evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
@@ -293,18 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
                                "random)")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
     evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
-    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10)")
+    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10, at most 1000)")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write the full report to this folder (results.json, index.html); replaced whole")
     evaluate.add_argument("--resamples", type=int, default=2000,
-                          help="bootstrap resamples of each interval (default 2000; with --report)")
+                          help="bootstrap resamples of each interval (default 2000, at most 100000; with --report)")
     evaluate.add_argument("--sanity-docs", type=int, default=20,
                           help="documents of the model-randomization check per method (default 20; 0 skips it)")
     evaluate.add_argument("--planted-docs", type=int, default=100,
                           help="test documents of the planted-trigger task (default 100; 0 skips it)")
     evaluate.add_argument("--planted-k", type=int, default=3,
                           help="the trigger counts as found among this many most relevant words (default 3)")
-    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16)")
+    evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16, at most 1024)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
 
@@ -349,6 +352,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but an unknown option is told by its command's parser (its usage,
+    not the top level's) with the closest option it has (``--targte``: did you mean ``--target``?).
+
+    >>> parse_command_line(build_parser(), ["explain", "--model", "m", "--text", "Hi.", "--targte", "x"])
+    Traceback (most recent call last):
+    SystemExit: 2
+    """
+    args, unknown = parser.parse_known_args(argv)
+    if not unknown:
+        return args
+    command = _command_parser(parser, args)
+    options = [option for action in command._actions for option in action.option_strings]
+    hint = ""
+    for word in unknown:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            if close:
+                hint = f" (did you mean {close[0]}?)"
+                break
+    command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    raise AssertionError("unreachable")  # argparse's error() exits
+
+
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost parser of the command ``args`` holds (``corpus summarize`` included)."""
+    found = parser
+    for destination in ("command", "corpus_command"):
+        actions = [a for a in found._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, destination, None)
+        if not actions or name is None or name not in actions[0].choices:
+            break
+        found = actions[0].choices[name]
+    return found
+
+
 def add_corpus_parser(subparsers) -> None:
     """Add ``corpus`` (with the model options: --model/--target/--method/--device) and its
     nested ``summarize`` to the ``doclrp`` subcommands; see the module docstring."""
@@ -387,7 +426,8 @@ def add_corpus_parser(subparsers) -> None:
                              "in every stage of its work: between the blocks of text spaCy splits, the chunks of "
                              "words encoded, the model passes over batches of windows and the records built. A "
                              "document over the limit is skipped with its reason under --on-error skip, else "
-                             "the run stops with one line (run it again to continue). Local engine only")
+                             "the run stops with one line (run it again to continue). Both engines (local, ray) "
+                             "honour it")
     corpus.add_argument("--quiet", action="store_true", help="no progress bar")
 
     nested = corpus.add_subparsers(dest="corpus_command", metavar="summarize")
@@ -413,7 +453,7 @@ def add_corpus_parser(subparsers) -> None:
                                 "re-explained as the run did; about 1 min on 2 busy CPU cores for BBC's 20 with "
                                 "the shipped CNN); --no-class-switch: the explained target only")
     summarize.add_argument("--model", metavar="DIR",
-                           help="the run's model folder, when it is no longer where the results say (its "
+                           help="the run's model (folder or .skops file), when it is no longer where the results say (its "
                                 "fingerprint must match theirs)")
     summarize.add_argument("--device", default="auto",
                            help="where the class switch re-explains: auto (default: cuda when available, else "

@@ -18,7 +18,7 @@ from doclrp.cli.options import device_from_args
 from doclrp.cli.terminal import in_command_line_terms
 from doclrp.training import hf_defaults, train, train_hf
 
-__all__ = ["run", "check_writable"]
+__all__ = ["run", "check_writable", "saved_line"]
 
 
 def check_writable(out: str | Path) -> None:
@@ -57,9 +57,20 @@ def run(args) -> int:
         pipeline = _train(args, options, built_in)
     except OSError as error:  # saving the model (checked writable above; a disk can still fill up)
         raise DoclrpError(f"cannot write {args.out}: {error.strerror or error}; choose another --out") from None
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in pipeline.metrics.items() if isinstance(v, float))
-    print(f"saved {args.out} ({metrics})")
+    print(saved_line(args.out, pipeline.metrics))
     return 0
+
+
+def saved_line(out: str, metrics: dict) -> str:
+    """The command's last line: where the model went, its test metrics, the training time.
+
+    >>> saved_line("models/m", {"test_accuracy": 0.91234, "n_test": 9, "train_seconds": 311.04})
+    'saved models/m (test_accuracy 0.9123; trained in 311 s)'
+    """
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and k != "train_seconds")
+    seconds = metrics.get("train_seconds")
+    took = f"trained in {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""
+    return f"saved {out} ({'; '.join(part for part in (scores, took) if part)})"
 
 
 def _train(args, options: dict, built_in: tuple[str, ...]):

@@ -42,10 +42,11 @@ __all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "m
 #: :func:`resolve_method` wherever a parameter comes from (``--param``, the web app, Python). The
 #: maxima bound the work one request can ask for: ``steps`` (integrated gradients: one forward
 #: and backward pass each; 32 by default, papers use 20 to 300), occlusion's ``batch_size``
-#: (variants in one forward pass: memory), ``seed`` (what torch's generator takes).
+#: (variants in one forward pass: its memory, and the size of one operation, which is what a stop
+#: through :mod:`doclrp.core.cancel` waits for), ``seed`` (what torch's generator takes).
 PARAMETER_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "steps": (1, 1024),
-    "batch_size": (1, 1024),
+    "batch_size": (1, 256),
     "seed": (0, 2**63 - 1),
 }
 

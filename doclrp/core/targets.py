@@ -22,6 +22,7 @@ target becomes a weight tensor ``(batch, n_outputs)``; the explained value is
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Union
@@ -257,7 +258,9 @@ def _index_of(key: Any, labels: list[str]) -> int:
     try:
         index = int(key)
     except (TypeError, ValueError):
-        raise DoclrpError(f"unknown target {key!r}; choose one of: {', '.join(labels)}, "
+        close = difflib.get_close_matches(str(key), [*labels, PREDICTED], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DoclrpError(f"unknown target {key!r}{hint}; choose one of: {', '.join(labels)}, "
                           f"an index, '{PREDICTED}' or 'LABEL{CONTRAST_SUFFIX}'") from None
     if not 0 <= index < len(labels):
         raise DoclrpError(f"target index {index} is out of range for {len(labels)} outputs")

@@ -840,6 +840,26 @@ class Results:
             seen.add(record.get("id"))
             yield record
 
+    def __len__(self) -> int:
+        """The number of records (documents explained or skipped), counted without parsing them.
+
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+        >>> header = run_header(model_sha256="ab", method={"name": "epsilon", "params": {}},
+        ...                     target={"name": None, "weights": None}, input="bbc")
+        >>> with open_results_writer(out, header) as writer:
+        ...     writer.write_batch([skipped_record("a", None, "empty document"), skipped_record("b", None, "empty document")])
+        ...     _ = writer.finish()
+        >>> len(read_results(out))
+        2
+        """
+        if self.format == "jsonl":
+            with self.path.open("rb") as handle:
+                handle.readline()  # the header
+                return sum(1 for line in handle if line.strip())
+        _, pq = _parquet()
+        return int(pq.ParquetFile(self.path).metadata.num_rows)
+
     def _records(self) -> Iterator[dict[str, Any]]:
         if self.format == "jsonl":
             with self.path.open("rb") as handle:

@@ -101,8 +101,8 @@ def _decode(data: bytes, path: Path, fallback: str | None) -> str:
         if fallback is not None:
             return data.decode(fallback)
         raise DoclrpError(
-            f"{path} is not valid UTF-8 (byte {error.start}): re-save it as UTF-8 "
-            "or pass fallback_encoding (e.g. 'latin-1')"
+            f"{path} is not valid UTF-8 (byte {error.start}): re-save it as UTF-8 (from Python, "
+            "doclrp.corpus.read_folder(folder, fallback_encoding='latin-1') reads such files)"
         ) from None
 
 

@@ -150,6 +150,14 @@ class CorpusSummary:
             return None
         return sum(n for (true, predicted), n in confusion.items() if true == predicted) / sum(confusion.values())
 
+    def foreign_labels(self) -> list[str]:
+        """True labels of the documents that are none of the model's outputs (the results' header
+        names them): the model can never predict those."""
+        known = self.header.get("labels")
+        if not known:
+            return []
+        return sorted({str(true) for true, _ in self.confusion} - {str(label) for label in known})
+
     def accuracy_scope(self) -> str:
         """Which documents the accuracy is on, in words."""
         if self.held_out_confusion:
@@ -183,8 +191,14 @@ class CorpusSummary:
         out += [self.pages_note] if self.pages_note else []
         out += [f"{self.documents} documents: {self.explained} explained, {skipped} skipped"
                + (f" ({', '.join(f'{n} {reason}' for reason, n in self.skipped.most_common())})" if skipped else "")]
-        if self.accuracy is not None:
+        foreign = self.foreign_labels()
+        if self.accuracy is not None and foreign == sorted({true for true, _ in self.confusion}):
+            out.append(f"accuracy not measured: the corpus's labels ({_listed(foreign)}) are none of the model's "
+                       f"({_listed(self.header.get('labels') or [])})")
+        elif self.accuracy is not None:
             out.append(f"accuracy {self.accuracy:.4f} {self.accuracy_scope().replace('labelled', f'{self.labelled} labelled', 1)}")
+            if foreign:
+                out.append(f"note: labels {_listed(foreign)} are not the model's: their documents count as wrong")
             if self.held_out_confusion:
                 out.append(f"accuracy {self.held_out_accuracy:.4f} on the {sum(self.held_out_confusion.values())} "
                            "held-out test documents of the model's training split")
@@ -198,6 +212,10 @@ class CorpusSummary:
         if self.lexicon is not None:
             out.append(f"{self.lexicon['name']}: {_lexicon_text(self.lexicon)}")
         return out
+
+
+def _listed(names: Sequence[Any], most: int = 6) -> str:
+    return ", ".join(map(str, names[:most])) + (", …" if len(names) > most else "")
 
 
 def _group(record: Mapping[str, Any], group_by: str) -> str:

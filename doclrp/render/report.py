@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from doclrp.core.targets import Target
+from doclrp.errors import DoclrpError
 from doclrp.render.colors import NEGATIVE_RGB, POSITIVE_RGB, hex_color
 from doclrp.render.page import bar_chart_svg, escape, html_page
 
@@ -116,12 +118,39 @@ tr.miss td.label { color: #b2182b; font-weight: 600; }
 def _facts(data: CorpusReportData) -> str:
     h = data.header
     rows = [("results", h.get("results_path")), ("model", h.get("model")),
-            ("model sha256", (h.get("model_sha256") or "")[:16] or None), ("composite", h.get("composite")),
-            ("target", json.dumps(h["target"]) if isinstance(h.get("target"), dict) else h.get("target")),
+            ("model sha256", (h.get("model_sha256") or "")[:16] or None), ("method", _method_text(h.get("method")) or h.get("composite")),
+            ("target", _target_name(h.get("target"))),
             ("input", h.get("input")), ("shard", "/".join(map(str, h["shard"])) if h.get("shard") else None),
             ("doclrp", h.get("doclrp_version")), ("grouped by", data.group_by)]
     return '<dl class="facts">' + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows
                                           if v is not None) + "</dl>"
+
+
+def _method_text(method: Any) -> str | None:
+    """``epsilon (eps=0.01)`` from a header's ``{"name": …, "params": {…}}``.
+
+    >>> _method_text({"name": "epsilon", "params": {"eps": 0.01}}), _method_text({"name": "zero", "params": {}})
+    ('epsilon (eps=0.01)', 'zero')
+    """
+    if not isinstance(method, dict) or not method.get("name"):
+        return None
+    params = ", ".join(f"{k}={v}" for k, v in (method.get("params") or {}).items())
+    return f"{method['name']} ({params})" if params else str(method["name"])
+
+
+def _target_name(target: Any) -> str | None:
+    """The run's target as people name it (``sports-vs-rest``, ``predicted``, ``score − mean``),
+    not the JSON of its weights.
+
+    >>> _target_name({"name": "sports-vs-rest", "weights": [-0.25, 1.0], "reference": None})
+    'sports-vs-rest'
+    """
+    if isinstance(target, dict):
+        try:
+            return str(Target.from_dict(target))
+        except (DoclrpError, KeyError, TypeError, ValueError):
+            return json.dumps(target)
+    return None if target is None else str(target)
 
 
 def _confusion_html(data: CorpusReportData) -> str:

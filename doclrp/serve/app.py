@@ -86,20 +86,51 @@ def create_app(models: Mapping[str, Any] | Sequence[str | Path] | None = None,
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": _one_line(error)}, status_code=422)
+        where = _lone_surrogate(getattr(error, "body", None))
+        if where is not None:  # pydantic's words for it ("a valid dictionary", "raw data") say nothing
+            return _error(422, f"{where} holds a lone surrogate (such as \\ud800, half of a UTF-16 pair): "
+                               "not valid Unicode; send valid UTF-8 text")
+        return _error(422, _one_line(error))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code)
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            return _error(400, "the request body is not JSON in UTF-8")  # FastAPI's words name no cause
+        return _error(error.status_code, str(error.detail))
 
     @app.exception_handler(RequestError)
     async def _refused(request: Request, error: RequestError) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=error.status, headers=error.headers)
+        return _error(error.status, str(error), error.headers)
 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """``{"error": message}``; a lone surrogate the message quotes from the request is written as
+    its escape (UTF-8 has no such character: the response could not be encoded)."""
+    safe = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return JSONResponse({"error": safe}, status_code=status, headers=dict(headers or {}))
+
+
+def _lone_surrogate(value: Any, where: str = "the request") -> str | None:
+    """Where in a parsed JSON body a string holds a lone surrogate (None: nowhere).
+
+    >>> _lone_surrogate({"text": "ok", "params": {"eps" + chr(0xD800): 1}}), _lone_surrogate({"text": [chr(0xDC00)]})
+    ('a field name of params', 'text.0')
+    """
+    if isinstance(value, str):
+        return where if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _lone_surrogate(key) is not None:
+            return f"a field name of {where}"
+        found = _lone_surrogate(item, str(key) if where == "the request" else f"{where}.{key}")
+        if found is not None:
+            return found
+    return None
 
 
 def _one_line(error: RequestValidationError) -> str:

@@ -18,7 +18,7 @@ Every request carries a deadline (its ``--timeout``). A group runs inside
 that overruns stops within one tensor operation (:class:`~doclrp.core.cancel.Cancelled`)
 and the model is free for the next request; requests whose deadline passed while they
 waited are answered without running. :meth:`ModelQueue.close` (server shutdown) stops the
-running work the same way and answers everything that waits.
+running work the same way and answers every request, running or waiting, at once.
 
 >>> import time
 >>> calls = []
@@ -90,6 +90,7 @@ class ModelQueue:
         self._items: deque[_Item] = deque()
         self._condition = threading.Condition()
         self._running: CancelToken | None = None
+        self._running_items: list[_Item] = []
         self._closed = False
         #: Sizes of the batches run so far (tests and benchmarks read them).
         self.batch_sizes: list[int] = []
@@ -129,7 +130,9 @@ class ModelQueue:
             self._closed = True
             if self._running is not None:
                 self._running.cancel(SHUTDOWN)
-            items, self._items = list(self._items), deque()
+            # The running requests are answered now too: their work stops at its next operation, but
+            # a stage that is none (spaCy on a long text, a starved thread) must not hold the answer.
+            items, self._items = [*self._running_items, *self._items], deque()
             self._condition.notify_all()
         for item in items:
             _settle(item.future, error=Cancelled(SHUTDOWN))
@@ -178,7 +181,7 @@ class ModelQueue:
         with self._condition:
             if self._closed:
                 token.cancel(SHUTDOWN)
-            self._running = token
+            self._running, self._running_items = token, items
         self.batch_sizes.append(len(items))
         try:
             with cancellable(token):
@@ -197,7 +200,7 @@ class ModelQueue:
             return
         finally:
             with self._condition:
-                self._running = None
+                self._running, self._running_items = None, []
         for item, result in zip(items, results):
             _settle(item.future, result=result)
 

@@ -19,7 +19,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.responses import Response
@@ -62,18 +62,21 @@ def explanation_response(model: str, granularity: str, explanation: Any) -> dict
         "special": explanation.special,
         "conservation": {"explained": explanation.target_value, "words": words_sum, "special": special_sum,
                          "delta": explanation.delta},
-        "top_for": [_top(w) for w in explanation.top_words(TOP_WORDS, +1)],
-        "top_against": [_top(w) for w in explanation.top_words(TOP_WORDS, -1)],
+        # As the pages and the terminal list them: a word's occurrences grouped, punctuation left out.
+        "top_for": [term._asdict() for term in explanation.top_terms(TOP_WORDS, +1)],
+        "top_against": [term._asdict() for term in explanation.top_terms(TOP_WORDS, -1)],
         "scale": {"word_vmax": word_vmax, "sentence_vmax": sentence_vmax, "token_vmax": token_vmax,
                   "gradient": css_gradient()},
     }
 
 
-def export_response(explanation: Any, format: str, name: str, response: dict[str, Any]) -> Response:
-    """``explanation`` as a download ``name``: doclrp's HTML page, the JSON of ``response``, or
-    CSV (one row per word; per model token for the granularity ``token``)."""
+def export_response(explanation: Any, format: str, name: str, response: dict[str, Any],
+                    alternatives: Sequence[Any] = ()) -> Response:
+    """``explanation`` as a download ``name``: doclrp's HTML page (``alternatives``: the other
+    targets of its class switch), the JSON of ``response``, or CSV (one row per word; per model
+    token for the granularity ``token``)."""
     if format == "html":
-        body = to_html(explanation)
+        body = to_html(explanation, alternatives=alternatives)
     elif format == "json":
         body = json.dumps({key: value for key, value in response.items() if key != "scale"}, ensure_ascii=False)
     else:
@@ -107,10 +110,6 @@ def _coloured(units: list[dict[str, Any]], vmax: float) -> list[dict[str, Any]]:
 
 #: At most 2 × 255 backgrounds exist on the diverging scale: each text colour is worked out once.
 _text_color = functools.lru_cache(maxsize=1024)(text_color)
-
-
-def _top(word: Any) -> dict[str, Any]:
-    return {"text": word.text, "start": word.start, "relevance": word.relevance}
 
 
 def json_defaults(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -118,9 +118,13 @@ class Token(BaseModel):
 
 
 class TopWord(BaseModel):
+    """A word of a top-word list: its occurrences grouped (lower-cased, relevance summed; ``text`` as
+    it first occurs, ``start`` its first offset), punctuation left out."""
+
     text: str
     start: int
     relevance: float
+    count: int = 1
 
 
 class PredictionOut(BaseModel):

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from doclrp._explain import explain, resolve_target
+from doclrp._explain import explain, explain_targets, resolve_target
 from doclrp.core.cancel import Cancelled
 from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
@@ -106,11 +106,16 @@ class ServerState:
         pipeline = self.registry.get(id).pipeline
 
         def run(key: Hashable, texts: Sequence[str]) -> list[Any]:
-            # The key is the request but its text, as JSON (see routes/explain.py).
-            method_name, params, target, reference = json.loads(str(key))
+            # The key is the request but its text, as JSON (see routes/explain.py); "views": every
+            # target of the page's class switch (explain_targets, one list per text), for HTML exports.
+            method_name, params, target, reference, views = json.loads(str(key))
             method = resolve_method(method_name or pipeline.default_composite, **params)
             resolved = resolve_target(target, pipeline, reference)
-            return list(explain(pipeline, list(texts), target=resolved, method=method, batch_size=max(1, len(texts))))
+            if views:
+                return [explain_targets(pipeline, text, target=resolved, method=method) for text in texts]
+            if len(texts) == 1:  # one text: errors speak of "the document", not "document 0"
+                return [explain(pipeline, texts[0], target=resolved, method=method)]
+            return list(explain(pipeline, list(texts), target=resolved, method=method, batch_size=len(texts)))
 
         return run
 

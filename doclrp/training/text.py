@@ -307,6 +307,5 @@ def train(
     say(f"test ({len(test)} documents): {summarize_metrics(metrics, 'test')}; {metrics['train_seconds']} s")
     pipeline = TextPipeline(net, encoder, labels, task, metrics)
     if out is not None:
-        save_pipeline(pipeline, out)
-        say(f"saved to {out}")
+        save_pipeline(pipeline, out)  # the caller says where it went (the command line does, once)
     return pipeline

@@ -3,8 +3,8 @@ colour maps), ``explain`` (explain, export), ``results`` (corpus results), ``dig
 handwriting demo), ``upload`` (a document file explained). A new part of the app is a module here with a ``router`` that reaches the
 server's state through ``Depends(server_state)``, and one line in :data:`ROUTERS`.
 
->>> [r.prefix for r in ROUTERS]
-['', '', '', '', '']
+>>> [router.routes[0].path for router in ROUTERS]
+['/', '/api/explain', '/api/results', '/api/digits', '/api/upload']
 """
 
 from doclrp.serve.routes import catalog, digits, explain, results, upload

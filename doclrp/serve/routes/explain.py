@@ -27,8 +27,9 @@ __all__ = ["router", "explanation_for"]
 router = APIRouter()
 
 
-async def explanation_for(request: ExplainRequest, server: ServerState) -> tuple[str, Any]:
-    """``(model id, Explanation)`` of ``request``: from the recent ones, or from the model's queue."""
+async def explanation_for(request: ExplainRequest, server: ServerState, views: bool = False) -> tuple[str, Any]:
+    """``(model id, Explanation)`` of ``request``: from the recent ones, or from the model's queue;
+    ``views``: a list instead, the explanation and every other target of a page's class switch."""
     limits = server.limits
     if not request.text.strip():
         raise RequestError(422, "text is empty: paste or type a document")
@@ -40,7 +41,7 @@ async def explanation_for(request: ExplainRequest, server: ServerState) -> tuple
     except DoclrpError as error:
         raise RequestError(404, str(error)) from None
     # Not sorted: a target's weights keep the order given, which names the target.
-    key = json.dumps([request.method, request.params, request.target, request.reference])
+    key = json.dumps([request.method, request.params, request.target, request.reference, views])
     cache_key = f"{entry.id}\0{key}\0{request.text}"
     explanation = server.recall(cache_key)
     if explanation is None:
@@ -59,10 +60,15 @@ async def explain(request: ExplainRequest, server: ServerState = Depends(server_
 @router.post("/api/export", responses=EXPORT_CONTENT)
 async def export(request: ExportRequest, server: ServerState = Depends(server_state)) -> Response:
     """The explanation of an explain request (the page's last one is not computed again) as
-    doclrp's self-contained HTML page, JSON or CSV (one row per word; per model token for
+    doclrp's self-contained HTML page (with its switch to every other class and ``X-vs-rest``,
+    as ``doclrp explain --out`` writes it), JSON or CSV (one row per word; per model token for
     granularity ``token``), named by model, method and target."""
     fields = request.model_dump(exclude={"format"})
-    model, explanation = await explanation_for(ExplainRequest(**fields), server)
+    others: list[Any] = []
+    if request.format == "html":  # with the class switch of `doclrp explain --out` pages
+        model, (explanation, *others) = await explanation_for(ExplainRequest(**fields), server, views=True)
+    else:
+        model, explanation = await explanation_for(ExplainRequest(**fields), server)
     name = export_name(model, explanation.method, str(explanation.target), request.format)
-    return export_response(explanation, request.format, name, explanation_response(model, request.granularity,
-                                                                                   explanation))
+    return export_response(explanation, request.format, name,
+                           explanation_response(model, request.granularity, explanation), alternatives=others)

@@ -444,6 +444,8 @@ function renderConservation(side, result) {
 function renderBars(box, words, vmax, rgb) {
   box.replaceChildren();
   if (!words.length) { box.append(el("p", "none", "none")); return; }
+  // A top word sums its occurrences, so it can pass the largest single word: the longest bar is it.
+  vmax = Math.max(vmax, ...words.map((word) => Math.abs(word.relevance)));
   for (const word of words) {
     const bar = el("div", "bar");
     const track = el("div", "track");
@@ -451,8 +453,9 @@ function renderBars(box, words, vmax, rgb) {
     fill.style.width = `${vmax > 0 ? Math.min(100, (100 * Math.abs(word.relevance)) / vmax) : 0}%`;
     fill.style.backgroundColor = cssColor(rgb);
     track.append(fill);
-    const name = el("span", "word", word.text);
-    name.title = word.text;
+    const shown = word.count > 1 ? `${word.text} ×${word.count}` : word.text;
+    const name = el("span", "word", shown);
+    name.title = word.count > 1 ? `${word.text}: ${word.count} occurrences, relevance summed` : word.text;
     bar.append(name, track, el("span", "num", fmt(word.relevance)));
     box.append(bar);
   }
@@ -517,12 +520,20 @@ async function explain() {
     saveToUrl();
     $("status").textContent = `done in ${((performance.now() - started) / 1000).toFixed(2)} s`;
     markExplained();
+    revealResult();
   } catch (error) {
     showError(error.message);
     $("status").textContent = "";
   } finally {
     $("explain").disabled = false;
   }
+}
+
+// On a narrow screen (a phone) the controls fill the first screen and the result starts below the
+// fold: bring it into view once it is there.
+const NARROW = "(max-width: 900px)";
+function revealResult() {
+  if (window.matchMedia(NARROW).matches) $("result").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 // -- export what a panel shows ----------------------------------------------------------------------
