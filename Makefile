@@ -26,11 +26,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/doclrp demo
 
-# Layers and cycles (import-linter), lint (ruff), types of the engine, explain, render and serve (mypy), then every test.
+# Layers and cycles (import-linter), lint (ruff), types of the whole package (mypy), then every test.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check doclrp tests benchmarks examples corpora
-	$(VENV)/bin/mypy doclrp/core doclrp/_explain.py doclrp/render doclrp/serve
+	$(VENV)/bin/mypy doclrp
 	$(PY) -m pytest -q
 
 # The local web app on http://127.0.0.1:8765/ (Ctrl+C stops it): the shipped BBC model and the digits demo;

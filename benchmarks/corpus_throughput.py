@@ -56,11 +56,11 @@ PHASES = {
     "read corpus": ("readers.py", "records", "numbered"),
     "split words (spaCy)": ("words.py", "tokenize_many"),
     "encode": ("_explain.py", "tokens"),
-    "LRP forward + backward": ("attribution.py", "attribute"),
+    "LRP forward + backward": ("attribution.py", "lrp_attribute"),
     "class of multi-window documents": ("_explain.py", "_document_classes"),
     "words, sentences (build_explanation)": ("explanation.py", "build_explanation"),
-    "result records": ("output.py", "explanation_record"),
-    "write + fsync": ("output.py", "write_batch"),
+    "result records": ("records.py", "explanation_record"),
+    "write + fsync": ("journal.py", "write_batch"),
 }
 
 

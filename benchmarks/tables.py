@@ -178,8 +178,25 @@ def _documents(results: dict) -> list[str]:
             f"(file path) vs {memory['plain']:.0f} MiB (plain text)"]
 
 
+def _llm(results: dict) -> list[str]:
+    if "pairs" in results:  # llm.py lxt
+        rows = ["| model, method | max abs difference | relative L2 |", "|---|---|---|"]
+        for pair, figures in results["pairs"].items():
+            if "error" in figures:
+                rows.append(f"| {pair} | {figures['error']} | |")
+            else:
+                rows.append(f"| {pair} | {figures['max_abs_difference']:.2e} | {figures['relative_l2_difference']:.2e} |")
+        return rows + ["", f"against LXT {results['lxt']}"]
+    rows = ["| experiment | mode | time ms | × grad·in | peak MiB | × grad·in |", "|---|---|---|---|---|---|"]
+    for experiment, modes in results["experiments"].items():
+        rows += [f"| {experiment} | {mode} | {m['seconds'] * 1e3:.1f} | {m['time_ratio']:.2f} | "
+                 f"{m['peak_bytes'] / 2**20:.1f} | {m['memory_ratio']:.2f} |" for mode, m in modes.items()]
+    return rows
+
+
 FORMATS = {"document_size.py": _document_size, "sentence_boundaries.py": _sentence_boundaries,
-           "startup.py": _startup, "documents.py": _documents, "speed.py": _speed, "serve_faults.py": _serve_faults,
+           "startup.py": _startup, "documents.py": _documents, "llm.py": _llm, "speed.py": _speed,
+           "serve_faults.py": _serve_faults,
            "transformers_speed.py": _transformers_speed, "peers.py": _peers,
            "corpus_throughput.py": _corpus_throughput,
            "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity}

@@ -2,11 +2,12 @@
 
 >>> import torch, doclrp
 >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3))
->>> doclrp.attribute(net, torch.rand(2, 4), target=0).relevance.shape
+>>> doclrp.attribute(net, torch.rand(2, 4), target=0, method="epsilon").relevance.shape
 torch.Size([2, 4])
 
 The common journeys need only these names: ``doclrp.load_model`` (any model folder),
-``doclrp.explain`` (text → words with relevance), ``doclrp.attribute`` (tensors),
+``doclrp.explain`` (text → words with relevance), ``doclrp.explain_generation`` (what a
+language model writes after a document, token by token), ``doclrp.attribute`` (tensors),
 ``doclrp.resolve_method`` and ``doclrp.Target`` (what to explain, and how),
 ``doclrp.explain_corpus`` / ``doclrp.summarize`` (whole corpora),
 ``doclrp.read_toolbox_model`` (LRP Toolbox files), ``doclrp.read_keras_model`` and
@@ -15,15 +16,22 @@ The common journeys need only these names: ``doclrp.load_model`` (any model fold
 
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the names as static tools see them; at run time they come from __getattr__ below
+# The public names, each written once: here, as static tools (mypy, editors) see them. At run
+# time they are imported on first use (__getattr__ below reads its table from these lines):
+# `import doclrp.cli` runs this file first, and `doclrp --help` must answer before torch
+# (seconds) is imported.
+if TYPE_CHECKING:
     from .core import (LRP, AlphaBeta, Attribution, Attributor, Composite, Epsilon, Flat, Gamma, Gradient, Pass,
                        Target, Winners, WSquare, ZBox, Zero, ZPlus, attach, attribute, get_composite, method_names,
-                       resolve_method)
+                       register_composite, resolve_method)
     from .errors import DoclrpError
     from ._explain import explain
+    from ._generate import explain_generation
     from .text import Explanation
     from .models.loading import load_model, pretrained_path
     from .models.toolbox import read_toolbox_model, toolbox_composite
@@ -35,40 +43,35 @@ if TYPE_CHECKING:  # the names as static tools see them; at run time they come f
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "attribute", "Attribution", "attach", "Composite", "get_composite",
-    "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "Flat", "WSquare", "ZBox", "Pass", "Gradient", "Winners",
-    "Target", "Attributor", "LRP", "resolve_method", "method_names",
-    "DoclrpError", "explain", "Explanation", "load_model", "pretrained_path", "read_toolbox_model", "toolbox_composite",
-    "from_sklearn", "read_keras_model", "read_onnx_model", "explain_corpus", "read_results", "summarize", "render", "__version__",
-]
 
-# Imported on first use, not with the package: `import doclrp.cli` runs this file first, and
-# `doclrp --help` must answer before torch (seconds) is imported.
-_HOMES = {
-    **dict.fromkeys(["LRP", "AlphaBeta", "Attribution", "Attributor", "Composite", "Epsilon", "Flat", "Gamma",
-                     "Gradient", "Pass", "Target", "Winners", "WSquare", "ZBox", "Zero", "ZPlus", "attach", "attribute",
-                     "get_composite", "method_names", "resolve_method"], "doclrp.core"),
-    "DoclrpError": "doclrp.errors",
-    "explain": "doclrp._explain",
-    "Explanation": "doclrp.text",
-    "load_model": "doclrp.models.loading",
-    "pretrained_path": "doclrp.models.loading",
-    "read_toolbox_model": "doclrp.models.toolbox",
-    "toolbox_composite": "doclrp.models.toolbox",
-    "from_sklearn": "doclrp.models.sklearn",
-    "read_keras_model": "doclrp.models.keras",
-    "read_onnx_model": "doclrp.models.onnx_files",
-    **dict.fromkeys(["explain_corpus", "read_results", "summarize"], "doclrp.corpus"),
-}
+def _public_names() -> dict[str, tuple[str, str | None]]:
+    """Public name → (module, attribute; None for a subpackage), read from the TYPE_CHECKING
+    imports of this file (its source ships with the package)."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    names: dict[str, tuple[str, str | None]] = {}
+    for statement in block.body:
+        assert isinstance(statement, ast.ImportFrom) and statement.level == 1, "only `from .x import y` here"
+        for alias in statement.names:
+            if statement.module is None:  # `from . import render`: the subpackage itself
+                names[alias.name] = (f"{__name__}.{alias.name}", None)
+            else:
+                names[alias.name] = (f"{__name__}.{statement.module}", alias.name)
+    return names
+
+
+_PUBLIC = _public_names()
+
+__all__ = [*_PUBLIC, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "render":
-        return importlib.import_module("doclrp.render")
-    if name not in _HOMES:
+    if name not in _PUBLIC:
         raise AttributeError(f"module 'doclrp' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
+    module, attribute = _PUBLIC[name]
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
     globals()[name] = value  # later look-ups skip this function
     return value
 

@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, cast, overload
+from typing import Any, cast, overload
 
 import warnings
 
@@ -29,16 +29,22 @@ import torch
 
 from .core import Attributor, Target, describe, output_tensor, resolve_method
 from .core.cancel import check_cancelled
+from .core.rules import AlphaBeta
 from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
 from ._budget import Budget, checked
 from .errors import DoclrpError
+from .models.measured import measured_note, model_kind
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
 from .text.columns import WordSpans, WordTable
+from .text.pipeline import FeaturePipeline, TextPipeline, TokenSequence
+from .text.prompt import PromptColumn, PromptWord
+from .text.targets import ReferenceLike, TargetLike, resolve_reference, resolve_target
 
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "MAX_VIEW_WORDS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
-           "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE"]
+           "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE", "MethodNoteWarning",
+           "method_notes"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
 #: document, padding): above this share of a document's absolute relevance, a warning says so.
@@ -66,92 +72,15 @@ class UnexplainableDocument(DoclrpError):
 class UnplacedRelevanceWarning(UserWarning):
     """More than :data:`UNPLACED_WARNING_SHARE` of a document's relevance lies on no word."""
 
-#: A text pipeline (``doclrp.models.TextPipeline``, ``HFPipeline``, or any object alike), read
-#: duck-typed by the members each path needs: ``labels``, ``task``, ``model``,
-#: ``default_composite``; ``inputs``, ``token_relevance`` and ``outputs`` for a bag of features;
-#: ``tokens`` and ``collate``, or an ``encoder`` with a vocabulary, for a sequence.
-_Pipeline = Any
-#: What the target of :func:`explain` may be (see :meth:`doclrp.core.targets.Target.resolve`).
-_TargetLike = Any
-#: A reference: ``"mean"`` or one number per output (see :func:`resolve_reference`).
-_ReferenceLike = str | Sequence[float] | torch.Tensor | None
+
+class MethodNoteWarning(UserWarning):
+    """What the chosen method means for this model: measured no better than random on its kind
+    (:mod:`doclrp.models.measured`), or α-β on a negative explained value (its signs flip)."""
+
 # (document index, start token, token ids) of one window of a sequence
 _Window = tuple[int, int, Any]  # the ids: a list slice or an array view
 # a document's (token spans, relevance per token, special relevance, logits, target weights, value, delta)
 _Parts = tuple[Any, np.ndarray, dict[str, float], Any, Any, float, float]  # spans: (n, 2) array or list of pairs
-
-
-class _TokenSequence(Protocol):
-    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch.
-
-    ``tokens`` gives per document its ids (a list or an int array, (n,)) and their spans
-    (pairs, or an int array (n, 2)); ``collate`` takes windows as slices of those ids."""
-
-    @property
-    def max_tokens(self) -> int: ...
-
-    def tokens(self, documents: Sequence[Document]) -> Sequence[tuple[Any, Any]]: ...
-
-    def collate(self, windows: Sequence[Sequence[int]]
-                ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]: ...
-
-
-def resolve_target(target: _TargetLike, pipeline: _Pipeline, reference: _ReferenceLike = None) -> Target:
-    """The :class:`~doclrp.core.targets.Target` for ``target`` on ``pipeline``'s outputs,
-    explaining the deviation from ``reference`` when one is given (see :func:`resolve_reference`).
-
-    Resolved once per call of :func:`explain`, per corpus run and per evaluation, and
-    carried from there into every ``Explanation`` and corpus record.
-
-    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
-    >>> encoder = IdEncoder.fit(["up", "down"])
-    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 3), encoder, ["business", "sport", "tech"])
-    >>> resolve_target("sport-vs-rest", pipe).weights
-    (-0.5, 1.0, -0.5)
-    >>> str(resolve_target({"sport": 1, "tech": -1}, pipe, reference=[0.0, 1.0, 2.0]))
-    '+1·sport -1·tech − reference'
-    """
-    resolved = Target.resolve(target, pipeline.labels, pipeline.task)
-    if reference is None:
-        return resolved
-    if resolved.reference is not None:
-        raise DoclrpError("the target already subtracts a reference: give reference= once")
-    values, name = resolve_reference(reference, pipeline)
-    return resolved.with_reference(values, name)
-
-
-def resolve_reference(reference: _ReferenceLike, pipeline: _Pipeline) -> tuple[torch.Tensor | None, str]:
-    """``(values (n_outputs,), name)`` for ``reference``: None, ``"mean"`` (the mean
-    prediction stored at training time) or one number per output.
-
-    >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
-    >>> encoder = IdEncoder.fit(["up", "down"])
-    >>> pipe = TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["neg", "pos"], "regression",
-    ...                     metrics={"mean_prediction": {"neg": 0.25, "pos": 0.5}})
-    >>> values, name = resolve_reference("mean", pipe)
-    >>> values.tolist(), name
-    ([0.25, 0.5], 'mean')
-    """
-    labels = list(pipeline.labels)
-    if reference is None:
-        return None, ""
-    if isinstance(reference, str):
-        if reference != "mean":
-            raise DoclrpError(f"unknown reference {reference!r}: use 'mean' or one number per output")
-        stored = getattr(pipeline, "metrics", {}).get("mean_prediction")
-        if stored is None:
-            raise DoclrpError("this model stores no mean prediction (it was trained without one): retrain it, "
-                              "or pass reference as one number per output")
-        missing = [label for label in labels if label not in stored]
-        if missing:
-            raise DoclrpError(f"the stored mean prediction lacks outputs {missing}: retrain, or pass numbers")
-        return torch.tensor([float(stored[label]) for label in labels], dtype=torch.float64), "mean"
-    values = torch.as_tensor(reference, dtype=torch.float64).reshape(-1)
-    if values.numel() != len(labels):
-        raise DoclrpError(f"reference has {values.numel()} values for {len(labels)} outputs ({', '.join(labels)})")
-    if not bool(values.isfinite().all()):
-        raise DoclrpError(f"reference values must be finite numbers, got {values.tolist()}")
-    return values, "reference"
 
 
 def window_starts(length: int, size: int, overlap: int) -> list[int]:
@@ -173,17 +102,17 @@ def window_starts(length: int, size: int, overlap: int) -> list[int]:
 
 # -- sequence pipelines (word ids) ----------------------------------------------------------------
 class _IdSequence:
-    """The sequence protocol for ``TextPipeline``s with an ``IdEncoder``."""
+    """The sequence protocol for ``TextPipeline``s with an ``IdEncoder`` (``encoder``: its word ids)."""
 
-    def __init__(self, pipeline: _Pipeline, budget: Budget | None = None) -> None:
-        self.pipeline = pipeline
-        self.max_tokens: int = pipeline.encoder.max_len
+    def __init__(self, pipeline: TextPipeline, encoder: Any, budget: Budget | None = None) -> None:
+        self.pipeline, self.encoder = pipeline, encoder
+        self.max_tokens: int = encoder.max_len
         self.budget = budget
 
     def tokens(self, documents: Sequence[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per document (a ``Document``, or anything with its ``.text`` and ``.words``): the word ids
         (n,) and the words' spans (n, 2), as int64 arrays, encoded :data:`ENCODE_WORDS` words at a time."""
-        vocabulary = self.pipeline.encoder.vocabulary
+        vocabulary = self.encoder.vocabulary
         encoded = []
         for document in documents:
             words = _word_spans(document)
@@ -202,7 +131,8 @@ class _IdSequence:
             ids[row, : len(window)] = torch.as_tensor(np.asarray(window, dtype=np.int64))
         positions = [list(range(len(w))) for w in windows]
         specials = [["[PAD]"] * (ids.shape[1] - len(w)) for w in windows]
-        return ids.to(self.pipeline.device), {}, positions, specials
+        device = next(self.pipeline.model.parameters()).device
+        return ids.to(device), {}, positions, specials
 
 
 #: Words encoded to ids at a time (a budget is checked between such chunks).
@@ -217,34 +147,43 @@ def _word_spans(document: Any) -> WordTable[Any]:
     return WordSpans.from_rows(document.text, [(w.text, w.start, w.end, getattr(w, "sentence", 0)) for w in words])
 
 
-def sequence_protocol(pipeline: _Pipeline, budget: Budget | None = None) -> _TokenSequence | None:
-    """How ``pipeline`` turns documents into model tokens and windows into batches, or None for a bag
-    of features; ``budget`` is checked while word-id pipelines encode."""
+def sequence_protocol(pipeline: TextPipeline, budget: Budget | None = None) -> TokenSequence | None:
+    """The pipeline as a :class:`~doclrp.text.pipeline.TokenSequence` (itself, or its word ids),
+    or None for a bag of features; ``budget`` is checked while word-id pipelines encode."""
     if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
-        return cast(_TokenSequence, pipeline)
+        return cast(TokenSequence, pipeline)
     encoder = getattr(pipeline, "encoder", None)
     if encoder is not None and hasattr(encoder, "vocabulary"):
-        return _IdSequence(pipeline, budget)
+        return _IdSequence(pipeline, encoder, budget)
     return None
 
 
+def _features(pipeline: TextPipeline) -> FeaturePipeline:
+    """``pipeline``, which is no sequence, as a bag of features (else one line: it is neither)."""
+    if not isinstance(pipeline, FeaturePipeline):
+        raise DoclrpError(f"{type(pipeline).__name__} is neither a sequence of tokens (tokens and collate, or an "
+                          "encoder with a vocabulary) nor a bag of features (inputs and token_relevance)")
+    return pipeline
+
+
+# a str is a Sequence[str] too: this overload, the first, takes it (hence the overlap mypy sees)
 @overload
-def explain(pipeline: _Pipeline, texts: str, target: _TargetLike = ..., method: MethodSpec = ..., *,
+def explain(pipeline: TextPipeline, texts: str, target: TargetLike = ..., method: MethodSpec = ..., *,  # type: ignore[overload-overlap]
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...,
+            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...,
             budget: Budget | float | None = ...) -> Explanation: ...
 
 
 @overload
-def explain(pipeline: _Pipeline, texts: Sequence[str], target: _TargetLike = ..., method: MethodSpec = ..., *,
+def explain(pipeline: TextPipeline, texts: Sequence[str], target: TargetLike = ..., method: MethodSpec = ..., *,
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: _ReferenceLike = ...,
+            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...,
             budget: Budget | float | None = ...) -> Explanations: ...
 
 
-def explain(pipeline: _Pipeline, texts: str | Sequence[str], target: _TargetLike = "predicted",
+def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLike = "predicted",
             method: MethodSpec = None, *, composite: MethodSpec = None, batch_size: int = 16, overlap: int | None = None,
-            ids: Sequence[str] | None = None, reference: _ReferenceLike = None,
+            ids: Sequence[str] | None = None, reference: ReferenceLike = None,
             budget: Budget | float | None = None) -> Explanation | Explanations:
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns ``Explanations``, a list that shows itself in a notebook).
 
@@ -295,7 +234,7 @@ def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None, single: bool
     return names
 
 
-def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[str], ids: Sequence[str] | None,
+def _explain_texts(pipeline: TextPipeline, texts: Sequence[str], names: Sequence[str], ids: Sequence[str] | None,
                    resolved: Target, attributor: Attributor, batch_size: int, overlap: int | None,
                    budget: Budget | None, documents: Sequence[Document] | None = None,
                    warn_level: int = 4) -> list[Explanation]:
@@ -314,7 +253,7 @@ def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[st
     try:
         if sequence is None:
             with clock.stage("attributing"):
-                results = _explain_bag(pipeline, texts, resolved, attributor, batch_size, names, budget)
+                results = _explain_bag(_features(pipeline), texts, resolved, attributor, batch_size, names, budget)
         else:
             results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
                                         names, clock, budget)
@@ -330,6 +269,7 @@ def _explain_texts(pipeline: _Pipeline, texts: Sequence[str], names: Sequence[st
                                         method=described))
             checked(budget, "while building words and sentences")
     _warn_unplaced(explanations, names, described["name"], warn_level)
+    _warn_method_notes(pipeline, attributor, explanations, names, warn_level)
     return explanations
 
 
@@ -343,8 +283,8 @@ MAX_TARGET_VIEWS = 20
 MAX_VIEW_WORDS = 10_000
 
 
-def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predicted", method: MethodSpec = None, *,
-                    reference: _ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
+def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "predicted", method: MethodSpec = None, *,
+                    reference: ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
                     contrasts: bool = True, max_words: int | None = MAX_VIEW_WORDS,
                     budget: Budget | float | None = None) -> list[Explanation]:
     """``text`` explained for ``target`` first, then for every other output and (classification)
@@ -402,7 +342,9 @@ def explain_targets(pipeline: _Pipeline, text: str, target: _TargetLike = "predi
         if resolved.weights in seen:
             continue
         seen.add(resolved.weights)
-        views.append(one(resolved))
+        with warnings.catch_warnings():  # the notes are the chosen target's, said once above
+            warnings.simplefilter("ignore", MethodNoteWarning)
+            views.append(one(resolved))
     return views
 
 
@@ -463,6 +405,39 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
         UnplacedRelevanceWarning, stacklevel=stacklevel)
 
 
+def method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: Sequence[Explanation],
+                 names: Sequence[str]) -> list[str]:
+    """The notes on the method for these explanations, one line each (what :func:`explain` warns,
+    and the web app shows): the figure measured for this composite on this kind of model where it
+    was no better than random, and α-β on a negative explained value.
+
+    α-β hands ``α·R`` to the positive contributions and ``−β·R`` to the negative ones; for a
+    negative explained value ``R`` the words that pushed the value *down* get positive relevance
+    ("cup" −0.44 under ``alpha2-beta1`` for sports-vs-rest where ε gave +7.0, the logit −0.86).
+    """
+    notes = []
+    measured = measured_note(model_kind(getattr(pipeline, "model", None)), attributor.name)
+    if measured:
+        notes.append(measured)
+    composite = getattr(attributor, "composite", None)
+    if composite is not None and any(isinstance(rule, AlphaBeta) and rule.beta > 0
+                                     for rule in (*composite.rules.values(), composite.first)):
+        negative = [(e.target_value, name) for e, name in zip(explanations, names) if e.target_value < 0]
+        if negative:
+            value, name = min(negative)
+            others = f" and {len(negative) - 1} more of {len(names)} documents" if len(negative) > 1 else ""
+            notes.append(f"{attributor.name} explains a negative value ({value:.3g} for document {name}{others}): "
+                         "α-β then gives positive relevance to the words that pull the value down, the meaning "
+                         "of its signs flips; explain a target whose value is positive, or use epsilon")
+    return notes
+
+
+def _warn_method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: Sequence[Explanation],
+                       names: Sequence[str], stacklevel: int = 3) -> None:
+    for note in method_notes(pipeline, attributor, explanations, names):
+        warnings.warn(note, MethodNoteWarning, stacklevel=stacklevel)
+
+
 #: Characters of one document that the command line and corpus runs accept by default: a
 #: document's cost (time, memory, page size) grows with its length, so a 20 MB file that is
 #: not meant as one document must not quietly take an hour.
@@ -495,14 +470,14 @@ def _check_finite_outputs(logits: Any, labels: Sequence[str], document: Any) -> 
                           "(not finite): check the model's weights")
 
 
-def pipeline_method(pipeline: _Pipeline, method: MethodSpec = None, composite: MethodSpec = None) -> Attributor:
+def pipeline_method(pipeline: TextPipeline, method: MethodSpec = None, composite: MethodSpec = None) -> Attributor:
     """The attributor for ``method`` (or its older name ``composite``), default the model's own
     (``pipeline.default_composite``); what :func:`explain` and corpus runs resolve once.
 
     >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
     >>> encoder = IdEncoder.fit(["up", "down"])
     >>> pipeline_method(TextPipeline(EmbeddingBagModel(len(encoder.vocabulary), 4, 2), encoder, ["a", "b"]))
-    LRP('epsilon', eps=1e-06)
+    LRP('epsilon', eps=1e-06, recurrent=None, bias_factor=0.0)
     """
     if method is not None and composite is not None:
         raise DoclrpError("give method= or its older name composite=, not both")
@@ -510,7 +485,7 @@ def pipeline_method(pipeline: _Pipeline, method: MethodSpec = None, composite: M
                           else pipeline.default_composite)
 
 
-def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attributor: Attributor,
+def _explain_bag(pipeline: FeaturePipeline, texts: Sequence[str], target: Target, attributor: Attributor,
                  batch_size: int, names: Sequence[str], budget: Budget | None = None) -> list[_Parts]:
     results: list[_Parts] = []
     for start in range(0, len(texts), batch_size):
@@ -530,8 +505,8 @@ def _explain_bag(pipeline: _Pipeline, texts: Sequence[str], target: Target, attr
     return results
 
 
-def _windows(sequence: _TokenSequence, encoded: Sequence[tuple[Any, Any]], overlap: int | None,
-             names: Sequence[str] | None = None, pipeline: _Pipeline = None) -> list[_Window]:
+def _windows(sequence: TokenSequence, encoded: Sequence[tuple[Any, Any]], overlap: int | None,
+             names: Sequence[str] | None = None, pipeline: TextPipeline | None = None) -> list[_Window]:
     """``(document, start, ids)`` of every window, in document order (``ids`` a slice of the
     document's ids: a view where they are an array); with ``names`` (strict), a document
     without tokens, or only unknown ones, is an error instead of one empty window."""
@@ -550,7 +525,7 @@ def _windows(sequence: _TokenSequence, encoded: Sequence[tuple[Any, Any]], overl
 
 
 @torch.no_grad()
-def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int = 16,
+def document_outputs(pipeline: TextPipeline, texts: Sequence[str], *, batch_size: int = 16,
                      overlap: int | None = None) -> torch.Tensor:
     """Model outputs ``(n_texts, n_outputs)`` per document as ``explain`` sees them: the mean
     of the outputs of its windows (``pipeline.outputs`` reads only the first window).
@@ -577,7 +552,7 @@ def document_outputs(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: i
 
 
 @torch.no_grad()
-def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+def window_output_sums(pipeline: TextPipeline, sequence: TokenSequence, windows: Sequence[_Window], n_documents: int,
                        batch_size: int, budget: Budget | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
     window outputs summed, and how many windows it has (float64, on the CPU); ``budget``
@@ -595,7 +570,7 @@ def window_output_sums(pipeline: _Pipeline, sequence: _TokenSequence, windows: S
     return sums, counts
 
 
-def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: Sequence[Document], target: Target,
+def _explain_sequence(pipeline: TextPipeline, sequence: TokenSequence, documents: Sequence[Document], target: Target,
                       attributor: Attributor, batch_size: int, overlap: int | None,
                       names: Sequence[str], clock: Budget, budget: Budget | None) -> list[_Parts]:
     with clock.stage("encoding"):
@@ -621,7 +596,7 @@ def _explain_sequence(pipeline: _Pipeline, sequence: _TokenSequence, documents: 
             for (_, spans), acc in zip(encoded, per_doc)]
 
 
-def _attribute_windows(pipeline: _Pipeline, sequence: _TokenSequence, batches: Sequence[list[_Window]],
+def _attribute_windows(pipeline: TextPipeline, sequence: TokenSequence, batches: Sequence[list[_Window]],
                        per_doc: list[dict[str, Any]], counts: Sequence[int], target: Target, attributor: Attributor,
                        classes: dict[int, int], budget: Budget | None) -> None:
     """One attribution per batch of windows, each window's share added into its document's arrays."""
@@ -681,7 +656,7 @@ def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_siz
     return batches
 
 
-def _document_classes(pipeline: _Pipeline, sequence: _TokenSequence, windows: Sequence[_Window], n_documents: int,
+def _document_classes(pipeline: TextPipeline, sequence: TokenSequence, windows: Sequence[_Window], n_documents: int,
                       batch_size: int, budget: Budget | None = None) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
@@ -701,7 +676,7 @@ def _window_target(target: Target, batch: Sequence[_Window], classes: dict[int, 
     return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
-def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int] | np.ndarray) -> str | None:
+def _sequence_reason(pipeline: TextPipeline | None, token_ids: Sequence[int] | np.ndarray) -> str | None:
     """Why a document of these model tokens cannot be explained, or None."""
     if len(token_ids) == 0:
         return NO_TOKENS
@@ -711,7 +686,7 @@ def _sequence_reason(pipeline: _Pipeline, token_ids: Sequence[int] | np.ndarray)
     return None
 
 
-def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int = 64) -> dict[int, str]:
+def unexplainable(pipeline: TextPipeline, texts: Sequence[str], *, batch_size: int = 64) -> dict[int, str]:
     """``{position: reason}`` for each of ``texts`` that :func:`explain` would refuse (empty, no
     word the model knows), checked as ``explain`` checks them; evaluation leaves these out.
 
@@ -728,7 +703,7 @@ def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int 
     if sequence is None:
         for start in range(0, len(rest), batch_size):
             chunk = rest[start : start + batch_size]
-            known = (pipeline.inputs([texts[i] for i in chunk]) != 0).any(1).tolist()
+            known = (_features(pipeline).inputs([texts[i] for i in chunk]) != 0).any(1).tolist()
             reasons.update({i: NO_KNOWN_WORD for i, any_known in zip(chunk, known) if not any_known})
     else:
         encoded = sequence.tokens(tokenize_many([texts[i] for i in rest]))
@@ -739,13 +714,21 @@ def unexplainable(pipeline: _Pipeline, texts: Sequence[str], *, batch_size: int 
     return dict(sorted(reasons.items()))
 
 
-def _finish(pipeline: _Pipeline, document: Document, target: Target, spans: list[tuple[int, int]],
+def _finish(pipeline: TextPipeline, document: Document, target: Target, spans: list[tuple[int, int]],
             relevance: np.ndarray, special: dict[str, float], logits: Any, weights: Any, value: float, delta: float, id: str | None,
             method: dict[str, Any]) -> Explanation:
     prediction = Prediction.from_logits(logits, pipeline.labels, pipeline.task)
     explanation = build_explanation(document, spans, relevance, labels=pipeline.labels, task=pipeline.task,
                                     prediction=prediction, target=target.for_weights(list(weights), pipeline.labels),
                                     target_value=value, delta=delta, id=id, method=method)
+    # a language model's prompt template (doclrp.models.hf.label_scores): words beside the protocol's
+    words: Sequence[PromptWord] = getattr(pipeline, "prompt_words", ())
+    prompt = [0.0] * len(words)
     for key, amount in special.items():
-        explanation.special[key] = explanation.special.get(key, 0.0) + amount
+        if isinstance(key, PromptColumn):  # a piece of a language model's prompt template: by its word
+            prompt[key.word] += amount
+        else:
+            explanation.special[key] = explanation.special.get(key, 0.0) + amount
+    if prompt:
+        explanation.prompt.extend(PromptWord(word.text, amount, word.before) for word, amount in zip(words, prompt))
     return explanation

@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import types
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -463,6 +464,57 @@ def subword_tokenizer(max_length: int = 40):
                                    cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
 
 
+BPE_TEXTS = ("The striker scored twice as the home side won the cup final.",
+             "Shares in the chip maker rose after strong results.")
+
+
+def bpe_tokenizer(style: str, max_length: int = 16, texts: Sequence[str] = BPE_TEXTS):
+    """A BPE tokenizer trained in memory: GPT-2's byte level (spaces as 'Ġ', offsets trimmed) or
+    SentencePiece's metaspace (spaces as '▁' inside the pieces' offsets), with a start token."""
+    pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if style == "byte-level":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        alphabet = []
+    tokenizer.train_from_iterator(list(texts) * 20, trainers.BpeTrainer(vocab_size=300, initial_alphabet=alphabet,
+                                                             special_tokens=["<unk>", "<pad>", "<s>"]))
+    tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True)] * (style == "byte-level")
+                                                   + [processors.TemplateProcessing(single="<s> $A",
+                                                                                    special_tokens=[("<s>", 2)])])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                   model_max_length=max_length)
+
+
+# Causal language models: the decoder families, Gemma 2 (soft-capped logits and attention scores) too.
+CAUSAL_LMS = {"llama": {}, "qwen2": {}, "gemma2": {}, "mistral": {"num_key_value_heads": 1}, "phi3": {},
+              "gpt2": {"n_inner": 32, "bos_token_id": 4, "eos_token_id": 5}}
+
+
+def tiny_causal_lm(family: str, vocab: int = len(WORDS), seed: int = 0, positions: int = 64, **extra) -> nn.Module:
+    """An ``AutoModelForCausalLM`` of two layers, hidden 16, random weights (biases too)."""
+    transformers = pytest.importorskip("transformers")  # optional: skips only the tests that need it
+    torch.manual_seed(seed)
+    fields = {"vocab_size": vocab, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32, "pad_token_id": 0,
+              "initializer_range": 0.2, "max_position_embeddings": positions, "bos_token_id": 4, "eos_token_id": 5}
+    config = transformers.AutoConfig.for_model(family, **{**fields, **CAUSAL_LMS[family], **extra})
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.uniform_(-0.5, 0.5)
+    return model
+
+
 def model_state(model: nn.Module):
     hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
     params = {name: (p.detach().clone(), p.requires_grad) for name, p in model.named_parameters()}
@@ -779,6 +831,72 @@ def recurrent_reference(module, x, relevance_out, eps):
     return R_y
 
 
+# -- Arras et al.'s published procedure (ArrasL/LRP_for_LSTM, code/LSTM), transcribed ------------
+def arras_linear(h_in, weight, bias, h_out, relevance_out, n_units, eps, bias_factor):
+    """Their ``lrp_linear``: ``R_j = Σ_k (h_j w_jk + bias_factor·(b_k + ε s_k)/N) / (h_out_k + ε s_k) · R_k``
+    with ``s_k = sign(h_out_k)`` (+1 at 0) and ``N = n_units``; ``weight`` is ``(in, out)``, ``h_out``
+    the layer's whole output (other inputs included)."""
+    sign = np.where(h_out >= 0, 1.0, -1.0)
+    numerator = h_in[:, None] * weight + bias_factor * (bias + eps * sign)[None, :] / n_units
+    return (numerator / (h_out + eps * sign)[None, :] * relevance_out[None, :]).sum(1)
+
+
+def arras_lstm_lrp(embeddings, lstm, head, ids, target, eps=0.001, bias_factor=0.0):
+    """Relevance per word of ``ids`` (one document, no padding) by Arras et al.'s ``LSTM_bidi.lrp``:
+    a bidirectional one-layer LSTM (``lstm``, torch's parameters, gates i|f|g|o), its two last
+    states into a bias-free ``head`` (``(classes, 2·hidden)``) on the class ``target``.
+
+    Their steps, in their order: the output layer by ``lrp_linear`` with the whole score ``s`` as
+    its output and ``R = s·[target]`` (N = 2d); per step, backwards: ``R_c += R_h``; the cell sum
+    ``c_t = f ⊙ c_{t−1} + i ⊙ g`` by ``lrp_linear`` with identity weights, no bias and ``c_t`` as
+    output (N = 2d) for ``c_{t−1}`` and for ``i ⊙ g`` (all of it to ``g``); ``g = tanh(z_g)`` passes;
+    ``z_g = W_xg x_t + W_hg h_{t−1} + b_xg + b_hg`` by ``lrp_linear`` for ``x_t`` and for
+    ``h_{t−1}`` (N = d + e). The right encoder reads the reversed words. Numpy, float64.
+    """
+    params = {k: v.detach().double().numpy() for k, v in lstm.named_parameters()}
+    E = embeddings.detach().double().numpy()
+    Why = head.detach().double().numpy()
+    d = lstm.hidden_size
+    x = E[np.asarray(ids)]
+    T, e = x.shape
+    i_, f_, g_, o_ = (slice(k * d, (k + 1) * d) for k in range(4))  # torch's gate order
+    runs = []
+    for suffix, inputs in (("_l0", x), ("_l0_reverse", x[::-1])):
+        W_x, W_h = params["weight_ih" + suffix], params["weight_hh" + suffix]
+        b = params.get("bias_ih" + suffix, np.zeros(4 * d)) + params.get("bias_hh" + suffix, np.zeros(4 * d))
+        h, c = np.zeros((T + 1, d)), np.zeros((T + 1, d))  # row −1 (= T) is the zero initial state
+        pre, gates = np.zeros((T, 4 * d)), np.zeros((T, 4 * d))
+        for t in range(T):
+            pre[t] = W_x @ inputs[t] + W_h @ h[t - 1] + b
+            gates[t] = _np_sigmoid(pre[t])
+            gates[t, g_] = np.tanh(pre[t, g_])
+            c[t] = gates[t, f_] * c[t - 1] + gates[t, i_] * gates[t, g_]
+            h[t] = gates[t, o_] * np.tanh(c[t])
+        runs.append(dict(x=inputs, W_x=W_x, W_h=W_h, b=b, h=h, c=c, pre=pre, gates=gates))
+    Why_parts = (Why[:, :d], Why[:, d:])
+    s = Why_parts[0] @ runs[0]["h"][T - 1] + Why_parts[1] @ runs[1]["h"][T - 1]
+    mask = np.zeros(len(s))
+    mask[target] = 1.0
+    relevance = []
+    for run, W_y in zip(runs, Why_parts):
+        R_h, R_c = np.zeros((T + 1, d)), np.zeros((T + 1, d))
+        R_x = np.zeros((T, e))
+        R_h[T - 1] = arras_linear(run["h"][T - 1], W_y.T, np.zeros(len(s)), s, s * mask, 2 * d, eps, bias_factor)
+        gates, c, identity = run["gates"], run["c"], np.identity(d)
+        for t in reversed(range(T)):
+            R_c[t] += R_h[t]
+            R_c[t - 1] = arras_linear(gates[t, f_] * c[t - 1], identity, np.zeros(d), c[t], R_c[t], 2 * d, eps,
+                                      bias_factor)
+            R_g = arras_linear(gates[t, i_] * gates[t, g_], identity, np.zeros(d), c[t], R_c[t], 2 * d, eps,
+                               bias_factor)
+            R_x[t] = arras_linear(run["x"][t], run["W_x"][g_].T, run["b"][g_], run["pre"][t, g_], R_g, d + e, eps,
+                                  bias_factor)
+            R_h[t - 1] = arras_linear(run["h"][t - 1], run["W_h"][g_].T, run["b"][g_], run["pre"][t, g_], R_g,
+                                      d + e, eps, bias_factor)
+        relevance.append(R_x)
+    return relevance[0].sum(1) + relevance[1][::-1].sum(1), s
+
+
 # -- the browser tests' Chromium ------------------------------------------------------------------
 #: Debian's chromium (Playwright's own download needs the network); the Makefile installs it.
 CHROMIUM = "/usr/bin/chromium"
@@ -792,6 +910,32 @@ def skip_module_without_browser():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium (make install adds it)",
                     allow_module_level=True)
+
+
+@contextlib.contextmanager
+def served(app):
+    """``app`` on uvicorn in a thread, on a free loopback port; its URL while the block runs."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn  # the serve extra: only the web app's tests call this
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 # -- documents built in code: a minimal PDF writer, Word files, e-mails ---------------------------

@@ -75,12 +75,26 @@ def test_bag_of_words_features_at_zero_get_no_relevance(composite):
     assert bool((relevance[inputs == 0] == 0).all())
 
 
-def test_explicit_bounds_keep_the_z_box_equation():
-    # The user's own box is used as given (its reference tests stand): absent features with
-    # negative weights take a share, and explain() says how much lies on no word.
+class UndeclaredBow(BowMLP):
+    """A model of tf-idf rows that does not declare that 0 means a word the document lacks."""
+
+    zero_is_absent = False
+
+
+def test_explicit_bounds_keep_absent_inputs_out_and_the_equation_elsewhere():
+    # The user's own box (--param low=… high=…) replaces the declared one, but a feature the
+    # document lacks still gets nothing on a model that declares zero_is_absent ...
     pipe = pipeline("bow")
     composite = doclrp.get_composite("epsilon-gamma-box", low=0.0, high=1.0)
     inputs = pipe.inputs(DOCUMENTS)
+    relevance = doclrp.attribute(pipe.model, inputs, target=1, composite=composite).relevance
+    assert bool((relevance[inputs == 0] == 0).all()) and bool((relevance != 0).any())
+    # ... while on a model that does not declare it the box is used as given (the z^B
+    # equation, as its reference tests have it): absent features with negative weights take a
+    # share, and explain() says how much lies on no word.
+    undeclared = UndeclaredBow(**pipe.model.config)
+    undeclared.load_state_dict(pipe.model.state_dict())
+    pipe = TextPipeline(undeclared.eval(), pipe.encoder, pipe.labels)
     relevance = doclrp.attribute(pipe.model, inputs, target=1, composite=composite).relevance
     assert bool((relevance[inputs == 0] != 0).any())
     with pytest.warns(UnplacedRelevanceWarning, match=r"of the relevance .* lies on no word") as caught:

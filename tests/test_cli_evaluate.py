@@ -27,9 +27,10 @@ def test_evaluate_prints_a_row_per_method(topic_model_dir, topic_corpus_dir, cap
     (["--methods", " , "], "--methods names no method"),
     (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--k", "0"], "k must be a positive integer"),
+    (["--sanity-docs", "5"], "--sanity-docs applies to --report only"),  # it would be ignored
+    (["--resamples", "100"], "--resamples applies to --report only"),
     (["--target", "weather"], "unknown target 'weather'"),
     (["--steps", "5000"], "--steps takes at most 1000, got 5000"),
-    (["--resamples", "10000000"], "--resamples takes at most 100000"),
     (["--batch-size", "100000"], "--batch-size takes at most 1024"),
 ])
 def test_bad_input_one_line_exit_2(topic_model_dir, topic_corpus_dir, capsys, extra, message):
@@ -142,7 +143,9 @@ def test_report_renders_escaped_text():
     (["--planted-docs", "-2"], "--planted-docs must be at least 0"),
     (["--planted-k", "0"], "--planted-k must be at least 1"),
     (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--steps", "0"], "steps must be a positive integer"),
+    (["--steps", "5"], "--steps applies to the quick table, not to --report"),  # it would be ignored
+    (["--k", "3"], "--k applies to the quick table, not to --report"),
+    (["--resamples", "10000000"], "--resamples takes at most 100000"),
     (["--methods", "epsilon,sailency"], "unknown method 'sailency'"),
     (["--methods", "epsilon,epsilon"], "a method is named twice"),
     (["--target", "weather"], "unknown target 'weather'"),

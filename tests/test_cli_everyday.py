@@ -3,6 +3,7 @@ configuration, a fast ``--help`` (torch is not imported before parsing), missing
 before the commands load, and no carriage-return flood from progress bars in logs."""
 
 import json
+import importlib
 import os
 import subprocess
 import sys
@@ -75,6 +76,21 @@ def test_library_still_whole_after_lazy_package_import():
     assert all(getattr(doclrp, name) is not None for name in doclrp.__all__)
     with pytest.raises(AttributeError):
         doclrp.no_such_name  # noqa: B018
+
+
+def test_public_names_are_the_packages_own():
+    import doclrp
+    import doclrp.core
+
+    assert doclrp.register_composite is doclrp.core.register_composite
+    assert doclrp.attribute is doclrp.core.attribute
+    assert doclrp.render is importlib.import_module("doclrp.render")
+    assert len(doclrp.__all__) == len(set(doclrp.__all__))
+    doclrp.register_composite("epsilon-quarter", lambda: doclrp.core.composites.epsilon(eps=0.25))
+    try:
+        assert "epsilon-quarter" in doclrp.method_names()
+    finally:
+        del doclrp.core.COMPOSITES["epsilon-quarter"]
 
 
 def test_bogus_device_is_one_line(topic_model_dir, tmp_path, capsys):

@@ -140,6 +140,19 @@ def test_serve_answers_for_a_keras_file(keras_files):
     assert any(w["text"] == "goal" for w in reply.json()["words"])
 
 
+def test_serve_names_every_bad_model_beside_model_files(keras_files, capsys, tmp_path):
+    """Bad model files and bad folders together: one line each, before the port opens."""
+    (tmp_path / "junk.onnx").write_bytes(b"not protobuf")
+    code, out, err = run_cli(capsys, "serve", "--port", "0", "--device", "cpu", "--models",
+                             str(keras_files / "kim.keras"), str(tmp_path / "junk.onnx"), str(tmp_path / "gone"),
+                             "--vocab", str(keras_files / "vocab.txt"))
+    lines = err.strip().splitlines()
+    assert code == 2 and out.strip() in ("", "device: cpu")
+    assert lines[0] == "doclrp: error: 2 models cannot be served:" and len(lines) == 3
+    assert lines[1].startswith("  junk.onnx: ") and "not an ONNX model" in lines[1]
+    assert lines[2].startswith("  gone: no model folder at")
+
+
 def test_vocabulary_files(tmp_path):
     keras_style = tmp_path / "keras.json"
     keras_style.write_text(json.dumps(WORDS))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import doclrp
-from doclrp.core import session  # its hook-plan cache (_PLANS) is internal: no public name to check it by
+from doclrp.core import attachment  # its hook-plan cache (_PLANS) is internal: no public name to check it by
 from doclrp.core.linear import DenseAdapter, register_dense_adapter
 from doclrp.core.rules import Epsilon, Gradient, Pass, Zero, ZPlus
 
@@ -77,7 +77,8 @@ def test_bias_free_cnn_with_tied_maxpool_conserves(composite):
 def test_all_zero_input_gives_no_nan():
     net = MaxPoolCNN().double()
     for name in ["zero", "epsilon", "epsilon-plus", "alpha2-beta1", "epsilon-gamma-box"]:
-        attr = doclrp.attribute(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64), target=0, composite=name)
+        rules = doclrp.get_composite(name, low=0.0, high=1.0) if name == "epsilon-gamma-box" else name
+        attr = doclrp.attribute(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64), target=0, composite=rules)
         assert torch.isfinite(attr.relevance).all(), name
 
 
@@ -138,6 +139,8 @@ def test_outputs_exact_while_attached_and_model_unchanged_after(composite):
     before = snapshot(net)
     with torch.no_grad():
         expected = net(x)
+    if composite == "epsilon-gamma-box":  # the pixels' range: a plain nn.Sequential declares none
+        composite = doclrp.get_composite(composite, low=0.0, high=1.0)
     attr = doclrp.attribute(net, x, composite=composite)
     assert torch.equal(attr.output, expected)
     after = snapshot(net)
@@ -330,7 +333,8 @@ def test_transposed_linear_layers_get_the_linear_rules(composite):
             theirs.weight.copy_(ours.weight.t())
             theirs.bias.copy_(ours.bias)
     x = torch.randn(6, 4, dtype=torch.float64)
-    rules = {"epsilon-gamma-box": doclrp.get_composite(composite)}.get(composite, composite)
+    # normal inputs: a box that holds them (a plain nn.Sequential declares none)
+    rules = doclrp.get_composite(composite, low=-6.0, high=6.0) if composite == "epsilon-gamma-box" else composite
     a = doclrp.attribute(transposed, x, target=1, composite=rules)
     b = doclrp.attribute(plain, x, target=1, composite=rules)
     torch.testing.assert_close(a.relevance, b.relevance, rtol=1e-12, atol=1e-12)
@@ -355,6 +359,18 @@ def test_target_forms():
             doclrp.attribute(net, x, target=bad)
 
 
+def test_attribute_takes_any_method_by_method_or_composite():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).double()
+    x = torch.randn(2, 4, dtype=torch.float64)
+    by_method = doclrp.attribute(net, x, 1, method="epsilon", eps=0.5)
+    by_composite = doclrp.attribute(net, x, 1, composite=doclrp.get_composite("epsilon", eps=0.5))
+    torch.testing.assert_close(by_method.relevance, by_composite.relevance)
+    saliency = doclrp.attribute(net, x, 1, method="saliency")
+    assert saliency.method == "saliency"
+    torch.testing.assert_close(saliency.relevance, doclrp.resolve_method("saliency").attribute(net, x, 1).relevance)
+
+
 def test_regression_output_relevance_is_signed():
     torch.manual_seed(12)
     net = nn.Sequential(nn.Linear(5, 1, bias=False)).double()
@@ -366,8 +382,10 @@ def test_regression_output_relevance_is_signed():
 
 def test_bad_inputs_and_names():
     net = nn.Sequential(nn.Linear(4, 2))
-    with pytest.raises(doclrp.DoclrpError, match="unknown composite"):
+    with pytest.raises(doclrp.DoclrpError, match="unknown method 'nope'"):  # attribute takes any method
         doclrp.attribute(net, torch.rand(1, 4), composite="nope")
+    with pytest.raises(doclrp.DoclrpError, match="give the method once"):
+        doclrp.attribute(net, torch.rand(1, 4), method="zero", composite="zero")
     with pytest.raises(doclrp.DoclrpError, match="no nn.Embedding"):
         doclrp.attribute(net, torch.ones(1, 4, dtype=torch.long))
     with pytest.raises(doclrp.DoclrpError, match="torch.Tensor"):
@@ -427,7 +445,7 @@ def test_cached_hook_plan_follows_changes_to_the_model_and_composite():
 
 
 def test_hook_plans_of_several_composites_are_kept_per_model():
-    plans = session._PLANS
+    plans = attachment._PLANS
     model = nn.Sequential(nn.Linear(3, 2))
     x = torch.rand(1, 3)
     for eps in range(10):  # alternating composites do not evict each other, up to a bound
@@ -449,7 +467,7 @@ def test_cached_hook_plan_does_not_keep_models_alive():
 
     model = nn.Sequential(nn.Linear(3, 2))
     doclrp.attribute(model, torch.rand(1, 3), 0)
-    assert model in session._PLANS
+    assert model in attachment._PLANS
     alive = weakref.ref(model)
     del model
     gc.collect()

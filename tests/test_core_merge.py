@@ -192,7 +192,8 @@ def test_baselines_of_one_input_refuse_several_and_gradient_x_input_takes_them()
 
 
 def test_first_layer_rules_read_each_inputs_own_bounds():
-    """z^B on the layers reading each of two inputs, with the bounds of that input's data."""
+    """z^B on the layers reading each of two inputs, with the bounds the model declares for that
+    input (one pair per input; never the batch's range: issue 29)."""
     from doclrp.core import get_composite
     from doclrp.core.rules import ZBox
     from references import rule_reference
@@ -206,6 +207,7 @@ def test_first_layer_rules_read_each_inputs_own_bounds():
         def forward(self, a, b):
             return self.out(self.join(self.a(a), self.b(b)))
 
+    Two.input_bounds = ((0.0, 10.0), (-0.5, 0.5))
     torch.manual_seed(3)
     model = Two().double()
     a = torch.rand(2, 3, dtype=torch.float64) * 10            # a range unlike b's
@@ -214,7 +216,8 @@ def test_first_layer_rules_read_each_inputs_own_bounds():
     g = model.out.weight[0].detach().expand(2, 4)
     for x, layer, grad, got in ((a, model.a, g[:, :2], result.input_relevance[0]),
                                 (b, model.b, g[:, 2:], result.input_relevance[1])):
-        expected = rule_reference(ZBox(x.min(), x.max()), layer, x, grad)
+        low, high = Two.input_bounds[0] if x is a else Two.input_bounds[1]
+        expected = rule_reference(ZBox(low, high), layer, x, grad)
         torch.testing.assert_close(got, expected, atol=REFERENCE_TOLERANCE, rtol=0)
 
 

@@ -8,9 +8,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from doclrp.core import Composite, Epsilon, Gamma, Gradient, ZBox, Zero, attribute
 from doclrp.core.composites import composite_names, get_composite
+from doclrp.core.methods import resolve_method
 from doclrp.core.recurrent import Recurrent
 from doclrp.errors import DoclrpError
-from references import recurrent_reference
+from references import arras_lstm_lrp, recurrent_reference
 
 CORE_COMPOSITES = ["zero", "epsilon", "epsilon-plus", "epsilon-gamma-box", "alpha2-beta1"]
 
@@ -252,3 +253,84 @@ def test_reset_before_gru_matches_arras_reference_and_its_equations(bidirectiona
             assert torch.allclose(attr.relevance[b], torch.from_numpy(expected), rtol=0, atol=1e-10)
     elif not bias:
         assert attr.delta.abs().max() < 1e-10  # γ on bias-free maps conserves
+
+
+# -- Arras et al.'s published procedure: recurrent="arras" --------------------------------------
+class ArrasReader(nn.Module):
+    """Arras et al.'s sentence classifier: embeddings, a bidirectional LSTM over the packed batch,
+    its two last states into a bias-free linear layer."""
+
+    zero_is_absent = True
+
+    def __init__(self, cls=nn.LSTM, vocab=30, dim=5, hidden=4, classes=3):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.lstm = cls(dim, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, classes, bias=False)
+
+    def forward(self, ids):
+        lengths = (ids != 0).sum(1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        _, last = self.lstm(packed)
+        h = last[0] if isinstance(last, tuple) else last
+        return self.head(torch.cat([h[0], h[1]], 1))
+
+
+ARRAS_TOLERANCE = 1e-8  # float64, relative to the document's largest |relevance|
+# several lengths in one batch, a one-word document among them
+ARRAS_IDS = torch.tensor([[3, 4, 5, 6, 7, 8, 9, 10], [11, 12, 0, 0, 0, 0, 0, 0], [13, 4, 14, 15, 16, 0, 0, 0],
+                          [17, 0, 0, 0, 0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("bias_factor", [0.0, 1.0])
+@pytest.mark.parametrize("target", [0, 2])
+def test_arras_mode_is_their_published_procedure(bias_factor, target):
+    torch.manual_seed(3)
+    model = ArrasReader().double().eval()
+    with torch.no_grad():  # biases of a trained model's size: their share is what bias_factor moves
+        for name, p in model.lstm.named_parameters():
+            if "bias" in name:
+                p.uniform_(-1.0, 1.0)
+    method = resolve_method("epsilon", eps=0.001, recurrent="arras", bias_factor=bias_factor)
+    attr = method.attribute(model, ARRAS_IDS, target)
+    for row, ids in enumerate(ARRAS_IDS):
+        words = ids[ids != 0].tolist()
+        expected, scores = arras_lstm_lrp(model.embedding.weight, model.lstm, model.head.weight, words, target,
+                                          eps=0.001, bias_factor=bias_factor)
+        assert torch.allclose(attr.logits[row], torch.from_numpy(scores), rtol=0, atol=1e-12)
+        got = attr.relevance[row].numpy()
+        assert abs(got[len(words):]).max(initial=0) == 0  # padding is no part of the document
+        assert abs(got[:len(words)] - expected).max() <= ARRAS_TOLERANCE * abs(expected).max()
+    # doclrp's own mode splits the cell sums without ε: not their figures
+    own = resolve_method("epsilon", eps=0.001).attribute(model, ARRAS_IDS, target).relevance
+    assert (own - attr.relevance).abs().max() > 1e-6 * attr.relevance.abs().max()
+
+
+@pytest.mark.parametrize("cls", ["lstm", "gru", "reset-before-gru"])
+def test_arras_mode_without_epsilon_is_doclrps_rule(cls):
+    # with ε = 0 both modes are LRP-0 with plain sums: the relevance-form backward of the Arras
+    # mode and the gradient-form backward of doclrp's agree, for the LSTM and the GRU
+    from doclrp.core.recurrent import ResetBeforeGRU
+
+    torch.manual_seed(4)
+    if cls == "reset-before-gru":  # padded batches only: its whole output sequence, explained by random weights
+        model = Flat(_net(ResetBeforeGRU, True, 1, True))
+        inputs = torch.randn(3, 6, 3, dtype=torch.float64)
+        target = torch.randn(3, model(inputs).shape[1], dtype=torch.float64)
+    else:
+        model = ArrasReader({"lstm": nn.LSTM, "gru": nn.GRU}[cls]).double().eval()
+        inputs, target = ARRAS_IDS, 1
+    arras = resolve_method("epsilon", eps=0.0, recurrent="arras").attribute(model, inputs, target)
+    own = resolve_method("epsilon", eps=0.0).attribute(model, inputs, target)
+    torch.testing.assert_close(arras.relevance, own.relevance, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"recurrent": "arass"}, "recurrent='arass': choose one of doclrp, arras"),
+    ({"bias_factor": 1.0}, "only with recurrent='arras'"),
+    ({"recurrent": 1.0}, "choose one of doclrp, arras"),
+    ({"eps": "small"}, "parameter eps of 'epsilon' takes a number, got 'small'"),
+])
+def test_arras_mode_refuses_what_it_is_not(params, message):
+    with pytest.raises(DoclrpError, match=message):
+        resolve_method("epsilon", **params)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from doclrp.cli import main
-from doclrp.corpus import CorpusWarning, Record, explain_corpus, read_results, record_to_explanation
+from doclrp.corpus import CorpusSettings, CorpusWarning, Record, explain_corpus, read_results, record_to_explanation
 from doclrp.corpus.batch import explain_records
 from doclrp.corpus.output import open_results_writer, partial_path, run_header
 from doclrp.corpus.run import in_shard, parse_shard, plan_batches
@@ -120,6 +120,17 @@ def test_parquet_holds_the_same_records(model_dir, corpus, tmp_path):
     assert not partial_path(parquet).exists()
 
 
+def test_settings_object_and_keywords_make_the_same_run(model_dir, corpus, tmp_path):
+    by_keywords, by_settings = tmp_path / "k.jsonl", tmp_path / "s.jsonl"
+    explain_corpus(model_dir, corpus, by_keywords, batch_size=4, composite="zero", progress=False)
+    settings = CorpusSettings(batch_size=4, method="zero", progress=False)
+    explain_corpus(model_dir, corpus, by_settings, settings)
+    assert records_of(by_settings) == records_of(by_keywords)
+    assert read_results(by_settings).header["method"] == read_results(by_keywords).header["method"]
+    with pytest.raises(TypeError):
+        explain_corpus(model_dir, corpus, tmp_path / "x.jsonl", settings, no_such_setting=1)
+
+
 def test_plan_is_deterministic_and_batches_by_length():
     records = [Record(str(i), "x" * ((i * 37) % 50)) for i in range(20)]
     batches = list(plan_batches(records, batch_size=3, buffer_size=8))
@@ -177,11 +188,11 @@ def test_parse_shard():
 # -- resume ---------------------------------------------------------------------------------------
 KILLED_RUN = textwrap.dedent("""
     import os, sys, time
-    from doclrp.corpus import output
+    from doclrp.corpus.output import journal
 
     tear_at, flag = int(sys.argv[1]), sys.argv[2]
-    write = output._write_all
-    parquet_write = output._ParquetWriter._write
+    write = journal._write_all
+    parquet_write = journal._ParquetWriter._write
     calls = 0
 
     def slow(fd, data):
@@ -203,8 +214,8 @@ KILLED_RUN = textwrap.dedent("""
             time.sleep(600)
         parquet_write(self, records)
 
-    output._write_all = slow
-    output._ParquetWriter._write = slow_parquet
+    journal._write_all = slow
+    journal._ParquetWriter._write = slow_parquet
     from doclrp.cli import main
     sys.exit(main(sys.argv[3:]))
 """)

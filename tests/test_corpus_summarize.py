@@ -1,15 +1,20 @@
 """`doclrp corpus summarize`: hand-computable statistics, the report, the lexicon hook, bad input."""
 
+import dataclasses
 import json
-import sys
 from html.parser import HTMLParser
 
 import pytest
 
 from doclrp.cli import main
 from doclrp.corpus import explain_corpus, read_results
+from doclrp.corpus.registry import TARGET_CHECKS
+from doclrp.corpus.sources import lexicon as lexicon_source
+from doclrp.corpus.sources.lexicon import VADER_CHECK
 from doclrp.corpus.output import open_results_writer, run_header, skipped_record
-from doclrp.corpus.summary import summarize, summarize_results
+from doclrp.corpus.reporting import summarize
+from doclrp.corpus.summary import summarize_results
+from doclrp.errors import DoclrpError
 from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline, save_pipeline
 from doclrp.render.report import bar_chart_svg
 
@@ -174,15 +179,13 @@ def regression_records(target="compound", weights=None):
 
 
 def test_regression_words_up_and_down_and_the_lexicon_hook(tmp_path, monkeypatch, capsys):
-    fake = type(sys)("doclrp.corpus.sources.lexicon")
     seen = {}
 
     def vader_correlation(word_means):  # doclrp.corpus.sources.lexicon's contract: word → mean, returns (r, words)
         seen.update(word_means)
         return 0.42, 3
 
-    fake.vader_correlation = vader_correlation
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
+    _fake_lexicon_check(monkeypatch, vader_correlation)
     results = write_results(tmp_path / "r.jsonl", regression_records(), target="compound")
     assert main(["corpus", "summarize", str(results), "--out", str(tmp_path / "report"), "--min-df", "1"]) == 0
     printed = capsys.readouterr().out
@@ -194,10 +197,13 @@ def test_regression_words_up_and_down_and_the_lexicon_hook(tmp_path, monkeypatch
     assert "accuracy" not in page.lower().split("<body>")[1].split("conservation")[0].replace("id=", "")
 
 
+def _fake_lexicon_check(monkeypatch, function):
+    """The registered VADER check (entry point doclrp.target_checks: vader-lexicon) with ``function``."""
+    monkeypatch.setitem(TARGET_CHECKS, "vader-lexicon", dataclasses.replace(VADER_CHECK, function=function))
+
+
 def test_lexicon_hook_gets_mean_relevance_of_frequent_words(monkeypatch):
-    fake = type(sys)("doclrp.corpus.sources.lexicon")
-    fake.vader_correlation = lambda word_means: (float("nan"), len(word_means))
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
+    _fake_lexicon_check(monkeypatch, lambda word_means: (float("nan"), len(word_means)))
     summary = summarize_results(regression_records(), lexicon_min_count=2)
     assert summary.lexicon["result"][1] == 1  # only "great" is seen twice
     assert summary.lines()[-1].endswith("r undefined (1 words in the lexicon)")
@@ -207,9 +213,7 @@ def test_lexicon_hook_gets_mean_relevance_of_frequent_words(monkeypatch):
     ("compound − mean", [0.0, 0.0, 0.0, 1.0], True), ("compound − reference", [0.0, 0.0, 0.0, 1.0], True),
     ("pos", [0.0, 0.0, 1.0, 0.0], False), ("+1·compound -1·neg", [-1.0, 0.0, 0.0, 1.0], False)])
 def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, weights, checked):
-    fake = type(sys)("doclrp.corpus.sources.lexicon")
-    fake.vader_correlation = lambda word_means: (0.5, len(word_means))
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", fake)
+    _fake_lexicon_check(monkeypatch, lambda word_means: (0.5, len(word_means)))
     # Decided by the explained output's weights, not by the target's name.
     lexicon = summarize_results(regression_records(target, weights), lexicon_min_count=2).lexicon
     if checked:
@@ -218,10 +222,13 @@ def test_lexicon_check_covers_deviations_from_a_reference(monkeypatch, target, w
         assert lexicon is None
 
 
-def test_lexicon_hook_falls_back_when_part_two_is_absent(monkeypatch):
-    monkeypatch.setitem(sys.modules, "doclrp.corpus.sources.lexicon", None)  # import fails as if not installed
+def test_lexicon_hook_falls_back_when_the_lexicon_is_absent(monkeypatch):
+    def absent():
+        raise DoclrpError("the VADER lexicon needs the vaderSentiment package")
+
+    monkeypatch.setattr(lexicon_source, "_lexicon", absent)  # as if vaderSentiment were not installed
     summary = summarize_results(regression_records())
-    assert summary.lexicon["name"].startswith("VADER") and "not available" in summary.lexicon["error"]
+    assert summary.lexicon["name"].startswith("VADER") and "needs the vaderSentiment" in summary.lexicon["error"]
     assert summarize_results(RECORDS).lexicon is None  # classification: no lexicon check
 
 

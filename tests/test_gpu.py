@@ -50,8 +50,10 @@ def image_cnn():
 def test_cuda_equals_cpu_for_text_and_image(composite):
     for net, inputs in ((text_cnn(), torch.randint(0, 100, (6, 30))),
                         (image_cnn(), torch.rand(5, 1, 8, 8, dtype=torch.float64))):
-        cpu = doclrp.attribute(net, inputs, composite=composite)
-        gpu = doclrp.attribute(net.cuda(), inputs.cuda(), composite=composite)
+        # the pixels' range for z^B: a plain nn.Sequential declares none
+        rules = doclrp.get_composite(composite, low=0.0, high=1.0) if composite == "epsilon-gamma-box" else composite
+        cpu = doclrp.attribute(net, inputs, composite=rules)
+        gpu = doclrp.attribute(net.cuda(), inputs.cuda(), composite=rules)
         assert gpu.relevance.device.type == "cuda"
         torch.testing.assert_close(gpu.relevance.cpu(), cpu.relevance, rtol=1e-7, atol=1e-9)
         torch.testing.assert_close(gpu.delta.cpu(), cpu.delta, rtol=1e-7, atol=1e-9)
@@ -116,7 +118,7 @@ def test_cuda_equals_cpu_for_merge_layers_and_several_inputs():
     """Graph models (issue 25): sums, products, maxima, concatenations and two inputs, on CUDA as on the CPU."""
     from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, WeightedSum
     from doclrp.models.graph import GraphModel, Step
-    from doclrp.models.keras_layers import Permute
+    from doclrp.models.keras_modules import Permute
 
     torch.manual_seed(2)
     layers = {"embed": nn.Embedding(30, 6), "turn": Permute((2, 1)), "pool": nn.AdaptiveMaxPool1d(1),

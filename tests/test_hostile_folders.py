@@ -236,6 +236,7 @@ def _broken(saved_bert, tmp_path, **changes):
     ({"num_attention_heads": 3}, "hidden_size 16 does not split over num_attention_heads 3"),
     ({"vocab_size": None}, "cannot load the model in"),
     ({"hidden_act": 7}, "cannot load the model in"),
+    ({"pad_token_id": 999}, "cannot load the model in"),  # torch's Embedding asserts padding_idx < num_embeddings
 ])
 def test_a_config_with_wrong_value_types_is_one_line_everywhere(changes, fragment, saved_bert, topic_corpus_dir,
                                                                 tmp_path, capsys):

@@ -94,7 +94,7 @@ def test_the_lock_is_reentrant_in_one_process_and_gone_afterwards(tmp_path):
     with open_results_writer(out, run_header(**HEADER)):
         with pytest.raises(DoclrpError, match="another run is writing"):
             # Another open of the same output, as a second thread or library call would make.
-            from doclrp.corpus.output import _acquire
+            from doclrp.corpus.output.journal import _acquire
 
             _acquire(Path(str(out) + ".lock"), out)
 
@@ -175,7 +175,7 @@ def test_corpus_out_unwritable(how, suffix, topic_model_dir, topic_corpus_dir, a
     out = (a_file if how == "under-a-file" else tmp_path) / f"r{suffix}"
     if how == "read-only":
         # The lock file is made first; then the partial results: each on a read-only mount fails.
-        monkeypatch.setattr("doclrp.corpus.output._acquire", erofs)
+        monkeypatch.setattr("doclrp.corpus.output.journal._acquire", erofs)
     code, _, err = run_cli(capsys, "corpus", "--model", str(topic_model_dir), "--input", str(topic_corpus_dir),
                            "--out", str(out), "--quiet")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
@@ -188,7 +188,7 @@ def test_corpus_writes_that_fail_midway_are_one_line(suffix, topic_model_dir, to
         pytest.importorskip("pyarrow")
     out = tmp_path / f"r{suffix}"
     writer = "_JsonlWriter" if suffix == ".jsonl" else "_ParquetWriter"
-    monkeypatch.setattr(f"doclrp.corpus.output.{writer}._write", erofs)
+    monkeypatch.setattr(f"doclrp.corpus.output.journal.{writer}._write", erofs)
     code, _, err = run_cli(capsys, "corpus", "--model", str(topic_model_dir), "--input", str(topic_corpus_dir),
                            "--out", str(out), "--quiet")
     assert_one_line(code, err, out)
@@ -201,7 +201,7 @@ def test_summarize_out_unwritable(how, topic_model_dir, a_file, tmp_path, capsys
     explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
     out = a_file / "report" if how == "under-a-file" else tmp_path / "report"
     if how == "read-only":
-        monkeypatch.setattr("doclrp.corpus.summary.staged_folder", erofs)
+        monkeypatch.setattr("doclrp.corpus.reporting.staged_folder", erofs)
     code, _, err = run_cli(capsys, "corpus", "summarize", str(results), "--out", str(out))
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
 
@@ -363,3 +363,23 @@ def test_demo_and_evaluate_report_unwritable_are_one_line(how, topic_model_dir, 
     code, _, err = run_cli(capsys, "evaluate", "--model", str(topic_model_dir), "--corpus", str(topic_corpus_dir),
                            "--report", str(where / "report"))
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "--report" in err
+
+
+def test_every_writer_under_a_file_says_so(a_file, topic_model_dir, topic_corpus_dir, tmp_path, capsys):
+    """An output below a file: each command names the file in the way (not "File exists" or "folder
+    does not exist", the OS's or a later check's words for other cases)."""
+    results = tmp_path / "r.jsonl"
+    explain_corpus(str(topic_model_dir), [Record("a", "the team won", "sport")], results, progress=False)
+    model, corpus = str(topic_model_dir), str(topic_corpus_dir)
+    commands = {"--out": [["explain", "--model", model, "--text", "the team won", "--out"],
+                          ["corpus", "--model", model, "--input", corpus, "--quiet", "--out"],
+                          ["corpus", "summarize", str(results), "--out"], ["demo", "--out"],
+                          ["train", "--model", "bag", "--corpus", corpus, "--quiet", "--out"]],
+                "--report": [["evaluate", "--model", model, "--corpus", corpus, "--report"]]}
+    for flag, argvs in commands.items():
+        for argv in argvs:
+            out = a_file / "below" / "out.x"
+            code, _, err = run_cli(capsys, *argv, str(out))
+            assert code == 2 and err.count("\n") == 1, (argv, err)
+            assert err.strip() == f"doclrp: error: cannot write {out}: {a_file} is not a folder; " \
+                                  f"choose another {flag}", argv

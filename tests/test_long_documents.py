@@ -17,8 +17,10 @@ from doclrp import explain
 from doclrp._budget import Budget, DocumentTimeout
 from doclrp.cli import main
 from doclrp.core.targets import Target
-from doclrp.corpus.output import (WordRows, _dumps_bytes, explanation_record, open_results_writer, read_results,
+import doclrp.corpus.output.records
+from doclrp.corpus.output import (WordRows, explanation_record, open_results_writer, read_results,
                                   record_to_explanation, run_header)
+from doclrp.corpus.output.records import dumps_bytes
 from doclrp.models import IdEncoder, TextCNN, TextPipeline, save_pipeline
 from doclrp.render import to_html
 from doclrp.text import Explanation, Prediction, WordRelevance, build_explanation, tokenize
@@ -162,7 +164,7 @@ def test_records_round_trip_through_results_files_unchanged(pipeline, tmp_path, 
     if suffix == "parquet":
         pytest.importorskip("pyarrow")
     explanations = explain(pipeline, [long_text(), "goal match.", long_text(7)], ids=["a", "b", "c"])
-    monkeypatch.setattr(doclrp.corpus.output, "ROW_COLUMNS_WORDS", 100)
+    monkeypatch.setattr(doclrp.corpus.output.records, "ROW_COLUMNS_WORDS", 100)
     records = [explanation_record(e, label="sport") for e in explanations]
     assert [isinstance(r["words"], WordRows) for r in records] == [True, False, False]
     out = tmp_path / f"results.{suffix}"
@@ -179,11 +181,11 @@ def test_records_round_trip_through_results_files_unchanged(pipeline, tmp_path, 
 
 
 def test_words_are_written_byte_for_byte_as_lists(pipeline, monkeypatch):
-    monkeypatch.setattr(doclrp.corpus.output, "ROW_COLUMNS_WORDS", 100)
+    monkeypatch.setattr(doclrp.corpus.output.records, "ROW_COLUMNS_WORDS", 100)
     record = explanation_record(explain(pipeline, long_text(200)), label="sport")
     assert isinstance(record["words"], WordRows)
     as_lists = {**record, "words": [list(w) for w in record["words"]]}
-    assert _dumps_bytes(record) == orjson.dumps(as_lists, option=orjson.OPT_SERIALIZE_NUMPY)
+    assert dumps_bytes(record) == orjson.dumps(as_lists, option=orjson.OPT_SERIALIZE_NUMPY)
     small = WordRows(record["words"].columns)
     small_blocks = list(small.blocks(7))
     assert sum(map(len, small_blocks)) == len(small) and small_blocks[0] == list(small)[:7]

@@ -21,7 +21,7 @@ finally:
 pytest.importorskip("h5py")
 
 import doclrp  # noqa: E402
-from doclrp.core.attribution import attribute  # noqa: E402
+from doclrp.core import attribute  # noqa: E402
 from doclrp.core.merge import WeightedSum  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from doclrp.models.graph import GraphModel  # noqa: E402
@@ -158,6 +158,15 @@ def masked_sequences():
         [padded(4, 7, 20)]
 
 
+def masked_residual():
+    """A residual Add over a masked embedding: Keras 3 records the merged mask as
+    ``logical_or(not_equal(ids, 0), not_equal(ids, 0))``, one mask."""
+    ids = keras.Input((6,), dtype="int32")
+    embedded = L.Embedding(20, 4, mask_zero=True)(ids)
+    summed = L.Add()([embedded, L.Dense(4, activation="tanh")(embedded)])
+    return keras.Model(ids, L.Dense(2)(L.GlobalAveragePooling1D()(summed))), [padded(4, 6, 20)]
+
+
 def masked_sequential():
     return keras.Sequential([keras.Input((6,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
                              L.LSTM(3, return_sequences=True), L.LSTM(3), L.Dense(2)]), [padded(4, 6, 20)]
@@ -173,7 +182,7 @@ def padded(batch, seq, vocab):
 
 
 GRAPHS = [kim_cnn, residual_block, two_inputs, shared_embedding, every_merge, layer_norm_image, masked_gru,
-          masked_bidirectional_and_mean, masked_sequences, masked_sequential]
+          masked_bidirectional_and_mean, masked_sequences, masked_sequential, masked_residual]
 
 
 @pytest.mark.parametrize("build", GRAPHS)
@@ -316,7 +325,8 @@ def test_graph_conserves_without_biases(tmp_path):
     assert [tuple(r.shape) for r in result.input_relevance] == [(3, 7), (3, 3)]
 
 
-@pytest.mark.parametrize("build", [masked_gru, masked_bidirectional_and_mean, masked_sequences, masked_sequential])
+@pytest.mark.parametrize("build", [masked_gru, masked_bidirectional_and_mean, masked_sequences, masked_sequential,
+                                   masked_residual])
 def test_padding_gets_no_relevance(build, tmp_path):
     model, (ids,) = build()
     imported = doclrp.read_keras_model(save(randomized(model), tmp_path)["h5"], dtype=torch.float64)

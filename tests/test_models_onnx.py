@@ -220,3 +220,20 @@ def test_a_gated_product_holds_the_sigmoid_gate_constant(tmp_path):
     assert product.signal == 1
     with torch.no_grad():
         torch.testing.assert_close(read(x), model(x), atol=FORWARD_TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("operator", ["Add", "Mul"])
+def test_a_tensor_read_twice_by_one_node(operator, tmp_path):
+    """``Add(m, m)`` and ``Mul(m, m)`` (a doubling, a square): the graph frees ``m`` once, after its
+    last reader, and the relevance still sums to the output (no biases)."""
+    weight = np.arange(-3, 3, dtype=np.float32).reshape(3, 2) / 3
+    path = write(tmp_path / "twice.onnx", [helper.make_node("MatMul", ["x", "w"], ["m"], name="mm"),
+                                            helper.make_node(operator, ["m", "m"], ["y"], name="twice")],
+                 [value("x", 1, 3)], [value("y", 1, 2)], [numpy_helper.from_array(weight, "w")])
+    read = doclrp.read_onnx_model(path)
+    x = torch.tensor([[1.0, 2.0, 0.5]])
+    m = x @ torch.from_numpy(weight)
+    with torch.no_grad():
+        torch.testing.assert_close(read(x), m + m if operator == "Add" else m * m)
+    explained = attribute(read, x, target=1, composite="epsilon")
+    torch.testing.assert_close(explained.relevance.sum(), read(x)[0, 1].detach(), atol=1e-5, rtol=0)

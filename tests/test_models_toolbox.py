@@ -110,7 +110,9 @@ def test_imported_model_is_explained_by_every_composite(tmp_path, composite):
     layers[8] = ("Rect",)  # ReLU nets conserve under z+ and αβ
     model = read_toolbox_model(write_model(tmp_path / "cnn.txt", layers), input_shape=INPUT_SHAPE)
     x = torch.from_numpy(rng.uniform(size=(3, *INPUT_SHAPE))).permute(0, 3, 1, 2)
-    attribution = doclrp.attribute(model, x, composite=composite)
+    # an imported model declares no input range: z^B gets the data's, [0, 1)
+    rules = doclrp.get_composite(composite, low=0.0, high=1.0) if composite == "epsilon-gamma-box" else composite
+    attribution = doclrp.attribute(model, x, composite=rules)
     assert attribution.relevance.shape == x.shape
     # the final SoftMax is skipped: logits are explained
     torch.testing.assert_close(attribution.logits, model[:-1](x).detach())

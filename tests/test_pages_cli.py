@@ -120,7 +120,7 @@ def test_train_errors_name_flags(tmp_path, capsys):
                               for i in range(20)), encoding="utf-8")
     err = one_line_error(*run_cli(capsys, "train", "--model", "bow", "--glove", "--corpus", str(corpus),
                                   "--out", str(tmp_path / "m"))[::2])
-    assert "--glove needs a word-embedding model: use --model cnn, lstm or bag" in err
+    assert "--glove needs a word-embedding model: use --model bag, --model cnn or --model lstm" in err
     err = one_line_error(*run_cli(capsys, "train", "--model", "bag", "--task", "regression", "--corpus",
                                   str(corpus), "--out", str(tmp_path / "m"))[::2])
     assert "--target-column" in err

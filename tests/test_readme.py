@@ -20,7 +20,7 @@ from doclrp.cli import main
 from doclrp.corpus import open_corpus
 from doclrp.models.hf import HFPipeline
 from doclrp.models.loading import load_model, pretrained_path
-from references import WORDS, docx_bytes, pdf_of_text, tiny_model, word_tokenizer
+from references import WORDS, bpe_tokenizer, docx_bytes, pdf_of_text, tiny_causal_lm, tiny_model, word_tokenizer
 
 pytestmark = pytest.mark.slow  # every README command, end to end: about a minute on 2 cores
 
@@ -47,6 +47,7 @@ STAND_INS = """
 - `kim-text.keras`, `cnn.onnx` and their `vocab.txt`: a Keras text CNN and doclrp's TextCNN exported to
   ONNX, built here over a small TextVectorization vocabulary;
 - `path/to/hf-folder` and `models/minilm-bbc`: a tiny BERT classifier folder (tests/references.py);
+- `path/to/llm`: a tiny GPT-2 language model folder with a byte-level tokenizer; `prompt.txt`: a template;
 - `--device cuda` becomes `--device cpu` without CUDA;
 - Python: `model`/`inputs` a small MLP and a batch; the custom-attention block a model with an
   `encoder.0.attn` of fused q|k|v; the LRP Toolbox files written by the test.
@@ -83,7 +84,16 @@ def data(tmp_path_factory):
     hf = root / "hf"
     HFPipeline(tiny_model("bert", n_labels=2, vocab=len(WORDS), max_position_embeddings=64),
                word_tokenizer(max_length=64)).save(hf)
-    return {"bbc": bbc, "vader": vader, "hf": hf}
+    llm = root / "llm"
+    tokenizer = bpe_tokenizer("byte-level", max_length=256,
+                              texts=["Article: Topic: In short: business politics sport tech", *LLM_TEXTS])
+    tiny_causal_lm("gpt2", vocab=len(tokenizer), positions=256).save_pretrained(llm)
+    tokenizer.save_pretrained(llm)
+    return {"bbc": bbc, "vader": vader, "hf": hf, "llm": llm}
+
+
+#: What the stand-in language model's tokenizer is trained on (besides the README's label words).
+LLM_TEXTS = ("Shares in the chip maker rose after strong results.", "The team won the cup final.")
 
 
 def _stand_in(argv: list[str], data) -> list[str]:
@@ -108,6 +118,8 @@ def _prepare_folder(folder: Path, commands: list[list[str]], data) -> None:
         (folder / "models" / "bbc-cnn").symlink_to(pretrained_path())
     (folder / "path" / "to").mkdir(parents=True)
     (folder / "path" / "to" / "hf-folder").symlink_to(data["hf"])
+    (folder / "path" / "to" / "llm").symlink_to(data["llm"])
+    (folder / "prompt.txt").write_text("Article: {text}\nTopic:", encoding="utf-8")
     (folder / "doc.txt").write_text("Shares in the chip maker rose after strong results.\n\nAnalysts were surprised.",
                                     encoding="utf-8")
     rows = [{"id": str(n), "text": ("the team won good goal" if n % 2 else "the stock market fell bad") + f" {n % 5}",

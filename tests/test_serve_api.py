@@ -57,7 +57,8 @@ def test_models_are_listed_by_id_with_labels_task_and_default_method(client):
 def test_every_method_is_listed_with_its_parameters(client):
     methods = {m["name"]: m for m in client.get("/api/methods").json()}
     assert list(methods) == method_names()
-    assert methods["epsilon"] == {"name": "epsilon", "kind": "lrp", "params": {"eps": 1e-6}}
+    assert methods["epsilon"] == {"name": "epsilon", "kind": "lrp",
+                                  "params": {"eps": 1e-6, "recurrent": None, "bias_factor": 0.0}}
     assert methods["integrated-gradients"] == {"name": "integrated-gradients", "kind": "baseline",
                                                "params": {"steps": 32}}
     for name, method in methods.items():

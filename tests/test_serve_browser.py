@@ -7,15 +7,12 @@ contrasts and weights; export; browse corpus results and open a document; draw a
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import os
 import re
-import socket
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -24,11 +21,10 @@ import pytest
 
 pytest.importorskip("fastapi", reason="doclrp serve needs the serve extra: pip install 'doclrp[serve]'")
 pytest.importorskip("uvicorn", reason="doclrp serve needs the serve extra: pip install 'doclrp[serve]'")
-from references import skip_module_without_browser  # noqa: E402
+from references import served, skip_module_without_browser  # noqa: E402
 
 skip_module_without_browser()
 
-import uvicorn  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.corpus.output import read_results  # noqa: E402
@@ -67,26 +63,6 @@ def results_file(tmp_path_factory):
 def server(results_file):
     with served(create_app(models={"bbc-cnn": doclrp.pretrained_path()}, results=[results_file])) as url:
         yield url
-
-
-@contextlib.contextmanager
-def served(app):
-    """``app`` on uvicorn in a thread, on a free loopback port; its URL while the block runs."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import torch
 from doclrp.corpus import Record
 from doclrp.errors import DoclrpError
 from doclrp.models import BowMLP, load_pipeline
-from doclrp.training import train
+from doclrp.training import TrainingSettings, train
 
 FILLER = [f"w{i}" for i in range(30)]
 CUES = {"sport": ["goal", "match", "cup"], "money": ["shares", "bank", "rates"]}
@@ -64,6 +64,10 @@ def test_same_seed_same_model_and_saved_metrics(tmp_path):
     assert config["metrics"]["n_test"] == 16 and config["metrics"]["settings"]["seed"] == 4
     texts = ["goal w3", "bank w4"]
     assert torch.equal(load_pipeline(tmp_path / "first").outputs(texts), first.outputs(texts))
+    # the settings object the command line fills trains the very same model; keywords override it
+    third = train(records, TrainingSettings(**{**kwargs, "epochs": 1}), epochs=3)
+    for (name, a), b in zip(first.model.state_dict().items(), third.model.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_regression_predicts_in_target_units(tmp_path):
@@ -91,7 +95,7 @@ def test_regression_predicts_in_target_units(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"model": "rnn"}, "model must be one of"),
+        ({"model": "rnn"}, "unknown model kind .rnn."),
         ({"model": "bow", "glove": True}, "glove=True needs"),
         ({"task": "ranking"}, "task must be one of"),
         ({"task": "regression"}, "same number of numeric targets"),

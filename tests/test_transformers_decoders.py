@@ -14,7 +14,7 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 
 import doclrp  # noqa: E402
-from doclrp.core.session import attach  # noqa: E402
+from doclrp.core.attachment import attach  # noqa: E402
 from doclrp.errors import DoclrpError  # noqa: E402
 from references import (  # noqa: E402
     COMPOSITES,
@@ -24,6 +24,7 @@ from references import (  # noqa: E402
     REFERENCE_TOLERANCE,
     WORDS,
     batch,
+    bpe_tokenizer,
     decoder_batch,
     model_state,
     reference_run,
@@ -185,39 +186,12 @@ def test_bfloat16_models_are_explained_like_float32_ones(family, composite):
     assert error < 0.05, float(error)
 
 
-def _trained_tokenizer(style: str):
-    """A BPE tokenizer trained in memory: GPT-2's byte level (spaces as 'Ġ', offsets trimmed) or
-    SentencePiece's metaspace (spaces as '▁' inside the pieces' offsets), with a start token."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    texts = ["The striker scored twice as the home side won the cup final.",
-             "Shares in the chip maker rose after strong results."] * 20
-    if style == "byte-level":
-        tokenizer = Tokenizer(models.BPE())
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tokenizer.decoder = decoders.ByteLevel()
-        alphabet = pre_tokenizers.ByteLevel.alphabet()
-    else:
-        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-        tokenizer.decoder = decoders.Metaspace()
-        alphabet = []
-    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=300, initial_alphabet=alphabet,
-                                                             special_tokens=["<unk>", "<pad>", "<s>"]))
-    tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True)] * (style == "byte-level")
-                                                   + [processors.TemplateProcessing(single="<s> $A",
-                                                                                    special_tokens=[("<s>", 2)])])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
-                                   model_max_length=16)
-
-
 @pytest.mark.parametrize("style", ["byte-level", "metaspace"])
 def test_bpe_pieces_of_decoder_tokenizers_are_summed_into_words(style):
     from doclrp import explain
     from doclrp.models.hf import HFPipeline
 
-    tokenizer = _trained_tokenizer(style)
+    tokenizer = bpe_tokenizer(style)
     torch.manual_seed(0)
     config = transformers.AutoConfig.for_model(
         "llama", vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,

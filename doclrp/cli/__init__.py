@@ -32,7 +32,12 @@ EXIT_USAGE = 2
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``doclrp`` command with ``argv`` (default ``sys.argv[1:]``); the exit code."""
-    args = parse_command_line(build_parser(), argv)
+    try:
+        parser = build_parser()  # reads the registries' names: an install without them is one line too
+    except DoclrpError as error:
+        print(f"doclrp: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    args = parse_command_line(parser, argv)
     try:
         check_arguments(args)
         # Imported after parsing: the commands import torch, --help and argument errors must not wait for it.

@@ -13,15 +13,28 @@ The library checks the same things again where it reads the files (``load_model`
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 from doclrp._atomic import OutputRefused, output_path
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, registered_names
 
-__all__ = ["check_arguments", "BUILT_IN_TRAIN_MODELS", "MODEL_FILE_SUFFIXES"]
+__all__ = ["check_arguments", "text_model_kinds", "train_model_names", "MINILM", "MODEL_FILE_SUFFIXES"]
 
-#: ``doclrp train --model`` names that are not folders.
-BUILT_IN_TRAIN_MODELS = ("cnn", "lstm", "bow", "bag", "minilm")
+#: ``doclrp train --model minilm``: the shipped MiniLM encoder, fine-tuned (not a folder either).
+MINILM = "minilm"
+
+
+def text_model_kinds() -> list[str]:
+    """The built-in text models ``doclrp train --model`` trains (the registry of model kinds),
+    read without importing torch."""
+    return registered_names(Group.MODEL_KINDS)
+
+
+def train_model_names() -> list[str]:
+    """``doclrp train --model`` names that are not folders: the model kinds, and minilm."""
+    return [*text_model_kinds(), MINILM]
 
 
 def check_arguments(args) -> None:
@@ -47,13 +60,16 @@ def check_arguments(args) -> None:
                 _check_model_folder(model, getattr(args, "vocab", None))
     if command == "explain" and args.file is not None and not Path(args.file).is_file():
         raise DoclrpError(f"no such file: {args.file}")
+    prompt_file = getattr(args, "prompt_file", None)
+    if prompt_file is not None and not Path(prompt_file).is_file():
+        raise DoclrpError(f"no such file: {prompt_file} (--prompt-file)")
     if command == "train":
         out = Path(args.out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise DoclrpError(f"{args.out} exists and is not empty; choose a new folder")
-        if args.model not in BUILT_IN_TRAIN_MODELS and not (Path(args.model) / "config.json").is_file():
-            raise DoclrpError(f"--model {args.model!r}: give cnn, lstm, bow, bag, minilm or a Hugging Face model folder "
-                              "(one with a config.json)")
+        if args.model not in train_model_names() and not (Path(args.model) / "config.json").is_file():
+            raise DoclrpError(f"--model {args.model!r}: give {', '.join(train_model_names())} or a Hugging Face model "
+                              "folder (one with a config.json)")
 
 
 #: ``--model`` files (not folders) that ``load_model`` answers itself: ``.skops`` files are read,
@@ -71,7 +87,8 @@ def _check_model_folder(folder: str, vocab: str | None = None) -> None:
         if not path.is_file():
             raise DoclrpError(f"no model file at {folder}: check the path")
         if vocab is None:
-            raise DoclrpError(f"--model {folder} is a {kind} model file: pass the vocabulary it was trained with, "
+            article = "an" if kind[0] in "AEIOU" else "a"
+            raise DoclrpError(f"--model {folder} is {article} {kind} model file: pass the vocabulary it was trained with, "
                               "--vocab FILE (a vocab.txt, a Hugging Face tokenizer.json, or a Keras TextVectorization "
                               "vocabulary), and its output names, --labels a,b,c")
         if not Path(vocab).is_file():
@@ -101,6 +118,9 @@ def _check_output(path: str, flag: str, folder: bool) -> None:
     Traceback (most recent call last):
     doclrp.errors.DoclrpError: cannot write /dev/null: it is a character device, not a regular file: doclrp never replaces one; choose another --out
     """
+    in_the_way = next((a for a in Path(os.path.abspath(path)).parents if a.exists() and not a.is_dir()), None)
+    if in_the_way is not None:  # "under a file": the OS would say "File exists" or "Not a directory"
+        raise DoclrpError(f"cannot write {path}: {in_the_way} is not a folder; choose another {flag}")
     try:
         output_path(path, folder=folder)
     except OutputRefused as error:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES, check_arguments
-from doclrp.cli.options import device_from_args, method_from_args
+from doclrp.cli.options import device_from_args, method_from_args, prompt_options
 from doclrp.errors import DoclrpError
 from doclrp.cli.parsers import parse_reference, parse_target
 from doclrp.cli.terminal import in_command_line_terms, printable, warnings_as_lines
-from doclrp.corpus import CorpusWarning, explain_corpus
-from doclrp.corpus.summary import summarize
+from doclrp.corpus import CorpusSettings, CorpusWarning, explain_corpus
+from doclrp.corpus.reporting import summarize
 from doclrp.documents import Limits
 from doclrp.models.loading import load_model
 from doclrp.text.terms import parse_leave_out
@@ -43,16 +43,22 @@ def run(args) -> int:
     with warnings_as_lines(), warnings.catch_warnings():
         warnings.simplefilter("always", CorpusWarning)
         # The model's own method (default) and the target are resolved by explain_corpus, once, on the loaded model.
-        report = explain_corpus(_model(args), args.input, args.out, target=parse_target(args.target),
-                                method=method_from_args(args), reference=parse_reference(args.reference),
-                                batch_size=args.batch_size, device=args.device,
-                                shard=args.shard, engine=args.engine, overwrite=args.overwrite,
-                                on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
-                                allow_pickle=args.allow_pickle, limit=args.limit,
-                                doc_timeout=args.doc_timeout,
-                                limits=Limits(max_bytes=args.max_bytes, max_pages=args.max_pages))
+        settings = CorpusSettings(target=parse_target(args.target), method=method_from_args(args),
+                                  reference=parse_reference(args.reference), batch_size=args.batch_size,
+                                  device=args.device, shard=args.shard, engine=args.engine, overwrite=args.overwrite,
+                                  on_error=args.on_error, progress=not args.quiet, max_chars=args.max_chars,
+                                  allow_pickle=args.allow_pickle, limit=args.limit, doc_timeout=args.doc_timeout,
+                                  limits=Limits(max_bytes=args.max_bytes, max_pages=args.max_pages),
+                                  model_options=_language_model_options(args))
+        report = explain_corpus(_model(args), args.input, args.out, settings)
     print(report)
     return 0
+
+
+def _language_model_options(args) -> dict[str, Any] | None:
+    """``load_model``'s options for a language model read with --prompt and --labels (None: no prompt)."""
+    options = prompt_options(args)
+    return {**options, "labels": args.labels} if options else None
 
 
 def _model(args) -> Any:

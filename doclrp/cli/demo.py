@@ -15,7 +15,7 @@ from pathlib import Path
 from doclrp._atomic import staged_folder
 from doclrp._explain import explain_targets
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
-from doclrp.corpus import read_bbc, train_test_split_fixed
+from doclrp.corpus import Record, read_bbc, train_test_split_fixed
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, pretrained_path
 from doclrp.render import render_index, to_html
@@ -27,7 +27,7 @@ __all__ = ["run", "run_demo", "demo_documents"]
 def demo_documents(labels):
     """The first test document (by id) of each label, from the fixed BBC split."""
     _, test = train_test_split_fixed(list(read_bbc()))
-    chosen = {}
+    chosen: dict[str | None, Record] = {}
     for record in sorted(test, key=lambda r: r.id):
         chosen.setdefault(record.label, record)
     return [chosen[label] for label in labels if label in chosen]

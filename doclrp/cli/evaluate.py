@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from doclrp.cli.options import say_device, target_from_args
+from doclrp.cli.options import prompt_options, say_device, target_from_args
 from doclrp.corpus import open_corpus, train_test_split_fixed
 from doclrp.corpus.split import sample_records
 from doclrp.core.methods import resolve_method
@@ -24,9 +24,11 @@ from doclrp.errors import DoclrpError
 from doclrp import __version__
 from doclrp._atomic import staged_folder
 from doclrp.evaluate import iter_method_scores, skipped_line
+from doclrp._explain import sequence_protocol
 from doclrp.evaluate.suite import default_methods, evaluate_methods, prepare
 from doclrp.models.loading import load_model, resolve_device
 from doclrp.render.evaluation import render_evaluation
+from doclrp.training.planted import planted_trainer
 
 __all__ = ["run", "summary_lines"]
 
@@ -47,7 +49,7 @@ def run(args) -> int:
             resolve_method(name)
     args.device = resolve_device(args.device)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
-                          labels=args.labels)
+                          labels=args.labels, **prompt_options(args))
     target = target_from_args(args, pipeline)  # as soon as the labels are known, before the corpus is read
     records = list(open_corpus(args.corpus))
     if args.split == "test":
@@ -73,12 +75,27 @@ def run(args) -> int:
     return 0
 
 
+#: options of the quick table and of the report, with their defaults: each applies to one only
+_QUICK = {"k": 10, "steps": 10}
+_REPORT = {"resamples": 2000, "sanity_docs": 20, "planted_docs": 100, "planted_k": 3}
 #: The most deletion-curve steps, bootstrap resamples and documents per batch one run takes.
 MAX_STEPS, MAX_RESAMPLES, MAX_BATCH_SIZE = 1000, 100_000, 1024
 
 
 def _check_options(args) -> None:
-    """Every number and the report folder checked before the model loads: one line, exit 2."""
+    """Every number and the report folder checked before the model loads: one line, exit 2. An
+    option of the quick table given with ``--report``, or one of the report's without it, is
+    refused (it would be ignored), then every option left unset takes its default."""
+    report = args.report is not None
+    for name in (_QUICK if report else _REPORT):
+        if getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise DoclrpError(f"{flag} applies to the quick table, not to --report (whose curves take the fixed "
+                              "10 % … 100 % grid; --planted-k counts the trigger): drop it or --report"
+                              if report else f"{flag} applies to --report only: add --report DIR or drop it")
+    for name, default in {**_QUICK, **_REPORT}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     for flag, value, least in (("--docs", args.docs, 1), ("--resamples", args.resamples, 1),
                                ("--sanity-docs", args.sanity_docs, 0), ("--planted-docs", args.planted_docs, 0),
                                ("--planted-k", args.planted_k, 1), ("--batch-size", args.batch_size, 1)):
@@ -118,7 +135,8 @@ def _report(args, pipeline, records, sample, methods, target) -> int:
         print(skipped_line(skipped, len(sample)))
     data = evaluate_methods(pipeline, texts, methods, ids=ids, target=target, seed=args.seed,
                             batch_size=args.batch_size, resamples=args.resamples, sanity_docs=args.sanity_docs,
-                            planted_docs=args.planted_docs, k=args.planted_k, progress=True)
+                            planted_docs=args.planted_docs, k=args.planted_k, progress=True,
+                            planted_trainer=planted_trainer(pipeline))
     meta = {"model": str(args.model), "corpus": str(args.corpus), "split": args.split,
             "doclrp": __version__, "torch": _torch_version(), "python": platform.python_version(),
             "machine": _machine(args.device)}
@@ -131,7 +149,9 @@ def _report(args, pipeline, records, sample, methods, target) -> int:
                                                 encoding="utf-8")
     except OSError as error:  # checked writable at the start; a disk can still fill up
         raise DoclrpError(f"cannot write {args.report}: {error.strerror or error}; choose another --report") from None
-    print(f"{len(kept)} documents ({args.split}); deletion of token ids, means with "
+    # what was deleted: a bag-of-features model's words are cut from the text, others lose token ids
+    deleted = "token ids" if sequence_protocol(pipeline) is not None else "words cut from the text"
+    print(f"{len(kept)} documents ({args.split}); deletion of {deleted}, means with "
           f"{data['level']:.0%} bootstrap intervals:")
     for line in summary_lines(data):
         print(line)

@@ -20,7 +20,7 @@ from typing import Any
 from doclrp._atomic import write_text
 from doclrp._budget import Budget, DocumentTimeout
 from doclrp._explain import MAX_VIEW_WORDS, explain, explain_targets, invalid_character
-from doclrp.cli.options import device_from_args, method_from_args, target_from_args
+from doclrp.cli.options import device_from_args, method_from_args, prompt_options, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.documents import Deadline, Limits, SourceText, read_source, render_pages
 from doclrp.errors import DoclrpError
@@ -28,7 +28,7 @@ from doclrp.models.loading import load_model
 from doclrp.render import to_html
 from doclrp.render.pages import PAGE_VIEW_PAGES
 from doclrp.text import load_spacy
-from doclrp.text.terms import parse_leave_out
+from doclrp.text.terms import excluded, parse_leave_out
 
 __all__ = ["run", "read_document", "read_file", "drawn_pages", "write_page", "write_json", "check_document", "prediction_line",
            "limits_from_args", "document_line"]
@@ -149,8 +149,10 @@ def run(args) -> int:
     with reading.stage("reading"):
         source = None if args.file is None else read_file(args.file, limits, deadline)
         text = check_document(args.text if source is None else source.text, args.max_chars)
+    if args.generate is not None or args.continuation is not None:
+        return _generation(args, text)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
-                          labels=args.labels)
+                          labels=args.labels, **prompt_options(args))
     # the target as soon as the model's labels are there; the method, unless named, is the model's own
     target, method = target_from_args(args, pipeline), method or method_from_args(args, pipeline)
     load_spacy()
@@ -197,6 +199,43 @@ def _explain_document(args: Any, pipeline: Any, text: str, source: SourceText | 
                        leave_out=leave_out, budget=budget, pages=drawn_pages(source, deadline))
     with budget.stage("writing the page"):
         return explanation, write_page(args.out, page)
+
+
+def _generation(args, text: str) -> int:
+    """``--generate N`` / ``--continuation TEXT``: each token the language model writes, explained."""
+    from doclrp._generate import MAX_GENERATE, explain_generation  # the language model path only
+    from doclrp.models.hf.prompted import load_prompted_lm
+    from doclrp.render.generation import generation_html
+
+    options = prompt_options(args, labels_needed=False)
+    if not options:
+        raise DoclrpError("--generate and --continuation need --prompt (or --prompt-file): the language model "
+                          "reads the document inside it")
+    if args.labels is not None:
+        raise DoclrpError("--labels score a classifier's labels; --generate and --continuation explain what the "
+                          "model writes: give one or the other")
+    if args.generate is not None and args.generate > MAX_GENERATE:
+        raise DoclrpError(f"--generate takes at most {MAX_GENERATE} tokens, got {args.generate}")
+    if args.target != "predicted" or args.reference is not None:
+        raise DoclrpError("--target and --reference do not apply to --generate: each written token is explained")
+    lm = load_prompted_lm(args.model, options["prompt"], chat=options["chat"], device=args.device,
+                          allow_pickle=args.allow_pickle)
+    result = explain_generation(lm, text, max_new_tokens=args.generate or 1, continuation=args.continuation,
+                                method=method_from_args(args, lm))
+    print(printable(f"continuation: {result.continuation!r}"))
+    leave = parse_leave_out(getattr(args, "top_words_filter", None))
+    for index, token in enumerate(result.generated):
+        ranked = sorted(range(len(result.words)), key=lambda i: -token.words[i])
+        shown = [result.words[i].text for i in ranked if token.words[i] > 0
+                 and not excluded(result.words[i].text, leave)][: args.top]
+        print(printable(f"  {index + 1:3d} {token.token!r} (logit {token.value:.3f}, p {token.probability:.3f}): "
+                        f"{', '.join(shown) or '-'}"))
+    if args.out is not None and Path(args.out).suffix.lower() == ".json":
+        print(f"wrote {write_json(args.out, result.to_dict())}")
+    elif args.out is not None:
+        title = Path(args.file).name if args.file else None
+        print(f"wrote {write_page(args.out, generation_html(result, title=title))}")
+    return 0
 
 
 def _json_of(explanation: Any, source: SourceText | None) -> dict[str, Any]:

@@ -24,10 +24,13 @@ import math
 
 from doclrp import __version__
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, registered_names
 
 #: The default of --max-chars; doclrp._explain.MAX_CHARS, written out here because this module
 #: imports argparse only (importing doclrp._explain would import torch before --help).
 MAX_CHARS = 1_000_000
+#: The most tokens --generate writes; doclrp._generate.MAX_GENERATE, written out for the same reason.
+MAX_GENERATE = 256
 #: The default of --doc-timeout; doclrp.corpus.batch.DOC_TIMEOUT, written out for the same reason.
 DOC_TIMEOUT = 300.0
 #: The defaults of --max-pages and --max-bytes; doclrp.documents.MAX_PAGES and MAX_BYTES.
@@ -37,8 +40,8 @@ MAX_BYTES = 64 * 1024 * 1024
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N; the first line of output says which"
 
 __all__ = ["parse_command_line", "build_parser", "add_model_options", "add_corpus_parser", "parse_target", "parse_params",
-           "parse_reference", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars", "add_document_limits", "positive_int",
-           "byte_size",
+           "parse_reference", "add_prompt_options", "add_device", "add_top_words_filter", "add_allow_pickle", "add_max_chars",
+           "add_document_limits", "positive_int", "byte_size",
            "positive_float", "count", "seconds_or_off"]
 
 
@@ -52,13 +55,42 @@ def add_model_options(parser) -> None:
                         help="what to explain: 'predicted' (default), a label or output name, an index, "
                              "'LABEL-vs-rest', or weights like 'pos=1,neg=-1'")
     parser.add_argument("--method", "--composite", dest="method", default=None,
-                        help="LRP composite (default: the model's own: zero, epsilon, epsilon-plus, "
-                             "epsilon-gamma-box, alpha2-beta1, cp-lrp, attnlrp) or a baseline: gradient-x-input, "
-                             "saliency, integrated-gradients, occlusion, random (--composite: the older name)")
+                        help=f"LRP composite (default: the model's own: {_listed(Group.COMPOSITES)}) or a baseline: "
+                             f"{_listed(Group.BASELINES)} (--composite: the older name)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of the method, e.g. eps=0.01, gamma=0.5, steps=64 (repeat for several)")
     add_device(parser)
     add_allow_pickle(parser)
+    add_prompt_options(parser)
+
+
+def add_prompt_options(parser) -> None:
+    """--prompt/--prompt-file, --label-prefix, --chat: a causal language model as a classifier of --labels."""
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", metavar="TEMPLATE",
+                        help="--model is a causal language model (Llama, Qwen2, Gemma, Mistral, Phi-3, GPT-2 …) "
+                             "reading this prompt, with {text} where the document goes, e.g. "
+                             "'Article: {text}\\nTopic:'; its outputs are the scores of --labels as its next words")
+    prompt.add_argument("--prompt-file", metavar="FILE", help="the prompt template from a UTF-8 file (long prompts)")
+    parser.add_argument("--label-prefix", default=" ", metavar="TEXT",
+                        help="with --prompt: what goes before each label (default a space, as after 'Topic:')")
+    parser.add_argument("--chat", action="store_true",
+                        help="with --prompt: the prompt as the user's message in the tokenizer's chat template")
+
+
+def _listed(group: str) -> str:
+    """The names the registry of ``group`` holds, for a help text (read without importing torch)."""
+    return ", ".join(registered_names(group))
+
+
+def named_sources() -> str:
+    """The corpus sources known by name (the registry's), quoted, for a help text."""
+    return ", ".join(repr(name) for name in registered_names(Group.CORPUS_SOURCES))
+
+
+def corpus_help() -> str:
+    """What a corpus argument takes: a named source (from the registry), a folder or a file."""
+    return f"{named_sources()}, a folder of <class>/*.txt, a .jsonl or a .csv"
 
 
 def add_model_file_options(parser) -> None:
@@ -67,7 +99,9 @@ def add_model_file_options(parser) -> None:
                         help="the vocabulary of a Keras or ONNX --model file: a vocab.txt, a Hugging Face "
                              "tokenizer.json, or a Keras TextVectorization vocabulary (one word per line)")
     parser.add_argument("--labels", type=label_list, metavar="A,B,C",
-                        help="the output names of a Keras or ONNX --model file, in order (default 0, 1, ...)")
+                        help="the output names of a Keras or ONNX --model file, in order (default 0, 1, ...); "
+                             "with --prompt, the label words a language model scores (one-token labels by their "
+                             "logit, longer ones by their summed log-probability)")
 
 
 def label_list(value: str) -> list[str]:
@@ -219,13 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--top", type=count, default=8, help="top words to print per document")
     add_top_words_filter(demo)
 
+    kinds = _listed(Group.MODEL_KINDS)
     train = sub.add_parser("train", help="train a text model on a corpus",
-                           description="Train a text model (cnn, lstm, bow, bag), or fine-tune minilm or any local "
+                           description=f"Train a text model ({kinds}), or fine-tune minilm or any local "
                                        "Hugging Face model folder, with early stopping (built-in models) and "
                                        "save it as safetensors + JSON; prints and stores test metrics.")
-    train.add_argument("--corpus", default="bbc",
-                       help="'bbc', 'vader', 'vader-rt', a folder of <class>/*.txt, a .jsonl or a .csv")
-    train.add_argument("--model", default="cnn", metavar="cnn|lstm|bow|bag|minilm|FOLDER",
+    train.add_argument("--corpus", default="bbc", help=corpus_help())
+    train.add_argument("--model", default="cnn", metavar="|".join([*registered_names(Group.MODEL_KINDS), "minilm", "FOLDER"]),
                        help="a built-in model, the shipped MiniLM encoder, or a local Hugging Face model folder "
                             "to fine-tune (encoders and decoder classifiers; default cnn)")
     train.add_argument("--out", required=True, help="output model folder")
@@ -239,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-len", type=positive_int, default=None)
     train.add_argument("--glove", action="store_true", help="initialise embeddings from GloVe 6B 50d")
     add_device(train)
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--quiet", action="store_true",
+                       help="print nothing while training: no progress bars and no per-epoch lines (the device "
+                            "line first and the saved folder with its test metrics last still)")
     add_allow_pickle(train)
 
     explain = sub.add_parser("explain", help="explain one document: its prediction and top words, an HTML page",
@@ -267,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--reference", metavar="mean|V,V,...",
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                               "or one number per output")
+    writes = explain.add_mutually_exclusive_group()
+    writes.add_argument("--generate", type=positive_int, metavar="N",
+                        help=f"with --prompt: let the language model write N tokens (greedy, at most {MAX_GENERATE}) "
+                             "and explain each: which document words made it (--out FILE.json: JSON, generated: one "
+                             "entry per token; --out FILE.html: the page)")
+    writes.add_argument("--continuation", metavar="TEXT",
+                        help="with --prompt: explain this text as the language model's next words, token by token")
 
     evaluate = sub.add_parser(
         "evaluate", help="score LRP and baseline methods by deleting relevant words; --report: the full report",
@@ -280,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a model folder (doclrp or Hugging Face), a scikit-learn .skops file, or a Keras "
                                "or ONNX model file with --vocab")
     add_model_file_options(evaluate)
-    evaluate.add_argument("--corpus", default="bbc", help="'bbc', a folder of <class>/*.txt, a .jsonl or a .csv")
+    evaluate.add_argument("--corpus", default="bbc", help=corpus_help())
     evaluate.add_argument("--split", default="test", choices=["test", "all"],
                           help="documents: the held-out part of doclrp train's fixed split (default) or all")
     evaluate.add_argument("--docs", type=int, default=100,
@@ -295,21 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
                                "transformers; then gradient-x-input, saliency, integrated-gradients, occlusion, "
                                "random)")
     evaluate.add_argument("--target", default="predicted", help="a label, an index or 'LABEL-vs-rest'")
-    evaluate.add_argument("--k", type=int, default=10, help="words deleted for the drop (default 10)")
-    evaluate.add_argument("--steps", type=int, default=10, help="steps of the deletion curve (default 10, at most 1000)")
+    evaluate.add_argument("--k", type=int, default=None,
+                          help="words deleted for the drop (default 10; not with --report)")
+    evaluate.add_argument("--steps", type=int, default=None,
+                          help="steps of the deletion curve (default 10, at most 1000; not with --report, whose "
+                               "curves take the fixed 10 %% … 100 %% grid)")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write the full report to this folder (results.json, index.html); replaced whole")
-    evaluate.add_argument("--resamples", type=int, default=2000,
+    evaluate.add_argument("--resamples", type=int, default=None,
                           help="bootstrap resamples of each interval (default 2000, at most 100000; with --report)")
-    evaluate.add_argument("--sanity-docs", type=int, default=20,
-                          help="documents of the model-randomization check per method (default 20; 0 skips it)")
-    evaluate.add_argument("--planted-docs", type=int, default=100,
-                          help="test documents of the planted-trigger task (default 100; 0 skips it)")
-    evaluate.add_argument("--planted-k", type=int, default=3,
-                          help="the trigger counts as found among this many most relevant words (default 3)")
+    evaluate.add_argument("--sanity-docs", type=int, default=None,
+                          help="documents of the model-randomization check per method (default 20; 0 skips it; "
+                               "with --report)")
+    evaluate.add_argument("--planted-docs", type=int, default=None,
+                          help="test documents of the planted-trigger task (default 100; 0 skips it; with --report)")
+    evaluate.add_argument("--planted-k", type=int, default=None,
+                          help="the trigger counts as found among this many most relevant words (default 3; with "
+                               "--report)")
     evaluate.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16, at most 1024)")
     add_device(evaluate)
     add_allow_pickle(evaluate)
+    add_prompt_options(evaluate)
 
     serve = sub.add_parser("serve", help="start the local web app to explain text in a browser",
                            description="Serve a page and an HTTP API (POST /api/explain, GET /api/models, "
@@ -347,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="another host name the server answers to (repeat; with --host other than loopback)")
     add_device(serve)
+    add_prompt_options(serve)  # for the --models folders
 
     add_corpus_parser(sub)
     return parser
@@ -399,8 +449,8 @@ def add_corpus_parser(subparsers) -> None:
                     "writes an HTML report of the results.")
     add_model_options(_NotRequired(corpus))
     corpus.add_argument("--input", metavar="CORPUS",
-                        help="'bbc', a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, mixed), a .jsonl "
-                             "or a .csv file (rows with a text, or a 'path' to a document file)")
+                        help=f"{named_sources()}, a folder of <class>/*.txt (or .pdf, .docx, .html, .eml files, "
+                             "mixed), a .jsonl or a .csv file (rows with a text, or a 'path' to a document file)")
     corpus.add_argument("--out", metavar="RESULTS", help="results file: .jsonl (default format) or .parquet")
     corpus.add_argument("--reference", metavar="mean|V,V,...",
                         help="explain the deviation from a reference prediction: 'mean' (stored at training) "
@@ -493,20 +543,22 @@ def parse_target(value: str):
 
 
 def parse_params(values: list[str]) -> dict:
-    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers).
+    """``['eps=0.01', 'steps=8']`` → ``{'eps': 0.01, 'steps': 8}`` (numbers as numbers, other
+    values as words: ``recurrent=arras``; the method says which of its parameters take words).
 
-    >>> parse_params(["eps=0.01", "steps=8"])
-    {'eps': 0.01, 'steps': 8}
+    >>> parse_params(["eps=0.01", "steps=8", "recurrent=arras"])
+    {'eps': 0.01, 'steps': 8, 'recurrent': 'arras'}
     """
-    params = {}
+    params: dict = {}
     for value in values:
         name, sep, raw = value.partition("=")
-        if not sep or not name.strip():
+        if not sep or not name.strip() or not raw.strip():
             raise DoclrpError(f"bad --param {value!r}: write NAME=VALUE, e.g. eps=0.01")
         try:
             number = float(raw)
         except ValueError:
-            raise DoclrpError(f"bad --param {value!r}: the value must be a number") from None
+            params[name.strip()] = raw.strip()
+            continue
         params[name.strip()] = int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() \
             else number
     return params

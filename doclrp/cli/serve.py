@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES
-from doclrp.cli.options import device_from_args
+from doclrp.cli.options import device_from_args, prompt_options
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import pretrained_path
 
@@ -39,23 +39,43 @@ def url_of(host: str, port: int) -> str:
 
 
 def _models(args) -> list[Any] | dict[str, Any]:
-    """The shipped model and the --models folders; with Keras/ONNX files among them, ``{id: folder or
-    pipeline}``, the files read here with --vocab and --labels (the app serves pipelines as folders)."""
+    """The shipped model and the --models folders; with Keras/ONNX files among them, or with --prompt
+    (the folders are language models read as classifiers), ``{id: folder or pipeline}``, the files
+    and language models read here (the app serves pipelines as folders)."""
+    options = prompt_options(args)
     sources = [pretrained_path(), *args.models]
-    if not any(Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES for source in args.models):
+    if not options and not any(Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES for source in args.models):
         return sources
-    from doclrp.models.loading import load_model
+    if options and not args.models:
+        raise DoclrpError("--prompt applies to the --models folders: give a language model folder with --models")
+    from doclrp.models.loading import load_model  # torch and transformers: only when these ask for them
     from doclrp.serve.models import model_id
 
     models: dict[str, Any] = {}
-    for source in sources:
+    problems: dict[str, str] = {}
+    for number, source in enumerate(sources):
         base = model_id(source)
         key, n = base, 2
         while key in models:
             key, n = f"{base}-{n}", n + 1
-        is_file = Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES
-        models[key] = load_model(source, device=args.device, vocab=args.vocab, labels=args.labels) if is_file \
-            else source
+        models[key] = source
+        try:
+            if Path(source).suffix.lower() in VOCAB_MODEL_SUFFIXES:
+                models[key] = load_model(source, device=args.device, vocab=args.vocab, labels=args.labels)
+            elif options and number > 0:  # a --models folder: a language model with the prompt
+                models[key] = load_model(source, device=args.device, labels=args.labels, **options)
+        except DoclrpError as error:
+            problems[key] = str(error)
+    if problems:  # the folders' problems too: one line per bad model, as the app's registry says them
+        for key, source in models.items():
+            if key not in problems and isinstance(source, (str, Path)):
+                try:
+                    load_model(source, device=args.device)
+                except DoclrpError as error:
+                    problems[key] = str(error)
+        lines = [f"{key}: {problems[key]}" for key in models if key in problems]
+        raise DoclrpError(f"cannot serve model {lines[0]}" if len(lines) == 1
+                          else f"{len(lines)} models cannot be served:\n  " + "\n  ".join(lines))
     return models
 
 

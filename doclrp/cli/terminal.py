@@ -30,7 +30,9 @@ def printable(text: object) -> str:
 
 @contextmanager
 def warnings_as_lines(stream=None):
-    """doclrp's own warnings as one ``doclrp: warning: ...`` line each on stderr; others as Python shows them.
+    """doclrp's own warnings as one ``doclrp: warning: ...`` line each on stderr (each line once: a
+    command that explains twice, for its page's target switch, says it once); others as Python
+    shows them.
 
     >>> import io
     >>> from doclrp._explain import UnplacedRelevanceWarning
@@ -42,10 +44,14 @@ def warnings_as_lines(stream=None):
     """
     with warnings.catch_warnings():
         original = warnings.showwarning
+        shown: set[str] = set()
 
         def show(message, category, filename, lineno, file=None, line=None):
             if category.__module__.split(".")[0] == "doclrp":
-                print(printable(f"doclrp: warning: {message}"), file=stream or sys.stderr)
+                text = printable(f"doclrp: warning: {message}")
+                if text not in shown:
+                    shown.add(text)
+                    print(text, file=stream or sys.stderr)
             else:
                 original(message, category, filename, lineno, file, line)
 
@@ -77,7 +83,7 @@ FLAG_NAMES = (
     (re.compile(r"pass target_columns naming"), "give --target-column NAME (once per output) naming"),
     (re.compile(r"\btarget_(?:columns|names)\b"), "--target-column options"),
     (re.compile(r"glove=True"), "--glove"),
-    (re.compile(r"use model='(\w+)', '(\w+)' or '(\w+)'"), r"use --model \1, \2 or \3"),
+    (re.compile(r"\bmodel='([\w-]+)'"), r"--model \1"),
     (re.compile(r"\bbatch_size >= 1"), "--batch-size >= 1"),
     (re.compile(r"\bmax_len >= 8"), "--max-len >= 8"),
     (re.compile(r"\bneed epochs >= 1"), "need --epochs >= 1"),
@@ -104,9 +110,9 @@ def in_command_line_terms():
     """Errors raised inside the block come out with :func:`command_line_terms` applied.
 
     >>> with in_command_line_terms():
-    ...     raise DoclrpError("glove=True needs a word-embedding model: use model='cnn', 'lstm' or 'bag'")
+    ...     raise DoclrpError("glove=True needs a word-embedding model: use model='bag' or model='cnn'")
     Traceback (most recent call last):
-    doclrp.errors.DoclrpError: --glove needs a word-embedding model: use --model cnn, lstm or bag
+    doclrp.errors.DoclrpError: --glove needs a word-embedding model: use --model bag or --model cnn
     """
     try:
         yield

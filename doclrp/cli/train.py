@@ -11,12 +11,12 @@ import json
 import tempfile
 from pathlib import Path
 
-from doclrp.cli.checks import BUILT_IN_TRAIN_MODELS, check_arguments
+from doclrp.cli.checks import MINILM, check_arguments, text_model_kinds, train_model_names
 from doclrp.corpus import open_corpus
 from doclrp.errors import DoclrpError
 from doclrp.cli.options import device_from_args
 from doclrp.cli.terminal import in_command_line_terms
-from doclrp.training import hf_defaults, train, train_hf
+from doclrp.training import TrainingSettings, hf_defaults, train, train_hf
 
 __all__ = ["run", "check_writable", "saved_line"]
 
@@ -47,12 +47,12 @@ def run(args) -> int:
                                      max_len=args.max_len).items() if v is not None}
     check_arguments(args)  # again: run() is callable without main()
     check_writable(args.out)
-    built_in = ("cnn", "lstm", "bow", "bag")
-    if args.model not in BUILT_IN_TRAIN_MODELS:
+    built_in = tuple(text_model_kinds())
+    if args.model not in train_model_names():
         _check_config(Path(args.model) / "config.json")
     device_from_args(args)
     if args.glove and args.model not in built_in:
-        raise DoclrpError("--glove initialises the embeddings of the built-in models (cnn, lstm, bow, bag) only")
+        raise DoclrpError(f"--glove initialises the embeddings of the built-in models ({', '.join(built_in)}) only")
     try:
         pipeline = _train(args, options, built_in)
     except OSError as error:  # saving the model (checked writable above; a disk can still fill up)
@@ -77,13 +77,13 @@ def _train(args, options: dict, built_in: tuple[str, ...]):
     if args.model not in built_in:
         reader_options = {"target_columns": args.target_columns} if args.target_columns else {}
         options = {**hf_defaults(args.device), **options}
-        base = None if args.model == "minilm" else args.model
+        base = None if args.model == MINILM else args.model
         return train_hf(open_corpus(args.corpus, **reader_options), args.out, base, task=args.task,
                         target_names=args.target_columns, device=args.device, seed=args.seed,
                         progress=not args.quiet, allow_pickle=args.allow_pickle, **options)
-    return train(args.corpus, model=args.model, task=args.task, target_columns=args.target_columns,
-                 out=args.out, seed=args.seed, glove=args.glove, device=args.device,
-                 progress=not args.quiet, **options)
+    settings = TrainingSettings(model=args.model, task=args.task, target_columns=args.target_columns, seed=args.seed,
+                                glove=args.glove, device=args.device, progress=not args.quiet, **options)
+    return train(args.corpus, settings, out=args.out)
 
 
 def _check_config(path: Path) -> None:

@@ -1,9 +1,13 @@
-"""``attribute()``: relevance of every input for a chosen output, in one forward and one backward pass.
+"""The LRP engine's one pass, ``lrp_attribute()``: relevance of every input for a chosen output, in one
+forward and one backward pass with the rules of a composite; and its result, ``Attribution``.
+
+The public ``attribute()`` (:mod:`doclrp.core.methods`) takes any method by name and calls this
+for the LRP composites.
 
 >>> import torch
 >>> from torch import nn
 >>> net = nn.Sequential(nn.Linear(4, 8, bias=False), nn.ReLU(), nn.Linear(8, 3, bias=False))
->>> attr = attribute(net, torch.rand(2, 4), target=1, composite="zero")
+>>> attr = lrp_attribute(net, torch.rand(2, 4), target=1, composite="zero")
 >>> attr.relevance.shape
 torch.Size([2, 4])
 >>> bool(attr.delta.abs().max() < 1e-5)
@@ -12,7 +16,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,11 +24,12 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .session import attach
-from .composites import Composite, get_composite
+from .attachment import attach
+from .composites import Composite, Key, get_composite
+from .rules import Rule
 from .targets import TargetSpec, split_reference, target_weights
 
-__all__ = ["Attribution", "attribute"]
+__all__ = ["Attribution", "lrp_attribute"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Attribution:
         """A short summary (shapes, the explained values, the worst conservation error), not every tensor.
 
         >>> net = nn.Sequential(nn.Linear(4, 3, bias=False))
-        >>> attribute(net, torch.ones(2, 4), target=0, composite="zero")  # doctest: +ELLIPSIS
+        >>> lrp_attribute(net, torch.ones(2, 4), target=0, composite="zero")  # doctest: +ELLIPSIS
         Attribution(method='zero', relevance=(2, 4) float32, output=(2, 3), target_output=[..., ...], max |delta|=...)
         """
         output = tuple(self.output.shape) if isinstance(self.output, Tensor) else type(self.output).__name__
@@ -78,32 +83,14 @@ class Attribution:
 _SHOWN = 4
 
 
-def attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: TargetSpec = None,
-              composite: str | Composite = "epsilon", *, forward_kwargs: dict[str, Any] | None = None,
-              reference: Tensor | Sequence[float] | None = None, input_scale: float = 1.0) -> Attribution:
-    """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite``.
-
-    ``inputs``: one tensor, or a tuple of several for a model of several inputs (called as
-    ``model(*inputs)``: token ids and numeric features, say); each gets its relevance
-    (``Attribution.input_relevance``), token ids at the output of every embedding that reads them.
-
-    ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is
-    subtracted as ``reference=`` would be), None (the largest output, or the only one), an output index, one
-    index per sample, a weight tensor ``(n,)`` or ``(batch, n)`` for any linear
-    combination of outputs (contrasts, several regression outputs), or a callable on
-    the logits returning one of these. ``forward_kwargs`` go to ``model`` unchanged
-    (an attention mask, say). The model is not modified; its mode (train/eval) is used as is.
-
-    ``reference``: output values ``(n,)`` (e.g. the mean prediction over a corpus) to
-    explain ``f(x) − reference`` instead of ``f(x)``: the output layer then treats its bias
-    as ``b − reference``, so a constant offset is not handed to the words (rules that
-    distribute the bias, such as αβ and z⁺, share out only the deviation; under ε the
-    words' relevance is unchanged and the offset shows in delta).
-
-    ``input_scale``: run the model on ``input_scale · x`` (the input, or the output of the
-    first embedding for token ids), for path methods such as integrated gradients
-    (:mod:`doclrp.evaluate`); relevance is ``x ⊙`` the gradient w.r.t. ``x`` of that run.
-    Meant for gradient composites: a ``first`` rule finds no layer reading ``x`` itself.
+def lrp_attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: TargetSpec = None,
+                  composite: str | Composite | Mapping[Key, Rule] = "epsilon", *,
+                  forward_kwargs: dict[str, Any] | None = None, reference: Tensor | Sequence[float] | None = None,
+                  input_scale: float = 1.0) -> Attribution:
+    """Explain ``target`` of ``model(inputs)`` with the LRP rules of ``composite`` (a name, a
+    ``Composite`` or a mapping of rules); the arguments as :func:`doclrp.core.methods.attribute`
+    describes them. ``input_scale`` is meant for gradient composites: a ``first`` rule finds no
+    layer reading ``x`` itself.
     """
     several = _several(inputs)
     if isinstance(inputs, (tuple, list)) and len(inputs) == 1 and isinstance(inputs[0], Tensor):
@@ -178,7 +165,9 @@ def attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: Targe
     for value in inputs_relevance:
         unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
     for value in other.values():
-        unexplained = unexplained - value.reshape(value.shape[0], -1).sum(1)
+        # by the explained outputs' batch: a model may run an embedding on several rows per sample
+        # (a language model scoring each label in a row of its own), kept sample by sample
+        unexplained = unexplained - value.reshape(unexplained.shape[0], -1).sum(1)
     return Attribution(
         relevance=relevance,
         output=_detached(output),

@@ -22,16 +22,19 @@ takes either.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .session import attach, output_tensor
-from .attribution import Attribution, attribute
+from ..registry import Group, Registry
+from .attachment import attach
+from .session import output_tensor
+from .attribution import Attribution, lrp_attribute
 from .cancel import check_cancelled
 from .composites import Composite
 from .rules import Gradient
@@ -65,7 +68,7 @@ class GradientXInput:
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
         target, reference = split_reference(target, reference)
-        result = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
+        result = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         return _renamed(_shifted(result, reference), self.name)
 
 
@@ -132,12 +135,12 @@ class IntegratedGradients:
         target, reference = split_reference(target, reference)
         _one_input(inputs, self.name)
         # The target is fixed at x: along the path another class may lead.
-        full = attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
+        full = lrp_attribute(model, inputs, target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs)
         total = torch.zeros_like(full.relevance, dtype=torch.float64)
         for step in range(self.steps):
             check_cancelled()  # a stop (doclrp.core.cancel) takes effect between steps too
             alpha = (step + 0.5) / self.steps
-            point = attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
+            point = lrp_attribute(model, inputs, full.target, GRADIENT_EVERYWHERE, forward_kwargs=forward_kwargs,
                               input_scale=alpha)
             total += point.relevance.double() / alpha  # x ⊙ ∇f(αx): its run's relevance is αx ⊙ ∇f(αx)
         relevance = (total / self.steps).to(full.relevance.dtype)
@@ -191,12 +194,17 @@ class Occlusion:
 
 @dataclass(frozen=True)
 class RandomRelevance:
-    """Normal noise per token or feature (zero at padding and at zero features), from ``seed``.
+    """Normal noise per token or feature (zero at padding and at zero features), seeded per
+    document: by ``seed`` and a hash of the document's own input (its token ids up to its last
+    non-padding token, or its feature values), so a document gets the same noise alone, in any
+    batch and in any order, and under any model (the randomization check then finds that the
+    model does not matter, as it should for noise).
 
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Linear(3, 1))
-    >>> a, b = (RandomRelevance(seed=1).attribute(net, torch.ones(2, 3)) for _ in range(2))
-    >>> bool(torch.equal(a.relevance, b.relevance))
+    >>> x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> a, b = (RandomRelevance(seed=1).attribute(net, inputs) for inputs in (x, x[1:]))
+    >>> bool(torch.equal(a.relevance[1], b.relevance[0]))
     True
     """
 
@@ -210,7 +218,20 @@ class RandomRelevance:
         _one_input(inputs, self.name)
         output, logits, weights, embedding = _forward(model, inputs, forward_kwargs or {}, target)
         active = _active(inputs, embedding)
-        noise = torch.randn(active.shape, generator=torch.Generator().manual_seed(self.seed), dtype=torch.float64)
+        noise = torch.zeros(active.shape, dtype=torch.float64)
+        flat_active = active.reshape(len(inputs), -1).cpu()
+        flat_inputs = inputs.detach().reshape(len(inputs), -1).cpu()
+        for row in range(len(inputs)):
+            # a document ends at its last active position: the padding its batch adds is no part of it
+            positions = flat_active[row].nonzero()
+            length = int(positions[-1]) + 1 if len(positions) else 0
+            if inputs.is_floating_point():
+                length = flat_inputs.shape[1]  # features: a fixed width, never padded
+            content = flat_inputs[row, :length]
+            content = content.double() if content.is_floating_point() else content.long()
+            digest = hashlib.blake2b(content.numpy().tobytes(), digest_size=8, key=str(self.seed).encode()).digest()
+            generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+            noise.view(len(inputs), -1)[row, :length] = torch.randn(length, generator=generator, dtype=torch.float64)
         relevance = (noise.to(active.device) * active).to(logits.dtype)
         return _shifted(_result(self.name, relevance, output, logits, weights, _explained(logits, weights)),
                         reference)
@@ -294,6 +315,6 @@ def _renamed(result: Attribution, name: str) -> Attribution:
     return replace(result, method=name)
 
 
-#: Baseline methods by name (each built with its defaults).
-BASELINES: dict[str, type[GradientXInput | Saliency | IntegratedGradients | Occlusion | RandomRelevance]] = {
-    cls.name: cls for cls in (GradientXInput, Saliency, IntegratedGradients, Occlusion, RandomRelevance)}
+#: Baseline methods by name, each a class built with its parameters: the entry points
+#: ``doclrp.baselines`` (the classes above) and any added at run time.
+BASELINES: Registry[Callable[..., Any]] = Registry("baseline", Group.BASELINES)

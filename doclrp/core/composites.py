@@ -8,9 +8,10 @@ so every parallel branch of a text CNN counts). Look-up order: name, predicate,
 first, type (a layer declared dense by a :class:`~doclrp.core.linear.DenseAdapter` takes
 the ``nn.Linear`` rule), then the built-in defaults (``Pass`` for element-wise activations).
 
-Composites are named in :data:`COMPOSITES`; those defined outside the core (``cp-lrp`` and
-``attnlrp``, in :mod:`doclrp.models.hf.composites`) are listed there by location and imported
-on first use, so that no import registers anything.
+Composites are named in :data:`COMPOSITES`, a :class:`~doclrp.registry.Registry` whose built-in
+entries are the package's entry points: those defined outside the core (``cp-lrp`` and
+``attnlrp``, in :mod:`doclrp.models.hf.composites`) are imported on first use, so that no import
+registers anything.
 
 >>> from torch import nn
 >>> from doclrp.core.rules import Epsilon, ZBox
@@ -23,17 +24,16 @@ Epsilon(eps=1e-06)
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable, Mapping
 
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
+from ..registry import Group, Registry
 from .attention_rules import LayerNormCP
 from .linear import is_dense
 from .merge import MERGE_LAYERS, merge_rule
-from .recurrent import LINEAR_VIEW, RECURRENT_LAYERS, Recurrent
+from .recurrent import LINEAR_VIEW, RECURRENT_LAYERS, RECURRENT_MODES, ArrasEpsilon, Recurrent
 from .rules import AffineRule, AlphaBeta, Epsilon, Gamma, InputRule, Pass, Rule, ZBox, Zero, ZPlus
 
 __all__ = ["Composite", "get_composite", "register_composite", "composite_factory", "composite_names", "COMPOSITES",
@@ -120,9 +120,25 @@ def zero() -> Composite:
     return Composite(_affine(Zero(), Zero()), name="zero")
 
 
-def epsilon(eps: float = 1e-6) -> Composite:
-    """LRP-ε on every Linear and Conv layer."""
-    return Composite(_affine(Epsilon(eps), Epsilon(eps)), name="epsilon")
+def epsilon(eps: float = 1e-6, recurrent: str | None = None, bias_factor: float = 0.0) -> Composite:
+    """LRP-ε on every Linear and Conv layer (and in the linear maps of recurrent layers).
+
+    ``recurrent="arras"``: LSTM/GRU layers as Arras et al.'s code (ArrasL/LRP_for_LSTM) has them,
+    ε in the cell's sums too, and their ``bias_factor`` on Linear and recurrent layers (see
+    :mod:`doclrp.core.recurrent`; their ε is 0.001). Default: doclrp's, plain sums.
+
+    >>> epsilon(0.001, recurrent="arras").rules[nn.LSTM]
+    Recurrent(rule=Epsilon(eps=0.001), mode='arras')
+    """
+    mode = "doclrp" if recurrent is None else recurrent
+    if mode not in RECURRENT_MODES:
+        raise DoclrpError(f"recurrent={recurrent!r}: choose one of {', '.join(RECURRENT_MODES)}")
+    rules = _affine(Epsilon(eps), Epsilon(eps))
+    if mode == "arras" or bias_factor:
+        cell = Recurrent(Epsilon(eps), mode=mode, bias_factor=bias_factor)  # refuses bias_factor without arras
+        rules.update({nn.Linear: ArrasEpsilon(eps, bias_factor) if bias_factor else Epsilon(eps),
+                      nn.LSTM: cell, nn.GRU: cell})
+    return Composite(rules, name="epsilon")
 
 
 def epsilon_plus(eps: float = 1e-6) -> Composite:
@@ -141,57 +157,10 @@ def alpha2_beta1() -> Composite:
     return Composite(_affine(AlphaBeta(2.0, 1.0), AlphaBeta(2.0, 1.0)), name="alpha2-beta1")
 
 
-# Composites defined outside the core: name -> "module:factory", imported on first use.
-_LOCATIONS = {
-    "cp-lrp": "doclrp.models.hf.composites:cp_lrp",
-    "attnlrp": "doclrp.models.hf.composites:attnlrp",
-}
-
-
-class _Composites(MutableMapping[str, Callable[..., Composite]]):
-    """Name → composite factory: the core's own, those registered, and those known by location
-    (imported on first look-up)."""
-
-    def __init__(self, factories: dict[str, Callable[..., Composite]], locations: dict[str, str]) -> None:
-        self._factories = factories
-        self._locations = locations
-
-    def __getitem__(self, name: str) -> Callable[..., Composite]:
-        if name not in self._factories and name in self._locations:
-            module, attribute = self._locations[name].split(":")
-            self._factories[name] = getattr(importlib.import_module(module), attribute)
-        return self._factories[name]
-
-    def __setitem__(self, name: str, factory: Callable[..., Composite]) -> None:
-        self._factories[name] = factory
-
-    def __delitem__(self, name: str) -> None:
-        found = name in self
-        self._factories.pop(name, None)
-        self._locations.pop(name, None)
-        if not found:
-            raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**self._factories, **self._locations})
-
-    def __len__(self) -> int:
-        return len(self._factories.keys() | self._locations.keys())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._factories or name in self._locations
-
-    def __repr__(self) -> str:
-        return f"COMPOSITES({sorted(self)})"
-
-
-COMPOSITES: MutableMapping[str, Callable[..., Composite]] = _Composites({
-    "zero": zero,
-    "epsilon": epsilon,
-    "epsilon-plus": epsilon_plus,
-    "epsilon-gamma-box": epsilon_gamma_box,
-    "alpha2-beta1": alpha2_beta1,
-}, _LOCATIONS)
+#: Name → composite factory: the entry points ``doclrp.composites`` (the core's own above, and
+#: ``cp-lrp``/``attnlrp`` of :mod:`doclrp.models.hf.composites`, imported on first use), then
+#: those registered with :func:`register_composite`.
+COMPOSITES: Registry[Callable[..., Composite]] = Registry("composite", Group.COMPOSITES)
 
 
 def register_composite(name: str, factory: Callable[..., Composite]) -> None:
@@ -207,7 +176,7 @@ def register_composite(name: str, factory: Callable[..., Composite]) -> None:
 
 def composite_factory(name: str) -> Callable[..., Composite] | None:
     """The factory registered under ``name``, or None."""
-    return COMPOSITES.get(name) if isinstance(name, str) else None
+    return COMPOSITES.get(name)
 
 
 def composite_names() -> list[str]:
@@ -221,11 +190,7 @@ def get_composite(composite: str | Composite | Mapping[Key, Rule], **kwargs: Any
         return composite
     if isinstance(composite, Mapping):
         return Composite(composite)
-    try:
-        factory = COMPOSITES[composite]
-    except (KeyError, TypeError):
-        raise DoclrpError(
-            f"unknown composite {composite!r}; choose one of {', '.join(sorted(COMPOSITES))} "
-            "or pass a doclrp.Composite"
-        ) from None
-    return factory(**kwargs)
+    if not isinstance(composite, str):
+        raise DoclrpError(f"a composite is a name ({', '.join(COMPOSITES)}), a doclrp.Composite or a mapping of "
+                          f"rules; got {type(composite).__name__}")
+    return COMPOSITES[composite](**kwargs)

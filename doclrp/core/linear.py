@@ -16,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +26,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.modules.conv import _ConvNd
 
+from ..registry import Group, Registry
+
 __all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "one_thread", "is_affine_layer",
-           "is_dense", "AFFINE_LAYERS", "DenseAdapter", "register_dense_adapter", "dense_adapter"]
+           "is_dense", "AFFINE_LAYERS", "DenseAdapter", "DENSE_ADAPTERS", "register_dense_adapter", "dense_adapter"]
 
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
 # (max-pool over time leaves one per channel) runs its rule on those positions alone.
@@ -68,13 +69,12 @@ class DenseAdapter:
     accepts: Callable[[nn.Module], bool] = _any_module
 
 
-# Qualified class name ("package.module.Class") -> its adapter.
-_DENSE_ADAPTERS: dict[str, DenseAdapter] = {}
-# "module:attribute" of mappings {qualified class name: DenseAdapter} declared outside the
-# core, read on the first layer that is not torch's: the core itself imports no other
-# library, and a model of one is explained with its layers declared whatever the composite.
-_DENSE_ADAPTER_SOURCES = ["doclrp.models.hf.layouts:DENSE_ADAPTERS"]
-_sources_read = False
+#: Qualified class name (``"package.module.Class"``) → its adapter: the entry points
+#: ``doclrp.dense_adapters`` (GPT-2's ``Conv1D``, declared in :mod:`doclrp.models.hf.layouts`, so
+#: that the core imports no other library and such a layer is read whatever the composite), and
+#: those registered with :func:`register_dense_adapter`. An adapter is imported when a layer of
+#: its class is first met.
+DENSE_ADAPTERS: Registry[DenseAdapter] = Registry("dense adapter", Group.DENSE_ADAPTERS)
 # class -> its adapter or None: one look-up per layer and call, on the hot path
 _ADAPTER_OF_TYPE: dict[type, DenseAdapter | None] = {}
 
@@ -83,19 +83,12 @@ def register_dense_adapter(cls: type | str, adapter: DenseAdapter) -> None:
     """Declare ``cls`` (a class, or its qualified name ``"package.module.Class"``, which needs no
     import of its library) a dense layer read through ``adapter``; before attaching rules to a
     model that has it."""
-    name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
-    _DENSE_ADAPTERS[name] = adapter
+    DENSE_ADAPTERS.add(cls if isinstance(cls, str) else _qualified(cls), adapter)
     _ADAPTER_OF_TYPE.clear()
 
 
-def _read_sources() -> None:
-    global _sources_read
-    _sources_read = True
-    for source in _DENSE_ADAPTER_SOURCES:
-        module, attribute = source.split(":")
-        for name, adapter in getattr(importlib.import_module(module), attribute).items():
-            _DENSE_ADAPTERS.setdefault(name, adapter)
-    _ADAPTER_OF_TYPE.clear()
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _adapter_of_type(cls: type) -> DenseAdapter | None:
@@ -103,10 +96,8 @@ def _adapter_of_type(cls: type) -> DenseAdapter | None:
         return _ADAPTER_OF_TYPE[cls]
     except KeyError:
         pass
-    if not _sources_read and not cls.__module__.startswith("torch."):
-        _read_sources()
-    names = (f"{base.__module__}.{base.__qualname__}" for base in cls.__mro__)
-    adapter = next((_DENSE_ADAPTERS[n] for n in names if n in _DENSE_ADAPTERS), None)
+    names = (_qualified(base) for base in cls.__mro__)
+    adapter = next((DENSE_ADAPTERS[n] for n in names if n in DENSE_ADAPTERS), None)
     _ADAPTER_OF_TYPE[cls] = adapter
     return adapter
 

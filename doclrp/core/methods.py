@@ -1,4 +1,4 @@
-"""Methods: the one place where a name or an object becomes an ``Attributor``.
+"""Methods: the one place where a name or an object becomes an ``Attributor``; and ``attribute()``.
 
 An attributor turns a model, a batch of inputs and a target into an ``Attribution``.
 ``LRP(composite)`` is one kind; the baselines of :mod:`doclrp.core.baselines`
@@ -9,34 +9,36 @@ calls :func:`resolve_method` once and passes the attributor on.
 >>> import torch
 >>> method = resolve_method("epsilon", eps=0.01)
 >>> method.name, method.params
-('epsilon', {'eps': 0.01})
+('epsilon', {'eps': 0.01, 'recurrent': None, 'bias_factor': 0.0})
 >>> describe(resolve_method("integrated-gradients", steps=8))
 {'name': 'integrated-gradients', 'params': {'steps': 8}}
 >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2))
 >>> method.attribute(net, torch.ones(1, 3), 0).relevance.shape
 torch.Size([1, 3])
+>>> attribute(net, torch.ones(1, 3), 0, method="saliency").method
+'saliency'
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from torch import Tensor, nn
 
 from ..errors import DoclrpError
-from .attribution import Attribution, attribute
+from ..registry import unknown_name
+from .attribution import Attribution, lrp_attribute
 from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
 from .targets import TargetSpec
 
-__all__ = ["Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters", "MethodSpec",
-           "PARAMETER_BOUNDS"]
+__all__ = ["attribute", "Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters",
+           "MethodSpec", "PARAMETER_BOUNDS"]
 
 #: The range each method parameter may take (inclusive; None: no bound on that side), checked by
 #: :func:`resolve_method` wherever a parameter comes from (``--param``, the web app, Python). The
@@ -90,7 +92,8 @@ class LRP:
     def attribute(self, model: nn.Module, inputs: Tensor, target: TargetSpec = None, *,
                   forward_kwargs: dict[str, Any] | None = None,
                   reference: Tensor | Sequence[float] | None = None) -> Attribution:
-        return attribute(model, inputs, target, self.composite, forward_kwargs=forward_kwargs, reference=reference)
+        return lrp_attribute(model, inputs, target, self.composite, forward_kwargs=forward_kwargs,
+                             reference=reference)
 
 
 #: What :func:`resolve_method` accepts.
@@ -111,7 +114,7 @@ def method_parameters(name: str) -> dict[str, Any]:
     accepts as keyword arguments), without building it.
 
     >>> method_parameters("epsilon"), method_parameters("integrated-gradients")
-    ({'eps': 1e-06}, {'steps': 32})
+    ({'eps': 1e-06, 'recurrent': None, 'bias_factor': 0.0}, {'steps': 32})
     >>> method_parameters("zero")
     {}
     """
@@ -150,6 +153,58 @@ def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:
                       f"with .name and .attribute(); got {type(spec).__name__}")
 
 
+def attribute(model: nn.Module, inputs: Tensor | Sequence[Tensor], target: TargetSpec = None,
+              method: MethodSpec = None, *,
+              composite: MethodSpec = None, forward_kwargs: dict[str, Any] | None = None,
+              reference: Tensor | Sequence[float] | None = None, input_scale: float = 1.0,
+              **params: Any) -> Attribution:
+    """Explain ``target`` of ``model(inputs)`` with ``method``: whatever :func:`resolve_method`
+    takes (an LRP composite's or a baseline's name, with its ``params``; a ``Composite``; a
+    mapping of rules; an attributor), as ``explain(method=...)`` does; ``"epsilon"`` when not
+    given. ``composite=`` is the older name of ``method=``.
+
+    ``inputs``: one tensor, or a tuple of several for a model of several inputs (called as
+    ``model(*inputs)``: token ids and numeric features, say); under LRP each gets its relevance
+    (``Attribution.input_relevance``), token ids at the output of every embedding that reads them.
+
+    ``target``: a :class:`~doclrp.core.targets.Target` (its reference, if any, is subtracted as
+    ``reference=`` would be), None (the largest output, or the only one), an output index, one
+    index per sample, a weight tensor ``(n,)`` or ``(batch, n)`` for any linear combination of
+    outputs (contrasts, several regression outputs), or a callable on the logits returning one
+    of these. ``forward_kwargs`` go to ``model`` unchanged (an attention mask, say). The model is
+    not modified; its mode (train/eval) is used as is.
+
+    ``reference``: output values ``(n,)`` (e.g. the mean prediction over a corpus) to explain
+    ``f(x) − reference`` instead of ``f(x)``: the output layer then treats its bias as
+    ``b − reference``, so a constant offset is not handed to the words (rules that distribute
+    the bias, such as αβ and z⁺, share out only the deviation; under ε the words' relevance is
+    unchanged and the offset shows in delta).
+
+    ``input_scale`` (LRP only): run the model on ``input_scale · x`` (the input, or the output of
+    the first embedding for token ids), for path methods such as integrated gradients; relevance
+    is ``x ⊙`` the gradient w.r.t. ``x`` of that run.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    >>> attribute(net, torch.ones(1, 3), 0, method="epsilon", eps=0.5).method
+    'epsilon'
+    >>> attribute(net, torch.ones(1, 3), 0, composite="zero").method
+    'zero'
+    """
+    if method is not None and composite is not None:
+        raise DoclrpError("give the method once: method= (composite= is its older name)")
+    spec = method if method is not None else composite if composite is not None else "epsilon"
+    attributor = resolve_method(spec, **params)
+    if isinstance(attributor, LRP):
+        return lrp_attribute(model, inputs, target, attributor.composite, forward_kwargs=forward_kwargs,
+                             reference=reference, input_scale=input_scale)
+    if input_scale != 1.0:
+        raise DoclrpError(f"input_scale goes with an LRP composite, not with {attributor.name!r}")
+    # a baseline takes one tensor and refuses several inputs itself, in one line
+    return attributor.attribute(model, cast(Tensor, inputs), target, forward_kwargs=forward_kwargs,
+                                reference=reference)
+
+
 def describe(method: Attributor) -> dict[str, Any]:
     """``{"name": …, "params": {…}}``, JSON-safe: what results record of the method that made them
     (an LRP composite's factory arguments, a baseline's dataclass fields).
@@ -164,10 +219,7 @@ def describe(method: Attributor) -> dict[str, Any]:
 
 
 def _unknown_method(name: str) -> DoclrpError:
-    names = method_names()
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return DoclrpError(f"unknown method {name!r}{hint}; choose one of: {', '.join(names)}")
+    return DoclrpError(unknown_name("method", name, method_names()))
 
 
 def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +241,8 @@ def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> 
     checked: dict[str, Any] = {}
     for key, value in params.items():
         default = accepted[key]
+        if isinstance(value, str) and not _takes_text(factory, key):
+            raise DoclrpError(f"parameter {key} of {name!r} takes a number, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise DoclrpError(f"parameter {key} of {name!r} must be a finite number")
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
@@ -203,6 +257,15 @@ def _checked(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> 
             raise DoclrpError(f"parameter {key} of {name!r} takes {span}, got {value}")
         checked[key] = value
     return checked
+
+
+def _takes_text(factory: Callable[..., Any], key: str) -> bool:
+    """Whether the parameter ``key`` of ``factory`` is declared to take a ``str`` (``recurrent``)."""
+    if dataclasses.is_dataclass(factory):
+        annotation: Any = next((f.type for f in dataclasses.fields(factory) if f.name == key), None)
+    else:
+        annotation = inspect.signature(factory).parameters[key].annotation
+    return "str" in str(annotation)
 
 
 def _build(factory: Callable[..., Any], name: str, params: dict[str, Any]) -> Any:

@@ -8,8 +8,14 @@ The rules, in the engine's gradient form (relevance = activation ⊙ modified gr
   gates ``i, f, o`` pass nothing; GRU: ``h_t = (1−z) ⊙ n + z ⊙ h_{t−1}`` gives to ``n`` and to
   ``h_{t−1}``, ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`` with ``r`` a constant too.
 - **The sums** (``f c + i g``, ``(1−z) n + z h``) split relevance in proportion to their terms
-  (LRP-0, as every plain addition in the engine; Arras et al.'s code stabilizes these with ε
-  too, which changes the figures only where a cell state is near 0).
+  (LRP-0, as every plain addition in the engine). Arras et al.'s code (ArrasL/LRP_for_LSTM)
+  stabilizes these with ε too, and its ε absorbs relevance at every step, so the difference
+  accumulates over time: ``Recurrent(rule, mode="arras")`` (``resolve_method("epsilon",
+  eps=0.001, recurrent="arras")``) is their published procedure exactly, ``bias_factor``
+  included (their ``lrp_linear``: 0 leaves the biases' and ε's share absorbed, 1 spreads it
+  evenly over a layer's inputs); it runs the steps in relevance form
+  (:meth:`_Cell.backward_arras`), its numpy transcription is ``tests/references.py:
+  arras_lstm_lrp``.
 - **``tanh``** passes relevance unchanged (``Pass``).
 - **The linear maps** of the signal (LSTM: ``z_g = W_ig x_t + W_hg h_{t−1} + b_ig + b_hg``; GRU:
   ``z_n`` above, a map of ``[x_t; h_{t−1}]`` with weight ``[W_in, diag(r) W_hn]``) take the
@@ -46,6 +52,7 @@ batch neighbours), ``batch_first`` either way, several layers and both direction
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -57,9 +64,12 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from ..errors import DoclrpError
 from .linear import AffineMap
-from .rules import AffineRule, Epsilon, Gradient, ModuleRule, Rule, Zero
+from .rules import AffineRule, Epsilon, Gradient, Layer, ModuleRule, Rule, Zero
 
-__all__ = ["Recurrent", "RECURRENT_LAYERS", "LINEAR_VIEW", "ResetBeforeGRU"]
+__all__ = ["Recurrent", "ArrasEpsilon", "RECURRENT_LAYERS", "LINEAR_VIEW", "RECURRENT_MODES", "ResetBeforeGRU"]
+
+#: How a recurrent layer's sums are split: doclrp's LRP-0, or Arras et al.'s code (ε there too).
+RECURRENT_MODES = ("doclrp", "arras")
 
 #: The recurrent layers the engine explains.
 RECURRENT_LAYERS = (nn.LSTM, nn.GRU)
@@ -119,11 +129,31 @@ class Recurrent(ModuleRule):
     ``AffineRule`` to choose another rule for its linear maps, or to ``Gradient()`` for its plain
     gradient (no LRP).
 
+    ``mode="arras"``: Arras et al.'s published procedure, ε of ``rule`` (an ``Epsilon``) in the
+    cell's sums as well, and their ``bias_factor`` (see the module docstring).
+
     >>> Recurrent(Epsilon(0.01))
     Recurrent(rule=Epsilon(eps=0.01))
+    >>> Recurrent(Epsilon(0.001), mode="arras")
+    Recurrent(rule=Epsilon(eps=0.001), mode='arras')
     """
 
     rule: Rule | None
+    mode: str = "doclrp"
+    bias_factor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in RECURRENT_MODES:
+            raise DoclrpError(f"recurrent={self.mode!r}: choose one of {', '.join(RECURRENT_MODES)}")
+        if self.mode == "arras" and not isinstance(self.rule, Epsilon):
+            raise DoclrpError(f"recurrent='arras' is Arras et al.'s LRP-ε: its rule must be Epsilon, got {self.rule!r}")
+        if not math.isfinite(self.bias_factor) or (self.bias_factor and self.mode != "arras"):
+            raise DoclrpError(f"bias_factor={self.bias_factor!r}: a finite number, and only with recurrent='arras'")
+
+    def __repr__(self) -> str:
+        extra = "" if self.mode == "doclrp" else f", mode={self.mode!r}"
+        extra += f", bias_factor={self.bias_factor!r}" if self.bias_factor else ""
+        return f"Recurrent(rule={self.rule!r}{extra})"
 
     def plan(self, name: str, module: nn.Module) -> bool:
         where = f"'{name or '<model>'}' ({type(module).__name__})"
@@ -153,13 +183,37 @@ class Recurrent(ModuleRule):
             if module.training and module.dropout > 0 and module.num_layers > 1:
                 raise DoclrpError(f"recurrent layer '{name or '<model>'}' is in training mode with dropout "
                                   "between layers: call model.eval() before explaining")
-            return _explained_output(module, rule, inputs, hx, output)
+            arras = (cast(Epsilon, rule).eps, self.bias_factor) if self.mode == "arras" else None
+            return _explained_output(module, rule, inputs, hx, output, arras)
 
         return hook
 
 
+@dataclass(frozen=True)
+class ArrasEpsilon(AffineRule):
+    """Arras et al.'s ``lrp_linear`` on a Linear layer with ``bias_factor`` ≠ 0:
+    ``R_j = Σ_k (x_j w_jk + bias_factor·(b_k + ε·sign(z_k))/N) / (z_k + ε·sign(z_k)) · R_k``, N the
+    layer's inputs (with ``bias_factor = 0`` it is ``Epsilon``). The share of bias and ε goes to
+    every input alike, so an input at 0 cannot carry it (gradient form): it shows in delta.
+
+    >>> ArrasEpsilon(0.001, 1.0)
+    ArrasEpsilon(eps=0.001, bias_factor=1.0)
+    """
+
+    eps: float = 0.001
+    bias_factor: float = 0.0
+
+    def gradient(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor) -> Tensor:
+        sign = torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
+        stabilized = z + self.eps * sign
+        shares = z * g / stabilized  # R_k / (z_k + ε sign z_k)
+        spread = self.bias_factor * ((layer.bias_like(z) + self.eps * sign) * shares).sum(-1, keepdim=True)
+        return layer.vjp(shares, x) + _ratio(spread.expand_as(x) / x.shape[-1], x)
+
+
 # -- the layer, recomputed ---------------------------------------------------------------------
-def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, hx: Any, output: Any) -> Any:
+def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, hx: Any, output: Any,
+                      arras: tuple[float, float] | None = None) -> Any:
     """``output`` with its values as the module computed them and the gradient of the rules."""
     lstm = isinstance(module, nn.LSTM)
     packed = isinstance(inputs, PackedSequence)
@@ -192,7 +246,7 @@ def _explained_output(module: nn.LSTM | nn.GRU, rule: AffineRule, inputs: Any, h
         last = layer == module.num_layers - 1
         for direction in range(directions):
             index = layer * directions + direction
-            cell = _Cell(module, layer, direction, rule, valid)
+            cell = _Cell(module, layer, direction, rule, valid, arras)
             if last:
                 cell.known = (known[..., direction * size:(direction + 1) * size], known_h[index])
             h_init = None if h0 is None else h0[index]
@@ -286,7 +340,7 @@ class _Cell:
     what the rules' backward needs (``(batch, length, hidden)`` factors), and that backward."""
 
     def __init__(self, module: nn.LSTM | nn.GRU, layer: int, direction: int, rule: AffineRule,
-                 valid: Tensor | None) -> None:
+                 valid: Tensor | None, arras: tuple[float, float] | None = None) -> None:
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         self.lstm = isinstance(module, nn.LSTM)
         self.reset_before = isinstance(module, ResetBeforeGRU)
@@ -302,6 +356,9 @@ class _Cell:
         self.known: tuple[Tensor, Tensor] | None = None
         # to_cell, keep, signal (+ joint input, z for rules without a fused form), each (batch, length, …)
         self.factors: tuple[Tensor, ...] = ()
+        #: Arras et al.'s mode: ``(ε, bias_factor)``; its backward reads every step's values from ``steps``
+        self.arras = arras
+        self.steps: dict[str, Tensor] = {}
 
     def _order(self, length: int) -> range:
         return range(length - 1, -1, -1) if self.reverse else range(length)
@@ -352,6 +409,8 @@ class _Cell:
             ys[:, t] = h if mask is None else h * mask
         # the backward's factors, from every step's starting state at once (as for the last layer)
         self._factors(x, previous, c0)
+        if self.arras is not None:
+            self.steps.update(y=ys, h_n=h, c_n=c)
         return ys, h, c
 
     def _previous(self, y: Tensor, h0: Tensor) -> Tensor:
@@ -369,6 +428,8 @@ class _Cell:
     def _forward_known(self, x: Tensor, h0: Tensor, c0: Tensor, y: Tensor,
                        h_n: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         c_n = self._factors(x, self._previous(y, h0), c0)
+        if self.arras is not None:
+            self.steps.update(y=y, h_n=h_n, c_n=c_n)
         return y, h_n, c_n
 
     def _factors(self, x: Tensor, previous: Tensor, c0: Tensor) -> Tensor:
@@ -390,6 +451,9 @@ class _Cell:
                 c = c_new if mask is None else torch.where(mask, c_new, c)
                 cells[:, t] = c
             self._keep_factors(x, previous, z_signal, g, o * _ratio(torch.tanh(cells), cells), f, i)
+            if self.arras is not None:
+                self.steps = dict(x=x, previous=previous, c_previous=self._previous(cells, c0), cells=cells,
+                                  i=i, f=f, g=g, z=z_signal)
             return c
         from_input = F.linear(x, self.w_ih, self.b_ih)
         from_state = F.linear(previous, self.w_hh, self.b_hh)
@@ -397,6 +461,10 @@ class _Cell:
         update = torch.sigmoid(from_input[..., size:2 * size] + from_state[..., size:2 * size])
         z_signal = from_input[..., 2 * size:] + self._candidate_state(r, previous, from_state)
         self._keep_factors(x, previous, z_signal, torch.tanh(z_signal), r, update, 1 - update)
+        if self.arras is not None:
+            n = torch.tanh(z_signal)
+            self.steps = dict(x=x, previous=previous, r=r, u=update, n=n, z=z_signal,
+                              h=(1 - update) * n + update * previous)
         return c0
 
     def _candidate_state(self, r: Tensor, h: Tensor, from_state: Tensor) -> Tensor:
@@ -422,6 +490,8 @@ class _Cell:
     def backward(self, grad_y: Tensor, grad_h: Tensor, grad_c: Tensor,
                  inputs: int) -> tuple[Tensor, Tensor, Tensor]:
         """Gradients at the input ``(batch, length, in)``, the initial state and cell state."""
+        if self.arras is not None:
+            return self.backward_arras(grad_y, grad_h, grad_c, inputs)
         rows = slice(2 * self.hidden, 3 * self.hidden)
         w_x, w_h = self.w_ih[rows], self.w_hh[rows]
         to_cell, keep, signal, *general = self.factors
@@ -459,6 +529,75 @@ class _Cell:
         return grad_x, grad_h, grad_c
 
 
+    def backward_arras(self, grad_y: Tensor, grad_h: Tensor, grad_c: Tensor,
+                       inputs: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Arras et al.'s procedure, step by step in relevance form (``R = value ⊙ gradient``):
+        ``R_c += R_h``; ``c_t = f c_{t−1} + i g`` by their ``lrp_linear`` with identity weights
+        (ε with sign(c_t), ``N = 2·hidden``); ``R_z = R_g``; the joint map ``[x_t; h_{t−1}] → z``
+        by ``lrp_linear`` (both biases, ``N = in + hidden``). GRU alike: ``h_t = (1−u) n + u h_{t−1}``
+        is the sum, ``[W_in, diag(r) W_hn]`` the map. Gradients at the inputs are ``R / value``
+        (an input at exactly 0 cannot carry relevance: delta shows it, as their initial state)."""
+        eps, bias_factor = cast(tuple[float, float], self.arras)
+        steps, self.steps = self.steps, {}
+        size = self.hidden
+        rows = slice(2 * size, 3 * size)
+        w_x, w_h = self.w_ih[rows], self.w_hh[rows]
+        x, previous, y = steps["x"], steps["previous"], steps["y"]
+        zero = x.new_zeros(size)
+        b_x = zero if self.b_ih is None else self.b_ih[rows]
+        b_h = zero if self.b_hh is None else self.b_hh[rows]
+        batch, length, _ = grad_y.shape
+        relevance_x = x.new_zeros(batch, length, inputs)
+        relevance_h = steps["h_n"] * grad_h
+        relevance_c = steps["c_n"] * grad_c
+        n_sum, n_map = 2 * size, inputs + size
+
+        def sign(z: Tensor) -> Tensor:
+            return torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
+
+        for t in reversed(self._order(length)):
+            mask = self._mask(t)
+            total_h = relevance_h + y[:, t] * grad_y[:, t]
+            if self.lstm:
+                total = relevance_c + total_h  # h = o·tanh(c): all of it to the cell
+                cell = steps["cells"][:, t]
+                shares = total / (cell + eps * sign(cell))
+                spread = bias_factor * eps / n_sum * (sign(cell) * shares).sum(-1, keepdim=True)
+                to_previous = steps["f"][:, t] * steps["c_previous"][:, t] * shares + spread
+                to_signal = steps["i"][:, t] * steps["g"][:, t] * shares + spread
+                weight_h, bias = w_h, b_x + b_h
+            else:
+                state = steps["h"][:, t]
+                shares = total_h / (state + eps * sign(state))
+                spread = bias_factor * eps / n_sum * (sign(state) * shares).sum(-1, keepdim=True)
+                to_previous = steps["u"][:, t] * previous[:, t] * shares + spread
+                to_signal = (1 - steps["u"][:, t]) * steps["n"][:, t] * shares + spread
+                reset = steps["r"][:, t]
+                # the candidate's map of h: diag(r) W_hn (torch), W_hn diag(r) (ResetBeforeGRU)
+                weight_h, bias = None, (b_x + b_h if self.reset_before else b_x + reset * b_h)
+            z = steps["z"][:, t]
+            signal_shares = to_signal / (z + eps * sign(z))  # tanh passes: R_z = R_g
+            constant = bias_factor / n_map * ((bias + eps * sign(z)) * signal_shares).sum(-1, keepdim=True)
+            step_x = x[:, t] * signal_shares.matmul(w_x) + constant
+            if weight_h is not None:
+                from_map = signal_shares.matmul(w_h)
+            elif self.reset_before:
+                from_map = reset * signal_shares.matmul(w_h)
+            else:
+                from_map = (signal_shares * reset).matmul(w_h)
+            step_h = previous[:, t] * from_map + constant
+            new_h, new_c = (step_h, to_previous) if self.lstm else (step_h + to_previous, relevance_c)
+            if mask is None:
+                relevance_h, relevance_c = new_h, new_c
+                relevance_x[:, t] = step_x
+            else:  # a padded step leaves the state as it was: its relevance passes unchanged
+                relevance_h = torch.where(mask, new_h, total_h)
+                relevance_c = torch.where(mask, new_c, relevance_c)
+                relevance_x[:, t] = torch.where(mask, step_x, 0)
+        h0, c0 = steps["h0"], steps["c0"]
+        return _ratio(relevance_x, x), _ratio(relevance_h, h0), _ratio(relevance_c, c0)
+
+
 class _CellFunction(torch.autograd.Function):
     """Values of one layer and direction; its backward runs the recurrent rules."""
 
@@ -471,6 +610,8 @@ class _CellFunction(torch.autograd.Function):
         ctx.cell, ctx.inputs = cell, x.shape[-1]
         ctx.has_h0, ctx.has_c0 = h0 is not None, c0 is not None
         y, h_n, c_n = cell.forward(x.detach(), h, c)
+        if cell.arras is not None:
+            cell.steps.update(h0=h, c0=c)
         # fresh tensors: the known outputs belong to the module's own graph
         return y.detach(), h_n.detach(), c_n.detach()
 

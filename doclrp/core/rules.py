@@ -17,7 +17,7 @@ cannot be written as ``x ⊙ grad``; they are *input rules*: on a layer that rea
 input they return the relevance itself. ``Flat`` and ``WSquare`` also run on hidden layers
 (and on pooling layers). The share they give to inputs that are exactly zero (dead ReLUs, a
 pooled window of them) travels on as the LRP Toolbox passes it through Rect: the engine
-(``doclrp.core.session``) hands it straight to a Flat/WSquare layer below, or past a ReLU
+(``doclrp.core.hooks.shares``) hands it straight to a Flat/WSquare layer below, or past a ReLU
 *module* as the gradient ``R_j / z_j`` at the ReLU's input ``z_j``. After a ReLU applied as a
 function (or in place) the predecessor is not known: the gradient is ``R_j / x_j`` and the
 share of inputs at 0 shows in ``delta``.
@@ -310,18 +310,26 @@ class ZBox(InputRule):
     ``R_j = Σ_k (x_j w_jk − l_j w⁺_jk − h_j w⁻_jk) / Σ_j(…) · R_k``.
 
     ``low``/``high`` are numbers or tensors broadcastable to the layer input; ``None``
-    takes the bounds of the data: the min/max of the embedding matrix for token
-    inputs, else the min/max of the input batch; where the model declares
-    ``zero_is_absent`` (bag-of-words, padding), an input at 0 gets the box {0} and
-    nothing (:meth:`doclrp.core.session.Session.bounds_at`).
+    takes the bounds the model declares (``input_bounds``), for token inputs the min/max of
+    the embedding matrix; never those of the batch, so that a document's relevance does
+    not depend on the documents beside it. A model of float inputs that declares none is
+    refused with the fix. Where the model declares ``zero_is_absent`` (bag-of-words,
+    padding), an input at 0 gets the box {0} and nothing
+    (:meth:`doclrp.core.session.Session.bounds_at`).
     """
 
     low: float | Tensor | None = None
     high: float | Tensor | None = None
 
     def relevance(self, layer: Layer, x: Tensor, z: Tensor, g: Tensor, bounds: Bounds) -> Tensor:
-        low = bounds[0] if self.low is None else self.low
-        high = bounds[1] if self.high is None else self.high
+        # the engine hands over the box already (its own bounds, or these with absent inputs at {0})
+        low = bounds[0] if bounds[0] is not None else self.low
+        high = bounds[1] if bounds[1] is not None else self.high
+        if low is None or high is None:
+            missing = " and ".join(n for n, v in (("low", low), ("high", high)) if v is None)
+            raise DoclrpError(f"z^B needs the range of the model's input, and the model declares no {missing} "
+                              "(input_bounds): give it, e.g. resolve_method('epsilon-gamma-box', low=0.0, "
+                              "high=1.0) or --param low=0 high=1")
         low = torch.as_tensor(low, dtype=x.dtype, device=x.device).expand_as(x)
         high = torch.as_tensor(high, dtype=x.dtype, device=x.device).expand_as(x)
         w_pos, w_neg = layer.weight.clamp(min=0), layer.weight.clamp(max=0)

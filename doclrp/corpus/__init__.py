@@ -13,8 +13,9 @@ from doclrp.corpus.readers import *  # noqa: F401,F403  (the readers' names, rea
 from doclrp.corpus.sources.bbc import bbc_folder, read_bbc
 from doclrp.corpus.split import train_test_split_fixed
 from doclrp.corpus.output import read_results, record_to_explanation
-from doclrp.corpus.run import RunReport, explain_corpus
-from doclrp.corpus.summary import summarize, summarize_results
+from doclrp.corpus.run import CorpusSettings, RunReport, explain_corpus
+from doclrp.corpus.summary import summarize_results
+from doclrp.corpus.reporting import summarize
 
 __all__ = [
     *readers.__all__,
@@ -22,6 +23,7 @@ __all__ = [
     "bbc_folder",
     "train_test_split_fixed",
     "explain_corpus",
+    "CorpusSettings",
     "RunReport",
     "read_results",
     "record_to_explanation",

@@ -126,7 +126,7 @@ def read_folder(path: str | Path, *, fallback_encoding: str | None = None) -> It
     root = Path(path)
     if not root.is_dir():
         raise DoclrpError(f"no corpus folder at {root}: check the path")
-    files = [(None, f) for f in _documents_in(root)]
+    files: list[tuple[str | None, Path]] = [(None, f) for f in _documents_in(root)]
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         files += [(folder.name, f) for f in _documents_in(folder)]
     if not files:
@@ -360,6 +360,7 @@ def open_corpus(spec: str | Path, **options: Any) -> Iterator[Record]:
         if suffix == ".tsv":
             options.setdefault("delimiter", "\t")
         return read_csv(path, **options)
+    named = " or ".join(repr(name) for name in SOURCES)
     if not path.exists():
-        raise DoclrpError(f"no corpus at {path}: give 'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
-    raise DoclrpError(f"cannot read {path}: a corpus is 'bbc', a folder of <class>/*.txt, a .jsonl or a .csv file")
+        raise DoclrpError(f"no corpus at {path}: give {named}, a folder of <class>/*.txt, a .jsonl or a .csv file")
+    raise DoclrpError(f"cannot read {path}: a corpus is {named}, a folder of <class>/*.txt, a .jsonl or a .csv file")

@@ -42,9 +42,9 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,9 @@ from doclrp._progress import Progress
 
 from doclrp.corpus.batch import DOC_TIMEOUT, check_doc_timeout, explain_records
 from doclrp.corpus.ray_engine import run_ray
-from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_header
+from doclrp.corpus.output import model_fingerprint, open_results_writer, results_lock, run_fingerprint, run_header
 from doclrp.corpus.readers import CorpusWarning, Record, open_corpus
+from doclrp.corpus.registry import SOURCES
 from doclrp.documents import Limits
 from doclrp.core import describe
 from doclrp.errors import DoclrpError
@@ -61,7 +62,7 @@ from doclrp.models.loading import check_device, load_model
 from doclrp.text import load_spacy
 from doclrp._explain import MAX_CHARS, pipeline_method, resolve_target
 
-__all__ = ["RunReport", "explain_corpus", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
+__all__ = ["CorpusSettings", "RunReport", "explain_corpus", "frozen_heap", "parse_shard", "in_shard", "plan_batches",
            "ENGINES"]
 
 ENGINES = ("local", "ray")
@@ -165,14 +166,19 @@ def plan_batches(records: Iterable[Record], batch_size: int, buffer_size: int = 
 def _open_corpus(corpus, on_error: str) -> Iterable[Record]:
     if not isinstance(corpus, (str, Path)):
         return corpus
-    if (isinstance(corpus, str) and corpus.lower() == "bbc") or Path(corpus).is_dir():
+    if not _is_source(corpus) and Path(corpus).is_dir():
         return open_corpus(corpus)  # folders have no lines to skip
     return open_corpus(corpus, on_error=on_error)
 
 
+def _is_source(corpus) -> bool:
+    """Whether ``corpus`` names a registered source (``"bbc"``, ``"vader"``…) rather than a path."""
+    return isinstance(corpus, str) and corpus.lower() in SOURCES
+
+
 def _input_name(corpus) -> str:
-    if isinstance(corpus, str) and corpus.lower() == "bbc":
-        return "bbc"
+    if _is_source(corpus):
+        return corpus.lower()
     if isinstance(corpus, (str, Path)):
         return str(Path(corpus).resolve())
     return "records"
@@ -204,20 +210,11 @@ def _stream(corpus, on_error: str, shard, limit: int | None = None, quiet: bool 
         yield from itertools.islice(records, limit)
 
 
-def explain_corpus(model, corpus, out, *, target="predicted", method=None, composite=None, batch_size: int = 32,
-                   reference=None, device: str = "cpu", shard: str | Sequence[int] | None = None,
-                   engine: str = "local", overwrite: bool = False, on_error: str = "raise",
-                   buffer_size: int = BUFFER_SIZE, max_chars: int | None = MAX_CHARS, allow_pickle: bool = False,
-                   progress: bool = True, ray_options: dict[str, Any] | None = None,
-                   limit: int | None = None, doc_timeout: float | None = DOC_TIMEOUT,
-                   limits: Limits | None = None) -> RunReport:
-    """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``.
+@dataclass(frozen=True)
+class CorpusSettings:
+    """How :func:`explain_corpus` runs; ``doclrp corpus`` fills one from its options.
 
-    ``model``: a model folder (doclrp or Hugging Face), loaded on ``device``, or a loaded
-    pipeline (used where it is).
-    ``corpus``: ``"bbc"``, a folder of ``<class>/*.txt``, a .jsonl/.csv file, or Records.
-    ``out``: results path; Parquet when it ends in .parquet, JSONL otherwise.
-    ``method``: an LRP composite or baseline (name or object; ``composite``: its older name),
+    ``method``: an LRP composite or baseline (name or object),
     default the model's own; resolved once, with ``target``, before anything is written.
     ``shard``: ``"i/N"``: only documents whose id hashes to shard i of N.
     ``limit``: only the first ``limit`` documents (of the shard), in corpus order: a quick look.
@@ -236,57 +233,103 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
     row's ``path``; `doclrp.documents.Limits`: ``max_bytes``, ``max_pages``); files are read with
     their batch, within ``doc_timeout``; one that cannot be read gets a skipped record.
     ``allow_pickle``: load a Hugging Face folder whose weights are pickled (see ``load_model``).
+    ``model_options``: more keyword arguments of ``load_model`` for a model folder (a language
+    model's ``prompt``, ``labels``, ``chat``, ``label_prefix``); part of the run's model
+    fingerprint and header, so that results of another prompt are never continued.
+
+    >>> CorpusSettings(batch_size=8).engine
+    'local'
+    """
+
+    target: Any = "predicted"
+    method: Any = None
+    batch_size: int = 32
+    reference: Any = None
+    device: str = "cpu"
+    shard: str | Sequence[int] | None = None
+    engine: str = "local"
+    overwrite: bool = False
+    on_error: str = "raise"
+    buffer_size: int = BUFFER_SIZE
+    max_chars: int | None = MAX_CHARS
+    allow_pickle: bool = False
+    progress: bool = True
+    ray_options: dict[str, Any] | None = None
+    limit: int | None = None
+    doc_timeout: float | None = DOC_TIMEOUT
+    limits: Limits | None = None
+    model_options: Mapping[str, Any] | None = None
+
+
+def explain_corpus(model: Any, corpus: Any, out: str | Path, settings: CorpusSettings | None = None,
+                   **options: Any) -> RunReport:
+    """Explain every document of ``corpus`` with ``model`` and write one record each to ``out``, as
+    ``settings`` say (a :class:`CorpusSettings`; ``options``, its fields by name, override them:
+    ``explain_corpus(model, "bbc", "r.jsonl", method="zero")``; ``composite=`` is the older name
+    of ``method=``).
+
+    ``model``: a model folder (doclrp or Hugging Face), loaded on the settings' ``device``, or a
+    loaded pipeline (used where it is).
+    ``corpus``: a named source (``"bbc"``…), a folder of ``<class>/*.txt``, a .jsonl/.csv file, or Records.
+    ``out``: results path; Parquet when it ends in .parquet, JSONL otherwise.
     Only one run writes to ``out`` at a time: a second one is refused at once (a lock
     file next to it, released by the OS when the first run ends or dies).
     """
+    composite = options.pop("composite", None)
+    s = replace(settings or CorpusSettings(), **options)
     started = time.perf_counter()
-    shard = parse_shard(shard)
-    if engine not in ENGINES:
-        raise DoclrpError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if on_error not in ("raise", "skip"):
-        raise DoclrpError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    optional = {"max_chars": max_chars, "limit": limit}  # None: no bound
-    for name, value in {"batch size": batch_size, "buffer size": buffer_size, **optional}.items():
+    shard = parse_shard(s.shard)
+    if s.engine not in ENGINES:
+        raise DoclrpError(f"engine must be one of {', '.join(ENGINES)}, got {s.engine!r}")
+    if s.on_error not in ("raise", "skip"):
+        raise DoclrpError(f"on_error must be 'raise' or 'skip', got {s.on_error!r}")
+    optional = {"max_chars": s.max_chars, "limit": s.limit}  # None: no bound
+    for name, value in {"batch size": s.batch_size, "buffer size": s.buffer_size, **optional}.items():
         if value is None and name in optional:
             continue
-        if isinstance(value, bool) or int(value) != value or value < 1:
+        if isinstance(value, bool) or value is None or int(value) != value or value < 1:
             raise DoclrpError(f"{name} must be at least 1, got {value!r}")
-    doc_timeout = check_doc_timeout(doc_timeout)
-    if engine == "local":  # Ray replicas load on their own nodes' devices
-        check_device(device)
+    doc_timeout = check_doc_timeout(s.doc_timeout)
+    if s.engine == "local":  # Ray replicas load on their own nodes' devices
+        check_device(s.device)
     # Taken first: a second run on the same output is refused before it reads the corpus or loads a model.
     with results_lock(out):
-        count, malformed = _check_corpus(corpus, on_error, shard, limit)
+        count, malformed = _check_corpus(corpus, s.on_error, shard, s.limit)
         for message in malformed:
             warnings.warn(message, CorpusWarning, stacklevel=2)
 
+        extra: dict[str, Any] = {}
         if isinstance(model, (str, Path)):
-            pipeline = load_model(model, device="cpu" if engine == "ray" else device, allow_pickle=allow_pickle)
-            fingerprint, model_path = model_fingerprint(model), str(Path(model).resolve())
+            load_options = dict(s.model_options or {})
+            pipeline = load_model(model, device="cpu" if s.engine == "ray" else s.device, allow_pickle=s.allow_pickle,
+                                  **load_options)
+            fingerprint, model_path = run_fingerprint(model, load_options), str(Path(model).resolve())
+            if load_options:  # the same folder with another prompt is another model (in the fingerprint too)
+                extra["model_options"] = load_options
         else:
             pipeline, fingerprint, model_path = model, model_fingerprint(model), None
         # Resolved once, here: a bad method or target fails before any output, and every batch gets these objects.
-        target = resolve_target(target, pipeline, reference)
-        method = pipeline_method(pipeline, method, composite)
+        target = resolve_target(s.target, pipeline, s.reference)
+        method = pipeline_method(pipeline, s.method, composite)
         header = run_header(model_sha256=fingerprint, method=describe(method), target=target.to_dict(),
                             input=_input_name(corpus), shard=shard, model=model_path,
-                            task=pipeline.task, labels=list(pipeline.labels))
+                            task=pipeline.task, labels=list(pipeline.labels), **extra)
 
         report = RunReport(Path(out), malformed=len(malformed))
         skipped: Counter[str] = Counter()
-        if engine == "local":
+        if s.engine == "local":
             load_spacy()  # explain's spaCy pipeline, loaded before the heap is frozen
-        with open_results_writer(out, header, overwrite=overwrite) as writer, frozen_heap():
+        with open_results_writer(out, header, overwrite=s.overwrite) as writer, frozen_heap():
             report.resumed = len(writer.done_ids)
-            planned = plan_batches(_stream(corpus, on_error, shard, limit), batch_size, buffer_size)
+            planned = plan_batches(_stream(corpus, s.on_error, shard, s.limit), s.batch_size, s.buffer_size)
             pending = _pending(planned, writer.done_ids)
             total = None if count is None else max(0, count - report.resumed)
-            if progress:  # said at once: what is about to happen, and how much of it
+            if s.progress:  # said at once: what is about to happen, and how much of it
                 print(f"explaining {'?' if total is None else total} documents"
                       f"{f' ({report.resumed} done before)' if report.resumed else ''} of {header['input']} with "
-                      f"{describe(method)['name']} for {target}, {engine} engine"
-                      f"{f' on {device}' if engine == 'local' else ''}; writing {out}", file=sys.stderr, flush=True)
-            bar = _progress(progress, total=total, resumed=report.resumed)
+                      f"{describe(method)['name']} for {target}, {s.engine} engine"
+                      f"{f' on {s.device}' if s.engine == 'local' else ''}; writing {out}", file=sys.stderr, flush=True)
+            bar = _progress(s.progress, total=total, resumed=report.resumed)
 
             def write(records: list[dict[str, Any]]) -> None:
                 writer.write_batch(records)
@@ -299,14 +342,17 @@ def explain_corpus(model, corpus, out, *, target="predicted", method=None, compo
                     bar.update(len(records))
 
             try:
-                options = dict(target=target, method=method, batch_size=batch_size, max_chars=max_chars,
-                               doc_timeout=doc_timeout, on_error=on_error, limits=limits)
-                if engine == "local":
+                batch_options: dict[str, Any] = dict(target=target, method=method, batch_size=s.batch_size,
+                                                     max_chars=s.max_chars, doc_timeout=doc_timeout,
+                                                     on_error=s.on_error, limits=s.limits)
+                if s.engine == "local":
                     for batch in pending:
-                        write(explain_records(pipeline, batch, **options))
+                        write(explain_records(pipeline, batch, **batch_options))
                 else:
-                    run_ray(pending, model if model_path is None else model_path, write, device=device,
-                            allow_pickle=allow_pickle, **options, **(ray_options or {}))
+                    # with load options, the loaded pipeline goes to the replicas (through Ray's object store)
+                    shipped = model_path if model_path is not None and not extra else pipeline
+                    run_ray(pending, shipped, write, device=s.device,
+                            allow_pickle=s.allow_pickle, **batch_options, **(s.ray_options or {}))
                 writer.finish()
             finally:
                 if bar is not None:

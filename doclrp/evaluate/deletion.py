@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,7 +89,12 @@ def _word_orders(explanations: Sequence[Explanation], order: str, seed: int) -> 
     if order == "random":
         rng = np.random.default_rng(seed)
         return [rng.permutation(len(e.words)).tolist() for e in explanations]
-    return [sorted(range(len(e.words)), key=lambda i, e=e: (-e.words[i].relevance, i)) for e in explanations]
+    return [_by_relevance(e) for e in explanations]
+
+
+def _by_relevance(explanation: Any) -> list[int]:
+    """Word indices of ``explanation``, the most relevant first (ties: text order)."""
+    return sorted(range(len(explanation.words)), key=lambda i: (-explanation.words[i].relevance, i))
 
 
 def _curves(pipeline, explanations, removals: list[list[list[int]]], batch_size: int) -> np.ndarray:

@@ -19,20 +19,23 @@ explain (timed), and measure the MoRF, LeRF curves by deletion and replacement o
 per-document measures (:mod:`~doclrp.evaluate.measures`), their means with bootstrap
 intervals and each method's paired difference from the first method
 (:mod:`~doclrp.evaluate.uncertainty`), the randomization check on the first ``sanity_docs``
-documents (:mod:`~doclrp.evaluate.sanity`) and the planted-trigger recovery on a tiny CNN
-trained in the run (:mod:`~doclrp.evaluate.planted`; a method that does not fit that CNN,
-such as a transformer composite, records why instead).
+documents, over several re-initializations (:mod:`~doclrp.evaluate.sanity`), and the
+planted-trigger recovery on a model trained in the run (:mod:`~doclrp.evaluate.planted`): one of
+the evaluated model's own kind where ``planted_trainer`` makes it (the command line passes
+:func:`doclrp.training.planted.planted_trainer`; evaluate sits below training), else the
+reference CNN, labelled so; a method that does not fit that model records why instead.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from doclrp._explain import explain, resolve_target
 from doclrp.core import describe, resolve_method
@@ -42,8 +45,8 @@ from doclrp.evaluate.deletion import check_positive
 from doclrp.evaluate.measures import (abpc, aopc_bounds, aopc_per_document, comprehensiveness, normalized_aopc,
                                       sufficiency)
 from doclrp.evaluate.perturbation import MODES, SHARES, perturbation_curves
-from doclrp.evaluate.planted import planted_documents, train_planted_model, trigger_recovery
-from doclrp.evaluate.sanity import RANDOMIZATIONS, randomization_check
+from doclrp.evaluate.planted import PlantedTask, planted_documents, train_planted_model, trigger_recovery
+from doclrp.evaluate.sanity import RANDOMIZATIONS, SEEDS, WORD_SETS, randomization_check
 from doclrp.evaluate.uncertainty import LEVEL, RESAMPLES, bootstrap_interval, paired_difference
 
 __all__ = ["evaluate_methods", "prepare", "default_methods", "TEXT_COMPOSITES", "TRANSFORMER_COMPOSITES", "BASELINE_METHODS",
@@ -53,6 +56,8 @@ __all__ = ["evaluate_methods", "prepare", "default_methods", "TEXT_COMPOSITES", 
 TEXT_COMPOSITES = ("epsilon", "epsilon-plus", "alpha2-beta1")
 TRANSFORMER_COMPOSITES = ("attnlrp", "cp-lrp")
 BASELINE_METHODS = ("gradient-x-input", "saliency", "integrated-gradients", "occlusion", "random")
+#: Planted documents a model of the evaluated model's kind is trained on (the reference CNN: 100).
+PLANTED_TRAINING = 1000
 #: The per-document measures, and whether higher is better.
 MEASURES = {"abpc": True, "comprehensiveness": True, "sufficiency": False, "aopc": True, "normalized_aopc": True}
 
@@ -86,11 +91,13 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
                      ids: Sequence[str] | None = None, target: Any = "predicted", seed: int = 0,
                      shares: Sequence[float] = SHARES, batch_size: int = 16, resamples: int = RESAMPLES,
                      sanity_docs: int = 20, planted_docs: int = 100, k: int = 3,
-                     progress: bool = False) -> dict[str, Any]:
+                     progress: bool = False, sanity_seeds: int = SEEDS,
+                     planted_trainer: Callable[[PlantedTask, int], Any] | None = None) -> dict[str, Any]:
     """All measures for ``methods`` (default :func:`default_methods`) on ``texts``, as JSON-safe data
     (see the module; the keys are what ``doclrp evaluate --report`` writes to ``results.json``)."""
     check_positive(batch_size, "batch_size")
     check_positive(k, "k")
+    check_positive(sanity_seeds, "sanity_seeds")
     check_positive(resamples, "resamples")
     for value, name in ((sanity_docs, "sanity_docs"), (planted_docs, "planted_docs")):
         if isinstance(value, bool) or int(value) != value or value < 0:
@@ -122,8 +129,8 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
     if sanity_docs:
         for entry, attributor, run in zip(results, attributors,
                                           _bar(runs, "randomization check", "method", progress)):
-            entry["sanity"] = _sanity(pipeline, run["explanations"][:sanity_docs], attributor, seed, batch_size,
-                                      interval)
+            entry["sanity"] = _sanity(pipeline, run["explanations"][:sanity_docs], attributor, seed,
+                                      sanity_seeds, batch_size, interval)
     first = per_method[0]
     paired = {mode: {m: [{"method": attributor.name, "baseline": attributors[0].name,
                           **paired_difference(measures[mode][m], first[mode][m], **interval).as_dict()}
@@ -137,7 +144,8 @@ def evaluate_methods(pipeline, texts: Sequence[str], methods: Sequence[Any] | No
         "methods": results, "paired": paired,
     }
     if planted_docs:
-        data["planted"] = _planted(attributors, planted_docs, seed, k, batch_size, interval, progress)
+        data["planted"] = _planted(attributors, planted_docs, seed, k, batch_size, interval, progress,
+                                   planted_trainer)
     return data
 
 
@@ -186,16 +194,41 @@ def _normalize(per_method: list[dict[str, dict[str, np.ndarray]]]) -> None:
             del measures[mode]["_lerf_aopc"], measures[mode]["_random_aopc"]
 
 
-def _sanity(pipeline, explanations, attributor, seed, batch_size, interval) -> dict[str, Any]:
-    correlations = randomization_check(pipeline, explanations, attributor, seed=seed, batch_size=batch_size)
-    return {layers: {"per_document": _floats(correlations[layers]),
-                     "summary": bootstrap_interval(correlations[layers], **interval).as_dict()}
-            for layers in RANDOMIZATIONS}
+def _sanity(pipeline, explanations, attributor, seed, seeds, batch_size, interval) -> dict[str, Any]:
+    """Per randomization: ρ per document (the mean over the seeds) over all words, with its interval,
+    the same over the words non-zero under either model (``"nonzero"``), and each seed's mean."""
+    correlations = randomization_check(pipeline, explanations, attributor, seed=seed, seeds=seeds,
+                                       batch_size=batch_size)
+    out: dict[str, Any] = {}
+    for layers in RANDOMIZATIONS:
+        by_words = {}
+        for words in WORD_SETS:
+            rho = correlations[layers][words]
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a document whose ρ is NaN under every seed
+                per_document, per_seed = np.nanmean(rho, 0), np.nanmean(rho, 1)
+            by_words[words] = {"per_document": _floats(per_document),
+                               "summary": bootstrap_interval(per_document, **interval).as_dict(),
+                               "per_seed": _floats(per_seed)}
+        out[layers] = {**by_words["all"], "nonzero": by_words["nonzero"],
+                       "seeds": list(range(seed, seed + seeds))}
+    return out
 
 
-def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval, progress: bool) -> dict[str, Any]:
-    task = planted_documents(max(100, n), seed=seed)
-    pipeline = train_planted_model(task, seed=seed)
+def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval, progress: bool,
+             trainer: Callable[[PlantedTask, int], Any] | None) -> dict[str, Any]:
+    """The trigger planted into a model of the evaluated model's kind when ``trainer`` makes one
+    (its architecture and settings, doclrp's training), else into the reference CNN (said so)."""
+    # a model of the user's kind trains with its own settings (epochs, batch size, learning rate),
+    # made for corpora of thousands: on 100 documents it would take too few steps to learn anything
+    task = planted_documents(max(PLANTED_TRAINING if trainer is not None else 100, n), seed=seed)
+    if trainer is not None:
+        pipeline = trainer(task, seed)
+        model = {"kind": str(getattr(pipeline.model, "model_type", type(pipeline.model).__name__)),
+                 "reference": False}
+    else:
+        pipeline = train_planted_model(task, seed=seed)
+        model = {"kind": "text-cnn", "reference": True}
     test = planted_documents(n, seed=seed + 1)
     by_method: dict[str, Any] = {}
     for attributor in _bar(attributors, "planted trigger", "method", progress):
@@ -207,7 +240,7 @@ def _planted(attributors, n: int, seed: int, k: int, batch_size: int, interval, 
         hits = trigger_recovery(made, test.triggers, k)
         by_method[attributor.name] = {key: bootstrap_interval(v, **interval).as_dict() for key, v in hits.items()}
     accuracy = float(np.mean([p.label == c for p, c in zip(pipeline.predict(test.texts), test.classes)]))
-    return {"documents": n, "k": k, "accuracy": accuracy, "methods": by_method}
+    return {"documents": n, "k": k, "accuracy": accuracy, "methods": by_method, "model": model}
 
 
 def _bar(items, desc: str, unit: str, progress: bool):

@@ -23,7 +23,7 @@ from doclrp.models.imported import ImportedTextPipeline, load_model_file
 from doclrp.models.keras import read_keras_model
 from doclrp.models.onnx_files import read_onnx_model
 from doclrp.models.pipeline import TextPipeline
-from doclrp.models.registry import MODEL_TYPES, build_model, model_config
+from doclrp.models.registry import MODEL_KINDS, MODEL_TYPES, ModelKind, build_model, model_config
 from doclrp.models.sklearn import SklearnNet, SklearnTextEncoder, from_sklearn
 from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN, TextLSTM
 
@@ -33,6 +33,8 @@ __all__ = [
     "BowMLP",
     "EmbeddingBagModel",
     "MODEL_TYPES",
+    "MODEL_KINDS",
+    "ModelKind",
     "build_model",
     "model_config",
     "load_glove",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ import torch
 from doclrp.errors import DoclrpError
 from doclrp.text import Token, Vocabulary, tokenize_many
 
-__all__ = ["Encoded", "TokenRelevance", "IdEncoder", "TfidfEncoder", "ENCODER_TYPES", "word_tokens"]
+__all__ = ["Encoded", "TokenRelevance", "TextEncoder", "IdEncoder", "TfidfEncoder", "ENCODER_TYPES", "word_tokens"]
 
 
 class Encoded(NamedTuple):
@@ -58,7 +58,7 @@ class TokenRelevance(NamedTuple):
     unassigned: float
 
 
-def word_tokens(texts: Sequence[str]) -> list[list[Token]]:
+def word_tokens(texts: Sequence[str]) -> list[Sequence[Token]]:
     """The words of each text by spaCy's rule tokenizer (the encoders' tokenization).
 
     >>> [w.text for w in word_tokens(["Don't panic."])[0]]
@@ -76,6 +76,19 @@ def _row(relevance: Any) -> np.ndarray:
     if row.ndim != 1:
         raise DoclrpError(f"token_relevance takes one sample's relevance (1-d), got shape {row.shape}")
     return row
+
+
+class TextEncoder(Protocol):
+    """What a :class:`~doclrp.models.TextPipeline` reads of its encoder: texts → model inputs,
+    one sample's input relevance → relevance per token span (:class:`IdEncoder`,
+    :class:`TfidfEncoder`, a converted scikit-learn vectorizer)."""
+
+    @property
+    def input_size(self) -> int: ...
+
+    def inputs(self, texts: Sequence[str]) -> torch.Tensor: ...
+
+    def token_relevance(self, text: str, relevance: Any) -> TokenRelevance: ...
 
 
 class IdEncoder:

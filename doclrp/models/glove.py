@@ -49,7 +49,7 @@ def load_glove(vocabulary: Vocabulary, seed: int = 0) -> tuple[torch.Tensor, int
     with GloVe's own per-dimension spread, seeded by ``seed``.
     """
     try:
-        import pyarrow.parquet as pq  # optional: the parquet extra
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # optional: the parquet extra
     except ImportError:
         raise DoclrpError(
             "reading the GloVe word index needs pyarrow: pip install pyarrow (or doclrp[parquet])"

@@ -104,7 +104,7 @@ class GraphModel(nn.Module):
         keep = set(self.output_names)
         for index, step in enumerate(self.steps):
             values[step.output] = self.layers[step.layer](*(values[name] for name in step.inputs))
-            for name in step.inputs:
+            for name in dict.fromkeys(step.inputs):  # a tensor a step reads twice (Add(x, x)) is dropped once
                 if self._last_use[name] == index and name not in keep:
                     del values[name]
         if len(self.output_names) == 1:

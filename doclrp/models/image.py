@@ -9,7 +9,9 @@ torch.Size([2, 10])
 True
 
 Inputs are float pixels in [0, 1], shape (batch, channels, height, width); the
-default composite "epsilon-gamma-box" relies on those bounds for its first layer.
+default composite "epsilon-gamma-box" relies on those bounds for its first layer: both
+models declare them (``input_bounds``), and :func:`doclrp.training.train_image_model` refuses
+images outside them.
 Every activation is its own ``nn.ReLU`` module (never ``F.relu`` inside
 ``forward``) so the engine can find it and attach a rule; BatchNorm follows a
 convolution directly so the engine can merge the two while it explains.
@@ -52,6 +54,7 @@ class ImageMLP(nn.Module):
 
     model_type = "image-mlp"
     default_composite = "epsilon-gamma-box"
+    input_bounds = (0.0, 1.0)  # pixels: z^B's box (doclrp.core.session)
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class ImageCNN(nn.Module):
 
     model_type = "image-cnn"
     default_composite = "epsilon-gamma-box"
+    input_bounds = (0.0, 1.0)  # pixels: z^B's box (doclrp.core.session)
 
     def __init__(
         self,

@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from doclrp._atomic import staged_folder
 from doclrp.errors import DoclrpError
-from doclrp.models.encoders import ENCODER_TYPES
+from doclrp.models.encoders import ENCODER_TYPES, IdEncoder, TfidfEncoder
 from doclrp.models.pipeline import TextPipeline
 from doclrp.models.registry import build_model, model_config
 
@@ -65,6 +65,9 @@ def save_pipeline(pipeline: TextPipeline, folder: str | Path) -> Path:
     if folder.exists() and not (folder.is_dir() and (not any(folder.iterdir()) or _is_pipeline(folder))):
         raise DoclrpError(f"{folder} exists and is not a saved doclrp pipeline: choose another folder or remove it")
     encoder = pipeline.encoder
+    if not isinstance(encoder, (IdEncoder, TfidfEncoder)):
+        raise DoclrpError(f"a pipeline with a {type(encoder).__name__} is not saved with save_pipeline (it saves "
+                          "IdEncoder and TfidfEncoder pipelines); save a scikit-learn pipeline as a .skops file")
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

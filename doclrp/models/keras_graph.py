@@ -9,7 +9,7 @@ outputs, ``Embedding(mask_zero=True)``) read into a :class:`~doclrp.models.graph
 Every layer call (a Keras *node*) becomes one :class:`~doclrp.models.graph.Step`; a layer called
 twice is one torch module called twice (its weights shared). Between steps tensors keep Keras's
 layout (channels last); each layer's torch module moves channels where torch needs them and back
-(:class:`~doclrp.models.keras_layers.Permute`, which relevance passes unchanged). Merge layers
+(:class:`~doclrp.models.keras_modules.Permute`, which relevance passes unchanged). Merge layers
 become the core's merge modules (:mod:`doclrp.core.merge`), whose rules conserve.
 
 Masks follow Keras: ``Embedding(mask_zero=True)`` masks the steps whose id is 0; layers that
@@ -35,7 +35,8 @@ from doclrp.core.merge import Concatenate, ElementwiseProduct, Extremum, Weighte
 from doclrp.core.recurrent import ResetBeforeGRU
 from doclrp.errors import DoclrpError
 from doclrp.models.graph import GraphModel, Step, gated_signal, module_key
-from doclrp.models.keras_layers import KerasRecurrent, LayerBuilder, MaskedMean
+from doclrp.models.keras_layers import LayerBuilder
+from doclrp.models.keras_modules import KerasRecurrent, MaskedMean
 
 __all__ = ["MERGE_KINDS", "read_graph", "node_inputs", "Node"]
 
@@ -47,6 +48,8 @@ _MASK_READERS = ("LSTM", "GRU", "Bidirectional", "GlobalAveragePooling1D")
 _HARMLESS_KWARGS = {"training": (None, False), "mask": (None,)}
 # Keras 3 writes a mask into the graph: ``ops.not_equal(ids, 0)`` as a layer, passed as ``mask=``
 _MASK_OP = "NotEqual"
+# ... and a merge's mask as ``ops.logical_or`` (``logical_and``) of its inputs' masks: read where they are one
+_MASK_MERGES = ("LogicalOr", "LogicalAnd")
 
 Shape = tuple[int | None, ...]
 
@@ -279,6 +282,11 @@ def read_graph(nodes: list[Node], inputs: list[str], outputs: list[str], weights
             source, call, _ = node.inputs[0]
             mask_ops[node.output] = f"{source}:{call}"
             continue
+        if layer.get("class_name") in _MASK_MERGES and str(layer.get("module") or "keras").startswith("keras"):
+            merged = {mask_ops.get(f"{source}:{call}") for source, call, _ in node.inputs}
+            if len(merged) == 1 and None not in merged:  # the same mask merged with itself: that mask
+                mask_ops[node.output] = str(merged.pop())
+                continue
         check_layer(layer)
         kind = str(layer["class_name"])
         config = layer["config"]

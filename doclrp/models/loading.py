@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from ..errors import DoclrpError
+from ..text.pipeline import TextPipeline as Pipeline
 from .hf import load_hf_pipeline
+from .hf.label_scores import LABEL_PREFIX, load_prompted_classifier
 from .imported import MODEL_FILE_KINDS, load_model_file
 from .io import load_pipeline
 from .sklearn_files import PICKLE_REFUSAL, PICKLE_SUFFIXES, SKOPS_SUFFIX, load_skops_model
@@ -77,12 +79,19 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = False,
-               vocab: str | Path | None = None, labels: Sequence[str] | None = None):
+               vocab: str | Path | None = None, labels: Sequence[str] | None = None, prompt: str | None = None,
+               chat: bool = False, label_prefix: str = LABEL_PREFIX) -> Pipeline:
     """A text pipeline (``TextPipeline`` or the Hugging Face adapter) from ``folder`` on ``device``.
 
     A Keras (``.keras``, ``.h5``) or ONNX (``.onnx``) file is a text model read with the
     vocabulary it was trained with, ``vocab``, and its output names, ``labels``
     (:mod:`doclrp.models.imported`); without ``vocab`` it is one line saying what to pass.
+
+    With ``prompt``, ``folder`` holds a causal language model (Llama, Qwen2, Gemma, Mistral,
+    Phi-3, GPT-2 …) used as a classifier: the document goes where the prompt says ``{text}``,
+    and the outputs are the scores of ``labels`` as the model's next words (``label_prefix``
+    before each, a space by default; ``chat``: the prompt as the user's message in the
+    tokenizer's chat template). See :mod:`doclrp.models.hf.label_scores`.
 
     A ``.skops`` file is a fitted scikit-learn text pipeline, read with skops' safe loader and
     converted (:mod:`doclrp.models.sklearn_files`); ``.pkl`` and ``.joblib`` files are refused.
@@ -93,8 +102,11 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
     """
     folder = Path(folder)
     check_device(device)
+    pipeline: Pipeline
     if folder.suffix.lower() in PICKLE_SUFFIXES:
         raise DoclrpError(f"{folder} {PICKLE_REFUSAL}")
+    if prompt is not None and (folder.suffix.lower() in MODEL_FILE_KINDS or folder.suffix.lower() == SKOPS_SUFFIX):
+        raise DoclrpError(f"{folder} is a model file: a prompt needs a Hugging Face language model folder")
     if folder.suffix.lower() in MODEL_FILE_KINDS and not folder.is_dir():
         if not folder.is_file():
             raise DoclrpError(f"no model file at {folder}: check the path")
@@ -107,7 +119,18 @@ def load_model(folder: str | Path, device: str = "cpu", *, allow_pickle: bool = 
         return pipeline
     if not folder.is_dir():
         raise DoclrpError(f"no model folder at {folder}: check the path or train one (doclrp train)")
-    if _is_hugging_face(folder):
+    if prompt is not None:
+        if not labels:
+            raise DoclrpError("a language model as a classifier needs labels: the words whose scores it gives")
+        if not (folder / "config.json").is_file() or not _is_hugging_face(folder):
+            raise DoclrpError(f"{folder} is not a Hugging Face model folder: a prompt and labels need a causal "
+                              "language model")
+        pipeline = load_prompted_classifier(folder, prompt, labels, chat=chat, label_prefix=label_prefix,
+                                            device=device, allow_pickle=allow_pickle)
+    elif labels is not None:
+        raise DoclrpError(f"{folder} names its own outputs: labels are given for a Keras or ONNX model file, or "
+                          "with a prompt for a language model")
+    elif _is_hugging_face(folder):
         pipeline = load_hf_pipeline(folder, device=device, allow_pickle=allow_pickle)
     else:
         pipeline = load_pipeline(folder, device=device)

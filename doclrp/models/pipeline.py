@@ -22,7 +22,7 @@ from torch import nn
 
 from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
-from doclrp.models.encoders import IdEncoder, TfidfEncoder, TokenRelevance
+from doclrp.models.encoders import TextEncoder, TokenRelevance
 from doclrp.text import Prediction
 
 __all__ = ["TextPipeline", "TASKS"]
@@ -38,7 +38,7 @@ class TextPipeline:
     """
 
     model: nn.Module
-    encoder: IdEncoder | TfidfEncoder
+    encoder: TextEncoder
     labels: list[str]
     task: str = "classification"
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -69,7 +69,7 @@ class TextPipeline:
 
     @property
     def default_composite(self) -> str:
-        return self.model.default_composite
+        return str(getattr(self.model, "default_composite"))  # every doclrp model class declares one
 
     @property
     def device(self) -> torch.device:
@@ -85,7 +85,8 @@ class TextPipeline:
 
     @torch.no_grad()
     def outputs(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Model outputs ``(batch, n_outputs)`` in eval mode (the model's mode is restored after).
+        """Model outputs ``(batch, n_outputs)`` in eval mode (the model's mode is restored after), on the
+        CPU in the model's float type (a float64 model's outputs are not rounded to float32).
 
         >>> from doclrp.models import EmbeddingBagModel, IdEncoder
         >>> encoder = IdEncoder.fit(["a b", "c"])
@@ -101,9 +102,10 @@ class TextPipeline:
             batches = [self.model(self.inputs(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
         finally:
             self.model.train(training)
+        dtype = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
         if not batches:
-            return torch.zeros(0, len(self.labels))
-        return torch.cat(batches).float().cpu()
+            return torch.zeros(0, len(self.labels), dtype=dtype)
+        return torch.cat(batches).to(dtype).cpu()
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         """One :class:`doclrp.text.Prediction` per text: label, index and

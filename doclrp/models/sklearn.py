@@ -71,7 +71,7 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "identity": nn.Identity}
 
 
-def _sklearn_classes(names: Sequence[str]) -> tuple[type, ...]:
+def _sklearn_classes(names: Sequence[str]) -> tuple[Any, ...]:
     # lazily: a second to import scikit-learn
     from sklearn import linear_model, neural_network, svm
     from sklearn.feature_extraction import text
@@ -98,13 +98,15 @@ class SklearnNet(nn.Module):
 
     model_type = "sklearn"
     zero_is_absent = True
+    #: z^B's box; ``from_sklearn`` sets the vectorizer's (``SklearnTextEncoder.input_bounds``)
+    input_bounds: tuple[float | None, float | None] = (None, None)
 
     def __init__(self, n_features: int, hidden: Sequence[int] = (), activation: str = "identity",
                  n_outputs: int = 2, estimator: str = "") -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise DoclrpError(f"activation {activation!r} is not supported: use one of {', '.join(_ACTIVATIONS)}")
-        self.config = {"n_features": int(n_features), "hidden": [int(h) for h in hidden], "activation": activation,
+        self.config: dict[str, Any] = {"n_features": int(n_features), "hidden": [int(h) for h in hidden], "activation": activation,
                        "n_outputs": int(n_outputs), "estimator": estimator}
         layers: list[nn.Module] = []
         width = int(n_features)
@@ -236,6 +238,28 @@ class SklearnTextEncoder:
     def state(self) -> dict[str, Any]:
         idf = getattr(self.transformer if self.transformer is not None else self.vectorizer, "idf_", None)
         return {"terms": self.terms, "idf": None if idf is None else np.asarray(idf, float).tolist()}
+
+    @property
+    def input_bounds(self) -> tuple[float | None, float | None]:
+        """The range of the feature values as the steps define it (z^B's box, never the batch's):
+        non-negative (either sign for a ``HashingVectorizer`` with ``alternate_sign``), at most 1
+        in size where the last step normalizes rows (``norm="l1"``/``"l2"``) or counts are binary
+        without idf; counts or idf weights without normalization have no upper bound (None).
+
+        >>> from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+        >>> SklearnTextEncoder(TfidfVectorizer().fit(["aa bb"])).input_bounds
+        (0.0, 1.0)
+        >>> SklearnTextEncoder(CountVectorizer().fit(["aa bb"])).input_bounds
+        (0.0, None)
+        """
+        last = self.transformer if self.transformer is not None else self.vectorizer
+        binary = (getattr(self.vectorizer, "binary", False)
+                  and not getattr(last, "use_idf", False) and getattr(last, "norm", None) is None)
+        bounded = getattr(last, "norm", None) in ("l1", "l2") or binary
+        signed = self.hashing and bool(getattr(self.vectorizer, "alternate_sign", False))
+        if signed:
+            return (-1.0, 1.0) if bounded else (None, None)
+        return 0.0, (1.0 if bounded else None)
 
     def inputs(self, texts: Sequence[str]) -> torch.Tensor:
         """The pipeline's feature vectors ``(batch, n_features)``, dense, in ``dtype``."""
@@ -401,7 +425,7 @@ def from_sklearn(pipeline: Any, *, labels: Sequence[str] | None = None,
     classes = getattr(estimator, "classes_", None)
     classifier = classes is not None
     net = _build_net(estimator, encoder.input_size, classifier, dtype)
-    if classifier:
+    if classes is not None:
         names = [str(c) for c in classes]
         if len(names) == 2 and net.config["n_outputs"] != 2 or len(names) > 2 and net.config["n_outputs"] != len(names):
             raise DoclrpError(f"{_describe(estimator)} has {len(names)} classes but {net.config['n_outputs']} "
@@ -413,5 +437,6 @@ def from_sklearn(pipeline: Any, *, labels: Sequence[str] | None = None,
         if isinstance(labels, str) or len(labels) != len(names):
             raise DoclrpError(f"labels: give {len(names)} names, one per output ({', '.join(names)})")
         names = [str(label) for label in labels]
+    net.input_bounds = encoder.input_bounds  # z^B's box: the features' range, as the vectorizer defines it
     net.eval()
     return TextPipeline(net, encoder, names, "classification" if classifier else "regression")

@@ -13,7 +13,9 @@ the TextCNN's 0/1 padding mask, which pass gradient (and so relevance) through
 unchanged. Each model ends in a Linear layer named ``head``: training folds the
 scale of regression targets into it. Each declares ``zero_is_absent``: an input of 0 (a
 tf-idf feature of a word the document lacks, a padded position) is no part of the document,
-so the engine's rules give it no relevance (see :mod:`doclrp.core.session`). ``config`` holds the constructor keyword
+so the engine's rules give it no relevance (see :mod:`doclrp.core.session`). ``BowMLP`` declares
+``input_bounds = (0, 1)`` (its tf-idf rows have unit L2 norm), the box of z^B; the models over word ids
+need none (z^B's box is the range of their embedding matrix). ``config`` holds the constructor keyword
 arguments as JSON-safe values, so ``type(model)(**model.config)`` rebuilds the
 architecture.
 """
@@ -21,6 +23,7 @@ architecture.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -28,8 +31,9 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from doclrp.errors import DoclrpError
+from doclrp.models.registry import ModelKind
 
-__all__ = ["TextCNN", "TextLSTM", "BowMLP", "EmbeddingBagModel"]
+__all__ = ["TextCNN", "TextLSTM", "BowMLP", "EmbeddingBagModel", "CNN", "LSTM", "BOW", "BAG"]
 
 
 def _positive(value: int, name: str) -> int:
@@ -121,7 +125,8 @@ class TextCNN(nn.Module):
         valid_until = self._lengths(ids).clamp(min=self.min_len)
         pooled = []
         for branch in self.branches:
-            conv, relu, pool = branch
+            layers = cast(nn.Sequential, branch)  # (Conv1d, ReLU, AdaptiveMaxPool1d), built so in __init__
+            conv, relu, pool = cast(nn.Conv1d, layers[0]), layers[1], layers[2]
             activations = relu(conv(x))
             # Zero the positions whose window reaches into the batch's padding (after
             # ReLU every kept value is >= 0, so zeros never win the max over a real one):
@@ -135,6 +140,11 @@ class TextCNN(nn.Module):
     def _lengths(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch,) tokens up to and including the last non-padding id (padding trails)."""
         return _lengths(ids, self.config["padding_idx"])
+
+
+#: ``doclrp train --model cnn``.
+CNN = ModelKind("cnn", TextCNN, "ids", {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2},
+                epochs=40, lr=2e-3)
 
 
 def _lengths(ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
@@ -205,6 +215,13 @@ class TextLSTM(nn.Module):
         return self.head(self.dropout(self.pool(states.transpose(1, 2)).flatten(1)))
 
 
+#: ``doclrp train --model lstm``: fewer epochs than the CNN, one costs several times as much on
+#: a CPU (a step per word).
+LSTM = ModelKind("lstm", TextLSTM, "ids",
+                 {"embed_dim": 100, "hidden": 128, "layers": 1, "dropout": 0.5, "embed_dropout": 0.2},
+                 epochs=15, lr=2e-3)
+
+
 class BowMLP(nn.Module):
     """Multi-layer perceptron over a bag-of-words (tf-idf) vector.
 
@@ -218,6 +235,8 @@ class BowMLP(nn.Module):
     model_type = "bow-mlp"
     default_composite = "epsilon"
     zero_is_absent = True
+    # z^B's box (doclrp.core.session): its input is a tf-idf row, non-negative with unit L2 norm
+    input_bounds = (0.0, 1.0)
 
     def __init__(
         self,
@@ -249,6 +268,10 @@ class BowMLP(nn.Module):
         return self.head(self.layers(x))
 
 
+#: ``doclrp train --model bow``: tf-idf features.
+BOW = ModelKind("bow", BowMLP, "tfidf", {"hidden": [256], "dropout": 0.5}, epochs=10, lr=1e-3)
+
+
 class EmbeddingBagModel(nn.Module):
     """Mean of word embeddings followed by a Linear layer (fastText-style).
 
@@ -278,3 +301,7 @@ class EmbeddingBagModel(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.head(self.embedding(ids))
+
+
+#: ``doclrp train --model bag``.
+BAG = ModelKind("bag", EmbeddingBagModel, "ids", {"embed_dim": 64}, epochs=40, lr=5e-3)

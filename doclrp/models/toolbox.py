@@ -52,12 +52,13 @@ Linear/Convolution, 1e-12 on the sum of a SumPool window).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn, cast
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from doclrp.core.composites import Composite
 from doclrp.core.rules import AlphaBeta, Epsilon, Flat, Rule, Winners, WSquare
@@ -66,7 +67,7 @@ from doclrp.models.toolbox_io import mat_model_lines
 
 __all__ = ["read_toolbox_model", "toolbox_composite", "SumPool2d", "WindowSum", "TOOLBOX_METHODS"]
 
-_PARAMETERLESS = {"Flatten": nn.Flatten, "Rect": nn.ReLU, "Tanh": nn.Tanh, "SoftMax": lambda: nn.Softmax(dim=1)}
+_PARAMETERLESS: dict[str, Callable[[], nn.Module]] = {"Flatten": nn.Flatten, "Rect": nn.ReLU, "Tanh": nn.Tanh, "SoftMax": lambda: nn.Softmax(dim=1)}
 _HEADER_SIZES = {"Linear": 2, "Convolution": 6, "SumPool": 4, "MaxPool": 4, **{name: 0 for name in _PARAMETERLESS}}
 
 
@@ -119,7 +120,7 @@ class _Reader:
         self.flattened: tuple[int, int, int] | None = None  # the image a Flatten just flattened
         self.header = 0  # line number of the layer being read
 
-    def fail(self, message: str, line: int | None = None):
+    def fail(self, message: str, line: int | None = None) -> NoReturn:
         """Stop with ``message`` at ``line`` (default: the line of numbers being read)."""
         raise DoclrpError(f"{self.path}, line {self.index + 1 if line is None else line}: {message}")
 
@@ -168,26 +169,26 @@ class _Reader:
         layer = nn.Linear(m, n, dtype=self.dtype)
         with torch.no_grad():
             layer.weight.copy_(torch.from_numpy(weight.T.copy()))
-            layer.bias.copy_(torch.from_numpy(bias))
+            cast(Tensor, layer.bias).copy_(torch.from_numpy(bias))  # made with a bias
         self.shape, self.flattened = n, None
         return layer
 
     def convolution(self, h: int, w: int, d: int, n: int, s0: int, s1: int) -> nn.Conv2d:
         weight = self.numbers(h * w * d * n, "filter weights").reshape(h, w, d, n)
         bias = self.numbers(n, "biases")
-        depth, *out = self.windows("Convolution", (h, w), (s0, s1))
+        depth, out_height, out_width = self.windows("Convolution", (h, w), (s0, s1))
         if depth != d:
             self.fail(f"Convolution filters have depth {d} but the input has depth {depth}", self.header)
         layer = nn.Conv2d(d, n, (h, w), stride=(s0, s1), dtype=self.dtype)
         with torch.no_grad():
             layer.weight.copy_(torch.from_numpy(weight.transpose(3, 2, 0, 1).copy()))
-            layer.bias.copy_(torch.from_numpy(bias))
-        self.shape = (n, *out)
+            cast(Tensor, layer.bias).copy_(torch.from_numpy(bias))  # made with a bias
+        self.shape = (n, out_height, out_width)
         return layer
 
     def pool(self, kind: str, h: int, w: int, s0: int, s1: int) -> nn.Module:
-        depth, *out = self.windows(kind, (h, w), (s0, s1))
-        self.shape = (depth, *out)
+        depth, out_height, out_width = self.windows(kind, (h, w), (s0, s1))
+        self.shape = (depth, out_height, out_width)
         if kind == "MaxPool":
             return nn.MaxPool2d((h, w), stride=(s0, s1))
         return SumPool2d(depth, (h, w), (s0, s1), self.dtype)

@@ -55,8 +55,8 @@ def _matio_objects(path: Path, why: str) -> tuple[str, Any]:
     as data), or the one-line refusal when mat-io is not installed."""
     try:
         # mat-io is optional: only Matlab-object (MCOS) and v7.3 model files need it
-        from matio import load_from_mat  # type: ignore[import-not-found]
-        from matio.utils.matclass import MatlabOpaque  # type: ignore[import-not-found]
+        from matio import load_from_mat
+        from matio.utils.matclass import MatlabOpaque
     except ImportError:
         raise DoclrpError(f"{path}: {why}, which scipy cannot decode; pip install mat-io to read it, or "
                           + _MATLAB_TO_TEXT.format(name=path.name)) from None

@@ -32,6 +32,8 @@ _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; margin: .5rem 0 1.2rem; }
+.wide { overflow-x: auto; max-width: 100%; }
+svg { max-width: 100%; height: auto; }
 th, td { border-bottom: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
@@ -59,7 +61,8 @@ def _interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
 
 def _chart(title: str, shares: Sequence[float], lines: Sequence[tuple[str, Sequence[Any], str, bool]]) -> str:
     """One SVG line chart: x the share of words removed, y the explained value."""
-    width, height, left, bottom, top, right = 360, 230, 48, 30, 10, 10
+    # right margin: room for half of the "100%" label centred on the last tick
+    width, height, left, bottom, top, right = 360, 230, 48, 30, 10, 22
     values = [float(v) for _, ys, _, _ in lines for v in ys if v is not None]
     if not values or not shares:
         return ""
@@ -73,7 +76,7 @@ def _chart(title: str, shares: Sequence[float], lines: Sequence[tuple[str, Seque
     def y(value: float) -> float:
         return top + (height - top - bottom) * (high - value) / (high - low)
 
-    parts = [f'<svg width="{width}" height="{height}" role="img" '
+    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(title)}">',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#888"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#888"/>']
@@ -85,13 +88,31 @@ def _chart(title: str, shares: Sequence[float], lines: Sequence[tuple[str, Seque
                      f'{share:.0%}</text>')
     parts.append(f'<text x="{(left + width) / 2:.1f}" y="{height - 2}" font-size="10" text-anchor="middle">'
                  'share of words removed</text>')
+    drawn: list[tuple[str, list[float | None]]] = []
+    same: list[str] = []
     for name, ys, color, dashed in lines:
-        points = " ".join(f"{x(float(s)):.1f},{y(float(v)):.1f}" for s, v in zip(shares, ys) if v is not None)
-        dash = ' stroke-dasharray="4 3"' if dashed else ""
+        curve: list[float | None] = [None if v is None else float(v) for v in ys]
+        twin = next((other for other, seen in drawn if _same_curve(curve, seen)), None)
+        drawn.append((name, curve))
+        points = " ".join(f"{x(float(s)):.1f},{y(v):.1f}" for s, v in zip(shares, curve) if v is not None)
+        # a curve on top of an earlier one is drawn in dashes over it, so that both show
+        dash = ' stroke-dasharray="4 3"' if dashed else ' stroke-dasharray="6 6"' if twin else ""
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.8"{dash} points="{points}">'
                      f'<title>{escape(name)}</title></polyline>')
+        if twin:
+            same.append(f"{name} is the same as {twin}")
     parts.append("</svg>")
-    return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}</figure>"
+    note = f'<p class="note">{escape("; ".join(same))} (drawn dashed over it)</p>' if same else ""
+    return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}{note}</figure>"
+
+
+def _same_curve(a: Sequence[float | None], b: Sequence[float | None]) -> bool:
+    """Whether two curves coincide (to a millionth of their size): one would hide the other."""
+    if len(a) != len(b) or not a:
+        return False
+    scale = max([abs(v) for v in (*a, *b) if v is not None] + [1e-12])
+    return all((u is None) == (v is None) and (u is None or v is None or abs(u - v) <= 1e-6 * scale)
+               for u, v in zip(a, b))
 
 
 def _curves_section(data: Mapping[str, Any], methods: Sequence[Mapping[str, Any]], modes: Sequence[str]) -> str:
@@ -120,7 +141,8 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A table; cells are HTML already escaped by the caller."""
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    # in a box that scrolls sideways: a wide table never widens a phone's page
+    return f'<div class="wide"><table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _measures_section(data: Mapping[str, Any], methods: Sequence[Mapping[str, Any]], modes: Sequence[str]) -> str:
@@ -166,15 +188,35 @@ def _paired_section(data: Mapping[str, Any], modes: Sequence[str]) -> str:
             "method's, averaged; bold: the interval excludes 0.</p>" + "".join(out))
 
 
+def _seeds(entry: Mapping[str, Any]) -> str:
+    """Each re-initialization's mean ρ, so that one lucky draw cannot pass for the method."""
+    values = [v for v in entry.get("per_seed") or [] if v is not None]
+    return "seeds " + " / ".join(f"{v:.2f}" for v in values) if values else ""
+
+
 def _sanity_section(methods: Sequence[Mapping[str, Any]]) -> str:
-    rows = [[escape(m["name"]), escape(_interval(m["sanity"].get("top", {}).get("summary"))),
-             escape(_interval(m["sanity"].get("all", {}).get("summary")))] for m in methods if m.get("sanity")]
+    rows = []
+    for m in methods:
+        if not m.get("sanity"):
+            continue
+        cells = [escape(m["name"])]
+        for layers in ("top", "all"):
+            entry = m["sanity"].get(layers, {})
+            for words in (entry, entry.get("nonzero", {})):
+                spread = _seeds(words)
+                cells.append(escape(_interval(words.get("summary")) + (f"; {spread}" if spread else "")))
+        rows.append(cells)
     if not rows:
         return ""
+    seeds = next((m["sanity"].get("all", {}).get("seeds") for m in methods if m.get("sanity")), None) or []
     return ("<h2>Sanity check: model randomization</h2><p class=\"note\">Spearman rank correlation of word "
-            "relevance before and after re-initializing the top layer, and all layers (Adebayo et al. 2018). "
-            "Near 0 after randomizing all layers: the method depends on what the model learned; near 1: it does "
-            "not.</p>" + _table(["method", "top layer ρ", "all layers ρ"], rows))
+            "relevance before and after re-initializing the top layer, and all layers (Adebayo et al. 2018), "
+            f"averaged over {len(seeds) or 'the'} re-initializations (each one's mean after it), over all words "
+            "and over the words whose relevance is non-zero under either model (words at 0 under any model "
+            "agree in rank whatever the model). Near 0 after randomizing all layers: the method depends on what "
+            "the model learned; near 1: it does not.</p>"
+            + _table(["method", "top layer ρ", "top layer ρ, non-zero words", "all layers ρ",
+                      "all layers ρ, non-zero words"], rows))
 
 
 def _planted_section(data: Mapping[str, Any]) -> str:
@@ -188,8 +230,13 @@ def _planted_section(data: Mapping[str, Any]) -> str:
             rows.append([escape(name), escape("does not apply: " + str(result["error"])), ""])
         else:
             rows.append([escape(name), escape(_interval(result.get("top1"))), escape(_interval(result.get("topk")))])
+    model = planted.get("model") or {"kind": "text-cnn", "reference": True}
+    trained = ("the reference CNN (a tiny text CNN: doclrp cannot train this model's kind again) trained in the run"
+               if model.get("reference") else
+               f"a model of this model's kind ({model.get('kind')}: its architecture and training settings) "
+               "trained in the run")
     return (f"<h2>Planted trigger</h2><p class=\"note\">{escape(planted.get('documents', '?'))} documents whose label "
-            f"is decided by one trigger word; a tiny text CNN trained in the run (test accuracy "
+            f"is decided by one trigger word; {escape(trained)} (test accuracy "
             f"{escape(_number(planted.get('accuracy'), 3))}). Share of documents whose trigger is the most relevant "
             f"word (top-1) and among the {escape(k)} most relevant (top-{escape(k)}).</p>"
             + _table(["method", "top-1", f"top-{k}"], rows))
@@ -215,7 +262,7 @@ def render_evaluation(data: Mapping[str, Any], meta: Mapping[str, Any] | None = 
     ids = ", ".join(str(i) for i in data.get("documents", []))
     body = (
         "<h1>Faithfulness report</h1>"
-        f"<table>{header}</table>{skipped_html}"
+        f"<div class=\"wide\"><table>{header}</table></div>{skipped_html}"
         + _measures_section(data, methods, modes)
         + _curves_section(data, methods, modes)
         + _paired_section(data, modes)

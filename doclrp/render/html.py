@@ -23,6 +23,7 @@ through `html.escape`; the document keeps its own whitespace (pre-wrap).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -195,7 +196,7 @@ def _view_html(exp: Explanation, n: int, leave_out: Sequence[str], budget: Budge
 <dt>target value</dt><dd>{_num(exp.target_value)}</dd>
 <dt>total relevance</dt><dd>{_num(exp.total)} (words {_num(float(exp.relevance.sum()))}{_special_html(exp)})</dd>
 <dt>conservation delta</dt><dd>{_num(exp.delta)} (target value − total relevance)</dd>
-{_method_html(exp)}</dl>
+{_method_html(exp)}{_prompt_html(exp, vmax)}</dl>
 </section>
 <section class="legend-section">
 <h2>Legend</h2>
@@ -468,7 +469,21 @@ def _prediction_short(exp: Explanation) -> str:
 
 
 def _special_html(exp: Explanation) -> str:
-    return "".join(f", {escape(name)} {_num(value)}" for name, value in exp.special.items())
+    prompt = f", prompt {_num(math.fsum(p.relevance for p in exp.prompt))}" if exp.prompt else ""
+    return prompt + "".join(f", {escape(name)} {_num(value)}" for name, value in exp.special.items())
+
+
+def _prompt_html(exp: Explanation, vmax: float) -> str:
+    """A language model's prompt template, its words shaded on the document's scale, the document
+    standing where it goes (nothing for other models)."""
+    if not exp.prompt:
+        return ""
+    def chip(text: str, value: float) -> str:
+        return (f'<span class="chip" style="{_shade(value, vmax)}" title="{_exact(value)}" tabindex="0">'
+                f"{escape(text)}</span>")
+    before = " ".join(chip(p.text, p.relevance) for p in exp.prompt if p.before)
+    after = " ".join(chip(p.text, p.relevance) for p in exp.prompt if not p.before)
+    return (f'<dt>prompt</dt><dd class="prompt">{before} <span class="meta">[document]</span> {after}</dd>\n')
 
 
 # Browsers ignore ASCII control characters and spaces inside a scheme

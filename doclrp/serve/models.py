@@ -37,6 +37,7 @@ from typing import Any
 from doclrp.corpus.output import model_fingerprint
 from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model, pretrained_path
+from doclrp.serve.generation import generates
 
 __all__ = ["ModelEntry", "ModelRegistry", "model_id", "DEFAULT_MODEL_ID", "MODEL_FILE_SUFFIXES"]
 
@@ -71,6 +72,7 @@ class ModelEntry:
             "labels": [str(label) for label in pipeline.labels],
             "default_method": pipeline.default_composite,
             "has_mean_reference": "mean_prediction" in metrics,
+            "generates": generates(pipeline),
         }
         self._fingerprint: str | None = None
         self._fingerprint_lock = threading.Lock()

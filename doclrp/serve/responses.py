@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from doclrp.render.colors import css_gradient, diverging_rgb, hex_color, symmetric_vmax, text_color
 from doclrp.render.html import to_html
 from doclrp.render.table import csv_text
+from doclrp.corpus.output import PROMPT_KEY
 
 __all__ = ["explanation_response", "export_response", "export_name", "json_defaults", "EXPORT_TYPES", "TOP_WORDS"]
 
@@ -45,7 +46,10 @@ def explanation_response(model: str, granularity: str, explanation: Any) -> dict
     sentence_vmax = symmetric_vmax([s.relevance for s in explanation.sentences])
     token_vmax = symmetric_vmax([t.relevance for t in explanation.tokens])
     words_sum = math.fsum(w.relevance for w in explanation.words)
-    special_sum = math.fsum(explanation.special.values())
+    # a language model's prompt template: its words' relevance in one entry, so the table adds up
+    special = {**explanation.special, **({PROMPT_KEY: math.fsum(p.relevance for p in explanation.prompt)}
+                                         if explanation.prompt else {})}
+    special_sum = math.fsum(special.values())
     return {
         "model": model,
         "text": explanation.text,
@@ -59,7 +63,7 @@ def explanation_response(model: str, granularity: str, explanation: Any) -> dict
         "target": {**data["target"], "name": str(explanation.target)},
         "method": {"name": data["method"].get("name", ""), "params": json_defaults(data["method"].get("params", {}))},
         "delta": explanation.delta,
-        "special": explanation.special,
+        "special": special,
         "conservation": {"explained": explanation.target_value, "words": words_sum, "special": special_sum,
                          "delta": explanation.delta},
         # As the pages and the terminal list them: a word's occurrences grouped, punctuation left out.

@@ -78,6 +78,7 @@ class ModelInfo(BaseModel):
     labels: list[str]
     default_method: str
     has_mean_reference: bool
+    generates: bool = False  # a language model served with a prompt: POST /api/generate explains what it writes
 
 
 class MethodInfo(BaseModel):
@@ -174,3 +175,5 @@ class ExplainResponse(BaseModel):
     top_for: list[TopWord]
     top_against: list[TopWord]
     scale: dict[str, float | str]
+    notes: list[str] = Field(default_factory=list,
+                             description="what the method means here, one line each (α-β on a negative value …)")

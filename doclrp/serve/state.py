@@ -27,6 +27,7 @@ from doclrp.core.cancel import Cancelled
 from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
 from doclrp.serve.digits import DigitsModel
+from doclrp.serve.generation import is_generation, run_generation
 from doclrp.serve.models import ModelRegistry
 from doclrp.serve.queues import MAX_QUEUE, WINDOW_S, ModelQueue, QueueFull
 from doclrp.serve.results import ResultsFile
@@ -106,9 +107,13 @@ class ServerState:
         pipeline = self.registry.get(id).pipeline
 
         def run(key: Hashable, texts: Sequence[str]) -> list[Any]:
-            # The key is the request but its text, as JSON (see routes/explain.py); "views": every
-            # target of the page's class switch (explain_targets, one list per text), for HTML exports.
-            method_name, params, target, reference, views = json.loads(str(key))
+            # The key is the request but its text, as JSON (see routes/explain.py, routes/generation.py);
+            # "views": every target of the page's class switch (explain_targets, one list per text), for
+            # HTML exports.
+            request = json.loads(str(key))
+            if is_generation(request):
+                return [run_generation(pipeline, request, text) for text in texts]
+            method_name, params, target, reference, views = request
             method = resolve_method(method_name or pipeline.default_composite, **params)
             resolved = resolve_target(target, pipeline, reference)
             if views:

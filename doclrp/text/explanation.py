@@ -25,9 +25,8 @@ The JSON form (`to_dict`) is what corpora are written as and HTML is made from;
 from __future__ import annotations
 
 import copy
-import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -35,9 +34,11 @@ import numpy as np
 
 from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
+from doclrp.registry import Group, Registry
 from doclrp.text.alignment import aggregate, align_array, as_vector
 from doclrp.text.columns import TokenColumns, TokenPiece, WordColumns, WordRelevance
 from doclrp.text.frames import words_frame
+from doclrp.text.prompt import PromptWord
 from doclrp.text.layout import WordLayout
 from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, top_terms
 from doclrp.text.words import Document
@@ -55,22 +56,12 @@ __all__ = [
 #: Key of `Explanation.special` for tokens that map to no word and have no name.
 UNASSIGNED = "unassigned"
 
-#: Where notebooks get the HTML of an explanation and of a list of them. Rendering is a layer
-#: above text (docs/architecture.md: render imports text, never the reverse), so its functions
-#: are named here and imported on first display, as the core names the composites of models/hf.
-NOTEBOOK_HTML = {
-    "one": "doclrp.render.notebook:explanation_html",
-    "many": "doclrp.render.notebook:explanations_html",
-}
-
-
-#: Where `Explanation.page_images` finds the drawing of a PDF's pages (render, above text).
-PAGE_IMAGES = "doclrp.render.pages:page_images"
-
-
-def _notebook_html(kind: str, value: Any) -> str:
-    module, function = NOTEBOOK_HTML[kind].split(":")
-    return getattr(importlib.import_module(module), function)(value)
+#: How notebooks draw an explanation (``notebook-explanation``) and a list of them
+#: (``notebook-explanations``), and how `Explanation.page_images` draws a PDF's pages
+#: (``page-images``). Rendering is a layer above text (docs/architecture.md: render imports text,
+#: never the reverse), so its functions are the entry points ``doclrp.renderers``, imported on
+#: first use, as the core finds the composites of models/hf.
+RENDERERS: Registry[Callable[..., Any]] = Registry("renderer", Group.RENDERERS)
 
 
 @dataclass(frozen=True)
@@ -132,6 +123,8 @@ class Explanation:
     ``method``: the method that made it, ``{"name": …, "params": {…}}``;
     ``tokens``: the model tokens with their relevance (`TokenPiece`), the pieces the words were
     summed from (empty when not kept, as in explanations read back from corpus results);
+    ``prompt``: the words of a language model's prompt template with their relevance
+    (:class:`~doclrp.text.prompt.PromptWord`), apart from the document's words (empty otherwise).
     ``layout``: where each word stands on the pages of its file (`WordLayout`, PDF files; None
     for text without pages), a side structure indexed like the words.
 
@@ -155,6 +148,7 @@ class Explanation:
     method: dict[str, Any] = field(default_factory=dict)
     # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
     tokens: Sequence[TokenPiece] = field(default_factory=list, compare=False)
+    prompt: list[PromptWord] = field(default_factory=list)
     layout: WordLayout | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -179,9 +173,10 @@ class Explanation:
 
     @property
     def total(self) -> float:
-        """All relevance the input received: words plus special tokens
-        (so ``target_value ≈ total + delta``)."""
-        return math.fsum([*self.word_columns.relevance.tolist(), *self.special.values()])
+        """All relevance the input received: words plus special tokens plus the prompt template's
+        words (so ``target_value ≈ total + delta``)."""
+        return math.fsum([*self.word_columns.relevance.tolist(), *self.special.values(),
+                          *(p.relevance for p in self.prompt)])
 
     def top_words(self, k: int = 10, sign: int = +1) -> list[WordRelevance]:
         """The ``k`` words with the largest relevance for (``sign=+1``) or
@@ -215,22 +210,23 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         """The page of ``doclrp.render.to_html``, for notebooks."""
-        return _notebook_html("one", self)
+        return RENDERERS["notebook-explanation"](self)
 
     def page_images(self, source: Any = None, **options: Any) -> list[Any]:
         """The pages of the PDF this explains as PIL images, every word's box coloured by its
         relevance (`doclrp.render.pages.page_images`: ``source`` the PDF's path or bytes, by
         default the file its `layout` names; ``pages``, ``max_width``, ``cmap``, ``vmax``)."""
-        module, function = PAGE_IMAGES.split(":")
-        return list(getattr(importlib.import_module(module), function)(self, source, **options))
+        return list(RENDERERS["page-images"](self, source, **options))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        skip = ("words", "tokens", "target", "layout")
+        skip = ("words", "tokens", "target", "layout", "prompt")
         data = copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip})
         data["prediction"] = asdict(self.prediction)
         data["sentences"] = [asdict(sentence) for sentence in self.sentences]
         data["target"] = self.target.to_dict()
+        if self.prompt:
+            data["prompt"] = [word._asdict() for word in self.prompt]
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]
         if self.layout is not None:  # each word carries its page and box; the pages' sizes and the file come once
@@ -259,6 +255,7 @@ class Explanation:
                 method=dict(data.get("method") or {}),
                 # Absent from dicts written before tokens were kept.
                 tokens=TokenColumns.from_rows(data["text"], [TokenPiece(**t) for t in data.get("tokens") or ()]),
+                prompt=[PromptWord(**p) for p in data.get("prompt") or ()],
                 layout=WordLayout.from_dict(data["layout"], data["words"]) if data.get("layout") else None,
             )
         except (KeyError, TypeError) as err:
@@ -280,7 +277,7 @@ class Explanations(list):
         return words_frame(self, [e.id if e.id is not None else n for n, e in enumerate(self)])
 
     def _repr_html_(self) -> str:
-        return _notebook_html("many", self)
+        return RENDERERS["notebook-explanations"](self)
 
 
 def build_explanation(

@@ -34,7 +34,7 @@ def require_pandas() -> Any:
     return pandas
 
 
-def words_frame(explanations: Iterable[Any], documents: Sequence[str] | None = None) -> Any:
+def words_frame(explanations: Iterable[Any], documents: Sequence[str | int] | None = None) -> Any:
     """One row per word of ``explanations`` (each an `Explanation`): ``WORD_COLUMNS``, after a
     ``document`` column (from ``documents``, one name per explanation) when given."""
     pd = require_pandas()

@@ -40,7 +40,7 @@ class Term(NamedTuple):
 
     text: str
     relevance: float
-    count: int
+    count: int  # type: ignore[assignment]  # occurrences; shadows tuple.count, which NamedTuple allows
     start: int
 
 
@@ -107,7 +107,7 @@ def excluded(word: str, leave_out: Sequence[str]) -> bool:
     return ("punct" in leave_out and is_punct(word)) or ("stop" in leave_out and is_stop(word))
 
 
-def top_terms(words: Iterable[tuple], k: int = 10, sign: int = +1,
+def top_terms(words: Iterable[Any], k: int = 10, sign: int = +1,
               leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> list[Term]:
     """The ``k`` words (grouped by lower-cased text, relevance summed) with the largest summed
     relevance for (``sign=+1``) or against (``-1``) the target; ``words`` are

@@ -1,12 +1,13 @@
-"""Training defaults, per model kind and device: the one place the library and ``doclrp train`` read them.
+"""Training defaults per device and for every text model: the one place the library and ``doclrp train`` read them.
 
->>> MODEL_DEFAULTS["cnn"]["epochs"], TEXT_DEFAULTS["max_len"]
-(40, 400)
+>>> TEXT_DEFAULTS["max_len"]
+400
 >>> hf_defaults("cpu")["max_len"], hf_defaults("cuda")["max_len"]
 (128, 256)
 
 Text models (:func:`doclrp.training.train`) take their architecture, epochs and
-learning rate from :data:`MODEL_DEFAULTS` and the rest from :data:`TEXT_DEFAULTS`;
+learning rate from their :class:`~doclrp.models.registry.ModelKind` (declared next to each
+class, in :mod:`doclrp.models.text`) and the rest from :data:`TEXT_DEFAULTS`;
 Hugging Face fine-tuning (:func:`doclrp.training.train_hf`) from :data:`HF_DEFAULTS`,
 with shorter inputs and fewer epochs on CPU when ``doclrp train`` asks
 :func:`hf_defaults`; image models (:func:`doclrp.training.train_image_model`) from
@@ -17,25 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MODEL_DEFAULTS", "TEXT_DEFAULTS", "HF_DEFAULTS", "HF_CPU_DEFAULTS", "IMAGE_DEFAULTS", "hf_defaults"]
-
-#: Per text model kind: architecture arguments and training settings, chosen on
-#: BBC News validation accuracy within a few minutes on two CPU cores.
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {
-        "model": {"embed_dim": 100, "channels": 100, "dropout": 0.5, "embed_dropout": 0.2},
-        "epochs": 40,
-        "lr": 2e-3,
-    },
-    # fewer epochs than the CNN: one costs several times as much on a CPU (a step per word)
-    "lstm": {
-        "model": {"embed_dim": 100, "hidden": 128, "layers": 1, "dropout": 0.5, "embed_dropout": 0.2},
-        "epochs": 15,
-        "lr": 2e-3,
-    },
-    "bow": {"model": {"hidden": [256], "dropout": 0.5}, "epochs": 10, "lr": 1e-3},
-    "bag": {"model": {"embed_dim": 64}, "epochs": 40, "lr": 5e-3},
-}
+__all__ = ["TEXT_DEFAULTS", "HF_DEFAULTS", "HF_CPU_DEFAULTS", "IMAGE_DEFAULTS", "hf_defaults"]
 
 #: Text models, every kind: batch size and words per document (id models).
 TEXT_DEFAULTS: dict[str, Any] = {"batch_size": 32, "max_len": 400}

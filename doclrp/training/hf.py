@@ -25,6 +25,7 @@ import math
 import random
 import time
 from collections.abc import Iterable, Sequence
+from typing import cast
 from pathlib import Path
 
 import torch
@@ -107,12 +108,12 @@ def train_hf(
     if task == "classification":
         if any(r.label is None for r in records):
             raise DoclrpError("classification needs a label on every record")
-        labels = sorted({r.label for r in records})
+        labels = sorted({r.label for r in records if r.label is not None})
         if len(labels) < 2:
             raise DoclrpError(f"classification needs at least 2 labels, the corpus has {labels}")
     else:
-        sizes = {None if r.targets is None else len(r.targets) for r in records}
-        if None in sizes or len(sizes) != 1:
+        sizes = {len(r.targets) for r in records if r.targets is not None}
+        if any(r.targets is None for r in records) or len(sizes) != 1:
             raise DoclrpError("regression needs the same number of numeric targets on every record")
         n = sizes.pop()
         labels = list(target_names) if target_names else [f"target{i}" for i in range(n)]
@@ -151,7 +152,7 @@ def train_hf(
         ids = tokenizer([r.text for r in part], truncation=True, max_length=max_len)["input_ids"]
         if task == "classification":
             index = {label: i for i, label in enumerate(labels)}
-            return ids, torch.tensor([index[r.label] for r in part])
+            return ids, torch.tensor([index[cast(str, r.label)] for r in part])  # checked above: all labelled
         return ids, torch.tensor([r.targets for r in part], dtype=torch.float32)
 
     train_ids, train_y = encode(train)

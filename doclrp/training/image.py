@@ -49,6 +49,11 @@ def train_image_model(
     """
     if len(x) != len(y) or len(x) == 0:
         raise DoclrpError(f"need as many labels as images (> 0), got {len(x)} images and {len(y)} labels")
+    low, high = getattr(model, "input_bounds", (None, None))
+    if (low is not None and float(x.min()) < low) or (high is not None and float(x.max()) > high):
+        # z^B explains with the declared box: pixels outside it would be explained wrongly
+        raise DoclrpError(f"images range over [{float(x.min()):g}, {float(x.max()):g}] but "
+                          f"{type(model).__name__} takes pixels in [{low}, {high}]: scale them to that range")
     # A private generator: training must not depend on, or disturb, the global RNG state.
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -24,31 +24,28 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from doclrp._progress import Progress, duration
 from doclrp.corpus import Record, open_corpus, train_test_split_fixed
 from doclrp.errors import DoclrpError
-from doclrp.models.encoders import IdEncoder, TfidfEncoder
 from doclrp.models.glove import GLOVE_DIM, load_glove
 from doclrp.models.io import save_pipeline
 from doclrp.core.targets import TASKS
 from doclrp.models.pipeline import TextPipeline
-from doclrp.models.text import BowMLP, EmbeddingBagModel, TextCNN, TextLSTM
-from doclrp.training.defaults import MODEL_DEFAULTS, TEXT_DEFAULTS
+from doclrp.models.registry import MODEL_KINDS, ModelKind
+from doclrp.training.defaults import TEXT_DEFAULTS
 from doclrp.training.metrics import prediction_metrics, summarize_metrics
 from doclrp.training.scaling import TargetScaling
 
-__all__ = ["train", "check_training_options"]
-
-_CLASSES = {"cnn": TextCNN, "lstm": TextLSTM, "bow": BowMLP, "bag": EmbeddingBagModel}
-
+__all__ = ["train", "TrainingSettings", "check_training_options"]
 
 def _records(corpus: str | Path | Iterable[Record], target_columns: Sequence[str] | None) -> list[Record]:
     if isinstance(corpus, (str, Path)):
@@ -63,7 +60,7 @@ def _records(corpus: str | Path | Iterable[Record], target_columns: Sequence[str
 def _targets(records: list[Record], task: str, labels: list[str]) -> torch.Tensor:
     if task == "classification":
         index = {label: i for i, label in enumerate(labels)}
-        return torch.tensor([index[r.label] for r in records])
+        return torch.tensor([index[cast(str, r.label)] for r in records])  # every record has one (_output_names)
     return torch.tensor([r.targets for r in records], dtype=torch.float32)
 
 
@@ -74,12 +71,12 @@ def _output_names(records: list[Record], task: str, target_columns: Sequence[str
             raise DoclrpError(
                 f"{len(missing)} records have no label (e.g. {missing[0]!r}): classification needs labels"
             )
-        labels = sorted({r.label for r in records})
+        labels = sorted({r.label for r in records if r.label is not None})
         if len(labels) < 2:
             raise DoclrpError(f"classification needs at least 2 labels, the corpus has {labels}")
         return labels
-    lengths = {None if r.targets is None else len(r.targets) for r in records}
-    if None in lengths or len(lengths) != 1:
+    lengths = {len(r.targets) for r in records if r.targets is not None}
+    if any(r.targets is None for r in records) or len(lengths) != 1:
         raise DoclrpError(
             "regression needs the same number of numeric targets on every record: "
             "pass target_columns naming the JSONL fields or CSV columns"
@@ -90,21 +87,15 @@ def _output_names(records: list[Record], task: str, target_columns: Sequence[str
     return list(target_columns) if target_columns else [f"target{i}" for i in range(n)]
 
 
-def _fit_encoder(kind: str, texts: list[str], max_len: int, min_freq: int, max_vocab: int | None):
-    if kind == "bow":
-        return TfidfEncoder.fit(texts, min_df=min_freq, max_features=max_vocab)
-    return IdEncoder.fit(texts, max_len=max_len, min_freq=min_freq, max_size=max_vocab)
-
-
-def _build(kind: str, encoder, n_outputs: int, options: dict[str, Any], glove: bool, seed: int, say) -> nn.Module:
-    options = {**MODEL_DEFAULTS[kind]["model"], **options, "n_outputs": n_outputs}
+def _build(kind: ModelKind, encoder, n_outputs: int, options: dict[str, Any], glove: bool, seed: int,
+           say) -> nn.Module:
     if glove:
-        options["embed_dim"] = GLOVE_DIM
-    model = _CLASSES[kind](encoder.input_size, **options)
+        options = {**options, "embed_dim": GLOVE_DIM}
+    model = kind.build(encoder.input_size, n_outputs, **options)
     if glove:
         weights, found = load_glove(encoder.vocabulary, seed=seed)
         with torch.no_grad():
-            model.embedding.weight.copy_(weights)
+            cast(nn.Embedding, model.embedding).weight.copy_(weights)  # an ids model (glove checked by train)
         say(f"GloVe: {found} of {len(encoder.vocabulary)} vocabulary words found")
     return model
 
@@ -198,99 +189,109 @@ def check_training_options(*, epochs: int, batch_size: int, lr: float, max_len: 
         raise DoclrpError(f"lr (the learning rate) must be a positive number, got {lr!r}")
 
 
-def train(
-    corpus: str | Path | Iterable[Record] = "bbc",
-    model: str = "cnn",
-    task: str = "classification",
-    target_columns: Sequence[str] | None = None,
-    out: str | Path | None = None,
-    *,
-    epochs: int | None = None,
-    batch_size: int = TEXT_DEFAULTS["batch_size"],
-    lr: float | None = None,
-    seed: int = 13,
-    max_len: int = TEXT_DEFAULTS["max_len"],
-    min_freq: int = 2,
-    max_vocab: int | None = 20000,
-    glove: bool = False,
-    device: str = "cpu",
-    progress: bool = True,
-    patience: int = 5,
-    test_fraction: float = 0.2,
-    val_fraction: float = 0.1,
-    split_seed: int = 13,
-    model_options: dict[str, Any] | None = None,
-) -> TextPipeline:
-    """Train a ``"cnn"`` (TextCNN), ``"lstm"`` (TextLSTM, bidirectional), ``"bow"`` (tf-idf +
-    BowMLP) or ``"bag"`` (EmbeddingBagModel) on ``corpus`` (anything :func:`open_corpus` reads, or
-    Records); save it to ``out`` when given; return the pipeline.
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How :func:`train` trains a built-in text model; ``doclrp train`` fills one from its options.
 
-    ``target_columns``: for regression, the JSONL fields / CSV columns holding
-    the targets. ``epochs``/``lr`` default per model (:data:`~doclrp.training.defaults.MODEL_DEFAULTS`);
-    ``model_options`` override architecture arguments (e.g. ``{"channels":
-    100}``). ``max_len``: words per document (ids models); ``min_freq``: in
-    how many texts (tf-idf) or how often (ids) a word must occur to get a
-    feature or id; ``max_vocab``: most ids / features. ``glove``: start the
-    embedding from GloVe 50-d vectors (ids models; sets embed_dim to 50).
-    ``progress=False``: no progress bars and no printing.
+    ``model``: a :data:`~doclrp.models.registry.MODEL_KINDS` name (``"cnn"`` TextCNN, ``"lstm"``
+    TextLSTM, bidirectional, ``"bow"`` tf-idf + BowMLP, ``"bag"`` EmbeddingBagModel).
+    ``target_columns``: for regression, the JSONL fields / CSV columns holding the targets.
+    ``epochs``/``lr`` default per model (its :class:`~doclrp.models.registry.ModelKind`);
+    ``model_options`` override architecture arguments (e.g. ``{"channels": 100}``).
+    ``max_len``: words per document (ids models); ``min_freq``: in how many texts (tf-idf) or
+    how often (ids) a word must occur to get a feature or id; ``max_vocab``: most ids /
+    features. ``glove``: start the embedding from GloVe 50-d vectors (ids models; sets
+    embed_dim to 50). ``progress=False``: no progress bars and no printing.
+
+    >>> TrainingSettings(model="bow", epochs=2).lr is None
+    True
     """
-    if model not in _CLASSES:
-        raise DoclrpError(f"model must be one of {sorted(_CLASSES)}, got {model!r}")
-    if task not in TASKS:
-        raise DoclrpError(f"task must be one of {TASKS}, got {task!r}")
-    if glove and model == "bow":
-        raise DoclrpError("glove=True needs a word-embedding model: use model='cnn', 'lstm' or 'bag'")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DoclrpError(f"device {device!r} asked for but CUDA is not available: use device='cpu'")
-    epochs = MODEL_DEFAULTS[model]["epochs"] if epochs is None else epochs
-    lr = MODEL_DEFAULTS[model]["lr"] if lr is None else lr
-    check_training_options(epochs=epochs, batch_size=batch_size, lr=lr, max_len=max_len)
-    say = tqdm.write if progress else (lambda *_: None)
+
+    model: str = "cnn"
+    task: str = "classification"
+    target_columns: Sequence[str] | None = None
+    epochs: int | None = None
+    batch_size: int = TEXT_DEFAULTS["batch_size"]
+    lr: float | None = None
+    seed: int = 13
+    max_len: int = TEXT_DEFAULTS["max_len"]
+    min_freq: int = 2
+    max_vocab: int | None = 20000
+    glove: bool = False
+    device: str = "cpu"
+    progress: bool = True
+    patience: int = 5
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    split_seed: int = 13
+    model_options: Mapping[str, Any] | None = None
+
+
+def train(corpus: str | Path | Iterable[Record] = "bbc", settings: TrainingSettings | None = None, *,
+          out: str | Path | None = None, **options: Any) -> TextPipeline:
+    """Train a built-in text model on ``corpus`` (anything :func:`open_corpus` reads, or Records) as
+    ``settings`` say (a :class:`TrainingSettings`; ``options``, its fields by name, override
+    them: ``train("bbc", model="bow", epochs=2)``); save it to ``out`` when given; return the pipeline.
+    """
+    s = replace(settings or TrainingSettings(), **options)
+    kind = MODEL_KINDS[s.model]
+    if s.task not in TASKS:
+        raise DoclrpError(f"task must be one of {TASKS}, got {s.task!r}")
+    if s.glove and not kind.word_embeddings:
+        embedding_kinds = [f"model={k.name!r}" for k in MODEL_KINDS.values() if k.word_embeddings]
+        raise DoclrpError(f"glove=True needs a word-embedding model: use {', '.join(embedding_kinds[:-1])} "
+                          f"or {embedding_kinds[-1]}")
+    if s.device.startswith("cuda") and not torch.cuda.is_available():
+        raise DoclrpError(f"device {s.device!r} asked for but CUDA is not available: use device='cpu'")
+    epochs = kind.epochs if s.epochs is None else s.epochs
+    lr = kind.lr if s.lr is None else s.lr
+    check_training_options(epochs=epochs, batch_size=s.batch_size, lr=lr, max_len=s.max_len)
+    say = tqdm.write if s.progress else (lambda *_: None)
     started = time.perf_counter()
 
-    records = _records(corpus, target_columns)
-    labels = _output_names(records, task, target_columns)
-    train_part, test = train_test_split_fixed(records, test_fraction, seed=split_seed)
-    fit, val = train_test_split_fixed(train_part, val_fraction, seed=split_seed + 1)
+    records = _records(corpus, s.target_columns)
+    labels = _output_names(records, s.task, s.target_columns)
+    train_part, test = train_test_split_fixed(records, s.test_fraction, seed=s.split_seed)
+    fit, val = train_test_split_fixed(train_part, s.val_fraction, seed=s.split_seed + 1)
     if not fit or not val or not test:
         raise DoclrpError(
             f"{len(records)} records give {len(fit)} train, {len(val)} validation and {len(test)} test documents: "
             "every part needs at least one; use a larger corpus or other fractions"
         )
 
-    torch.manual_seed(seed)
-    encoder = _fit_encoder(model, [r.text for r in fit], max_len, min_freq, max_vocab)
+    torch.manual_seed(s.seed)
+    encoder = kind.fit_encoder([r.text for r in fit], max_len=s.max_len, min_freq=s.min_freq, max_vocab=s.max_vocab)
     x_fit, x_val, x_test = (encoder.inputs([r.text for r in part]) for part in (fit, val, test))
-    y_fit, y_val, y_test = (_targets(part, task, labels) for part in (fit, val, test))
-    net = _build(model, encoder, len(labels), dict(model_options or {}), glove, seed, say)
-    device_ = torch.device(device)
+    y_fit, y_val, y_test = (_targets(part, s.task, labels) for part in (fit, val, test))
+    net = _build(kind, encoder, len(labels), dict(s.model_options or {}), s.glove, s.seed, say)
+    device_ = torch.device(s.device)
     net.to(device_)
 
-    if task == "classification":
+    if s.task == "classification":
         loss_fn: nn.Module = nn.CrossEntropyLoss()
     else:
         loss_fn = nn.MSELoss()
         scaling = TargetScaling.fit(y_fit)
         y_fit, y_val = scaling.apply(y_fit), scaling.apply(y_val)
 
-    say(f"training {model} ({type(net).__name__}) on {len(fit)} documents (validating on {len(val)}, testing on "
-        f"{len(test)}): up to {epochs} epochs of {math.ceil(len(fit) / batch_size)} batches, stopping after "
-        f"{patience} without improvement; device {device_}")
+    say(f"training {s.model} ({type(net).__name__}) on {len(fit)} documents (validating on {len(val)}, testing on "
+        f"{len(test)}): up to {epochs} epochs of {math.ceil(len(fit) / s.batch_size)} batches, stopping after "
+        f"{s.patience} without improvement; device {device_}")
     best_epoch = _fit(
-        net, (x_fit, y_fit), (x_val, y_val), loss_fn, task, labels, device_, say,
-        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, progress=progress,
+        net, (x_fit, y_fit), (x_val, y_val), loss_fn, s.task, labels, device_, say,
+        epochs=epochs, batch_size=s.batch_size, lr=lr, seed=s.seed, patience=s.patience, progress=s.progress,
     )  # fmt: skip
 
-    if task == "regression":
+    if s.task == "regression":
         # Fold the standardization into the head: outputs come in target units.
-        scaling.fold_into(net.head)
+        scaling.fold_into(cast(nn.Linear, net.head))  # every built-in text model ends in a Linear head
     net.eval()
-    test_out = _predict(net, x_test, 2 * batch_size, device_)
-    metrics = prediction_metrics(task, test_out, y_test, labels, "test")
-    if task == "regression":
+    test_out = _predict(net, x_test, 2 * s.batch_size, device_)
+    metrics = prediction_metrics(s.task, test_out, y_test, labels, "test")
+    if s.task == "regression":
         # What explain(reference="mean") subtracts, so that relevance explains
         # how a text moves the score away from the average training text.
-        fit_mean = _predict(net, x_fit, 2 * batch_size, device_).double().mean(dim=0)
+        fit_mean = _predict(net, x_fit, 2 * s.batch_size, device_).double().mean(dim=0)
         metrics["mean_prediction"] = dict(zip(labels, fit_mean.tolist()))
     metrics.update(
         n_train=len(fit),
@@ -299,13 +300,13 @@ def train(
         best_epoch=best_epoch,
         train_seconds=round(time.perf_counter() - started, 1),
         settings={
-            "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-            "split_seed": split_seed, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
-            "glove": glove, "patience": patience, "test_fraction": test_fraction, "val_fraction": val_fraction,
+            "model": s.model, "epochs": epochs, "batch_size": s.batch_size, "lr": lr, "seed": s.seed,
+            "split_seed": s.split_seed, "max_len": s.max_len, "min_freq": s.min_freq, "max_vocab": s.max_vocab,
+            "glove": s.glove, "patience": s.patience, "test_fraction": s.test_fraction, "val_fraction": s.val_fraction,
         },
     )  # fmt: skip
     say(f"test ({len(test)} documents): {summarize_metrics(metrics, 'test')}; {metrics['train_seconds']} s")
-    pipeline = TextPipeline(net, encoder, labels, task, metrics)
+    pipeline = TextPipeline(net, encoder, labels, s.task, metrics)
     if out is not None:
         save_pipeline(pipeline, out)  # the caller says where it went (the command line does, once)
     return pipeline

@@ -54,8 +54,9 @@ def read_bbc() -> Iterator[Record]:
     return read_folder(bbc_folder(), fallback_encoding="latin-1")
 
 
-def open_bbc(name: str = "bbc", **options: Any) -> Iterator[Record]:
-    """:func:`read_bbc`, as the source registry calls it (``open_corpus("bbc")``); takes no options.
+def open_bbc(name: str = "bbc", *, on_error: str = "raise", **options: Any) -> Iterator[Record]:
+    """:func:`read_bbc`, as the source registry calls it (``open_corpus("bbc")``); takes no options
+    but ``on_error``, which every source takes (its files have no lines to skip).
 
     >>> next(iter(open_bbc())).id
     'business/001'

@@ -24,9 +24,10 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
+from doclrp.corpus.registry import TargetCheck
 from doclrp.errors import DoclrpError
 
-__all__ = ["vader_lexicon", "vader_lexicon_path", "vader_correlation"]
+__all__ = ["vader_lexicon", "vader_lexicon_path", "vader_correlation", "VADER_CHECK"]
 
 
 def vader_lexicon_path() -> Path:
@@ -116,3 +117,8 @@ def _pearson(pairs: list[tuple[float, float]]) -> float:
         return math.nan
     # Rounding can push |r| a hair past 1 for perfectly collinear data.
     return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+#: What ``summarize`` runs for results explaining a regressor's ``compound`` (registered as the
+#: entry point ``doclrp.target_checks: vader-lexicon``).
+VADER_CHECK = TargetCheck("VADER lexicon correlation", "regression", "compound", vader_correlation)

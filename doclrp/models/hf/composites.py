@@ -20,7 +20,7 @@ Decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3) add three parts (GPT-2 none of 
 gated MLP (which ModernBERT has too), RMSNorm, which with its normalizer constant is a
 diagonal linear map whose LRP-0 is the identity rule, and rotary position tables, constants
 whose rotation is linear and needs no rule. GPT-2's ``Conv1D`` layers are Linear layers
-stored transposed (declared in :data:`doclrp.models.hf.layouts.DENSE_ADAPTERS`): they get
+stored transposed (declared as :data:`doclrp.models.hf.layouts.CONV1D`): they get
 the Linear rules; q|k|v in one projection get their factors per output chunk.
 
 Any other module that looks like attention (class name ending in ``Attention`` with Linear
@@ -28,7 +28,11 @@ children) or like a gated MLP fails loudly, once, when the hooks are planned. Ro
 classification head and its copies in XLM-RoBERTa, CamemBERT and others call ``torch.tanh``
 as a function, out of reach of a module hook: they get
 :class:`~doclrp.models.hf.rules.FirstTokenTanhHead`. RMSNorm modules and rotary position
-tables are matched by class name (``…RMSNorm``, ``…RotaryEmbedding``). MPNet's table of
+tables are matched by class name (``…RMSNorm``, ``…RotaryEmbedding``); so is the logit cap
+``c·tanh(z/c)`` a language model's next-token scores go through (Gemma 2:
+:class:`~doclrp.models.hf.prompted.LogitSoftcap`), which gets the identity rule (Gemma 2's cap on
+attention scores, a function inside its attention, keeps its gradient: ≈ 1 for scores well
+below the cap). MPNet's table of
 relative position biases is a constant, not an input: what it takes in the softmax shows in
 delta. DeBERTa v2/v3's disentangled attention and its ``ContextPooler`` (whose activation
 is built inside ``forward``) are recomputed by their own rules,
@@ -42,12 +46,12 @@ from __future__ import annotations
 from torch import nn
 
 from doclrp.core.attention_rules import AttentionOperand, LayerNormCP
-from doclrp.core.composites import Composite
-from doclrp.core.rules import Epsilon, Gradient, Pass
+from doclrp.core.composites import Composite, Key
+from doclrp.core.rules import Epsilon, Gradient, Pass, Rule
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.layouts import (HF_ACTIVATIONS, AttentionCheck, GatedMLPCheck, hf_types, is_context_pooler,
                                       is_disentangled_attention, is_fused_gate_up, is_fused_qkv, is_gate,
-                                      is_query_or_key, is_relative_position_bias, is_rms_norm, is_rotary_embedding,
+                                      is_logit_softcap, is_query_or_key, is_relative_position_bias, is_rms_norm, is_rotary_embedding,
                                       is_tanh_head, is_up, is_value, looks_like_attention, looks_like_gated_mlp)
 from doclrp.models.hf.rules import DisentangledAttention, FirstTokenPooler, FirstTokenTanhHead
 
@@ -62,7 +66,7 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
     # LRP-0 in gradient form is the plain gradient (no division, nothing to stabilize):
     # with eps=0 the Linear layers keep theirs and cost nothing over gradient × input.
     linear = Epsilon(eps) if eps else Gradient()
-    rules = {
+    rules: dict[Key, Rule] = {
         is_query_or_key: AttentionOperand(query_key, eps),
         is_value: AttentionOperand(value, eps),
         is_fused_qkv: AttentionOperand((query_key, query_key, value), eps),
@@ -75,6 +79,7 @@ def _transformer_composite(name: str, query_key: float, value: float, gate: floa
         is_tanh_head: FirstTokenTanhHead(),
         is_context_pooler: FirstTokenPooler(),
         is_rms_norm: Pass(),
+        is_logit_softcap: Pass(),
         is_rotary_embedding: Gradient(),
         is_relative_position_bias: Gradient(),
         nn.Linear: linear,

@@ -21,6 +21,7 @@ name, which needs no import of transformers. Which rule each gets is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -30,16 +31,16 @@ from doclrp.errors import DoclrpError
 
 __all__ = [
     "QUERY_PATHS", "KEY_PATHS", "VALUE_PATHS", "QKV_PATHS", "GATE_PATHS", "UP_PATHS", "GATE_UP_PATHS",
-    "AttentionCheck", "GatedMLPCheck", "DENSE_ADAPTERS", "HF_ACTIVATIONS",
+    "AttentionCheck", "GatedMLPCheck", "CONV1D", "HF_ACTIVATIONS",
     "is_query_or_key", "is_value", "is_fused_qkv", "is_fused_gate_up", "is_gate", "is_up",
     "looks_like_attention", "is_disentangled_attention", "is_context_pooler", "is_tanh_head",
-    "looks_like_gated_mlp", "is_rotary_embedding", "is_relative_position_bias", "is_rms_norm", "hf_types",
+    "looks_like_gated_mlp", "is_rotary_embedding", "is_relative_position_bias", "is_rms_norm", "is_logit_softcap", "hf_types",
 ]
 
 
 # -- GPT-2's Conv1D ----------------------------------------------------------------------
 def _conv1d_weight(module: nn.Module) -> Tensor:
-    return module.weight.t()  # stored (in, out)
+    return cast(Tensor, module.weight).t()  # stored (in, out)
 
 
 def _is_conv1d_layout(module: nn.Module) -> bool:
@@ -48,11 +49,10 @@ def _is_conv1d_layout(module: nn.Module) -> bool:
 
 
 # transformers' Conv1D (GPT-2 and its kin): y = x W + b with W of shape (in, out), despite its
-# name a dense layer. Declared by qualified name, so that transformers need not be imported;
-# the core reads this table (by its location) on the first layer that is not torch's.
-DENSE_ADAPTERS = {
-    "transformers.pytorch_utils.Conv1D": DenseAdapter(weight=_conv1d_weight, accepts=_is_conv1d_layout),
-}
+# name a dense layer. Registered by qualified name (entry point doclrp.dense_adapters in
+# pyproject.toml), so that transformers need not be imported; the core loads it when it first
+# meets such a layer.
+CONV1D = DenseAdapter(weight=_conv1d_weight, accepts=_is_conv1d_layout)
 
 
 # Module paths (suffixes after a dot) of the attention projections, per model family.
@@ -194,7 +194,7 @@ class GatedMLPCheck(ModuleRule):
 
     def plan(self, name, module):
         children = dict(module.named_children())
-        known = any(all(is_dense(children.get(p)) for p in projections) and activation in children
+        known = any(all(p in children and is_dense(children[p]) for p in projections) and activation in children
                     for projections, activation in self._LAYOUTS)
         if not (known and _path_matches(name, ("mlp",))):
             raise DoclrpError(
@@ -228,7 +228,9 @@ def is_tanh_head(name: str, module: nn.Module) -> bool:
 
 
 def looks_like_gated_mlp(name: str, module: nn.Module) -> bool:
-    return any(is_dense(module._modules.get(p)) for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
+    children = module._modules
+    return any(children.get(p) is not None and is_dense(cast(nn.Module, children[p]))
+               for p in ("gate_proj", "up_proj", "Wi", "gate_up_proj"))
 
 
 def is_rotary_embedding(name: str, module: nn.Module) -> bool:
@@ -241,6 +243,12 @@ def is_relative_position_bias(name: str, module: nn.Module) -> bool:
     # MPNet's table of attention-score biases by relative position: no input reaches it, so it
     # is no input either; the relevance it takes in the softmax shows in delta
     return isinstance(module, nn.Embedding) and _path_matches(name, ("relative_attention_bias",))
+
+
+def is_logit_softcap(name: str, module: nn.Module) -> bool:
+    # cap · tanh(z / cap) on next-token logits (Gemma 2; doclrp.models.hf.prompted.LogitSoftcap):
+    # element-wise, so the identity rule, as the activations get
+    return type(module).__name__ == "LogitSoftcap"
 
 
 def is_rms_norm(name: str, module: nn.Module) -> bool:

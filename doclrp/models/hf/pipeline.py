@@ -49,8 +49,8 @@ from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
 
-__all__ = ["HFPipeline", "load_hf_pipeline", "RandomHeadWarning", "untrained_head", "check_hf_folder", "SAFE_LOADING",
-           "check_config_sizes", "loading_errors", "takes_row_positions", "DOCLRP_JSON",
+__all__ = ["HFPipeline", "load_hf_pipeline", "special_template", "encode_texts", "RandomHeadWarning", "untrained_head",
+           "check_hf_folder", "SAFE_LOADING", "check_config_sizes", "loading_errors", "takes_row_positions", "DOCLRP_JSON",
            "TASKS"]
 
 DOCLRP_JSON = "doclrp.json"
@@ -114,19 +114,53 @@ def _probe_text(tokenizer) -> str:
     return "hello" if tokenizer.unk_token is None or "hello" in tokenizer.get_vocab() else "a"
 
 
+def special_template(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """``(before, after)``: the special token ids ``tokenizer`` puts around one text ([CLS] … [SEP],
+    <s> …), read off by encoding one word with and without them, which works the same in every
+    transformers version."""
+    probe = _probe_text(tokenizer)
+    bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    full = tokenizer(probe, add_special_tokens=True)["input_ids"]
+    start = next((i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare), None)
+    if start is None:
+        raise DoclrpError(f"cannot find the special-token template of {type(tokenizer).__name__}")
+    return list(full[:start]), list(full[start + len(bare) :])
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[Any]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    """Per text: ``tokenizer``'s token ids (no specials, not truncated) and their character spans.
+
+    ``texts``: strings, or objects with a ``.text`` (``doclrp.text.Document``).
+    """
+    if isinstance(texts, str):
+        raise DoclrpError("expected a list of texts, got one str: wrap it in a list")
+    strings = [t if isinstance(t, str) else getattr(t, "text", None) for t in texts]
+    if any(not isinstance(s, str) for s in strings):
+        raise DoclrpError("tokens() takes strings or documents with a .text attribute")
+    if not strings:
+        return []
+    encoded = tokenizer(strings, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)
+    return [
+        (list(ids), [(int(a), int(b)) for a, b in spans])
+        for ids, spans in zip(encoded["input_ids"], encoded["offset_mapping"])
+    ]
+
+
 @dataclass
 class HFPipeline:
     """Tokenizer + ``AutoModelForSequenceClassification`` model + output names + task.
 
-    ``labels``: one name per model output (default: ``config.id2label``); ``task``:
-    ``"regression"`` where ``config.problem_type == "regression"`` (default), else
+    ``labels``: one name per model output (default, None or empty: ``config.id2label``); ``task``:
+    ``"regression"`` where ``config.problem_type == "regression"`` (default, None or empty), else
     ``"classification"``. The model is put in eval mode.
     """
 
-    model: nn.Module
+    # a transformers PreTrainedModel (an nn.Module): transformers is imported lazily, and its
+    # config's fields (num_labels, id2label, pad_token_id…) are read by name
+    model: Any
     tokenizer: Any
-    labels: list[str] | None = None
-    task: str | None = None
+    labels: list[str] = field(default_factory=list)
+    task: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     default_composite: str = "attnlrp"
 
@@ -142,14 +176,14 @@ class HFPipeline:
                 f"{type(self.tokenizer).__name__} is not a fast tokenizer: character offsets need one; "
                 "load it with AutoTokenizer.from_pretrained(folder) (use_fast=True)"
             )
-        if self.labels is None:
+        if not self.labels:
             self.labels = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
         self.labels = [str(label) for label in self.labels]
         if len(self.labels) != config.num_labels:
             raise DoclrpError(
                 f"the model has {config.num_labels} outputs but {len(self.labels)} labels were given: one name per output"
             )
-        if self.task is None:
+        if not self.task:
             self.task = "regression" if config.problem_type == "regression" else "classification"
         if self.task not in TASKS:
             raise DoclrpError(f"task must be one of {TASKS}, got {self.task!r}")
@@ -167,15 +201,8 @@ class HFPipeline:
                 f"{model_pad}: make them the same (tokenizer.pad_token or config.pad_token_id)"
             )
         self.model.eval()
-        # The single-sequence template ([CLS] … [SEP], <s> … </s>): read off by encoding
-        # one word with and without specials, which works the same in every transformers version.
-        probe = _probe_text(self.tokenizer)
-        bare = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
-        full = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
-        start = next((i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare), None)
-        if start is None:
-            raise DoclrpError(f"cannot find the special-token template of {type(self.tokenizer).__name__}")
-        self._prefix, self._suffix = full[:start], full[start + len(bare) :]
+        # The single-sequence template ([CLS] … [SEP], <s> … </s>)
+        self._prefix, self._suffix = special_template(self.tokenizer)
 
     # -- what the model is -----------------------------------------------------------------
     @property
@@ -213,20 +240,7 @@ class HFPipeline:
         >>> pipeline.tokens(["Shares fell."])  # doctest: +SKIP
         [([6661, 3062, 1012], [(0, 6), (7, 11), (11, 12)])]
         """
-        if isinstance(texts, str):
-            raise DoclrpError("expected a list of texts, got one str: wrap it in a list")
-        strings = [t if isinstance(t, str) else getattr(t, "text", None) for t in texts]
-        if any(not isinstance(s, str) for s in strings):
-            raise DoclrpError("tokens() takes strings or documents with a .text attribute")
-        if not strings:
-            return []
-        encoded = self.tokenizer(
-            strings, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
-        )
-        return [
-            (list(ids), [(int(a), int(b)) for a, b in spans])
-            for ids, spans in zip(encoded["input_ids"], encoded["offset_mapping"])
-        ]
+        return encode_texts(self.tokenizer, texts)
 
     def collate(self, windows: Sequence[Sequence[int]]) -> tuple[Tensor, dict, list[list[int]], list[list[str]]]:
         """A padded batch ``(batch, seq)`` of ``windows`` (content token ids) with the special tokens added.
@@ -407,6 +421,7 @@ def check_config_sizes(config: dict[str, Any], path: str | Path = "config.json")
 
 #: What transformers and torch raise on a folder whose files are damaged or inconsistent.
 LOADING_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, ZeroDivisionError, EOFError,
+                  AssertionError,  # torch's layers assert some fields (Embedding: padding_idx < num_embeddings)
                   pickle.UnpicklingError)
 
 _LOADERS = ("transformers", "huggingface_hub", "tokenizers", "safetensors")
@@ -502,6 +517,6 @@ def load_hf_pipeline(folder: str | Path, device: str | torch.device = "cpu", *,
                       "predictions and explanations are of a random head; fine-tune it first "
                       f"(doclrp train --model {folder})", RandomHeadWarning, stacklevel=2)
     return HFPipeline(
-        model.to(device), tokenizer, labels=info.get("labels"), task=info.get("task"),
+        model.to(device), tokenizer, labels=info.get("labels") or [], task=info.get("task") or "",
         metrics=info.get("metrics", {}), default_composite=info.get("default_composite", "attnlrp"),
     )

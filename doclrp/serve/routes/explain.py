@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from doclrp._explain import method_notes
+from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
 from doclrp.serve.responses import EXPORT_CONTENT, explanation_response, export_name, export_response
 from doclrp.serve.schemas import ExplainRequest, ExplainResponse, ExportRequest
@@ -54,7 +56,19 @@ async def explanation_for(request: ExplainRequest, server: ServerState, views: b
 async def explain(request: ExplainRequest, server: ServerState = Depends(server_state)) -> dict[str, Any]:
     """Explain ``text`` with one model, one method and one target."""
     model, explanation = await explanation_for(request, server)
-    return explanation_response(model, request.granularity, explanation)
+    return {**explanation_response(model, request.granularity, explanation),
+            "notes": _notes(server.registry.get(model).pipeline, explanation)}
+
+
+def _notes(pipeline: Any, explanation: Any) -> list[str]:
+    """What the command line warns of this explanation's method (α-β on a negative value; a
+    composite measured no better than random on this kind of model), one line each."""
+    method = explanation.method or {}
+    try:
+        attributor = resolve_method(method.get("name") or pipeline.default_composite, **method.get("params", {}))
+    except DoclrpError:  # a method the app did not make: nothing to say of it
+        return []
+    return method_notes(pipeline, attributor, [explanation], [explanation.id or "0"])
 
 
 @router.post("/api/export", responses=EXPORT_CONTENT)

@@ -403,6 +403,7 @@ function renderSummary(side, result, note) {
     " · explaining ", el("b", "target-name", result.target.name),
     " with ", el("b", "method-name", result.method.name + (params ? ` (${params})` : "")));
   if (note) box.append(el("div", "note", note));
+  for (const line of result.notes || []) box.append(el("div", "note method-note", line));
 }
 
 function renderPrediction(side, result) {
