@@ -51,8 +51,12 @@ def _ratio_rows(modes: dict) -> list[str]:
 
 def _speed(results: dict) -> list[str]:
     rows = []
-    for model, modes in results["models"].items():
-        rows += [f"{model}:", "", *_ratio_rows(modes), ""]
+    for name, value in results["models"].items():
+        if "gradient_x_input" in value:  # one setting: {model: {mode: figures}}
+            rows += [f"{name}:", "", *_ratio_rows(value), ""]
+            continue
+        for model, modes in value.items():  # several (--threads 1 2, --background): {setting: {model: ...}}
+            rows += [f"{model}, {name}:", "", *_ratio_rows(modes), ""]
     return rows
 
 
@@ -82,7 +86,9 @@ def _corpus_throughput(results: dict) -> list[str]:
     rows += ["", (f"{results['documents']} documents, {results['documents_per_second']:.0f} documents/s, "
                   f"{results['output_bytes'] / 1e6:.1f} MB; explain / predict {r['explain_to_predict']:.2f}×, "
                   f"/ predict all windows {r['explain_to_all_windows']:.2f}×, "
-                  f"/ predict as called {r['explain_to_predict_as_called']:.2f}×")]
+                  f"/ predict as called {r['explain_to_predict_as_called']:.2f}×"
+                  + (f", / (all windows + split words) {r['explain_to_all_windows_and_split']:.2f}×"
+                     if "explain_to_all_windows_and_split" in r else ""))]
     if "profile" in results:
         total = results["profile"]["seconds_with_profiler"]
         rows += ["", "| phase (cProfile) | share |", "|---|---|"]
@@ -115,16 +121,6 @@ def _serve(results: dict) -> list[str]:
     return rows
 
 
-def _document_size(results: dict) -> list[str]:
-    rows = ["| kind | characters | words | tokenize s | explain s | to_html s | page kB | peak MiB added |",
-            "|---|---|---|---|---|---|---|---|"]
-    for d in results["documents"]:
-        s = d["seconds"]
-        rows.append(f"| {d['kind']} | {d['characters']:,} | {d['words']:,} | {s['tokenize']:.2f} | {s['explain']:.2f} | "
-                    f"{s['to_html']:.2f} | {d['page_bytes'] / 1e3:.0f} | {d['peak_memory_added_mib']:.1f} |")
-    return rows
-
-
 def _generic(results: dict, prefix: str = "") -> list[str]:
     """Any other script's figures: one row per number, named by its path in the JSON."""
     rows = [] if prefix else ["| figure | value |", "|---|---|"]
@@ -134,6 +130,49 @@ def _generic(results: dict, prefix: str = "") -> list[str]:
             rows += _generic(value, f"{name}.")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append(f"| {name} | {value:.4g} |")
+    return rows
+
+
+def _document_size(results: dict) -> list[str]:
+    base = results.get("baseline") or {}
+    rows = []
+    documents = results.get("documents") or []
+    if documents and "explain" in documents[0]:
+        rows += [f"one-line document: explain {base.get('explain', 0):.0f} MiB peak, corpus {base.get('corpus', 0):.0f} MiB",
+                 "", "| kind | MB | explain s | explain MiB above one line | page MB | corpus s | corpus MiB above |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in documents:
+            e, c = r["explain"], r.get("corpus") or {}
+            rows.append(f"| {r['kind']} | {r['mb']:.1f} | {e['seconds']:.0f} | {e['peak_added_mib']:.0f} | "
+                        f"{e['page_bytes'] / 1e6:.1f} | {c.get('seconds', float('nan')):.0f} | "
+                        f"{c.get('peak_added_mib', float('nan')):.0f} |")
+        for kind, fits in (results.get("fits") or {}).items():
+            parts = [f"{name} {fit['slope_per_mb']:.1f}/MB (R² {fit['r2']:.2f})" for name, fit in fits.items()
+                     if isinstance(fit, dict) and fit]
+            rows += ["", f"{kind}: " + ", ".join(parts)]
+    elif documents:  # written before issue 28: one in-process explanation per size
+        rows += ["| kind | characters | peak MiB added |", "|---|---|---|"]
+        rows += [f"| {r['kind']} | {r['characters']} | {r['peak_memory_added_mib']:.0f} |" for r in documents]
+    budget = results.get("budget")
+    if budget:
+        e = budget["explain"]
+        rows += ["", f"--doc-timeout {budget['doc_timeout']:g} on {budget['characters'] / 1e6:.0f} MB: stopped after "
+                     f"{e['document_seconds']:.1f} s of the document's work ({' '.join(e['message'])}); corpus run "
+                     f"around it: {budget['corpus']['records']}"]
+    return rows
+
+
+def _sentence_boundaries(results: dict) -> list[str]:
+    rows = [f"{results['documents']} documents, {results['reference_sentences']} parser sentences", "",
+            "| splitter | precision | recall | F1 |", "|---|---|---|---|"]
+    rows += [f"| {name} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} |"
+             for name, f in results["splitters"].items()]
+    return rows
+
+
+def _startup(results: dict) -> list[str]:
+    rows = ["| step (fresh process) | seconds |", "|---|---|"]
+    rows += [f"| {name} | {seconds:.2f} |" for name, seconds in results["seconds"].items()]
     return rows
 
 
@@ -179,11 +218,13 @@ def _llm(results: dict) -> list[str]:
     return rows
 
 
-FORMATS = {"documents.py": _documents, "llm.py": _llm, "speed.py": _speed, "serve_faults.py": _serve_faults,
+FORMATS = {"document_size.py": _document_size, "sentence_boundaries.py": _sentence_boundaries,
+           "startup.py": _startup, "documents.py": _documents, "llm.py": _llm, "speed.py": _speed,
+           "serve_faults.py": _serve_faults,
            "transformers_speed.py": _transformers_speed, "peers.py": _peers,
            "corpus_throughput.py": _corpus_throughput,
            "transformers_faithfulness.py": _transformers_faithfulness, "vader_sanity.py": _vader_sanity,
-           "serve.py": _serve, "document_size.py": _document_size}
+           "serve.py": _serve}
 
 
 def tables(path: Path) -> str:

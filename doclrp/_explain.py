@@ -28,17 +28,20 @@ import numpy as np
 import torch
 
 from .core import Attributor, Target, describe, output_tensor, resolve_method
+from .core.cancel import check_cancelled
 from .core.rules import AlphaBeta
 from .core.targets import CONTRAST_SUFFIX
 from .core.methods import MethodSpec
+from ._budget import Budget, checked
 from .errors import DoclrpError
 from .models.measured import measured_note, model_kind
 from .text import Document, Explanation, Explanations, Prediction, build_explanation, tokenize_many
+from .text.columns import WordSpans, WordTable
 from .text.pipeline import FeaturePipeline, TextPipeline, TokenSequence
 from .text.prompt import PromptColumn, PromptWord
 from .text.targets import ReferenceLike, TargetLike, resolve_reference, resolve_target
 
-__all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
+__all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "MAX_VIEW_WORDS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
            "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE", "MethodNoteWarning",
            "method_notes"]
@@ -75,9 +78,9 @@ class MethodNoteWarning(UserWarning):
     (:mod:`doclrp.models.measured`), or α-β on a negative explained value (its signs flip)."""
 
 # (document index, start token, token ids) of one window of a sequence
-_Window = tuple[int, int, list[int]]
+_Window = tuple[int, int, Any]  # the ids: a list slice or an array view
 # a document's (token spans, relevance per token, special relevance, logits, target weights, value, delta)
-_Parts = tuple[list[tuple[int, int]], np.ndarray, dict[str, float], Any, Any, float, float]
+_Parts = tuple[Any, np.ndarray, dict[str, float], Any, Any, float, float]  # spans: (n, 2) array or list of pairs
 
 
 def window_starts(length: int, size: int, overlap: int) -> list[int]:
@@ -101,34 +104,57 @@ def window_starts(length: int, size: int, overlap: int) -> list[int]:
 class _IdSequence:
     """The sequence protocol for ``TextPipeline``s with an ``IdEncoder`` (``encoder``: its word ids)."""
 
-    def __init__(self, pipeline: TextPipeline, encoder: Any) -> None:
+    def __init__(self, pipeline: TextPipeline, encoder: Any, budget: Budget | None = None) -> None:
         self.pipeline, self.encoder = pipeline, encoder
         self.max_tokens: int = encoder.max_len
+        self.budget = budget
 
-    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    def tokens(self, documents: Sequence[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per document (a ``Document``, or anything with its ``.text`` and ``.words``): the word ids
+        (n,) and the words' spans (n, 2), as int64 arrays, encoded :data:`ENCODE_WORDS` words at a time."""
         vocabulary = self.encoder.vocabulary
-        return [(vocabulary.encode([w.text for w in doc.words]), [(w.start, w.end) for w in doc.words])
-                for doc in documents]
+        encoded = []
+        for document in documents:
+            words = _word_spans(document)
+            ids = np.empty(len(words), dtype=np.int64)
+            for begin in range(0, len(words), ENCODE_WORDS):
+                ids[begin : begin + ENCODE_WORDS] = vocabulary.encode(words[begin : begin + ENCODE_WORDS].texts())
+                checked(self.budget, "while encoding")
+                check_cancelled()
+            encoded.append((ids, np.stack([words.start, words.end], axis=1)))
+        return encoded
 
-    def collate(self, windows: list[list[int]]
+    def collate(self, windows: Sequence[Sequence[int]]
                 ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]:
         ids = torch.zeros(len(windows), max(1, *map(len, windows)), dtype=torch.long)
         for row, window in enumerate(windows):
-            ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
+            ids[row, : len(window)] = torch.as_tensor(np.asarray(window, dtype=np.int64))
         positions = [list(range(len(w))) for w in windows]
         specials = [["[PAD]"] * (ids.shape[1] - len(w)) for w in windows]
         device = next(self.pipeline.model.parameters()).device
         return ids.to(device), {}, positions, specials
 
 
-def sequence_protocol(pipeline: TextPipeline) -> TokenSequence | None:
+#: Words encoded to ids at a time (a budget is checked between such chunks).
+ENCODE_WORDS = 65_536
+
+
+def _word_spans(document: Any) -> WordTable[Any]:
+    """The words of a ``Document`` (or of an object with its ``.text`` and ``.words``) as columns."""
+    words = document.words
+    if isinstance(words, WordTable):
+        return words
+    return WordSpans.from_rows(document.text, [(w.text, w.start, w.end, getattr(w, "sentence", 0)) for w in words])
+
+
+def sequence_protocol(pipeline: TextPipeline, budget: Budget | None = None) -> TokenSequence | None:
     """The pipeline as a :class:`~doclrp.text.pipeline.TokenSequence` (itself, or its word ids),
-    or None for a bag of features."""
+    or None for a bag of features; ``budget`` is checked while word-id pipelines encode."""
     if hasattr(pipeline, "collate") and hasattr(pipeline, "tokens"):
         return cast(TokenSequence, pipeline)
     encoder = getattr(pipeline, "encoder", None)
     if encoder is not None and hasattr(encoder, "vocabulary"):
-        return _IdSequence(pipeline, encoder)
+        return _IdSequence(pipeline, encoder, budget)
     return None
 
 
@@ -144,18 +170,21 @@ def _features(pipeline: TextPipeline) -> FeaturePipeline:
 @overload
 def explain(pipeline: TextPipeline, texts: str, target: TargetLike = ..., method: MethodSpec = ..., *,  # type: ignore[overload-overlap]
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...) -> Explanation: ...
+            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...,
+            budget: Budget | float | None = ...) -> Explanation: ...
 
 
 @overload
 def explain(pipeline: TextPipeline, texts: Sequence[str], target: TargetLike = ..., method: MethodSpec = ..., *,
             composite: MethodSpec = ..., batch_size: int = ..., overlap: int | None = ...,
-            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...) -> Explanations: ...
+            ids: Sequence[str] | None = ..., reference: ReferenceLike = ...,
+            budget: Budget | float | None = ...) -> Explanations: ...
 
 
 def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLike = "predicted",
             method: MethodSpec = None, *, composite: MethodSpec = None, batch_size: int = 16, overlap: int | None = None,
-            ids: Sequence[str] | None = None, reference: ReferenceLike = None) -> Explanation | Explanations:
+            ids: Sequence[str] | None = None, reference: ReferenceLike = None,
+            budget: Budget | float | None = None) -> Explanation | Explanations:
     """Explain ``target`` for one text (returns an ``Explanation``) or a list (returns ``Explanations``, a list that shows itself in a notebook).
 
     ``target``: ``"predicted"`` (default; the only output of a one-output regressor), a
@@ -173,10 +202,26 @@ def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLi
     words keep their relevance and the offset moves into ``delta``; under z⁺ and αβ the
     words share out the deviation instead of the whole score. ``target`` is then named
     ``"<target> − mean"`` (or ``"− reference"``) and ``target_value`` is the deviation.
+    ``budget``: seconds the whole call may take, or a :class:`~doclrp._budget.Budget` (which also
+    times each stage: ``budget.seconds``); checked between the blocks of words spaCy splits,
+    the chunks of words encoded, the batches of windows and the words built, it raises
+    :class:`~doclrp._budget.DocumentTimeout` (a ``DoclrpError``) when spent. None: no limit.
     """
+    budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    # One text given as a string is "the document" in messages; several are named by position or id.
+    names = _checked_names(texts, ids, single)
+    resolved = resolve_target(target, pipeline, reference)
+    attributor = pipeline_method(pipeline, method, composite)
+    explanations = _explain_texts(pipeline, texts, names, ids, resolved, attributor, batch_size, overlap, budget)
+    return explanations[0] if single else Explanations(explanations)
+
+
+def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None, single: bool) -> list[str]:
+    """The documents' names (:func:`document_names`), once each text is known to be explainable text.
+
+    One text given as a string (``single``) is "the document" in messages; several are named
+    by position or id."""
     names = [""] if single and ids is None else document_names(texts, ids)
     for name, text in zip(names, texts):
         if not isinstance(text, str):
@@ -186,30 +231,46 @@ def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLi
         problem = invalid_character(text)
         if problem:
             raise DoclrpError(f"{_called(name)} {problem}")
-    resolved = resolve_target(target, pipeline, reference)
-    attributor = pipeline_method(pipeline, method, composite)
+    return names
+
+
+def _explain_texts(pipeline: TextPipeline, texts: Sequence[str], names: Sequence[str], ids: Sequence[str] | None,
+                   resolved: Target, attributor: Attributor, batch_size: int, overlap: int | None,
+                   budget: Budget | None, documents: Sequence[Document] | None = None,
+                   warn_level: int = 4) -> list[Explanation]:
+    """:func:`explain` once the target and method are resolved; ``documents``: the texts' words
+    when they were split already (:func:`explain_targets` splits them once for all targets);
+    ``warn_level``: the stack level of the caller's caller, whom a warning names."""
     described = describe(attributor)
-    documents = tokenize_many(texts)
-    sequence = sequence_protocol(pipeline)
+    clock = budget if budget is not None else Budget()
+    if documents is None:
+        with clock.stage("splitting words"):
+            documents = tokenize_many(texts, budget=budget)
+        checked(budget, "after tokenizing")
+    sequence = sequence_protocol(pipeline, budget)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
         if sequence is None:
-            results = _explain_bag(_features(pipeline), texts, resolved, attributor, batch_size, names)
+            with clock.stage("attributing"):
+                results = _explain_bag(_features(pipeline), texts, resolved, attributor, batch_size, names, budget)
         else:
             results = _explain_sequence(pipeline, sequence, documents, resolved, attributor, batch_size, overlap,
-                                        names)
+                                        names, clock, budget)
     finally:
         pipeline.model.train(was_training)
+    checked(budget, "after its last model pass")
     for position, parts in enumerate(results):
         _check_finite_outputs(parts[3], pipeline.labels, names[position])
-    explanations = [
-        _finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]), method=described)
-        for i, (doc, parts) in enumerate(zip(documents, results))
-    ]
-    _warn_unplaced(explanations, names, described["name"])
-    _warn_method_notes(pipeline, attributor, explanations, names)
-    return explanations[0] if single else Explanations(explanations)
+    explanations = []
+    with clock.stage("building words and sentences"):
+        for i, (doc, parts) in enumerate(zip(documents, results)):
+            explanations.append(_finish(pipeline, doc, resolved, *parts, id=None if ids is None else str(ids[i]),
+                                        method=described))
+            checked(budget, "while building words and sentences")
+    _warn_unplaced(explanations, names, described["name"], warn_level)
+    _warn_method_notes(pipeline, attributor, explanations, names, warn_level)
+    return explanations
 
 
 #: Outputs explained one by one for a page's target switch (and as many ``X-vs-rest`` contrasts):
@@ -218,9 +279,14 @@ def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLi
 MAX_TARGET_VIEWS = 20
 
 
+#: Words of a document up to which :func:`explain_targets` explains every target (a page's switch).
+MAX_VIEW_WORDS = 10_000
+
+
 def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "predicted", method: MethodSpec = None, *,
                     reference: ReferenceLike = None, id: str | None = None, max_outputs: int = MAX_TARGET_VIEWS,
-                    contrasts: bool = True) -> list[Explanation]:
+                    contrasts: bool = True, max_words: int | None = MAX_VIEW_WORDS,
+                    budget: Budget | float | None = None) -> list[Explanation]:
     """``text`` explained for ``target`` first, then for every other output and (classification)
     every ``LABEL-vs-rest`` contrast, with one method: the data of a page's target switch
     (``doclrp.render.to_html(first, alternatives=rest)``).
@@ -228,7 +294,11 @@ def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "pre
     One explanation (one backward pass per window) per target; for models with more than
     ``max_outputs`` outputs only the ``max_outputs`` highest-valued outputs (and their contrasts)
     are explained. A target equal to the first one is not repeated; a reference subtracted from
-    the first target is subtracted from every other.
+    the first target is subtracted from every other. The text is split into words once.
+
+    ``max_words``: a document of more words gets the first explanation alone (None: no limit):
+    each other target costs one more pass over the whole document, and its page one more view
+    of it (:data:`MAX_VIEW_WORDS`). ``budget``: as :func:`explain` takes it, for all targets together.
 
     >>> from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline
     >>> encoder = IdEncoder.fit(["good fun", "bad dull"])
@@ -236,10 +306,26 @@ def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "pre
     >>> views = explain_targets(pipe, "good fun", target="b")
     >>> [str(v.target) for v in views]
     ['b', 'a', 'c', 'a-vs-rest', 'b-vs-rest', 'c-vs-rest']
+    >>> len(explain_targets(pipe, "good fun", target="b", max_words=1))
+    1
     """
+    budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     attributor = pipeline_method(pipeline, method)
     base = resolve_target(target, pipeline, reference)
-    first = explain(pipeline, [text], target=base, method=attributor, ids=None if id is None else [id])[0]
+    ids = None if id is None else [id]
+    names = _checked_names([text], ids, single=True)
+    clock = budget if budget is not None else Budget()
+    with clock.stage("splitting words"):
+        documents = tokenize_many([text], budget=budget)
+    checked(budget, "after tokenizing")
+
+    def one(resolved: Target) -> Explanation:
+        return _explain_texts(pipeline, [text], names, ids, resolved, attributor, 16, None, budget, documents,
+                              warn_level=5)[0]
+
+    first = one(base)
+    if max_words is not None and len(first.words) > max_words:
+        return [first]
     labels = list(pipeline.labels)
     outputs = list(range(len(labels)))
     if len(outputs) > max_outputs:
@@ -258,8 +344,7 @@ def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "pre
         seen.add(resolved.weights)
         with warnings.catch_warnings():  # the notes are the chosen target's, said once above
             warnings.simplefilter("ignore", MethodNoteWarning)
-            views.append(explain(pipeline, [text], target=resolved, method=attributor,
-                                 ids=None if id is None else [id])[0])
+            views.append(one(resolved))
     return views
 
 
@@ -299,11 +384,12 @@ def unplaced_share(explanation: Explanation) -> float:
     0.0
     """
     unplaced = sum(abs(explanation.special.get(key, 0.0)) for key in _UNPLACED)
-    total = unplaced + sum(abs(w.relevance) for w in explanation.words)
+    total = unplaced + float(np.abs(explanation.relevance).sum())
     return unplaced / total if total > 0 else 0.0
 
 
-def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], method: str) -> None:
+def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], method: str,
+                   stacklevel: int = 3) -> None:
     """One warning per call when documents have more than a small share of relevance on no word:
     a method that hands relevance to what the text does not hold must not pass unnoticed."""
     shares = [(unplaced_share(e), name) for e, name in zip(explanations, names)]
@@ -316,7 +402,7 @@ def _warn_unplaced(explanations: Sequence[Explanation], names: Sequence[str], me
         f"{method}: {share:.1%} of the relevance reaching the input of {_called(name)}{others} lies on no word "
         "of its text (special['unassigned'] / special['[PAD]']: features the document lacks, padding, tokens "
         "outside any word); its words leave that much of the output unexplained",
-        UnplacedRelevanceWarning, stacklevel=3)
+        UnplacedRelevanceWarning, stacklevel=stacklevel)
 
 
 def method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: Sequence[Explanation],
@@ -347,9 +433,9 @@ def method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: S
 
 
 def _warn_method_notes(pipeline: TextPipeline, attributor: Attributor, explanations: Sequence[Explanation],
-                       names: Sequence[str]) -> None:
+                       names: Sequence[str], stacklevel: int = 3) -> None:
     for note in method_notes(pipeline, attributor, explanations, names):
-        warnings.warn(note, MethodNoteWarning, stacklevel=3)
+        warnings.warn(note, MethodNoteWarning, stacklevel=stacklevel)
 
 
 #: Characters of one document that the command line and corpus runs accept by default: a
@@ -400,9 +486,10 @@ def pipeline_method(pipeline: TextPipeline, method: MethodSpec = None, composite
 
 
 def _explain_bag(pipeline: FeaturePipeline, texts: Sequence[str], target: Target, attributor: Attributor,
-                 batch_size: int, names: Sequence[str]) -> list[_Parts]:
+                 batch_size: int, names: Sequence[str], budget: Budget | None = None) -> list[_Parts]:
     results: list[_Parts] = []
     for start in range(0, len(texts), batch_size):
+        checked(budget, "between model passes")
         chunk = texts[start : start + batch_size]
         inputs = pipeline.inputs(chunk)
         if not bool((inputs != 0).any(1).all()):
@@ -418,10 +505,11 @@ def _explain_bag(pipeline: FeaturePipeline, texts: Sequence[str], target: Target
     return results
 
 
-def _windows(pipeline: TextPipeline, sequence: TokenSequence, encoded: Sequence[tuple[list[int], Any]],
-             overlap: int | None, names: Sequence[str] | None = None) -> list[_Window]:
-    """``(document, start, ids)`` of every window, in document order; with ``names`` (strict), a
-    document without tokens, or only unknown ones, is an error instead of one empty window."""
+def _windows(sequence: TokenSequence, encoded: Sequence[tuple[Any, Any]], overlap: int | None,
+             names: Sequence[str] | None = None, pipeline: TextPipeline | None = None) -> list[_Window]:
+    """``(document, start, ids)`` of every window, in document order (``ids`` a slice of the
+    document's ids: a view where they are an array); with ``names`` (strict), a document
+    without tokens, or only unknown ones, is an error instead of one empty window."""
     size = sequence.max_tokens
     overlap = size // 4 if overlap is None else overlap
     if not 0 <= overlap < size:
@@ -453,7 +541,7 @@ def document_outputs(pipeline: TextPipeline, texts: Sequence[str], *, batch_size
     if sequence is None:
         return pipeline.outputs(texts, batch_size=batch_size).double()
     encoded = sequence.tokens(tokenize_many(texts, pipeline="blank"))
-    windows = _windows(pipeline, sequence, encoded, overlap)
+    windows = _windows(sequence, encoded, overlap)
     was_training = pipeline.model.training
     pipeline.model.eval()
     try:
@@ -465,12 +553,14 @@ def document_outputs(pipeline: TextPipeline, texts: Sequence[str], *, batch_size
 
 @torch.no_grad()
 def window_output_sums(pipeline: TextPipeline, sequence: TokenSequence, windows: Sequence[_Window], n_documents: int,
-                        batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+                       batch_size: int, budget: Budget | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sums (n_documents, n_outputs), counts (n_documents, 1))``: each document's
-    window outputs summed, and how many windows it has (float64, on the CPU)."""
+    window outputs summed, and how many windows it has (float64, on the CPU); ``budget``
+    is checked before each batch."""
     sums = torch.zeros(n_documents, len(pipeline.labels), dtype=torch.float64)
     counts = torch.zeros(n_documents, 1, dtype=torch.float64)
     for begin in range(0, len(windows), batch_size):
+        checked(budget, "between model passes")
         batch = windows[begin : begin + batch_size]
         inputs, kwargs, _, _ = sequence.collate([w[2] for w in batch])
         logits = output_tensor(pipeline.model(inputs, **kwargs)).reshape(len(batch), -1).double().cpu()
@@ -482,9 +572,14 @@ def window_output_sums(pipeline: TextPipeline, sequence: TokenSequence, windows:
 
 def _explain_sequence(pipeline: TextPipeline, sequence: TokenSequence, documents: Sequence[Document], target: Target,
                       attributor: Attributor, batch_size: int, overlap: int | None,
-                      names: Sequence[str]) -> list[_Parts]:
-    encoded = sequence.tokens(documents)
-    windows = _windows(pipeline, sequence, encoded, overlap, names)
+                      names: Sequence[str], clock: Budget, budget: Budget | None) -> list[_Parts]:
+    with clock.stage("encoding"):
+        encoded = [(np.asarray(ids, dtype=np.int64), np.asarray(spans, dtype=np.int64).reshape(-1, 2))
+                   for ids, spans in sequence.tokens(documents)]
+        windows = _windows(sequence, encoded, overlap, names, pipeline)
+    checked(budget, "after encoding")
+    # Each document's relevance is written into its own preallocated array as the batches of
+    # windows stream through; the windows themselves are views of the document's ids.
     per_doc: list[dict[str, Any]] = [
         dict(relevance=np.zeros(len(ids)), special={}, logits=0, weights=0, value=0.0, delta=0.0) for ids, _ in encoded]
     counts = np.bincount([w[0] for w in windows], minlength=len(encoded)).tolist()
@@ -492,9 +587,21 @@ def _explain_sequence(pipeline: TextPipeline, sequence: TokenSequence, documents
     # Only documents whose windows span several batches need a forward pass of their
     # own to find their class; the others find it inside their attribution batch.
     split = [w for w in windows if counts[w[0]] > batch_size]
-    classes = {} if not target.is_predicted else _document_classes(pipeline, sequence, split, len(encoded),
-                                                                    batch_size)
+    with clock.stage("predicting (documents over several batches)"):
+        classes = {} if not target.is_predicted else _document_classes(pipeline, sequence, split, len(encoded),
+                                                                        batch_size, budget)
+    with clock.stage("attributing"):
+        _attribute_windows(pipeline, sequence, batches, per_doc, counts, target, attributor, classes, budget)
+    return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
+            for (_, spans), acc in zip(encoded, per_doc)]
+
+
+def _attribute_windows(pipeline: TextPipeline, sequence: TokenSequence, batches: Sequence[list[_Window]],
+                       per_doc: list[dict[str, Any]], counts: Sequence[int], target: Target, attributor: Attributor,
+                       classes: dict[int, int], budget: Budget | None) -> None:
+    """One attribution per batch of windows, each window's share added into its document's arrays."""
     for batch in batches:
+        checked(budget, "between model passes")
         inputs, kwargs, positions, specials = sequence.collate([w[2] for w in batch])
         attr = attributor.attribute(pipeline.model, inputs, _window_target(target, batch, classes, pipeline.labels),
                                     forward_kwargs=kwargs)
@@ -521,8 +628,6 @@ def _explain_sequence(pipeline: TextPipeline, sequence: TokenSequence, documents
             acc["weights"] = weights[row]
             acc["value"] += share * values[row]
             acc["delta"] += share * deltas[row]
-    return [(spans, acc["relevance"], acc["special"], acc["logits"], acc["weights"], acc["value"], acc["delta"])
-            for (_, spans), acc in zip(encoded, per_doc)]
 
 
 def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_size: int) -> list[list[_Window]]:
@@ -552,10 +657,10 @@ def _window_batches(windows: Sequence[_Window], counts: Sequence[int], batch_siz
 
 
 def _document_classes(pipeline: TextPipeline, sequence: TokenSequence, windows: Sequence[_Window], n_documents: int,
-                      batch_size: int) -> dict[int, int]:
+                      batch_size: int, budget: Budget | None = None) -> dict[int, int]:
     """The predicted class of each document in ``windows`` (all its windows): the argmax
     of the mean of its windows' outputs, so all its windows explain that same class."""
-    sums, counts = window_output_sums(pipeline, sequence, windows, n_documents, batch_size)
+    sums, counts = window_output_sums(pipeline, sequence, windows, n_documents, batch_size, budget)
     return {doc_index: int(sums[doc_index].argmax()) for doc_index in counts[:, 0].nonzero()[:, 0].tolist()}
 
 
@@ -571,12 +676,12 @@ def _window_target(target: Target, batch: Sequence[_Window], classes: dict[int, 
     return target.grouped([doc_index for doc_index, _, _ in batch])
 
 
-def _sequence_reason(pipeline: TextPipeline, token_ids: Sequence[int]) -> str | None:
+def _sequence_reason(pipeline: TextPipeline | None, token_ids: Sequence[int] | np.ndarray) -> str | None:
     """Why a document of these model tokens cannot be explained, or None."""
-    if not token_ids:
+    if len(token_ids) == 0:
         return NO_TOKENS
     vocabulary = getattr(getattr(pipeline, "encoder", None), "vocabulary", None)
-    if vocabulary is not None and all(i == vocabulary.oov_id for i in token_ids):
+    if vocabulary is not None and bool(np.all(np.asarray(token_ids) == vocabulary.oov_id)):
         return ONLY_UNKNOWN
     return None
 

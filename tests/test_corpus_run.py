@@ -418,10 +418,10 @@ SLOW = "slowpoke"  # a document holding this word takes 1000 s to tokenize, on t
 @pytest.fixture
 def fake_clock(monkeypatch):
     import doclrp._explain
-    import doclrp.corpus.batch
+    import doclrp._budget
 
     clock = {"now": 0.0}
-    monkeypatch.setattr(doclrp.corpus.batch, "_clock", lambda: clock["now"])
+    monkeypatch.setattr(doclrp._budget, "_clock", lambda: clock["now"])
     tokenize = doclrp._explain.tokenize_many
 
     def slow_tokenize(texts, *args, **kwargs):
@@ -444,7 +444,7 @@ def test_a_slow_document_is_skipped_with_its_reason_and_the_others_are_unchanged
     report = explain_corpus(model_dir, corpus, tmp_path / "r.jsonl", batch_size=4, doc_timeout=60,
                             on_error="skip", progress=False)
     records = {r["id"]: r for r in records_of(tmp_path / "r.jsonl")}
-    reason = "took longer than doc_timeout=60 s (stopped after tokenizing)"
+    reason = "took longer than doc_timeout=60 s (stopped while splitting words)"
     assert records["slow"]["skipped"] == reason and report.skipped[reason] == 1
     # the same run without a budget: every other record is the same
     plain = explain_corpus(model_dir, corpus, tmp_path / "plain.jsonl", batch_size=4, doc_timeout=None,
@@ -459,7 +459,7 @@ def test_a_slow_document_stops_the_run_in_one_line_and_the_run_continues(model_d
     corpus, out = slow_corpus(tmp_path), tmp_path / "r.jsonl"
     err = fails(capsys, "--model", model_dir, "--input", corpus, "--out", out, "--batch-size", 2,
                 "--doc-timeout", 60, "--quiet")
-    assert "document slow took longer than doc_timeout=60 s (stopped after tokenizing)" in err
+    assert "document slow took longer than doc_timeout=60 s (stopped while splitting words)" in err
     assert "--on-error skip" in err
     assert run("--model", model_dir, "--input", corpus, "--out", out, "--batch-size", 2, "--doc-timeout", 60,
                "--on-error", "skip", "--quiet") == 0
@@ -469,11 +469,11 @@ def test_a_slow_document_stops_the_run_in_one_line_and_the_run_continues(model_d
 
 
 def test_the_budget_is_checked_between_the_passes_over_a_documents_windows(cnn_dir, monkeypatch):
-    import doclrp.corpus.batch
+    import doclrp._budget
 
     pipeline = load_pipeline(cnn_dir)
     clock = {"now": 0.0}
-    monkeypatch.setattr(doclrp.corpus.batch, "_clock", lambda: clock["now"])
+    monkeypatch.setattr(doclrp._budget, "_clock", lambda: clock["now"])
     # every forward pass of the model takes 30 s on the fake clock; with one window per batch,
     # a document of n windows runs 2n passes (a prediction and an attribution per window)
     handle = pipeline.model.register_forward_hook(lambda *_: clock.__setitem__("now", clock["now"] + 30.0))

@@ -245,3 +245,4 @@ def test_sixteen_concurrent_requests_equal_sequential_ones(app, bbc):
     assert concurrent == sequential
     model = app.state.registry.get("bbc-cnn").pipeline.model
     assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
+

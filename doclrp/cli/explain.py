@@ -13,10 +13,13 @@ text), within ``--max-bytes``, ``--max-pages`` and ``--doc-timeout``.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 from doclrp._atomic import write_text
-from doclrp._explain import explain, explain_targets, invalid_character
+from doclrp._budget import Budget, DocumentTimeout
+from doclrp._explain import MAX_VIEW_WORDS, explain, explain_targets, invalid_character
 from doclrp.cli.options import device_from_args, method_from_args, prompt_options, target_from_args
 from doclrp.cli.terminal import in_command_line_terms, printable, top_words_text
 from doclrp.documents import Deadline, Limits, SourceText, read_source, render_pages
@@ -24,6 +27,7 @@ from doclrp.errors import DoclrpError
 from doclrp.models.loading import load_model
 from doclrp.render import to_html
 from doclrp.render.pages import PAGE_VIEW_PAGES
+from doclrp.text import load_spacy
 from doclrp.text.terms import excluded, parse_leave_out
 
 __all__ = ["run", "read_document", "read_file", "drawn_pages", "write_page", "write_json", "check_document", "prediction_line",
@@ -139,37 +143,62 @@ def run(args) -> int:
     method = method_from_args(args)
     limits = limits_from_args(args) if args.file is not None else None
     deadline = limits.deadline() if limits is not None else None  # reading and drawing the pages share it
-    source = None if args.file is None else read_file(args.file, limits, deadline)
-    text = check_document(args.text if source is None else source.text, args.max_chars)
+    # The file is read before the model loads (an unreadable one fails at once); its time counts
+    # against --doc-timeout, and the model's and spaCy's loading do not (the command's, not the document's).
+    reading = Budget(None)
+    with reading.stage("reading"):
+        source = None if args.file is None else read_file(args.file, limits, deadline)
+        text = check_document(args.text if source is None else source.text, args.max_chars)
     if args.generate is not None or args.continuation is not None:
         return _generation(args, text)
     pipeline = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle, vocab=args.vocab,
                           labels=args.labels, **prompt_options(args))
+    # the target as soon as the model's labels are there; the method, unless named, is the model's own
     target, method = target_from_args(args, pipeline), method or method_from_args(args, pipeline)
-    leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
-    page = None
-    as_json = args.out is not None and Path(args.out).suffix.lower() == ".json"
-    if args.out is not None and not as_json:
-        # The page carries every class (and X-vs-rest) for its target switch: one pass each.
-        explanation, *others = explain_targets(pipeline, text, target=target, method=method)
-        if source is not None:
-            explanation, others = source.attach(explanation), [source.attach(other) for other in others]
-        page = write_page(args.out, to_html(explanation, title=Path(args.file).name if args.file else None,
-                                            alternatives=others, leave_out=leave_out,
-                                            pages=drawn_pages(source, deadline)))
-    else:
-        explanation = explain(pipeline, text, target=target, method=method)
-        if source is not None:
-            explanation = source.attach(explanation)
-        if as_json:
-            page = write_json(args.out, _json_of(explanation, source))
+    load_spacy()
+    budget = Budget(getattr(args, "doc_timeout", None))
+    budget.charge("reading", reading.seconds["reading"])
+    try:
+        explanation, page = _explain_document(args, pipeline, text, source, deadline, budget, target, method)
+    except DocumentTimeout as error:
+        raise DoclrpError(f"the document {error}; raise --doc-timeout or split the document") from None
+    finally:
+        if getattr(args, "timings", False):
+            print("timings " + json.dumps({name: round(s, 4) for name, s in budget.seconds.items()}),
+                  file=sys.stderr, flush=True)
     print(printable(prediction_line(explanation)))
-    _print_top(explanation, args.top, leave_out)
+    _print_top(explanation, args.top, parse_leave_out(getattr(args, "top_words_filter", None)))
     if source is not None and source.kind != "text":
         print(printable(document_line(source)))
     if page is not None:
         print(f"wrote {page}")
     return 0
+
+
+def _explain_document(args: Any, pipeline: Any, text: str, source: SourceText | None, deadline: Deadline | None,
+                      budget: Budget, target: Any, method: Any) -> tuple[Any, Path | None]:
+    leave_out = parse_leave_out(getattr(args, "top_words_filter", None))
+    as_json = args.out is not None and Path(args.out).suffix.lower() == ".json"
+    if args.out is None or as_json:
+        explanation = explain(pipeline, text, target=target, method=method, budget=budget)
+        if source is not None:
+            explanation = source.attach(explanation)
+        if not as_json:
+            return explanation, None
+        with budget.stage("writing the page"):
+            return explanation, write_json(args.out, _json_of(explanation, source))
+    # The page carries every class (and X-vs-rest) for its target switch: one pass each.
+    explanation, *others = explain_targets(pipeline, text, target=target, method=method, budget=budget)
+    if source is not None:
+        explanation, others = source.attach(explanation), [source.attach(other) for other in others]
+    if len(explanation.words) > MAX_VIEW_WORDS:
+        print(f"the page shows {explanation.target} alone: documents over {MAX_VIEW_WORDS:,} words get no switch "
+              "between targets (each target is one more pass over the whole document)", file=sys.stderr)
+    with budget.stage("making the page"):
+        page = to_html(explanation, title=Path(args.file).name if args.file else None, alternatives=others,
+                       leave_out=leave_out, budget=budget, pages=drawn_pages(source, deadline))
+    with budget.stage("writing the page"):
+        return explanation, write_page(args.out, page)
 
 
 def _generation(args, text: str) -> int:
@@ -209,7 +238,7 @@ def _generation(args, text: str) -> int:
     return 0
 
 
-def _json_of(explanation, source: SourceText | None) -> dict:
+def _json_of(explanation: Any, source: SourceText | None) -> dict[str, Any]:
     """``Explanation.to_dict()`` and, for a file, what was read from it (``document``)."""
     data = explanation.to_dict()
     if source is not None:

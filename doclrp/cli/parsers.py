@@ -289,12 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", help="the HTML page (.html) or the explanation as JSON (.json) to write "
                                        "(default: none, the terminal only)")
     add_document_limits(explain)
-    explain.add_argument("--doc-timeout", type=seconds_or_off, default=DOC_TIMEOUT, metavar="SECONDS",
-                         help=f"seconds that reading the --file and drawing its pages may take (default "
-                              f"{DOC_TIMEOUT:g}; 'off': no limit)")
     explain.add_argument("--top", type=count, default=10, help="top words to print")
     add_top_words_filter(explain)
     add_max_chars(explain)
+    explain.add_argument("--doc-timeout", type=seconds_or_off, default=DOC_TIMEOUT, metavar="SECONDS",
+                         help=f"seconds the document's work may take (default {DOC_TIMEOUT:g}; 'off': no limit): "
+                              "reading the --file, splitting words, encoding, the model passes, the page and its "
+                              "drawn PDF pages (loading the model does not count); checked between blocks of text "
+                              "and batches of windows, so it holds to within about a second")
+    explain.add_argument("--timings", action="store_true",
+                         help="print the seconds each stage took (reading, splitting words, encoding, model passes, "
+                              "words and sentences, page) to stderr as one JSON line")
     explain.add_argument("--reference", metavar="mean|V,V,...",
                          help="explain the deviation from a reference prediction: 'mean' (stored at training) "
                               "or one number per output")
@@ -468,9 +473,8 @@ def add_corpus_parser(subparsers) -> None:
     corpus.add_argument("--doc-timeout", type=seconds_or_off, default=DOC_TIMEOUT, metavar="SECONDS",
                         help=f"seconds of work one document may take (default {DOC_TIMEOUT:g}; 'off': no limit), "
                              "checked "
-                             "between its stages: after tokenizing and before each model pass over a batch of "
-                             "windows. A stage already running (one spaCy call, one forward/backward pass) is "
-                             "not interrupted; long runs of one character are split before spaCy already. A "
+                             "in every stage of its work: between the blocks of text spaCy splits, the chunks of "
+                             "words encoded, the model passes over batches of windows and the records built. A "
                              "document over the limit is skipped with its reason under --on-error skip, else "
                              "the run stops with one line (run it again to continue). Both engines (local, ray) "
                              "honour it")

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, cast
 
@@ -27,7 +28,7 @@ from torch.nn.modules.conv import _ConvNd
 
 from ..registry import Group, Registry
 
-__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "is_affine_layer",
+__all__ = ["AffineMap", "SparseConv1dMap", "restrict_to_nonzero", "keeps_output", "one_thread", "is_affine_layer",
            "is_dense", "AFFINE_LAYERS", "DenseAdapter", "DENSE_ADAPTERS", "register_dense_adapter", "dense_adapter"]
 
 # A Conv1d whose output gradient is nonzero at most at this fraction of its positions
@@ -290,6 +291,29 @@ def restrict_to_nonzero(layer: AffineMap, x: Tensor,
         return layer, None
     positions = nonzero.nonzero()
     return SparseConv1dMap(layer, positions), tuple(positions.unbind(1))
+
+
+#: Whether a CPU Conv1d's sparse rule runs on one thread (see ``session``); benchmarks switch it off to compare.
+ONE_THREAD_SPARSE = True
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one intra-op thread (torch's own count restored after it).
+
+    >>> with one_thread():
+    ...     torch.get_num_threads()
+    1
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def keeps_output(module: nn.Module, x: Tensor) -> bool:

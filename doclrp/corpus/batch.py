@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-import math
 import re
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from doclrp._budget import DocumentTimeout, check_seconds
 from doclrp._explain import UnexplainableDocument, explain, invalid_character
 from doclrp.corpus.output import explanation_record, skipped_record
 from doclrp.corpus.readers import Record
@@ -36,63 +34,13 @@ EMPTY = "empty document"
 #: stops what once held a run for 44 minutes.
 DOC_TIMEOUT = 300.0
 
-# monotonic: a clock set back or forward mid-run moves no deadline (tests replace it)
-_clock = time.monotonic
-
-
-class DocumentTimeout(DoclrpError):
-    """A document's work ran past its time budget; ``stage`` says where it was stopped."""
-
-    def __init__(self, seconds: float, stage: str) -> None:
-        super().__init__(f"took longer than doc_timeout={seconds:g} s (stopped {stage})")
-        self.seconds, self.stage = seconds, stage
-
-
 def check_doc_timeout(seconds: float | None) -> float | None:
     """``seconds`` as a time budget: a positive, finite number of seconds, or None (no budget).
 
     >>> check_doc_timeout(2), check_doc_timeout(None)
     (2.0, None)
     """
-    if seconds is None:
-        return None
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (math.isfinite(seconds)
-                                                                                  and seconds > 0):
-        raise DoclrpError(f"doc_timeout must be a positive number of seconds (or None: no limit), got {seconds!r}")
-    return float(seconds)
-
-
-class _Deadline:
-    """``seconds`` from now on the monotonic clock; :meth:`check` raises once it has passed."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.at = _clock() + seconds
-        self.passes = 0  # model forward passes begun
-
-    def check(self, stage: str) -> None:
-        if _clock() > self.at:
-            raise DocumentTimeout(self.seconds, stage)
-
-    def before_pass(self, module: Any, args: Any) -> None:
-        # explain() tokenizes and encodes before the first pass, and runs one forward and
-        # backward per batch of windows: checking before each forward checks between them
-        self.check("after tokenizing" if self.passes == 0 else "between model passes")
-        self.passes += 1
-
-
-@contextmanager
-def _within(pipeline, seconds: float | None) -> Iterator[_Deadline | None]:
-    """A deadline checked before every forward pass of the pipeline's model while the block runs."""
-    if seconds is None:
-        yield None
-        return
-    deadline = _Deadline(seconds)
-    handle = pipeline.model.register_forward_pre_hook(deadline.before_pass)
-    try:
-        yield deadline
-    finally:
-        handle.remove()
+    return check_seconds(seconds, "doc_timeout")
 
 
 def _reason(error: DoclrpError) -> str:
@@ -157,8 +105,9 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
     or not valid text keeps no text (it could not be written, or would bloat the results).
 
     ``doc_timeout``: seconds of work per document (None: no limit), checked on a monotonic
-    clock between the stages of the work (after tokenizing, before each forward pass over a
-    batch of windows, after the last one); a stage already running is not interrupted. The
+    clock between the stages of the work and inside the long ones (between the blocks of text
+    spaCy splits, the chunks of words encoded, before each forward pass over a batch of
+    windows, after the last one, between the documents built; see :mod:`doclrp._budget`). The
     batch runs together within one document's budget; if it is stopped, its documents run
     one by one, each with its own budget (so a slow document holds the run for at most about
     twice the budget). A document over its budget gets a ``skipped`` record under
@@ -192,18 +141,15 @@ def explain_records(pipeline, records: Sequence[Record], *, target="predicted", 
     try:
         if len(todo) == 1 and doc_timeout is not None:
             raise DocumentTimeout(doc_timeout, "")  # alone it has its own budget below: not run twice
-        with _within(pipeline, doc_timeout):
-            explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], **options) if todo else []
+        explanations = explain(pipeline, [r.text for r in todo], ids=[r.id for r in todo], budget=doc_timeout,
+                               **options) if todo else []
         pairs = list(zip(todo, explanations))
     except DoclrpError:
         # Some document of the batch is unreadable (or slow): find it, explain the others one by one.
         pairs = []
         for record in todo:
             try:
-                with _within(pipeline, doc_timeout) as deadline:
-                    explanation = explain(pipeline, record.text, ids=[record.id], **options)
-                if deadline is not None:
-                    deadline.check("after its last model pass")
+                explanation = explain(pipeline, record.text, ids=[record.id], budget=doc_timeout, **options)
                 pairs.append((record, explanation))
             except DocumentTimeout as error:
                 if on_error == "raise":

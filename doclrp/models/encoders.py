@@ -58,7 +58,7 @@ class TokenRelevance(NamedTuple):
     unassigned: float
 
 
-def word_tokens(texts: Sequence[str]) -> list[list[Token]]:
+def word_tokens(texts: Sequence[str]) -> list[Sequence[Token]]:
     """The words of each text by spaCy's rule tokenizer (the encoders' tokenization).
 
     >>> [w.text for w in word_tokens(["Don't panic."])[0]]

@@ -27,9 +27,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
+from doclrp._budget import Budget, checked
 from doclrp.errors import DoclrpError
-from doclrp.render.colors import (NEGATIVE_RGB, POSITIVE_RGB, css_gradient, diverging_color, hex_color,
-                                  symmetric_vmax, text_color)
+from doclrp.render.colors import (NEGATIVE_RGB, POSITIVE_RGB, css_gradient, diverging_color, diverging_rgb,
+                                  hex_color, symmetric_vmax, text_color)
 from doclrp.render.page import TAP_VALUES, bar_chart_svg, escape, html_page
 from doclrp.render.pages import PageImage, page_view
 from doclrp.text.explanation import Explanation, WordRelevance
@@ -37,6 +40,10 @@ from doclrp.text.terms import DEFAULT_LEAVE_OUT, Term, describe_leave_out
 
 __all__ = ["to_html", "render_index"]
 
+#: Words a page highlights; a longer document's page shows its strongest passages (`shown_words`).
+PAGE_WORDS = 50_000
+#: Characters of each sentence a page shows beside its bar when the document is over `PAGE_WORDS`.
+SENTENCE_CHARS = 160
 #: Words listed for and against the target on a document page and per index row.
 TOP_WORDS_PAGE = 10
 TOP_WORDS_INDEX = 5
@@ -60,6 +67,7 @@ dl.facts dt {{ color: #666; }} dl.facts dd {{ margin: 0; font-variant-numeric: t
 .doc {{ white-space: pre-wrap; overflow-wrap: anywhere; font-family: Georgia, "Times New Roman", serif;
         font-size: 1.05rem; line-height: 1.9; border: 1px solid #ddd; border-radius: 4px; padding: 1rem; }}
 .w {{ border-radius: 3px; }}
+.gap {{ color: #888; font-family: system-ui, sans-serif; font-size: .85rem; }}
 .sentence {{ white-space: pre-wrap; overflow-wrap: anywhere; padding: .25rem .5rem; margin: .2rem 0;
              border-radius: 3px; }}
 .value {{ font-family: ui-monospace, monospace; font-size: .85rem; }}
@@ -92,6 +100,7 @@ def _method_html(exp: Explanation) -> str:
 
 def to_html(explanation: Explanation, title: str | None = None, *, alternatives: Sequence[Explanation] = (),
             back: tuple[str, str] | None = None, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT,
+            budget: Budget | None = None, max_words: int | None = PAGE_WORDS,
             pages: Sequence[PageImage] = ()) -> str:
     """A complete HTML5 page showing which words of the document made the prediction.
 
@@ -105,6 +114,11 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
     ``back``: ``(href, text)`` of a link back to the index the page belongs to.
     ``leave_out``: what the top-word lists leave out (``"punct"``, ``"stop"``; see
     :mod:`doclrp.text.terms`); repeated words are grouped, their relevance summed.
+    ``budget``: a :class:`~doclrp._budget.Budget` checked between the views and the blocks of words.
+    ``max_words``: a document of more words has only the passages (sentences) of largest
+    |relevance| highlighted, up to this many words, with the gaps marked and the limit said on
+    the page; its sentence bars (text shortened) and top words still cover the whole document,
+    and the explanation's JSON holds every word (None: highlight all; default :data:`PAGE_WORDS`).
     ``pages``: a PDF's pages drawn (`doclrp.documents.render_pages`) for an explanation with a
     `layout`: the page then shows them with every word's box coloured, beside the text, with a
     switch between pages and text (:mod:`doclrp.render.pages`).
@@ -122,7 +136,8 @@ def to_html(explanation: Explanation, title: str | None = None, *, alternatives:
     if len(views) > 1:
         switch, style = _switch_html(views), _STYLE + _switch_style(len(views))
     rendered = "\n".join(
-        f'<div class="view view-{n}">\n{_view_html(view, n, leave_out)}\n</div>' for n, view in enumerate(views))
+        f'<div class="view view-{n}">\n{_view_html(view, n, leave_out, budget, max_words)}\n</div>'
+        for n, view in enumerate(views))
     views_html = f'<div class="views">\n{rendered}\n</div>'
     if pages:
         views_html, page_style = page_view(views, pages, views_html)
@@ -158,8 +173,18 @@ def _switch_style(n: int) -> str:
     return "\n".join(rules) + "\n"
 
 
-def _view_html(exp: Explanation, n: int, leave_out: Sequence[str]) -> str:
+def _view_html(exp: Explanation, n: int, leave_out: Sequence[str], budget: Budget | None = None,
+               max_words: int | None = PAGE_WORDS) -> str:
     """What changes with the target: explained facts, legend, document, sentences, top words."""
+    checked(budget, "while writing the page")
+    shown = shown_words(exp, max_words)
+    limit_note, shorten = "", None
+    if shown is not None:
+        shorten = SENTENCE_CHARS
+        limit_note = (f'<p class="meta limit">This document has {len(exp.words):,} words: the page highlights the '
+                      f'{int(shown.sum()):,} words of its sentences of largest |relevance| (at most {max_words:,} '
+                      f'words a page), with the gaps marked. Sentences (their text cut at {SENTENCE_CHARS} '
+                      f'characters) and top words cover the whole document; its JSON holds every word.</p>\n')
     vmax = symmetric_vmax(exp.relevance)
     up, down = _directions(exp)
     # ids on the first view only: an id names one element of the page.
@@ -182,12 +207,12 @@ Scale ends at the largest |word relevance|; hover, tap or tab to a word for its 
 </section>
 <section class="document">
 <h2>Document</h2>
-<div class="doc"{document_id}>{_document_html(exp, vmax)}</div>
+{limit_note}<div class="doc"{document_id}>{_document_html(exp, vmax, shown, budget)}</div>
 </section>
 <section class="sentences">
 <h2>Sentences</h2>
 <p class="meta">Each sentence shaded by its summed relevance, relative to the strongest sentence.</p>
-{_sentences_html(exp)}
+{_sentences_html(exp, shorten)}
 </section>
 <section class="top-words">
 <h2>Top words</h2>
@@ -272,36 +297,108 @@ def _directions(exp: Explanation) -> tuple[str, str]:
     return f"for {exp.target}", f"against {exp.target}"
 
 
-def _document_html(exp: Explanation, vmax: float) -> str:
+def _shades(values: np.ndarray, vmax: float) -> list[str]:
+    """The style of each of ``values`` (background and text colour), computed for all at once:
+    one colour at a time cost as much as the rest of the page."""
+    rgb = diverging_rgb(values, vmax).astype(np.int64)
+    keys = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    styles = []
+    for key in unique.tolist():
+        background = f"#{key:06x}"
+        styles.append(f"background-color:{background};color:{text_color(background)}")
+    return [styles[i] for i in inverse.reshape(-1).tolist()]
+
+
+def shown_words(exp: Explanation, max_words: int | None) -> np.ndarray | None:
+    """Which words a page highlights when ``exp`` has more than ``max_words`` (None: all of them):
+    the words of the sentences with the largest |relevance|, added strongest first while they fit,
+    as a boolean mask over the words. Sentences and top words always cover the whole document.
+
+    >>> from doclrp.text import Explanation
+    >>> from doclrp.text.explanation import _EXAMPLE
+    >>> shown_words(Explanation.from_dict(_EXAMPLE), 10) is None
+    True
+    """
+    words = exp.word_columns
+    if max_words is None or len(words) <= max_words:
+        return None
+    n_sentences = max(len(exp.sentences), int(words.sentence.max()) + 1 if len(words) else 0)
+    sizes = np.bincount(words.sentence, minlength=n_sentences)
+    strength = np.abs(np.bincount(words.sentence, weights=words.relevance, minlength=n_sentences))
+    order = np.lexsort((np.arange(n_sentences), -strength))
+    fits = np.cumsum(sizes[order]) <= max_words
+    chosen = np.zeros(n_sentences, dtype=bool)
+    chosen[order[fits]] = True
+    if not chosen.any():  # one sentence longer than the limit: its first words
+        mask = np.zeros(len(words), dtype=bool)
+        mask[np.flatnonzero(words.sentence == order[0])[:max_words]] = True
+        return mask
+    return chosen[words.sentence]
+
+
+def _document_html(exp: Explanation, vmax: float, shown: np.ndarray | None = None,
+                   budget: Budget | None = None) -> str:
     text = exp.text
+    words = exp.word_columns
+    order = np.argsort(words.start, kind="stable")
+    starts, ends = words.start[order], words.end[order]
+    bad = np.flatnonzero((starts[1:] < ends[:-1]) | (ends[1:] > len(text)))
+    if len(words) and (ends[0] > len(text) or bad.size):
+        i = 0 if ends[0] > len(text) else int(bad[0]) + 1
+        word = words[int(order[i])]
+        raise DoclrpError(
+            f"word {word.text!r} at {word.start}:{word.end} overlaps another or lies outside the text; "
+            "build explanations from the words of one tokenize() call"
+        )
+    keep = order if shown is None else order[shown[order]]
+    relevance = words.relevance[keep]
+    styles = _shades(relevance, vmax)
     parts = []
     position = 0
-    for word in sorted(exp.words, key=lambda w: w.start):
-        if word.start < position or word.end > len(text):
-            raise DoclrpError(
-                f"word {word.text!r} at {word.start}:{word.end} overlaps another or lies outside the text; "
-                "build explanations from the words of one tokenize() call"
-            )
+    starts_list, ends_list = words.start[keep].tolist(), words.end[keep].tolist()
+    previous = -1
+    for n, (start, end, value, style) in enumerate(zip(starts_list, ends_list, relevance.tolist(), styles)):
+        if n % 65_536 == 0:
+            checked(budget, "while writing the page")
+        index = int(keep[n])
+        if shown is not None and previous >= 0 and index != previous + 1:
+            # words left out of the page between two shown passages: a marked gap
+            skipped = index - previous - 1
+            parts.append(f'<span class="gap">\n… {skipped:,} word{"s" if skipped != 1 else ""} not highlighted …\n</span>')
+            position = start
         # The gap is taken from the original text, so spaces, tabs and line
         # breaks come out exactly as they were.
-        parts.append(escape(text[position : word.start]))
-        value = _exact(word.relevance)
-        parts.append(
-            f'<span class="w" style="{_shade(word.relevance, vmax)}" title="{value}" data-v="{value}" tabindex="0">'
-            f"{escape(text[word.start : word.end])}</span>"
-        )
-        position = word.end
-    parts.append(escape(text[position:]))
+        parts.append(escape(text[position:start]))
+        exact = repr(value)
+        parts.append(f'<span class="w" style="{style}" title="{exact}" data-v="{exact}" tabindex="0">'
+                     f"{escape(text[start:end])}</span>")
+        position = end
+        previous = index
+    if shown is None:
+        parts.append(escape(text[position:]))
+    elif len(keep) and int(keep[-1]) < len(words) - 1:
+        rest = len(words) - 1 - int(keep[-1])
+        parts.append(f'<span class="gap">\n… {rest:,} word{"s" if rest != 1 else ""} not highlighted …</span>')
     return "".join(parts)
 
 
-def _sentences_html(exp: Explanation) -> str:
+def _sentences_html(exp: Explanation, shorten: int | None = None) -> str:
     vmax = symmetric_vmax([s.relevance for s in exp.sentences])
+    values = np.array([s.relevance for s in exp.sentences], dtype=np.float64)
+    styles = _shades(values, vmax)
     return "\n".join(
-        f'<div class="sentence" style="{_shade(s.relevance, vmax)}" title="{_exact(s.relevance)}">'
-        f'<span class="value">{_num(s.relevance)}</span>{escape(s.text)}</div>'
-        for s in exp.sentences
+        f'<div class="sentence" style="{style}" title="{_exact(s.relevance)}">'
+        f'<span class="value">{_num(s.relevance)}</span>{escape(_shortened(s.text, shorten))}</div>'
+        for s, style in zip(exp.sentences, styles)
     )
+
+
+def _shortened(text: str, limit: int | None) -> str:
+    """``text`` cut to ``limit`` characters and an ellipsis (None: whole)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[:limit].rstrip() + " …"
 
 
 def _top_html(exp: Explanation, sign: int, heading: str, leave_out: Sequence[str], vmax: float) -> str:

@@ -24,17 +24,19 @@ The JSON form (`to_dict`) is what corpora are written as and HTML is made from;
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NamedTuple, cast
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from doclrp.core.targets import TASKS, Target
 from doclrp.errors import DoclrpError
 from doclrp.registry import Group, Registry
-from doclrp.text.alignment import aggregate, align, as_vector
+from doclrp.text.alignment import aggregate, align_array, as_vector
+from doclrp.text.columns import TokenColumns, TokenPiece, WordColumns, WordRelevance
 from doclrp.text.frames import words_frame
 from doclrp.text.prompt import PromptWord
 from doclrp.text.layout import WordLayout
@@ -60,34 +62,6 @@ UNASSIGNED = "unassigned"
 #: never the reverse), so its functions are the entry points ``doclrp.renderers``, imported on
 #: first use, as the core finds the composites of models/hf.
 RENDERERS: Registry[Callable[..., Any]] = Registry("renderer", Group.RENDERERS)
-
-
-class WordRelevance(NamedTuple):
-    """A word, its character offsets in the text, its sentence and its relevance.
-
-    A named tuple, not a dataclass: corpus runs make one per word of the corpus,
-    and a tuple is built and read several times faster.
-    """
-
-    text: str
-    start: int
-    end: int
-    sentence: int
-    relevance: float
-
-
-class TokenPiece(NamedTuple):
-    """One model token: its text and character offsets in the document, the index of the word
-    it was aligned to (None: a special token, or one over no word), and its relevance.
-
-    A word's pieces are the tokens whose ``word`` is its index; their relevance sums to the word's.
-    """
-
-    text: str
-    start: int
-    end: int
-    word: int | None
-    relevance: float
 
 
 @dataclass(frozen=True)
@@ -153,10 +127,15 @@ class Explanation:
     (:class:`~doclrp.text.prompt.PromptWord`), apart from the document's words (empty otherwise).
     ``layout``: where each word stands on the pages of its file (`WordLayout`, PDF files; None
     for text without pages), a side structure indexed like the words.
+
+    ``words`` and ``tokens`` are sequences of named tuples stored as columns
+    (:class:`~doclrp.text.columns.WordColumns`, :class:`~doclrp.text.columns.TokenColumns`:
+    arrays of offsets, sentences and relevance; a million words cost a few arrays, not a
+    million objects). Lists of tuples given here are stored as columns too.
     """
 
     text: str
-    words: list[WordRelevance]
+    words: Sequence[WordRelevance]
     sentences: list[SentenceRelevance]
     labels: list[str]
     task: str
@@ -168,36 +147,47 @@ class Explanation:
     id: str | None = None
     method: dict[str, Any] = field(default_factory=dict)
     # Not compared: an explanation read back from corpus results (words, no tokens) equals the one it was made from.
-    tokens: list[TokenPiece] = field(default_factory=list, compare=False)
+    tokens: Sequence[TokenPiece] = field(default_factory=list, compare=False)
     prompt: list[PromptWord] = field(default_factory=list)
     layout: WordLayout | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_task(self.task)
+        if not isinstance(self.words, WordColumns):
+            object.__setattr__(self, "words", WordColumns.from_rows(self.text, self.words))
+        if not isinstance(self.tokens, TokenColumns):
+            object.__setattr__(self, "tokens", TokenColumns.from_rows(self.text, self.tokens))
         if self.layout is not None and len(self.layout) != len(self.words):
             raise DoclrpError(f"a layout of {len(self.layout)} words for an explanation of {len(self.words)}: "
                               "give one page and box per word")
 
     @property
+    def word_columns(self) -> WordColumns:
+        """``words`` as their columns (typed as such): ``.start``, ``.end``, ``.sentence``, ``.relevance``."""
+        return self.words  # type: ignore[return-value]  # made so in __post_init__
+
+    @property
     def relevance(self) -> np.ndarray:
         """Word relevance as a float64 array, in word order."""
-        return np.array([w.relevance for w in self.words], dtype=np.float64)
+        return self.word_columns.relevance.copy()
 
     @property
     def total(self) -> float:
         """All relevance the input received: words plus special tokens plus the prompt template's
         words (so ``target_value ≈ total + delta``)."""
-        return math.fsum([w.relevance for w in self.words] + list(self.special.values())
-                         + [p.relevance for p in self.prompt])
+        return math.fsum([*self.word_columns.relevance.tolist(), *self.special.values(),
+                          *(p.relevance for p in self.prompt)])
 
     def top_words(self, k: int = 10, sign: int = +1) -> list[WordRelevance]:
         """The ``k`` words with the largest relevance for (``sign=+1``) or
         against (``sign=-1``) the target; words of the other sign or zero never appear."""
         if sign not in (1, -1):
             raise DoclrpError(f"sign must be +1 (for the target) or -1 (against it), got {sign!r}")
-        chosen = [w for w in self.words if w.relevance * sign > 0]
-        chosen.sort(key=lambda w: (-w.relevance * sign, w.start))
-        return chosen[:k]
+        words = self.word_columns
+        signed = words.relevance * sign
+        chosen = np.flatnonzero(signed > 0)
+        order = chosen[np.lexsort((words.start[chosen], -signed[chosen]))][:max(k, 0)]
+        return [words[i] for i in order.tolist()]
 
     def top_terms(self, k: int = 10, sign: int = +1, leave_out: Sequence[str] = DEFAULT_LEAVE_OUT) -> list[Term]:
         """The ``k`` words for (``sign=+1``) or against (``-1``) the target with a word's occurrences
@@ -230,22 +220,20 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data; `from_dict` gives back an equal `Explanation`."""
-        # the target and the layout left out of asdict (their own forms follow); words, tokens and prompt below
-        data = asdict(replace(self, words=[], tokens=[], target=cast(Target, None), prompt=[], layout=None))
+        skip = ("words", "tokens", "target", "layout", "prompt")
+        data = copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip})
+        data["prediction"] = asdict(self.prediction)
+        data["sentences"] = [asdict(sentence) for sentence in self.sentences]
         data["target"] = self.target.to_dict()
         if self.prompt:
             data["prompt"] = [word._asdict() for word in self.prompt]
-        else:
-            del data["prompt"]
         data["words"] = [word._asdict() for word in self.words]
         data["tokens"] = [token._asdict() for token in self.tokens]
-        if self.layout is None:
-            del data["layout"]
-        else:  # each word carries its page and box; the pages' sizes and the file come once
+        if self.layout is not None:  # each word carries its page and box; the pages' sizes and the file come once
             data["layout"] = self.layout.to_dict()
             for index, word in enumerate(data["words"]):
                 word.update(self.layout.word(index))
-        return data
+        return {f.name: data[f.name] for f in fields(self) if f.name in data}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
@@ -254,8 +242,7 @@ class Explanation:
             return cls(
                 text=data["text"],
                 # By field: words of a file with pages carry their page and box too (`layout`).
-                words=[WordRelevance(w["text"], w["start"], w["end"], w["sentence"], w["relevance"])
-                       for w in data["words"]],
+                words=_word_columns(data["text"], data["words"]),
                 sentences=[SentenceRelevance(**s) for s in data["sentences"]],
                 labels=list(data["labels"]),
                 task=data["task"],
@@ -267,7 +254,7 @@ class Explanation:
                 id=data.get("id"),
                 method=dict(data.get("method") or {}),
                 # Absent from dicts written before tokens were kept.
-                tokens=[TokenPiece(**t) for t in data.get("tokens") or ()],
+                tokens=TokenColumns.from_rows(data["text"], [TokenPiece(**t) for t in data.get("tokens") or ()]),
                 prompt=[PromptWord(**p) for p in data.get("prompt") or ()],
                 layout=WordLayout.from_dict(data["layout"], data["words"]) if data.get("layout") else None,
             )
@@ -317,27 +304,29 @@ def build_explanation(
     (else under ``"unassigned"``), so no relevance is lost. Every token is kept
     in ``Explanation.tokens`` with its word (one piece per span).
     """
-    alignment = align(token_spans, document)
+    alignment = align_array(token_spans, document)
     relevance = as_vector(token_relevance)
     summed = aggregate(relevance, alignment, document)
     if special is not None and len(special) != len(alignment):
         raise DoclrpError(f"{len(special)} special names for {len(alignment)} tokens; give one name per token")
     leftovers: dict[str, float] = {}
-    for i, word in enumerate(alignment):
-        if word is None:
-            name = UNASSIGNED if special is None else str(special[i])
-            leftovers[name] = leftovers.get(name, 0.0) + float(relevance[i])
-    new = tuple.__new__  # (text, start, end, sentence) + relevance, without the per-field constructor
-    words = [new(WordRelevance, (*w, r)) for w, r in zip(document.words, summed.words.tolist())]
-    if hasattr(token_spans, "tolist"):  # numpy arrays and torch tensors
-        token_spans = token_spans.tolist()
+    for i in np.flatnonzero(alignment < 0).tolist():  # special tokens: a few per window
+        name = UNASSIGNED if special is None else str(special[i])
+        leftovers[name] = leftovers.get(name, 0.0) + float(relevance[i])
     text = document.text
-    tokens = [new(TokenPiece, (text[start:end], start, end, word, r))
-              for (start, end), word, r in zip(((int(a), int(b)) for a, b in token_spans), alignment,
-                                               relevance.tolist())]
+    spans = np.asarray(token_spans.detach().cpu().numpy() if hasattr(token_spans, "detach") else token_spans,
+                       dtype=np.int64).reshape(-1, 2)
+    columns = document.words
+    words = WordColumns(text, texts=columns._texts, extra=columns.extra, start=columns.start, end=columns.end,
+                        sentence=columns.sentence, relevance=summed.words)
+    if len(alignment) == len(words) and np.array_equal(alignment, np.arange(len(words))):
+        # One model token per word (word-id models): the tokens share the words' arrays.
+        tokens = TokenColumns(text, start=words.start, end=words.end, word=alignment, relevance=words.relevance)
+    else:
+        tokens = TokenColumns(text, start=spans[:, 0], end=spans[:, 1], word=alignment, relevance=relevance)
     sentences = [
-        SentenceRelevance(s.start, s.end, document.text[s.start : s.end], float(r))
-        for s, r in zip(document.sentences, summed.sentences)
+        SentenceRelevance(s.start, s.end, text[s.start : s.end], float(r))
+        for s, r in zip(document.sentences, summed.sentences.tolist())
     ]
     if isinstance(prediction, Mapping):
         prediction = Prediction(**prediction)
@@ -384,3 +373,14 @@ _EXAMPLE: dict[str, Any] = {
     "prediction": {"label": "pos", "index": 1, "probabilities": [0.3, 0.7], "values": [0.0, 1.0]},
     "target": "pos", "target_value": 1.0, "delta": 0.0,
 }
+
+
+def _word_columns(text: str, words: Sequence[Mapping[str, Any]]) -> WordColumns:
+    """The columns of words in their ``to_dict`` form, without a tuple per word (by field: a
+    word of a file with pages also carries its page and box, which `WordLayout` reads)."""
+    if not isinstance(words, Sequence) or any(not isinstance(w, Mapping) for w in words[:1]):
+        raise TypeError("words must be a list of {text, start, end, sentence, relevance} objects")
+    columns: dict[str, Any] = {name: [w[name] for w in words] for name in ("start", "end", "sentence", "relevance")}
+    texts = [w["text"] for w in words]
+    own = [text[s:e] for s, e in zip(columns["start"], columns["end"])]
+    return WordColumns(text, texts=None if texts == own else texts, **columns)

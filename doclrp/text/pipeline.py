@@ -85,18 +85,21 @@ class FeaturePipeline(TextPipeline, Protocol):
 
 
 class TokenSequence(Protocol):
-    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch."""
+    """A pipeline of model tokens: documents to token ids and their spans, windows to a batch.
+
+    ``tokens`` gives per document its ids (a list or an int array, (n,)) and their spans (pairs,
+    or an int array (n, 2)); ``collate`` takes windows as slices of those ids (lists or array views)."""
 
     @property
     def max_tokens(self) -> int:
         """The longest window of tokens the model takes."""
         ...
 
-    def tokens(self, documents: Sequence[Document]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    def tokens(self, documents: Sequence[Document]) -> Sequence[tuple[Any, Any]]:
         """Per document: its model token ids and their character spans."""
         ...
 
-    def collate(self, windows: list[list[int]]
+    def collate(self, windows: Sequence[Sequence[int]]
                 ) -> tuple[torch.Tensor, dict[str, Any], list[list[int]], list[list[str]]]:
         """A padded batch of windows: ``(inputs, forward_kwargs, positions, special_names)``;
         ``positions[i][j]`` is the column of row ``i`` holding token ``j`` of window ``i``,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from doclrp.errors import DoclrpError
@@ -115,15 +115,26 @@ def top_terms(words: Iterable[Any], k: int = 10, sign: int = +1,
     if sign not in (1, -1):
         raise DoclrpError(f"sign must be +1 (for the target) or -1 (against it), got {sign!r}")
     groups: dict[str, list] = {}
-    for word in words:
-        text, start, relevance = (word.text, word.start, word.relevance) if hasattr(word, "relevance") else word
-        if excluded(text, leave_out):
+    for text, start, relevance in _triples(words):
+        group = groups.get(text.lower())
+        if group is None:
+            groups[text.lower()] = [text, relevance, 1, start]
             continue
-        group = groups.setdefault(text.lower(), [text, 0.0, 0, start])
         group[1] += relevance
         group[2] += 1
         if start < group[3]:
             group[0], group[3] = text, start
-    terms = [Term(text, total, count, start) for text, total, count, start in groups.values() if total * sign > 0]
+    # Whether a word is left out depends on its lower-cased form alone (punctuation has no
+    # case; stop words are looked up lower-cased): decided once per group, not per occurrence.
+    terms = [Term(text, total, count, start) for text, total, count, start in groups.values()
+             if total * sign > 0 and not excluded(text, leave_out)]
     terms.sort(key=lambda t: (-t.relevance * sign, t.start))
     return terms[:k]
+
+
+def _triples(words: Iterable[Any]) -> Iterator[tuple[str, int, float]]:
+    """``(text, start, relevance)`` of each word: read from the columns of a
+    :class:`~doclrp.text.columns.WordColumns` at once, else from each word or triple."""
+    if hasattr(words, "column") and hasattr(words, "texts"):
+        return zip(words.texts(), words.column("start").tolist(), words.column("relevance").tolist())
+    return ((w.text, w.start, w.relevance) if hasattr(w, "relevance") else tuple(w) for w in words)

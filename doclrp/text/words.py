@@ -21,6 +21,7 @@ rebuilds the original whitespace from the gaps between words.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from doclrp._budget import Budget, checked
+from doclrp.core.cancel import check_cancelled
 from doclrp.errors import DoclrpError
+from doclrp.text.columns import Token, WordSpans
 
 __all__ = [
     "Document",
@@ -63,15 +67,6 @@ _SAME_RUN_PATTERN = re.compile(r"(\S)\1{%d,}" % SAME_RUN)
 _LONG_RUN_PATTERN = re.compile(r"\S{%d,}" % (LONG_RUN + 1))
 
 
-class Token(NamedTuple):
-    """A word: its text, character offsets ``text[start:end]`` and sentence index."""
-
-    text: str
-    start: int
-    end: int
-    sentence: int
-
-
 class Span(NamedTuple):
     """Character offsets ``text[start:end]`` of a sentence."""
 
@@ -81,16 +76,21 @@ class Span(NamedTuple):
 
 @dataclass(frozen=True)
 class Document:
-    """A text split into words and sentences.
+    """A text split into words and sentences; the words are columns (:class:`WordSpans`: arrays of
+    offsets and sentence indices), made into :class:`Token`\\ s as they are read.
 
     >>> doc = tokenize("Hi there. Bye.", pipeline="blank")
-    >>> len(doc), doc.sentence_text(1)
-    (5, 'Bye.')
+    >>> len(doc), doc.sentence_text(1), doc.words[3]
+    (5, 'Bye.', Token(text='Bye', start=10, end=13, sentence=1))
     """
 
     text: str
-    words: list[Token]
+    words: WordSpans
     sentences: list[Span]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.words, WordSpans):  # a list of Tokens (or tuples), as documents were made before
+            object.__setattr__(self, "words", WordSpans.from_rows(self.text, self.words))
 
     def __len__(self) -> int:
         return len(self.words)
@@ -98,7 +98,7 @@ class Document:
     @property
     def word_texts(self) -> list[str]:
         """The words as strings, e.g. to encode with a `Vocabulary`."""
-        return [w.text for w in self.words]
+        return self.words.texts()
 
     def sentence_text(self, index: int) -> str:
         """The original text of sentence ``index``."""
@@ -146,20 +146,18 @@ def load_spacy(pipeline: str = "auto") -> Any:
     return nlp
 
 
-def tokenize(text: str, nlp: Any = None, pipeline: str = "auto") -> Document:
+def tokenize(text: str, nlp: Any = None, pipeline: str = "auto", budget: Budget | None = None) -> Document:
     """Split ``text`` into words and sentences.
 
     ``nlp``: any spaCy `Language` to use instead of ``pipeline``; without
-    sentence boundaries the whole text is one sentence.
+    sentence boundaries the whole text is one sentence. ``budget``: checked between the
+    blocks of a long text (see :func:`blocks`).
 
     >>> doc = tokenize("New  York,\\nNY", pipeline="blank")
     >>> [(w.text, w.start, w.end) for w in doc.words]
     [('New', 0, 3), ('York', 5, 9), (',', 9, 10), ('NY', 11, 13)]
     """
-    _check_text(text)
-    nlp = load_spacy(pipeline) if nlp is None else nlp
-    prepared, breaks = split_long_runs(text)
-    return _document(nlp(prepared), text, breaks)
+    return tokenize_many([text], nlp, pipeline, budget=budget)[0]
 
 
 def tokenize_many(
@@ -168,21 +166,110 @@ def tokenize_many(
     pipeline: str = "auto",
     batch_size: int = 128,
     n_process: int = 1,
+    budget: Budget | None = None,
 ) -> list[Document]:
     """`tokenize` for many texts at once, streamed through ``nlp.pipe``.
+
+    A text longer than :data:`BLOCK_CHARS` goes to spaCy in blocks (:func:`blocks`), so that
+    memory stays bounded and ``budget`` is checked between them; its words, offsets and
+    sentences are those of one call on the whole text.
 
     >>> docs = tokenize_many(["One.", "Two words."], pipeline="blank")
     >>> [len(d) for d in docs]
     [2, 3]
     """
     nlp = load_spacy(pipeline) if nlp is None else nlp
-    # Each text travels along as its doc's context: reading doc.text back would
-    # rebuild it from a Token object per word.
-    pairs = ((prepared, (text, breaks)) for text in texts
-             for prepared, breaks in [split_long_runs(_check_text(text))])
-    return [_document(doc, text, breaks) for doc, (text, breaks) in nlp.pipe(pairs, as_tuples=True,
-                                                                             batch_size=batch_size,
-                                                                             n_process=n_process)]
+    documents: list[Document] = []
+    for long, group in itertools.groupby(((text, split_long_runs(_check_text(text))) for text in texts),
+                                         key=lambda item: len(item[0]) > BLOCK_CHARS):
+        if long:
+            for text, (prepared, breaks) in group:
+                documents.append(_blockwise(nlp, text, prepared, breaks, budget))
+            continue
+        # Each text travels along as its doc's context: reading doc.text back would
+        # rebuild it from a Token object per word.
+        pairs = ((prepared, (text, breaks)) for text, (prepared, breaks) in group)
+        for doc, (text, breaks) in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process):
+            documents.append(_document(_token_array(doc), text, breaks))
+            _between(budget, "while splitting words")
+    return documents
+
+
+#: Characters of a long text that spaCy gets at a time (a block): the memory of its trained
+#: components grows with the length of what they get, some 1.6 kB per token for the sentence
+#: tagger, so a 5 MB text in one call peaked at 2 GB.
+BLOCK_CHARS = 50_000
+#: Characters on either side of a block that spaCy sees with it (whole tokens, cut at
+#: whitespace) and whose words the neighbouring blocks give: the sentence tagger looks a few
+#: tokens left and right, so the words near a block's edges get the same decisions as in one call.
+CONTEXT_CHARS = 400
+_SPACES = (" ", "\n")
+
+
+def blocks(text: str, size: int | None = None, context: int | None = None) -> list[tuple[int, int, int, int]]:
+    """``(seen_start, start, end, seen_end)`` of each block of ``text``: spaCy is given
+    ``text[seen_start:seen_end]`` and the block keeps the tokens that begin in ``[start, end)``.
+
+    Blocks end at a line break (else a space) near ``size`` characters; what spaCy sees reaches
+    ``context`` characters further each way, to a space or line break, so that no token is cut.
+
+    >>> blocks("aaa bbb\\nccc ddd eee", size=8, context=2)
+    [(0, 0, 7, 11), (3, 7, 11, 15), (7, 11, 19, 19)]
+    """
+    size = BLOCK_CHARS if size is None else size
+    context = CONTEXT_CHARS if context is None else context
+    n = len(text)
+    result: list[tuple[int, int, int, int]] = []
+    start = 0
+    while start < n:
+        end = n
+        if n - start > size:
+            limit = start + size
+            end = text.rfind("\n", start + size // 2, limit)
+            if end <= start:
+                end = text.rfind(" ", start + 1, limit)
+            if end <= start:
+                end = limit
+        seen_start = 0 if start - context <= 0 else max(text.rfind(c, 0, start - context + 1) for c in _SPACES)
+        seen_end = n
+        if end + context < n:
+            found = [i for i in (text.find(c, end + context) for c in _SPACES) if i >= 0]
+            seen_end = min(found) if found else n
+        result.append((max(0, seen_start), start, end, seen_end))
+        start = end
+    return result
+
+
+def _blockwise(nlp: Any, text: str, prepared: str, breaks: np.ndarray, budget: Budget | None) -> Document:
+    """The document of one long text, tokenized block by block (see :func:`blocks`)."""
+    spans = blocks(prepared)
+    pieces = ((prepared[seen_start:seen_end], (seen_start, start, end)) for seen_start, start, end, seen_end in spans)
+    arrays = []
+    # kept as int32 until all blocks are in, where the offsets fit: half the memory of int64
+    dtype = np.int32 if len(prepared) < 2**31 else np.int64
+    for doc, (seen_start, start, end) in nlp.pipe(pieces, as_tuples=True, batch_size=1):
+        array = _token_array(doc)
+        array[:, 0] += seen_start
+        arrays.append(array[(array[:, 0] >= start) & (array[:, 0] < end)].astype(dtype))
+        del doc
+        _between(budget, "while splitting words")
+    whole = np.concatenate(arrays) if arrays else np.empty((0, 4), dtype)
+    del arrays
+    return _document(whole.astype(np.int64), text, breaks)
+
+
+def _between(budget: Budget | None, stage: str) -> None:
+    """Where long work on text may stop: the document's ``budget`` is checked, and a cancelled
+    request's token (:mod:`doclrp.core.cancel`: the web app's --timeout) stops it here too."""
+    checked(budget, stage)
+    check_cancelled()
+
+
+def _token_array(doc: Any) -> np.ndarray:
+    """(offset, length, is space, sentence start) per token of spaCy ``doc``, (tokens, 4) int64."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START  # lazily, as spacy itself (load_spacy)
+
+    return doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).reshape(-1, 4).astype(np.int64)
 
 
 def _check_text(text: Any) -> str:
@@ -226,21 +313,17 @@ def split_long_runs(text: str) -> tuple[str, np.ndarray]:
     return prepared, np.asarray(breaks, dtype=np.int64)
 
 
-def _document(doc: Any, text: str, breaks: np.ndarray | None = None) -> Document:
-    """The words and sentences of spaCy ``doc``, made from ``text``.
+def _document(array: np.ndarray, text: str, breaks: np.ndarray | None = None) -> Document:
+    """The words and sentences of ``text`` from spaCy's token ``array`` (:func:`_token_array`).
 
-    Read from one array of spaCy's token attributes, with numpy doing the sentence
-    bookkeeping and ``tuple.__new__`` making the words: a corpus run calls this once
-    per document, and spaCy Token objects or a Python loop per token would cost as
-    much as the tokenizer itself.
+    numpy does the sentence bookkeeping and the words stay arrays: a corpus run calls this
+    once per document, and spaCy Token objects or a Python loop per token would cost as much
+    as the tokenizer itself.
     """
-    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START  # lazily, as spacy itself (load_spacy)
-
-    array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).reshape(-1, 4).astype(np.int64)
     is_word = array[:, 2] == 0
     n_words = int(is_word.sum())
     if not n_words:
-        return Document(text, [], [])
+        return Document(text, WordSpans(text, start=[], end=[], sentence=[]), [])
     # A sentence opens at the first word after a sentence-start token; several starts
     # with no word between them open one sentence. An unsegmented doc (spaCy's
     # has_annotation("SENT_START") is False: no start flag past the first token) is one.
@@ -260,7 +343,4 @@ def _document(doc: Any, text: str, breaks: np.ndarray | None = None) -> Document
     sentence_of = np.cumsum(sentence_of)
     first_words, last_words = np.r_[0, opens], np.r_[opens - 1, n_words - 1]
     sentences = [Span(s, e) for s, e in zip(starts[first_words].tolist(), ends[last_words].tolist())]
-    new = tuple.__new__
-    words = [new(Token, (text[s:e], s, e, k))
-             for s, e, k in zip(starts.tolist(), ends.tolist(), sentence_of.tolist())]
-    return Document(text, words, sentences)
+    return Document(text, WordSpans(text, start=starts, end=ends, sentence=sentence_of), sentences)

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import DoclrpError
-from ..linear import AffineMap, batchnorm_affine, is_dense, keeps_output, restrict_to_nonzero
+from .. import linear
+from ..linear import AffineMap, batchnorm_affine, is_dense, keeps_output, one_thread, restrict_to_nonzero
 from ..rules import AffineRule, Gradient, InputRule, OnHiddenLayer, Rule, _ElementwiseFunction, chunk_factors
 from ..session import AffineRecord, ForwardHook, Session, module_path
 from .shares import affine_spread, shared
@@ -39,33 +40,45 @@ class _AffineRuleFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, None, None, None, None]:
-        x, *kept = ctx.saved_tensors
-        layer = ctx.layer
-        extra = getattr(ctx, "extra_relevance", None)
-        if extra is not None:  # handed over by a Flat/WSquare layer above (see _share_route)
-            ctx.extra_relevance = None  # taken: a second backward through the graph starts afresh
-            z = kept[0] if kept else layer.forward(x) + layer.bias_like(extra)
-            relevance = z * g + extra
-            ctx.session.add_input_relevance(x, ctx.rule.relevance(
-                layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x, ctx.rule)))
-            return None, None, None, None, None
-        shift = getattr(ctx, "reference_shift", None)
-        if shift is not None:
-            # Explaining f(x) − reference: the output layer sees its bias as b − reference.
-            bias = shift.new_zeros(()) if layer.bias is None else layer.bias
-            layer = AffineMap(layer.module, layer.weight, bias - shift)
-        layer, index = restrict_to_nonzero(layer, x, g)
-        if kept:
-            z = kept[0] if shift is None else kept[0] - shift
-            z = z if index is None else z[index]
-        else:
-            z = layer.forward(x)
-            z = z + layer.bias_like(z)
-        g = g if index is None else g[index]
-        if isinstance(ctx.rule, InputRule):
-            ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x, ctx.rule)))
-            return None, None, None, None, None
-        return ctx.rule.gradient(layer, x, z, g), None, None, None, None
+        if keeps_output(ctx.layer.module, ctx.saved_tensors[0]) or not linear.ONE_THREAD_SPARSE:
+            return _rule_backward(ctx, g)
+        # A CPU Conv1d's rule runs on the few positions that carry relevance (restrict_to_nonzero):
+        # dozens of small gathers and scatters, each split over the threads and waiting for all of
+        # them; on a busy machine every such wait lasts a time slice (measured: LRP 1.4x gradient ×
+        # input with 2 threads beside another job, 0.8x on one thread, benchmarks/speed.py).
+        with one_thread():
+            return _rule_backward(ctx, g)
+
+
+def _rule_backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, None, None, None, None]:
+    """The layer's rule as its backward (see ``_AffineRuleFunction.backward``)."""
+    x, *kept = ctx.saved_tensors
+    layer = ctx.layer
+    extra = getattr(ctx, "extra_relevance", None)
+    if extra is not None:  # handed over by a Flat/WSquare layer above (see _share_route)
+        ctx.extra_relevance = None  # taken: a second backward through the graph starts afresh
+        z = kept[0] if kept else layer.forward(x) + layer.bias_like(extra)
+        relevance = z * g + extra
+        ctx.session.add_input_relevance(x, ctx.rule.relevance(
+            layer, x, torch.ones_like(relevance), relevance, ctx.session.bounds_at(x, ctx.rule)))
+        return None, None, None, None, None
+    shift = getattr(ctx, "reference_shift", None)
+    if shift is not None:
+        # Explaining f(x) − reference: the output layer sees its bias as b − reference.
+        bias = shift.new_zeros(()) if layer.bias is None else layer.bias
+        layer = AffineMap(layer.module, layer.weight, bias - shift)
+    layer, index = restrict_to_nonzero(layer, x, g)
+    if kept:
+        z = kept[0] if shift is None else kept[0] - shift
+        z = z if index is None else z[index]
+    else:
+        z = layer.forward(x)
+        z = z + layer.bias_like(z)
+    g = g if index is None else g[index]
+    if isinstance(ctx.rule, InputRule):
+        ctx.session.add_input_relevance(x, ctx.rule.relevance(layer, x, z, g, ctx.session.bounds_at(x, ctx.rule)))
+        return None, None, None, None, None
+    return ctx.rule.gradient(layer, x, z, g), None, None, None, None
 
 
 def affine_hook(session: Session, name: str, rules: dict[bool, Rule | None]) -> ForwardHook:

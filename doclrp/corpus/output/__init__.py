@@ -56,7 +56,7 @@ run with a one-line error naming the path.
 
 from doclrp.corpus.output.records import (FORMAT_VERSION, HEADER_KEYS, PROMPT_KEY, explanation_record,
                                           model_fingerprint, record_from_parquet_row, record_to_explanation,
-                                          results_format, run_fingerprint, run_header, skipped_record)
+                                          results_format, run_fingerprint, run_header, skipped_record, WordRows)
 from doclrp.corpus.output.journal import ResultsWriter, open_results_writer, partial_path, results_lock
 from doclrp.corpus.output.reading import DOCUMENT_COLUMNS, Results, read_results
 
@@ -67,6 +67,7 @@ __all__ = [
     "DOCUMENT_COLUMNS",
     "Results",
     "ResultsWriter",
+    "WordRows",
     "record_from_parquet_row",
     "explanation_record",
     "model_fingerprint",

@@ -15,22 +15,23 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
 from doclrp.core.targets import Target
 from doclrp.errors import DoclrpError
-from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance, WordRelevance
+from doclrp.text.columns import WordColumns
+from doclrp.text.explanation import Explanation, Prediction, SentenceRelevance
 from doclrp.text.layout import WordLayout
 
 __all__ = ["FORMAT_VERSION", "HEADER_TAG", "HEADER_KEYS", "RECORD_KEYS", "explanation_record", "skipped_record",
            "record_to_explanation", "run_header", "run_fingerprint", "model_fingerprint", "PROMPT_KEY", "header_differences", "results_format",
            "dumps", "dumps_bytes", "parquet_modules", "parquet_schema", "to_parquet_row", "record_from_parquet_row",
-           "read_header"]
+           "read_header", "WordRows", "ROW_COLUMNS_WORDS"]
 
 FORMAT_VERSION = 2
 HEADER_TAG = "corpus-results"
@@ -76,10 +77,75 @@ def explanation_record(explanation: Explanation, label: str | None = None,
         "targets": None if targets is None else [float(t) for t in targets],
         "text": explanation.text,
         "sentences": [[s.start, s.end, s.relevance] for s in explanation.sentences],
-        "words": [[text, start, end, relevance] for text, start, end, _, relevance in explanation.words],
+        "words": _word_rows(explanation.word_columns),
         "source": source,
         "layout": None if explanation.layout is None else explanation.layout.to_columns(),
     }
+
+
+#: Words from which a record holds its words as :class:`WordRows` (columns, lists made as they
+#: are read) instead of a list of lists: plain JSON data for ordinary documents, bounded memory
+#: for books and logs (doclrp's writers stream either; ``list(record["words"])`` gives the lists).
+ROW_COLUMNS_WORDS = 50_000
+
+
+def _word_rows(columns: WordColumns) -> Sequence[list[Any]]:
+    rows = WordRows(columns)
+    return rows if len(rows) >= ROW_COLUMNS_WORDS else list(rows)
+
+
+class WordRows(Sequence[list[Any]]):
+    """A record's ``words``, ``[text, start, end, relevance]`` per word, read from the explanation's
+    columns as they are iterated (a million words as lists cost 200 MB; as columns 30): the JSONL
+    writer streams them out in blocks, and they compare equal to the lists read back.
+
+    >>> from doclrp.text import Explanation
+    >>> from doclrp.text.explanation import _EXAMPLE
+    >>> rows = WordRows(Explanation.from_dict(_EXAMPLE).word_columns)
+    >>> rows, rows == [["Up", 0, 2, 1.5], ["down", 3, 7, -0.5]]
+    ([['Up', 0, 2, 1.5], ['down', 3, 7, -0.5]], True)
+    """
+
+    def __init__(self, columns: WordColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, index: int) -> list[Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Any]]: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            part = self.columns[index]
+            return [list(row) for row in zip(part.texts(), part.start.tolist(), part.end.tolist(),
+                                             part.relevance.tolist())]
+        text, start, end, _, relevance = self.columns[index]
+        return [text, start, end, relevance]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        for block in self.blocks():
+            yield from block
+
+    def blocks(self, size: int = 65_536) -> Iterator[list[list[Any]]]:
+        """The rows in lists of at most ``size``."""
+        for begin in range(0, len(self), size):
+            yield self[begin : begin + size]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, WordRows):
+            return self.columns == other.columns
+        if isinstance(other, (list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 def skipped_record(id: str, label: str | None, reason: str, text: str | None = None,
@@ -103,8 +169,11 @@ def record_to_explanation(record: Mapping[str, Any], method: Mapping[str, Any] |
     try:
         text = record["text"]
         starts = [s[0] for s in record["sentences"]]
-        words = [WordRelevance(w[0], w[1], w[2], max(0, bisect.bisect_right(starts, w[1]) - 1), w[3])
-                 for w in record["words"]]
+        rows = record["words"]
+        if isinstance(rows, WordRows):
+            words: Any = rows.columns
+        else:
+            words = [(w[0], w[1], w[2], max(0, bisect.bisect_right(starts, w[1]) - 1), w[3]) for w in rows]
         sentences = [SentenceRelevance(s, e, text[s:e], r) for s, e, r in record["sentences"]]
         return Explanation(text=text, words=words, sentences=sentences, labels=list(record["labels"]),
                            task=record["task"], prediction=Prediction(**record["prediction"]),
@@ -217,7 +286,18 @@ def dumps_bytes(record: Mapping[str, Any]) -> bytes:
     # orjson: compact UTF-8 JSON ten times faster than json.dumps, a tenth of a corpus
     # run's time on BBC; the lines read back with any JSON reader. numpy scalars are
     # floats to json.dumps (np.float64 subclasses float): to orjson only with the option.
-    return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+    words = record.get("words")
+    if not isinstance(words, WordRows):
+        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+    # The words dumped in blocks and joined between the keys before and after them: the bytes of
+    # one dumps call on the whole record (compact, in key order), without a list of a million lists.
+    keys = list(record)
+    at = keys.index("words")
+    before = orjson.dumps({key: record[key] for key in keys[:at]}, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+    after = orjson.dumps({key: record[key] for key in keys[at + 1:]}, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+    parts = [orjson.dumps(block)[1:-1] for block in words.blocks()]
+    return b"".join([b"{", before, b"," if before else b"", b'"words":[', b",".join(parts), b"]",
+                     b"," if after else b"", after, b"}"])
 
 
 def parquet_modules():
