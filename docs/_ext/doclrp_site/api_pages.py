@@ -67,8 +67,10 @@ def public_names(module: ModuleType) -> list[str]:
 def attribute_doc(module_name: str, name: str) -> list[str]:
     """The ``#:`` comment above ``name`` where it is assigned: in ``module_name`` or a module below it.
 
-    >>> attribute_doc("doclrp.core", "BASELINES")
-    ['Baseline methods by name (each built with its defaults).', '']
+    >>> attribute_doc("doclrp.core", "BASELINES")[0]
+    'Baseline methods by name, each a class built with its parameters: the entry points'
+    >>> attribute_doc("doclrp.core", "no_such_name")
+    []
     """
     from sphinx.pycode import ModuleAnalyzer
 
