@@ -12,7 +12,7 @@ at a time in this process, before the server's lines and again after them. Print
 (milliseconds, the whole HTTP round trip for the server); written to
 ``benchmarks/results/serve[-<method>].json`` (or ``--out``).
 
-Figures: the README's "Web app" section.
+Figures: the web app tutorial of the site (docs/tutorials/web-app.md).
 """
 
 from __future__ import annotations

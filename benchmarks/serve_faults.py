@@ -14,7 +14,7 @@ text: minutes of work. In this process (``create_app``, as the tests use it), pe
 
 Then ``doclrp serve`` in its own process with the costly request running: seconds from
 SIGTERM (and from SIGINT, Ctrl+C) to the process's end. Written to
-``benchmarks/results/serve_faults.json`` (or ``--out``). Figures: the README's "Web app".
+``benchmarks/results/serve_faults.json`` (or ``--out``). Figures: the web app tutorial of the site (docs/tutorials/web-app.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """One line where the chosen method means less than it seems: α-β on a negative explained value (its
-signs flip), and a composite measured no better than random on the model's kind (README table).
+signs flip), and a composite measured no better than random on the model's kind (the measured table, docs/how-to/choose-method.md).
 In the API a ``MethodNoteWarning``, on the command line one ``doclrp: warning:`` line."""
 
 import warnings
@@ -89,6 +89,6 @@ def test_the_web_app_shows_the_note(pipeline, tmp_path):
     assert note.startswith("alpha2-beta1 explains a negative value")
     positive = client.post("/api/explain", json={"text": "bad dull film", "method": "alpha2-beta1", "target": "a"})
     assert not [n for n in positive.json()["notes"] if "negative value" in n]
-    # the figure measured for alpha2-beta1 on this kind (README table) is a note too, when there is one
+    # the figure measured for alpha2-beta1 on this kind (the measured table) is a note too, when there is one
     assert [n for n in positive.json()["notes"] if "no better than random" in n] == [
         n for n in [measured.measured_note("embedding-bag", "alpha2-beta1")] if n]

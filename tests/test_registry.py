@@ -79,15 +79,19 @@ def test_listing_names_imports_nothing_heavy():
 
 
 def test_the_docs_list_what_the_registries_hold():
-    """README's composites table and its list of methods name every registered method, and only those."""
+    """The site's composites table and its lists of methods name every registered method, and only those."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("### Composites", 1)[1].split("\n\n", 2)[1]
+    concepts = Path(__file__).resolve().parent.parent / "docs" / "concepts"
+    page = (concepts / "composites.md").read_text(encoding="utf-8")
+    table = page.split("## The named composites", 1)[1].split("\n\n", 2)[1]
     in_table = {name for row in table.splitlines()[2:] for name in re.findall(r"`([a-z0-9-]+)`", row.split("|")[1])}
     assert in_table == set(registered_names(Group.COMPOSITES))
-    methods = readme.split("is the one place a name becomes a method", 1)[1].split("```", 1)[0]
+    baselines = page.split("The baselines are methods too", 1)[1].split("\n\n", 1)[0]
+    assert set(registered_names(Group.BASELINES)) <= set(re.findall(r"`([a-z0-9-]+)`", baselines))
+    engine = (concepts / "engine.md").read_text(encoding="utf-8")
+    methods = engine.split("is the\none place a name becomes a method", 1)[1].split("```", 1)[0]
     for name in [*registered_names(Group.COMPOSITES), *registered_names(Group.BASELINES)]:
         assert f"`{name}`" in methods, name
 
