@@ -91,7 +91,7 @@ def test_the_docs_list_what_the_registries_hold():
     baselines = page.split("The baselines are methods too", 1)[1].split("\n\n", 1)[0]
     assert set(registered_names(Group.BASELINES)) <= set(re.findall(r"`([a-z0-9-]+)`", baselines))
     engine = (concepts / "engine.md").read_text(encoding="utf-8")
-    methods = engine.split("is the\none place a name becomes a method", 1)[1].split("```", 1)[0]
+    methods = engine.split("is the one place a name becomes a method", 1)[1].split("```", 1)[0]
     for name in [*registered_names(Group.COMPOSITES), *registered_names(Group.BASELINES)]:
         assert f"`{name}`" in methods, name
 
