@@ -173,6 +173,10 @@ def _sentence_boundaries(results: dict) -> list[str]:
 def _startup(results: dict) -> list[str]:
     rows = ["| step (fresh process) | seconds |", "|---|---|"]
     rows += [f"| {name} | {seconds:.2f} |" for name, seconds in results["seconds"].items()]
+    packages = results.get("import_seconds_by_package", {})
+    if packages:
+        rows += ["", "imports by package (self time): " + ", ".join(f"{name} {seconds:.2f} s"
+                                                              for name, seconds in list(packages.items())[:6])]
     return rows
 
 

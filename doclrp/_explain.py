@@ -44,7 +44,7 @@ from .text.targets import ReferenceLike, TargetLike, resolve_reference, resolve_
 __all__ = ["explain", "explain_targets", "MAX_TARGET_VIEWS", "MAX_VIEW_WORDS", "Explanation", "MAX_CHARS", "document_outputs", "invalid_character", "resolve_target",
            "resolve_reference", "window_starts", "sequence_protocol", "window_output_sums", "document_names", "pipeline_method", "unexplainable", "unplaced_share",
            "UnexplainableDocument", "UnplacedRelevanceWarning", "UNPLACED_WARNING_SHARE", "MethodNoteWarning",
-           "method_notes"]
+           "method_notes", "checked_names"]
 
 #: Relevance that reaches the input but lies on no word (features absent from a bag-of-words
 #: document, padding): above this share of a document's absolute relevance, a warning says so.
@@ -210,18 +210,25 @@ def explain(pipeline: TextPipeline, texts: str | Sequence[str], target: TargetLi
     budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
     single = isinstance(texts, str)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    names = _checked_names(texts, ids, single)
+    names = checked_names(texts, ids, single)
     resolved = resolve_target(target, pipeline, reference)
     attributor = pipeline_method(pipeline, method, composite)
     explanations = _explain_texts(pipeline, texts, names, ids, resolved, attributor, batch_size, overlap, budget)
     return explanations[0] if single else Explanations(explanations)
 
 
-def _checked_names(texts: Sequence[Any], ids: Sequence[str] | None, single: bool) -> list[str]:
+def checked_names(texts: Sequence[Any], ids: Sequence[str] | None, single: bool) -> list[str]:
     """The documents' names (:func:`document_names`), once each text is known to be explainable text.
 
     One text given as a string (``single``) is "the document" in messages; several are named
-    by position or id."""
+    by position or id.
+
+    >>> checked_names(["Up.", "Down."], ["a", "b"], single=False), checked_names(["Up."], None, single=True)
+    (['a', 'b'], [''])
+    >>> checked_names(["  "], None, single=True)
+    Traceback (most recent call last):
+    doclrp._explain.UnexplainableDocument: the document is empty: nothing to explain
+    """
     names = [""] if single and ids is None else document_names(texts, ids)
     for name, text in zip(names, texts):
         if not isinstance(text, str):
@@ -313,7 +320,7 @@ def explain_targets(pipeline: TextPipeline, text: str, target: TargetLike = "pre
     attributor = pipeline_method(pipeline, method)
     base = resolve_target(target, pipeline, reference)
     ids = None if id is None else [id]
-    names = _checked_names([text], ids, single=True)
+    names = checked_names([text], ids, single=True)
     clock = budget if budget is not None else Budget()
     with clock.stage("splitting words"):
         documents = tokenize_many([text], budget=budget)

@@ -35,7 +35,7 @@ from .text import tokenize
 from .text.alignment import aggregate, align
 from .text.generation import GeneratedToken, GenerationExplanation
 from .text.prompt import PromptColumn
-from ._explain import EMPTY, NO_TOKENS, UnexplainableDocument, invalid_character
+from ._explain import NO_TOKENS, UnexplainableDocument, checked_names
 from .core.methods import MethodSpec, resolve_method
 
 __all__ = ["explain_generation", "MAX_GENERATE", "generation_composite"]
@@ -70,14 +70,7 @@ def explain_generation(model: PromptedLM | str | Path, text: str, prompt: Prompt
     instead. ``method``: an LRP composite (default ``attnlrp``) or ``gradient-x-input``.
     """
     lm = _language_model(model, prompt, chat, device, allow_pickle)
-    name = "0" if id is None else str(id)
-    if not isinstance(text, str):
-        raise DoclrpError(f"document {name} is a {type(text).__name__}, not text")
-    if not text.strip():
-        raise UnexplainableDocument(name, EMPTY)
-    problem = invalid_character(text)
-    if problem:
-        raise DoclrpError(f"document {name} {problem}")
+    [name] = checked_names([text], None if id is None else [str(id)], single=True)
     forced = _forced_tokens(lm, continuation, max_new_tokens)
     count = len(forced) if forced is not None else max_new_tokens
     attributor = resolve_method(method if method is not None else lm.default_composite)
@@ -88,7 +81,7 @@ def explain_generation(model: PromptedLM | str | Path, text: str, prompt: Prompt
         raise UnexplainableDocument(name, NO_TOKENS)
     length = lm.prompt_length + len(ids)
     if length + count - 1 > lm.context:
-        raise DoclrpError(f"the prompt and document {name} take {length} tokens of the model's {lm.context}: "
+        raise DoclrpError(f"the prompt and {'the document' if not name else f'document {name}'} take {length} tokens of the model's {lm.context}: "
                           f"{count} more to write do not fit (generation is not windowed); shorten the document "
                           "or write fewer tokens")
     steps = _generate(lm, composite, ids, count, forced)

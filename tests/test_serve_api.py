@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import doclrp  # noqa: E402
 from doclrp.core.methods import method_names, method_parameters  # noqa: E402
-from doclrp.models import EmbeddingBagModel, IdEncoder, TextPipeline  # noqa: E402
+from doclrp.models import EmbeddingBagModel, IdEncoder, TextLSTM, TextPipeline  # noqa: E402
 from doclrp.serve import Limits, create_app  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
@@ -29,9 +29,17 @@ def _regressor() -> TextPipeline:
                         metrics={"mean_prediction": {"score": 0.25}})
 
 
+def _lstm() -> TextPipeline:
+    import torch
+
+    torch.manual_seed(0)
+    encoder = IdEncoder.fit([TEXT])
+    return TextPipeline(TextLSTM(len(encoder.vocabulary), 6, hidden=5, n_outputs=2), encoder, ["a", "b"])
+
+
 @pytest.fixture(scope="module")
 def app():
-    return create_app(models={"bbc-cnn": doclrp.pretrained_path(), "reg": _regressor()},
+    return create_app(models={"bbc-cnn": doclrp.pretrained_path(), "reg": _regressor(), "lstm": _lstm()},
                       limits=Limits(max_chars=2_000))
 
 
@@ -47,7 +55,7 @@ def bbc():
 
 def test_models_are_listed_by_id_with_labels_task_and_default_method(client):
     models = client.get("/api/models").json()
-    assert [m["id"] for m in models] == ["bbc-cnn", "reg"]
+    assert [m["id"] for m in models] == ["bbc-cnn", "reg", "lstm"]
     assert models[0]["labels"] == ["business", "entertainment", "politics", "sports", "tech"]
     assert (models[0]["task"], models[0]["default_method"]) == ("classification", "epsilon")
     assert (models[1]["task"], models[1]["has_mean_reference"]) == ("regression", True)
@@ -58,9 +66,10 @@ def test_every_method_is_listed_with_its_parameters(client):
     methods = {m["name"]: m for m in client.get("/api/methods").json()}
     assert list(methods) == method_names()
     assert methods["epsilon"] == {"name": "epsilon", "kind": "lrp",
-                                  "params": {"eps": 1e-6, "recurrent": None, "bias_factor": 0.0}}
+                                  "params": {"eps": 1e-6, "recurrent": None, "bias_factor": 0.0},
+                                  "choices": {"recurrent": ["doclrp", "arras"]}}
     assert methods["integrated-gradients"] == {"name": "integrated-gradients", "kind": "baseline",
-                                               "params": {"steps": 32}}
+                                               "params": {"steps": 32}, "choices": {}}
     for name, method in methods.items():
         assert method["params"].keys() == method_parameters(name).keys()
 
@@ -91,6 +100,25 @@ def test_an_explanation_equals_the_librarys(client, bbc, method, params, target)
     # The top words as pages and terminals list them (Explanation.top_terms): grouped, no punctuation.
     for side, sign in (("top_for", 1), ("top_against", -1)):
         assert data[side] == [t._asdict() for t in expected.top_terms(10, sign)]
+
+
+def test_the_arras_mode_of_a_recurrent_model_is_chosen_by_name(client):
+    params = {"eps": 0.001, "recurrent": "arras"}
+    reply = client.post("/api/explain", json={"text": TEXT, "model": "lstm", "method": "epsilon", "params": params})
+    assert reply.status_code == 200, reply.text
+    expected = doclrp.explain(_lstm(), TEXT, method=doclrp.resolve_method("epsilon", **params))
+    assert [w["relevance"] for w in reply.json()["words"]] == pytest.approx(expected.relevance.tolist(), rel=1e-6,
+                                                                            abs=1e-9)
+    assert reply.json()["method"]["params"]["recurrent"] == "arras"
+    # the other mode gives other figures: the choice reached the rule
+    plain = client.post("/api/explain", json={"text": TEXT, "model": "lstm", "method": "epsilon",
+                                              "params": {"eps": 0.001}}).json()
+    assert [w["relevance"] for w in plain["words"]] != pytest.approx(expected.relevance.tolist(), rel=1e-6)
+    bad = client.post("/api/explain", json={"text": TEXT, "model": "lstm", "method": "epsilon",
+                                            "params": {"recurrent": "sideways"}})
+    assert bad.status_code == 422 and "choose one of doclrp, arras" in bad.json()["error"]
+    assert client.post("/api/explain", json={"text": TEXT, "method": "epsilon",
+                                             "params": {"eps": "large"}}).status_code == 422
 
 
 def test_top_words_group_a_words_occurrences_and_leave_punctuation_out(client):
@@ -128,7 +156,7 @@ def test_a_regression_output_with_the_mean_reference(client):
     ({"text": TEXT, "model": "../../etc"}, 404, "unknown model id '../../etc'"),
     ({"text": TEXT, "method": "epsilno"}, 422, "did you mean 'epsilon'"),
     ({"text": TEXT, "method": "epsilon", "params": {"gamma": 0.5}}, 422, "takes no parameter gamma"),
-    ({"text": TEXT, "method": "epsilon", "params": {"eps": "big"}}, 422, "params.eps"),
+    ({"text": TEXT, "method": "epsilon", "params": {"eps": "big"}}, 422, "parameter eps of 'epsilon' takes a number"),
     ({"text": TEXT, "method": "integrated-gradients", "params": {"steps": 2.5}}, 422, "whole number"),
     ({"text": TEXT, "target": "weather"}, 422, "weather"),
     ({"text": TEXT, "target": 9}, 422, "9"),

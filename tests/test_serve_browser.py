@@ -174,6 +174,27 @@ def test_type_explain_change_method_and_target(page, server):
     assert page.problems == []
 
 
+def test_a_parameter_that_takes_text_is_a_list_of_its_values(page, server):
+    # recurrent: Arras et al.'s mode for LSTM/GRU models, chosen from the values the API lists
+    ready(page, server)
+    page.fill("#text", DOCUMENT)
+    page.select_option("#method", "epsilon")
+    choice = "#params select[data-param='recurrent']"
+    options = page.eval_on_selector_all(f"{choice} option", "os => os.map(o => o.value)")
+    assert options == ["", "doclrp", "arras"] and page.input_value(choice) == ""
+    page.select_option(choice, "arras")
+    explain_and_wait(page, 1)
+    assert "recurrent=arras" in page.inner_text("#summary .method-name")
+    expected = api_explain(server, text=DOCUMENT, model="bbc-cnn", method="epsilon", params={"recurrent": "arras"})
+    assert shown_relevance(page) == pytest.approx([w["relevance"] for w in expected["words"]], rel=1e-9)
+    assert "p.recurrent=arras" in page.url
+    again = page.context.new_page()
+    again.goto(page.url)
+    again.wait_for_selector("body[data-explained='1']")
+    assert again.input_value(choice) == "arras"
+    assert page.problems == []
+
+
 def test_an_error_is_one_line_on_the_page(page, server):
     page.goto(server)
     page.wait_for_selector("body[data-ready='1']")

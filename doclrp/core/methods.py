@@ -35,10 +35,11 @@ from ..registry import unknown_name
 from .attribution import Attribution, lrp_attribute
 from .baselines import BASELINES
 from .composites import Composite, composite_factory, composite_names, get_composite
+from .recurrent import RECURRENT_MODES
 from .targets import TargetSpec
 
 __all__ = ["attribute", "Attributor", "LRP", "resolve_method", "describe", "method_names", "method_parameters",
-           "MethodSpec", "PARAMETER_BOUNDS"]
+           "parameter_choices", "MethodSpec", "PARAMETER_BOUNDS", "PARAMETER_CHOICES"]
 
 #: The range each method parameter may take (inclusive; None: no bound on that side), checked by
 #: :func:`resolve_method` wherever a parameter comes from (``--param``, the web app, Python). The
@@ -122,6 +123,20 @@ def method_parameters(name: str) -> dict[str, Any]:
     if factory is None:
         raise _unknown_method(name)
     return _defaults(factory)
+
+
+#: The values a parameter that takes text may take (the others take numbers): the web app offers
+#: them as a list; :func:`resolve_method` hands them to the factory, which checks them.
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {"recurrent": RECURRENT_MODES}
+
+
+def parameter_choices(name: str) -> dict[str, tuple[str, ...]]:
+    """The parameters of the method ``name`` that take text, with the values they may take.
+
+    >>> parameter_choices("epsilon"), parameter_choices("integrated-gradients")
+    ({'recurrent': ('doclrp', 'arras')}, {})
+    """
+    return {key: PARAMETER_CHOICES[key] for key in method_parameters(name) if key in PARAMETER_CHOICES}
 
 
 def resolve_method(spec: MethodSpec, **params: Any) -> Attributor:

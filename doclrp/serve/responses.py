@@ -117,6 +117,7 @@ _text_color = functools.lru_cache(maxsize=1024)(text_color)
 
 
 def json_defaults(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as JSON numbers (a tensor bound is shown as no value)."""
-    return {key: value if isinstance(value, (int, float)) or value is None else None
+    """Parameters as JSON numbers or the text a parameter takes (``recurrent``); a tensor bound is
+    shown as no value."""
+    return {key: value if isinstance(value, (int, float, str)) or value is None else None
             for key, value in params.items()}

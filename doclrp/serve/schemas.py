@@ -7,9 +7,9 @@ and documents them at ``/openapi.json``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
 
 __all__ = ["ExplainRequest", "ExplainResponse", "ExportRequest", "MethodInfo", "ModelInfo", "Word", "Sentence", "Token",
            "TopWord", "PredictionOut", "TargetOut", "MethodOut", "Conservation", "ColormapInfo", "ResultsInfo",
@@ -18,6 +18,8 @@ __all__ = ["ExplainRequest", "ExplainResponse", "ExportRequest", "MethodInfo", "
 #: How the page colours the document: each word, each sentence by its summed relevance, or each model token.
 GRANULARITIES = ("word", "sentence", "token")
 _Number = StrictInt | StrictFloat
+#: A parameter that takes text (``recurrent``): one of the values ``GET /api/methods`` lists for it.
+_Choice = Annotated[str, StringConstraints(max_length=32)]
 
 
 class ExplainRequest(BaseModel):
@@ -29,8 +31,8 @@ class ExplainRequest(BaseModel):
     model: str | None = Field(None, description="a model id from GET /api/models (default: the first)")
     method: str | None = Field(None, max_length=100,
                                description="a method from GET /api/methods (default: the model's own)")
-    params: dict[str, _Number | None] = Field(default_factory=dict, max_length=16,
-                                              description="the method's parameters")
+    params: dict[str, _Number | _Choice | None] = Field(default_factory=dict, max_length=16,
+                                                        description="the method's parameters")
     target: str | StrictInt | dict[str, _Number] = Field(
         "predicted", description="'predicted', a label, an output index, 'LABEL-vs-rest' or {label: weight}")
     reference: Literal["mean"] | list[_Number] | None = Field(
@@ -52,7 +54,7 @@ class DigitsRequest(BaseModel):
 
     pixels: list[list[_Number]] = Field(max_length=8, description="8 rows of 8 numbers in [0, 1]")
     method: str | None = Field(None, max_length=100, description="a method from GET /api/methods")
-    params: dict[str, _Number | None] = Field(default_factory=dict, max_length=16)
+    params: dict[str, _Number | _Choice | None] = Field(default_factory=dict, max_length=16)
     target: str | StrictInt = Field("predicted", description="'predicted' or a digit")
 
 
@@ -85,6 +87,8 @@ class MethodInfo(BaseModel):
     name: str
     kind: Literal["lrp", "baseline"]
     params: dict[str, StrictInt | StrictFloat | None]
+    choices: dict[str, list[str]] = Field(default_factory=dict,
+                                          description="the parameters that take text, with the values they may take")
 
 
 class Word(BaseModel):
@@ -144,7 +148,7 @@ class TargetOut(BaseModel):
 
 class MethodOut(BaseModel):
     name: str
-    params: dict[str, StrictInt | StrictFloat | None]
+    params: dict[str, StrictInt | StrictFloat | str | None]
 
 
 class Conservation(BaseModel):

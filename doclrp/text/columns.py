@@ -99,6 +99,16 @@ class TextColumns(Sequence[Row], Generic[Row]):
         if any(len(values) != self._length for values in self.extra.values()):
             raise ValueError(f"extra columns must have one value per row ({self._length})")
 
+    @property
+    def start(self) -> np.ndarray:
+        """Each row's first character in ``text`` (every kind of text columns has offsets)."""
+        return self._columns["start"]
+
+    @property
+    def end(self) -> np.ndarray:
+        """Each row's end in ``text`` (exclusive)."""
+        return self._columns["end"]
+
     @classmethod
     def from_rows(cls: type[_C], text: str, rows: Sequence[Any]) -> _C:
         """Columns of ``rows`` (named tuples or plain tuples in the row's field order)."""
@@ -211,14 +221,6 @@ class WordTable(TextColumns[Row]):
     """Words with their offsets and sentence index as arrays: what documents and explanations share."""
 
     @property
-    def start(self) -> np.ndarray:
-        return self._columns["start"]
-
-    @property
-    def end(self) -> np.ndarray:
-        return self._columns["end"]
-
-    @property
     def sentence(self) -> np.ndarray:
         return self._columns["sentence"]
 
@@ -256,14 +258,6 @@ class TokenColumns(TextColumns[TokenPiece]):
     def _row(self, text: str, values: list[Any]) -> TokenPiece:
         start, end, word, relevance = values
         return tuple.__new__(TokenPiece, (text, start, end, None if word < 0 else word, relevance))
-
-    @property
-    def start(self) -> np.ndarray:
-        return self._columns["start"]
-
-    @property
-    def end(self) -> np.ndarray:
-        return self._columns["end"]
 
     @property
     def word(self) -> np.ndarray:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
 from doclrp.core.baselines import BASELINES
-from doclrp.core.methods import method_names, method_parameters
+from doclrp.core.methods import method_names, method_parameters, parameter_choices
 from doclrp.serve.colormaps import colormap_tables
 from doclrp.serve.responses import json_defaults
 from doclrp.serve.schemas import ColormapInfo, MethodInfo, ModelInfo
@@ -44,7 +44,9 @@ def models(server: ServerState = Depends(server_state)) -> list[dict[str, Any]]:
 def methods() -> list[dict[str, Any]]:
     """Every LRP composite and baseline, with its parameters and their defaults."""
     return [{"name": name, "kind": "baseline" if name in BASELINES else "lrp",
-             "params": json_defaults(method_parameters(name))} for name in method_names()]
+             "params": json_defaults(method_parameters(name)),
+             "choices": {key: list(values) for key, values in parameter_choices(name).items()}}
+            for name in method_names()]
 
 
 @router.get("/api/colormaps", response_model=list[ColormapInfo])

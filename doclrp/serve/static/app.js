@@ -157,14 +157,23 @@ function fillParams(side, values, methodSelect, box) {
   if (!method) return;
   for (const [name, fallback] of Object.entries(method.params)) {
     const label = el("label", null, name);
-    const input = el("input");
-    input.type = "number";
-    input.step = "any";
+    const given = values && values[name];
+    const choices = (method.choices || {})[name];
+    let input;
+    if (choices) {  // a parameter that takes text (recurrent): its values, the default first
+      input = el("select");
+      fillSelect(input, [["", fallback === null ? "default" : String(fallback)], ...choices.map((c) => [c, c])],
+        given !== undefined && given !== null ? String(given) : "");
+    } else {
+      input = el("input");
+      input.type = "number";
+      input.step = "any";
+      input.placeholder = fallback === null ? "none" : String(fallback);
+      input.value = given !== undefined && given !== null ? String(given) : (fallback === null ? "" : String(fallback));
+    }
     input.name = name;
     input.dataset.param = name;
-    input.placeholder = fallback === null ? "none" : String(fallback);
-    const given = values && values[name];
-    input.value = given !== undefined && given !== null ? String(given) : (fallback === null ? "" : String(fallback));
+    if (choices) input.dataset.text = "1";
     label.append(input);
     box.append(label);
   }
@@ -172,8 +181,9 @@ function fillParams(side, values, methodSelect, box) {
 
 function readParams(box) {
   const params = {};
-  for (const input of box.querySelectorAll("input[data-param]")) {
-    if (input.value.trim() !== "") params[input.dataset.param] = Number(input.value);
+  for (const input of box.querySelectorAll("[data-param]")) {
+    if (input.value.trim() === "") continue;
+    params[input.dataset.param] = input.dataset.text ? input.value : Number(input.value);
   }
   return params;
 }
