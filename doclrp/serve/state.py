@@ -124,6 +124,19 @@ class ServerState:
 
         return run
 
+    def model_for(self, text: str, model: str | None) -> Any:
+        """The registry entry of ``model`` (None: the first) for a request on ``text``, once the text
+        is known to be something to explain within ``--max-chars`` (422, 413; an unknown model 404)."""
+        if not text.strip():
+            raise RequestError(422, "text is empty: paste or type a document")
+        if len(text) > self.limits.max_chars:
+            raise RequestError(413, f"text has {len(text)} characters; "
+                                    f"this server takes at most {self.limits.max_chars} (--max-chars)")
+        try:
+            return self.registry.get(model)
+        except DoclrpError as error:
+            raise RequestError(404, str(error)) from None
+
     async def work(self, queue: str, key: Hashable, payload: Any) -> Any:
         """The result of ``payload`` from the model ``queue``'s thread, within the time limit:
         a full queue is a 503 with ``Retry-After`` at once, work past the limit (stopped) or

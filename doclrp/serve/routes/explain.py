@@ -22,7 +22,7 @@ from doclrp.core.methods import resolve_method
 from doclrp.errors import DoclrpError
 from doclrp.serve.responses import EXPORT_CONTENT, explanation_response, export_name, export_response
 from doclrp.serve.schemas import ExplainRequest, ExplainResponse, ExportRequest
-from doclrp.serve.state import RequestError, ServerState, server_state
+from doclrp.serve.state import ServerState, server_state
 
 __all__ = ["router", "explanation_for"]
 
@@ -32,16 +32,7 @@ router = APIRouter()
 async def explanation_for(request: ExplainRequest, server: ServerState, views: bool = False) -> tuple[str, Any]:
     """``(model id, Explanation)`` of ``request``: from the recent ones, or from the model's queue;
     ``views``: a list instead, the explanation and every other target of a page's class switch."""
-    limits = server.limits
-    if not request.text.strip():
-        raise RequestError(422, "text is empty: paste or type a document")
-    if len(request.text) > limits.max_chars:
-        raise RequestError(413, f"text has {len(request.text)} characters; "
-                                f"this server takes at most {limits.max_chars} (--max-chars)")
-    try:
-        entry = server.registry.get(request.model)
-    except DoclrpError as error:
-        raise RequestError(404, str(error)) from None
+    entry = server.model_for(request.text, request.model)
     # Not sorted: a target's weights keep the order given, which names the target.
     key = json.dumps([request.method, request.params, request.target, request.reference, views])
     cache_key = f"{entry.id}\0{key}\0{request.text}"

@@ -19,7 +19,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from doclrp.errors import DoclrpError
 from doclrp.serve.generation import MAX_WEB_GENERATE, generation_key
 from doclrp.serve.state import RequestError, ServerState, server_state
 
@@ -46,15 +45,7 @@ class GenerateRequest(BaseModel):
 async def generate(request: GenerateRequest, server: ServerState = Depends(server_state)) -> dict[str, Any]:
     """Each token the model writes after ``text``, with the relevance of every document word, every
     earlier written token and the prompt's words."""
-    if not request.text.strip():
-        raise RequestError(422, "text is empty: paste or type a document")
-    if len(request.text) > server.limits.max_chars:
-        raise RequestError(413, f"text has {len(request.text)} characters; "
-                                f"this server takes at most {server.limits.max_chars} (--max-chars)")
-    try:
-        entry = server.registry.get(request.model)
-    except DoclrpError as error:
-        raise RequestError(404, str(error)) from None
+    entry = server.model_for(request.text, request.model)
     if not entry.info.get("generates"):
         raise RequestError(422, f"model {entry.id!r} does not write text: serve a language model folder with "
                                 "--models FOLDER --prompt … --labels …")
