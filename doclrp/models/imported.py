@@ -49,6 +49,7 @@ from torch import Tensor, nn
 from doclrp.core.session import output_tensor
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction, tokenize_many
+from doclrp.text.pipeline import first_window_outputs
 
 __all__ = ["load_model_file", "read_vocabulary", "WordVocabulary", "SubwordVocabulary", "ImportedTextPipeline",
            "MODEL_FILE_KINDS", "VOCABULARY_HELP"]
@@ -241,17 +242,9 @@ class ImportedTextPipeline:
         specials = [["[PAD]"] * (width - len(w)) for w in windows]
         return ids.to(self.device), {}, positions, specials
 
-    @torch.no_grad()
     def outputs(self, texts: Sequence[str], batch_size: int = 32) -> Tensor:
         """Model outputs ``(batch, n_outputs)`` on the first ``max_tokens`` tokens of each text."""
-        encoded = [ids[:self.max_tokens] for ids, _ in self.tokens(texts)]
-        if not encoded:
-            return torch.zeros(0, len(self.labels))
-        parts = []
-        for i in range(0, len(encoded), batch_size):
-            inputs, _, _, _ = self.collate(encoded[i:i + batch_size])
-            parts.append(output_tensor(self.model(inputs)).float().cpu())
-        return torch.cat(parts)
+        return first_window_outputs(self, texts, batch_size)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         return [Prediction.from_logits(row, self.labels, self.task) for row in self.outputs(texts, batch_size)]

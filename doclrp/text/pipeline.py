@@ -23,9 +23,10 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from doclrp.core.session import output_tensor
 from doclrp.text.words import Document
 
-__all__ = ["TextPipeline", "FeaturePipeline", "TokenSequence", "TokenSpans"]
+__all__ = ["TextPipeline", "FeaturePipeline", "TokenSequence", "TokenSpans", "first_window_outputs"]
 
 
 @runtime_checkable
@@ -105,3 +106,19 @@ class TokenSequence(Protocol):
         ``positions[i][j]`` is the column of row ``i`` holding token ``j`` of window ``i``,
         ``special_names[i]`` names the other columns of row ``i`` ("[CLS]", "[PAD]"…)."""
         ...
+
+
+@torch.no_grad()
+def first_window_outputs(sequence: Any, texts: Sequence[str], batch_size: int) -> torch.Tensor:
+    """Outputs ``(batch, n_outputs)`` of a token-sequence pipeline (``tokens``, ``collate``,
+    ``max_tokens``, ``model``, ``labels``) on the first ``max_tokens`` tokens of each text, in
+    float32 on the CPU: what such pipelines' ``outputs`` return (``doclrp.explain`` covers long
+    texts with overlapping windows instead)."""
+    encoded = [ids[: sequence.max_tokens] for ids, _ in sequence.tokens(texts)]
+    if not encoded:
+        return torch.zeros(0, len(sequence.labels))
+    parts = []
+    for i in range(0, len(encoded), batch_size):
+        inputs, kwargs, _, _ = sequence.collate(encoded[i : i + batch_size])
+        parts.append(output_tensor(sequence.model(inputs, **kwargs)).float().cpu())
+    return torch.cat(parts)

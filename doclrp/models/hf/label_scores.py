@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from doclrp.errors import DoclrpError
 from doclrp.models.hf.prompted import PromptedLM, PromptTemplate, load_prompted_lm
 from doclrp.text import Prediction
+from doclrp.text.pipeline import first_window_outputs
 
 __all__ = ["LabelScores", "PromptedClassifier", "label_token_ids", "load_prompted_classifier", "LABEL_PREFIX"]
 
@@ -179,17 +180,9 @@ class PromptedClassifier(PromptedLM):
             raise DoclrpError(f"a window of {too_long[0]} tokens exceeds max_tokens={self.max_tokens}; split it")
         return self.collate_rows(windows)
 
-    @torch.no_grad()
     def outputs(self, texts: Sequence[str], batch_size: int = 16) -> Tensor:
         """Label scores ``(batch, labels)`` on the first ``max_tokens`` tokens of each text."""
-        encoded = [ids[: self.max_tokens] for ids, _ in self.tokens(texts)]
-        if not encoded:
-            return torch.zeros(0, len(self.labels))
-        parts = []
-        for i in range(0, len(encoded), batch_size):
-            inputs, kwargs, _, _ = self.collate(encoded[i : i + batch_size])
-            parts.append(self.model(inputs, **kwargs).float().cpu())
-        return torch.cat(parts)
+        return first_window_outputs(self, texts, batch_size)
 
     def predict(self, texts: Sequence[str], batch_size: int = 16) -> list[Prediction]:
         """One :class:`doclrp.text.Prediction` per text (label, probabilities over the labels, scores)."""

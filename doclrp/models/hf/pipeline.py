@@ -48,6 +48,7 @@ from doclrp._atomic import write_text
 from doclrp.core.targets import TASKS
 from doclrp.errors import DoclrpError
 from doclrp.text import Prediction
+from doclrp.text.pipeline import first_window_outputs
 
 __all__ = ["HFPipeline", "load_hf_pipeline", "special_template", "encode_texts", "RandomHeadWarning", "untrained_head",
            "check_hf_folder", "SAFE_LOADING", "check_config_sizes", "loading_errors", "takes_row_positions", "DOCLRP_JSON",
@@ -276,20 +277,12 @@ class HFPipeline:
         return inputs.to(self.device), kwargs, positions, special_names
 
     # -- predictions -----------------------------------------------------------------------
-    @torch.no_grad()
     def outputs(self, texts: Sequence[str], batch_size: int = 32) -> Tensor:
         """Model outputs ``(batch, n_outputs)`` on the first ``max_tokens`` tokens of each text.
 
         (``doclrp.explain`` covers long texts with overlapping windows instead.)
         """
-        encoded = [ids[: self.max_tokens] for ids, _ in self.tokens(texts)]
-        if not encoded:
-            return torch.zeros(0, len(self.labels))
-        parts = []
-        for i in range(0, len(encoded), batch_size):
-            inputs, kwargs, _, _ = self.collate(encoded[i : i + batch_size])
-            parts.append(self.model(inputs, **kwargs).logits.float().cpu())
-        return torch.cat(parts)
+        return first_window_outputs(self, texts, batch_size)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list:
         """One :class:`doclrp.text.Prediction` per text (label, probabilities, values)."""
