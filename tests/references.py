@@ -1091,3 +1091,39 @@ def eml_bytes(subject, text=None, html=None, attachments=()):
     for name, data in attachments:
         message.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
     return message.as_bytes()
+
+
+# -- Keras (the importer's tests) ------------------------------------------------------------------
+KERAS_FORMATS = ("keras", "h5")
+
+
+def import_keras():
+    """Keras with the torch backend (no TensorFlow), or the calling test module skipped. Imported
+    with the real stderr: absl's logging handler keeps the sys.stderr of the moment (see
+    tests/conftest.py, which imports absl the same way first)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    captured, sys.stderr = sys.stderr, sys.__stderr__
+    try:
+        return pytest.importorskip("keras")
+    finally:
+        sys.stderr = captured
+
+
+def randomized_keras(model, seed=0):
+    """``model`` with random weights (biases, BatchNorm statistics, gate biases all nonzero) so
+    that every reordered array is tested; variances stay positive."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([
+        (np.abs(rng.normal(size=w.shape)) + 0.5 if "variance" in v.path else rng.normal(size=w.shape) * 0.5)
+        .astype("float32")
+        for w, v in zip(model.get_weights(), model.weights)
+    ])
+    return model
+
+
+def save_keras(model, folder, name="model"):
+    """``model`` saved in both formats: ``{"keras": path, "h5": path}``."""
+    paths = {fmt: folder / f"{name}.{fmt}" for fmt in KERAS_FORMATS}
+    for path in paths.values():
+        model.save(path)
+    return paths

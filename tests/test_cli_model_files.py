@@ -3,19 +3,14 @@ TextVectorization vocabulary, a vocab.txt, a tokenizer.json) and --labels; expla
 evaluate and serve work on them; a missing vocabulary is one line saying what to pass."""
 
 import json
-import os
-import sys
 import warnings
 
 import pytest
 import torch
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-_captured_stderr, sys.stderr = sys.stderr, sys.__stderr__  # absl keeps the stderr of the moment
-try:
-    keras = pytest.importorskip("keras")
-finally:
-    sys.stderr = _captured_stderr
+from references import import_keras, run_cli  # noqa: E402
+
+keras = import_keras()
 pytest.importorskip("onnx")
 
 import doclrp  # noqa: E402
@@ -23,7 +18,6 @@ from doclrp.cli.checks import VOCAB_MODEL_SUFFIXES  # noqa: E402
 from doclrp.core import attribute  # noqa: E402
 from doclrp.models.imported import MODEL_FILE_KINDS, ImportedTextPipeline, read_vocabulary  # noqa: E402
 from doclrp.models.text import TextCNN  # noqa: E402
-from references import run_cli  # noqa: E402
 
 L = keras.layers
 WORDS = ["", "[UNK]", "the", "match", "goal", "team", "won", "shares", "market", "fell", "rose", "bank"]

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import zipfile
 
 import numpy as np
@@ -16,16 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported: no TensorFlow needed
-# Keras imports absl, whose logging handler keeps the sys.stderr of the moment and closes it when
-# logging is reconfigured (uvicorn does, in the serve tests): under pytest that stream is the
-# capture file, and closing it breaks every later test. Imported with the real stderr, which
-# absl never closes.
-_captured_stderr, sys.stderr = sys.stderr, sys.__stderr__
-try:
-    keras = pytest.importorskip("keras")
-finally:
-    sys.stderr = _captured_stderr
+from references import KERAS_FORMATS, import_keras, randomized_keras as randomized, save_keras as save  # noqa: E402
+
+keras = import_keras()
 h5py = pytest.importorskip("h5py")
 
 import doclrp  # noqa: E402
@@ -37,27 +29,9 @@ L = keras.layers
 FORWARD_TOLERANCE = 1e-5        # float32, imported model against Keras's predict
 CONSERVATION_TOLERANCE = 1e-9   # float64, bias-free ReLU nets under LRP-ε with a tiny ε
 RELEVANCE_TOLERANCE = 1e-10     # float64, imported against a native torch model with the same weights
-FORMATS = ["keras", "h5"]
+FORMATS = list(KERAS_FORMATS)
 
 
-def randomized(model, seed=0):
-    """``model`` with random weights (biases, BatchNorm statistics, gate biases all nonzero) so
-    that every reordered array is tested; variances stay positive."""
-    rng = np.random.default_rng(seed)
-    model.set_weights([
-        (np.abs(rng.normal(size=w.shape)) + 0.5 if "variance" in v.path else rng.normal(size=w.shape) * 0.5)
-        .astype("float32")
-        for w, v in zip(model.get_weights(), model.weights)
-    ])
-    return model
-
-
-def save(model, folder, name="model"):
-    """``model`` saved in both formats: ``{"keras": path, "h5": path}``."""
-    paths = {fmt: folder / f"{name}.{fmt}" for fmt in FORMATS}
-    for path in paths.values():
-        model.save(path)
-    return paths
 
 
 def images(*shape, seed=1):

@@ -3,21 +3,15 @@ layers, several inputs and outputs, LayerNormalization, gelu, Embedding(mask_zer
 Keras 3 (torch backend), saved as .keras and .h5, read into a GraphModel whose outputs equal
 Keras's predict, and whose LRP-ε equals the same network written by hand in torch."""
 
-import os
-import sys
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported: no TensorFlow needed
-# absl's logging handler keeps the sys.stderr of the moment (see test_models_keras.py)
-_captured_stderr, sys.stderr = sys.stderr, sys.__stderr__
-try:
-    keras = pytest.importorskip("keras")
-finally:
-    sys.stderr = _captured_stderr
+from references import KERAS_FORMATS, import_keras, randomized_keras as randomized, save_keras as save  # noqa: E402
+
+keras = import_keras()
 pytest.importorskip("h5py")
 
 import doclrp  # noqa: E402
@@ -30,22 +24,9 @@ L = keras.layers
 FORWARD_TOLERANCE = 1e-5     # float32, imported model against Keras's predict
 RELEVANCE_TOLERANCE = 1e-6   # float64, LRP-ε of the imported model against the hand-written torch one
 CONSERVATION_TOLERANCE = 1e-9
-FORMATS = ["keras", "h5"]
+FORMATS = list(KERAS_FORMATS)
 
 
-def randomized(model, seed=0):
-    rng = np.random.default_rng(seed)
-    model.set_weights([
-        (np.abs(rng.normal(size=w.shape)) + 0.5 if "variance" in v.path else rng.normal(size=w.shape) * 0.5)
-        .astype("float32") for w, v in zip(model.get_weights(), model.weights)])
-    return model
-
-
-def save(model, folder, name="model"):
-    paths = {fmt: folder / f"{name}.{fmt}" for fmt in FORMATS}
-    for path in paths.values():
-        model.save(path)
-    return paths
 
 
 def floats(*shape, seed=1):
